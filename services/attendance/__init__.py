@@ -1,0 +1,1 @@
+"""Attendance service: check-in, check-out and handover, absence, extended care, exercise (R11-R15)."""

@@ -1,0 +1,1 @@
+"""Verifiable fee ledger primitives: RFC 9162 Merkle trees and C2SP signed checkpoints."""

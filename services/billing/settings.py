@@ -1,0 +1,6 @@
+"""Billing's settings: the common ones plus what only billing reads."""
+from shared.settings import CommonSettings
+
+
+class Settings(CommonSettings):
+    http_port: int = 8003

@@ -1,0 +1,23 @@
+"""Enrollment's composition root: wires settings, runtime, handlers and routes into one ASGI app."""
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+from shared.messaging.runtime import Runtime, build_runtime, create_app
+from shared.privacy import Sealer
+from services.enrollment import api
+from services.enrollment.db import EnrollmentUoW
+from services.enrollment.handlers import HANDLERS
+from services.enrollment.settings import Settings
+
+NAME = "enrollment"
+
+
+def build(settings: Settings | None = None) -> tuple[FastAPI, Runtime]:
+    settings = settings or Settings()
+    rt = build_runtime(NAME, settings, EnrollmentUoW)
+    rt.extras["sealer"] = Sealer(settings.contact_sealing_key)
+    app = create_app(rt, handlers=HANDLERS, routers=[api.router], title="Beilei enrollment",
+                     description="Programmes, disclosure and the voluntary application workflow (R1, R4-R10).")
+    return app, rt
+

@@ -1,0 +1,6 @@
+"""Enrollment's settings: the common ones plus what only enrollment reads."""
+from shared.settings import CommonSettings
+
+
+class Settings(CommonSettings):
+    http_port: int = 8001

@@ -1,0 +1,51 @@
+"""Vocabulary shared by several event modules (roles, activity tiers, UTC times); publishes nothing itself."""
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Annotated, Literal
+
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict
+
+
+def _to_utc(value: datetime) -> datetime:
+    return value.astimezone(timezone.utc)
+
+
+# An instant: must carry an offset, and is normalised to UTC so equal instants compare and
+# serialise equally whatever offset the producer used (school systems often send +08:00).
+UtcDatetime = Annotated[AwareDatetime, AfterValidator(_to_utc)]
+
+# Who did something (R27). "school_system" is a school's own gate or student-information system
+# (R15); "platform" is one of our services acting on a rule (a timer, a check), never a person.
+ActorRole = Literal[
+    "guardian",
+    "school_staff",
+    "outside_provider",
+    "principal",
+    "district_officer",
+    "city_officer",
+    "auditor",
+    "school_system",
+    "platform",
+]
+
+# R3: the whole child, in tiers (分层、分级、分类); collective classroom teaching is not a tier.
+ActivityTier = Literal["homework_help", "tutoring", "extension", "sports", "arts", "science", "reading"]
+
+Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+
+# A wall-clock time of day at the school, Asia/Shanghai (a timetable, not an instant).
+LOCAL_TIME_PATTERN = r"^([01][0-9]|2[0-3]):[0-5][0-9]$"
+
+# What parents may be charged for (R16, R18): the labour of the staff who deliver the normal
+# session and extended care. Anything else cannot be expressed, so cannot be charged.
+FeeCategory = Literal["session", "extended_care"]
+
+# The only things fee income may be spent on (R19). There is deliberately no "management fee".
+ExpenseCategory = Literal["staff_remuneration", "extra_hours_operating", "group_accident_insurance"]
+
+
+class Part(BaseModel):
+    """Base of a structured value inside a payload; tolerant like the payload itself."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)

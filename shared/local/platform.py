@@ -1,0 +1,103 @@
+"""Starts, watches and stops the five services as separate processes (for `make run` and tests)."""
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+
+from shared.local.infra import REPO, free_port
+
+SERVICES = ("enrollment", "attendance", "billing", "notification", "audit")
+
+
+@dataclass
+class ServiceProcess:
+    name: str
+    env: dict[str, str]
+    port: int = field(default_factory=free_port)
+    log_path: Path | None = None
+    proc: subprocess.Popen | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> None:
+        env = {**os.environ, **self.env, "HTTP_PORT": str(self.port), "PYTHONUNBUFFERED": "1"}
+        out = open(self.log_path, "ab") if self.log_path else subprocess.DEVNULL
+        self.proc = subprocess.Popen([sys.executable, "-m", f"services.{self.name}"], cwd=REPO, env=env,
+                                     stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+
+    def alive(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    def ready(self) -> bool:
+        try:
+            return httpx.get(f"{self.url}/health/ready", timeout=2).status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    def wait_ready(self, timeout: float = 120) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if not self.alive():
+                raise RuntimeError(f"{self.name} exited with {self.proc.returncode if self.proc else '?'}; "
+                                   f"see {self.log_path}:\n{self.tail()}")
+            if self.ready():
+                return
+            time.sleep(0.3)
+        raise TimeoutError(f"{self.name} not ready after {timeout:.0f}s; see {self.log_path}:\n{self.tail()}")
+
+    def tail(self, lines: int = 30) -> str:
+        if not self.log_path or not self.log_path.exists():
+            return ""
+        return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+
+    def kill(self) -> None:
+        """SIGKILL: no shutdown code runs, as in a crash or an OOM kill."""
+        if self.alive():
+            self.proc.send_signal(signal.SIGKILL)
+            self.proc.wait(10)
+
+    def stop(self, timeout: float = 40) -> int | None:
+        """SIGTERM, as Kubernetes does: the service drains and exits."""
+        if not self.alive():
+            return self.proc.returncode if self.proc else None
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            return self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.kill()
+            return None
+
+
+class Platform:
+    """The five services on one broker and one database server, each in its own schema."""
+
+    def __init__(self, kafka: str, database_url: str, log_dir: Path, names: tuple[str, ...] = SERVICES,
+                 extra_env: dict[str, str] | None = None) -> None:
+        log_dir.mkdir(parents=True, exist_ok=True)
+        env = {"KAFKA_BOOTSTRAP_SERVERS": kafka, "DATABASE_URL": database_url, **(extra_env or {})}
+        self.services = {n: ServiceProcess(n, env, log_path=log_dir / f"{n}.log") for n in names}
+
+    def __getitem__(self, name: str) -> ServiceProcess:
+        return self.services[name]
+
+    def start(self, timeout: float = 120) -> None:
+        for svc in self.services.values():
+            svc.start()
+        for svc in self.services.values():
+            svc.wait_ready(timeout)
+
+    def stop(self) -> None:
+        for svc in self.services.values():
+            if svc.alive():
+                svc.proc.send_signal(signal.SIGTERM)
+        for svc in self.services.values():
+            svc.stop()

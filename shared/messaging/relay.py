@@ -1,0 +1,167 @@
+"""Outbox relay: publishes committed outbox rows to Kafka in order, deletes them once acknowledged."""
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from aiokafka import AIOKafkaProducer
+from sqlalchemy import text
+
+from shared.messaging.db import Database
+from shared.observability import KitMetrics
+
+log = logging.getLogger(__name__)
+
+
+def make_producer(bootstrap: str, client_id: str) -> AIOKafkaProducer:
+    """Idempotent, acks=all: a retried send never duplicates or reorders within a partition."""
+    return AIOKafkaProducer(
+        bootstrap_servers=bootstrap,
+        client_id=client_id,
+        enable_idempotence=True,
+        acks="all",
+        linger_ms=5,
+        max_batch_size=256 * 1024,
+        request_timeout_ms=30_000,
+    )
+
+
+class OutboxRelay:
+    """Runs beside the service. Only one relay per schema is active (a session advisory lock), so rows
+    leave in id order; the others stand by. A failed send is retried until it succeeds: rows are only
+    deleted after Kafka acknowledged them, so a crash republishes (consumers deduplicate) but never loses."""
+
+    def __init__(
+        self,
+        db: Database,
+        bootstrap: str,
+        metrics: KitMetrics,
+        *,
+        batch_size: int = 1000,
+        poll_seconds: float = 0.2,
+    ) -> None:
+        self.db = db
+        self.bootstrap = bootstrap
+        self.metrics = metrics
+        self.batch_size = batch_size
+        self.poll_seconds = poll_seconds
+        self._wake = asyncio.Event()
+        self._stopping = asyncio.Event()
+        self._task: asyncio.Task | None = None
+        self.active = False
+        self.published_total = 0
+
+    def wake(self, _count: int = 0) -> None:
+        """Called after a commit that added outbox rows, so they leave without waiting for the poll."""
+        self._wake.set()
+
+    async def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name=f"outbox-relay-{self.db.schema}")
+
+    async def stop(self, drain_seconds: float = 10.0) -> None:
+        """Publish what is committed (bounded by drain_seconds), then stop."""
+        self._stopping.set()
+        self._wake.set()
+        if self._task:
+            try:
+                await asyncio.wait_for(self._task, drain_seconds)
+            except (asyncio.TimeoutError, asyncio.CancelledError):
+                self._task.cancel()
+
+    async def _run(self) -> None:
+        backoff = 0.5
+        while not self._stopping.is_set():
+            try:
+                await self._serve()
+                return
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                self.active = False
+                log.exception("outbox relay failed; retrying", extra={"retry_in_s": backoff})
+                try:
+                    await asyncio.wait_for(self._stopping.wait(), backoff)
+                except asyncio.TimeoutError:
+                    pass
+                backoff = min(backoff * 2, 10.0)
+
+    async def _serve(self) -> None:
+        async with self.db.engine.connect() as lock_conn:
+            # Session-level lock held as long as this connection lives; a crashed relay releases it.
+            while True:
+                got = (
+                    await lock_conn.execute(text("select pg_try_advisory_lock(hashtext(:k))"), {"k": f"relay:{self.db.schema}"})
+                ).scalar()
+                await lock_conn.commit()
+                if got:
+                    break
+                if self._stopping.is_set():
+                    return
+                await asyncio.sleep(2.0)
+            producer = make_producer(self.bootstrap, f"{self.db.schema}-relay")
+            await producer.start()
+            self.active = True
+            try:
+                await self._loop(producer)
+            finally:
+                self.active = False
+                await producer.stop()
+
+    async def _loop(self, producer: AIOKafkaProducer) -> None:
+        ticks = 0
+        while True:
+            sent = await self.publish_once(producer)
+            ticks += 1
+            if sent == 0 and ticks % 10 == 0:
+                await self._measure_backlog()
+            if sent >= self.batch_size:
+                continue
+            if self._stopping.is_set():
+                if sent == 0:
+                    await self._measure_backlog()
+                    return
+                continue
+            self._wake.clear()
+            try:
+                await asyncio.wait_for(self._wake.wait(), self.poll_seconds)
+            except asyncio.TimeoutError:
+                pass
+
+    async def publish_once(self, producer: AIOKafkaProducer) -> int:
+        async with self.db.engine.connect() as conn:
+            rows = (
+                await conn.execute(
+                    text("select id, topic, key, value, headers from outbox order by id limit :n"),
+                    {"n": self.batch_size},
+                )
+            ).all()
+            if not rows:
+                return 0
+            futures = []
+            for row in rows:
+                headers = [(k, str(v).encode()) for k, v in (row.headers or {}).items()]
+                futures.append(
+                    await producer.send(
+                        row.topic,
+                        value=bytes(row.value),
+                        key=row.key.encode() if row.key is not None else None,
+                        headers=headers,
+                    )
+                )
+            await asyncio.gather(*futures)
+            await conn.execute(text("delete from outbox where id = any(cast(:ids as bigint[]))"), {"ids": [r.id for r in rows]})
+            await conn.commit()
+        for row in rows:
+            self.metrics.published.labels(row.topic).inc()
+        self.published_total += len(rows)
+        return len(rows)
+
+    async def _measure_backlog(self) -> None:
+        async with self.db.engine.connect() as conn:
+            count, oldest = (
+                await conn.execute(
+                    text("select count(*), coalesce(extract(epoch from now() - min(created_at)), 0) from outbox")
+                )
+            ).one()
+        self.metrics.outbox_backlog.set(count)
+        self.metrics.outbox_oldest_age.set(float(oldest))

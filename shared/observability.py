@@ -1,0 +1,91 @@
+"""JSON logs with correlation ids and masked phone numbers, and the kit's Prometheus metrics."""
+from __future__ import annotations
+
+import contextvars
+import json
+import logging
+import sys
+from datetime import datetime, timezone
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+from shared.privacy import mask_phones_in
+
+correlation_id: contextvars.ContextVar[str | None] = contextvars.ContextVar("correlation_id", default=None)
+
+_STANDARD = set(logging.LogRecord("", 0, "", 0, "", (), None).__dict__) | {"message", "asctime", "taskName", "color_message"}
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line. Phone numbers are masked in every field, whatever logged them."""
+
+    def __init__(self, service: str) -> None:
+        super().__init__()
+        self.service = service
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry = {
+            "ts": datetime.fromtimestamp(record.created, timezone.utc).isoformat(timespec="milliseconds"),
+            "level": record.levelname.lower(),
+            "service": self.service,
+            "logger": record.name,
+            "msg": record.getMessage(),
+        }
+        cid = correlation_id.get()
+        if cid:
+            entry["correlation_id"] = cid
+        for key, value in record.__dict__.items():
+            if key not in _STANDARD and not key.startswith("_"):
+                entry[key] = value
+        if record.exc_info:
+            entry["exc"] = self.formatException(record.exc_info)
+        return mask_phones_in(json.dumps(entry, ensure_ascii=False, default=str))
+
+
+def configure_logging(service: str, level: str = "INFO") -> None:
+    handler = logging.StreamHandler(sys.stdout)
+    handler.setFormatter(JsonFormatter(service))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level.upper())
+    for noisy in ("aiokafka", "kafka", "sqlalchemy.engine", "uvicorn.access"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    # FastStream and uvicorn install their own handlers; route everything through ours.
+    for name in ("uvicorn", "uvicorn.error", "faststream", "faststream.access.kafka", "alembic"):
+        logging.getLogger(name).handlers[:] = []
+        logging.getLogger(name).propagate = True
+
+
+class KitMetrics:
+    """Metrics of the messaging kit; one registry per process (a service) so tests stay isolated."""
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.registry = registry
+        self.outbox_backlog = Gauge(
+            "beilei_outbox_backlog", "Outbox rows not yet published.", registry=registry
+        )
+        self.outbox_oldest_age = Gauge(
+            "beilei_outbox_oldest_age_seconds", "Age of the oldest unpublished outbox row.", registry=registry
+        )
+        self.published = Counter(
+            "beilei_events_published", "Records published by the outbox relay.", ["topic"], registry=registry
+        )
+        self.consumed = Counter(
+            "beilei_events_consumed",
+            "Records consumed, by outcome (applied, duplicate, ignored, dead_lettered).",
+            ["topic", "outcome"],
+            registry=registry,
+        )
+        self.dlq = Counter(
+            "beilei_dlq_records", "Records sent to a dead-letter topic.", ["topic", "kind"], registry=registry
+        )
+        self.batch_seconds = Histogram(
+            "beilei_batch_seconds",
+            "Time to apply one consumed batch in one transaction.",
+            buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+            registry=registry,
+        )
+        self.batch_size = Histogram(
+            "beilei_batch_records", "Records per consumed batch.",
+            buckets=(1, 5, 10, 50, 100, 250, 500, 1000), registry=registry,
+        )

@@ -1,0 +1,31 @@
+"""Settings every service shares (broker, database, HTTP); read from the environment, never from code."""
+from __future__ import annotations
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class CommonSettings(BaseSettings):
+    """Environment variables read by every service. Service settings subclass this."""
+
+    model_config = SettingsConfigDict(env_file=None, extra="ignore")
+
+    kafka_bootstrap_servers: str = Field("127.0.0.1:9092", description="Kafka bootstrap address(es).")
+    database_url: str = Field(
+        "postgresql://beilei:beilei@127.0.0.1:5432/beilei",
+        description="PostgreSQL URL; each service keeps its tables in its own schema of it.",
+    )
+    database_schema: str | None = Field(None, description="Schema override (default: the service name).")
+    http_host: str = "127.0.0.1"
+    http_port: int = 8000
+    log_level: str = "INFO"
+    migrate_on_start: bool = Field(True, description="Run this service's migrations at startup.")
+    create_topics: bool = Field(True, description="Create missing topics at startup (local runs).")
+    consumer_max_records: int = Field(500, description="Records per consumed batch (one transaction).")
+    relay_batch_size: int = Field(1000, description="Outbox rows published per relay round.")
+    relay_poll_seconds: float = Field(0.2, description="Relay poll interval when not woken directly.")
+    contact_sealing_key: str = Field(
+        "bG9jYWwtZGV2ZWxvcG1lbnQta2V5LW9ubHktMzJieXQ=",
+        description="Fernet key sealing guardians' phone numbers and push tokens (R22 privacy). "
+        "The default is for local runs only; deployments set their own from a Secret.",
+    )
