@@ -24,6 +24,10 @@ class CommonSettings(BaseSettings):
     consumer_max_records: int = Field(500, description="Records per consumed batch (one transaction).")
     relay_batch_size: int = Field(1000, description="Outbox rows published per relay round.")
     relay_poll_seconds: float = Field(0.2, description="Relay poll interval when not woken directly.")
+    auth_secret: str = Field(
+        "local-development-token-secret",
+        description="HMAC secret for bearer tokens. The default is for local runs only.",
+    )
     contact_sealing_key: str = Field(
         "bG9jYWwtZGV2ZWxvcG1lbnQta2V5LW9ubHktMzJieXQ=",
         description="Fernet key sealing guardians' phone numbers and push tokens (R22 privacy). "

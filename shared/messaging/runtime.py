@@ -13,6 +13,7 @@ from fastapi import APIRouter, FastAPI, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
+from shared.auth import TokenAuthority
 from shared.contracts import topics as T
 from shared.messaging import migrate
 from shared.messaging.consumer import BatchConsumer, Handler
@@ -37,6 +38,7 @@ class Runtime:
     relay: OutboxRelay
     uow_factory: Callable[[], UnitOfWork]
     registry: CollectorRegistry
+    authority: TokenAuthority
     extras: dict = field(default_factory=dict)
     ready: bool = False
 
@@ -57,6 +59,7 @@ def build_runtime(name: str, settings: CommonSettings, uow_class: type[UnitOfWor
         relay=relay,
         uow_factory=lambda: uow_class(db, producer=name, on_commit=relay.wake),
         registry=registry,
+        authority=TokenAuthority(settings.auth_secret),
     )
 
 
