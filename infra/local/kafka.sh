@@ -22,7 +22,7 @@ fetch() {
   command -v mvn >/dev/null || { log "Maven (mvn) is needed to fetch the Kafka jars: apt-get install maven"; exit 1; }
   log "fetching Apache Kafka $version jars from Maven Central into $cache (first run only)"
   rm -rf "$cache.tmp"; mkdir -p "$cache.tmp"
-  mvn -q -B -f "$here/kafka-pom.xml" dependency:copy-dependencies \
+  mvn -q -B -Dstyle.color=never -f "$here/kafka-pom.xml" dependency:copy-dependencies \
       -DincludeScope=runtime -DoutputDirectory="$cache.tmp/libs" >&2
   rm -rf "$cache"; mv "$cache.tmp" "$cache"; touch "$cache/.complete"
   log "$(ls "$cache/libs" | wc -l) jars cached"

@@ -81,10 +81,13 @@ class Platform:
     """The five services on one broker and one database server, each in its own schema."""
 
     def __init__(self, kafka: str, database_url: str, log_dir: Path, names: tuple[str, ...] = SERVICES,
-                 extra_env: dict[str, str] | None = None) -> None:
+                 extra_env: dict[str, str] | None = None, ports: dict[str, int] | None = None) -> None:
         log_dir.mkdir(parents=True, exist_ok=True)
         env = {"KAFKA_BOOTSTRAP_SERVERS": kafka, "DATABASE_URL": database_url, **(extra_env or {})}
-        self.services = {n: ServiceProcess(n, env, log_path=log_dir / f"{n}.log") for n in names}
+        self.services = {
+            n: ServiceProcess(n, env, log_path=log_dir / f"{n}.log", **({"port": ports[n]} if ports and n in ports else {}))
+            for n in names
+        }
 
     def __getitem__(self, name: str) -> ServiceProcess:
         return self.services[name]

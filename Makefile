@@ -1,0 +1,55 @@
+# Beilei: `make run` starts the whole platform locally; `make test` runs every test.
+# Both install what they need first (system packages via apt when root, Python packages in .venv,
+# the Kafka jars via Maven into ~/.cache/beilei).
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-$(shell cat requirements.lock pyproject.toml | md5sum | cut -c1-8)
+
+.PHONY: run test unit integration deps system-deps kafka-jars stop schemas check-schemas bench clean help
+
+help:
+	@echo "make run    start Kafka, PostgreSQL and the five services, run a demo, leave it running (Ctrl-C stops)"
+	@echo "make test   run unit, contract and integration tests (real Kafka and PostgreSQL)"
+	@echo "make unit   only the fast tests (no broker)"
+	@echo "make stop   stop a local Kafka and PostgreSQL left running"
+
+run: deps
+	$(BIN)/python -m shared.local.run
+
+test: deps
+	$(BIN)/python -m pytest
+
+unit: deps
+	$(BIN)/python -m pytest -m "not integration" tests/unit tests/contracts
+
+integration: deps
+	$(BIN)/python -m pytest -m integration
+
+deps: system-deps $(STAMP) kafka-jars
+
+system-deps:
+	@infra/local/system-deps.sh
+
+$(STAMP):
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -r requirements.lock
+	@rm -f $(VENV)/.installed-* && touch $@
+
+kafka-jars:
+	@infra/local/kafka.sh fetch
+
+stop:
+	-infra/local/kafka.sh stop
+	-infra/local/postgres.sh stop
+
+schemas: deps
+	$(BIN)/python -m shared.contracts write
+
+check-schemas: deps
+	$(BIN)/python -m shared.contracts check
+
+clean: stop
+	rm -rf .local $(VENV)

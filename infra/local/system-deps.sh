@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Installs the system packages Beilei needs on a Debian machine, only those missing:
+# a JDK (Kafka), Maven (fetches the Kafka jars), PostgreSQL server, kcat (tests read topics with a
+# client we did not write). Needs root for apt-get; otherwise says what to install.
+set -euo pipefail
+missing=()
+command -v java >/dev/null || missing+=(openjdk-17-jre-headless)
+command -v mvn >/dev/null || missing+=(maven)
+ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing+=(postgresql)
+command -v kcat >/dev/null || missing+=(kcat)
+[ ${#missing[@]} -eq 0 ] && exit 0
+if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null; then
+  echo "system-deps: please install: ${missing[*]} (Debian package names)" >&2
+  exit 1
+fi
+echo "system-deps: installing ${missing[*]}" >&2
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null

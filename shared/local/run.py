@@ -1,0 +1,108 @@
+"""`make run`: real Kafka and PostgreSQL, the five services as processes, a short demo, then it
+stays up until Ctrl-C, when everything it started is stopped cleanly."""
+from __future__ import annotations
+
+import argparse
+import signal
+import socket
+import sys
+import time
+from pathlib import Path
+
+from shared.local import infra
+from shared.local.platform import SERVICES, Platform
+
+PREFERRED_PORTS = {"enrollment": 8001, "attendance": 8002, "billing": 8003, "notification": 8004, "audit": 8005}
+
+
+def _port_free(port: int) -> bool:
+    with socket.socket() as s:
+        try:
+            s.bind(("127.0.0.1", port))
+            return True
+        except OSError:
+            return False
+
+
+def _ports() -> dict[str, int]:
+    return {n: (p if _port_free(p) else infra.free_port()) for n, p in PREFERRED_PORTS.items()}
+
+
+def say(text: str = "") -> None:
+    print(text, flush=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="make run", description=__doc__)
+    parser.add_argument("--no-demo", action="store_true", help="start the platform without the demo")
+    parser.add_argument("--exit-after-demo", action="store_true", help="stop everything after the demo (smoke test)")
+    args = parser.parse_args(argv)
+
+    started = time.monotonic()
+    state = infra.REPO / ".local"
+    say("Beilei: starting a local platform (first run fetches Kafka's jars; later runs start in about 30 s)")
+    kafka = infra.kafka()
+    say(f"  ✓ {kafka.description}")
+    pg = infra.postgres()
+    say(f"  ✓ {pg.description}")
+    plat = Platform(kafka.address, pg.address, state / "logs", ports=_ports())
+    stopping = False
+
+    def shutdown(*_: object) -> None:
+        nonlocal stopping
+        if stopping:
+            return
+        stopping = True
+        say("\nStopping services (they drain in-flight work), then Kafka and PostgreSQL …")
+        plat.stop()
+        kafka.stop()
+        if not _external("DATABASE_URL"):
+            infra._script("postgres.sh", "stop")
+        say("Stopped.")
+
+    signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
+    try:
+        say("  … starting enrollment, attendance, billing, notification, audit")
+        plat.start(timeout=180)
+        say(f"  ✓ all five services healthy after {time.monotonic() - started:.0f} s")
+        _print_urls(plat, kafka.address, state / "logs")
+        if not args.no_demo:
+            from shared.local.demo import run_demo
+
+            run_demo(plat, kafka.address)
+        if args.exit_after_demo:
+            return 0
+        say("\nThe platform keeps running. Press Ctrl-C to stop everything.")
+        while all(svc.alive() for svc in plat.services.values()):
+            time.sleep(1)
+        dead = [n for n, s in plat.services.items() if not s.alive()]
+        say(f"Service(s) {', '.join(dead)} exited; see their logs in {state / 'logs'}")
+        return 1
+    except KeyboardInterrupt:
+        return 0
+    except Exception as exc:  # startup failed: say why, with the service's log tail
+        say(f"\nStartup failed: {exc}")
+        return 1
+    finally:
+        shutdown()
+
+
+def _external(var: str) -> bool:
+    import os
+
+    return bool(os.environ.get(var))
+
+
+def _print_urls(plat: Platform, kafka: str, logs: Path) -> None:
+    say("\nWhere to look:")
+    for name in SERVICES:
+        svc = plat[name]
+        say(f"  {name:<13} {svc.url}/docs   (health {svc.url}/health/ready, metrics {svc.url}/metrics)")
+    say(f"  events (AsyncAPI)   {plat['enrollment'].url}/asyncapi.json")
+    say(f"  messages to parents {plat['notification'].url}/sink")
+    say(f"  Kafka               {kafka}")
+    say(f"  logs                {logs}/<service>.log")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
