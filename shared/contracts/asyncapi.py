@@ -38,7 +38,7 @@ DEAD_LETTER_SCHEMA: dict[str, Any] = {
     "the original bytes are kept untouched in base64.",
     "properties": {
         "reason": {"type": "string", "description": "Human-readable reason, e.g. a ContractError message."},
-        "kind": {"type": "string", "description": "Short kind of failure, e.g. contract or handler."},
+        "kind": {"type": "string", "description": "Kind of failure: contract:<code> (undecodable; code as in ContractError), rejected (a handler said it can never be processed) or failed (a handler kept failing)."},
         "consumer": {"type": "string", "description": "Consumer group (service) that gave up."},
         "topic": {"type": "string", "description": "Topic the record was read from."},
         "partition": {"type": "integer", "description": "Its partition."},

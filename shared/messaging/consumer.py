@@ -111,9 +111,9 @@ class BatchConsumer:
         dead: list[tuple[RawRecord, str, str]] = []
         for record in records:
             try:
-                envelope, event = decode(record.value or b"")
+                envelope, event = decode(record.value or b"", topic=record.topic)
             except ContractError as exc:
-                dead.append((record, "contract", str(exc)))
+                dead.append((record, f"contract:{exc.code}", str(exc)))
                 continue
             handler = self.handlers.get(envelope.type)
             if handler is None:
