@@ -130,8 +130,11 @@ class BatchConsumer:
         self.metrics.batch_seconds.observe(time.perf_counter() - started)
         self.metrics.batch_size.observe(len(records))
 
-    async def _apply(self, items: list[_Decoded], dead: list[tuple[RawRecord, str, str]]) -> None:
+    async def _apply(self, items: list[_Decoded], dead: list[tuple[RawRecord, str, str]],
+                     dead_event: uuid.UUID | None = None) -> None:
         async with self.uow_factory() as uow:
+            if dead_event is not None and not await uow.claim(self.name, [dead_event]):
+                dead = []  # dead-lettered on an earlier delivery already: once is enough
             fresh = await uow.claim(self.name, (i.envelope.event_id for i in items))
             outcomes: list[tuple[str, str]] = []
             for item in items:
@@ -170,7 +173,10 @@ class BatchConsumer:
                 kind, reason = "failed", f"{type(exc).__name__}: {exc} (after {attempt} attempts)"
                 log.warning("handler failed", extra={"attempt": attempt, "error": repr(exc), "type": item.envelope.type})
                 await asyncio.sleep(self.retry_base_seconds * 2 ** (attempt - 1))
-        await self._with_transient_retry(lambda: self._apply([], [(item.record, kind, reason)]))
+        # The event id is claimed with its dead letter, so a redelivery is not dead-lettered twice.
+        await self._with_transient_retry(
+            lambda: self._apply([], [(item.record, kind, reason)], dead_event=item.envelope.event_id)
+        )
 
     def _dead_letter(self, uow: UnitOfWork, record: RawRecord, kind: str, reason: str) -> None:
         key = record.key.decode("utf-8", "replace") if record.key is not None else None

@@ -1,0 +1,167 @@
+"""The batch consumer's guarantees on real PostgreSQL: each event applied once, bad records
+dead-lettered with a reason, good records beside them kept, transient failures retried."""
+from __future__ import annotations
+
+import base64
+import json
+import uuid
+
+import pytest
+from prometheus_client import CollectorRegistry
+from sqlalchemy import text
+from sqlalchemy.exc import OperationalError
+
+from shared.contracts.enrollment import GuardianRegistered
+from shared.contracts.envelope import new_envelope
+from shared.contracts.registry import encode
+from shared.contracts.topics import ENROLLMENT_EVENTS
+from shared.messaging.consumer import BatchConsumer, RawRecord, Rejected, is_transient
+from shared.messaging.db import Database
+from shared.messaging.uow import UnitOfWork
+from shared.observability import KitMetrics
+
+
+def _guardian_event(i: int) -> GuardianRegistered:
+    return GuardianRegistered(guardian_id=f"gdn-{i}", school_id="sch-1", student_ids=[f"stu-{i}"], name="王芳",
+                              phone_masked="138****0000", phone_sealed="sealed", consent=True, registered_by="stf-1")
+
+
+def _record(offset: int, value: bytes, key: bytes = b"k") -> RawRecord:
+    return RawRecord(ENROLLMENT_EVENTS, 0, offset, key, value, (("type", b"GuardianRegistered"),))
+
+
+def _consumer(db: Database, handler, name: str = "tester") -> BatchConsumer:  # noqa: ANN001
+    return BatchConsumer(name, {"GuardianRegistered": handler},
+                         lambda: UnitOfWork(db, producer=name), KitMetrics(CollectorRegistry()),
+                         retry_base_seconds=0.01)
+
+
+async def _outbox(db: Database) -> list:
+    async with db.engine.connect() as conn:
+        return (await conn.execute(text("select topic, key, value, headers from outbox order by id"))).all()
+
+
+async def test_each_event_is_applied_once_across_batches_and_within_a_batch(kit_db: Database) -> None:
+    applied: list[str] = []
+
+    async def handler(uow, envelope, event):  # noqa: ANN001, ANN202
+        applied.append(event.guardian_id)
+
+    consumer = _consumer(kit_db, handler)
+    envs = [new_envelope(_guardian_event(i), producer="enrollment") for i in range(3)]
+    raw = [encode(e) for e in envs]
+    await consumer.process([_record(0, raw[0]), _record(1, raw[1]), _record(2, raw[1])])
+    await consumer.process([_record(1, raw[1]), _record(3, raw[2]), _record(0, raw[0])])
+    assert applied == ["gdn-0", "gdn-1", "gdn-2"]
+
+
+async def test_a_malformed_record_is_dead_lettered_with_its_reason_and_original_bytes(kit_db: Database) -> None:
+    applied: list[str] = []
+
+    async def handler(uow, envelope, event):  # noqa: ANN001, ANN202
+        applied.append(event.guardian_id)
+
+    good = encode(new_envelope(_guardian_event(7), producer="enrollment"))
+    await _consumer(kit_db, handler).process([_record(10, b"\xff\xfenot json"), _record(11, good)])
+    assert applied == ["gdn-7"]
+    (row,) = await _outbox(kit_db)
+    assert row.topic == "enrollment.events.dlq"
+    body = json.loads(row.value)
+    assert body["kind"] == "contract:not_json" and "not UTF-8" in body["reason"]
+    assert base64.b64decode(body["original_b64"]) == b"\xff\xfenot json"
+    assert (body["topic"], body["partition"], body["offset"], body["consumer"]) == (ENROLLMENT_EVENTS, 0, 10, "tester")
+
+
+async def test_a_rejected_event_is_dead_lettered_and_its_neighbours_still_apply(kit_db: Database) -> None:
+    applied: list[str] = []
+
+    async def handler(uow, envelope, event):  # noqa: ANN001, ANN202
+        if event.guardian_id == "gdn-2":
+            raise Rejected("unknown student stu-2")
+        applied.append(event.guardian_id)
+
+    raw = [encode(new_envelope(_guardian_event(i), producer="enrollment")) for i in range(4)]
+    await _consumer(kit_db, handler).process([_record(i, r) for i, r in enumerate(raw)])
+    # the batch failed once as a whole, then went record by record
+    assert sorted(set(applied)) == ["gdn-0", "gdn-1", "gdn-3"]
+    (row,) = await _outbox(kit_db)
+    body = json.loads(row.value)
+    assert body["kind"] == "rejected" and body["reason"] == "unknown student stu-2" and body["offset"] == 2
+
+
+async def test_a_handler_that_keeps_failing_is_retried_a_bounded_number_of_times_then_dead_lettered(
+    kit_db: Database,
+) -> None:
+    calls = 0
+
+    async def handler(uow, envelope, event):  # noqa: ANN001, ANN202
+        nonlocal calls
+        calls += 1
+        raise ZeroDivisionError("bug")
+
+    raw = encode(new_envelope(_guardian_event(1), producer="enrollment"))
+    await _consumer(kit_db, handler).process([_record(0, raw)])
+    assert calls == 1 + 3  # the batch attempt, then max_attempts on its own
+    (row,) = await _outbox(kit_db)
+    assert json.loads(row.value)["kind"] == "failed"
+    async with kit_db.engine.connect() as conn:
+        assert (await conn.execute(text("select count(*) from inbox"))).scalar() == 1, "dead-lettered counts as handled"
+
+
+async def test_a_transient_database_error_is_retried_until_it_succeeds_without_a_dead_letter(kit_db: Database) -> None:
+    failures = 2
+    applied = []
+
+    async def handler(uow, envelope, event):  # noqa: ANN001, ANN202
+        nonlocal failures
+        if failures:
+            failures -= 1
+            raise OperationalError("select 1", {}, ConnectionResetError("connection reset"))
+        applied.append(event.guardian_id)
+
+    raw = encode(new_envelope(_guardian_event(5), producer="enrollment"))
+    await _consumer(kit_db, handler).process([_record(0, raw)])
+    assert applied == ["gdn-5"]
+    assert await _outbox(kit_db) == []
+
+
+async def test_effects_and_outbox_rows_of_a_failed_batch_are_rolled_back(kit_db: Database) -> None:
+    async def handler(uow, envelope, event):  # noqa: ANN001, ANN202
+        uow.publish(_guardian_event(99))
+        if event.guardian_id == "gdn-1":
+            raise Rejected("no")
+
+    raw = [encode(new_envelope(_guardian_event(i), producer="enrollment")) for i in range(2)]
+    await _consumer(kit_db, handler).process([_record(i, r) for i, r in enumerate(raw)])
+    rows = await _outbox(kit_db)
+    assert [r.topic for r in rows] == [ENROLLMENT_EVENTS, "enrollment.events.dlq"], "one effect, one dead letter"
+
+
+async def test_events_of_types_the_service_does_not_handle_are_ignored(kit_db: Database) -> None:
+    consumer = BatchConsumer("tester", {}, lambda: UnitOfWork(kit_db, producer="t"), KitMetrics(CollectorRegistry()))
+    await consumer.process([_record(0, encode(new_envelope(_guardian_event(1), producer="enrollment")))])
+    assert await _outbox(kit_db) == []
+
+
+@pytest.mark.parametrize(
+    ("error", "transient"),
+    [
+        (ConnectionRefusedError("down"), True),
+        (TimeoutError(), True),
+        (OperationalError("x", {}, Exception("gone")), True),
+        (ValueError("bad data"), False),
+        (KeyError("x"), False),
+    ],
+)
+def test_only_infrastructure_failures_count_as_transient(error: BaseException, transient: bool) -> None:
+    assert is_transient(error) is transient
+
+
+async def test_an_event_id_is_claimed_once_per_consumer(kit_db: Database) -> None:
+    eid = uuid.uuid4()
+    async with UnitOfWork(kit_db, producer="t") as uow:
+        assert await uow.claim("a", [eid, eid]) == {eid}
+        assert await uow.claim("b", [eid]) == {eid}
+        await uow.commit()
+    async with UnitOfWork(kit_db, producer="t") as uow:
+        assert await uow.claim("a", [eid]) == set()
