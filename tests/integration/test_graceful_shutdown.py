@@ -1,8 +1,9 @@
 """SIGTERM (what Kubernetes sends) drains a service: it stops consuming, finishes and commits the
-batch in flight, publishes what that batch left in the outbox, and exits 0."""
+batch in flight, publishes what that batch left in the outbox, and exits."""
 from __future__ import annotations
 
 import json
+import signal
 
 import pytest
 
@@ -12,10 +13,12 @@ pytestmark = pytest.mark.integration
 
 
 @pytest.mark.parametrize("name", ["notification", "billing"])
-def test_sigterm_drains_and_exits_cleanly_and_the_service_comes_back(platform: Platform, name: str) -> None:
+def test_sigterm_drains_and_stops_cleanly_and_the_service_comes_back(platform: Platform, name: str) -> None:
     service = platform[name]
     before = service.log_path.read_text().count('"service stopped"')
-    assert service.stop(timeout=60) == 0
+    # uvicorn re-raises the signal after a complete graceful shutdown, so the status is -SIGTERM;
+    # what proves the drain is the lifespan's last line below.
+    assert service.stop(timeout=60) in (0, -signal.SIGTERM)
     lines = [json.loads(x) for x in service.log_path.read_text().splitlines() if x.startswith("{")]
     assert sum(1 for x in lines if x["msg"] == "service stopped") == before + 1
     assert not [x for x in lines[-20:] if x["level"] == "error"], "a clean stop logs no error"
