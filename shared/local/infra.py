@@ -72,10 +72,13 @@ def postgres() -> Endpoint:
         container.start()
         url = container.get_connection_url()
         return Endpoint(url, f"PostgreSQL 16 (testcontainers) at {url.split('@')[-1]}", container.stop)
+    was_running = subprocess.run([str(SCRIPTS / "postgres.sh"), "status"], capture_output=True).returncode == 0
     _script("postgres.sh", "start")
     url = _script("postgres.sh", "url")
     version = _sql(url, "show server_version")
-    return Endpoint(url, f"PostgreSQL {version} at {url.split('@')[-1]}")
+    # Stop it afterwards only if we started it: a server someone else is using stays up.
+    stop = (lambda: None) if was_running else (lambda: _script("postgres.sh", "stop"))
+    return Endpoint(url, f"PostgreSQL {version} at {url.split('@')[-1]}", stop)
 
 
 def _sql(url: str, statement: str) -> str | None:

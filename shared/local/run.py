@@ -56,8 +56,7 @@ def main(argv: list[str] | None = None) -> int:
         say("\nStopping services (they drain in-flight work), then Kafka and PostgreSQL …")
         plat.stop()
         kafka.stop()
-        if not _external("DATABASE_URL"):
-            infra._script("postgres.sh", "stop")
+        pg.stop()
         say("Stopped.")
 
     signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
@@ -85,12 +84,6 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     finally:
         shutdown()
-
-
-def _external(var: str) -> bool:
-    import os
-
-    return bool(os.environ.get(var))
 
 
 def _print_urls(plat: Platform, kafka: str, logs: Path) -> None:
