@@ -53,11 +53,13 @@ def kafka(state_dir: Path | None = None) -> Endpoint:
         addr = container.get_bootstrap_server()
         return Endpoint(addr, f"Apache Kafka 4.1.1 at {addr} (testcontainers)", container.stop)
     env = {"BEILEI_STATE": str(state_dir)} if state_dir else {}
+    was_running = subprocess.run([str(SCRIPTS / "kafka.sh"), "status"], capture_output=True,
+                                 env={**os.environ, **env}).returncode == 0
     _script("kafka.sh", "start", env=env)
     addr = _script("kafka.sh", "address", env=env)
     version = _script("kafka.sh", "version", env=env)
-    return Endpoint(addr, f"Apache Kafka {version} (KRaft, official jars) at {addr}",
-                    lambda: _script("kafka.sh", "stop", env=env))
+    stop = (lambda: None) if was_running else (lambda: _script("kafka.sh", "stop", env=env))
+    return Endpoint(addr, f"Apache Kafka {version} (KRaft, official jars) at {addr}", stop)
 
 
 def postgres() -> Endpoint:
