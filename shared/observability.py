@@ -5,6 +5,7 @@ import contextvars
 import json
 import logging
 import sys
+import uuid  # noqa: F401 - for the annotation of causing_event
 from datetime import datetime, timezone
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
@@ -12,6 +13,8 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from shared.privacy import mask_phones_in
 
 correlation_id: contextvars.ContextVar[str | None] = contextvars.ContextVar("correlation_id", default=None)
+# The event being handled, so that what a handler publishes names it as its cause.
+causing_event: contextvars.ContextVar["uuid.UUID | None"] = contextvars.ContextVar("causing_event", default=None)
 
 _STANDARD = set(logging.LogRecord("", 0, "", 0, "", (), None).__dict__) | {"message", "asctime", "taskName", "color_message"}
 

@@ -18,7 +18,7 @@ from shared.contracts.envelope import Envelope, Event
 from shared.contracts.registry import ContractError, decode
 from shared.contracts.topics import dlq
 from shared.messaging.uow import UnitOfWork
-from shared.observability import KitMetrics, correlation_id
+from shared.observability import KitMetrics, causing_event, correlation_id
 
 log = logging.getLogger(__name__)
 
@@ -88,7 +88,9 @@ def dlq_record(record: RawRecord, *, consumer: str, kind: str, reason: str) -> b
 
 @dataclass
 class BatchConsumer:
-    """One per service. `handlers` maps event type names to handler functions; other types are ignored."""
+    """One per service. `handlers` maps event type names to handler functions; other types are ignored.
+    `duplicate_handlers` (optional) see redeliveries of an already processed event id, in the same
+    transaction, for a service that must compare them with the first delivery (the audit ledger)."""
 
     name: str
     handlers: Mapping[str, Handler]
@@ -96,6 +98,7 @@ class BatchConsumer:
     metrics: KitMetrics
     max_attempts: int = 3
     retry_base_seconds: float = 0.2
+    duplicate_handlers: Mapping[str, Handler] = field(default_factory=dict)
     _stopping: bool = field(default=False, init=False)
 
     def stop(self) -> None:
@@ -140,13 +143,18 @@ class BatchConsumer:
             for item in items:
                 eid = item.envelope.event_id
                 if eid not in fresh:
+                    on_duplicate = self.duplicate_handlers.get(item.envelope.type)
+                    if on_duplicate is not None:
+                        await on_duplicate(uow, item.envelope, item.event)
                     outcomes.append((item.record.topic, "duplicate"))
                     continue
                 fresh.discard(eid)  # the same event twice in one batch is applied once
                 token = correlation_id.set(item.envelope.correlation_id)
+                cause = causing_event.set(item.envelope.event_id)
                 try:
                     await item.handler(uow, item.envelope, item.event)
                 finally:
+                    causing_event.reset(cause)
                     correlation_id.reset(token)
                 outcomes.append((item.record.topic, "applied"))
             for record, kind, reason in dead:

@@ -12,6 +12,8 @@ from shared.contracts.envelope import Envelope, Event, new_envelope
 from shared.contracts.registry import encode
 from shared.messaging.db import Database
 from shared.messaging.tables import OutboxRow
+from shared.observability import causing_event
+from shared.observability import correlation_id as current_correlation
 
 
 def kafka_headers(envelope: Envelope) -> dict[str, str]:
@@ -54,12 +56,13 @@ class UnitOfWork:
         causation_id: uuid.UUID | None = None,
         event_id: uuid.UUID | None = None,
     ) -> Envelope:
-        """Queue an event; it reaches Kafka only if this transaction commits."""
+        """Queue an event; it reaches Kafka only if this transaction commits. Correlation and causation
+        default to the request or the consumed event being handled."""
         envelope = new_envelope(
             event,
             producer=self.producer,
-            correlation_id=correlation_id,
-            causation_id=causation_id,
+            correlation_id=correlation_id or current_correlation.get(),
+            causation_id=causation_id or causing_event.get(),
             event_id=event_id,
         )
         self.publish_raw(event.topic, envelope.key, encode(envelope), kafka_headers(envelope))

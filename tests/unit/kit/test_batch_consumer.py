@@ -165,3 +165,17 @@ async def test_an_event_id_is_claimed_once_per_consumer(kit_db: Database) -> Non
         await uow.commit()
     async with UnitOfWork(kit_db, producer="t") as uow:
         assert await uow.claim("a", [eid]) == set()
+
+
+async def test_what_a_handler_publishes_names_the_consumed_event_as_cause_and_keeps_its_correlation(
+    kit_db: Database,
+) -> None:
+    async def handler(uow, envelope, event):  # noqa: ANN001, ANN202
+        uow.publish(_guardian_event(42))
+
+    consumed = new_envelope(_guardian_event(1), producer="enrollment", correlation_id="req-7")
+    await _consumer(kit_db, handler).process([_record(0, encode(consumed))])
+    (row,) = await _outbox(kit_db)
+    published = json.loads(row.value)
+    assert published["causation_id"] == str(consumed.event_id)
+    assert published["correlation_id"] == "req-7"
