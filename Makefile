@@ -27,7 +27,7 @@ unit: deps
 integration: deps
 	$(BIN)/python -m pytest -m integration
 
-deps: system-deps $(STAMP) kafka-jars
+deps: system-deps $(STAMP) kafka-jars tests/deploy/node_modules/.installed
 
 system-deps:
 	@infra/local/system-deps.sh
@@ -37,6 +37,10 @@ $(STAMP):
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q -r requirements.lock
 	@rm -f $(VENV)/.installed-* && touch $@
+
+tests/deploy/node_modules/.installed: tests/deploy/package-lock.json
+	npm ci --prefix tests/deploy --no-audit --no-fund --loglevel=error
+	@touch $@
 
 kafka-jars:
 	@infra/local/kafka.sh fetch

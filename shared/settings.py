@@ -11,6 +11,13 @@ class CommonSettings(BaseSettings):
     model_config = SettingsConfigDict(env_file=None, extra="ignore")
 
     kafka_bootstrap_servers: str = Field("127.0.0.1:9092", description="Kafka bootstrap address(es).")
+    kafka_sasl_username: str | None = Field(
+        None, description="SCRAM-SHA-512 user (on Kubernetes: the service's KafkaUser). Unset: no SASL."
+    )
+    kafka_sasl_password: str | None = Field(None, description="Password of kafka_sasl_username (from a Secret).")
+    kafka_ssl_cafile: str | None = Field(
+        None, description="CA bundle that signs the brokers' certificates; set: connect over TLS."
+    )
     database_url: str = Field(
         "postgresql://beilei:beilei@127.0.0.1:5432/beilei",
         description="PostgreSQL URL; each service keeps its tables in its own schema of it.",

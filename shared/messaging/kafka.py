@@ -2,25 +2,49 @@
 from __future__ import annotations
 
 import logging
+import ssl
 from typing import Any
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
 from faststream.kafka import KafkaBroker, KafkaMessage
 from faststream.kafka.prometheus import KafkaPrometheusMiddleware
+from faststream.kafka.security import parse_security
 from faststream.middlewares import AckPolicy
+from faststream.security import BaseSecurity, SASLScram512
 from prometheus_client import CollectorRegistry
 
 from shared.contracts import topics as T
 from shared.messaging.consumer import BatchConsumer, RawRecord
+from shared.settings import CommonSettings
 
 log = logging.getLogger(__name__)
 
 
-def make_broker(bootstrap: str, service: str, registry: CollectorRegistry) -> KafkaBroker:
+def client_security(settings: CommonSettings) -> BaseSecurity | None:
+    """How every Kafka client of a service authenticates: SCRAM-SHA-512 when a user is set (each service
+    has its own KafkaUser with least-privilege ACLs on Kubernetes), TLS when a CA file is set, neither for
+    a local broker."""
+    context = ssl.create_default_context(cafile=settings.kafka_ssl_cafile) if settings.kafka_ssl_cafile else None
+    if settings.kafka_sasl_username:
+        return SASLScram512(settings.kafka_sasl_username, settings.kafka_sasl_password or "",
+                            ssl_context=context, use_ssl=context is not None)
+    if context is not None:
+        return BaseSecurity(ssl_context=context, use_ssl=True)
+    return None
+
+
+def client_options(settings: CommonSettings) -> dict[str, Any]:
+    """client_security as keyword arguments for aiokafka's producer and admin clients."""
+    return parse_security(client_security(settings))
+
+
+def make_broker(bootstrap: str, service: str, registry: CollectorRegistry,
+                security: BaseSecurity | None = None) -> KafkaBroker:
     return KafkaBroker(
         bootstrap,
         client_id=service,
+        security=security,
         middlewares=[KafkaPrometheusMiddleware(registry=registry, app_name=service)],
         graceful_timeout=30.0,  # on SIGTERM, a batch in flight finishes and its offsets are committed
         logger=logging.getLogger(f"faststream.{service}"),
@@ -54,10 +78,11 @@ def subscribe_batches(broker: KafkaBroker, consumer: BatchConsumer, topics: tupl
         await msg.ack()
 
 
-async def ensure_topics(bootstrap: str, names: list[str] | None = None) -> list[str]:
+async def ensure_topics(bootstrap: str, names: list[str] | None = None,
+                        options: dict[str, Any] | None = None) -> list[str]:
     """Create missing topics with their configured partition counts; returns those created."""
     wanted = names or list(T.ALL_TOPICS)
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, client_id="beilei-topics")
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, client_id="beilei-topics", **(options or {}))
     await admin.start()
     created: list[str] = []
     try:

@@ -1,7 +1,9 @@
 """Runs a service's alembic migrations inside its own schema; knows nothing of any service's tables."""
 from __future__ import annotations
 
+import argparse
 import asyncio
+import sys
 from pathlib import Path
 
 from alembic import command, context
@@ -49,3 +51,21 @@ def run_env() -> None:
             await engine.dispose()
 
     asyncio.run(main())
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m shared.messaging.migrate SERVICE`: migrate SERVICE's schema and exit. Reads DATABASE_URL
+    and DATABASE_SCHEMA like the service does; on Kubernetes it runs as the pod's init container, so the
+    service itself starts with MIGRATE_ON_START=false."""
+    from shared.settings import CommonSettings
+
+    parser = argparse.ArgumentParser(prog="python -m shared.messaging.migrate", description=main.__doc__)
+    parser.add_argument("service", choices=sorted(p.name for p in SERVICES.iterdir() if (p / "migrations").is_dir()))
+    args = parser.parse_args(argv)
+    settings = CommonSettings()
+    upgrade(args.service, settings.database_url, settings.database_schema or args.service)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from typing import Any
 
 from aiokafka import AIOKafkaProducer
 from sqlalchemy import text
@@ -13,11 +14,13 @@ from shared.observability import KitMetrics
 log = logging.getLogger(__name__)
 
 
-def make_producer(bootstrap: str, client_id: str) -> AIOKafkaProducer:
-    """Idempotent, acks=all: a retried send never duplicates or reorders within a partition."""
+def make_producer(bootstrap: str, client_id: str, **options: Any) -> AIOKafkaProducer:
+    """Idempotent, acks=all: a retried send never duplicates or reorders within a partition.
+    `options` carry the client's security (kafka.client_options)."""
     return AIOKafkaProducer(
         bootstrap_servers=bootstrap,
         client_id=client_id,
+        **options,
         enable_idempotence=True,
         acks="all",
         linger_ms=5,
@@ -39,9 +42,11 @@ class OutboxRelay:
         *,
         batch_size: int = 1000,
         poll_seconds: float = 0.2,
+        client_options: dict[str, Any] | None = None,
     ) -> None:
         self.db = db
         self.bootstrap = bootstrap
+        self.client_options = client_options or {}
         self.metrics = metrics
         self.batch_size = batch_size
         self.poll_seconds = poll_seconds
@@ -49,6 +54,9 @@ class OutboxRelay:
         self._stopping = asyncio.Event()
         self._task: asyncio.Task | None = None
         self.active = False
+        # True while another replica holds the relay lock: this one is healthy and waits its turn, so a
+        # readiness check must not count it as failed (else a second replica never becomes ready).
+        self.standing_by = False
         self.published_total = 0
 
     def wake(self, _count: int = 0) -> None:
@@ -78,6 +86,7 @@ class OutboxRelay:
                 raise
             except Exception:
                 self.active = False
+                self.standing_by = False
                 log.exception("outbox relay failed; retrying", extra={"retry_in_s": backoff})
                 try:
                     await asyncio.wait_for(self._stopping.wait(), backoff)
@@ -94,11 +103,14 @@ class OutboxRelay:
                 ).scalar()
                 await lock_conn.commit()
                 if got:
+                    self.standing_by = False
                     break
+                self.standing_by = True
                 if self._stopping.is_set():
+                    self.standing_by = False
                     return
                 await asyncio.sleep(2.0)
-            producer = make_producer(self.bootstrap, f"{self.db.schema}-relay")
+            producer = make_producer(self.bootstrap, f"{self.db.schema}-relay", **self.client_options)
             await producer.start()
             self.active = True
             try:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 
@@ -18,7 +18,8 @@ from shared.contracts import topics as T
 from shared.messaging import migrate
 from shared.messaging.consumer import BatchConsumer, Handler
 from shared.messaging.db import Database
-from shared.messaging.kafka import ensure_topics, make_broker, subscribe_batches
+from shared.messaging.http import CorrelationMiddleware
+from shared.messaging.kafka import client_options, client_security, ensure_topics, make_broker, subscribe_batches
 from shared.messaging.relay import OutboxRelay
 from shared.messaging.uow import UnitOfWork
 from shared.observability import KitMetrics
@@ -50,6 +51,7 @@ def build_runtime(name: str, settings: CommonSettings, uow_class: type[UnitOfWor
     relay = OutboxRelay(
         db, settings.kafka_bootstrap_servers, metrics,
         batch_size=settings.relay_batch_size, poll_seconds=settings.relay_poll_seconds,
+        client_options=client_options(settings),
     )
     return Runtime(
         name=name,
@@ -70,12 +72,17 @@ def create_app(
     routers: list[APIRouter],
     title: str,
     description: str,
+    background: Sequence[Callable[[], Awaitable[None]]] = (),
+    duplicate_handlers: Mapping[str, Handler] | None = None,
 ) -> FastAPI:
     """The service's ASGI app: its routes plus /health/live, /health/ready, /metrics, /asyncapi.json.
-    The lifespan migrates, starts the relay, then the consumer; on shutdown it drains in reverse."""
+    The lifespan migrates, starts the relay, then the consumer, then the `background` coroutines (a
+    service's periodic work, e.g. timers); on shutdown it cancels those first, then drains in reverse.
+    `duplicate_handlers` see redeliveries of already processed event ids (see BatchConsumer)."""
     consumed = T.CONSUMES.get(rt.name, ())
-    broker = make_broker(rt.settings.kafka_bootstrap_servers, rt.name, rt.registry)
-    consumer = BatchConsumer(rt.name, handlers, rt.uow_factory, rt.metrics)
+    broker = make_broker(rt.settings.kafka_bootstrap_servers, rt.name, rt.registry, client_security(rt.settings))
+    consumer = BatchConsumer(rt.name, handlers, rt.uow_factory, rt.metrics,
+                             duplicate_handlers=duplicate_handlers or {})
     if consumed:
         subscribe_batches(broker, consumer, consumed, max_records=rt.settings.consumer_max_records)
 
@@ -85,15 +92,19 @@ def create_app(
         if s.migrate_on_start:
             await asyncio.to_thread(migrate.upgrade, rt.name, s.database_url, rt.db.schema)
         if s.create_topics:
-            await ensure_topics(s.kafka_bootstrap_servers)
+            await ensure_topics(s.kafka_bootstrap_servers, options=client_options(s))
         await rt.relay.start()
         await broker.start()
+        tasks = [asyncio.create_task(run(), name=f"{rt.name}-background-{i}") for i, run in enumerate(background)]
         rt.ready = True
         log.info("service ready", extra={"consumes": list(consumed), "http": f"{s.http_host}:{s.http_port}"})
         try:
             yield
         finally:
             rt.ready = False
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
             consumer.stop()
             await broker.stop()  # waits for the batch in flight, which commits its offsets
             await rt.relay.stop()  # publishes what that batch put in the outbox
@@ -101,6 +112,7 @@ def create_app(
             log.info("service stopped")
 
     app = FastAPI(title=title, description=description, version="1.0.0", lifespan=lifespan)
+    app.add_middleware(CorrelationMiddleware)
     for router in routers:
         app.include_router(router)
 
@@ -110,7 +122,8 @@ def create_app(
 
     @app.get("/health/ready", tags=["operations"], summary="Database reachable, consumer and relay running.")
     async def ready() -> JSONResponse:
-        checks = {"started": rt.ready, "relay": rt.relay.active}
+        # A relay standing by (another replica publishes this schema's outbox) is as healthy as the active one.
+        checks = {"started": rt.ready, "relay": rt.relay.active or rt.relay.standing_by}
         try:
             await asyncio.wait_for(rt.db.ping(), 2.0)
             checks["database"] = True

@@ -1,0 +1,1 @@
+"""Deployment of the platform: container images (docker/) and Kubernetes manifests (k8s/)."""

@@ -1,0 +1,1 @@
+"""Tests of the deployment: Kubernetes manifests, container images, alerts and dashboards."""
