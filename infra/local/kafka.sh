@@ -87,7 +87,7 @@ start() {
   nohup "$java" "${jopts[@]}" -cp "$cp" kafka.Kafka "$state/server.properties" \
       > "$state/logs/stdout.log" 2>&1 < /dev/null &
   echo $! > "$state/pid"
-  local deadline=$((SECONDS + 90))
+  local deadline=$((SECONDS + 240))
   until python3 - "$bport" <<'PY' 2>/dev/null
 import socket, struct, sys
 # ApiVersions v0 request: the broker answers only once its listener is up.
@@ -99,7 +99,7 @@ assert size > 0
 PY
   do
     if ! running; then log "broker exited during startup:"; tail -30 "$state/logs/stdout.log" "$state/logs/server.log" >&2 || true; exit 1; fi
-    if [ $SECONDS -gt $deadline ]; then log "broker not ready after 90 s"; tail -30 "$state/logs/server.log" >&2; exit 1; fi
+    if [ $SECONDS -gt $deadline ]; then log "broker not ready after 240 s"; tail -30 "$state/logs/server.log" >&2; exit 1; fi
     sleep 0.5
   done
   log "Apache Kafka $version ready at 127.0.0.1:$bport (pid $(cat "$state/pid"), logs in $state/logs)"
