@@ -25,6 +25,26 @@ AnomalyCheck = Literal[
     "insurance_missing",
 ]
 
+# Version 2 widens the vocabulary (a wider closed set is a new version, STYLE.md): a disclosure period
+# that passed without a disclosure (R21), and one event id delivered with two different bodies (R24).
+AnomalyCheckV2 = Literal[
+    "charge_to_unenrolled",
+    "charge_to_exempt",
+    "charge_above_standard",
+    "charge_without_session",
+    "income_not_deposited",
+    "spending_outside_categories",
+    "management_fee",
+    "payout_not_per_plan",
+    "books_unbalanced",
+    "coerced_applications",
+    "insurance_missing",
+    "disclosure_missing",
+    "conflicting_duplicate",
+]
+
+EvidenceValue = str | int | bool | None
+
 
 class LedgerCheckpointPublished(Event):
     """The audit service signed and published a checkpoint of the money ledger: its size and Merkle
@@ -81,6 +101,29 @@ class AnomalyDetected(Event):
     detected_by: str = Field(description="Who detected it (R27): the audit service or an auditor.", examples=["audit"])
     detected_by_role: ActorRole = Field(description="Role of who detected it (R27).", examples=["platform"])
     detected_at: UtcDatetime = Field(description="When it was detected.", examples=["2025-10-01T01:05:00Z"])
+    evidence: dict[str, EvidenceValue] = Field(
+        default_factory=dict,
+        description="The facts the check compared, by name (amounts in fen end in _fen), for the auditor.",
+        examples=[{"unit_price_fen": 2000, "standard_fen": 1500, "fee_schedule_id": "fsc-0042-2025a"}],
+    )
+    ledger_tree_size: int | None = Field(
+        default=None,
+        ge=0,
+        description="Size of a signed ledger checkpoint that includes ledger_indexes: prove them against it (R26).",
+        examples=[1048576],
+    )
 
 
-EVENTS: tuple[type[Event], ...] = (LedgerCheckpointPublished, AnomalyDetected)
+class AnomalyDetectedV2(AnomalyDetected):
+    """An audit check over the ledger and the events it cross-checks found something wrong; auditors
+    are alerted (R1, R21, R24, R25, R30). Version 2 adds two checks: a disclosure period that passed
+    without a disclosure, and one event id delivered with two different bodies. The audit service
+    publishes version 1 for every check version 1 can name, so version 1 readers keep working."""
+
+    type_name: ClassVar[str] = "AnomalyDetected"
+    version: ClassVar[int] = 2
+
+    check: AnomalyCheckV2 = Field(description="Which check failed (R21, R24, R25).", examples=["disclosure_missing"])
+
+
+EVENTS: tuple[type[Event], ...] = (LedgerCheckpointPublished, AnomalyDetected, AnomalyDetectedV2)

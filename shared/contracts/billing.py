@@ -4,13 +4,52 @@ from __future__ import annotations
 from datetime import date
 from typing import ClassVar, Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from shared.contracts.common import ActorRole, ExpenseCategory, FeeCategory, Part, UtcDatetime
 from shared.contracts.envelope import Event
 from shared.contracts.topics import BILLING_EVENTS
 
 PERIOD_PATTERN = r"^[0-9]{4}-(0[1-9]|1[0-2])$"
+
+# The named accounts of one school's books (R16, R19, R24). Every money event carries balanced
+# postings between them, so the audit service can check double entry per school (R25).
+LedgerAccount = Literal[
+    "bank",  # the school's unified financial account that all income goes into (R19)
+    "parent_receivables",  # what families owe on their statements (R17)
+    "parent_credit",  # prepayments and over-payments held for families until settled (R17)
+    "refunds_payable",  # refunds found due and not yet paid out (R17)
+    "fee_income",  # staff labour fees charged to families at the approved standard (R16)
+    "fee_waivers",  # standard fees waived for verified hardship families (R9)
+    "government_subsidy",  # budget money: utilities, materials, hardship cover, staff subsidies (R16)
+    "staff_labour_fees",  # labour fees, subsidies and other staff remuneration paid (R19, R20)
+    "overtime_operating_costs",  # operating costs caused by the extra hours (R19)
+    "insurance",  # the students' group accident insurance (R19, R30)
+]
+
+
+class Posting(Part):
+    """One double-entry movement in a school's books: amount_fen is debited to one named account and
+    credited to another, so every posting balances on its own (R19, R24, R25)."""
+
+    debit: LedgerAccount = Field(description="Account debited.", examples=["parent_receivables"])
+    credit: LedgerAccount = Field(description="Account credited.", examples=["fee_income"])
+    amount_fen: int = Field(ge=1, description="Amount moved, in fen.", examples=[30000])
+
+    @model_validator(mode="after")
+    def _two_different_accounts(self) -> Posting:
+        if self.debit == self.credit:
+            raise ValueError(f"a posting moves money between two accounts, not {self.debit} to itself")
+        return self
+
+
+def _postings(*example: tuple[str, str, int]):  # noqa: ANN202 - a pydantic FieldInfo
+    return Field(
+        default_factory=list,
+        description="Balanced double-entry postings of this event in the school's books (R24, R25); "
+        "empty only in events published before postings were carried.",
+        examples=[[{"debit": d, "credit": c, "amount_fen": a} for d, c, a in example]],
+    )
 
 
 class FeeItem(Part):
@@ -54,6 +93,12 @@ class FeeScheduleApproved(Event):
     approved_by: str = Field(description="District officer who approved it (R10, R27).", examples=["off-0701"])
     approved_by_role: ActorRole = Field(description="Role of who approved (R27).", examples=["district_officer"])
     approved_at: UtcDatetime = Field(description="When it was approved.", examples=["2025-08-18T06:00:00Z"])
+    cap_per_session_fen: int | None = Field(
+        default=None, ge=0,
+        description="City or district cap per session the items were checked against (R2, R10).", examples=[3000]
+    )
+    submitted_by: str | None = Field(default=None, description="Who submitted it for review (R10, R27).", examples=["stf-0001"])
+    submitted_by_role: ActorRole | None = Field(default=None, description="Role of who submitted it (R27).", examples=["principal"])
 
 
 class FeeCharged(Event):
@@ -86,6 +131,10 @@ class FeeCharged(Event):
     charged_by: str = Field(description="Who charged (R27); the billing service for a scheduled run.", examples=["billing"])
     charged_by_role: ActorRole = Field(description="Role of who charged (R27).", examples=["platform"])
     charged_at: UtcDatetime = Field(description="When the charge was made.", examples=["2025-10-01T01:00:00Z"])
+    settlement_id: str | None = Field(
+        default=None, description="Statement (settlement) the charge belongs to, if any (R17).", examples=["stl-0009876"]
+    )
+    postings: list[Posting] = _postings(("parent_receivables", "fee_income", 30000))
 
 
 class FeeWaived(Event):
@@ -110,6 +159,20 @@ class FeeWaived(Event):
     waived_by: str = Field(description="Who waived (R27).", examples=["stf-0002"])
     waived_by_role: ActorRole = Field(description="Role of who waived (R27).", examples=["school_staff"])
     waived_at: UtcDatetime = Field(description="When it was waived.", examples=["2025-09-19T02:00:00Z"])
+    settlement_id: str | None = Field(
+        default=None, description="Statement (settlement) the waiver belongs to, if any (R17).", examples=["stl-0009876"]
+    )
+    verification_ref: str | None = Field(
+        default=None, description="Reference of the hardship verification: the application it was verified on (R9).",
+        examples=["app-000789"],
+    )
+    verified_by: str | None = Field(
+        default=None, description="Who verified the hardship status, if known (R9, R27).", examples=["stf-0002"]
+    )
+    verified_by_role: ActorRole | None = Field(
+        default=None, description="Role of who verified the hardship status (R27).", examples=["school_staff"]
+    )
+    postings: list[Posting] = _postings(("fee_waivers", "fee_income", 1500))
 
 
 class SubsidyGranted(Event):
@@ -135,6 +198,7 @@ class SubsidyGranted(Event):
     granted_by: str = Field(description="Officer who granted it (R27).", examples=["off-0701"])
     granted_by_role: ActorRole = Field(description="Role of who granted it (R27).", examples=["district_officer"])
     granted_at: UtcDatetime = Field(description="When it was granted.", examples=["2025-09-05T02:00:00Z"])
+    postings: list[Posting] = _postings(("bank", "government_subsidy", 1200000))
 
 
 class PaymentReceived(Event):
@@ -161,6 +225,13 @@ class PaymentReceived(Event):
     received_by: str = Field(description="Who recorded it (R27); the billing service for a provider callback.", examples=["billing"])
     received_by_role: ActorRole = Field(description="Role of who recorded it (R27).", examples=["platform"])
     received_at: UtcDatetime = Field(description="When the money arrived.", examples=["2025-10-02T12:10:00Z"])
+    programme_id: str | None = Field(default=None, description="Programme paid for, if known.", examples=["prg-0042-2025a"])
+    prepaid_period: str | None = Field(
+        default=None, pattern=PERIOD_PATTERN,
+        description="Month paid for in advance, YYYY-MM, if it is a prepayment settled later on actuals (R17).",
+        examples=["2025-09"],
+    )
+    postings: list[Posting] = _postings(("bank", "parent_receivables", 30000))
 
 
 class FeeSettled(Event):
@@ -190,6 +261,12 @@ class FeeSettled(Event):
     settled_by: str = Field(description="Who settled (R27).", examples=["billing"])
     settled_by_role: ActorRole = Field(description="Role of who settled (R27).", examples=["platform"])
     settled_at: UtcDatetime = Field(description="When it was settled.", examples=["2025-10-01T01:00:00Z"])
+    period: str | None = Field(default=None, pattern=PERIOD_PATTERN, description="Month settled, YYYY-MM.", examples=["2025-09"])
+    hardship: bool | None = Field(
+        default=None, description="The student is a verified hardship student, served free (R9).", examples=[False]
+    )
+    charge_ids: list[str] = Field(default_factory=list, description="Charges made by this statement.", examples=[["chg-0001234"]])
+    postings: list[Posting] = _postings(("parent_credit", "parent_receivables", 30000), ("parent_credit", "refunds_payable", 1500))
 
 
 class RefundIssued(Event):
@@ -217,6 +294,7 @@ class RefundIssued(Event):
     issued_by: str = Field(description="Who issued it (R27).", examples=["stf-0002"])
     issued_by_role: ActorRole = Field(description="Role of who issued it (R27).", examples=["school_staff"])
     issued_at: UtcDatetime = Field(description="When it was issued.", examples=["2025-10-03T02:00:00Z"])
+    postings: list[Posting] = _postings(("refunds_payable", "bank", 1500))
 
 
 class PayoutIssued(Event):
@@ -240,6 +318,10 @@ class PayoutIssued(Event):
     issued_by: str = Field(description="Who issued it (R27).", examples=["stf-0002"])
     issued_by_role: ActorRole = Field(description="Role of who issued it (R27).", examples=["school_staff"])
     issued_at: UtcDatetime = Field(description="When it was issued.", examples=["2025-10-10T02:00:00Z"])
+    extended_care_sessions: int | None = Field(
+        default=None, ge=0, description="Extended-care sessions the person supervised in the period (R13, R20).", examples=[4]
+    )
+    postings: list[Posting] = _postings(("staff_labour_fees", "bank", 180000))
 
 
 class ExpenseRecorded(Event):
@@ -263,6 +345,7 @@ class ExpenseRecorded(Event):
     recorded_by: str = Field(description="Who recorded it (R27).", examples=["stf-0002"])
     recorded_by_role: ActorRole = Field(description="Role of who recorded it (R27).", examples=["school_staff"])
     recorded_at: UtcDatetime = Field(description="When it was recorded.", examples=["2025-09-03T06:00:00Z"])
+    postings: list[Posting] = _postings(("insurance", "bank", 450000))
 
 
 class DisclosurePublished(Event):
@@ -298,6 +381,13 @@ class DisclosurePublished(Event):
     published_by: str = Field(description="Who published it (R27).", examples=["stf-0001"])
     published_by_role: ActorRole = Field(description="Role of who published it (R27).", examples=["principal"])
     published_at: UtcDatetime = Field(description="When it was published.", examples=["2025-10-08T02:00:00Z"])
+    charged_fen: int | None = Field(
+        default=None, ge=0, description="Fees charged on actuals for the period, in fen (R17).", examples=[18400000]
+    )
+    outstanding_fen: int | None = Field(
+        default=None, ge=0, description="Still owed by families on the period's statements when published, in fen.",
+        examples=[40000],
+    )
 
 
 EVENTS: tuple[type[Event], ...] = (

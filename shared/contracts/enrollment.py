@@ -139,6 +139,23 @@ class ProgrammePublished(Event):
     published_by: str = Field(description="Who published it (R27).", examples=["stf-0001"])
     published_by_role: ActorRole = Field(description="Role of the publisher (R27).", examples=["principal"])
     published_at: UtcDatetime = Field(description="When it was published.", examples=["2025-08-20T02:00:00Z"])
+    served: str | None = Field(
+        default=None, description="Who is served (R4), in words; null if not stated.", examples=["本校1-6年级有需要的学生"]
+    )
+    delivery: str | None = Field(
+        default=None,
+        description="How the service is delivered (R4): own staff, outside providers; null if not stated.",
+        examples=["本校教师为主，引进少年宫体育教练"],
+    )
+    parents_committee_agreed_on: date | None = Field(
+        default=None, description="Day the parents' committee agreed the fee standard (R10).", examples=["2025-08-10"]
+    )
+    fee_reviewed_by: str | None = Field(
+        default=None, description="District officer who reviewed the fee standard (R10).", examples=["off-0701"]
+    )
+    fee_reviewed_by_role: ActorRole | None = Field(
+        default=None, description="Role of who reviewed the fee standard (R10, R27).", examples=["district_officer"]
+    )
 
 
 class GuardianRegistered(Event):
@@ -240,12 +257,37 @@ class ApplicationApproved(Event):
     approved_by: str = Field(description="Who approved (R27).", examples=["stf-0001"])
     approved_by_role: ActorRole = Field(description="Role of who approved (R27).", examples=["principal"])
     approved_at: UtcDatetime = Field(description="When it was approved.", examples=["2025-08-29T03:00:00Z"])
+    promoted_from_waitlist: bool = Field(
+        default=False,
+        description="The school had approved it while the programme was full; a place freed and it moved up.",
+        examples=[False],
+    )
 
     @model_validator(mode="after")
     def _hardship_names_its_verifier(self) -> ApplicationApproved:
         if self.hardship and not self.hardship_verified_by:
             raise ValueError("hardship_verified_by is required when hardship is true (R9)")
         return self
+
+
+class ApplicationWaitlisted(Event):
+    """A school approved an application while the programme was full, so it waits for a place (R6, R7);
+    it is promoted (ApplicationApproved with promoted_from_waitlist) when one frees, in waitlist order."""
+
+    type_name: ClassVar[str] = "ApplicationWaitlisted"
+    version: ClassVar[int] = 1
+    topic: ClassVar[str] = ENROLLMENT_EVENTS
+    key_field: ClassVar[str] = "student_id"
+
+    application_id: str = Field(description="Application waitlisted.", examples=["app-000789"])
+    programme_id: str = Field(description="Programme applied for.", examples=["prg-0042-2025a"])
+    school_id: str = Field(description="School that decided.", examples=["sch-0042"])
+    student_id: str = Field(description="Student the application is for.", examples=["stu-000123"])
+    guardian_id: str = Field(description="Guardian who applied.", examples=["gdn-000456"])
+    position: int = Field(ge=1, description="Place in the waitlist when it joined (1 = next).", examples=[3])
+    waitlisted_by: str = Field(description="Who decided (R27).", examples=["stf-0001"])
+    waitlisted_by_role: ActorRole = Field(description="Role of who decided (R27).", examples=["principal"])
+    waitlisted_at: UtcDatetime = Field(description="When it joined the waitlist.", examples=["2025-08-29T03:00:00Z"])
 
 
 class ApplicationRejected(Event):
@@ -351,6 +393,7 @@ EVENTS: tuple[type[Event], ...] = (
     GuardianRegistered,
     ApplicationSubmitted,
     ApplicationApproved,
+    ApplicationWaitlisted,
     ApplicationRejected,
     ApplicationReported,
     EnrollmentFiled,

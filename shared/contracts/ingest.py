@@ -59,6 +59,12 @@ class SchoolCheckOutRecorded(_SchoolRecord):
         description="Guardian or authorised pickup person who collected the child, as known to the platform.",
         examples=["gdn-000456"],
     )
+    collected_by_name: str | None = Field(
+        default=None,
+        description="Name of the person collecting, as the gate recorded it; used when the platform has no name "
+        "for them (an authorised pickup person) and in refusal alerts (R11, R22).",
+        examples=["王芳"],
+    )
 
 
 class SchoolActivityRecorded(_SchoolRecord):

@@ -55,3 +55,14 @@ def create_kit_tables(op) -> None:  # noqa: ANN001 - alembic's op proxy
         sa.Column("event_id", UUID(as_uuid=True), primary_key=True),
         sa.Column("processed_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
     )
+
+
+def service_tables() -> type[SQLModel]:
+    """A base for one service's tables with a metadata of its own: services own their schemas, so two
+    services may each have a `schools` table without clashing when both are imported (tests, tools)."""
+    from sqlalchemy.orm import registry
+
+    class ServiceTable(SQLModel, registry=registry()):
+        pass
+
+    return ServiceTable

@@ -1,0 +1,213 @@
+"""Benchmark of billing's month-end settlement on actuals (R17): seeds a fresh database with N
+students' fee accounts and a month of attendance (default 20,000; --students 557000 for the whole
+city), runs the same settlement code the service runs (chunked, one transaction per chunk, multi-row
+statements, events to the outbox) school by school, and prints statements/s, events/s and peak
+memory. A second run of the same month shows the idempotent path (nothing new)."""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import random
+import resource
+import sys
+import time
+import uuid
+from datetime import date, datetime, timezone
+
+CITY_STUDENTS = 557_000
+CITY_SCHOOLS = 508
+SESSION_FEN, CARE_FEN = 1500, 800
+
+
+def peak_mib() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux reports KiB
+
+
+def cpu_s() -> float:
+    r = resource.getrusage(resource.RUSAGE_SELF)
+    return r.ru_utime + r.ru_stime
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="python -m bench.billing_settlement", description=__doc__)
+    p.add_argument("--students", type=int, default=20_000, help="students to settle (the city: 557000)")
+    p.add_argument("--schools", type=int, default=None,
+                   help=f"schools they are spread over (default: in the city's proportion, {CITY_SCHOOLS} for 557000)")
+    p.add_argument("--period", default="2025-09", help="month settled, YYYY-MM")
+    p.add_argument("--chunk-size", type=int, default=2000, help="accounts per transaction")
+    p.add_argument("--workers", type=int, default=2, help="schools settled concurrently")
+    p.add_argument("--hardship-share", type=float, default=0.05, help="share of verified hardship students (R9)")
+    p.add_argument("--prepaid-share", type=float, default=0.2, help="share of families who prepaid the month")
+    p.add_argument("--database-url", default=os.environ.get("DATABASE_URL"),
+                   help="PostgreSQL server (default: DATABASE_URL, else the local server infra/local/postgres.sh starts)")
+    p.add_argument("--keep", action="store_true", help="keep the benchmark database afterwards")
+    p.add_argument("--seed", type=int, default=7)
+    return p.parse_args(argv)
+
+
+async def seed(url: str, schema: str, args: argparse.Namespace, schools: list[str]) -> int:
+    """Accounts, attendance, staff sessions, approved schedules and plans, written with COPY."""
+    import asyncpg
+
+    from services.billing.domain import days_in, period_mask
+
+    rnd = random.Random(args.seed)
+    weekdays = [d for d in days_in(period_mask(args.period), args.period) if d.weekday() < 5]
+    first = weekdays[0].replace(day=1)
+    filed = datetime(first.year, first.month, 1, tzinfo=timezone.utc) - (datetime(2000, 1, 2) - datetime(2000, 1, 1))
+    conn = await asyncpg.connect(url, server_settings={"search_path": schema})
+    try:
+        await conn.copy_records_to_table("schools", records=[(s, f"dst-{i % 12:02d}") for i, s in enumerate(schools)])
+        await conn.copy_records_to_table("fee_schedules", columns=[
+            "fee_schedule_id", "school_id", "district_id", "programme_id", "items", "parents_committee_agreed_on",
+            "parents_committee_ref", "effective_from", "status", "submitted_by", "submitted_by_role"], records=[
+            (f"fsc-{s}", s, f"dst-{i % 12:02d}", f"prg-{s}",
+             f'[{{"category":"session","amount_fen":{SESSION_FEN},"unit":"per_session"}},'
+             f'{{"category":"extended_care","amount_fen":{CARE_FEN},"unit":"per_session"}}]',
+             date(2025, 8, 15), "pc-1", first, "approved", "stf-0", "principal") for i, s in enumerate(schools)])
+        await conn.copy_records_to_table("distribution_plans", columns=[
+            "plan_id", "school_id", "per_session_fen", "extended_care_per_session_fen", "approval_ref", "approved_on",
+            "effective_from", "paid_from_account", "recorded_by", "recorded_by_role"], records=[
+            (f"dpl-{s}", s, 6000, 3000, "jdh-1", date(2025, 8, 30), first, f"acct-{s}", "stf-0", "school_staff")
+            for s in schools])
+        total = 0
+        for i, school in enumerate(schools):
+            count = args.students // len(schools) + (1 if i < args.students % len(schools) else 0)
+            accounts, months, payments, staff = [], [], [], {}
+            for n in range(count):
+                student = f"stu-{school}-{n:05d}"
+                hardship = rnd.random() < args.hardship_share
+                care = rnd.random() < 0.3
+                attended = ec = 0
+                teacher = f"stf-{school}-{n // 40:03d}"
+                for day in weekdays:
+                    if rnd.random() < 0.92:
+                        bit = 1 << (day.day - 1)
+                        attended |= bit
+                        if care and rnd.random() < 0.25:
+                            ec |= bit
+                staff[teacher] = (staff.get(teacher, (0, 0))[0] | attended, staff.get(teacher, (0, 0))[1] | ec)
+                prepaid = not hardship and rnd.random() < args.prepaid_share
+                payment_id = f"pay-{student}" if prepaid else None
+                accounts.append((student, f"prg-{school}", school, f"dst-{i % 12:02d}", f"gdn-{student}",
+                                 f"app-{student}", hardship, not hardship, care,
+                                 len(weekdays) * SESSION_FEN if prepaid else 0, payment_id,
+                                 args.period if prepaid else None, True, filed))
+                months.append((f"prg-{school}", args.period, student, school, attended, ec))
+                if prepaid:
+                    payments.append((payment_id, f"ext-{student}", school, student, f"prg-{school}", f"gdn-{student}",
+                                     len(weekdays) * SESSION_FEN, 0, len(weekdays) * SESSION_FEN, 0, "wechat_pay",
+                                     args.period, f"acct-{school}", "[]", filed, "gateway", "school_system"))
+            await conn.copy_records_to_table("fee_accounts", columns=[
+                "student_id", "programme_id", "school_id", "district_id", "guardian_id", "application_id", "hardship",
+                "chargeable", "extended_care", "credit_fen", "credit_payment_id", "prepaid_period", "active",
+                "opened_at"], records=accounts)
+            await conn.copy_records_to_table("attendance_months", records=months)
+            await conn.copy_records_to_table("payments", columns=[
+                "payment_id", "external_ref", "school_id", "student_id", "programme_id", "guardian_id", "amount_fen",
+                "applied_fen", "credit_fen", "refunded_fen", "method", "prepaid_period", "deposited_to_account",
+                "applied", "received_at", "recorded_by", "recorded_by_role"], records=payments)
+            await conn.copy_records_to_table("staff_months", records=[
+                (school, args.period, t, f"prg-{school}", m, e) for t, (m, e) in staff.items()])
+            total += count
+        await conn.execute("analyze")
+        return total
+    finally:
+        await conn.close()
+
+
+async def settle_all(uow_factory, schools: list[str], args: argparse.Namespace) -> tuple[int, int, int]:  # noqa: ANN001
+    from services.billing.handlers.common import Actor
+    from services.billing.handlers.settlement import settle_school_month
+
+    statements = events = refunds = 0
+    queue: asyncio.Queue[str] = asyncio.Queue()
+    for school in schools:
+        queue.put_nowait(school)
+
+    async def worker() -> None:
+        nonlocal statements, events, refunds
+        while not queue.empty():
+            school = queue.get_nowait()
+            summary = await settle_school_month(uow_factory, school_id=school, period=args.period,
+                                                actor=Actor("bench", "platform"), now=datetime.now(timezone.utc),
+                                                trigger="bench", chunk_size=args.chunk_size)
+            statements += summary.statements
+            events += summary.events
+            refunds += summary.refunded_fen
+
+    await asyncio.gather(*(worker() for _ in range(max(1, args.workers))))
+    return statements, events, refunds
+
+
+async def main_async(args: argparse.Namespace, url: str, name: str) -> None:
+    import asyncpg
+
+    from shared.messaging import migrate
+    from shared.messaging.db import Database
+    from services.billing.db import BillingUoW
+
+    schema = "billing"
+    schools_n = args.schools or max(1, round(args.students * CITY_SCHOOLS / CITY_STUDENTS))
+    schools = [f"sch-{i:04d}" for i in range(schools_n)]
+    print(f"billing settlement benchmark: {args.students:,} students in {schools_n} schools, month {args.period}, "
+          f"chunks of {args.chunk_size}, {args.workers} worker(s); database {name}")
+    await asyncio.to_thread(migrate.upgrade, "billing", url, schema)
+    started = time.perf_counter()
+    seeded = await seed(url, schema, args, schools)
+    print(f"  seeded {seeded:,} accounts and their month of attendance in {time.perf_counter() - started:.1f} s "
+          f"(COPY; not part of the figures below)")
+    db = Database(url, schema, pool_size=max(2, args.workers + 1))
+    factory = lambda: BillingUoW(db, producer="billing")  # noqa: E731
+    cpu0, started = cpu_s(), time.perf_counter()
+    statements, events, refunded = await settle_all(factory, schools, args)
+    elapsed, cpu = time.perf_counter() - started, cpu_s() - cpu0
+    conn = await asyncpg.connect(url, server_settings={"search_path": schema})
+    outbox = await conn.fetchval("select count(*) from outbox")
+    size = await conn.fetchval("select pg_size_pretty(pg_database_size(current_database()))")
+    await conn.close()
+    print(f"  first run:  {statements:,} statements, {events:,} events to the outbox ({outbox:,} rows), "
+          f"{refunded / 100:,.2f} yuan refunded")
+    print(f"              {elapsed:.1f} s wall, {cpu:.1f} s CPU in this process "
+          f"(load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs)")
+    print(f"              {statements / elapsed:,.0f} statements/s, {events / elapsed:,.0f} events/s "
+          f"(wall); {statements / max(cpu, 1e-9):,.0f} statements per CPU-second of this process")
+    started = time.perf_counter()
+    again, again_events, _ = await settle_all(factory, schools, args)
+    print(f"  second run: {again:,} statements, {again_events:,} events in {time.perf_counter() - started:.1f} s "
+          f"(idempotent: nothing new)")
+    print(f"  peak memory (max RSS of this process): {peak_mib():,.0f} MiB; database size {size}")
+    await db.dispose()
+
+
+async def drop(server: str, name: str) -> None:
+    import asyncpg
+
+    conn = await asyncpg.connect(server)
+    try:
+        await conn.execute(f'drop database if exists "{name}" with (force)')
+    finally:
+        await conn.close()
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    if args.students < 1:
+        print("--students must be at least 1", file=sys.stderr)
+        return 2
+    from shared.local import infra
+
+    server = args.database_url or infra.postgres().address
+    name = f"beilei_bench_{uuid.uuid4().hex[:8]}"
+    url = infra.create_database(server, name)
+    try:
+        asyncio.run(main_async(args, url, name))
+    finally:
+        if not args.keep:
+            asyncio.run(drop(server, name))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,345 @@
+"""Billing's unit of work: repositories over its tables plus buffered, multi-row writes for the hot
+paths (attendance facts, journal lines, month-end chunks). Imports the kit, never another service."""
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import date, datetime
+from typing import Any, Self
+
+from sqlalchemy import insert, select, text
+
+from services.billing.db.tables import (
+    DistributionPlanRow,
+    FeeAccountRow,
+    FeeCapRow,
+    FeeScheduleRow,
+    ProgrammeRow,
+    RefundRow,
+    StatementRow,
+)
+from services.billing.domain import ApprovedSchedule, DistributionPlan, FeeItem, Move
+from shared.messaging.uow import UnitOfWork
+
+
+def _arrays(rows: Sequence[Sequence[Any]], width: int) -> list[list[Any]]:
+    """Columns of a row list, to pass as one array parameter each (one statement for many rows)."""
+    return [[row[i] for row in rows] for i in range(width)] if rows else [[] for _ in range(width)]
+
+
+class BillingUoW(UnitOfWork):
+    """One transaction of billing. Attendance facts and journal lines are summed in memory and
+    written at commit with one multi-row upsert each, in key order so concurrent transactions
+    lock rows in the same order (no deadlocks)."""
+
+    async def __aenter__(self) -> Self:
+        await super().__aenter__()
+        self._presence: dict[tuple[str, str, str], list] = {}
+        self._staff: dict[tuple[str, str, str, str], list[int]] = {}
+        self._journal: dict[tuple[str, date, str, str, str], list[int]] = {}
+        return self
+
+    # -- buffered writes ------------------------------------------------------------------------
+    def note_presence(self, school_id: str, programme_id: str, student_id: str, period: str,
+                      day_bit: int, extended_care: bool) -> None:
+        entry = self._presence.setdefault((programme_id, period, student_id), [school_id, 0, 0])
+        entry[1] |= day_bit
+        if extended_care:
+            entry[2] |= day_bit
+
+    def note_staff(self, school_id: str, programme_id: str, staff_id: str, period: str,
+                   day_bit: int, extended_care: bool) -> None:
+        entry = self._staff.setdefault((school_id, period, staff_id, programme_id), [0, 0])
+        entry[1 if extended_care else 0] |= day_bit
+
+    def post(self, school_id: str, posted_on: date, event_type: str, moves: Iterable[Move]) -> None:
+        """Book an event's moves in the school's journal (R24): summed per day, type and account pair."""
+        for move in moves:
+            entry = self._journal.setdefault((school_id, posted_on, event_type, move.debit, move.credit), [0, 0])
+            entry[0] += move.amount_fen
+            entry[1] += 1
+
+    async def commit(self) -> None:
+        await self._flush_presence()
+        await self._flush_staff()
+        await self._flush_journal()
+        await super().commit()
+
+    async def _flush_presence(self) -> None:
+        if not self._presence:
+            return
+        rows = [(*key, *value) for key, value in sorted(self._presence.items())]
+        p, per, s, sch, a, e = _arrays(rows, 6)
+        await self.session.execute(
+            text(
+                "insert into attendance_months (programme_id, period, student_id, school_id, attended_mask, extended_care_mask) "
+                "select * from unnest(cast(:p as text[]), cast(:per as text[]), cast(:s as text[]), cast(:sch as text[]), "
+                "cast(:a as int[]), cast(:e as int[])) "
+                "on conflict (programme_id, period, student_id) do update set "
+                "attended_mask = attendance_months.attended_mask | excluded.attended_mask, "
+                "extended_care_mask = attendance_months.extended_care_mask | excluded.extended_care_mask "
+                "where (attendance_months.attended_mask | excluded.attended_mask) <> attendance_months.attended_mask "
+                "or (attendance_months.extended_care_mask | excluded.extended_care_mask) <> attendance_months.extended_care_mask"
+            ),
+            {"p": p, "per": per, "s": s, "sch": sch, "a": a, "e": e},
+        )
+        self._presence = {}
+
+    async def _flush_staff(self) -> None:
+        if not self._staff:
+            return
+        rows = [(*key, *value) for key, value in sorted(self._staff.items())]
+        sch, per, st, p, m, e = _arrays(rows, 6)
+        await self.session.execute(
+            text(
+                "insert into staff_months (school_id, period, staff_id, programme_id, session_mask, extended_care_mask) "
+                "select * from unnest(cast(:sch as text[]), cast(:per as text[]), cast(:st as text[]), cast(:p as text[]), "
+                "cast(:m as int[]), cast(:e as int[])) "
+                "on conflict (school_id, period, staff_id, programme_id) do update set "
+                "session_mask = staff_months.session_mask | excluded.session_mask, "
+                "extended_care_mask = staff_months.extended_care_mask | excluded.extended_care_mask "
+                "where (staff_months.session_mask | excluded.session_mask) <> staff_months.session_mask "
+                "or (staff_months.extended_care_mask | excluded.extended_care_mask) <> staff_months.extended_care_mask"
+            ),
+            {"sch": sch, "per": per, "st": st, "p": p, "m": m, "e": e},
+        )
+        self._staff = {}
+
+    async def _flush_journal(self) -> None:
+        if not self._journal:
+            return
+        rows = [(*key, *value) for key, value in sorted(self._journal.items())]
+        sch, on, typ, dr, cr, fen, n = _arrays(rows, 7)
+        await self.session.execute(
+            text(
+                "insert into journal (school_id, posted_on, event_type, debit, credit, amount_fen, entries) "
+                "select * from unnest(cast(:sch as text[]), cast(:on as date[]), cast(:typ as text[]), cast(:dr as text[]), "
+                "cast(:cr as text[]), cast(:fen as bigint[]), cast(:n as bigint[])) "
+                "on conflict (school_id, posted_on, event_type, debit, credit) do update set "
+                "amount_fen = journal.amount_fen + excluded.amount_fen, entries = journal.entries + excluded.entries"
+            ),
+            {"sch": sch, "on": on, "typ": typ, "dr": dr, "cr": cr, "fen": fen, "n": n},
+        )
+        self._journal = {}
+
+    # -- reference data --------------------------------------------------------------------------
+    async def remember_school(self, school_id: str, district_id: str | None) -> None:
+        await self.session.execute(
+            text("insert into schools (school_id, district_id) values (:s, :d) on conflict (school_id) do update "
+                 "set district_id = coalesce(excluded.district_id, schools.district_id)"),
+            {"s": school_id, "d": district_id},
+        )
+
+    async def district_of(self, school_id: str) -> str | None:
+        return (await self.session.execute(text("select district_id from schools where school_id = :s"),
+                                           {"s": school_id})).scalar()
+
+    async def schools(self, district_id: str | None = None) -> list[str]:
+        if district_id is None:
+            result = await self.session.execute(text("select school_id from schools order by school_id"))
+        else:
+            result = await self.session.execute(
+                text("select school_id from schools where district_id = :d order by school_id"), {"d": district_id})
+        return [r[0] for r in result]
+
+    async def programme(self, programme_id: str) -> ProgrammeRow | None:
+        return await self.session.get(ProgrammeRow, programme_id)
+
+    async def account(self, student_id: str, programme_id: str, *, lock: bool = False) -> FeeAccountRow | None:
+        stmt = select(FeeAccountRow).where(FeeAccountRow.student_id == student_id,
+                                           FeeAccountRow.programme_id == programme_id)
+        if lock:
+            stmt = stmt.with_for_update()
+        return (await self.session.execute(stmt)).scalars().first()
+
+    async def accounts_of_student(self, student_id: str) -> list[FeeAccountRow]:
+        stmt = select(FeeAccountRow).where(FeeAccountRow.student_id == student_id).order_by(FeeAccountRow.programme_id)
+        return list((await self.session.execute(stmt)).scalars())
+
+    # -- caps and schedules ----------------------------------------------------------------------
+    async def cap(self, scope: str) -> int | None:
+        row = await self.session.get(FeeCapRow, scope)
+        return row.cap_per_session_fen if row else None
+
+    async def schedule(self, fee_schedule_id: str, *, lock: bool = False) -> FeeScheduleRow | None:
+        stmt = select(FeeScheduleRow).where(FeeScheduleRow.fee_schedule_id == fee_schedule_id)
+        if lock:
+            stmt = stmt.with_for_update()
+        return (await self.session.execute(stmt)).scalars().first()
+
+    async def schedules(self, *, school_id: str | None = None, programme_id: str | None = None,
+                        status: str | None = None) -> list[FeeScheduleRow]:
+        stmt = select(FeeScheduleRow).order_by(FeeScheduleRow.effective_from, FeeScheduleRow.fee_schedule_id)
+        if school_id:
+            stmt = stmt.where(FeeScheduleRow.school_id == school_id)
+        if programme_id:
+            stmt = stmt.where(FeeScheduleRow.programme_id == programme_id)
+        if status:
+            stmt = stmt.where(FeeScheduleRow.status == status)
+        return list((await self.session.execute(stmt)).scalars())
+
+    async def approved_schedules(self, school_id: str) -> dict[str, list[ApprovedSchedule]]:
+        """Per programme, the approved schedules of a school: all that may ever be charged (R18)."""
+        out: dict[str, list[ApprovedSchedule]] = {}
+        for row in await self.schedules(school_id=school_id, status="approved"):
+            items = [FeeItem(i["category"], i["amount_fen"], i["unit"]) for i in row.items]
+            out.setdefault(row.programme_id, []).append(ApprovedSchedule.of(row.fee_schedule_id, row.effective_from, items))
+        return out
+
+    async def plans(self, school_id: str) -> list[DistributionPlan]:
+        stmt = select(DistributionPlanRow).where(DistributionPlanRow.school_id == school_id)
+        return [DistributionPlan(r.plan_id, r.effective_from, r.per_session_fen, r.extended_care_per_session_fen)
+                for r in (await self.session.execute(stmt)).scalars()]
+
+    async def plan_row(self, plan_id: str) -> DistributionPlanRow | None:
+        return await self.session.get(DistributionPlanRow, plan_id)
+
+    # -- month-end -------------------------------------------------------------------------------
+    async def programmes_with_accounts(self, school_id: str) -> list[str]:
+        result = await self.session.execute(
+            text("select distinct programme_id from fee_accounts where school_id = :s order by programme_id"),
+            {"s": school_id})
+        return [r[0] for r in result]
+
+    async def provided_mask(self, programme_id: str, period: str) -> int:
+        """Days the programme's session actually ran in the month: any student was present (R17)."""
+        result = await self.session.execute(
+            text("select coalesce(bit_or(attended_mask), 0) from attendance_months "
+                 "where programme_id = :p and period = :per"), {"p": programme_id, "per": period})
+        return int(result.scalar() or 0)
+
+    async def accounts_to_settle(self, programme_id: str, period: str, first: date, cutoff: datetime,
+                                 after: str, limit: int) -> list[Any]:
+        """The next chunk of accounts with something to settle and no statement for the month yet,
+        locked against payments arriving meanwhile, with their month of attendance and hardship
+        verification."""
+        result = await self.session.execute(
+            text(
+                "select a.student_id, a.guardian_id, a.hardship, a.extended_care, a.credit_fen, a.credit_payment_id, "
+                "a.prepaid_period, a.withdrawn_on, a.application_id, "
+                "coalesce(m.attended_mask, 0) as attended_mask, coalesce(m.extended_care_mask, 0) as extended_care_mask, "
+                "h.verified_by, h.verified_by_role, p.deposited_to_account as credit_account "
+                "from fee_accounts a "
+                "left join attendance_months m on m.programme_id = a.programme_id and m.period = :per "
+                "and m.student_id = a.student_id "
+                "left join hardship_verifications h on h.application_id = a.application_id "
+                "left join payments p on p.payment_id = a.credit_payment_id "
+                "where a.programme_id = :p and a.student_id > :after "
+                "and (a.opened_at is null or a.opened_at < :cutoff) "
+                "and (a.active or a.withdrawn_on > :first or a.credit_fen > 0) "
+                # A month with no presence and no money held has nothing to settle (holidays, a
+                # family that never came): no statement, so idle months publish nothing.
+                "and (coalesce(m.attended_mask, 0) <> 0 or a.credit_fen > 0) "
+                "and not exists (select 1 from statements s where s.programme_id = a.programme_id "
+                "and s.period = :per and s.student_id = a.student_id) "
+                "order by a.student_id limit :n for update of a"
+            ),
+            {"p": programme_id, "per": period, "after": after, "cutoff": cutoff, "first": first, "n": limit},
+        )
+        return list(result)
+
+    async def insert_statements(self, rows: list[tuple]) -> set[str]:
+        """Multi-row insert; returns the ids actually inserted (a concurrent run may have won some)."""
+        if not rows:
+            return set()
+        cols = _arrays(rows, 20)
+        names = ["sid", "stu", "prg", "per", "sch", "gdn", "ps", "pe", "hs", "sp", "sa", "ec", "ch", "wv", "pd",
+                 "rf", "os", "lines", "cids", "at"]
+        casts = ["text", "text", "text", "text", "text", "text", "date", "date", "bool", "int", "int", "int",
+                 "bigint", "bigint", "bigint", "bigint", "bigint", "text", "text", "timestamptz"]
+        unnest = ", ".join(f"cast(:{n} as {c}[])" for n, c in zip(names, casts))
+        result = await self.session.execute(
+            text(
+                "insert into statements (settlement_id, student_id, programme_id, period, school_id, guardian_id, "
+                "period_start, period_end, hardship, sessions_provided, sessions_attended, extended_care_sessions, "
+                "charged_fen, waived_fen, paid_fen, refund_due_fen, outstanding_fen, lines, charge_ids, settled_at) "
+                f"select sid, stu, prg, per, sch, gdn, ps, pe, hs, sp, sa, ec, ch, wv, pd, rf, os, cast(lines as jsonb), "
+                f"string_to_array(cids, ','), at from unnest({unnest}) as u({', '.join(names)}) "
+                "on conflict do nothing returning settlement_id"
+            ),
+            dict(zip(names, cols)),
+        )
+        return {r[0] for r in result}
+
+    async def settle_accounts(self, programme_id: str, changes: list[tuple[str, int, int]]) -> None:
+        """Per student: add to what is owed, take from the credit held (one statement for the chunk)."""
+        if not changes:
+            return
+        stu, owed, used = _arrays(changes, 3)
+        await self.session.execute(
+            text("update fee_accounts a set outstanding_fen = a.outstanding_fen + u.owed, "
+                 "credit_fen = a.credit_fen - u.used "
+                 "from unnest(cast(:stu as text[]), cast(:owed as bigint[]), cast(:used as bigint[])) as u(stu, owed, used) "
+                 "where a.programme_id = :p and a.student_id = u.stu"),
+            {"p": programme_id, "stu": stu, "owed": owed, "used": used},
+        )
+
+    async def insert_refunds(self, rows: list[dict]) -> None:
+        if rows:
+            await self.session.execute(insert(RefundRow.__table__), rows)
+
+    async def staff_sessions(self, school_id: str, period: str) -> dict[str, tuple[int, int]]:
+        """Per staff member: sessions run and extended-care sessions supervised in the month (R20)."""
+        result = await self.session.execute(
+            text("select staff_id, session_mask, extended_care_mask from staff_months "
+                 "where school_id = :s and period = :per order by staff_id"), {"s": school_id, "per": period})
+        out: dict[str, tuple[int, int]] = {}
+        for staff_id, sessions, care in result:
+            s, c = out.get(staff_id, (0, 0))
+            out[staff_id] = (s + int(sessions).bit_count(), c + int(care).bit_count())
+        return out
+
+    async def insert_payouts(self, rows: list[dict]) -> set[str]:
+        if not rows:
+            return set()
+        result = await self.session.execute(
+            text("insert into payouts (payout_id, school_id, staff_id, period, plan_id, sessions, extended_care_sessions, "
+                 "amount_fen, issued_at) select * from unnest(cast(:id as text[]), cast(:s as text[]), cast(:st as text[]), "
+                 "cast(:per as text[]), cast(:pl as text[]), cast(:n as int[]), cast(:c as int[]), cast(:fen as bigint[]), "
+                 "cast(:at as timestamptz[])) on conflict do nothing returning payout_id"),
+            {"id": [r["payout_id"] for r in rows], "s": [r["school_id"] for r in rows],
+             "st": [r["staff_id"] for r in rows], "per": [r["period"] for r in rows],
+             "pl": [r["plan_id"] for r in rows], "n": [r["sessions"] for r in rows],
+             "c": [r["extended_care_sessions"] for r in rows], "fen": [r["amount_fen"] for r in rows],
+             "at": [r["issued_at"] for r in rows]},
+        )
+        return {r[0] for r in result}
+
+    async def scheduled_runs_done(self, period: str) -> set[str]:
+        result = await self.session.execute(
+            text("select school_id from settlement_runs where period = :per and trigger = 'schedule' "
+                 "and status = 'done'"), {"per": period})
+        return {r[0] for r in result}
+
+    # -- payments --------------------------------------------------------------------------------
+    async def open_statements(self, student_id: str, programme_id: str) -> list[StatementRow]:
+        stmt = (select(StatementRow)
+                .where(StatementRow.student_id == student_id, StatementRow.programme_id == programme_id,
+                       StatementRow.outstanding_fen > 0)
+                .order_by(StatementRow.period).with_for_update())
+        return list((await self.session.execute(stmt)).scalars())
+
+    async def statements_with_charges(self, charge_ids: list[str]) -> list[StatementRow]:
+        if not charge_ids:
+            return []
+        stmt = select(StatementRow).where(StatementRow.charge_ids.overlap(charge_ids))  # type: ignore[attr-defined]
+        return list((await self.session.execute(stmt)).scalars())
+
+    # -- books -----------------------------------------------------------------------------------
+    async def journal_lines(self, school_id: str, start: date, end: date) -> list[tuple[str, str, str, int]]:
+        result = await self.session.execute(
+            text("select event_type, debit, credit, sum(amount_fen) from journal where school_id = :s "
+                 "and posted_on between :a and :b group by event_type, debit, credit order by 1, 2, 3"),
+            {"s": school_id, "a": start, "b": end})
+        return [(t, d, c, int(f)) for t, d, c, f in result]
+
+    async def statement_totals(self, school_id: str, first_period: str, last_period: str) -> tuple[int, int, int]:
+        """Students served (present at least once), and fees outstanding, on the months' statements."""
+        row = (await self.session.execute(
+            text("select count(distinct student_id) filter (where sessions_attended > 0), "
+                 "coalesce(sum(outstanding_fen), 0), coalesce(sum(charged_fen), 0) from statements "
+                 "where school_id = :s and period between :a and :b"),
+            {"s": school_id, "a": first_period, "b": last_period})).one()
+        return int(row[0]), int(row[1]), int(row[2])
+
+
+__all__ = ["BillingUoW"]

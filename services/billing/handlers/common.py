@@ -1,0 +1,69 @@
+"""What billing's use cases share: stable ids, who acted, school-local days; no rules, no SQL."""
+from __future__ import annotations
+
+import hashlib
+import uuid
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta, timezone
+from zoneinfo import ZoneInfo
+
+from shared.contracts.billing import Posting
+from services.billing.domain import Move
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+_NAMESPACE = uuid.UUID("5d1b7c52-3f0e-4c1a-9a57-2b8f0e6d4c31")
+
+# Token roles (shared/auth.py) as the actor roles events record (R27).
+_ACTOR_ROLES = {
+    "guardian": "guardian",
+    "school": "school_staff",
+    "district": "district_officer",
+    "city": "city_officer",
+    "auditor": "auditor",
+    "school_system": "school_system",
+}
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who runs a command, as recorded on every event it causes (R27)."""
+
+    subject: str
+    role: str  # an ActorRole of the contracts
+
+    @classmethod
+    def of(cls, subject: str, token_role: str) -> Actor:
+        return cls(subject, _ACTOR_ROLES.get(token_role, "platform"))
+
+
+PLATFORM = Actor("billing", "platform")
+
+
+def stable_id(prefix: str, *parts: object) -> str:
+    """A short id derived from what identifies the thing, so running a command again finds it."""
+    digest = hashlib.blake2b("\x1f".join(map(str, parts)).encode(), digest_size=10).hexdigest()
+    return f"{prefix}-{digest}"
+
+
+def event_uuid(type_name: str, business_id: str) -> uuid.UUID:
+    """The event id of the one event of this type about this thing: a retried run cannot publish
+    it under a second id, and consumers deduplicate on it."""
+    return uuid.uuid5(_NAMESPACE, f"{type_name}:{business_id}")
+
+
+def local_day(instant: datetime) -> date:
+    return instant.astimezone(SHANGHAI).date()
+
+
+def local_midnight_utc(day: date) -> datetime:
+    """The instant school-local `day` begins, in UTC."""
+    return datetime.combine(day, time(0), tzinfo=SHANGHAI).astimezone(timezone.utc)
+
+
+def due_at(settled: datetime, days: int) -> datetime:
+    """End of the school-local day `days` after settlement, in UTC (R22: fees due)."""
+    return local_midnight_utc(local_day(settled) + timedelta(days=days + 1)) - timedelta(seconds=1)
+
+
+def postings(moves: list[Move]) -> list[Posting]:
+    return [Posting(debit=m.debit, credit=m.credit, amount_fen=m.amount_fen) for m in moves]
