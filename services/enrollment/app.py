@@ -7,7 +7,7 @@ from shared.messaging.runtime import Runtime, build_runtime, create_app
 from shared.privacy import Sealer
 from services.enrollment import api
 from services.enrollment.db import EnrollmentUoW
-from services.enrollment.handlers import HANDLERS
+from services.enrollment.handlers import HANDLERS, digest_key
 from services.enrollment.settings import Settings
 
 NAME = "enrollment"
@@ -17,7 +17,10 @@ def build(settings: Settings | None = None) -> tuple[FastAPI, Runtime]:
     settings = settings or Settings()
     rt = build_runtime(NAME, settings, EnrollmentUoW)
     rt.extras["sealer"] = Sealer(settings.contact_sealing_key)
-    app = create_app(rt, handlers=HANDLERS, routers=[api.router], title="Beilei enrollment",
-                     description="Programmes, disclosure and the voluntary application workflow (R1, R4-R10).")
+    rt.extras["digest_key"] = digest_key(settings.contact_sealing_key)
+    app = create_app(rt, handlers=HANDLERS, routers=api.routers, title="Beilei enrollment",
+                     description="Programmes, public disclosure and the voluntary application workflow "
+                                 "(R1, R4-R10, R27, R28, R30). Bearer tokens carry a role (guardian, school, "
+                                 "district, city) and a scope; each role sees and does only its own.")
+    api.install(app)
     return app, rt
-

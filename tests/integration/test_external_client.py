@@ -27,7 +27,15 @@ async def test_kcat_reads_a_published_event_that_validates_against_the_committed
     assert shutil.which("kcat"), "kcat is installed by `make deps` (infra/local/system-deps.sh)"
     authority = TokenAuthority(CommonSettings().auth_secret)
     guardian = f"gdn-kcat-{uuid.uuid4().hex[:8]}"
+    city = {"Authorization": f"Bearer {authority.mint('city-kcat', 'city')}"}
     async with httpx.AsyncClient(base_url=platform["enrollment"].url, timeout=30) as client:
+        for kind, records in {
+            "districts": [{"district_id": "dst-kcat", "name": "读取区"}],
+            "schools": [{"school_id": "sch-kcat", "district_id": "dst-kcat", "name": "读取小学"}],
+            "students": [{"student_id": "stu-kcat", "school_id": "sch-kcat", "name": "赵小敏", "grade": 2}],
+        }.items():
+            reply = await client.post(f"/v1/reference/{kind}", json={"records": records}, headers=city)
+            assert reply.status_code == 200 and reply.json()["rejected"] == 0, reply.text
         reply = await client.post(
             "/v1/guardians",
             headers={"Authorization": f"Bearer {authority.mint('stf-kcat', 'school', school_id='sch-kcat')}"},
