@@ -1,19 +1,52 @@
-"""Audit's composition root: wires settings, runtime, handlers and routes into one ASGI app."""
+"""Audit's composition root: migrates as the owner, then runs everything as the restricted ledger writer;
+wires settings, signing key, handlers, routes and the checkpoint and check loops into one ASGI app.
+The kit stops the loops first on shutdown, so the last checkpoint's event still leaves the outbox."""
 from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
+from shared.messaging import migrate
 from shared.messaging.runtime import Runtime, build_runtime, create_app
 from services.audit import api
-from services.audit.db import AuditUoW
-from services.audit.handlers import HANDLERS
+from services.audit.db import AuditUoW, prepare_writer, writer_url
+from services.audit.handlers import DUPLICATE_HANDLERS, HANDLERS, CheckPolicy
 from services.audit.settings import Settings
+from services.audit.signing import load_or_create_signer
+from services.audit.workers import LedgerWorkers
 
 NAME = "audit"
 
 
 def build(settings: Settings | None = None) -> tuple[FastAPI, Runtime]:
-    rt = build_runtime(NAME, settings or Settings(), AuditUoW)
-    app = create_app(rt, handlers=HANDLERS, routers=[api.router], title="Beilei audit",
-                     description="The verifiable, append-only fee ledger and anti-misappropriation checks (R24-R26).")
+    owner = settings or Settings()
+    # R24: after migrating, the service holds only the writer role, which may insert into and read the
+    # ledger tables but never update, delete or truncate them.
+    rt = build_runtime(NAME, owner.model_copy(update={"database_url": writer_url(owner), "migrate_on_start": False}),
+                       AuditUoW)
+    signer = load_or_create_signer(owner)
+    policy = CheckPolicy(grace_seconds=owner.check_grace_seconds, disclosure_months=owner.disclosure_period_months,
+                         disclosure_grace_days=owner.disclosure_grace_days)
+    rt.extras.update(signer=signer, origin=owner.ledger_origin, policy=policy)
+    workers = LedgerWorkers(rt, signer, owner.ledger_origin, policy, checkpoint_seconds=owner.checkpoint_interval_seconds,
+                            check_seconds=owner.check_interval_seconds, registry=rt.registry)
+    app = create_app(rt, handlers=HANDLERS, duplicate_handlers=DUPLICATE_HANDLERS, routers=api.routers,
+                     background=[workers.run_checkpoints, workers.run_checks],
+                     title="Beilei audit",
+                     description="The verifiable, append-only fee ledger, anti-misappropriation checks and the "
+                                 "auditor's queries with proofs (R24-R26, R29).")
+    kit_lifespan = app.router.lifespan_context
+
+    @asynccontextmanager
+    async def lifespan(app_: FastAPI) -> AsyncIterator[None]:
+        if owner.migrate_on_start:
+            await asyncio.to_thread(migrate.upgrade, NAME, owner.database_url, rt.db.schema)
+            await prepare_writer(owner)
+        async with kit_lifespan(app_):
+            yield
+
+    app.router.lifespan_context = lifespan
     return app, rt

@@ -1,6 +1,43 @@
-"""Audit's settings: the common ones plus what only audit reads."""
+"""Audit's settings: the common ones plus what only audit reads (ledger identity, key, timing, rules)."""
+from pathlib import Path
+
+from pydantic import Field
+
 from shared.settings import CommonSettings
+
+REPO = Path(__file__).resolve().parents[2]
 
 
 class Settings(CommonSettings):
     http_port: int = 8005
+
+    ledger_origin: str = Field(
+        "beilei.local/audit-ledger",
+        description="Origin line of the ledger's checkpoints (C2SP tlog-checkpoint); also the key's name.",
+    )
+    ledger_signing_key: str | None = Field(
+        None, description="Ed25519 signer key, PRIVATE+KEY+<name>+<id>+<base64>; from a Secret in deployments.",
+    )
+    ledger_signing_key_file: Path = Field(
+        REPO / ".local" / "audit" / "ledger-signing.key",
+        description="Where the key is read from when LEDGER_SIGNING_KEY is unset; a development key is "
+        "generated there on first start.",
+    )
+    ledger_database_url: str | None = Field(
+        None,
+        description="URL the service writes with: a role that may only insert into and read the ledger tables "
+        "(R24). Unset: the role audit_writer on DATABASE_URL's server, whose password is set at start-up.",
+    )
+    ledger_writer_password: str = Field(
+        "audit-writer-local-only",
+        description="Password given to audit_writer when LEDGER_DATABASE_URL is unset (local runs).",
+    )
+    checkpoint_interval_seconds: float = Field(1.0, description="How often new entries are signed into a checkpoint.")
+    check_interval_seconds: float = Field(1.0, description="How often the anti-misappropriation checks run (R25).")
+    check_grace_seconds: float = Field(
+        3.0,
+        description="How long an entry waits before it is checked, so cross-checked events from other topics "
+        "(enrolment, attendance) that were produced before it have arrived.",
+    )
+    disclosure_period_months: int = Field(3, description="Length of a disclosure period (R21): 3 = quarterly.")
+    disclosure_grace_days: int = Field(30, description="Days after a period ends by which it must be disclosed (R21).")

@@ -1,21 +1,100 @@
-"""Notification's composition root: wires settings, runtime, handlers and routes into one ASGI app."""
+"""Notification's composition root: wires settings, channels, the sender loop, handlers and routes
+into one ASGI app."""
 from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
 from shared.messaging.runtime import Runtime, build_runtime, create_app
+from shared.privacy import Sealer
 from services.notification import api
-from services.notification.db import NotificationUoW
-from services.notification.handlers import HANDLERS
+from services.notification.channels import aliyun, jpush, tencent
+from services.notification.channels.base import Channel
+from services.notification.channels.sink import SinkChannel
+from services.notification.db import NotificationUoW, SenderUoW
+from services.notification.domain.policy import Preferences, Retry
+from services.notification.handlers import HANDLERS, parse_hhmm
+from services.notification.sender import NotificationMetrics, Sender, SenderConfig
 from services.notification.settings import Settings
 
 NAME = "notification"
 
 
+def build_channels(s: Settings) -> dict[str, Channel]:
+    """SMS and push adapters as the environment says; the local sink unless a provider is named."""
+    timeout = min(s.provider_timeout_seconds, s.send_lease_seconds / 3)
+    channels: dict[str, Channel] = {}
+    if s.sms_provider == "aliyun":
+        sms: Channel = aliyun.AliyunSms(
+            endpoint=s.aliyun_endpoint, access_key_id=s.aliyun_access_key_id,
+            access_key_secret=s.aliyun_access_key_secret, sign_name=s.aliyun_sign_name,
+            template_codes=s.sms_template_codes, region=s.aliyun_region, timeout=timeout)
+        documented = aliyun.RATE_PER_SECOND
+    elif s.sms_provider == "tencent":
+        sms = tencent.TencentSms(
+            endpoint=s.tencent_endpoint, secret_id=s.tencent_secret_id, secret_key=s.tencent_secret_key,
+            sdk_app_id=s.tencent_sms_app_id, sign_name=s.tencent_sign_name, template_codes=s.sms_template_codes,
+            region=s.tencent_region, timeout=timeout)
+        documented = tencent.RATE_PER_SECOND
+    else:
+        sms, documented = SinkChannel("sms"), None
+    if s.sms_daily_limit_per_number is not None:
+        sms.daily_limit = s.sms_daily_limit_per_number
+    if s.rate_limit_enabled:
+        sms.limit_rate(s.sms_rate_per_second or documented)
+    channels["sms"] = sms
+    if s.push_provider == "jpush":
+        push: Channel = jpush.JPush(endpoint=s.jpush_endpoint, app_key=s.jpush_app_key,
+                                    master_secret=s.jpush_master_secret, apns_production=s.jpush_apns_production,
+                                    timeout=timeout)
+        if s.rate_limit_enabled:
+            push.limit_rate(s.push_rate_per_second or jpush.RATE_PER_SECOND)
+        channels["push"] = push
+    elif s.push_provider == "sink":
+        channels["push"] = SinkChannel("push")
+    return channels
+
+
 def build(settings: Settings | None = None) -> tuple[FastAPI, Runtime]:
     settings = settings or Settings()
     rt = build_runtime(NAME, settings, NotificationUoW)
+    sealer = Sealer(settings.contact_sealing_key)
+    defaults = Preferences(quiet_start=parse_hhmm(settings.quiet_hours_start), quiet_end=parse_hhmm(settings.quiet_hours_end))
+    channels = build_channels(settings)
+    metrics = NotificationMetrics(rt.registry)
+
+    def unit_of_work(cls: type[NotificationUoW] = NotificationUoW) -> NotificationUoW:
+        uow = cls(rt.db, producer=NAME, on_commit=rt.relay.wake)
+        uow.default_preferences = defaults
+        uow.push_enabled = "push" in channels
+        uow.on_messages = sender.wake  # a committed batch with new messages starts a sender round at once
+        return uow
+
+    config = SenderConfig(batch_size=settings.send_batch_size, concurrency=settings.send_concurrency,
+                          lease_seconds=settings.send_lease_seconds, poll_seconds=settings.send_poll_seconds,
+                          loops=settings.send_loops,
+                          retry=Retry(settings.send_max_attempts, settings.retry_base_seconds, settings.retry_max_seconds))
+    sender = Sender(lambda: unit_of_work(SenderUoW), channels, sealer, config, metrics)  # type: ignore[arg-type,return-value]
+    rt.uow_factory = unit_of_work
+    rt.extras.update(sealer=sealer, sender=sender, channels=channels, defaults=defaults)
     app = create_app(rt, handlers=HANDLERS, routers=[api.router], title="Beilei notification",
                      description="Messages to guardians by SMS and app push (R22, R23).")
-    return app, rt
+    kit_lifespan = app.router.lifespan_context
 
+    @asynccontextmanager
+    async def lifespan(a: FastAPI) -> AsyncIterator[None]:
+        # The sender starts after the kit (migrations, relay, consumer) and stops before it, so the
+        # receipts of its last round are still published by the relay's drain.
+        async with kit_lifespan(a):
+            await sender.start()
+            try:
+                yield
+            finally:
+                await sender.stop()
+                for channel in channels.values():
+                    await channel.aclose()
+
+    app.router.lifespan_context = lifespan
+    return app, rt

@@ -1,84 +1,424 @@
-"""Notification's tables (contacts, the message log that doubles as the local delivery sink) and
-unit of work; imports the kit, never another service."""
+"""Notification's tables (contacts, student links, preferences, the message log that doubles as the
+local delivery sink, per-number daily counts) and its unit of work; imports the kit, never another service."""
 from __future__ import annotations
 
+import json
 import uuid
-from datetime import datetime
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date, datetime
 
-from sqlalchemy import BigInteger, Column, DateTime, UniqueConstraint, func, text
-from sqlalchemy.dialects.postgresql import JSONB, UUID
+from sqlalchemy import BigInteger, Boolean, Column, Date, DateTime, Integer, Text, UniqueConstraint, func, text
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB, UUID
+from sqlalchemy.orm import registry
 from sqlmodel import Field, SQLModel, select
 
 from shared.messaging.uow import UnitOfWork
 
 
-class ContactRow(SQLModel, table=True):
+class NotificationTable(SQLModel, registry=registry()):
+    """Base of notification's tables. Its own registry (and MetaData) keeps names such as "students" from
+    colliding with other services' tables when several services are imported in one process."""
+
+
+class ContactRow(NotificationTable, table=True):
+    """A guardian (from GuardianRegistered) or an auditor (registered over HTTP). The phone number and
+    push token stay sealed at rest; only the sender opens them, at send time."""
+
     __tablename__ = "contacts"
 
-    guardian_id: str = Field(primary_key=True)
-    locale: str
-    phone_sealed: str  # stays sealed at rest; opened only by a real SMS channel at send time
-    phone_masked: str
+    recipient_id: str = Field(primary_key=True)
+    role: str = "guardian"
+    locale: str = "zh-CN"
+    name: str | None = None
+    school_id: str | None = None
+    district_id: str | None = None
+    phone_sealed: str | None = None
+    phone_masked: str | None = None
     push_token_sealed: str | None = None
-    consent: bool
-    student_ids: list[str] = Field(sa_column=Column(JSONB, nullable=False))
+    consent: bool = False
 
 
-class MessageRow(SQLModel, table=True):
-    """One message per (triggering event, recipient, channel): the unique key makes redelivery harmless."""
+class StudentGuardianRow(NotificationTable, table=True):
+    """Which guardians hear about which student: attendance events name the student only."""
+
+    __tablename__ = "student_guardians"
+
+    student_id: str = Field(primary_key=True)
+    guardian_id: str = Field(primary_key=True)
+
+
+class StudentRow(NotificationTable, table=True):
+    """A student's name for messages, learnt from applications and enrolments."""
+
+    __tablename__ = "students"
+
+    student_id: str = Field(primary_key=True)
+    name: str
+    school_id: str | None = None
+
+
+class PreferenceRow(NotificationTable, table=True):
+    __tablename__ = "preferences"
+
+    recipient_id: str = Field(primary_key=True)
+    channels: str = "push_then_sms"
+    quiet_start: str | None = None
+    quiet_end: str | None = None
+    locale: str | None = None
+    updated_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True), server_default=func.now()))
+
+
+class MessageRow(NotificationTable, table=True):
+    """One message per (triggering event, recipient): the unique key makes redelivery harmless. The
+    consumer writes it as an intent; the sender claims it, hands it to a channel, and marks it."""
 
     __tablename__ = "messages"
-    __table_args__ = (UniqueConstraint("event_id", "recipient_id", "channel"),)
+    __table_args__ = (UniqueConstraint("event_id", "recipient_id"),)
 
     id: int | None = Field(default=None, sa_column=Column(BigInteger, primary_key=True, autoincrement=True))
     event_id: uuid.UUID = Field(sa_column=Column(UUID(as_uuid=True), nullable=False))
+    out_id: str  # our id at the provider (Aliyun OutId, Tencent SessionContext), stable across retries
     recipient_id: str
-    channel: str
+    recipient_role: str = "guardian"
+    kind: str
     template: str
     params: dict = Field(sa_column=Column(JSONB, nullable=False))
+    locale: str = "zh-CN"
+    student_id: str | None = None
+    school_id: str | None = None
+    cause_event_type: str
+    event_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+    correlation_id: str | None = None
+    urgent: bool = False
+    plan: list[str] = Field(default_factory=list, sa_column=Column(ARRAY(Text), nullable=False))
+    channel: str = "sms"
+    provider: str | None = None
     status: str
+    not_before: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))
+    next_attempt_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))
+    attempts: int = Field(default=0, sa_column=Column(Integer, nullable=False, server_default="0"))
+    channel_attempts: int = Field(default=0, sa_column=Column(Integer, nullable=False, server_default="0"))
+    in_doubt: bool = Field(default=False, sa_column=Column(Boolean, nullable=False, server_default="false"))
+    claim_token: uuid.UUID | None = Field(default=None, sa_column=Column(UUID(as_uuid=True)))
+    lease_until: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))
+    push_cid: str | None = None
+    provider_message_id: str | None = None
     to_masked: str | None = None
     body: str | None = None
-    correlation_id: str | None = None
+    last_error: str | None = None
     created_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True), server_default=func.now()))
+    claimed_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))
     delivered_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))
 
 
-class NotificationUoW(UnitOfWork):
-    async def contact(self, guardian_id: str) -> ContactRow | None:
-        return await self.session.get(ContactRow, guardian_id)
+class SendCountRow(NotificationTable, table=True):
+    """Messages handed to a provider per recipient, channel and China day, for per-number daily limits."""
 
-    async def upsert_contact(self, row: ContactRow) -> None:
+    __tablename__ = "send_counts"
+
+    recipient_id: str = Field(primary_key=True)
+    channel: str = Field(primary_key=True)
+    day: date = Field(sa_column=Column(Date, primary_key=True))
+    count: int = 0
+
+
+@dataclass
+class Intent:
+    """A new message as the consumer records it: a plain object, since thousands are built per batch at
+    the evening pickup peak and table models cost far more to construct."""
+
+    event_id: uuid.UUID
+    out_id: str
+    recipient_id: str
+    recipient_role: str
+    kind: str
+    template: str
+    params: dict
+    student_id: str | None
+    school_id: str | None
+    cause_event_type: str
+    event_at: datetime
+    correlation_id: str | None
+    urgent: bool
+    status: str = "pending"
+    locale: str = "zh-CN"
+    plan: list[str] = field(default_factory=list)
+    channel: str = "sms"
+    not_before: datetime | None = None
+    next_attempt_at: datetime | None = None
+    to_masked: str | None = None
+    body: str | None = None
+
+
+@dataclass(frozen=True)
+class Contact:
+    """A contact as policy reads it (still sealed), without the cost of a table model."""
+
+    recipient_id: str
+    role: str
+    locale: str
+    phone_masked: str | None
+    consent: bool
+    has_phone: bool
+    has_push: bool
+
+
+_MESSAGE_COLUMNS = ("event_id", "out_id", "recipient_id", "recipient_role", "kind", "template", "params", "locale",
+                    "student_id", "school_id", "cause_event_type", "event_at", "correlation_id", "urgent", "plan",
+                    "channel", "status", "not_before", "next_attempt_at", "to_masked", "body")
+
+
+Found = list[tuple["Contact", "PreferenceRow | None"]]
+
+
+def _preference(r) -> PreferenceRow | None:  # noqa: ANN001 - a result row with the p_* columns
+    if r.p_id is None:
+        return None
+    return PreferenceRow.model_construct(recipient_id=r.p_id, channels=r.channels, quiet_start=r.quiet_start,
+                                         quiet_end=r.quiet_end, locale=r.p_locale)
+
+_COLUMN_TYPES = {"event_id": "uuid", "event_at": "timestamptz", "urgent": "boolean", "not_before": "timestamptz",
+                 "next_attempt_at": "timestamptz"}
+
+
+class NotificationUoW(UnitOfWork):
+    """Repository methods over the tables above, in the one transaction of the unit of work."""
+
+    added_pending = 0  # set when this transaction queued messages, so the sender is woken after commit
+
+    async def __aenter__(self) -> NotificationUoW:
+        await super().__aenter__()
+        self._queued: list[tuple[list[Intent], Callable[[NotificationUoW, Intent], None]]] = []
+        self._lookups: list[tuple[str, Callable[[Found, str | None], None]]] = []
+        return self
+
+    def after_guardians_of(self, student_id: str, then: Callable[[Found, str | None], None]) -> None:
+        """Call `then(guardians, student_name)` once the batch's students are looked up together: one query
+        per batch instead of one per check-out at the evening peak."""
+        self._lookups.append((student_id, then))
+
+    def queue_messages(self, rows: list[Intent], on_new: Callable[[NotificationUoW, Intent], None]) -> None:
+        """Messages of one event, inserted with the rest of the batch in one statement before commit;
+        `on_new` runs for each row that was not there already (a redelivered event adds nothing)."""
+        self._queued.append((rows, on_new))
+
+    async def flush_messages(self) -> None:
+        lookups, self._lookups = self._lookups, []
+        if lookups:
+            found = await self.guardians_of_many(sorted({sid for sid, _ in lookups}))
+            for student_id, then in lookups:
+                then(*found.get(student_id, ([], None)))
+        queued, self._queued = self._queued, []
+        new = await self.add_messages([row for rows, _ in queued for row in rows])
+        for rows, on_new in queued:
+            for row in rows:
+                if (row.event_id, row.recipient_id) in new:
+                    on_new(self, row)
+
+    async def commit(self) -> None:
+        await self.flush_messages()
+        await super().commit()
+        if self.added_pending and getattr(self, "on_messages", None):
+            self.on_messages()
+        self.added_pending = 0
+
+    # -- contacts -------------------------------------------------------------------------------
+    async def contact(self, recipient_id: str) -> ContactRow | None:
+        return await self.session.get(ContactRow, recipient_id)
+
+    async def upsert_contact(self, row: ContactRow, student_ids: list[str] | None = None) -> None:
+        await self.session.merge(row)
+        await self.session.flush()  # visible to this batch's plain-SQL reads whatever the autoflush setting
+        if student_ids is not None:
+            await self.session.execute(text("delete from student_guardians where guardian_id = :g"), {"g": row.recipient_id})
+            if student_ids:
+                await self.session.execute(
+                    text("insert into student_guardians (student_id, guardian_id) select unnest(cast(:s as text[])), :g "
+                         "on conflict do nothing"),
+                    {"s": list(dict.fromkeys(student_ids)), "g": row.recipient_id},
+                )
+
+    async def link(self, student_id: str, guardian_id: str) -> None:
+        await self.session.execute(
+            text("insert into student_guardians (student_id, guardian_id) values (:s, :g) on conflict do nothing"),
+            {"s": student_id, "g": guardian_id})
+
+    async def recipients(self, where: str, params: dict) -> list[tuple[Contact, PreferenceRow | None]]:
+        """Contacts matching `where` (over contacts c) with their preferences, in one round trip."""
+        result = await self.session.execute(
+            text(f"select c.recipient_id, c.role, c.locale, c.phone_masked, c.consent,"
+                 f" c.phone_sealed is not null as has_phone, c.push_token_sealed is not null as has_push,"
+                 f" p.recipient_id as p_id, p.channels, p.quiet_start, p.quiet_end, p.locale as p_locale"
+                 f" from contacts c left join preferences p on p.recipient_id = c.recipient_id"
+                 f" where {where} order by c.recipient_id"),
+            params,
+        )
+        return [(Contact(r.recipient_id, r.role, r.locale, r.phone_masked, r.consent, r.has_phone, r.has_push),
+                 _preference(r)) for r in result.all()]
+
+    async def guardians_of_many(self, student_ids: list[str]) -> dict[str, tuple[Found, str | None]]:
+        """Guardians (with preferences) and the name of each student, in one round trip."""
+        result = await self.session.execute(
+            text("select sg.student_id as sid, s.name as student_name, c.recipient_id, c.role, c.locale, c.phone_masked,"
+                 " c.consent, c.phone_sealed is not null as has_phone, c.push_token_sealed is not null as has_push,"
+                 " p.recipient_id as p_id, p.channels, p.quiet_start, p.quiet_end, p.locale as p_locale"
+                 " from student_guardians sg join contacts c on c.recipient_id = sg.guardian_id"
+                 " left join students s on s.student_id = sg.student_id"
+                 " left join preferences p on p.recipient_id = c.recipient_id"
+                 " where sg.student_id = any(cast(:ids as text[])) order by sg.student_id, c.recipient_id"),
+            {"ids": student_ids},
+        )
+        out: dict[str, tuple[Found, str | None]] = {}
+        for r in result.all():
+            found, _ = out.setdefault(r.sid, ([], r.student_name))
+            found.append((Contact(r.recipient_id, r.role, r.locale, r.phone_masked, r.consent, r.has_phone,
+                                  r.has_push), _preference(r)))
+        return out
+
+    async def guardians_at(self, school_id: str) -> list[tuple[ContactRow, PreferenceRow | None]]:
+        return await self.recipients("c.role = 'guardian' and c.school_id = :s", {"s": school_id})
+
+    async def auditors_for(self, district_id: str | None) -> list[tuple[ContactRow, PreferenceRow | None]]:
+        return await self.recipients("c.role = 'auditor' and (c.district_id is null or c.district_id = :d)",
+                                     {"d": district_id or ""})
+
+    async def these(self, ids: list[str]) -> list[tuple[ContactRow, PreferenceRow | None]]:
+        return await self.recipients("c.recipient_id = any(cast(:ids as text[]))", {"ids": ids})
+
+    # -- students and preferences ---------------------------------------------------------------
+    async def student_name(self, student_id: str) -> str | None:
+        row = await self.session.get(StudentRow, student_id)
+        return row.name if row else None
+
+    async def remember_student(self, student_id: str, name: str, school_id: str | None) -> None:
+        await self.session.execute(
+            text("insert into students (student_id, name, school_id) values (:s, :n, :sc) on conflict (student_id)"
+                 " do update set name = excluded.name, school_id = coalesce(excluded.school_id, students.school_id)"),
+            {"s": student_id, "n": name, "sc": school_id},
+        )
+
+    async def preferences(self, recipient_id: str) -> PreferenceRow | None:
+        return await self.session.get(PreferenceRow, recipient_id)
+
+    async def save_preferences(self, row: PreferenceRow) -> None:
         await self.session.merge(row)
 
-    async def add_message(self, row: MessageRow) -> bool:
-        """False when this (event, recipient, channel) already has a message."""
+    # -- messages -------------------------------------------------------------------------------
+    async def add_messages(self, rows: list[Intent]) -> set[tuple[uuid.UUID, str]]:
+        """Insert intents in one statement (one array per column); those whose (event, recipient) already
+        has a message are skipped. Returns the (event, recipient) pairs whose message is new."""
+        if not rows:
+            return set()
+        arrays = {c: [getattr(r, c) for r in rows] for c in _MESSAGE_COLUMNS}
+        arrays["params"] = [json.dumps(r.params, ensure_ascii=False) for r in rows]
+        arrays["plan"] = [",".join(r.plan) for r in rows]
+        select_list = ", ".join(
+            "cast(v.params as jsonb)" if c == "params" else "string_to_array(v.plan, ',')" if c == "plan" else f"v.{c}"
+            for c in _MESSAGE_COLUMNS)
+        sources = ", ".join(f"cast(:{c} as {_COLUMN_TYPES.get(c, 'text')}[])" for c in _MESSAGE_COLUMNS)
         result = await self.session.execute(
-            text(
-                "insert into messages (event_id, recipient_id, channel, template, params, status, to_masked, body,"
-                " correlation_id, delivered_at) values (:event_id, :recipient_id, :channel, :template,"
-                " cast(:params as jsonb), :status, :to_masked, :body, :correlation_id, :delivered_at)"
-                " on conflict (event_id, recipient_id, channel) do nothing returning id"
-            ),
-            {**row.model_dump(exclude={"id", "created_at", "params"}), "params": _json(row.params)},
+            text(f"insert into messages ({', '.join(_MESSAGE_COLUMNS)}) select {select_list}"
+                 f" from unnest({sources}) as v({', '.join(_MESSAGE_COLUMNS)})"
+                 f" on conflict (event_id, recipient_id) do nothing returning event_id, recipient_id, status"),
+            arrays,
         )
-        return result.first() is not None
+        new = result.all()
+        self.added_pending += sum(1 for r in new if r[2] == "pending")
+        return {(r[0], r[1]) for r in new}
 
-    async def awaiting(self, guardian_id: str) -> list[MessageRow]:
+    async def awaiting(self, recipient_id: str) -> list[MessageRow]:
+        await self.flush_messages()  # a message queued earlier in this batch may be waiting for this contact
         result = await self.session.exec(
-            select(MessageRow).where(MessageRow.recipient_id == guardian_id, MessageRow.status == "awaiting_contact")
-            .order_by(MessageRow.id)
+            select(MessageRow).where(MessageRow.recipient_id == recipient_id, MessageRow.status == "awaiting_contact")
+            .order_by(MessageRow.id).with_for_update()
         )
         return list(result.all())
 
-    async def recent_messages(self, limit: int, recipient_id: str | None = None) -> list[MessageRow]:
+    async def recent_messages(self, limit: int, recipient_id: str | None = None, status: str | None = None,
+                              kind: str | None = None, recipient_prefix: str | None = None) -> list[MessageRow]:
         query = select(MessageRow).order_by(MessageRow.id.desc()).limit(limit)
         if recipient_id:
             query = query.where(MessageRow.recipient_id == recipient_id)
+        if recipient_prefix:
+            query = query.where(MessageRow.recipient_id.startswith(recipient_prefix, autoescape=True))
+        if status:
+            query = query.where(MessageRow.status == status)
+        if kind:
+            query = query.where(MessageRow.kind == kind)
         return list((await self.session.exec(query)).all())
 
 
-def _json(value: dict) -> str:
-    import json
+# -- the sender's side: claim, look up, mark --------------------------------------------------------
 
-    return json.dumps(value, ensure_ascii=False)
+class SenderUoW(NotificationUoW):
+    """Statements of the delivery loop; each round is two short transactions around the provider calls."""
+
+    async def claim(self, limit: int, lease_seconds: float, token: uuid.UUID) -> list[MessageRow]:
+        """Take due messages (and those whose sender died mid-send: their lease ran out) for this round.
+        SKIP LOCKED lets several replicas claim side by side without waiting on each other."""
+        result = await self.session.execute(
+            text(
+                "with due as (select id, status as was from messages"
+                "  where (status = 'pending' and next_attempt_at <= now()) or (status = 'sending' and lease_until < now())"
+                "  order by urgent desc, id limit :n for update skip locked)"
+                " update messages m set status = 'sending', claim_token = :t, claimed_at = now(),"
+                "  lease_until = now() + make_interval(secs => :lease), attempts = m.attempts + 1,"
+                "  channel_attempts = m.channel_attempts + 1, in_doubt = m.in_doubt or due.was = 'sending'"
+                " from due where m.id = due.id returning m.*"
+            ),
+            {"n": limit, "t": token, "lease": lease_seconds},
+        )
+        return [MessageRow(**dict(m)) for m in result.mappings()]
+
+    async def addresses(self, recipient_ids: list[str]) -> dict[str, ContactRow]:
+        result = await self.session.exec(select(ContactRow).where(ContactRow.recipient_id.in_(recipient_ids)))
+        return {c.recipient_id: c for c in result.all()}
+
+    async def sent_today(self, recipient_ids: list[str], channel: str, day: date) -> dict[str, int]:
+        result = await self.session.execute(
+            text("select recipient_id, count from send_counts where channel = :c and day = :d"
+                 " and recipient_id = any(cast(:ids as text[]))"),
+            {"c": channel, "d": day, "ids": recipient_ids},
+        )
+        return {r[0]: r[1] for r in result}
+
+    async def remember_cids(self, token: uuid.UUID, cids: dict[int, str]) -> None:
+        """Stored before the push is sent, so a resend after a crash reuses it and JPush drops the copy."""
+        if cids:
+            await self.session.execute(
+                text("update messages m set push_cid = v.cid from unnest(cast(:ids as bigint[]), cast(:cids as text[]))"
+                     " as v(id, cid) where m.id = v.id and m.claim_token = :t"),
+                {"ids": list(cids), "cids": list(cids.values()), "t": token},
+            )
+
+    async def mark(self, token: uuid.UUID, updates: list[dict]) -> set[int]:
+        """Apply the round's outcomes to the rows this round still holds; returns their ids."""
+        if not updates:
+            return set()
+        cols = {"id": "bigint", "status": "text", "channel": "text", "provider": "text", "next_at": "timestamptz",
+                "in_doubt": "boolean", "reset": "boolean", "pmid": "text", "err": "text", "delivered_at": "timestamptz"}
+        arrays = ", ".join(f"cast(:{c} as {t}[])" for c, t in cols.items())
+        result = await self.session.execute(
+            text(
+                f"update messages m set status = v.status, channel = v.channel, provider = v.provider,"
+                f" next_attempt_at = v.next_at, in_doubt = v.in_doubt,"
+                f" provider_message_id = coalesce(v.pmid, m.provider_message_id), last_error = v.err,"
+                f" delivered_at = v.delivered_at, lease_until = null, claim_token = null,"
+                f" channel_attempts = case when v.reset then 0 else m.channel_attempts end,"
+                f" push_cid = case when v.reset then null else m.push_cid end"
+                f" from unnest({arrays}) as v({', '.join(cols)})"
+                f" where m.id = v.id and m.claim_token = :t and m.status = 'sending' returning m.id"
+            ),
+            {**{c: [u[c] for u in updates] for c in cols}, "t": token},
+        )
+        return {r[0] for r in result}
+
+    async def count_sent(self, channel: str, day: date, recipient_ids: list[str]) -> None:
+        if recipient_ids:
+            await self.session.execute(
+                text("insert into send_counts (recipient_id, channel, day, count)"
+                     " select r, :c, :d, count(*) from unnest(cast(:ids as text[])) as r group by r"
+                     " on conflict (recipient_id, channel, day) do update set count = send_counts.count + excluded.count"),
+                {"c": channel, "d": day, "ids": recipient_ids},
+            )

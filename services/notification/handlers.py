@@ -1,79 +1,346 @@
-"""Notification's use cases: one handler per consumed event, plus the table of which takes which."""
+"""Notification's consumer use cases: one handler per consumed event, each recording at most one
+message per recipient as an intent in the consumer's transaction (the sender delivers it), plus the
+table of which handler takes which event (R22, R23)."""
 from __future__ import annotations
 
-from datetime import datetime, timezone
+import logging
+import uuid
+from collections.abc import Callable
+from datetime import date, datetime, time, timezone
 
-from shared.contracts.enrollment import ApplicationSubmitted, GuardianRegistered
+from shared.contracts.audit import AnomalyDetected
+from shared.contracts.attendance import (
+    ExtendedCareEscalated, ExtendedCareStarted, StudentAbsent, StudentCheckedIn, StudentCheckedOut,
+    UnauthorisedPickupRefused,
+)
+from shared.contracts.billing import DisclosurePublished, FeeCharged, FeeSettled, FeeWaived, PaymentReceived, RefundIssued
+from shared.contracts.enrollment import (
+    ApplicationApproved, ApplicationRejected, ApplicationSubmitted, EnrollmentFiled, EnrollmentWithdrawn,
+    GuardianRegistered, ProgrammePublished,
+)
 from shared.contracts.envelope import Envelope
-from shared.contracts.notification import NotificationSent
-from services.notification.db import ContactRow, MessageRow, NotificationUoW
-from services.notification.domain import Contact, delivery_status, render
+from shared.contracts.notification import NotificationFailed
+from services.notification.db import Contact, ContactRow, Intent, MessageRow, NotificationUoW, PreferenceRow
+from services.notification.domain.policy import (
+    DEFAULT_PREFERENCES, SHANGHAI, Intake, Preferences, Recipient, intake, is_urgent,
+)
+from services.notification.domain.templates import render, template, yuan
 
-# The embedded default channel: the message log itself is the local delivery sink that a person
-# reads at /sink. Provider channels (SMS, push) plug in behind the same call.
-CHANNEL = "sms"
+log = logging.getLogger(__name__)
+
+# Ids derived from (event, recipient) are the same on every redelivery and replica.
+NAMESPACE = uuid.UUID("6f1c2a52-7b1e-4f7e-9a53-3c1d0b2e8a11")
+
+Found = list[tuple[Contact, PreferenceRow | None]]
 
 
-def _deliver(uow: NotificationUoW, msg: MessageRow, contact: ContactRow) -> None:
-    """Hand the message to the channel and record the receipt (NotificationSent) in the same transaction."""
-    msg.body = render(msg.template, contact.locale, msg.params)
-    msg.to_masked = contact.phone_masked
-    msg.status = "sent"
-    msg.delivered_at = datetime.now(timezone.utc)
+def out_id(event_id: uuid.UUID, recipient_id: str) -> str:
+    """Our id for the message at the provider (Aliyun OutId, Tencent SessionContext)."""
+    return uuid.uuid5(NAMESPACE, f"{event_id}/{recipient_id}").hex
+
+
+def hm(at: datetime) -> str:
+    return at.astimezone(SHANGHAI).strftime("%H:%M")
+
+
+def ymd(day: date) -> str:
+    return day.isoformat()
+
+
+def parse_hhmm(value: str | None) -> time | None:
+    if not value:
+        return None
+    hours, minutes = value.split(":")
+    return time(int(hours), int(minutes))
+
+
+def preferences_of(row: PreferenceRow | None, defaults: Preferences) -> Preferences:
+    if row is None:
+        return defaults
+    quiet = (parse_hhmm(row.quiet_start), parse_hhmm(row.quiet_end)) if row.quiet_start or row.quiet_end else (None, None)
+    return Preferences(row.channels, quiet[0], quiet[1], row.locale)  # type: ignore[arg-type]
+
+
+def recipient_of(contact: Contact, uow: NotificationUoW) -> Recipient:
+    # With no push provider configured, a guardian with the app is reached by SMS straight away.
+    push = contact.has_push and getattr(uow, "push_enabled", True)
+    return Recipient(contact.recipient_id, contact.role, contact.locale, contact.consent,  # type: ignore[arg-type]
+                     has_phone=contact.has_phone, has_push=push)
+
+
+def contact_of(row: ContactRow) -> Contact:
+    return Contact(row.recipient_id, row.role, row.locale, row.phone_masked, row.consent,
+                   bool(row.phone_sealed), bool(row.push_token_sealed))
+
+
+def _apply(msg: Intent | MessageRow, taken: Intake, contact: Contact | None, now: datetime) -> None:
+    msg.status = taken.status
+    msg.plan = list(taken.plan)
+    msg.channel = taken.plan[0] if taken.plan else "sms"
+    msg.locale = taken.locale
+    msg.not_before = taken.not_before
+    msg.next_attempt_at = taken.not_before or now
+    msg.to_masked = contact.phone_masked if contact else None
+    msg.body = render(msg.template, taken.locale, msg.params) if contact else None
+
+
+def _refusal(uow: NotificationUoW, msg: Intent | MessageRow) -> None:
+    """A receipt for a message that will never be sent: no consent, or no way to reach the person."""
+    no_consent = msg.status == "suppressed_no_consent"
     uow.publish(
-        NotificationSent(
-            notification_id=f"ntf-{msg.event_id}-{msg.channel}",
-            recipient_id=msg.recipient_id,
-            recipient_role="guardian",
-            channel=msg.channel,
-            kind=msg.template,
-            locale=contact.locale,
-            student_id=msg.params.get("student_id"),
-            school_id=msg.params.get("school_id"),
-            cause_event_id=msg.event_id,
-            cause_event_type=msg.params["cause_event_type"],
-            sent_by="notification",
-            sent_by_role="platform",
-            sent_at=msg.delivered_at,
+        NotificationFailed(
+            notification_id=f"ntf-{msg.out_id}", recipient_id=msg.recipient_id, recipient_role=msg.recipient_role,
+            channel="sms", kind=msg.kind, student_id=msg.student_id, school_id=msg.school_id,
+            cause_event_id=msg.event_id, cause_event_type=msg.cause_event_type,
+            error_code="no_consent" if no_consent else "no_contact",
+            error="the recipient has not consented to messages" if no_consent else "no phone number or app on file",
+            attempts=1, final=True, attempted_by="notification", attempted_by_role="platform",
+            failed_at=datetime.now(timezone.utc),
         ),
-        correlation_id=msg.correlation_id,
-        causation_id=msg.event_id,
+        correlation_id=msg.correlation_id, causation_id=msg.event_id,
+        event_id=uuid.uuid5(NAMESPACE, f"{msg.out_id}:refused"),
     )
 
 
-async def notify(uow: NotificationUoW, envelope: Envelope, *, recipient_id: str, template: str, params: dict) -> None:
-    """Exactly one message per (event, recipient, channel), across redeliveries (R22)."""
-    row = await uow.contact(recipient_id)
-    contact = Contact(row.guardian_id, row.locale, row.phone_masked, row.consent) if row else None
-    msg = MessageRow(event_id=envelope.event_id, recipient_id=recipient_id, channel=CHANNEL, template=template,
-                     params=params, status=delivery_status(contact), correlation_id=envelope.correlation_id)
-    if msg.status == "sent":
-        _deliver(uow, msg, row)
-    await uow.add_message(msg)
+def notify(uow: NotificationUoW, envelope: Envelope, *, found: Found, template_name: str, params: dict,
+           student_id: str | None = None, school_id: str | None = None, missing: tuple[str, ...] = (),
+           role: str = "guardian", severity: str | None = None) -> None:
+    """Record one message per recipient for this event: pending (the sender delivers it), waiting for a
+    contact not yet known, or refused for want of consent. Redelivery of the event adds nothing."""
+    kind = template(template_name).kind
+    urgent = is_urgent(kind, severity=severity)
+    defaults: Preferences = getattr(uow, "default_preferences", DEFAULT_PREFERENCES)
+    now = datetime.now(timezone.utc)
+    rows: list[Intent] = []
+    for contact, pref in [*found, *((None, None) for _ in missing)]:
+        recipient_id = contact.recipient_id if contact else missing[len(rows) - len(found)]
+        msg = Intent(
+            event_id=envelope.event_id, out_id=out_id(envelope.event_id, recipient_id), recipient_id=recipient_id,
+            recipient_role=contact.role if contact else role, kind=kind, template=template_name, params=params,
+            student_id=student_id, school_id=school_id, cause_event_type=envelope.type, event_at=envelope.occurred_at,
+            correlation_id=envelope.correlation_id, urgent=urgent,
+        )
+        _apply(msg, intake(recipient_of(contact, uow) if contact else None, preferences_of(pref, defaults), urgent=urgent,
+                           now=now), contact, now)
+        rows.append(msg)
+    uow.queue_messages(rows, _on_new)
 
+
+def _on_new(uow: NotificationUoW, msg: Intent) -> None:
+    if msg.status in ("suppressed_no_consent", "no_channel"):
+        _refusal(uow, msg)
+
+
+async def _guardian(uow: NotificationUoW, envelope: Envelope, guardian_id: str, template_name: str, params: dict,
+                    *, student_id: str | None, school_id: str | None) -> None:
+    found = await uow.these([guardian_id])
+    notify(uow, envelope, found=found, template_name=template_name, params=params, student_id=student_id,
+                 school_id=school_id, missing=() if found else (guardian_id,))
+
+
+async def _guardians_of(uow: NotificationUoW, envelope: Envelope, event, template_name: str,  # noqa: ANN001
+                        params: Callable[[str], dict]) -> None:
+    """Messages about a student to each of their guardians; `params` gets the student's name (or a
+    stand-in word when it is not known). Guardians are looked up for the whole batch at once."""
+
+    def then(found: Found, name: str | None) -> None:
+        if not found:
+            # Guardians register before they apply (R6), so this is a student enrolled elsewhere or bad data.
+            log.info("no guardian on file for a student; nothing to send",
+                     extra={"student_id": event.student_id, "type": envelope.type})
+            return
+        notify(uow, envelope, found=found, template_name=template_name, params=params(name or "@your_child"),
+              student_id=event.student_id, school_id=event.school_id)
+
+    uow.after_guardians_of(event.student_id, then)
+
+
+async def _student(uow: NotificationUoW, student_id: str) -> str:
+    return await uow.student_name(student_id) or "@your_child"
+
+
+# -- enrollment.events ----------------------------------------------------------------------------
 
 async def record_contact(uow: NotificationUoW, envelope: Envelope, event: GuardianRegistered) -> None:
-    """Keep the guardian's contact (still sealed); send what was waiting for it."""
-    row = ContactRow(guardian_id=event.guardian_id, locale=event.locale, phone_sealed=event.phone_sealed,
-                     phone_masked=event.phone_masked, push_token_sealed=event.push_token_sealed,
-                     consent=event.consent, student_ids=list(event.student_ids))
-    await uow.upsert_contact(row)
+    """Keep the guardian's contact (still sealed) and whose guardian they are; send what waited for it."""
+    existing = await uow.contact(event.guardian_id)
+    row = ContactRow(recipient_id=event.guardian_id, role="guardian", locale=event.locale, name=event.name,
+                     school_id=event.school_id, district_id=existing.district_id if existing else None,
+                     phone_sealed=event.phone_sealed, phone_masked=event.phone_masked,
+                     push_token_sealed=event.push_token_sealed, consent=event.consent)
+    await uow.upsert_contact(row, list(event.student_ids))
+    pref = await uow.preferences(event.guardian_id)
+    defaults: Preferences = getattr(uow, "default_preferences", DEFAULT_PREFERENCES)
+    now = datetime.now(timezone.utc)
+    contact = contact_of(row)
     for msg in await uow.awaiting(event.guardian_id):
-        if row.consent:
-            _deliver(uow, msg, row)
-        else:
-            msg.status = "suppressed_no_consent"
+        _apply(msg, intake(recipient_of(contact, uow), preferences_of(pref, defaults), urgent=msg.urgent, now=now),
+               contact, now)
         uow.session.add(msg)
+        if msg.status == "pending":
+            uow.added_pending += 1
+        elif msg.status in ("suppressed_no_consent", "no_channel"):
+            _refusal(uow, msg)
 
 
 async def notify_application_submitted(uow: NotificationUoW, envelope: Envelope, event: ApplicationSubmitted) -> None:
-    await notify(uow, envelope, recipient_id=event.guardian_id, template="application_submitted",
-                 params={"student_name": event.student_name, "programme_id": event.programme_id,
-                         "student_id": event.student_id, "school_id": event.school_id,
-                         "cause_event_type": envelope.type})
+    await uow.remember_student(event.student_id, event.student_name, event.school_id)
+    await _guardian(uow, envelope, event.guardian_id, "application_submitted",
+                    {"student": event.student_name, "programme": event.programme_id},
+                    student_id=event.student_id, school_id=event.school_id)
+
+
+async def notify_application_approved(uow: NotificationUoW, envelope: Envelope, event: ApplicationApproved) -> None:
+    await _guardian(uow, envelope, event.guardian_id, "application_approved",
+                    {"student": await _student(uow, event.student_id), "programme": event.programme_id},
+                    student_id=event.student_id, school_id=event.school_id)
+
+
+async def notify_application_rejected(uow: NotificationUoW, envelope: Envelope, event: ApplicationRejected) -> None:
+    await _guardian(uow, envelope, event.guardian_id, "application_rejected",
+                    {"student": await _student(uow, event.student_id), "programme": event.programme_id,
+                     "reason": event.reason}, student_id=event.student_id, school_id=event.school_id)
+
+
+async def notify_enrollment_filed(uow: NotificationUoW, envelope: Envelope, event: EnrollmentFiled) -> None:
+    await uow.remember_student(event.student_id, event.student_name, event.school_id)
+    await uow.link(event.student_id, event.guardian_id)
+    await _guardian(uow, envelope, event.guardian_id, "enrollment_filed",
+                    {"student": event.student_name, "programme": event.programme_id},
+                    student_id=event.student_id, school_id=event.school_id)
+
+
+async def notify_enrollment_withdrawn(uow: NotificationUoW, envelope: Envelope, event: EnrollmentWithdrawn) -> None:
+    await _guardian(uow, envelope, event.guardian_id, "enrollment_withdrawn",
+                    {"student": await _student(uow, event.student_id), "programme": event.programme_id,
+                     "date": ymd(event.effective_on)}, student_id=event.student_id, school_id=event.school_id)
+
+
+async def notify_programme_published(uow: NotificationUoW, envelope: Envelope, event: ProgrammePublished) -> None:
+    """R4, R7, R23: the programme and its fee standard reach the families of the school."""
+    notify(uow, envelope, found=await uow.guardians_at(event.school_id), template_name="programme_disclosure",
+                 params={"school": event.school_id, "programme": event.name, "fee": yuan(event.fee_per_session_fen),
+                         "extended_fee": yuan(event.extended_care_fee_per_session_fen),
+                         "url": event.disclosure_url or "-"}, school_id=event.school_id)
+
+
+# -- attendance.events ----------------------------------------------------------------------------
+
+async def notify_check_in(uow: NotificationUoW, envelope: Envelope, event: StudentCheckedIn) -> None:
+    await _guardians_of(uow, envelope, event, "check_in", lambda student: {
+        "student": student, "time": hm(event.checked_in_at), "staff": event.checked_in_by})
+
+
+async def notify_pickup(uow: NotificationUoW, envelope: Envelope, event: StudentCheckedOut) -> None:
+    """R11, R22: who collected the child, when, and who handed the child over."""
+    def params(student: str) -> dict:
+        out = {"student": student, "time": hm(event.checked_out_at), "collector": event.collected_by_name,
+               "relation": f"@{event.collected_by_relation}", "staff": event.handed_over_by}
+        return {**out, "minutes": str(event.extended_care_minutes)} if event.extended_care else out
+
+    await _guardians_of(uow, envelope, event, "pickup_extended_care" if event.extended_care else "pickup", params)
+
+
+async def notify_absence(uow: NotificationUoW, envelope: Envelope, event: StudentAbsent) -> None:
+    await _guardians_of(uow, envelope, event, "absence", lambda student: {
+        "student": student, "date": ymd(event.session_date), "start": hm(event.session_starts_at),
+        "grace": str(event.grace_minutes)})
+
+
+async def notify_extended_care(uow: NotificationUoW, envelope: Envelope, event: ExtendedCareStarted) -> None:
+    await _guardians_of(uow, envelope, event, "extended_care", lambda student: {
+        "student": student, "ended": hm(event.session_ended_at), "staff": event.supervising_staff_id,
+        "until": hm(event.extended_care_ends_at)})
+
+
+async def notify_escalation(uow: NotificationUoW, envelope: Envelope, event: ExtendedCareEscalated) -> None:
+    await _guardians_of(uow, envelope, event, "extended_care_escalated", lambda student: {
+        "student": student, "ended": hm(event.extended_care_ended_at), "staff": event.supervising_staff_id})
+
+
+async def notify_unauthorised_pickup(uow: NotificationUoW, envelope: Envelope, event: UnauthorisedPickupRefused) -> None:
+    await _guardians_of(uow, envelope, event, "unauthorised_pickup", lambda student: {
+        "student": student, "time": hm(event.refused_at), "claimant": event.claimant_name or "@unknown",
+        "reason": f"@{event.reason}", "staff": event.refused_by})
+
+
+# -- billing.events -------------------------------------------------------------------------------
+
+async def notify_fee_due(uow: NotificationUoW, envelope: Envelope, event: FeeCharged) -> None:
+    await _guardian(uow, envelope, event.guardian_id, "fee_due", {
+        "student": await _student(uow, event.student_id), "amount": yuan(event.amount_fen),
+        "period": f"{ymd(event.period_start)}~{ymd(event.period_end)}", "quantity": str(event.quantity),
+        "due": event.due_at.astimezone(SHANGHAI).strftime("%Y-%m-%d")},
+        student_id=event.student_id, school_id=event.school_id)
+
+
+async def notify_fee_statement(uow: NotificationUoW, envelope: Envelope, event: FeeSettled) -> None:
+    await _guardian(uow, envelope, event.guardian_id, "fee_statement", {
+        "student": await _student(uow, event.student_id), "period": f"{ymd(event.period_start)}~{ymd(event.period_end)}",
+        "provided": str(event.sessions_provided), "attended": str(event.sessions_attended),
+        "charged": yuan(event.charged_fen), "waived": yuan(event.waived_fen), "paid": yuan(event.paid_fen),
+        "refund": yuan(event.refund_due_fen), "outstanding": yuan(event.outstanding_fen)},
+        student_id=event.student_id, school_id=event.school_id)
+
+
+async def notify_payment(uow: NotificationUoW, envelope: Envelope, event: PaymentReceived) -> None:
+    await _guardian(uow, envelope, event.guardian_id, "payment_received", {
+        "student": await _student(uow, event.student_id), "amount": yuan(event.amount_fen), "method": f"@{event.method}"},
+        student_id=event.student_id, school_id=event.school_id)
+
+
+async def notify_waiver(uow: NotificationUoW, envelope: Envelope, event: FeeWaived) -> None:
+    await _guardian(uow, envelope, event.guardian_id, "fee_waived", {
+        "student": await _student(uow, event.student_id), "amount": yuan(event.amount_fen), "reason": f"@{event.reason}"},
+        student_id=event.student_id, school_id=event.school_id)
+
+
+async def notify_refund(uow: NotificationUoW, envelope: Envelope, event: RefundIssued) -> None:
+    await _guardian(uow, envelope, event.guardian_id, "refund_issued", {
+        "student": await _student(uow, event.student_id), "amount": yuan(event.amount_fen), "reason": f"@{event.reason}"},
+        student_id=event.student_id, school_id=event.school_id)
+
+
+async def notify_finance_disclosure(uow: NotificationUoW, envelope: Envelope, event: DisclosurePublished) -> None:
+    """R21, R23: periodic income and spending reach the families of the school."""
+    spent = (event.payouts_fen + event.staff_remuneration_fen + event.extra_hours_operating_fen
+             + event.group_accident_insurance_fen)
+    notify(uow, envelope, found=await uow.guardians_at(event.school_id), template_name="finance_disclosure",
+                 params={"school": event.school_id, "start": ymd(event.period_start), "end": ymd(event.period_end),
+                         "income": yuan(event.fee_income_fen), "subsidy": yuan(event.subsidy_income_fen),
+                         "spent": yuan(spent), "balance": yuan(event.balance_fen), "url": event.url},
+                 school_id=event.school_id)
+
+
+# -- audit.events ---------------------------------------------------------------------------------
+
+async def alert_auditors(uow: NotificationUoW, envelope: Envelope, event: AnomalyDetected) -> None:
+    """R25: auditors of the district (and city-wide ones) hear of an anomaly; critical ones at any hour."""
+    notify(uow, envelope, found=await uow.auditors_for(event.district_id), template_name="anomaly_alert",
+                 params={"school": event.school_id, "check": event.check, "severity": f"@{event.severity}",
+                         "detail": event.detail[:200]},
+                 student_id=event.student_id, school_id=event.school_id, role="auditor", severity=event.severity)
 
 
 HANDLERS = {
     "GuardianRegistered": record_contact,
     "ApplicationSubmitted": notify_application_submitted,
+    "ApplicationApproved": notify_application_approved,
+    "ApplicationRejected": notify_application_rejected,
+    "EnrollmentFiled": notify_enrollment_filed,
+    "EnrollmentWithdrawn": notify_enrollment_withdrawn,
+    "ProgrammePublished": notify_programme_published,
+    "StudentCheckedIn": notify_check_in,
+    "StudentCheckedOut": notify_pickup,
+    "StudentAbsent": notify_absence,
+    "ExtendedCareStarted": notify_extended_care,
+    "ExtendedCareEscalated": notify_escalation,
+    "UnauthorisedPickupRefused": notify_unauthorised_pickup,
+    "FeeCharged": notify_fee_due,
+    "FeeSettled": notify_fee_statement,
+    "PaymentReceived": notify_payment,
+    "FeeWaived": notify_waiver,
+    "RefundIssued": notify_refund,
+    "DisclosurePublished": notify_finance_disclosure,
+    "AnomalyDetected": alert_auditors,
 }

@@ -1,6 +1,63 @@
-"""Notification's settings: the common ones plus what only notification reads."""
+"""Notification's settings: the common ones plus channels, providers and delivery policy, all from the
+environment (e.g. SMS_PROVIDER=aliyun, ALIYUN_ACCESS_KEY_ID=...). The default is the local sink."""
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field
+
 from shared.settings import CommonSettings
 
 
 class Settings(CommonSettings):
     http_port: int = 8004
+
+    # -- channels ---------------------------------------------------------------------------------
+    sms_provider: Literal["sink", "aliyun", "tencent"] = Field(
+        "sink", description="Who carries SMS: the local delivery sink (default), Aliyun SMS or Tencent Cloud SMS.")
+    push_provider: Literal["sink", "jpush", "none"] = Field(
+        "sink", description="Who carries app push: the local sink (default), JPush, or none (always SMS).")
+    sms_template_codes: dict[str, str] = Field(
+        default_factory=dict,
+        description="Provider template id per 'template:locale' (or 'template'), as approved in the provider's "
+        "console, e.g. {\"pickup:zh-CN\": \"SMS_4780001\"}. JSON in the environment.")
+
+    aliyun_endpoint: str = "https://dysmsapi.aliyuncs.com"
+    aliyun_access_key_id: str = ""
+    aliyun_access_key_secret: str = ""
+    aliyun_region: str = "cn-hangzhou"
+    aliyun_sign_name: str = Field("", description="Pre-approved SMS signature (签名), e.g. 蓓蕾课后服务.")
+
+    tencent_endpoint: str = "https://sms.tencentcloudapi.com"
+    tencent_secret_id: str = ""
+    tencent_secret_key: str = ""
+    tencent_region: str = "ap-guangzhou"
+    tencent_sms_app_id: str = ""
+    tencent_sign_name: str = ""
+
+    jpush_endpoint: str = "https://api.jpush.cn"
+    jpush_app_key: str = ""
+    jpush_master_secret: str = ""
+    jpush_apns_production: bool = True
+
+    provider_timeout_seconds: float = Field(10.0, description="Per HTTP call to a provider; below the send lease.")
+
+    # -- policy -----------------------------------------------------------------------------------
+    rate_limit_enabled: bool = Field(True, description="Apply the providers' documented per-second limits.")
+    sms_rate_per_second: float | None = Field(
+        None, description="SMS calls per second for this process; default: the provider's documented limit.")
+    push_rate_per_second: float | None = Field(None, description="Push calls per second; default: JPush's limit.")
+    sms_daily_limit_per_number: int | None = Field(
+        None, description="Messages per number per China day; default: the provider's documented limit.")
+    quiet_hours_start: str = Field("21:30", description="Default quiet hours start, school-local HH:MM.")
+    quiet_hours_end: str = Field("07:00", description="Default quiet hours end, school-local HH:MM.")
+    send_max_attempts: int = Field(5, description="Attempts per channel before falling back or giving up.")
+    retry_base_seconds: float = 2.0
+    retry_max_seconds: float = 300.0
+    send_lease_seconds: float = Field(
+        60.0, description="A claimed message not marked within this is in doubt: looked up at the provider, "
+        "then sent again only if the provider does not have it.")
+    send_batch_size: int = Field(200, description="Messages claimed per sender round.")
+    send_concurrency: int = Field(32, description="Provider calls in flight at once, per sender loop.")
+    send_loops: int = Field(2, ge=1, description="Sender loops per process (rounds overlap).")
+    send_poll_seconds: float = Field(0.5, description="Sender poll interval when not woken by the consumer.")

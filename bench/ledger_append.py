@@ -1,0 +1,202 @@
+"""Appends N fee records to the audit ledger on a real PostgreSQL database, through the kit's batch
+consumer exactly as the service applies them (decode, inbox, gap-free append, one transaction per
+batch), while a checkpoint signer runs beside it; then prints entries/s, the time from an event's
+arrival to its inclusion in a signed checkpoint (p50/p99), proof and receipt sizes, and offline
+verification time per receipt and per million entries (R24, R26).
+
+Kafka is left out on purpose: the figures are the ledger's own. The R25 checks are not run.
+
+    .venv/bin/python -m bench.ledger_append --entries 100000
+    .venv/bin/python -m bench.ledger_append --entries 1000000 --batch 500
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import random
+import statistics
+import tempfile
+import time
+import uuid
+from datetime import datetime, timezone
+from pathlib import Path
+
+import asyncpg
+from prometheus_client import CollectorRegistry
+
+from bench.procstats import percentile
+from shared.contracts.billing import FeeCharged
+from shared.contracts.envelope import new_envelope
+from shared.contracts.schema import example_payload
+from shared.local import infra
+from shared.messaging import migrate
+from shared.messaging.consumer import BatchConsumer, RawRecord
+from shared.messaging.db import Database
+from shared.observability import KitMetrics
+from services.audit.db import AuditUoW, prepare_writer, writer_url
+from services.audit.handlers import DUPLICATE_HANDLERS, HANDLERS, publish_checkpoint
+from services.audit.handlers.proofs import consistency_bundle, export_lines, inclusion_proofs, receipt
+from services.audit.ledger.bundles import audit_export, verify_consistency_bundle, verify_receipt
+from services.audit.ledger.checkpoint import generate_signer, load_signer
+from services.audit.settings import Settings
+
+ORIGIN = "beilei.bench/audit-ledger"
+SCHOOLS = 508
+
+
+def _template() -> dict:
+    event = FeeCharged.model_validate({**example_payload(FeeCharged), "session_dates": []})
+    return json.loads(json.dumps(new_envelope(event, producer="billing").model_dump(mode="json")))
+
+
+def records(n: int, run: str) -> list[RawRecord]:
+    """N distinct FeeCharged records, as billing would put them on billing.events."""
+    base = _template()
+    out = []
+    for i in range(n):
+        school = f"sch-{run}-{i % SCHOOLS:03d}"
+        student = f"stu-{run}-{i:07d}"
+        amount = 1500 * (1 + i % 20)
+        env = dict(base, event_id=str(uuid.uuid4()), key=student, correlation_id=f"bench-{run}")
+        env["payload"] = dict(base["payload"], charge_id=f"chg-{run}-{i:07d}", school_id=school, student_id=student,
+                              quantity=1 + i % 20, amount_fen=amount,
+                              postings=[{"debit": "parent_receivables", "credit": "fee_income", "amount_fen": amount}])
+        out.append(RawRecord("billing.events", i % 6, i // 6, student.encode(),
+                             json.dumps(env, ensure_ascii=False, separators=(",", ":")).encode()))
+    return out
+
+
+async def run(args: argparse.Namespace) -> None:
+    url = args.database_url
+    schema = "audit"
+    settings = Settings(database_url=url)
+    await asyncio.to_thread(migrate.upgrade, "audit", url, schema)
+    await prepare_writer(settings)
+    db = Database(writer_url(settings), schema)
+    signer = load_signer(generate_signer(ORIGIN)[0])
+
+    def uow() -> AuditUoW:
+        return AuditUoW(db, producer="audit")
+
+    consumer = BatchConsumer("audit", HANDLERS, uow, KitMetrics(CollectorRegistry()),
+                             duplicate_handlers=DUPLICATE_HANDLERS)
+    run_id = uuid.uuid4().hex[:6]
+    t = time.perf_counter()
+    recs = records(args.entries, run_id)
+    print(f"generated {len(recs)} FeeCharged records in {time.perf_counter() - t:.1f} s "
+          f"(mean {sum(len(r.value or b'') for r in recs) / len(recs):.0f} bytes)")
+
+    submitted: list[tuple[int, float]] = []  # (first seq of the batch, when the batch reached the consumer)
+    signed: list[tuple[int, float]] = []  # (tree size, when the checkpoint committed)
+    done = asyncio.Event()
+
+    async def signer_loop() -> None:
+        while True:
+            async with uow() as unit:
+                cp = await publish_checkpoint(unit, signer, ORIGIN, datetime.now(timezone.utc))
+                await unit.commit()
+            if cp is not None:
+                signed.append((cp.tree_size, time.perf_counter()))
+            elif done.is_set():
+                return
+            await asyncio.sleep(args.checkpoint_interval)
+
+    signing = asyncio.create_task(signer_loop())
+    started = time.perf_counter()
+    for i in range(0, len(recs), args.batch):
+        submitted.append((i, time.perf_counter()))
+        await consumer.process(recs[i:i + args.batch])
+    appended_s = time.perf_counter() - started
+    done.set()
+    await signing
+    del recs
+
+    latencies = []
+    cursor = 0
+    for batch_start, at in submitted:
+        last = min(batch_start + args.batch, args.entries) - 1
+        while signed[cursor][0] <= last:
+            cursor += 1
+        latencies.extend([signed[cursor][1] - at] * (min(args.batch, args.entries - batch_start)))
+    size = signed[-1][0]
+    print(f"\nappend: {args.entries} entries in {appended_s:.1f} s = {args.entries / appended_s:,.0f} entries/s "
+          f"(batches of {args.batch}, one transaction each, {len(signed)} checkpoints signed meanwhile)")
+    print(f"event -> signed checkpoint: p50 {percentile(latencies, 50) * 1000:.0f} ms, "
+          f"p99 {percentile(latencies, 99) * 1000:.0f} ms, max {max(latencies) * 1000:.0f} ms "
+          f"(checkpoint every {args.checkpoint_interval} s)")
+
+    rng = random.Random(7)
+    picks = sorted({rng.randrange(size) for _ in range(args.receipts)})
+    async with uow() as unit:
+        t = time.perf_counter()
+        proofs = await inclusion_proofs(unit, picks, size)
+        proof_s = time.perf_counter() - t
+        old = signed[len(signed) // 2][0]
+        bundle = await consistency_bundle(unit, old, size)
+        receipts = [(await receipt(unit, i, size))[1] for i in picks]
+    lengths = [len(p) for p in proofs.values()]
+    print(f"\ninclusion proof at size {size:,}: {min(lengths) * 32}-{max(lengths) * 32} bytes "
+          f"({min(lengths)}-{max(lengths)} hashes); {len(picks)} proofs served in {proof_s * 1000:.0f} ms "
+          f"({proof_s / len(picks) * 1e6:.0f} us each, two queries for all)")
+    print(f"consistency proof {old:,} -> {size:,}: {len(bundle['proof']) * 32} bytes ({len(bundle['proof'])} hashes)")
+    sizes = [len(r.encode()) for r in receipts]
+    print(f"receipt (.tlog-proof with its entry): mean {statistics.mean(sizes):.0f} bytes, max {max(sizes)} bytes")
+
+    timings = []
+    for text in receipts:
+        t = time.perf_counter()
+        verify_receipt(text, [signer.vkey], origin=ORIGIN)
+        timings.append(time.perf_counter() - t)
+    t = time.perf_counter()
+    verify_consistency_bundle(bundle, [signer.vkey])
+    consistency_s = time.perf_counter() - t
+    print(f"\noffline verification: receipt p50 {percentile(timings, 50) * 1e6:.0f} us, "
+          f"p99 {percentile(timings, 99) * 1e6:.0f} us; consistency {consistency_s * 1e6:.0f} us")
+
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "export.jsonl"
+        t = time.perf_counter()
+        with path.open("w", encoding="utf-8") as out:
+            async for chunk in export_lines(uow, size, chunk=5000):
+                out.write(chunk)
+        export_s = time.perf_counter() - t
+
+        def lines():  # noqa: ANN202
+            with path.open(encoding="utf-8") as f:
+                yield from f
+
+        t = time.perf_counter()
+        report = audit_export(lines, [signer.vkey])
+        audit_s = time.perf_counter() - t
+        assert report.verified, report.failures
+        print(f"full export of {size:,} entries: {path.stat().st_size / 1e6:.0f} MB written in {export_s:.1f} s; "
+              f"offline audit (re-hash, rebuild root, verify checkpoint, books of {len(report.books)} schools) "
+              f"{audit_s:.1f} s = {audit_s * 1e6 / size:.1f} s per million entries")
+    await db.dispose()
+    if getattr(args, "fresh", False) and not args.keep:
+        base, _, name = url.rpartition("/")
+        conn = await asyncpg.connect(f"{base}/postgres")
+        try:
+            await conn.execute(f'drop database "{name}" with (force)')
+        finally:
+            await conn.close()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench.ledger_append", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--entries", type=int, default=100_000, help="fee records to append (default 100000)")
+    parser.add_argument("--batch", type=int, default=500, help="records per consumed batch (the service's default 500)")
+    parser.add_argument("--checkpoint-interval", type=float, default=1.0, help="seconds between checkpoints")
+    parser.add_argument("--receipts", type=int, default=200, help="receipts to build and verify")
+    parser.add_argument("--database-url", help="an existing PostgreSQL database (default: a fresh local one)")
+    parser.add_argument("--keep", action="store_true", help="keep the fresh database for inspection")
+    args = parser.parse_args()
+    if not args.database_url:
+        args.fresh = True
+        args.database_url = infra.create_database(infra.postgres().address, f"bench_ledger_{uuid.uuid4().hex[:8]}")
+    asyncio.run(run(args))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,173 @@
+"""Pushes N check-outs through the notification service (a real process on real Kafka and PostgreSQL)
+to an imitation of Aliyun SMS, and prints messages/s and p50/p99 from event time to hand-over to the
+channel, with the provider's per-second limit applied by the service and without it.
+
+    .venv/bin/python -m bench.notification_burst --n 2000 --rate 200
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import signal
+import statistics
+import tempfile
+import time
+import uuid
+from datetime import date, datetime, timezone
+from pathlib import Path
+
+from aiokafka import AIOKafkaProducer
+
+from shared.contracts.attendance import StudentCheckedOut
+from shared.contracts.enrollment import GuardianRegistered
+from shared.contracts.envelope import new_envelope
+from shared.contracts.registry import encode
+from shared.contracts.topics import ATTENDANCE_EVENTS, ENROLLMENT_EVENTS
+from shared.local import infra
+from shared.local.platform import ServiceProcess
+from shared.privacy import Sealer, mask_phone
+from shared.settings import CommonSettings
+from services.notification.domain.templates import template
+from services.notification.handlers import out_id
+from tests.fakes.aliyun_sms import AliyunSmsFake
+from tests.fakes.server import ThreadServer
+from tests.integration.kafkatools import caught_up
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, round(q * (len(ordered) - 1))))]
+
+
+async def burst(bootstrap: str, topic: str, records: list[tuple[bytes, bytes]]) -> None:
+    """Produce as a school system's burst would arrive: pipelined, not one acknowledged send at a time."""
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", enable_idempotence=True, linger_ms=5)
+    await producer.start()
+    try:
+        futures = [await producer.send(topic, value=value, key=key) for key, value in records]
+        await asyncio.gather(*futures)
+    finally:
+        await producer.stop()
+
+
+async def _wait(probe, timeout: float, what: str) -> None:  # noqa: ANN001
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        result = probe()
+        if asyncio.iscoroutine(result):
+            result = await result
+        if result:
+            return
+        await asyncio.sleep(0.2)
+    raise SystemExit(f"timed out after {timeout:.0f}s waiting for {what}")
+
+
+async def run_mode(label: str, n: int, run: str, kafka: str, svc: ServiceProcess, fake: AliyunSmsFake,
+                   env: dict[str, str], timeout: float) -> dict:
+    svc.env.update(env)
+    svc.start()
+    await asyncio.to_thread(svc.wait_ready, 180)
+    try:
+        sealer = Sealer(CommonSettings().contact_sealing_key)
+        guardians = []
+        for i in range(n):
+            phone = f"13{(i % 7) + 3}{i:08d}"
+            event = GuardianRegistered(guardian_id=f"gdn-{run}-{label}-{i}", school_id="sch-bench",
+                                       student_ids=[f"stu-{run}-{label}-{i}"], name="家长", phone_masked=mask_phone(phone),
+                                       phone_sealed=sealer.seal(phone), consent=True, registered_by="bench")
+            guardians.append(new_envelope(event, producer="enrollment"))
+        await burst(kafka, ENROLLMENT_EVENTS, [(e.key.encode(), encode(e)) for e in guardians])
+        await _wait(lambda: caught_up(kafka, "notification", ENROLLMENT_EVENTS), timeout, "contacts to be read")
+
+        before = len(fake.delivered())
+        now = datetime.now(timezone.utc)
+        checkouts = []
+        for i in range(n):
+            event = StudentCheckedOut(student_id=f"stu-{run}-{label}-{i}", school_id="sch-bench", programme_id="prg-bench",
+                                      session_date=date.today(), checked_out_at=now, handed_over_by="stf-1",
+                                      handed_over_by_role="school_staff", collected_by_id=f"gdn-{run}-{label}-{i}",
+                                      collected_by_name="家长", collected_by_relation="guardian", source="school_system")
+            checkouts.append(event)
+        # Produced as one burst; each event's time is stamped as it is produced.
+        records, stamped = [], {}
+        for event in checkouts:
+            envelope = new_envelope(event, producer="attendance")
+            stamped[out_id(envelope.event_id, event.collected_by_id)] = envelope.occurred_at
+            records.append((envelope.key.encode(), encode(envelope)))
+        await burst(kafka, ATTENDANCE_EVENTS, records)
+        await _wait(lambda: len(fake.delivered()) - before >= n, timeout, f"{n} messages at the provider")
+        accepted = [a for a in fake.delivered()[before:] if a["out_id"] in stamped]
+        latencies = [(a["at"] - stamped[a["out_id"]]).total_seconds() for a in accepted]
+        first = min(stamped.values())
+        last = max(a["at"] for a in accepted)
+        span = (last - first).total_seconds()
+        return {"mode": label, "messages": len(accepted), "seconds": span, "per_second": len(accepted) / span,
+                "p50": percentile(latencies, 0.50), "p99": percentile(latencies, 0.99), "max": max(latencies),
+                "mean": statistics.fmean(latencies)}
+    finally:
+        await asyncio.to_thread(svc.stop)
+
+
+async def main(args: argparse.Namespace) -> None:
+    run = uuid.uuid4().hex[:6]
+    state = Path(tempfile.mkdtemp(prefix="bench-notification-"))
+    # The infra helpers are blocking (they run their own event loops): keep them off this one.
+    kafka = await asyncio.to_thread(infra.kafka, state_dir=state / "kafka")
+    results = []
+    svc: ServiceProcess | None = None
+    try:
+        pg = await asyncio.to_thread(infra.postgres)
+        database = await asyncio.to_thread(infra.create_database, pg.address, f"bench_notification_{run}")
+        fields = list(template("pickup").fields)
+        fake = AliyunSmsFake(templates={"SMS_9001": fields}, latency=args.provider_latency_ms / 1000,
+                             daily_limit_per_number=1000)
+        print(f"[infra] {kafka.description}; {pg.description}")
+        with ThreadServer(fake.app()) as url:
+            base = {
+                "KAFKA_BOOTSTRAP_SERVERS": kafka.address, "DATABASE_URL": database, "LOG_LEVEL": "WARNING",
+                "SMS_PROVIDER": "aliyun", "ALIYUN_ENDPOINT": url, "ALIYUN_ACCESS_KEY_ID": fake.access_key_id,
+                "ALIYUN_ACCESS_KEY_SECRET": fake.access_key_secret, "ALIYUN_SIGN_NAME": fake.sign_name,
+                "SMS_TEMPLATE_CODES": json.dumps({"pickup": "SMS_9001"}), "PUSH_PROVIDER": "none",
+                "QUIET_HOURS_START": "00:00", "QUIET_HOURS_END": "00:00", "SEND_CONCURRENCY": str(args.concurrency),
+                "SEND_BATCH_SIZE": str(args.batch),
+            }
+            svc = ServiceProcess("notification", dict(base), log_path=state / "notification.log")
+            modes = {"on": {"RATE_LIMIT_ENABLED": "true", "SMS_RATE_PER_SECOND": str(args.rate)},
+                     "off": {"RATE_LIMIT_ENABLED": "false"}}
+            for label in (["on", "off"] if args.mode == "both" else [args.mode]):
+                results.append(await run_mode(label, args.n, run, kafka.address, svc, fake,
+                                              modes[label], args.timeout))
+    finally:
+        if svc is not None:
+            await asyncio.to_thread(svc.stop)
+        await asyncio.to_thread(kafka.stop)
+    print(f"\nnotification burst: N={args.n} check-outs, one guardian each, SMS via an Aliyun imitation answering in "
+          f"{args.provider_latency_ms} ms; concurrency {args.concurrency}, batch {args.batch}")
+    print(f"{'rate limit':<22}{'messages':>9}{'seconds':>9}{'msg/s':>9}{'p50 s':>8}{'p99 s':>8}{'max s':>8}")
+    for r in results:
+        label = f"on ({args.rate:g}/s)" if r["mode"] == "on" else "off"
+        print(f"{label:<22}{r['messages']:>9}{r['seconds']:>9.2f}{r['per_second']:>9.1f}{r['p50']:>8.2f}"
+              f"{r['p99']:>8.2f}{r['max']:>8.2f}")
+    print("latency: event time (envelope occurred_at) to the provider accepting the SendSms call")
+
+
+def cli() -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench.notification_burst", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--n", type=int, default=2000, help="check-outs per run (default 2000)")
+    parser.add_argument("--rate", type=float, default=200.0,
+                        help="SMS calls per second when the limit is on (default 200; Aliyun documents 5000 per "
+                             "account, which one process does not reach)")
+    parser.add_argument("--mode", choices=["both", "on", "off"], default="both")
+    parser.add_argument("--provider-latency-ms", type=int, default=20, help="imitated provider answer time")
+    parser.add_argument("--concurrency", type=int, default=32, help="provider calls in flight (SEND_CONCURRENCY)")
+    parser.add_argument("--batch", type=int, default=200, help="messages per sender round (SEND_BATCH_SIZE)")
+    parser.add_argument("--timeout", type=float, default=600.0, help="give up after this many seconds per wait")
+    # SIGTERM ends the run like Ctrl-C, so the broker and the service it started are stopped too.
+    signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
+    asyncio.run(main(parser.parse_args()))
+
+
+if __name__ == "__main__":
+    cli()

@@ -1,0 +1,176 @@
+"""The auditor's read-only routes (R26, R29): entries by school, district, student, period and
+category, each with its inclusion proof against a signed checkpoint; anomalies; monthly and annual
+fee reports that cite the checkpoint they were computed from."""
+from __future__ import annotations
+
+import base64
+import json
+from datetime import datetime
+from typing import Any
+
+from fastapi import APIRouter, HTTPException, Query
+from pydantic import BaseModel, Field
+
+from shared.auth import Principal
+from services.audit.api.deps import ReaderDep, UowDep, may_see, scope_of
+from services.audit.db import AuditUoW, StoredEntry
+from services.audit.handlers.proofs import NotFound, Scope, checkpoint_for, fee_report, inclusion_proofs
+
+router = APIRouter(prefix="/v1/audit", tags=["auditor"])
+
+MONTH = r"^[0-9]{4}-(0[1-9]|1[0-2])$"
+CATEGORIES = ("charge", "waiver", "subsidy", "payment", "settlement", "refund", "payout", "expense", "fee_schedule",
+              "disclosure")
+
+
+def _b64(data: bytes) -> str:
+    return base64.b64encode(data).decode("ascii")
+
+
+class CheckpointRef(BaseModel):
+    tree_size: int
+    root_hash: str = Field(description="Hex.")
+    signed_note: str
+
+
+class ProvenEntry(BaseModel):
+    index: int = Field(description="Leaf index in the ledger's Merkle tree.")
+    event_id: str
+    event_type: str
+    school_id: str
+    district_id: str | None
+    student_id: str | None
+    category: str
+    subcategory: str | None
+    period: str = Field(description="School-local month the money moved, YYYY-MM.")
+    amount_fen: int | None
+    recorded_at: datetime | None
+    entry: dict[str, Any] = Field(description="The event exactly as recorded (hash it as compact UTF-8 JSON).")
+    entry_b64: str = Field(description="The recorded bytes, base64: the leaf is SHA-256(0x00 || bytes).")
+    inclusion_proof: list[str] = Field(description="RFC 9162 audit path to the checkpoint's root, base64.")
+
+
+class EntryPage(BaseModel):
+    checkpoint: CheckpointRef
+    entries: list[ProvenEntry]
+    next_after: int | None = Field(description="Pass as `after` for the next page; null on the last page.")
+
+
+class AnomalyOut(BaseModel):
+    anomaly_id: str
+    check: str
+    severity: str
+    school_id: str
+    district_id: str | None
+    student_id: str | None
+    period: str | None
+    amount_fen: int | None
+    subject_event_ids: list[str]
+    ledger_indexes: list[int]
+    ledger_tree_size: int | None
+    detail: str
+    evidence: dict[str, Any]
+    detected_at: datetime
+
+
+def _proven(e: StoredEntry, proof: list[bytes]) -> ProvenEntry:
+    return ProvenEntry(index=e.seq, event_id=str(e.event_id), event_type=e.event_type, school_id=e.school_id,
+                       district_id=e.district_id, student_id=e.student_id, category=e.category,
+                       subcategory=e.subcategory, period=e.period, amount_fen=e.amount_fen, recorded_at=e.recorded_at,
+                       entry=json.loads(e.body), entry_b64=_b64(e.body), inclusion_proof=[_b64(h) for h in proof])
+
+
+def _ref(cp: Any) -> CheckpointRef:
+    return CheckpointRef(tree_size=cp.tree_size, root_hash=cp.root_hash.hex(), signed_note=cp.signed_note)
+
+
+@router.get("/entries", response_model=EntryPage, summary="Ledger entries, filtered, each with its proof.")
+async def entries(
+    school_id: str | None = Query(None, min_length=1),
+    district_id: str | None = Query(None, min_length=1),
+    student_id: str | None = Query(None, min_length=1),
+    period: str | None = Query(None, pattern=r"^[0-9]{4}(-(0[1-9]|1[0-2]))?$", description="YYYY-MM or YYYY."),
+    category: str | None = Query(None, description=f"One of {', '.join(CATEGORIES)}, or a sub-category "
+                                 "(e.g. group_accident_insurance, hardship)."),
+    after: int = Query(-1, ge=-1, description="Only entries with a larger index (paging)."),
+    limit: int = Query(100, ge=1, le=500),
+    size: int | None = Query(None, ge=1, description="Prove against this checkpoint; default the latest."),
+    principal: Principal = ReaderDep,
+    db: AuditUoW = UowDep,
+) -> EntryPage:
+    scope = await scope_of(principal, db, school_id=school_id, district_id=district_id)
+    try:
+        cp = await checkpoint_for(db, size)
+    except NotFound as exc:
+        raise HTTPException(404, str(exc)) from exc
+    found = await db.find_entries(below=cp.tree_size, school_id=school_id, district_id=district_id,
+                                  student_id=student_id, period=period, category=category, schools=scope.schools,
+                                  after=after, limit=limit)
+    proofs = await inclusion_proofs(db, [e.seq for e in found], cp.tree_size)
+    return EntryPage(checkpoint=_ref(cp), entries=[_proven(e, proofs[e.seq]) for e in found],
+                     next_after=found[-1].seq if len(found) == limit else None)
+
+
+@router.get("/entries/{index}", response_model=EntryPage, summary="One ledger entry with its proof.")
+async def entry(index: int, size: int | None = Query(None, ge=1), principal: Principal = ReaderDep,
+                db: AuditUoW = UowDep) -> EntryPage:
+    try:
+        cp = await checkpoint_for(db, size)
+        e = await db.entry(index) if 0 <= index < cp.tree_size else None
+        if e is None:
+            raise NotFound(f"entry {index} is not in the checkpoint of size {cp.tree_size}")
+    except NotFound as exc:
+        raise HTTPException(404, str(exc)) from exc
+    await may_see(principal, db, e.school_id)
+    proofs = await inclusion_proofs(db, [index], cp.tree_size)
+    return EntryPage(checkpoint=_ref(cp), entries=[_proven(e, proofs[index])], next_after=None)
+
+
+@router.get("/anomalies", response_model=list[AnomalyOut], summary="What the checks found (R25), newest first.")
+async def anomalies(
+    school_id: str | None = Query(None, min_length=1),
+    district_id: str | None = Query(None, min_length=1),
+    check: str | None = Query(None, min_length=1),
+    period: str | None = Query(None, pattern=r"^[0-9]{4}(-(0[1-9]|1[0-2]))?$"),
+    limit: int = Query(100, ge=1, le=1000),
+    principal: Principal = ReaderDep,
+    db: AuditUoW = UowDep,
+) -> list[AnomalyOut]:
+    scope = await scope_of(principal, db, school_id=school_id, district_id=district_id)
+    rows = await db.find_anomalies(school_id=school_id, district_id=district_id, check=check, period=period,
+                                   schools=scope.schools, limit=limit)
+    return [AnomalyOut(anomaly_id=r.anomaly_id, check=r.check_name, severity=r.severity, school_id=r.school_id,
+                       district_id=r.district_id, student_id=r.student_id, period=r.period, amount_fen=r.amount_fen,
+                       subject_event_ids=[str(i) for i in r.subject_event_ids], ledger_indexes=list(r.ledger_indexes),
+                       ledger_tree_size=r.ledger_tree_size, detail=r.detail, evidence=r.evidence,
+                       detected_at=r.detected_at) for r in rows]
+
+
+async def _report(prefix: str, school_id: str | None, district_id: str | None, size: int | None,
+                  principal: Principal, db: AuditUoW) -> dict:
+    scope = await scope_of(principal, db, school_id=school_id, district_id=district_id)
+    schools = scope.schools
+    if school_id:
+        schools = (school_id,)
+    elif district_id:
+        schools = tuple(await db.schools_of_district(district_id))
+    try:
+        return await fee_report(db, prefix, Scope(schools), size)
+    except NotFound as exc:
+        raise HTTPException(404, str(exc)) from exc
+
+
+@router.get("/reports/monthly", summary="Monthly fee review per school (月调度, R29), citing its checkpoint.")
+async def monthly(period: str = Query(..., pattern=MONTH, description="YYYY-MM"),
+                  school_id: str | None = Query(None, min_length=1), district_id: str | None = Query(None, min_length=1),
+                  size: int | None = Query(None, ge=1), principal: Principal = ReaderDep,
+                  db: AuditUoW = UowDep) -> dict:
+    return await _report(period, school_id, district_id, size, principal, db)
+
+
+@router.get("/reports/annual", summary="Annual fee report per school (年报告, R29), citing its checkpoint.")
+async def annual(year: str = Query(..., pattern=r"^[0-9]{4}$", description="YYYY"),
+                 school_id: str | None = Query(None, min_length=1), district_id: str | None = Query(None, min_length=1),
+                 size: int | None = Query(None, ge=1), principal: Principal = ReaderDep,
+                 db: AuditUoW = UowDep) -> dict:
+    return await _report(year, school_id, district_id, size, principal, db)

@@ -1,0 +1,146 @@
+"""The ledger's verification routes (R24, R26): signed checkpoints, the verifier key and consistency
+proofs are public, as transparency logs publish them; proofs and receipts of entries, and the full
+export, need an auditor's (or a scoped reader's) token."""
+from __future__ import annotations
+
+import base64
+from datetime import datetime
+
+from fastapi import APIRouter, HTTPException, Query, Request
+from fastapi.responses import PlainTextResponse, StreamingResponse
+from pydantic import BaseModel, Field
+
+from shared.auth import Principal
+from services.audit.api.deps import AuditorDep, ReaderDep, UowDep, may_see
+from services.audit.db import AuditUoW
+from services.audit.handlers.proofs import (
+    NotFound,
+    checkpoint_for,
+    consistency_bundle,
+    export_lines,
+    inclusion_proofs,
+    receipt,
+)
+from services.audit.ledger.merkle import EMPTY_ROOT
+
+router = APIRouter(prefix="/v1/ledger", tags=["ledger"])
+
+Size = Query(None, ge=1, description="Tree size of a signed checkpoint; default the latest.")
+
+
+def _b64(data: bytes) -> str:
+    return base64.b64encode(data).decode("ascii")
+
+
+class LedgerHead(BaseModel):
+    size: int = Field(description="Entries under the latest signed checkpoint.")
+    root_hash: str = Field(description="RFC 9162 Merkle root of those entries, hex.")
+    appended: int = Field(description="Entries appended so far; those past `size` are signed within seconds.")
+    signed_note: str | None = Field(description="The latest checkpoint, a C2SP signed note.")
+
+
+class CheckpointOut(BaseModel):
+    tree_size: int
+    root_hash: str = Field(description="Standard base64, as in the note.")
+    signed_note: str
+    published_at: datetime | None
+
+
+class VerifierKey(BaseModel):
+    origin: str = Field(description="The ledger's origin line.")
+    vkey: str = Field(description="Ed25519 verifier key, <name>+<key id>+<base64>; check it out of band.")
+
+
+class InclusionProof(BaseModel):
+    index: int
+    tree_size: int
+    leaf_hash: str = Field(description="SHA-256(0x00 || entry), base64.")
+    proof: list[str] = Field(description="RFC 9162 audit path, leaf to root, base64 hashes.")
+    signed_note: str = Field(description="The checkpoint the proof is against.")
+
+
+@router.get("/head", response_model=LedgerHead, summary="Size and root of the latest signed checkpoint.")
+async def head(db: AuditUoW = UowDep) -> LedgerHead:
+    cp = await db.latest_checkpoint()
+    appended = await db.ledger_size()
+    if cp is None:
+        return LedgerHead(size=0, root_hash=EMPTY_ROOT.hex(), appended=appended, signed_note=None)
+    return LedgerHead(size=cp.tree_size, root_hash=cp.root_hash.hex(), appended=appended, signed_note=cp.signed_note)
+
+
+@router.get("/checkpoint", response_class=PlainTextResponse, summary="A signed checkpoint (C2SP signed note).")
+async def checkpoint(size: int | None = Size, db: AuditUoW = UowDep) -> PlainTextResponse:
+    try:
+        cp = await checkpoint_for(db, size)
+    except NotFound as exc:
+        raise HTTPException(404, str(exc)) from exc
+    return PlainTextResponse(cp.signed_note, media_type="text/plain; charset=utf-8")
+
+
+@router.get("/checkpoints", response_model=list[CheckpointOut], summary="Signed checkpoints, oldest first.")
+async def checkpoints(after: int = Query(0, ge=0, description="Only checkpoints larger than this tree size."),
+                      limit: int = Query(100, ge=1, le=1000), db: AuditUoW = UowDep) -> list[CheckpointOut]:
+    return [CheckpointOut(tree_size=c.tree_size, root_hash=_b64(c.root_hash), signed_note=c.signed_note,
+                          published_at=c.published_at) for c in await db.checkpoints(after, limit)]
+
+
+@router.get("/key", response_model=VerifierKey, summary="The key checkpoints are signed with.")
+async def key(request: Request) -> VerifierKey:
+    extras = request.app.state.runtime.extras
+    return VerifierKey(origin=extras["origin"], vkey=extras["signer"].vkey)
+
+
+@router.get("/consistency", summary="Proof that an older checkpoint is a prefix of a newer one (a bundle "
+            "for `python -m services.audit.verifier consistency`).")
+async def consistency(old: int = Query(..., ge=0, description="Tree size of the older checkpoint."),
+                      new: int | None = Query(None, ge=1, description="Tree size of the newer; default the latest."),
+                      db: AuditUoW = UowDep) -> dict:
+    try:
+        return await consistency_bundle(db, old, new)
+    except NotFound as exc:
+        raise HTTPException(404, str(exc)) from exc
+    except ValueError as exc:
+        raise HTTPException(422, str(exc)) from exc
+
+
+@router.get("/entries/{index}/proof", response_model=InclusionProof, summary="Inclusion proof of one entry.")
+async def proof(index: int, size: int | None = Size, principal: Principal = ReaderDep,
+                db: AuditUoW = UowDep) -> InclusionProof:
+    try:
+        cp = await checkpoint_for(db, size)
+        entry = await db.entry(index) if 0 <= index < cp.tree_size else None
+        if entry is None:
+            raise NotFound(f"entry {index} is not in the checkpoint of size {cp.tree_size}")
+    except NotFound as exc:
+        raise HTTPException(404, str(exc)) from exc
+    await may_see(principal, db, entry.school_id)
+    path = (await inclusion_proofs(db, [index], cp.tree_size))[index]
+    return InclusionProof(index=index, tree_size=cp.tree_size, leaf_hash=_b64(entry.leaf_hash),
+                          proof=[_b64(h) for h in path], signed_note=cp.signed_note)
+
+
+@router.get("/entries/{index}/receipt", response_class=PlainTextResponse,
+            summary="Receipt for one entry: a C2SP tlog-proof carrying the entry, verifiable offline.")
+async def entry_receipt(index: int, size: int | None = Size, principal: Principal = ReaderDep,
+                        db: AuditUoW = UowDep) -> PlainTextResponse:
+    if index < 0:
+        raise HTTPException(422, "index must be 0 or more")
+    try:
+        entry, text = await receipt(db, index, size)
+    except NotFound as exc:
+        raise HTTPException(404, str(exc)) from exc
+    await may_see(principal, db, entry.school_id)
+    return PlainTextResponse(text, media_type="text/plain; charset=utf-8", headers={
+        "Content-Disposition": f'attachment; filename="ledger-entry-{index}.tlog-proof"'})
+
+
+@router.get("/export", summary="Every entry under a signed checkpoint, as JSON lines (auditors only).")
+async def export(request: Request, size: int | None = Size, principal: Principal = AuditorDep) -> StreamingResponse:
+    factory = request.app.state.runtime.uow_factory
+    async with factory() as db:
+        try:
+            cp = await checkpoint_for(db, size)
+        except NotFound as exc:
+            raise HTTPException(404, str(exc)) from exc
+    return StreamingResponse(export_lines(factory, cp.tree_size), media_type="application/x-ndjson", headers={
+        "Content-Disposition": f'attachment; filename="ledger-export-{cp.tree_size}.jsonl"'})

@@ -1,0 +1,193 @@
+"""Repository of the facts the checks compare money against: enrolments, fee standards, programmes,
+sessions held, staff sessions, waivers, school accounts and districts (R25). A mixin of AuditUoW."""
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import date
+from typing import Any
+
+from sqlalchemy import and_, func, select, text
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from services.audit.db.tables import (
+    enrolments,
+    fee_schedules,
+    programmes,
+    school_accounts,
+    school_districts,
+    sessions_held,
+    staff_sessions,
+    student_cash,
+    waivers,
+)
+from services.audit.domain.rules import DisclosedProgramme, Enrolment, FeeStandard, StudentCash
+
+_CHUNK = 1000
+
+
+class FactsStore:
+    session: AsyncSession
+
+    def _init_facts(self) -> None:
+        # Attendance brings many records per session: keep the distinct facts of a batch and write
+        # them once, at commit.
+        self._sessions: set[tuple[str, str, date]] = set()
+        self._staff: set[tuple[str, str, date]] = set()
+        self._districts: dict[str, str] = {}
+
+    def note_session_held(self, school_id: str, programme_id: str, day: date) -> None:
+        self._sessions.add((school_id, programme_id, day))
+
+    def note_staff_session(self, school_id: str, staff_id: str, day: date) -> None:
+        self._staff.add((school_id, staff_id, day))
+
+    def note_district(self, school_id: str, district_id: str | None) -> None:
+        if district_id:
+            self._districts[school_id] = district_id
+
+    async def write_noted_facts(self) -> None:
+        await self._insert_ignore(sessions_held, [{"school_id": s, "programme_id": p, "session_date": d}
+                                                  for s, p, d in sorted(self._sessions)])
+        await self._insert_ignore(staff_sessions, [{"school_id": s, "staff_id": p, "session_date": d}
+                                                   for s, p, d in sorted(self._staff)])
+        rows = [{"school_id": s, "district_id": d} for s, d in sorted(self._districts.items())]
+        for i in range(0, len(rows), _CHUNK):
+            stmt = pg_insert(school_districts).values(rows[i:i + _CHUNK])
+            await self.session.execute(stmt.on_conflict_do_update(
+                index_elements=["school_id"], set_={"district_id": stmt.excluded.district_id}))
+        self._sessions.clear()
+        self._staff.clear()
+        self._districts.clear()
+
+    async def _insert_ignore(self, table: Any, rows: list[dict]) -> None:
+        for i in range(0, len(rows), _CHUNK):
+            await self.session.execute(pg_insert(table).values(rows[i:i + _CHUNK]).on_conflict_do_nothing())
+
+    # -- facts from enrolment and billing events ------------------------------------------------
+    async def upsert_programme(self, programme_id: str, school_id: str, district_id: str, fee_fen: int,
+                               extended_fen: int) -> None:
+        stmt = pg_insert(programmes).values(programme_id=programme_id, school_id=school_id, district_id=district_id,
+                                            fee_per_session_fen=fee_fen, extended_care_fee_per_session_fen=extended_fen)
+        await self.session.execute(stmt.on_conflict_do_update(index_elements=["programme_id"], set_={
+            "school_id": school_id, "district_id": district_id, "fee_per_session_fen": fee_fen,
+            "extended_care_fee_per_session_fen": extended_fen}))
+
+    async def upsert_fee_standard(self, s: FeeStandard, effective_from: date) -> None:
+        items = {k: [v[0], v[1]] for k, v in s.items.items()}
+        stmt = pg_insert(fee_schedules).values(fee_schedule_id=s.fee_schedule_id, school_id=s.school_id,
+                                               programme_id=s.programme_id, items=items, effective_from=effective_from)
+        await self.session.execute(stmt.on_conflict_do_update(index_elements=["fee_schedule_id"], set_={
+            "school_id": s.school_id, "programme_id": s.programme_id, "items": items, "effective_from": effective_from}))
+
+    async def file_enrolment(self, student_id: str, programme_id: str, school_id: str, hardship: bool) -> None:
+        stmt = pg_insert(enrolments).values(student_id=student_id, programme_id=programme_id, school_id=school_id,
+                                            hardship=hardship, withdrawn_on=None)
+        await self.session.execute(stmt.on_conflict_do_update(
+            index_elements=["student_id", "programme_id"],
+            set_={"school_id": school_id, "hardship": hardship, "withdrawn_on": None}))
+
+    async def withdraw_enrolment(self, student_id: str, programme_id: str, school_id: str, effective_on: date) -> None:
+        stmt = pg_insert(enrolments).values(student_id=student_id, programme_id=programme_id, school_id=school_id,
+                                            hardship=False, withdrawn_on=effective_on)
+        await self.session.execute(stmt.on_conflict_do_update(
+            index_elements=["student_id", "programme_id"], set_={"withdrawn_on": effective_on}))
+
+    async def add_school_account(self, school_id: str, account: str) -> None:
+        await self.session.execute(pg_insert(school_accounts).values(school_id=school_id, account=account)
+                                   .on_conflict_do_nothing())
+
+    async def add_waiver(self, waiver_id: str, charge_id: str | None, reason: str, amount_fen: int) -> None:
+        await self.session.execute(pg_insert(waivers).values(waiver_id=waiver_id, charge_id=charge_id, reason=reason,
+                                                             amount_fen=amount_fen).on_conflict_do_nothing())
+
+    # -- bulk reads for a batch of checks -----------------------------------------------------
+    async def enrolments_of(self, keys: Iterable[tuple[str, str]]) -> dict[tuple[str, str], Enrolment]:
+        pairs = sorted(set(keys))
+        if not pairs:
+            return {}
+        students, progs = zip(*pairs)
+        rows = (await self.session.execute(
+            text("select e.student_id, e.programme_id, e.school_id, e.hardship, e.withdrawn_on from enrolments e "
+                 "join unnest(cast(:s as text[]), cast(:p as text[])) as k(s, p) "
+                 "on e.student_id = k.s and e.programme_id = k.p"),
+            {"s": list(students), "p": list(progs)})).all()
+        return {(r.student_id, r.programme_id): Enrolment(r.school_id, r.hardship, r.withdrawn_on) for r in rows}
+
+    async def standards_of(self, ids: Iterable[str]) -> dict[str, FeeStandard]:
+        rows = (await self.session.execute(select(fee_schedules).where(fee_schedules.c.fee_schedule_id.in_(set(ids))))).all()
+        return {r.fee_schedule_id: FeeStandard(r.fee_schedule_id, r.school_id, r.programme_id,
+                                               {k: (int(v[0]), str(v[1])) for k, v in r.items.items()}) for r in rows}
+
+    async def programmes_of(self, ids: Iterable[str]) -> dict[str, DisclosedProgramme]:
+        rows = (await self.session.execute(select(programmes).where(programmes.c.programme_id.in_(set(ids))))).all()
+        return {r.programme_id: DisclosedProgramme(r.school_id, r.fee_per_session_fen, r.extended_care_fee_per_session_fen)
+                for r in rows}
+
+    async def sessions_held_of(self, keys: Iterable[tuple[str, str]], first: date, last: date
+                               ) -> dict[tuple[str, str], set[date]]:
+        pairs = set(keys)
+        if not pairs:
+            return {}
+        rows = (await self.session.execute(select(sessions_held).where(
+            sessions_held.c.school_id.in_({s for s, _ in pairs}), sessions_held.c.programme_id.in_({p for _, p in pairs}),
+            sessions_held.c.session_date.between(first, last)))).all()
+        out: dict[tuple[str, str], set[date]] = {}
+        for r in rows:
+            out.setdefault((r.school_id, r.programme_id), set()).add(r.session_date)
+        return out
+
+    async def hardship_waived_of(self, charge_ids: Iterable[str]) -> dict[str, int]:
+        rows = (await self.session.execute(
+            select(waivers.c.charge_id, func.sum(waivers.c.amount_fen).label("fen"))
+            .where(waivers.c.charge_id.in_(set(charge_ids)), waivers.c.reason == "hardship")
+            .group_by(waivers.c.charge_id))).all()
+        return {r.charge_id: int(r.fen) for r in rows}
+
+    async def accounts_of(self, schools: Iterable[str]) -> dict[str, frozenset[str]]:
+        rows = (await self.session.execute(select(school_accounts).where(school_accounts.c.school_id.in_(set(schools))))).all()
+        out: dict[str, set[str]] = {}
+        for r in rows:
+            out.setdefault(r.school_id, set()).add(r.account)
+        return {k: frozenset(v) for k, v in out.items()}
+
+    async def districts_of(self, schools: Iterable[str]) -> dict[str, str]:
+        rows = (await self.session.execute(
+            select(school_districts).where(school_districts.c.school_id.in_(set(schools))))).all()
+        return {r.school_id: r.district_id for r in rows}
+
+    async def schools_of_district(self, district_id: str) -> list[str]:
+        rows = (await self.session.execute(
+            select(school_districts.c.school_id).where(school_districts.c.district_id == district_id))).all()
+        return [r.school_id for r in rows]
+
+    async def staff_sessions_of(self, keys: Iterable[tuple[str, str, str]]) -> dict[tuple[str, str, str], int]:
+        """Distinct session days per (school, staff, YYYY-MM)."""
+        out: dict[tuple[str, str, str], int] = {}
+        for school, staff, month in set(keys):
+            year, mon = int(month[:4]), int(month[5:7])
+            first = date(year, mon, 1)
+            after = date(year + (mon == 12), mon % 12 + 1, 1)
+            count = (await self.session.execute(select(func.count()).select_from(staff_sessions).where(and_(
+                staff_sessions.c.school_id == school, staff_sessions.c.staff_id == staff,
+                staff_sessions.c.session_date >= first, staff_sessions.c.session_date < after)))).scalar_one()
+            out[(school, staff, month)] = int(count)
+        return out
+
+    async def student_cash_of(self, keys: Iterable[tuple[str, str]]) -> dict[tuple[str, str], StudentCash]:
+        pairs = set(keys)
+        if not pairs:
+            return {}
+        rows = (await self.session.execute(select(student_cash).where(
+            student_cash.c.school_id.in_({s for s, _ in pairs}), student_cash.c.student_id.in_({p for _, p in pairs})))).all()
+        found = {(r.school_id, r.student_id): StudentCash(r.deposited_fen, r.claimed_fen) for r in rows}
+        return {k: found.get(k, StudentCash()) for k in pairs}
+
+    async def save_student_cash(self, cash: dict[tuple[str, str], StudentCash]) -> None:
+        rows = [{"school_id": s, "student_id": st, "deposited_fen": c.deposited_fen, "claimed_fen": c.claimed_fen}
+                for (s, st), c in sorted(cash.items())]
+        for i in range(0, len(rows), _CHUNK):
+            stmt = pg_insert(student_cash).values(rows[i:i + _CHUNK])
+            await self.session.execute(stmt.on_conflict_do_update(
+                index_elements=["school_id", "student_id"],
+                set_={"deposited_fen": stmt.excluded.deposited_fen, "claimed_fen": stmt.excluded.claimed_fen}))

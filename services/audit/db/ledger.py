@@ -1,0 +1,256 @@
+"""Repository of the ledger itself: gap-free appends, stored subtrees, checkpoints, proofs' inputs,
+the auditor's entry queries and the export (R24, R26). A mixin of AuditUoW; SQL only, no rules."""
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import and_, func, insert, select, text
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from services.audit.db.tables import ledger_checkpoints, ledger_conflicts, ledger_entries, ledger_nodes, school_districts
+from services.audit.ledger import books
+from services.audit.ledger.tree import StoredNode
+
+
+@dataclass(frozen=True)
+class StoredCheckpoint:
+    tree_size: int
+    root_hash: bytes
+    peaks: tuple[bytes, ...]
+    signed_note: str
+    event_id: uuid.UUID
+    published_at: datetime | None
+
+
+@dataclass(frozen=True)
+class StoredEntry:
+    seq: int
+    event_id: uuid.UUID
+    event_type: str
+    school_id: str
+    district_id: str | None
+    student_id: str | None
+    category: str
+    subcategory: str | None
+    period: str
+    amount_fen: int | None
+    body: bytes
+    leaf_hash: bytes
+    recorded_at: datetime | None
+
+
+_ENTRY_COLUMNS = ["seq", "event_id", "event_type", "school_id", "district_id", "student_id", "category", "subcategory",
+                  "period", "amount_fen", "body", "leaf_hash"]
+
+
+def _checkpoint(row: Any) -> StoredCheckpoint:
+    peaks = bytes(row.peaks)
+    return StoredCheckpoint(row.tree_size, bytes(row.root_hash), tuple(peaks[i:i + 32] for i in range(0, len(peaks), 32)),
+                            row.signed_note, row.event_id, row.published_at)
+
+
+def _entry(row: Any) -> StoredEntry:
+    return StoredEntry(row.seq, row.event_id, row.event_type, row.school_id, row.district_id, row.student_id,
+                       row.category, row.subcategory, row.period, row.amount_fen, bytes(row.body),
+                       bytes(row.leaf_hash), row.recorded_at)
+
+
+class LedgerStore:
+    session: AsyncSession
+
+    def _init_ledger(self) -> None:
+        self._staged: dict[uuid.UUID, tuple[bytes, bytes, books.Entry]] = {}
+
+    # -- appends ------------------------------------------------------------------------------
+    def stage_entry(self, event_id: uuid.UUID, body: bytes, leaf: bytes, entry: books.Entry) -> None:
+        """Queue one entry; it gets its sequence number when the batch is written (one lock per batch)."""
+        self._staged[event_id] = (body, leaf, entry)
+
+    def staged(self, event_id: uuid.UUID) -> bytes | None:
+        item = self._staged.get(event_id)
+        return item[0] if item else None
+
+    async def lock(self, name: str) -> None:
+        """A transaction-scoped lock per schema: one appender, one checkpointer, one checker at a time."""
+        await self.session.execute(text("select pg_advisory_xact_lock(hashtext(:k || current_schema()))"),
+                                   {"k": f"audit:{name}:"})
+
+    async def write_staged_entries(self) -> list[tuple[int, uuid.UUID]]:
+        """Number and insert the queued entries. The lock is held to commit, so numbers are gap-free and
+        committed in order: a reader never sees entry n + 1 without entry n (R24)."""
+        if not self._staged:
+            return []
+        await self.lock("append")
+        start = (await self.session.execute(text("select coalesce(max(seq) + 1, 0) from ledger_entries"))).scalar_one()
+        rows = [(start + offset, event_id, e.event_type, e.school_id, e.district_id, e.student_id, e.category,
+                 e.subcategory, e.period, e.amount_fen, body, leaf)
+                for offset, (event_id, (body, leaf, e)) in enumerate(self._staged.items())]
+        # COPY writes a consumed batch in one round trip, inside this transaction (ARCHITECTURE: throughput
+        # comes from batching); the lock above already holds.
+        conn = await self.session.connection()
+        driver = (await conn.get_raw_connection()).driver_connection
+        await driver.copy_records_to_table("ledger_entries", records=rows, columns=_ENTRY_COLUMNS)
+        self._staged.clear()
+        return [(r[0], r[1]) for r in rows]
+
+    async def recorded(self, event_id: uuid.UUID) -> tuple[int, str, str, bytes, bytes] | None:
+        """(seq, type, school, body, leaf hash) of the entry recorded for an event id, if any."""
+        row = (await self.session.execute(
+            select(ledger_entries.c.seq, ledger_entries.c.event_type, ledger_entries.c.school_id,
+                   ledger_entries.c.body, ledger_entries.c.leaf_hash).where(ledger_entries.c.event_id == event_id)
+        )).first()
+        return (row.seq, row.event_type, row.school_id, bytes(row.body), bytes(row.leaf_hash)) if row else None
+
+    async def record_conflict(self, event_id: uuid.UUID, body: bytes, leaf: bytes) -> None:
+        await self.session.execute(
+            text("insert into ledger_conflicts (event_id, body, leaf_hash) values (:e, :b, :h) "
+                 "on conflict (event_id, leaf_hash) do nothing"),
+            {"e": event_id, "b": body, "h": leaf},
+        )
+
+    async def ledger_size(self) -> int:
+        return (await self.session.execute(text("select coalesce(max(seq) + 1, 0) from ledger_entries"))).scalar_one()
+
+    async def entry_chunks(self, start: int, end: int, chunk: int = 5000) -> AsyncIterator[list[Any]]:
+        """Entries [start, end) in order, `chunk` rows at a time: (seq, body, leaf_hash, school_id)."""
+        at = start
+        while at < end:
+            rows = (await self.session.execute(
+                select(ledger_entries.c.seq, ledger_entries.c.body, ledger_entries.c.leaf_hash)
+                .where(ledger_entries.c.seq >= at, ledger_entries.c.seq < min(end, at + chunk))
+                .order_by(ledger_entries.c.seq)
+            )).all()
+            if not rows:
+                return
+            yield rows
+            at = rows[-1].seq + 1
+
+    async def entries_to_check(self, start: int, end: int) -> list[Any]:
+        """(seq, body, recorded_at) of entries [start, end), in order."""
+        return list((await self.session.execute(
+            select(ledger_entries.c.seq, ledger_entries.c.body, ledger_entries.c.recorded_at)
+            .where(ledger_entries.c.seq >= start, ledger_entries.c.seq < end).order_by(ledger_entries.c.seq)
+        )).all())
+
+    # -- tree and checkpoints -----------------------------------------------------------------
+    async def insert_nodes(self, nodes: Sequence[StoredNode]) -> None:
+        if nodes:
+            await self.session.execute(insert(ledger_nodes),
+                                       [{"level": n.level, "idx": n.index, "hash": n.hash} for n in nodes])
+
+    async def fetch_nodes(self, keys: set[tuple[int, int]]) -> dict[tuple[int, int], bytes]:
+        levels, indexes = zip(*sorted(keys)) if keys else ((), ())
+        rows = (await self.session.execute(
+            text("select n.level, n.idx, n.hash from ledger_nodes n "
+                 "join unnest(cast(:l as smallint[]), cast(:i as bigint[])) as k(level, idx) "
+                 "on n.level = k.level and n.idx = k.idx"),
+            {"l": list(levels), "i": list(indexes)},
+        )).all()
+        return {(r.level, r.idx): bytes(r.hash) for r in rows}
+
+    async def fetch_leaves(self, indexes: set[int]) -> dict[int, bytes]:
+        # One array parameter, however many leaves: a proof batch can need tens of thousands.
+        rows = (await self.session.execute(
+            text("select seq, leaf_hash from ledger_entries where seq = any(cast(:s as bigint[]))"),
+            {"s": sorted(indexes)},
+        )).all()
+        return {r.seq: bytes(r.leaf_hash) for r in rows}
+
+    async def insert_checkpoint(self, size: int, root_hash: bytes, peaks: Sequence[bytes], note: str,
+                                event_id: uuid.UUID, published_at: datetime) -> None:
+        await self.session.execute(insert(ledger_checkpoints).values(
+            tree_size=size, root_hash=root_hash, peaks=b"".join(peaks), signed_note=note, event_id=event_id,
+            published_at=published_at))
+
+    async def latest_checkpoint(self) -> StoredCheckpoint | None:
+        row = (await self.session.execute(
+            select(ledger_checkpoints).order_by(ledger_checkpoints.c.tree_size.desc()).limit(1))).first()
+        return _checkpoint(row) if row else None
+
+    async def checkpoint_at(self, size: int) -> StoredCheckpoint | None:
+        row = (await self.session.execute(
+            select(ledger_checkpoints).where(ledger_checkpoints.c.tree_size == size))).first()
+        return _checkpoint(row) if row else None
+
+    async def checkpoint_covering(self, size: int) -> StoredCheckpoint | None:
+        """The smallest checkpoint whose tree includes the first `size` entries."""
+        row = (await self.session.execute(
+            select(ledger_checkpoints).where(ledger_checkpoints.c.tree_size >= size)
+            .order_by(ledger_checkpoints.c.tree_size).limit(1))).first()
+        return _checkpoint(row) if row else None
+
+    async def checkpoints(self, after: int, limit: int) -> list[StoredCheckpoint]:
+        rows = (await self.session.execute(
+            select(ledger_checkpoints).where(ledger_checkpoints.c.tree_size > after)
+            .order_by(ledger_checkpoints.c.tree_size).limit(limit))).all()
+        return [_checkpoint(r) for r in rows]
+
+    async def latest_checkpoint_size(self) -> int:
+        return (await self.session.execute(
+            text("select coalesce(max(tree_size), 0) from ledger_checkpoints"))).scalar_one()
+
+    # -- reading entries ----------------------------------------------------------------------
+    async def entry(self, seq: int) -> StoredEntry | None:
+        row = (await self.session.execute(select(ledger_entries).where(ledger_entries.c.seq == seq))).first()
+        return _entry(row) if row else None
+
+    async def find_entries(self, *, below: int, school_id: str | None = None, district_id: str | None = None,
+                           student_id: str | None = None, period: str | None = None, category: str | None = None,
+                           schools: Sequence[str] | None = None, after: int = -1, limit: int = 100) -> list[StoredEntry]:
+        """Entries under a tree size, filtered (R26). A district's entries are its schools' entries,
+        whichever way each event named the district."""
+        e = ledger_entries.c
+        where = [e.seq < below, e.seq > after]
+        if school_id:
+            where.append(e.school_id == school_id)
+        if student_id:
+            where.append(e.student_id == student_id)
+        if period:
+            where.append(e.period.startswith(period) if len(period) == 4 else e.period == period)
+        if category:
+            where.append((e.category == category) | (e.subcategory == category))
+        if schools is not None:
+            where.append(e.school_id.in_(list(schools)))
+        if district_id:
+            in_district = select(school_districts.c.school_id).where(school_districts.c.district_id == district_id)
+            where.append((e.district_id == district_id) | e.school_id.in_(in_district))
+        rows = (await self.session.execute(select(ledger_entries).where(and_(*where)).order_by(e.seq).limit(limit))).all()
+        return [_entry(r) for r in rows]
+
+    async def export_rows(self, after: int, below: int, limit: int) -> list[StoredEntry]:
+        rows = (await self.session.execute(
+            select(ledger_entries).where(ledger_entries.c.seq > after, ledger_entries.c.seq < below)
+            .order_by(ledger_entries.c.seq).limit(limit))).all()
+        return [_entry(r) for r in rows]
+
+    async def totals_by_school(self, *, below: int, period_prefix: str, schools: Sequence[str] | None = None
+                               ) -> list[Any]:
+        """Sum and count of amounts per school, category and sub-category over the entries of a month or
+        year under a tree size (R29 reports)."""
+        e = ledger_entries.c
+        where = [e.seq < below, e.period.startswith(period_prefix)]
+        if schools is not None:
+            where.append(e.school_id.in_(list(schools)))
+        query = (select(e.school_id, e.category, e.subcategory, func.count().label("entries"),
+                        func.coalesce(func.sum(e.amount_fen), 0).label("amount_fen"))
+                 .where(and_(*where)).group_by(e.school_id, e.category, e.subcategory))
+        return list((await self.session.execute(query)).all())
+
+    async def students_charged(self, *, below: int, period_prefix: str, schools: Sequence[str] | None = None
+                               ) -> dict[str, int]:
+        e = ledger_entries.c
+        where = [e.seq < below, e.period.startswith(period_prefix), e.category == "charge"]
+        if schools is not None:
+            where.append(e.school_id.in_(list(schools)))
+        rows = (await self.session.execute(select(e.school_id, func.count(func.distinct(e.student_id)).label("n"))
+                                           .where(and_(*where)).group_by(e.school_id))).all()
+        return {r.school_id: int(r.n) for r in rows}
+
+    async def conflicts_of(self, event_id: uuid.UUID) -> list[bytes]:
+        rows = (await self.session.execute(
+            select(ledger_conflicts.c.body).where(ledger_conflicts.c.event_id == event_id))).all()
+        return [bytes(r.body) for r in rows]

@@ -1,0 +1,31 @@
+"""Audit's use cases: recording fee records and the facts checks need (one handler per consumed event),
+signing checkpoints, running the checks; plus the tables of which handler takes which event."""
+from services.audit.domain import RECORD_TYPES
+from services.audit.handlers.checkpoint import LedgerIntegrityError, publish_checkpoint
+from services.audit.handlers.checks import CheckPolicy, run_checks
+from services.audit.handlers.consume import (
+    compare_redelivery,
+    record_enrolment,
+    record_fee_record,
+    record_programme,
+    record_session,
+    record_withdrawal,
+)
+from services.audit.handlers.findings import record_findings
+
+HANDLERS = {
+    **{name: record_fee_record for name in RECORD_TYPES},
+    "ProgrammePublished": record_programme,
+    "EnrollmentFiled": record_enrolment,
+    "EnrollmentWithdrawn": record_withdrawal,
+    "StudentCheckedIn": record_session,
+    "StudentCheckedOut": record_session,
+    "ActivityRecorded": record_session,
+    "ExtendedCareStarted": record_session,
+}
+
+# Redeliveries of fee records are compared with what the ledger recorded (R24).
+DUPLICATE_HANDLERS = {name: compare_redelivery for name in RECORD_TYPES}
+
+__all__ = ["DUPLICATE_HANDLERS", "HANDLERS", "CheckPolicy", "LedgerIntegrityError", "publish_checkpoint",
+           "record_findings", "run_checks"]

@@ -1,0 +1,90 @@
+"""Consumer use cases: fee records become ledger entries exactly once (R24); a redelivery with other
+bytes is refused and reported; enrolment and attendance events become the facts checks need (R25)."""
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from shared.contracts.attendance import ActivityRecorded, ExtendedCareStarted, StudentCheckedIn, StudentCheckedOut
+from shared.contracts.billing import DisclosurePublished, FeeScheduleApproved, FeeWaived, SubsidyGranted
+from shared.contracts.enrollment import EnrollmentFiled, EnrollmentWithdrawn, ProgrammePublished
+from shared.contracts.envelope import Envelope, Event
+from shared.messaging.consumer import Rejected
+from services.audit.db import AuditUoW
+from services.audit.domain import leaf_bytes, leaf_document
+from services.audit.domain.rules import FeeStandard, conflicting_delivery
+from services.audit.handlers.findings import record_findings
+from services.audit.ledger import books
+from services.audit.ledger.merkle import leaf_hash
+
+
+async def record_fee_record(uow: AuditUoW, envelope: Envelope, event: Event) -> None:
+    """One ledger entry per fee record; the inbox drops an exact redelivery before it gets here."""
+    body, document = leaf_document(envelope)
+    try:
+        entry = books.describe(document)
+    except books.EntryError as exc:
+        raise Rejected(f"cannot be recorded in the ledger: {exc}") from exc
+    uow.stage_entry(envelope.event_id, body, leaf_hash(body), entry)
+    uow.note_district(entry.school_id, entry.district_id)
+    if isinstance(event, FeeScheduleApproved):
+        standard = FeeStandard(event.fee_schedule_id, event.school_id, event.programme_id,
+                               {i.category: (i.amount_fen, i.unit) for i in event.items})
+        await uow.upsert_fee_standard(standard, event.effective_from)
+    elif isinstance(event, FeeWaived):
+        await uow.add_waiver(event.waiver_id, event.charge_id, event.reason, event.amount_fen)
+    elif isinstance(event, SubsidyGranted):
+        # The district pays subsidies into the school's unified account: that is an account of the school.
+        await uow.add_school_account(event.school_id, event.deposited_to_account)
+    elif isinstance(event, DisclosurePublished):
+        await uow.add_disclosure(event.disclosure_id, event.school_id, event.period_start, event.period_end)
+
+
+async def compare_redelivery(uow: AuditUoW, envelope: Envelope, event: Event) -> None:
+    """A fee record whose event id was seen before: the same bytes change nothing; other bytes are
+    refused (the ledger keeps what it recorded first), kept as evidence and reported once (R24)."""
+    body = leaf_bytes(envelope)
+    staged = uow.staged(envelope.event_id)
+    if staged == body:
+        return
+    if staged is not None:
+        await uow.write_staged_entries()
+    recorded = await uow.recorded(envelope.event_id)
+    if recorded is None or recorded[3] == body:
+        return
+    seq, event_type, school_id, _, first_hash = recorded
+    delivered_hash = leaf_hash(body)
+    await uow.record_conflict(envelope.event_id, body, delivered_hash)
+    covering = await uow.checkpoint_covering(seq + 1)
+    finding = conflicting_delivery(envelope.event_id, seq, school_id, event_type, first_hash, delivered_hash)
+    await record_findings(uow, [finding], ledger_tree_size=covering.tree_size if covering else None,
+                          now=datetime.now(timezone.utc))
+
+
+async def record_programme(uow: AuditUoW, envelope: Envelope, event: ProgrammePublished) -> None:
+    """The disclosed per-session fees (R4, R7) that no charge may exceed (R25)."""
+    await uow.upsert_programme(event.programme_id, event.school_id, event.district_id, event.fee_per_session_fen,
+                               event.extended_care_fee_per_session_fen)
+    uow.note_district(event.school_id, event.district_id)
+
+
+async def record_enrolment(uow: AuditUoW, envelope: Envelope, event: EnrollmentFiled) -> None:
+    """Who may be charged (R6), and who never may (R9)."""
+    await uow.file_enrolment(event.student_id, event.programme_id, event.school_id, event.hardship)
+    uow.note_district(event.school_id, event.district_id)
+
+
+async def record_withdrawal(uow: AuditUoW, envelope: Envelope, event: EnrollmentWithdrawn) -> None:
+    """No charge from the day a withdrawal takes effect (R1, R17)."""
+    await uow.withdraw_enrolment(event.student_id, event.programme_id, event.school_id, event.effective_on)
+
+
+async def record_session(uow: AuditUoW, envelope: Envelope, event: Event) -> None:
+    """Attendance proves a session was held (R17) and who ran it (R20)."""
+    staff = {
+        StudentCheckedIn: "checked_in_by",
+        StudentCheckedOut: "handed_over_by",
+        ActivityRecorded: "recorded_by",
+        ExtendedCareStarted: "supervising_staff_id",
+    }[type(event)]
+    uow.note_session_held(event.school_id, event.programme_id, event.session_date)  # type: ignore[attr-defined]
+    uow.note_staff_session(event.school_id, getattr(event, staff), event.session_date)  # type: ignore[attr-defined]

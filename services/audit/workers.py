@@ -1,0 +1,76 @@
+"""The audit process's two background loops: sign a checkpoint every interval while entries arrive,
+and run the checks over what the checkpoints cover (R24, R25). Each step is one transaction (a step
+cancelled at shutdown rolls back); a failed step is logged and retried, never fatal. Knows no rule
+itself: it calls the handlers."""
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from datetime import datetime, timezone
+
+from prometheus_client import CollectorRegistry, Counter, Gauge
+
+from shared.messaging.runtime import Runtime
+from services.audit.db import AuditUoW
+from services.audit.handlers import CheckPolicy, publish_checkpoint, run_checks
+from services.audit.ledger.checkpoint import NoteSigner
+
+log = logging.getLogger(__name__)
+
+
+class LedgerWorkers:
+    """The checkpoint signer and the checker of one audit process, with their metrics."""
+
+    def __init__(self, rt: Runtime, signer: NoteSigner, origin: str, policy: CheckPolicy, *,
+                 checkpoint_seconds: float, check_seconds: float, registry: CollectorRegistry) -> None:
+        self.rt = rt
+        self.signer = signer
+        self.origin = origin
+        self.policy = policy
+        self.checkpoint_seconds = checkpoint_seconds
+        self.check_seconds = check_seconds
+        self.tree_size = Gauge("audit_checkpoint_tree_size", "Entries under the latest signed checkpoint.",
+                               registry=registry)
+        self.checkpoints = Counter("audit_checkpoints", "Checkpoints signed and published.", registry=registry)
+        self.checked = Counter("audit_entries_checked", "Ledger entries run through the R25 checks.",
+                               registry=registry)
+        self.failures = Counter("audit_worker_failures", "Failed checkpoint or check steps (retried).", ["worker"],
+                                registry=registry)
+
+    async def run_checkpoints(self) -> None:
+        """Background task: sign a checkpoint every interval while entries arrive."""
+        await self._loop("checkpoint", self.checkpoint_seconds, self._checkpoint)
+
+    async def run_checks(self) -> None:
+        """Background task: run the checks over newly signed entries every interval."""
+        await self._loop("checks", self.check_seconds, self._checks)
+
+    async def _checkpoint(self, uow: AuditUoW, now: datetime) -> bool:
+        cp = await publish_checkpoint(uow, self.signer, self.origin, now)
+        await uow.commit()
+        if cp is not None:
+            self.tree_size.set(cp.tree_size)
+            self.checkpoints.inc()
+        return False
+
+    async def _checks(self, uow: AuditUoW, now: datetime) -> bool:
+        checked = await run_checks(uow, self.policy, now)
+        await uow.commit()
+        self.checked.inc(checked)
+        return checked >= self.policy.batch
+
+    async def _loop(self, name: str, interval: float, step: Callable[[AuditUoW, datetime], Awaitable[bool]]) -> None:
+        backoff = interval
+        while True:
+            try:
+                async with self.rt.uow_factory() as uow:
+                    more = await step(uow, datetime.now(timezone.utc))  # type: ignore[arg-type]
+                backoff = interval
+                if more:
+                    continue
+            except Exception:
+                self.failures.labels(name).inc()
+                log.exception("ledger worker step failed; retrying", extra={"worker": name, "retry_in_s": backoff})
+                backoff = min(backoff * 2, 30.0)
+            await asyncio.sleep(backoff)

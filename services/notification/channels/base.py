@@ -1,0 +1,124 @@
+"""The one interface every channel adapter implements, and the HTTP plumbing they share; no policy here."""
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Literal
+
+import httpx
+
+from shared.privacy import mask_phones_in
+from services.notification.domain.policy import Outcome
+from services.notification.domain.ratelimit import TokenBucket
+
+log = logging.getLogger(__name__)
+
+ErrorCode = Literal["invalid_number", "push_token_expired", "provider_rejected", "provider_unavailable", "other"]
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    """One message as a channel sees it. `address` is the unsealed phone number or push token: it lives
+    only in memory for the call, is never logged (repr hides it) and never stored."""
+
+    message_id: int
+    out_id: str
+    channel: str
+    kind: str
+    template: str
+    locale: str
+    values: dict[str, str]
+    body: str
+    address: str = field(repr=False)
+    to_masked: str
+    claimed_at: datetime
+    push_cid: str | None = None
+
+
+@dataclass(frozen=True)
+class Result:
+    outcome: Outcome
+    provider_message_id: str | None = None
+    error_code: ErrorCode | None = None
+    error: str = ""
+    retry_after: float | None = None
+
+    def __post_init__(self) -> None:
+        # Provider messages sometimes echo the number; nothing past here may hold it in the clear.
+        object.__setattr__(self, "error", mask_phones_in(self.error)[:500])
+
+
+SENT = "sent"
+
+
+def failure(outcome: Outcome, code: ErrorCode, error: str, retry_after: float | None = None) -> Result:
+    return Result(outcome, None, code, error, retry_after)
+
+
+class Channel:
+    """Base of every adapter. `send` hands one message over; `lookup` answers, for a message whose
+    earlier attempt may or may not have reached the provider, whether the provider has it."""
+
+    channel: str = "sms"
+    provider: str = "sink"
+    rate_per_second: float | None = None
+    daily_limit: int | None = None
+
+    def __init__(self) -> None:
+        self._bucket: TokenBucket | None = None
+
+    def limit_rate(self, per_second: float | None) -> None:
+        self.rate_per_second = per_second
+        self._bucket = TokenBucket(per_second, max(1.0, per_second)) if per_second else None
+
+    async def pace(self) -> float:
+        """Wait for a token of the provider's per-second limit; returns the seconds waited."""
+        if self._bucket is None:
+            return 0.0
+        wait = self._bucket.reserve(asyncio.get_running_loop().time())
+        if wait > 0:
+            await asyncio.sleep(wait)
+        return wait
+
+    async def prepare(self, batch: list[Outgoing]) -> dict[int, str]:
+        """Idempotency ids to store before sending (JPush cids); most providers need none."""
+        return {}
+
+    async def send(self, msg: Outgoing) -> Result:
+        raise NotImplementedError
+
+    async def lookup(self, msg: Outgoing) -> Result | None:
+        return None
+
+    async def aclose(self) -> None:
+        return None
+
+
+class HttpChannel(Channel):
+    """An adapter over a provider's HTTP API with httpx. A transport error before the request left
+    is safe to retry; one after it may have arrived makes the message 'unknown' (look it up first)."""
+
+    def __init__(self, endpoint: str, timeout: float, transport: httpx.AsyncBaseTransport | None = None) -> None:
+        super().__init__()
+        self.endpoint = endpoint.rstrip("/")
+        self.client = httpx.AsyncClient(base_url=self.endpoint, timeout=timeout, transport=transport,
+                                        limits=httpx.Limits(max_connections=64, max_keepalive_connections=32))
+
+    async def call(self, method: str, url: str, **kwargs) -> httpx.Response | Result:  # noqa: ANN003
+        try:
+            return await self.client.request(method, url, **kwargs)
+        except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
+            return failure("retry", "provider_unavailable", f"{self.provider}: cannot connect ({type(exc).__name__})")
+        except httpx.HTTPError as exc:
+            return failure("unknown", "provider_unavailable", f"{self.provider}: no answer ({type(exc).__name__})")
+
+    async def aclose(self) -> None:
+        await self.client.aclose()
+
+
+def national(phone: str) -> str:
+    """11-digit mainland number from what enrollment sealed (may carry +86)."""
+    digits = "".join(ch for ch in phone if ch.isdigit())
+    return digits[-11:] if len(digits) > 11 and digits.startswith("86") else digits

@@ -1,0 +1,188 @@
+"""Message templates in Chinese (the default) and English, and how they are filled; no I/O (R22, R23)."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from string import Formatter
+
+LOCALES = ("zh-CN", "en")
+DEFAULT_LOCALE = "zh-CN"
+
+# A parameter value starting with "@" is a word of this vocabulary, shown in the guardian's language;
+# everything else (names, times, amounts) is shown as given.
+VOCAB: dict[str, dict[str, str]] = {
+    "zh-CN": {
+        "@your_child": "您的孩子",
+        "@unknown": "未知人员",
+        "@guardian": "家长",
+        "@authorised_pickup": "授权接送人",
+        "@not_on_pickup_list": "不在接送名单上",
+        "@identity_not_verified": "身份未能核实",
+        "@pickup_revoked": "接送授权已撤销",
+        "@hardship": "家庭经济困难",
+        "@session_not_provided": "课后服务未开展",
+        "@withdrawn": "已退出课后服务",
+        "@overpaid": "多缴费用",
+        "@other": "其他",
+        "@wechat_pay": "微信支付",
+        "@alipay": "支付宝",
+        "@unionpay": "银联",
+        "@bank_transfer": "银行转账",
+        "@info": "提示",
+        "@warning": "警告",
+        "@critical": "严重",
+    },
+    "en": {
+        "@your_child": "your child",
+        "@unknown": "an unknown person",
+        "@guardian": "guardian",
+        "@authorised_pickup": "authorised pickup person",
+        "@not_on_pickup_list": "they are not on the pickup list",
+        "@identity_not_verified": "their identity could not be verified",
+        "@pickup_revoked": "their pickup authorisation was revoked",
+        "@hardship": "family economic hardship",
+        "@session_not_provided": "sessions not provided",
+        "@withdrawn": "withdrawal from the service",
+        "@overpaid": "overpayment",
+        "@other": "other reasons",
+        "@wechat_pay": "WeChat Pay",
+        "@alipay": "Alipay",
+        "@unionpay": "UnionPay",
+        "@bank_transfer": "bank transfer",
+        "@info": "info",
+        "@warning": "warning",
+        "@critical": "critical",
+    },
+}
+
+
+@dataclass(frozen=True)
+class Template:
+    """One message: the MessageKind it is reported as, and its text per locale. The fields, in the
+    order they appear in the Chinese text, are also the positional parameters of an SMS provider
+    template (Tencent's TemplateParamSet) and the names of Aliyun's TemplateParam variables."""
+
+    kind: str
+    zh: str
+    en: str
+
+    @property
+    def fields(self) -> tuple[str, ...]:
+        return tuple(dict.fromkeys(name for _, name, _, _ in Formatter().parse(self.zh) if name))
+
+    def text(self, locale: str) -> str:
+        return self.en if locale == "en" else self.zh
+
+
+B = "【蓓蕾课后服务】"
+
+TEMPLATES: dict[str, Template] = {
+    # R22: attendance and safety (R11, R12, R13)
+    "check_in": Template("check_in", B + "{student}已于{time}签到参加课后服务，签到老师：{staff}。",
+                         "[Beilei] {student} was checked in to after-school service at {time} by {staff}."),
+    "pickup": Template("pickup", B + "{student}已于{time}由{collector}（{relation}）接走，交接老师：{staff}。",
+                       "[Beilei] {student} was collected at {time} by {collector} ({relation}), handed over by {staff}."),
+    "pickup_extended_care": Template(
+        "pickup", B + "{student}已于{time}由{collector}（{relation}）从延时托管接走，交接老师：{staff}，延时{minutes}分钟。",
+        "[Beilei] {student} was collected from extended care at {time} by {collector} ({relation}), "
+        "handed over by {staff}; {minutes} minutes of extended care."),
+    "absence": Template("absence", B + "{student}今天（{date}）课后服务{start}开始，{grace}分钟后仍未签到，请尽快确认孩子去向。",
+                        "[Beilei] {student} had not checked in {grace} minutes after today's ({date}) session began at "
+                        "{start}. Please check where your child is."),
+    "extended_care": Template("extended_care", B + "{student}在{ended}课后服务结束时尚未接走，已转入延时托管，看护老师：{staff}，"
+                                               "请于{until}前接孩子。",
+                              "[Beilei] {student} was not collected when the session ended at {ended} and is now in "
+                              "extended care with {staff}. Please collect your child by {until}."),
+    "extended_care_escalated": Template(
+        "extended_care_escalated", B + "【紧急】延时托管已于{ended}结束，{student}仍在校由{staff}看护，学校已上报，请立即联系学校。",
+        "[Beilei] URGENT: extended care ended at {ended} and {student} is still at school with {staff}. "
+        "The school has escalated this; please contact the school now."),
+    "unauthorised_pickup": Template(
+        "unauthorised_pickup", B + "【安全提醒】{time}有人（{claimant}）要求接走{student}，因{reason}被{staff}拒绝，孩子仍在校。",
+        "[Beilei] SAFETY: at {time} someone ({claimant}) asked to collect {student} and was refused by {staff} "
+        "because {reason}. Your child is still at school."),
+    # R6: application decisions
+    "application_submitted": Template(
+        "application_submitted", B + "您已为{student}提交课后服务申请（{programme}），学校审核后会通知您。",
+        "[Beilei] Your after-school application for {student} ({programme}) was received. "
+        "The school will tell you its decision."),
+    "application_approved": Template("application_approved", B + "{student}的课后服务申请（{programme}）已获学校批准，区教育局备案后生效。",
+                                     "[Beilei] The school approved the application for {student} ({programme}); "
+                                     "it takes effect once the district files it."),
+    "application_rejected": Template("application_rejected", B + "{student}的课后服务申请（{programme}）未获批准，原因：{reason}。",
+                                     "[Beilei] The application for {student} ({programme}) was not approved. Reason: {reason}."),
+    "enrollment_filed": Template("enrollment_filed", B + "{student}已正式参加课后服务（{programme}），已在区教育局备案。",
+                                 "[Beilei] {student} is now enrolled in after-school service ({programme}), filed with the district."),
+    "enrollment_withdrawn": Template("enrollment_withdrawn", B + "{student}自{date}起退出课后服务（{programme}），未提供的服务不收费或按实退费。",
+                                     "[Beilei] {student} leaves after-school service ({programme}) from {date}. "
+                                     "Nothing not provided is charged; prepaid sessions are refunded."),
+    # R16, R17, R22: fees, payments, waivers, refunds
+    "fee_due": Template("fee_due", B + "{student}课后服务费{amount}元（{period}，{quantity}次），请于{due}前缴纳。",
+                        "[Beilei] After-school fee for {student}: CNY {amount} ({period}, {quantity} sessions), due by {due}."),
+    "fee_statement": Template(
+        "fee_due", B + "{student}{period}课后服务结算：提供{provided}次，出勤{attended}次，应缴{charged}元，减免{waived}元，"
+                      "已缴{paid}元，应退{refund}元，待缴{outstanding}元。",
+        "[Beilei] Statement for {student}, {period}: {provided} sessions provided, {attended} attended; charged CNY {charged}, "
+        "waived {waived}, paid {paid}, refund due {refund}, outstanding {outstanding}."),
+    "payment_received": Template("payment_received", B + "已收到{student}的课后服务费{amount}元（{method}），已存入学校统一账户。",
+                                 "[Beilei] Payment of CNY {amount} for {student} received by {method} into the school's account."),
+    "fee_waived": Template("fee_waived", B + "{student}的课后服务费已减免{amount}元，原因：{reason}。",
+                           "[Beilei] CNY {amount} of {student}'s after-school fee was waived: {reason}."),
+    "refund_issued": Template("refund_issued", B + "已退还{student}的课后服务费{amount}元，原因：{reason}。",
+                              "[Beilei] CNY {amount} of {student}'s after-school fee was refunded: {reason}."),
+    # R4, R7, R21, R23: disclosures
+    "programme_disclosure": Template(
+        "programme_disclosure", B + "{school}公布了{programme}：每次{fee}元，延时托管每次{extended_fee}元，详情：{url}",
+        "[Beilei] {school} published {programme}: CNY {fee} per session, CNY {extended_fee} per extended-care session. "
+        "Details: {url}"),
+    "finance_disclosure": Template(
+        "finance_disclosure", B + "{school}公布了{start}至{end}课后服务收支：收费{income}元，财政补助{subsidy}元，支出{spent}元，"
+                                  "结余{balance}元。详情：{url}",
+        "[Beilei] {school} disclosed after-school income and spending for {start} to {end}: fees CNY {income}, "
+        "subsidies {subsidy}, spending {spent}, balance {balance}. Details: {url}"),
+    # R25: alerts to auditors
+    "anomaly_alert": Template("anomaly_alert", B + "【审计预警】{school}：{check}（{severity}）。{detail}",
+                              "[Beilei] AUDIT ALERT {school}: {check} ({severity}). {detail}"),
+}
+
+
+class UnknownTemplate(KeyError):
+    """No template of that name: a defect in a handler, never bad input."""
+
+
+class MissingParameter(KeyError):
+    """A template field without a value: a message must never go out with a blank in it."""
+
+
+def template(name: str) -> Template:
+    try:
+        return TEMPLATES[name]
+    except KeyError as exc:
+        raise UnknownTemplate(name) from exc
+
+
+def locale_of(choice: str | None) -> str:
+    """Chinese unless the guardian chose English (R22)."""
+    return choice if choice in LOCALES else DEFAULT_LOCALE
+
+
+def values(name: str, locale: str, params: dict[str, str]) -> dict[str, str]:
+    """The template's fields, each in the recipient's language: what an SMS provider template gets."""
+    words = VOCAB[locale_of(locale)]
+    out: dict[str, str] = {}
+    for field in template(name).fields:
+        if field not in params:
+            raise MissingParameter(f"template {name!r} needs {field!r}")
+        value = str(params[field])
+        out[field] = words.get(value, value) if value.startswith("@") else value
+    return out
+
+
+def render(name: str, locale: str, params: dict[str, str]) -> str:
+    """The full text as the recipient reads it, in their language."""
+    return template(name).text(locale_of(locale)).format(**values(name, locale, params))
+
+
+def yuan(fen: int) -> str:
+    """Money is integer fen everywhere; only a message shows yuan."""
+    sign = "-" if fen < 0 else ""
+    return f"{sign}{abs(fen) // 100}.{abs(fen) % 100:02d}"

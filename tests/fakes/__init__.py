@@ -1,0 +1,1 @@
+"""Local HTTP servers that behave like the providers' documented APIs (signatures, answers, errors)."""

@@ -1,0 +1,89 @@
+"""HTTP routes: a recipient's preferences (R22), auditors' contacts for alerts (R25), the sink; bad
+input gets a 4xx with its reason, and a number is only ever shown masked."""
+from __future__ import annotations
+
+import uuid
+from types import SimpleNamespace
+
+import httpx
+import pytest
+from fastapi import FastAPI
+
+from shared.auth import TokenAuthority
+from shared.privacy import Sealer
+from shared.settings import CommonSettings
+from services.notification import api
+from services.notification.db import NotificationUoW
+from services.notification.domain.policy import Preferences
+
+SETTINGS = CommonSettings()
+AUTHORITY = TokenAuthority(SETTINGS.auth_secret)
+
+
+@pytest.fixture
+async def client(db):
+    app = FastAPI()
+    app.include_router(api.router)
+    app.state.runtime = SimpleNamespace(
+        uow_factory=lambda: NotificationUoW(db, producer="notification"), authority=AUTHORITY,
+        extras={"sealer": Sealer(SETTINGS.contact_sealing_key), "defaults": Preferences()})
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://notification") as c:
+        yield c
+
+
+def bearer(subject: str, role: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {AUTHORITY.mint(subject, role)}"}
+
+
+async def test_a_guardian_sets_and_reads_their_own_preferences(client) -> None:
+    gid = f"gdn-api-{uuid.uuid4().hex[:6]}"
+    default = await client.get(f"/v1/recipients/{gid}/preferences", headers=bearer(gid, "guardian"))
+    assert default.status_code == 200 and default.json()["quiet_hours"] == {"start": "21:30", "end": "07:00"}
+    body = {"channels": "sms_only", "quiet_hours": {"start": "22:00", "end": "06:30"}, "locale": "en"}
+    put = await client.put(f"/v1/recipients/{gid}/preferences", json=body, headers=bearer(gid, "guardian"))
+    assert put.status_code == 200
+    got = (await client.get(f"/v1/recipients/{gid}/preferences", headers=bearer(gid, "guardian"))).json()
+    assert got == {"recipient_id": gid, **body}
+
+
+async def test_nobody_else_may_change_a_guardians_preferences(client) -> None:
+    reply = await client.put("/v1/recipients/gdn-api-a/preferences", json={"channels": "sms_only"},
+                             headers=bearer("gdn-api-b", "guardian"))
+    assert reply.status_code == 403 and "only the recipient" in reply.json()["detail"]
+    assert (await client.get("/v1/recipients/gdn-api-a/preferences")).status_code == 401
+
+
+async def test_malformed_preferences_are_refused_with_the_reason(client) -> None:
+    reply = await client.put("/v1/recipients/gdn-api-c/preferences",
+                             json={"channels": "fax", "quiet_hours": {"start": "25:00", "end": "07:00"}},
+                             headers=bearer("gdn-api-c", "guardian"))
+    assert reply.status_code == 422
+    where = {tuple(e["loc"]) for e in reply.json()["detail"]}
+    assert where == {("body", "channels"), ("body", "quiet_hours", "start")}
+
+
+async def test_an_auditor_registers_a_contact_that_is_kept_sealed_and_shown_masked(client, db) -> None:
+    aid = f"aud-api-{uuid.uuid4().hex[:6]}"
+    reply = await client.put(f"/v1/auditors/{aid}/contact", json={"phone": "138 0013 8000", "district_id": "dst-07"},
+                             headers=bearer(aid, "auditor"))
+    assert reply.status_code == 200 and reply.json()["phone_masked"] == "138****8000"
+    async with NotificationUoW(db, producer="notification") as uow:
+        row = await uow.contact(aid)
+    assert row.role == "auditor" and "13800138000" not in row.phone_sealed
+    assert Sealer(SETTINGS.contact_sealing_key).unseal(row.phone_sealed) == "13800138000"
+
+
+async def test_an_auditor_contact_needs_a_mainland_mobile_and_the_right_role(client) -> None:
+    bad = await client.put("/v1/auditors/aud-api-x/contact", json={"phone": "12345"}, headers=bearer("aud-api-x", "auditor"))
+    assert bad.status_code == 422 and "mainland mobile" in bad.text
+    other = await client.put("/v1/auditors/aud-api-x/contact", json={"phone": "13800138000"},
+                             headers=bearer("gdn-1", "guardian"))
+    assert other.status_code == 403
+
+
+async def test_the_sink_lists_messages_as_json_and_as_a_page(client) -> None:
+    listed = await client.get("/v1/sink", params={"limit": 5})
+    assert listed.status_code == 200 and isinstance(listed.json(), list)
+    page = await client.get("/sink")
+    assert page.status_code == 200 and "Beilei local delivery sink" in page.text
+    assert (await client.get("/v1/sink", params={"limit": 0})).status_code == 422

@@ -1,0 +1,73 @@
+"""Templates: every message kind in Chinese and English, chosen per guardian (R22, R23)."""
+from __future__ import annotations
+
+import typing
+
+import pytest
+
+from shared.contracts.notification import MessageKind
+from services.notification.domain.templates import (
+    TEMPLATES, VOCAB, MissingParameter, UnknownTemplate, locale_of, render, template, values, yuan,
+)
+
+
+def _params(name: str) -> dict[str, str]:
+    return {f: "@guardian" if f == "relation" else f"<{f}>" for f in template(name).fields}
+
+
+@pytest.mark.parametrize("name", sorted(TEMPLATES))
+def test_every_template_renders_in_chinese_and_in_english_with_all_its_fields(name: str) -> None:
+    params = _params(name)
+    zh, en = render(name, "zh-CN", params), render(name, "en", params)
+    assert zh.startswith("【蓓蕾课后服务】") and en.startswith("[Beilei]")
+    for field, value in params.items():
+        if not value.startswith("@"):
+            assert value in zh and value in en, field
+    assert "{" not in zh + en
+
+
+@pytest.mark.parametrize("name", sorted(TEMPLATES))
+def test_every_template_reports_a_message_kind_of_the_contract(name: str) -> None:
+    assert template(name).kind in typing.get_args(MessageKind)
+
+
+def test_the_messages_the_issue_lists_each_have_a_template() -> None:
+    kinds = {t.kind for t in TEMPLATES.values()}
+    assert kinds == set(typing.get_args(MessageKind))
+
+
+def test_chinese_is_the_default_and_english_is_chosen_per_guardian() -> None:
+    params = {"student": "李小明", "time": "17:42", "collector": "王芳", "relation": "@guardian", "staff": "stf-0311"}
+    assert render("pickup", "zh-CN", params) == "【蓓蕾课后服务】李小明已于17:42由王芳（家长）接走，交接老师：stf-0311。"
+    assert render("pickup", "fr", params) == render("pickup", "zh-CN", params)
+    assert locale_of(None) == "zh-CN" and locale_of("en") == "en"
+    assert render("pickup", "en", params) == (
+        "[Beilei] 李小明 was collected at 17:42 by 王芳 (guardian), handed over by stf-0311.")
+
+
+def test_vocabulary_words_are_translated_and_names_are_left_as_they_are() -> None:
+    params = {"student": "@your_child", "time": "17:35", "claimant": "@unknown", "reason": "@not_on_pickup_list",
+              "staff": "stf-0311"}
+    assert "您的孩子" in render("unauthorised_pickup", "zh-CN", params)
+    english = render("unauthorised_pickup", "en", params)
+    assert "your child" in english and "they are not on the pickup list" in english and "an unknown person" in english
+    assert set(VOCAB["zh-CN"]) == set(VOCAB["en"])
+
+
+def test_provider_template_values_follow_the_field_order_of_the_template() -> None:
+    params = _params("fee_due")
+    assert list(values("fee_due", "en", params)) == ["student", "amount", "period", "quantity", "due"]
+
+
+def test_a_missing_parameter_or_an_unknown_template_is_an_error_not_a_blank() -> None:
+    with pytest.raises(MissingParameter):
+        render("pickup", "zh-CN", {"student": "李小明"})
+    with pytest.raises(UnknownTemplate):
+        render("no_such_template", "zh-CN", {})
+
+
+def test_money_in_fen_is_shown_in_yuan_with_two_decimals() -> None:
+    assert yuan(30000) == "300.00"
+    assert yuan(1505) == "15.05"
+    assert yuan(7) == "0.07"
+    assert yuan(-250) == "-2.50"
