@@ -1,10 +1,259 @@
-"""Attendance's HTTP routes: rosters (the ingest endpoint for school systems comes with R15)."""
+"""Attendance's HTTP routes: the school systems' batch endpoint (R15), excusals, and the queries (who is
+on site, the day's attendance, exercise compliance, the roster). Translates HTTP to use cases; no rules."""
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
-from pydantic import BaseModel
+import json
+import uuid
+from datetime import date, datetime, timezone
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from fastapi.responses import JSONResponse
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+
+from services.attendance import handlers as h
+from services.attendance.db import AttendanceUoW
+from services.attendance.domain import DAILY_EXERCISE_MINUTES, KINDS, DayState, Record, Rejection, compliance, local_day
+from shared.auth import Principal, current_principal
+from shared.contracts.common import ActivityTier
 
 router = APIRouter(prefix="/v1", tags=["attendance"])
+
+ID = Annotated[str, Field(min_length=1, max_length=128)]
+
+
+# -- the batch format ---------------------------------------------------------------------------------
+class _RecordIn(BaseModel):
+    # Unknown fields are refused so that a misspelt field (say "collected_by") is a clear per-record
+    # reason rather than a silently missing value.
+    model_config = ConfigDict(extra="forbid")
+
+    record_id: ID = Field(description="Your system's id for the record; resending it is harmless (R15).",
+                          examples=["gate-20250912-00017"])
+    student_id: ID = Field(examples=["stu-000123"])
+    at: AwareDatetime = Field(description="When it happened, with its UTC offset: the check-in, the handover, or the "
+                                          "activity's start.", examples=["2025-09-12T15:31:00+08:00"])
+    session_date: date | None = Field(None, description="School-local day; defaults to the local day of `at`.")
+    programme_id: ID | None = Field(None, description="Needed only if the student has two sessions that day.")
+    staff_id: ID = Field(description="Admitted staff member who did it (R11, R28).", examples=["stf-0311"])
+    staff_role: str = Field("school_staff", description="school_staff, principal or outside_provider.")
+    school_id: ID | None = Field(None, description="If given, must be the school in the path.")
+    system_id: ID | None = Field(None, description="Your gate or information system; defaults to the token's subject.")
+
+
+class CheckInIn(_RecordIn):
+    kind: Literal["check_in"]
+
+
+class CheckOutIn(_RecordIn):
+    kind: Literal["check_out"]
+    collected_by_id: ID = Field(description="Guardian or authorised pickup person, as known to the platform (R11).",
+                                examples=["gdn-000456"])
+    collected_by_name: str | None = Field(None, max_length=64, description="Their name as your gate recorded it.")
+
+
+class ActivityIn(_RecordIn):
+    kind: Literal["activity"]
+    activity_id: ID = Field(examples=["act-0042-07"])
+    tier: ActivityTier
+    minutes: int = Field(ge=1, le=600)
+    exercise_minutes: int = Field(ge=0, le=600, description="Of those, minutes of physical exercise (R14).")
+
+
+RecordIn = Annotated[CheckInIn | CheckOutIn | ActivityIn, Field(discriminator="kind")]
+_RECORD = TypeAdapter(RecordIn)
+
+
+class BatchIn(BaseModel):
+    """The request body (documentation only: records are read one by one, so one bad record is one
+    rejection, not a failed request)."""
+
+    records: list[RecordIn] = Field(description="Up to ingest_max_records records, in any order.")
+
+
+class ResultOut(BaseModel):
+    index: int = Field(description="Position of the record in the request.")
+    record_id: str | None
+    status: Literal["accepted", "duplicate", "rejected"]
+    reason_code: str | None = Field(None, description="Stable code of the reason; see docs/attendance.md.")
+    reason: str | None = None
+    event_id: str | None = Field(None, description="Id of the event the record produced (accepted or refused pickup).")
+
+
+class BatchOut(BaseModel):
+    school_id: str
+    received: int
+    accepted: int
+    duplicate: int
+    rejected: int
+    results: list[ResultOut]
+
+
+def _describe(exc: ValidationError) -> str:
+    parts = []
+    for err in exc.errors(include_url=False)[:5]:
+        where = ".".join(str(p) for p in err["loc"][1:]) or "record"  # loc[0] is the kind's tag
+        parts.append(f"{where}: {err['msg']}")
+    return "; ".join(parts)
+
+
+def parse_record(raw: object, school_id: str, system_id: str) -> h.Submitted:
+    """One raw JSON record to a Submitted: a Record, or a rejection saying exactly what is wrong (R15)."""
+    record_id = raw.get("record_id") if isinstance(raw, dict) else None
+    record_id = record_id if isinstance(record_id, str) else None
+    if not isinstance(raw, dict):
+        return h.Submitted(None, rejection=Rejection("invalid", f"a record must be a JSON object, got {type(raw).__name__}"))
+    if raw.get("kind") not in KINDS:
+        return h.Submitted(record_id, rejection=Rejection(
+            "invalid", f"kind must be one of {', '.join(KINDS)}; got {raw.get('kind')!r}"))
+    try:
+        rec = _RECORD.validate_python(raw)
+    except ValidationError as exc:
+        return h.Submitted(record_id, rejection=Rejection("invalid", _describe(exc)))
+    if rec.school_id is not None and rec.school_id != school_id:
+        return h.Submitted(record_id, rejection=Rejection(
+            "wrong_school", f"record is about school {rec.school_id}, posted to {school_id}"))
+    at = rec.at.astimezone(timezone.utc)
+    extra = {}
+    if isinstance(rec, CheckOutIn):
+        extra = dict(collected_by_id=rec.collected_by_id, collected_by_name=rec.collected_by_name)
+    elif isinstance(rec, ActivityIn):
+        extra = dict(activity_id=rec.activity_id, tier=rec.tier, minutes=rec.minutes, exercise_minutes=rec.exercise_minutes)
+    record = Record(
+        record_id=rec.record_id, kind=rec.kind, school_id=school_id, student_id=rec.student_id,
+        at=at, session_date=rec.session_date or local_day(at), staff_id=rec.staff_id, staff_role=rec.staff_role,
+        system_id=rec.system_id or system_id, programme_id=rec.programme_id, **extra,
+    )
+    return h.Submitted(record_id, record)
+
+
+# -- who may do what ------------------------------------------------------------------------------------
+def _uow(request: Request) -> AttendanceUoW:
+    return request.app.state.runtime.uow_factory()
+
+
+def _policy(request: Request) -> h.Policy:
+    return request.app.state.runtime.extras["policy"]
+
+
+def school_system_of(school_id: str, principal: Principal = Depends(current_principal)) -> Principal:
+    """Only a school system, and only for its own school's students (R15, R27)."""
+    if principal.role != "school_system":
+        raise HTTPException(403, f"role {principal.role!r} may not post records; a school_system token is needed")
+    if principal.school_id != school_id:
+        raise HTTPException(403, f"this school system is authorised for school {principal.school_id}, not {school_id}")
+    return principal
+
+
+def school_or_system_of(school_id: str, principal: Principal = Depends(current_principal)) -> Principal:
+    if principal.role not in ("school", "school_system") or principal.school_id != school_id:
+        raise HTTPException(403, f"only school {school_id} itself (role school or school_system) may do this")
+    return principal
+
+
+async def reader_of(school_id: str, request: Request, principal: Principal = Depends(current_principal)) -> Principal:
+    """The school itself, its school system, its district, the city and auditors may read (R27)."""
+    if principal.role not in ("school", "school_system", "district", "city", "auditor"):
+        raise HTTPException(403, f"role {principal.role!r} may not read a school's attendance")
+    district = None
+    if principal.role == "district":
+        async with _uow(request) as uow:
+            district = await uow.district_of(school_id)
+    if not principal.may_see_school(school_id, district):
+        scope = principal.school_id or principal.district_id
+        raise HTTPException(403, f"{principal.role} {scope} may not read school {school_id}")
+    return principal
+
+
+def _day(request: Request, value: date | None) -> date:
+    return value or local_day(_policy(request).clock())
+
+
+def _inlined(model: type[BaseModel]) -> dict:
+    """The model's JSON Schema with its $defs substituted in place, to sit inside an OpenAPI request body."""
+    schema = model.model_json_schema()
+    defs = schema.pop("$defs", {})
+
+    def walk(node: object) -> object:
+        if isinstance(node, dict):
+            ref = node.get("$ref")
+            if isinstance(ref, str) and ref.startswith("#/$defs/"):
+                return walk(defs[ref.removeprefix("#/$defs/")])
+            # A discriminator mapping names $defs too; with the variants inlined, the property name suffices.
+            return {k: walk(v) for k, v in node.items() if not (k == "discriminator" and isinstance(v, dict))}
+        if isinstance(node, list):
+            return [walk(v) for v in node]
+        return node
+
+    return walk(schema)  # type: ignore[return-value]
+
+
+# -- routes -----------------------------------------------------------------------------------------------
+@router.post(
+    "/schools/{school_id}/records",
+    summary="A school system posts a batch of check-in, check-out and activity records (R15).",
+    responses={200: {"model": BatchOut, "description": "Every record's result, in request order."},
+               400: {"description": "The body is not JSON."}, 413: {"description": "Too many records."},
+               422: {"description": "The body is not an object with a records list."}},
+    openapi_extra={"requestBody": {"required": True, "content": {"application/json": {"schema": _inlined(BatchIn)}}}},
+)
+async def post_records(school_id: str, request: Request, principal: Principal = Depends(school_system_of)) -> JSONResponse:
+    body = await request.body()
+    try:
+        payload = json.loads(body)
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise HTTPException(400, f"the body is not JSON: {exc}") from None
+    if not isinstance(payload, dict) or not isinstance(payload.get("records"), list):
+        raise HTTPException(422, 'the body must be a JSON object {"records": [...]}')
+    raw_records = payload["records"]
+    limit = request.app.state.runtime.settings.ingest_max_records
+    if len(raw_records) > limit:
+        raise HTTPException(413, f"{len(raw_records)} records in one batch; at most {limit}; split the batch")
+    batch = [parse_record(raw, school_id, principal.subject) for raw in raw_records]
+    correlation_id = request.headers.get("x-correlation-id") or str(uuid.uuid4())
+    async with _uow(request) as uow:
+        outcomes = await h.ingest(uow, batch, _policy(request), correlation_id=correlation_id)
+        await uow.commit()
+    results, counts = [], {"accepted": 0, "duplicate": 0, "rejected": 0}
+    for index, (item, outcome) in enumerate(zip(batch, outcomes)):
+        counts[outcome.status] += 1
+        result = {"index": index, "record_id": item.record_id, "status": outcome.status}
+        if outcome.reason_code:
+            result["reason_code"], result["reason"] = outcome.reason_code, outcome.reason
+        if outcome.event_id:
+            result["event_id"] = outcome.event_id
+        results.append(result)
+    return JSONResponse({"school_id": school_id, "received": len(batch), **counts, "results": results})
+
+
+class ExcusalIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    student_id: ID
+    session_date: date
+    programme_id: ID | None = None
+    reason: str = Field(min_length=1, max_length=200, examples=["病假"])
+
+
+class ExcusalOut(BaseModel):
+    student_id: str
+    programme_id: str
+    session_date: date
+    excused: bool = True
+
+
+@router.post("/schools/{school_id}/excusals", status_code=201, response_model=ExcusalOut,
+             summary="Excuse a student from a day's session: no absence alert is raised (R12).",
+             responses={422: {"description": "Not on the roster, or no session that day."}})
+async def post_excusal(school_id: str, body: ExcusalIn, request: Request,
+                       principal: Principal = Depends(school_or_system_of)) -> ExcusalOut:
+    async with _uow(request) as uow:
+        result = await h.excuse_student(uow, school_id=school_id, student_id=body.student_id, day=body.session_date,
+                                        programme_id=body.programme_id, reason=body.reason)
+        if isinstance(result, Rejection):
+            raise HTTPException(422, {"reason_code": result.code, "reason": result.reason})
+        await uow.commit()
+    return ExcusalOut(student_id=result.student_id, programme_id=result.programme_id, session_date=result.session_date)
 
 
 class RosterEntryPublic(BaseModel):
@@ -16,7 +265,107 @@ class RosterEntryPublic(BaseModel):
 
 @router.get("/schools/{school_id}/roster", response_model=list[RosterEntryPublic],
             summary="Students filed and not withdrawn at a school.")
-async def roster(school_id: str, request: Request) -> list[RosterEntryPublic]:
-    async with request.app.state.runtime.uow_factory() as uow:
+async def roster(school_id: str, request: Request, principal: Principal = Depends(reader_of)) -> list[RosterEntryPublic]:
+    async with _uow(request) as uow:
         rows = await uow.roster(school_id)
-    return [RosterEntryPublic(**r.model_dump()) for r in rows]
+    return [RosterEntryPublic(student_id=r.student_id, programme_id=r.programme_id, student_name=r.student_name,
+                              extended_care=r.extended_care) for r in rows]
+
+
+class StudentDayPublic(BaseModel):
+    student_id: str
+    programme_id: str
+    student_name: str
+    status: Literal["collected", "on_site", "excused", "absent", "expected"]
+    checked_in_at: datetime | None = None
+    checked_in_by: str | None = None
+    checked_out_at: datetime | None = None
+    handed_over_by: str | None = None
+    collected_by_id: str | None = None
+    collected_by_name: str | None = None
+    collected_by_relation: str | None = None
+    extended_care_minutes: int = 0
+    in_extended_care: bool = False
+    escalated: bool = False
+    excuse_reason: str | None = None
+    absence_raised_at: datetime | None = None
+
+
+class DayPublic(BaseModel):
+    school_id: str
+    session_date: date
+    counts: dict[str, int] = Field(description="Students per status.")
+    students: list[StudentDayPublic]
+
+
+async def _day_view(request: Request, school_id: str, day: date) -> list[StudentDayPublic]:
+    async with _uow(request) as uow:
+        rows = await uow.day_rows(school_id, day)
+        schedules = await uow.schedules({r.programme_id for r in rows})
+    students = []
+    for r in rows:
+        schedule = schedules.get(r.programme_id)
+        if schedule is None or schedule.window(day) is None:
+            continue  # no session that day: the student is not expected
+        state = DayState(r.checked_in_at, r.checked_in_by, r.checked_out_at, r.excused, r.absent_at,
+                         r.extended_care_started_at, r.escalated_at)
+        students.append(StudentDayPublic(
+            student_id=r.student_id, programme_id=r.programme_id, student_name=r.student_name, status=state.status,
+            checked_in_at=r.checked_in_at, checked_in_by=r.checked_in_by, checked_out_at=r.checked_out_at,
+            handed_over_by=r.handed_over_by, collected_by_id=r.collected_by_id, collected_by_name=r.collected_by_name,
+            collected_by_relation=r.collected_by_relation, extended_care_minutes=r.extended_care_minutes,
+            in_extended_care=state.on_site and r.extended_care_started_at is not None,
+            escalated=state.on_site and r.escalated_at is not None, excuse_reason=r.excuse_reason,
+            absence_raised_at=r.absent_at,
+        ))
+    return students
+
+
+@router.get("/schools/{school_id}/attendance", response_model=DayPublic,
+            summary="The day's attendance of a school: every expected student and where they stand (R11-R13).")
+async def attendance(school_id: str, request: Request, on: date | None = Query(None, alias="date"),
+                     principal: Principal = Depends(reader_of)) -> DayPublic:
+    day = _day(request, on)
+    students = await _day_view(request, school_id, day)
+    counts = {s: 0 for s in ("collected", "on_site", "excused", "absent", "expected")}
+    for s in students:
+        counts[s.status] += 1
+    return DayPublic(school_id=school_id, session_date=day, counts=counts, students=students)
+
+
+@router.get("/schools/{school_id}/on-site", response_model=list[StudentDayPublic],
+            summary="Who is on site now (checked in, not yet handed over), including extended care (R11, R13).")
+async def on_site(school_id: str, request: Request, on: date | None = Query(None, alias="date"),
+                  principal: Principal = Depends(reader_of)) -> list[StudentDayPublic]:
+    return [s for s in await _day_view(request, school_id, _day(request, on)) if s.status == "on_site"]
+
+
+class StudentExercisePublic(BaseModel):
+    student_id: str
+    exercise_minutes: int
+    compliant: bool
+
+
+class ExercisePublic(BaseModel):
+    school_id: str
+    session_date: date
+    required_minutes: int = DAILY_EXERCISE_MINUTES
+    students: int = Field(description="Students who attended or have an activity record that day.")
+    compliant: int = Field(description="Of those, students with at least the required minutes of exercise.")
+    share: float
+    per_student: list[StudentExercisePublic]
+
+
+@router.get("/schools/{school_id}/exercise", response_model=ExercisePublic,
+            summary="A day's physical exercise per student and the school's compliance with the 30-minute rule (R14).")
+async def exercise(school_id: str, request: Request, on: date | None = Query(None, alias="date"),
+                   principal: Principal = Depends(reader_of)) -> ExercisePublic:
+    day = _day(request, on)
+    async with _uow(request) as uow:
+        minutes = await uow.exercise_minutes(school_id, day)
+        attending = await uow.attending(school_id, day)
+    rows, school = compliance(school_id, day, attending, minutes)
+    return ExercisePublic(school_id=school_id, session_date=day, students=school.students, compliant=school.compliant,
+                          share=round(school.share, 4),
+                          per_student=[StudentExercisePublic(student_id=r.student_id, exercise_minutes=r.exercise_minutes,
+                                                             compliant=r.compliant) for r in rows])

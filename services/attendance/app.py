@@ -1,19 +1,65 @@
-"""Attendance's composition root: wires settings, runtime, handlers and routes into one ASGI app."""
+"""Attendance's composition root: wires settings, the policy (clock, grace, limits), handlers, routes and the
+timer sweep into one ASGI app."""
 from __future__ import annotations
 
-from fastapi import FastAPI
+import asyncio
+import logging
+from collections.abc import Callable
+from datetime import datetime, timedelta
 
-from shared.messaging.runtime import Runtime, build_runtime, create_app
+from fastapi import FastAPI
+from prometheus_client import Counter
+
 from services.attendance import api
 from services.attendance.db import AttendanceUoW
-from services.attendance.handlers import HANDLERS
+from services.attendance.domain import Limits
+from services.attendance.handlers import Policy, handler_table, sweep, utc_now
 from services.attendance.settings import Settings
+from shared.messaging.runtime import Runtime, build_runtime, create_app
 
 NAME = "attendance"
+log = logging.getLogger(__name__)
 
 
-def build(settings: Settings | None = None) -> tuple[FastAPI, Runtime]:
-    rt = build_runtime(NAME, settings or Settings(), AttendanceUoW)
-    app = create_app(rt, handlers=HANDLERS, routers=[api.router], title="Beilei attendance",
-                     description="Check-in, check-out and handover, absence, extended care, exercise (R11-R15).")
+def policy_from(settings: Settings, clock: Callable[[], datetime] = utc_now) -> Policy:
+    return Policy(
+        clock=clock,
+        limits=Limits(max_age=timedelta(days=settings.ingest_max_age_days),
+                      future_tolerance=timedelta(seconds=settings.ingest_future_tolerance_seconds)),
+        grace=timedelta(minutes=settings.absence_grace_minutes),
+        sweep_batch=settings.sweep_batch,
+    )
+
+
+def build(settings: Settings | None = None, *, clock: Callable[[], datetime] = utc_now) -> tuple[FastAPI, Runtime]:
+    settings = settings or Settings()
+    rt = build_runtime(NAME, settings, AttendanceUoW)
+    policy = policy_from(settings, clock)
+    rt.extras["policy"] = policy
+    raised = Counter("beilei_attendance_timer_events", "Events raised by the timer sweep, by rule.", ["rule"],
+                     registry=rt.registry)
+
+    async def run_sweeps() -> None:
+        """R12, R13: time passing is itself an input, so the service looks at the clock periodically."""
+        while True:
+            try:
+                report = await sweep(rt.uow_factory, policy)
+                for rule, count in (("absence", report.absent), ("extended_care", report.extended_care),
+                                    ("escalation", report.escalated)):
+                    if count:
+                        raised.labels(rule).inc(count)
+                        log.info("timer sweep raised events", extra={"rule": rule, "count": count})
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                # The next round retries; every write is conditional, so a half-done round repeats safely.
+                log.exception("timer sweep failed; retrying next round")
+            await asyncio.sleep(settings.sweep_interval_seconds)
+
+    app = create_app(
+        rt, handlers=handler_table(policy), routers=[api.router], title="Beilei attendance",
+        description="School systems' check-in, check-out and activity records; safe handover, absence, extended care "
+                    "and exercise (R8, R11-R15, R27, R28). See docs/attendance.md.",
+        background=[run_sweeps],
+    )
     return app, rt

@@ -1,37 +1,560 @@
-"""Attendance's tables and unit of work; imports the kit, never another service."""
+"""Attendance's tables and unit of work; imports the kit and attendance's domain, never another service.
+
+Bulk paths (a school system's batch, the timer sweep) read and write with one multi-row statement per
+table (`unnest` of arrays), so a batch of thousands of records costs a handful of round trips.
+"""
 from __future__ import annotations
 
-from datetime import datetime
+import json
+import uuid
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any, Self
 
-from sqlalchemy import Column, DateTime
-from sqlalchemy.dialects.postgresql import JSONB
-from sqlmodel import Field, SQLModel, select
+from sqlalchemy import Column, Date, DateTime, text
+from sqlalchemy.dialects.postgresql import JSONB, UUID
+from sqlalchemy.orm import registry
+from sqlmodel import Field, SQLModel
 
+from services.attendance.domain import DayState, Enrolment, Schedule, Slot, parse_hhmm
 from shared.messaging.uow import UnitOfWork
 
+DayKey = tuple[str, str, date]  # (student_id, programme_id, session_date)
 
-class RosterRow(SQLModel, table=True):
-    """A filed enrolment as attendance sees it: who may be checked in, and who may collect them."""
+
+@dataclass(frozen=True)
+class Filing:
+    """What the roster keeps of an EnrollmentFiled event."""
+
+    student_id: str
+    programme_id: str
+    school_id: str
+    district_id: str
+    student_name: str
+    guardian_id: str
+    authorised_pickup_ids: tuple[str, ...]
+    class_teacher_id: str | None
+    extended_care: bool
+    filed_at: datetime
+
+
+class AttendanceTable(SQLModel, registry=registry()):
+    """Base of attendance's tables. Its own registry (and so its own MetaData) keeps attendance's table
+    names (e.g. "programmes") from colliding with other services' when several are imported in one process."""
+
+
+class RosterRow(AttendanceTable, table=True):
+    """A filed enrolment as attendance sees it: who may be checked in, and who may collect them (R6, R11)."""
 
     __tablename__ = "roster"
 
     student_id: str = Field(primary_key=True)
     programme_id: str = Field(primary_key=True)
     school_id: str = Field(index=True)
+    district_id: str | None = None
     student_name: str
     guardian_id: str
     authorised_pickup_ids: list[str] = Field(sa_column=Column(JSONB, nullable=False))
+    # People who were authorised and no longer are, so a refusal can say "revoked" (R11).
+    revoked_pickup_ids: list[str] = Field(default_factory=list, sa_column=Column(JSONB, nullable=False))
+    class_teacher_id: str | None = None
     extended_care: bool = False
     active: bool = True
+    withdrawn_from: date | None = Field(default=None, sa_column=Column(Date))
     filed_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))
 
 
-class AttendanceUoW(UnitOfWork):
-    async def roster_entry(self, student_id: str, programme_id: str) -> RosterRow | None:
-        return await self.session.get(RosterRow, (student_id, programme_id))
+class ProgrammeRow(AttendanceTable, table=True):
+    """A published programme's timetable and admitted staff (R7, R8, R28), from ProgrammePublished."""
 
-    async def roster(self, school_id: str) -> list[RosterRow]:
-        result = await self.session.exec(
-            select(RosterRow).where(RosterRow.school_id == school_id, RosterRow.active).order_by(RosterRow.student_id)
+    __tablename__ = "programmes"
+
+    programme_id: str = Field(primary_key=True)
+    school_id: str = Field(index=True)
+    district_id: str
+    sessions: list[dict] = Field(sa_column=Column(JSONB, nullable=False))
+    extended_care_until_local: str | None = None
+    staff_ids: list[str] = Field(sa_column=Column(JSONB, nullable=False))
+    responsible_id: str
+    published_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+
+
+class GuardianshipRow(AttendanceTable, table=True):
+    """A registered guardian of a student, with the name told to families at pickup (R11, R22)."""
+
+    __tablename__ = "guardianships"
+
+    student_id: str = Field(primary_key=True)
+    guardian_id: str = Field(primary_key=True)
+    guardian_name: str
+    school_id: str
+
+
+class AttendanceDayRow(AttendanceTable, table=True):
+    """One student's day in one programme: check-in, handover, and what the timers raised (R11-R13)."""
+
+    __tablename__ = "attendance_days"
+
+    student_id: str = Field(primary_key=True)
+    programme_id: str = Field(primary_key=True)
+    session_date: date = Field(sa_column=Column(Date, primary_key=True))
+    school_id: str
+    checked_in_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))
+    checked_in_by: str | None = None
+    checked_out_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))
+    handed_over_by: str | None = None
+    collected_by_id: str | None = None
+    collected_by_name: str | None = None
+    collected_by_relation: str | None = None
+    extended_care_minutes: int = 0
+    excused: bool = False
+    excuse_reason: str | None = None
+    absent_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))
+    extended_care_started_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))
+    escalated_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))
+
+
+class IngestRecordRow(AttendanceTable, table=True):
+    """A school system's record that took effect (accepted, or a refused pickup), by its own id: the
+    dedupe table that makes a resent record change nothing (R15). Rejected records are not kept, so a
+    corrected resend is judged afresh."""
+
+    __tablename__ = "ingest_records"
+
+    school_id: str = Field(primary_key=True)
+    record_id: str = Field(primary_key=True)
+    kind: str
+    student_id: str
+    session_date: date = Field(sa_column=Column(Date, nullable=False))
+    status: str
+    reason_code: str | None = None
+    event_id: uuid.UUID = Field(sa_column=Column(UUID(as_uuid=True), nullable=False))
+    received_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))
+
+
+class ActivityRow(AttendanceTable, table=True):
+    """An accepted activity record; exercise minutes are summed per student and day (R14)."""
+
+    __tablename__ = "activities"
+
+    school_id: str = Field(primary_key=True)
+    record_id: str = Field(primary_key=True)
+    student_id: str
+    programme_id: str
+    session_date: date = Field(sa_column=Column(Date, nullable=False))
+    activity_id: str
+    tier: str
+    started_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+    minutes: int
+    exercise_minutes: int
+    recorded_by: str
+
+
+class SweepMarkRow(AttendanceTable, table=True):
+    """A timer rule finished for a programme's day, so later sweeps skip it."""
+
+    __tablename__ = "sweep_marks"
+
+    programme_id: str = Field(primary_key=True)
+    session_date: date = Field(sa_column=Column(Date, primary_key=True))
+    rule: str = Field(primary_key=True)
+
+
+def _columns(rows: Sequence[Sequence[Any]], width: int) -> list[list[Any]]:
+    """Rows to per-column lists, the shape `unnest` takes."""
+    return [list(col) for col in zip(*rows)] if rows else [[] for _ in range(width)]
+
+
+def _schedule(row: Any) -> Schedule:
+    slots = tuple(
+        Slot(frozenset(s["weekdays"]), parse_hhmm(s["starts_at_local"]), parse_hhmm(s["ends_at_local"])) for s in row.sessions
+    )
+    ext = parse_hhmm(row.extended_care_until_local) if row.extended_care_until_local else None
+    return Schedule(row.programme_id, row.school_id, row.district_id, slots, ext, frozenset(row.staff_ids), row.responsible_id)
+
+
+def _enrolment(row: Any, guardians: Iterable[str]) -> Enrolment:
+    return Enrolment(
+        student_id=row.student_id, programme_id=row.programme_id, school_id=row.school_id, student_name=row.student_name,
+        guardian_ids=frozenset({row.guardian_id, *guardians}), authorised_pickup_ids=frozenset(row.authorised_pickup_ids),
+        revoked_pickup_ids=frozenset(row.revoked_pickup_ids), class_teacher_id=row.class_teacher_id, active=row.active,
+        withdrawn_from=row.withdrawn_from, filed_at=row.filed_at,
+    )
+
+
+_DAY_COLUMNS = "checked_in_at, checked_in_by, checked_out_at, excused, absent_at, extended_care_started_at, escalated_at"
+
+
+def _day(row: Any) -> DayState:
+    return DayState(row.checked_in_at, row.checked_in_by, row.checked_out_at, row.excused, row.absent_at,
+                    row.extended_care_started_at, row.escalated_at)
+
+
+Flush = Callable[["AttendanceUoW", list], Awaitable[None]]
+
+
+class AttendanceUoW(UnitOfWork):
+    """The kit's unit of work plus attendance's repositories, and deferred work flushed at commit: the
+    consumer calls a handler per event, but ingest records of one consumed batch are judged together."""
+
+    async def __aenter__(self) -> Self:
+        await super().__aenter__()
+        self._deferred: dict[str, tuple[int, Flush, list]] = {}
+        return self
+
+    def deferred(self, name: str, flush: Flush, *, order: int = 0) -> list:
+        """A list to append work to; `flush(uow, items)` runs once, just before this transaction commits,
+        lower `order` first (the roster before the records judged against it)."""
+        if name not in self._deferred:
+            self._deferred[name] = (order, flush, [])
+        return self._deferred[name][2]
+
+    async def commit(self) -> None:
+        while self._deferred:
+            name = min(self._deferred, key=lambda n: self._deferred[n][0])
+            _, flush, items = self._deferred.pop(name)
+            await flush(self, items)
+        await super().commit()
+
+    async def _rows(self, sql: str, params: dict[str, Any] | None = None) -> list[Any]:
+        return list((await self.session.execute(text(sql), params or {})).all())
+
+    async def lock_schools(self, school_ids: Iterable[str]) -> None:
+        """Serialise ingest per school for this transaction (sorted, so two batches cannot deadlock):
+        judging a record reads the student's day, so two batches of one school must not interleave."""
+        for school_id in sorted(set(school_ids)):
+            await self.session.execute(text("select pg_advisory_xact_lock(hashtext('attendance-ingest:' || :s))"),
+                                       {"s": school_id})
+
+    # -- from enrollment events ------------------------------------------------------------------
+    async def save_enrolments(self, filings: Sequence[Filing]) -> None:
+        """Upsert filed enrolments in one statement; each (student, programme) at most once per call."""
+        if not filings:
+            return
+        c = _columns([(f.student_id, f.programme_id, f.school_id, f.district_id, f.student_name, f.guardian_id,
+                       json.dumps(sorted(set(f.authorised_pickup_ids))), f.class_teacher_id, f.extended_care, f.filed_at)
+                      for f in filings], 10)
+        # A re-filing replaces the pickup list; whoever dropped off it is remembered as revoked (R11).
+        await self.session.execute(
+            text(
+                "insert into roster (student_id, programme_id, school_id, district_id, student_name, guardian_id,"
+                " authorised_pickup_ids, revoked_pickup_ids, class_teacher_id, extended_care, active, withdrawn_from, filed_at)"
+                " select u.s, u.p, u.sc, u.d, u.n, u.g, cast(u.pk as jsonb), '[]'::jsonb, u.t, u.e, true, null, u.f"
+                " from unnest(cast(:a as text[]), cast(:b as text[]), cast(:c as text[]), cast(:d as text[]), cast(:e as text[]),"
+                " cast(:f as text[]), cast(:g as text[]), cast(:h as text[]), cast(:i as boolean[]), cast(:j as timestamptz[]))"
+                " as u(s, p, sc, d, n, g, pk, t, e, f)"
+                " on conflict (student_id, programme_id) do update set school_id = excluded.school_id,"
+                " district_id = excluded.district_id, student_name = excluded.student_name, guardian_id = excluded.guardian_id,"
+                " authorised_pickup_ids = excluded.authorised_pickup_ids, class_teacher_id = excluded.class_teacher_id,"
+                " extended_care = excluded.extended_care, active = true, withdrawn_from = null, filed_at = excluded.filed_at,"
+                " revoked_pickup_ids = (select coalesce(jsonb_agg(distinct p), '[]'::jsonb) from jsonb_array_elements_text("
+                "   roster.authorised_pickup_ids || roster.revoked_pickup_ids) as p"
+                "   where not excluded.authorised_pickup_ids @> to_jsonb(p))"
+            ),
+            dict(zip("abcdefghij", c)),
         )
-        return list(result.all())
+
+    async def withdraw(self, student_id: str, programme_id: str, effective_on: date) -> None:
+        await self.session.execute(
+            text("update roster set active = false, withdrawn_from = :d where student_id = :s and programme_id = :p"),
+            {"s": student_id, "p": programme_id, "d": effective_on},
+        )
+
+    async def save_programme(self, *, programme_id: str, school_id: str, district_id: str, sessions: list[dict],
+                             extended_care_until_local: str | None, staff_ids: list[str], responsible_id: str,
+                             published_at: datetime) -> None:
+        # A re-published programme replaces the staff list (admission can be withdrawn, R28); an older
+        # publication arriving late never overwrites a newer one.
+        await self.session.execute(
+            text(
+                "insert into programmes (programme_id, school_id, district_id, sessions, extended_care_until_local, staff_ids,"
+                " responsible_id, published_at) values (:p, :s, :d, cast(:sessions as jsonb), :ext, cast(:staff as jsonb), :resp, :at)"
+                " on conflict (programme_id) do update set school_id = excluded.school_id, district_id = excluded.district_id,"
+                " sessions = excluded.sessions, extended_care_until_local = excluded.extended_care_until_local,"
+                " staff_ids = excluded.staff_ids, responsible_id = excluded.responsible_id, published_at = excluded.published_at"
+                " where programmes.published_at <= excluded.published_at"
+            ),
+            {"p": programme_id, "s": school_id, "d": district_id, "sessions": json.dumps(sessions), "ext": extended_care_until_local,
+             "staff": json.dumps(sorted(set(staff_ids))), "resp": responsible_id, "at": published_at},
+        )
+
+    async def save_guardian(self, guardian_id: str, name: str, school_id: str, student_ids: list[str]) -> None:
+        await self.session.execute(
+            text("delete from guardianships where guardian_id = :g and not (student_id = any(cast(:s as text[])))"),
+            {"g": guardian_id, "s": student_ids},
+        )
+        await self.session.execute(
+            text(
+                "insert into guardianships (student_id, guardian_id, guardian_name, school_id)"
+                " select unnest(cast(:s as text[])), :g, :n, :school"
+                " on conflict (student_id, guardian_id) do update set guardian_name = excluded.guardian_name, school_id = excluded.school_id"
+            ),
+            {"g": guardian_id, "s": sorted(set(student_ids)), "n": name, "school": school_id},
+        )
+
+    # -- reads for judging records ---------------------------------------------------------------
+    async def enrolments(self, pairs: Iterable[tuple[str, str]]) -> tuple[list[Enrolment], dict[str, str]]:
+        """Enrolments of (school_id, student_id) pairs, withdrawn ones included (for a precise reason),
+        and the names of the students' registered guardians by guardian id."""
+        pairs = sorted(set(pairs))
+        if not pairs:
+            return [], {}
+        schools, students = _columns(pairs, 2)
+        rows = await self._rows(
+            "select r.* from roster r join unnest(cast(:sc as text[]), cast(:st as text[])) as k(school_id, student_id)"
+            " on r.school_id = k.school_id and r.student_id = k.student_id",
+            {"sc": schools, "st": students},
+        )
+        ships = await self._rows(
+            "select student_id, guardian_id, guardian_name from guardianships where student_id = any(cast(:st as text[]))",
+            {"st": sorted(set(students))},
+        )
+        guardians: dict[str, set[str]] = {}
+        names: dict[str, str] = {}
+        for ship in ships:
+            guardians.setdefault(ship.student_id, set()).add(ship.guardian_id)
+            names[ship.guardian_id] = ship.guardian_name
+        return [_enrolment(r, guardians.get(r.student_id, ())) for r in rows], names
+
+    async def schedules(self, programme_ids: Iterable[str] | None = None) -> dict[str, Schedule]:
+        """Published programmes by id; all of them when `programme_ids` is None."""
+        if programme_ids is None:
+            rows = await self._rows("select * from programmes")
+        else:
+            rows = await self._rows("select * from programmes where programme_id = any(cast(:p as text[]))",
+                                    {"p": sorted(set(programme_ids))})
+        return {r.programme_id: _schedule(r) for r in rows}
+
+    async def days(self, keys: Iterable[DayKey]) -> dict[DayKey, DayState]:
+        keys = sorted(set(keys))
+        if not keys:
+            return {}
+        st, pr, dt = _columns(keys, 3)
+        rows = await self._rows(
+            f"select d.student_id, d.programme_id, d.session_date, {_DAY_COLUMNS} from attendance_days d"
+            " join unnest(cast(:st as text[]), cast(:pr as text[]), cast(:dt as date[])) as k(student_id, programme_id, session_date)"
+            " on d.student_id = k.student_id and d.programme_id = k.programme_id and d.session_date = k.session_date",
+            {"st": st, "pr": pr, "dt": dt},
+        )
+        return {(r.student_id, r.programme_id, r.session_date): _day(r) for r in rows}
+
+    async def seen_records(self, school_id: str, record_ids: Iterable[str]) -> dict[str, Any]:
+        """Records of this school that already took effect, by record id."""
+        rows = await self._rows(
+            "select record_id, kind, status, reason_code, event_id from ingest_records"
+            " where school_id = :s and record_id = any(cast(:ids as text[]))",
+            {"s": school_id, "ids": sorted(set(record_ids))},
+        )
+        return {r.record_id: r for r in rows}
+
+    # -- writes for accepted records ---------------------------------------------------------------
+    async def claim_records(self, rows: Sequence[tuple]) -> set[tuple[str, str]]:
+        """Insert (school_id, record_id, kind, student_id, session_date, status, reason_code, event_id);
+        returns the (school_id, record_id) pairs that were new."""
+        if not rows:
+            return set()
+        c = _columns(rows, 8)
+        result = await self.session.execute(
+            text(
+                "insert into ingest_records (school_id, record_id, kind, student_id, session_date, status, reason_code, event_id)"
+                " select * from unnest(cast(:a as text[]), cast(:b as text[]), cast(:c as text[]), cast(:d as text[]),"
+                " cast(:e as date[]), cast(:f as text[]), cast(:g as text[]), cast(:h as uuid[]))"
+                " on conflict do nothing returning school_id, record_id"
+            ),
+            dict(zip("abcdefgh", c)),
+        )
+        return {(r[0], r[1]) for r in result}
+
+    async def save_check_ins(self, rows: Sequence[tuple]) -> None:
+        """(student_id, programme_id, session_date, school_id, checked_in_at, checked_in_by)."""
+        if not rows:
+            return
+        c = _columns(rows, 6)
+        await self.session.execute(
+            text(
+                "insert into attendance_days (student_id, programme_id, session_date, school_id, checked_in_at, checked_in_by)"
+                " select * from unnest(cast(:a as text[]), cast(:b as text[]), cast(:c as date[]), cast(:d as text[]),"
+                " cast(:e as timestamptz[]), cast(:f as text[]))"
+                " on conflict (student_id, programme_id, session_date) do update set checked_in_at = excluded.checked_in_at,"
+                " checked_in_by = excluded.checked_in_by where attendance_days.checked_in_at is null"
+            ),
+            dict(zip("abcdef", c)),
+        )
+
+    async def save_check_outs(self, rows: Sequence[tuple]) -> None:
+        """(student_id, programme_id, session_date, checked_out_at, handed_over_by, collected_by_id,
+        collected_by_name, collected_by_relation, extended_care_minutes); the day row exists (checked in)."""
+        if not rows:
+            return
+        c = _columns(rows, 9)
+        await self.session.execute(
+            text(
+                "update attendance_days d set checked_out_at = u.at, handed_over_by = u.staff, collected_by_id = u.cid,"
+                " collected_by_name = u.cname, collected_by_relation = u.rel, extended_care_minutes = u.mins"
+                " from unnest(cast(:a as text[]), cast(:b as text[]), cast(:c as date[]), cast(:d as timestamptz[]),"
+                " cast(:e as text[]), cast(:f as text[]), cast(:g as text[]), cast(:h as text[]), cast(:i as int[]))"
+                " as u(student_id, programme_id, session_date, at, staff, cid, cname, rel, mins)"
+                " where d.student_id = u.student_id and d.programme_id = u.programme_id and d.session_date = u.session_date"
+                " and d.checked_out_at is null"
+            ),
+            dict(zip("abcdefghi", c)),
+        )
+
+    async def save_activities(self, rows: Sequence[tuple]) -> None:
+        """(school_id, record_id, student_id, programme_id, session_date, activity_id, tier, started_at,
+        minutes, exercise_minutes, recorded_by)."""
+        if not rows:
+            return
+        c = _columns(rows, 11)
+        await self.session.execute(
+            text(
+                "insert into activities (school_id, record_id, student_id, programme_id, session_date, activity_id, tier,"
+                " started_at, minutes, exercise_minutes, recorded_by)"
+                " select * from unnest(cast(:a as text[]), cast(:b as text[]), cast(:c as text[]), cast(:d as text[]),"
+                " cast(:e as date[]), cast(:f as text[]), cast(:g as text[]), cast(:h as timestamptz[]), cast(:i as int[]),"
+                " cast(:j as int[]), cast(:k as text[])) on conflict do nothing"
+            ),
+            dict(zip("abcdefghijk", c)),
+        )
+
+    async def excuse(self, key: DayKey, school_id: str, reason: str) -> None:
+        """An excused student raises no absence (R12)."""
+        student, programme, day = key
+        await self.session.execute(
+            text(
+                "insert into attendance_days (student_id, programme_id, session_date, school_id, excused, excuse_reason)"
+                " values (:s, :p, :d, :school, true, :r) on conflict (student_id, programme_id, session_date)"
+                " do update set excused = true, excuse_reason = excluded.excuse_reason"
+            ),
+            {"s": student, "p": programme, "d": day, "school": school_id, "r": reason},
+        )
+
+    # -- the timer sweep ---------------------------------------------------------------------------
+    async def swept(self, day: date, rule: str) -> set[str]:
+        rows = await self._rows("select programme_id from sweep_marks where session_date = :d and rule = :r",
+                                {"d": day, "r": rule})
+        return {r.programme_id for r in rows}
+
+    async def mark_swept(self, programme_ids: Iterable[str], day: date, rule: str) -> None:
+        ids = sorted(set(programme_ids))
+        if ids:
+            await self.session.execute(
+                text("insert into sweep_marks (programme_id, session_date, rule) select unnest(cast(:p as text[])), :d, :r"
+                     " on conflict do nothing"),
+                {"p": ids, "d": day, "r": rule},
+            )
+
+    async def absence_candidates(self, starts: dict[str, datetime], day: date, limit: int) -> list[Enrolment]:
+        """Students of these programmes on the roster that day, enrolled before the start, with no
+        check-in, excuse or absence yet. `starts` maps programme id to that day's session start."""
+        if not starts:
+            return []
+        progs, instants = _columns(sorted(starts.items()), 2)
+        rows = await self._rows(
+            "select r.* from roster r"
+            " join unnest(cast(:p as text[]), cast(:t as timestamptz[])) as s(programme_id, starts_at) on s.programme_id = r.programme_id"
+            " left join attendance_days d on d.student_id = r.student_id and d.programme_id = r.programme_id and d.session_date = :d"
+            " where (r.active or r.withdrawn_from > :d) and (r.filed_at is null or r.filed_at <= s.starts_at)"
+            " and (d.student_id is null or (d.checked_in_at is null and d.checked_out_at is null and not d.excused and d.absent_at is null))"
+            " order by r.programme_id, r.student_id limit :n",
+            {"p": progs, "t": instants, "d": day, "n": limit},
+        )
+        return [_enrolment(r, ()) for r in rows]
+
+    async def mark_absent(self, enrolments: Sequence[Enrolment], day: date, now: datetime) -> set[tuple[str, str]]:
+        """Record the absence where nothing changed meanwhile; returns the (student, programme) pairs marked."""
+        if not enrolments:
+            return set()
+        st, pr, sc = _columns([(e.student_id, e.programme_id, e.school_id) for e in enrolments], 3)
+        result = await self.session.execute(
+            text(
+                "insert into attendance_days (student_id, programme_id, session_date, school_id, absent_at)"
+                " select s, p, cast(:d as date), sc, cast(:now as timestamptz)"
+                " from unnest(cast(:st as text[]), cast(:pr as text[]), cast(:sc as text[])) as u(s, p, sc)"
+                " on conflict (student_id, programme_id, session_date) do update set absent_at = excluded.absent_at"
+                " where attendance_days.checked_in_at is null and attendance_days.checked_out_at is null"
+                " and not attendance_days.excused and attendance_days.absent_at is null"
+                " returning student_id, programme_id"
+            ),
+            {"st": st, "pr": pr, "sc": sc, "d": day, "now": now},
+        )
+        return {(r[0], r[1]) for r in result}
+
+    async def on_site_candidates(self, programme_ids: Iterable[str], day: date, pending: str,
+                                 limit: int) -> list[tuple[Enrolment, DayState]]:
+        """Students of these programmes still on site that day whose `pending` timestamp column is unset."""
+        column = _TIMER_COLUMNS[pending]
+        rows = await self._rows(
+            f"select r.*, {', '.join('d.' + c.strip() for c in _DAY_COLUMNS.split(','))} from attendance_days d"
+            " join roster r on r.student_id = d.student_id and r.programme_id = d.programme_id"
+            f" where d.programme_id = any(cast(:p as text[])) and d.session_date = :d and d.checked_in_at is not null"
+            f" and d.checked_out_at is null and d.{column} is null order by d.programme_id, d.student_id limit :n",
+            {"p": sorted(set(programme_ids)), "d": day, "n": limit},
+        )
+        return [(_enrolment(r, ()), _day(r)) for r in rows]
+
+    async def mark_on_site(self, pending: str, keys: Sequence[tuple[str, str]], day: date,
+                           now: datetime) -> set[tuple[str, str]]:
+        """Set the `pending` column where the child is still on site; returns the (student, programme) pairs marked."""
+        if not keys:
+            return set()
+        column = _TIMER_COLUMNS[pending]
+        st, pr = _columns(keys, 2)
+        result = await self.session.execute(
+            text(
+                f"update attendance_days d set {column} = :now from unnest(cast(:st as text[]), cast(:pr as text[])) as u(s, p)"
+                f" where d.student_id = u.s and d.programme_id = u.p and d.session_date = :d and d.{column} is null"
+                " and d.checked_out_at is null returning d.student_id, d.programme_id"
+            ),
+            {"st": st, "pr": pr, "d": day, "now": now},
+        )
+        return {(r[0], r[1]) for r in result}
+
+    # -- queries -----------------------------------------------------------------------------------
+    async def district_of(self, school_id: str) -> str | None:
+        rows = await self._rows("select district_id from programmes where school_id = :s order by published_at desc limit 1",
+                                {"s": school_id})
+        if rows:
+            return rows[0].district_id
+        rows = await self._rows("select district_id from roster where school_id = :s and district_id is not null limit 1",
+                                {"s": school_id})
+        return rows[0].district_id if rows else None
+
+    async def roster(self, school_id: str) -> list[Any]:
+        return await self._rows(
+            "select student_id, programme_id, student_name, extended_care from roster where school_id = :s and active"
+            " order by student_id, programme_id",
+            {"s": school_id},
+        )
+
+    async def day_rows(self, school_id: str, day: date) -> list[Any]:
+        """Every roster entry of the school that covers the day, with that day's attendance if any."""
+        return await self._rows(
+            "select r.student_id, r.programme_id, r.student_name, d.checked_in_at, d.checked_in_by, d.checked_out_at,"
+            " d.handed_over_by, d.collected_by_id, d.collected_by_name, d.collected_by_relation,"
+            " coalesce(d.extended_care_minutes, 0) as extended_care_minutes, coalesce(d.excused, false) as excused,"
+            " d.excuse_reason, d.absent_at, d.extended_care_started_at, d.escalated_at"
+            " from roster r left join attendance_days d on d.student_id = r.student_id and d.programme_id = r.programme_id"
+            " and d.session_date = :d where r.school_id = :s and (r.active or r.withdrawn_from > :d)"
+            " order by r.student_id, r.programme_id",
+            {"s": school_id, "d": day},
+        )
+
+    async def exercise_minutes(self, school_id: str, day: date) -> dict[str, int]:
+        rows = await self._rows(
+            "select student_id, sum(exercise_minutes) as minutes from activities where school_id = :s and session_date = :d"
+            " group by student_id",
+            {"s": school_id, "d": day},
+        )
+        return {r.student_id: int(r.minutes) for r in rows}
+
+    async def attending(self, school_id: str, day: date) -> list[str]:
+        rows = await self._rows(
+            "select distinct student_id from attendance_days where school_id = :s and session_date = :d and checked_in_at is not null",
+            {"s": school_id, "d": day},
+        )
+        return [r.student_id for r in rows]
+
+
+_TIMER_COLUMNS = {"extended_care": "extended_care_started_at", "escalation": "escalated_at"}

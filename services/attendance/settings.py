@@ -1,6 +1,14 @@
 """Attendance's settings: the common ones plus what only attendance reads."""
+from pydantic import Field
+
 from shared.settings import CommonSettings
 
 
 class Settings(CommonSettings):
     http_port: int = 8002
+    absence_grace_minutes: int = Field(10, ge=0, description="R12: minutes after the session start before an absence is raised.")
+    sweep_interval_seconds: float = Field(15.0, gt=0, description="How often the absence / extended-care sweep runs.")
+    sweep_batch: int = Field(2000, ge=1, description="Students handled per sweep transaction.")
+    ingest_max_records: int = Field(10_000, ge=1, description="Most records one HTTP batch may carry (R15).")
+    ingest_max_age_days: int = Field(7, ge=0, description="Oldest session day a late record may still be about (R15).")
+    ingest_future_tolerance_seconds: int = Field(300, ge=0, description="Clock skew allowed for records stamped ahead of us.")

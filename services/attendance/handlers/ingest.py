@@ -1,0 +1,262 @@
+"""School systems' records (R15), over HTTP or the attendance.ingest topic: judged per record, applied per
+batch in one transaction, each accepted record published once as an attendance event (R11, R14)."""
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from services.attendance.db import AttendanceUoW, DayKey
+from services.attendance.domain import (
+    Activity,
+    CheckIn,
+    CheckOut,
+    DayState,
+    Decision,
+    Duplicate,
+    Enrolment,
+    Outcome,
+    Record,
+    Refusal,
+    Rejection,
+    apply,
+    decide,
+    resolve_enrolment,
+    screen,
+)
+from services.attendance.handlers.policy import Policy
+from shared.contracts.attendance import ActivityRecorded, StudentCheckedIn, StudentCheckedOut, UnauthorisedPickupRefused
+from shared.contracts.envelope import Envelope, Event
+from shared.contracts.ingest import SchoolActivityRecorded, SchoolCheckInRecorded, SchoolCheckOutRecorded
+from shared.contracts.registry import encode
+from shared.contracts.topics import ATTENDANCE_INGEST, dlq
+from shared.messaging.consumer import RawRecord, dlq_record
+
+# Event ids derive from the school's record id, so the same record can never become two events, even
+# if the dedupe table were bypassed; downstream inboxes then drop the copy.
+EVENT_NAMESPACE = uuid.UUID("6f1d2a4e-3b7c-5e8f-9a0b-1c2d3e4f5a6b")
+
+
+def event_id_for(school_id: str, record_id: str) -> uuid.UUID:
+    return uuid.uuid5(EVENT_NAMESPACE, f"record/{school_id}/{record_id}")
+
+
+@dataclass(frozen=True)
+class Submitted:
+    """One record of a batch as submitted: parsed into a Record, or already rejected for its shape."""
+
+    record_id: str | None
+    record: Record | None = None
+    rejection: Rejection | None = None
+    correlation_id: str | None = None
+    causation_id: uuid.UUID | None = None
+
+
+@dataclass
+class _Pending:
+    index: int
+    item: Submitted
+    record: Record
+    decision: Decision | None = None
+
+
+async def ingest(uow: AttendanceUoW, batch: Sequence[Submitted], policy: Policy, *,
+                 correlation_id: str | None = None) -> list[Outcome]:
+    """Judge and apply a batch; returns one outcome per submitted record, in order. The caller commits.
+
+    A rejected record never takes the good records beside it down: rejections are per record, and
+    nothing is written for them."""
+    now = policy.clock()
+    outcomes: list[Outcome | None] = [None] * len(batch)
+    pending: list[_Pending] = []
+    first_seen: set[tuple[str, str]] = set()
+    for index, item in enumerate(batch):
+        if item.record is None:
+            rejection = item.rejection or Rejection("invalid", "the record could not be read")
+            outcomes[index] = Outcome("rejected", rejection.code, rejection.reason)
+            continue
+        rejection = screen(item.record, now, policy.limits)
+        if rejection is not None:
+            outcomes[index] = Outcome("rejected", rejection.code, rejection.reason)
+            continue
+        key = (item.record.school_id, item.record.record_id)
+        if key in first_seen:
+            outcomes[index] = Outcome("duplicate", "repeated_in_batch",
+                                      f"record {item.record.record_id} appears earlier in this batch")
+            continue
+        first_seen.add(key)
+        pending.append(_Pending(index, item, item.record))
+
+    if pending:
+        await uow.lock_schools(p.record.school_id for p in pending)
+        pending = await _drop_seen(uow, pending, outcomes)
+    if pending:
+        await _judge(uow, pending, outcomes)
+        await _write(uow, pending, outcomes, now, correlation_id)
+    assert all(o is not None for o in outcomes)
+    return outcomes  # type: ignore[return-value]
+
+
+async def _drop_seen(uow: AttendanceUoW, pending: list[_Pending], outcomes: list[Outcome | None]) -> list[_Pending]:
+    """Records that already took effect are duplicates: they change nothing (R15)."""
+    fresh: list[_Pending] = []
+    by_school: dict[str, list[_Pending]] = {}
+    for p in pending:
+        by_school.setdefault(p.record.school_id, []).append(p)
+    for school_id, items in by_school.items():
+        seen = await uow.seen_records(school_id, (p.record.record_id for p in items))
+        for p in items:
+            before = seen.get(p.record.record_id)
+            if before is None:
+                fresh.append(p)
+                continue
+            note = f" (it was {before.status}: {before.reason_code})" if before.reason_code else ""
+            outcomes[p.index] = Outcome("duplicate", "already_received",
+                                        f"record {p.record.record_id} was already received{note}", str(before.event_id))
+    return fresh
+
+
+async def _judge(uow: AttendanceUoW, pending: list[_Pending], outcomes: list[Outcome | None]) -> None:
+    enrolments, guardian_names = await uow.enrolments((p.record.school_id, p.record.student_id) for p in pending)
+    schedules = await uow.schedules({e.programme_id for e in enrolments})
+    by_student: dict[tuple[str, str], list[Enrolment]] = {}
+    for e in enrolments:
+        by_student.setdefault((e.school_id, e.student_id), []).append(e)
+    resolved = {}
+    for p in pending:
+        r = p.record
+        resolved[p.index] = resolve_enrolment(r.school_id, r.student_id, r.programme_id, r.session_date,
+                                              by_student.get((r.school_id, r.student_id), []), schedules)
+    keys = {(p.record.student_id, res[0].programme_id, p.record.session_date)
+            for p in pending if not isinstance(res := resolved[p.index], Rejection)}
+    states: dict[DayKey, DayState] = await uow.days(keys)
+    # Time order, so a check-out listed before its check-in, or arriving in the same batch, is judged right.
+    for p in sorted(pending, key=lambda p: p.record.order):
+        res = resolved[p.index]
+        if isinstance(res, Rejection):
+            p.decision = res
+            continue
+        enrolment, schedule, window = res
+        state = states.setdefault((p.record.student_id, enrolment.programme_id, p.record.session_date), DayState())
+        p.decision = decide(p.record, enrolment, schedule, window, state, guardian_names)
+        apply(p.decision, state)
+
+
+async def _write(uow: AttendanceUoW, pending: list[_Pending], outcomes: list[Outcome | None], now: datetime,
+                 correlation_id: str | None) -> None:
+    effective = [p for p in pending if isinstance(p.decision, (CheckIn, CheckOut, Refusal, Activity))]
+    claimed = await uow.claim_records([
+        (p.record.school_id, p.record.record_id, p.record.kind, p.record.student_id, p.record.session_date,
+         "refused" if isinstance(p.decision, Refusal) else "accepted",
+         "unauthorised_collector" if isinstance(p.decision, Refusal) else None,
+         event_id_for(p.record.school_id, p.record.record_id))
+        for p in effective
+    ])
+    check_ins, check_outs, activities = [], [], []
+    for p in pending:
+        d, r = p.decision, p.record
+        if isinstance(d, (Rejection, Duplicate)):
+            outcomes[p.index] = Outcome("rejected" if isinstance(d, Rejection) else "duplicate", d.code, d.reason)
+            continue
+        if (r.school_id, r.record_id) not in claimed:
+            # Only if another transaction took the record id between our read and write.
+            outcomes[p.index] = Outcome("duplicate", "already_received", f"record {r.record_id} was already received")
+            continue
+        event_id = event_id_for(r.school_id, r.record_id)
+        programme_id = d.enrolment.programme_id  # type: ignore[union-attr]
+        if isinstance(d, CheckIn):
+            check_ins.append((r.student_id, programme_id, r.session_date, r.school_id, r.at, r.staff_id))
+        elif isinstance(d, CheckOut):
+            check_outs.append((r.student_id, programme_id, r.session_date, r.at, r.staff_id, r.collected_by_id,
+                               d.collector_name, d.relation, d.extended_care_minutes))
+        elif isinstance(d, Activity):
+            activities.append((r.school_id, r.record_id, r.student_id, programme_id, r.session_date, r.activity_id, r.tier,
+                               r.at, r.minutes, r.exercise_minutes, r.staff_id))
+        uow.publish(_event(d, now), event_id=event_id, correlation_id=p.item.correlation_id or correlation_id,
+                    causation_id=p.item.causation_id)
+        if isinstance(d, Refusal):
+            outcomes[p.index] = Outcome(
+                "rejected", "unauthorised_collector",
+                f"{r.collected_by_id} is not a guardian or authorised pickup person of student {r.student_id} ({d.reason});"
+                " the child was not released, and the guardians and the school were alerted (R11)",
+                str(event_id),
+            )
+        else:
+            outcomes[p.index] = Outcome("accepted", event_id=str(event_id))
+    await uow.save_check_ins(check_ins)
+    await uow.save_check_outs(check_outs)
+    await uow.save_activities(activities)
+
+
+def _event(decision: CheckIn | CheckOut | Refusal | Activity, now: datetime) -> Event:
+    r, e = decision.record, decision.enrolment
+    common = dict(student_id=r.student_id, school_id=r.school_id, programme_id=e.programme_id, session_date=r.session_date)
+    if isinstance(decision, CheckIn):
+        return StudentCheckedIn(**common, checked_in_at=r.at, checked_in_by=r.staff_id, checked_in_by_role=r.staff_role,
+                                source="school_system", source_record_id=r.record_id)
+    if isinstance(decision, CheckOut):
+        return StudentCheckedOut(
+            **common, checked_out_at=r.at, handed_over_by=r.staff_id, handed_over_by_role=r.staff_role,
+            collected_by_id=r.collected_by_id, collected_by_name=decision.collector_name,
+            collected_by_relation=decision.relation, extended_care=decision.extended_care_minutes > 0,
+            extended_care_minutes=decision.extended_care_minutes, source="school_system", source_record_id=r.record_id,
+        )
+    if isinstance(decision, Refusal):
+        return UnauthorisedPickupRefused(
+            **common, reason=decision.reason, claimant_name=r.collected_by_name, claimant_id=r.collected_by_id,
+            note=f"school system {r.system_id} record {r.record_id}", refused_by=r.staff_id, refused_by_role=r.staff_role,
+            refused_at=r.at,
+        )
+    return ActivityRecorded(
+        **common, activity_id=r.activity_id, tier=r.tier, started_at=r.at, minutes=r.minutes,
+        exercise_minutes=r.exercise_minutes, recorded_by=r.staff_id, recorded_by_role=r.staff_role, recorded_at=now,
+        source="school_system", source_record_id=r.record_id,
+    )
+
+
+# -- the attendance.ingest topic ------------------------------------------------------------------------
+IngestEvent = SchoolCheckInRecorded | SchoolCheckOutRecorded | SchoolActivityRecorded
+
+
+def record_from_topic(event: IngestEvent) -> Record:
+    common = dict(record_id=event.record_id, school_id=event.school_id, student_id=event.student_id,
+                  session_date=event.session_date, programme_id=event.programme_id, system_id=event.system_id)
+    if isinstance(event, SchoolCheckInRecorded):
+        return Record(kind="check_in", at=event.checked_in_at, staff_id=event.checked_in_by,
+                      staff_role=event.checked_in_by_role, **common)
+    if isinstance(event, SchoolCheckOutRecorded):
+        return Record(kind="check_out", at=event.checked_out_at, staff_id=event.handed_over_by,
+                      staff_role=event.handed_over_by_role, collected_by_id=event.collected_by_id,
+                      collected_by_name=event.collected_by_name, **common)
+    return Record(kind="activity", at=event.started_at, staff_id=event.recorded_by, staff_role=event.recorded_by_role,
+                  activity_id=event.activity_id, tier=event.tier, minutes=event.minutes,
+                  exercise_minutes=event.exercise_minutes, **common)
+
+
+def topic_ingest_handler(policy: Policy):  # noqa: ANN201 - a kit Handler
+    """The handler of SchoolCheckInRecorded / SchoolCheckOutRecorded / SchoolActivityRecorded. Records of one
+    consumed batch are collected and judged together just before the batch's transaction commits."""
+
+    async def flush(uow: AttendanceUoW, items: list[tuple[Envelope, IngestEvent]]) -> None:
+        batch = [Submitted(ev.record_id, record_from_topic(ev), correlation_id=env.correlation_id, causation_id=env.event_id)
+                 for env, ev in items]
+        outcomes = await ingest(uow, batch, policy)
+        for (env, _), outcome in zip(items, outcomes):
+            if outcome.status == "rejected" and outcome.reason_code != "unauthorised_collector":
+                _dead_letter(uow, env, outcome)
+
+    async def ingest_school_record(uow: AttendanceUoW, envelope: Envelope, event: IngestEvent) -> None:
+        uow.deferred("attendance.ingest", flush, order=1).append((envelope, event))
+
+    return ingest_school_record
+
+
+def _dead_letter(uow: AttendanceUoW, envelope: Envelope, outcome: Outcome) -> None:
+    """A topic has nobody to answer, so a rejected record goes to attendance.ingest.dlq with its reason
+    and its bytes, like any record that can never be processed; its partition is not blocked."""
+    reason = f"{outcome.reason_code}: {outcome.reason}"
+    raw = RawRecord(ATTENDANCE_INGEST, -1, -1, envelope.key.encode(), encode(envelope))
+    uow.publish_raw(dlq(ATTENDANCE_INGEST), envelope.key,
+                    dlq_record(raw, consumer="attendance", kind="rejected", reason=reason),
+                    {"reason": reason[:200], "kind": "rejected", "consumer": "attendance", "dlq_id": str(uuid.uuid4())})

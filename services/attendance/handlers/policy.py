@@ -1,0 +1,24 @@
+"""What attendance's use cases take from outside the rules: the clock, the grace period and ingest limits."""
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+
+from services.attendance.domain import Limits
+
+
+def utc_now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+@dataclass(frozen=True)
+class Policy:
+    """Injected into handlers so tests control time (the sweep, "too old", "in the future")."""
+
+    clock: Callable[[], datetime] = utc_now
+    limits: Limits = field(default_factory=Limits)
+    # R12: how long after the session start a student may still arrive before an absence is raised.
+    grace: timedelta = timedelta(minutes=10)
+    # Students handled per sweep transaction, so a city-wide session start is many short transactions.
+    sweep_batch: int = 2000

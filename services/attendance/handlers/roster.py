@@ -1,0 +1,68 @@
+"""Handlers of enrollment's events: the roster (R6, R11), programme schedules and admitted staff (R7, R8,
+R28), and guardians' names for pickup messages (R22)."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+from services.attendance.db import AttendanceUoW, Filing
+from shared.contracts.enrollment import EnrollmentFiled, EnrollmentWithdrawn, GuardianRegistered, ProgrammePublished
+from shared.contracts.envelope import Envelope
+
+
+@dataclass(frozen=True)
+class _Withdrawal:
+    student_id: str
+    programme_id: str
+    effective_on: date
+
+
+async def add_to_roster(uow: AttendanceUoW, envelope: Envelope, event: EnrollmentFiled) -> None:
+    """A filed enrolment puts the student on the school's roster with who may collect them (R6, R11).
+    Applied with the rest of the consumed batch, before the batch's school records are judged."""
+    uow.deferred("roster", _apply_roster_changes, order=0).append(Filing(
+        student_id=event.student_id, programme_id=event.programme_id, school_id=event.school_id,
+        district_id=event.district_id, student_name=event.student_name, guardian_id=event.guardian_id,
+        authorised_pickup_ids=tuple(event.authorised_pickup_ids), class_teacher_id=event.class_teacher_id,
+        extended_care=event.extended_care, filed_at=event.filed_at,
+    ))
+
+
+async def remove_from_roster(uow: AttendanceUoW, envelope: Envelope, event: EnrollmentWithdrawn) -> None:
+    """A withdrawal (always possible, R1) takes the student off the roster from its effective day."""
+    uow.deferred("roster", _apply_roster_changes, order=0).append(
+        _Withdrawal(event.student_id, event.programme_id, event.effective_on))
+
+
+async def _apply_roster_changes(uow: AttendanceUoW, changes: list[Filing | _Withdrawal]) -> None:
+    """In the order they were consumed; a run of filings of distinct students is one statement (a term
+    start files a whole city, 557,000 students)."""
+    run: dict[tuple[str, str], Filing] = {}
+    for change in changes:
+        key = (change.student_id, change.programme_id)
+        if isinstance(change, Filing) and key not in run:
+            run[key] = change
+            continue
+        await uow.save_enrolments(list(run.values()))
+        run = {}
+        if isinstance(change, Filing):
+            run[key] = change
+        else:
+            await uow.withdraw(change.student_id, change.programme_id, change.effective_on)
+    await uow.save_enrolments(list(run.values()))
+
+
+async def store_programme(uow: AttendanceUoW, envelope: Envelope, event: ProgrammePublished) -> None:
+    """Session times drive absence and extended care (R8, R12, R13); the staff who run the activities
+    are the programme's admitted staff (R28); the publisher is first responsible (R27)."""
+    staff = {staff_id for activity in event.activities for staff_id in activity.staff_ids}
+    await uow.save_programme(
+        programme_id=event.programme_id, school_id=event.school_id, district_id=event.district_id,
+        sessions=[s.model_dump() for s in event.sessions], extended_care_until_local=event.extended_care_until_local,
+        staff_ids=sorted(staff), responsible_id=event.published_by, published_at=event.published_at,
+    )
+
+
+async def store_guardian(uow: AttendanceUoW, envelope: Envelope, event: GuardianRegistered) -> None:
+    """A registered guardian may collect their children, and is named in pickup messages (R11, R22)."""
+    await uow.save_guardian(event.guardian_id, event.name, event.school_id, event.student_ids)
