@@ -96,7 +96,7 @@ class OutboxRelay:
 
     async def _serve(self) -> None:
         async with self.db.engine.connect() as lock_conn:
-            # Session-level lock held as long as this connection lives; a crashed relay releases it.
+            # Session-level lock held as long as this connection lives; a crashed process releases it.
             while True:
                 got = (
                     await lock_conn.execute(text("select pg_try_advisory_lock(hashtext(:k))"), {"k": f"relay:{self.db.schema}"})
@@ -110,14 +110,19 @@ class OutboxRelay:
                     self.standing_by = False
                     return
                 await asyncio.sleep(2.0)
-            producer = make_producer(self.bootstrap, f"{self.db.schema}-relay", **self.client_options)
-            await producer.start()
-            self.active = True
             try:
-                await self._loop(producer)
+                producer = make_producer(self.bootstrap, f"{self.db.schema}-relay", **self.client_options)
+                await producer.start()
+                self.active = True
+                try:
+                    await self._loop(producer)
+                finally:
+                    self.active = False
+                    await producer.stop()
             finally:
-                self.active = False
-                await producer.stop()
+                # A session-level lock survives the pool's rollback: without this, a relay that failed
+                # (a broker hiccup) would find its own lock taken on retry and stand by for ever.
+                await lock_conn.invalidate()
 
     async def _loop(self, producer: AIOKafkaProducer) -> None:
         ticks = 0

@@ -72,3 +72,36 @@ async def test_committed_outbox_rows_are_published_in_order_exactly_as_committed
         async with db.engine.begin() as conn:
             await conn.execute(text(f'drop schema "{db.schema}" cascade'))
         await db.dispose()
+
+
+async def test_a_relay_that_failed_takes_its_lock_again_and_publishes(database_url: str, kafka_bootstrap: str) -> None:
+    await ensure_topics(kafka_bootstrap)
+    run = uuid.uuid4().hex[:8]
+    db = Database(database_url, f"relay_{run}", pool_size=1)
+    async with db.engine.begin() as conn:
+        await conn.execute(text(f'create schema "{db.schema}"'))
+        await conn.run_sync(lambda c: SQLModel.metadata.create_all(c, tables=[OutboxRow.__table__, InboxRow.__table__]))
+    relay = OutboxRelay(db, kafka_bootstrap, KitMetrics(CollectorRegistry()), poll_seconds=0.05)
+    failures = 1
+    real = relay.publish_once
+
+    async def flaky(producer):  # noqa: ANN001, ANN202 - the broker refuses once, as right after topic creation
+        nonlocal failures
+        if failures:
+            failures -= 1
+            raise ConnectionError("NotLeaderForPartition")
+        return await real(producer)
+
+    relay.publish_once = flaky
+    await relay.start()
+    try:
+        async with UnitOfWork(db, producer="enrollment", on_commit=relay.wake) as uow:
+            uow.publish(_event(run, 1))
+            await uow.commit()
+        await eventually(lambda: relay.published_total == 1, timeout=60, what="the relay to recover and publish")
+        assert not relay.standing_by
+    finally:
+        await relay.stop()
+        async with db.engine.begin() as conn:
+            await conn.execute(text(f'drop schema "{db.schema}" cascade'))
+        await db.dispose()
