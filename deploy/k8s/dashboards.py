@@ -160,15 +160,15 @@ def platform_dashboard() -> dict:
             "Pickup to message latency",
             "From a child's check-out to the message handed to the SMS or push channel (R11, R22).",
             (
-                Query('histogram_quantile(0.5, sum by (le) (rate(beilei_notification_latency_seconds_bucket{kind="pickup"}[$__rate_interval])))', "p50"),
-                Query('histogram_quantile(0.99, sum by (le) (rate(beilei_notification_latency_seconds_bucket{kind="pickup"}[$__rate_interval])))', "p99"),
+                Query('histogram_quantile(0.5, sum by (le) (rate(beilei_notification_handover_seconds_bucket{kind="pickup"}[$__rate_interval])))', "p50"),
+                Query('histogram_quantile(0.99, sum by (le) (rate(beilei_notification_handover_seconds_bucket{kind="pickup"}[$__rate_interval])))', "p99"),
             ),
             unit="s",
         ),
         Panel(
             "Messages handed over per second, by channel",
             "Every guardian message, by kind and channel.",
-            (Query("sum by (kind, channel) (rate(beilei_notification_latency_seconds_count[$__rate_interval]))", "{{kind}} {{channel}}"),),
+            (Query("sum by (kind) (rate(beilei_notification_handover_seconds_count[$__rate_interval]))", "{{kind}}"),),
             unit="ops",
         ),
         Panel(

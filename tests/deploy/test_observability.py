@@ -83,7 +83,7 @@ def test_the_dashboard_shows_what_the_bureau_watches() -> None:
         "lag per service": r"sum by \(consumergroup\) \(kafka_consumergroup_lag",
         "outbox backlog": r"beilei_outbox_backlog",
         "dead-letter counts": r"beilei_dlq_records_total",
-        "pickup-to-message latency": r'beilei_notification_latency_seconds_bucket\{kind="pickup"\}',
+        "pickup-to-message latency": r'beilei_notification_handover_seconds_bucket\{kind="pickup"\}',
         "ledger checkpoint age": r"beilei_ledger_checkpoint_age_seconds",
         "anomalies": r"beilei_anomalies_detected_total",
     }.items():
