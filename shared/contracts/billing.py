@@ -297,6 +297,36 @@ class RefundIssued(Event):
     postings: list[Posting] = _postings(("refunds_payable", "bank", 1500))
 
 
+class DistributionPlanRecorded(Event):
+    """A school recorded its approved staff labour-fee distribution plan (劳务费分配方案): the rates at
+    which labour fees are paid for each session run and each extended-care session supervised (R20).
+    Payouts are judged against it (R25), and it is the standard disclosed with the school's spending (R21)."""
+
+    type_name: ClassVar[str] = "DistributionPlanRecorded"
+    version: ClassVar[int] = 1
+    topic: ClassVar[str] = BILLING_EVENTS
+    key_field: ClassVar[str] = "school_id"
+
+    plan_id: str = Field(description="Distribution plan id; payouts name it (R20).", examples=["dpl-0042-2025a"])
+    school_id: str = Field(description="School the plan applies to.", examples=["sch-0042"])
+    per_session_fen: int = Field(ge=0, description="Labour fee per session run, in fen (R20).", examples=[6000])
+    extended_care_per_session_fen: int = Field(
+        ge=0, description="Labour fee per extended-care session supervised, in fen (R13, R20).", examples=[3000]
+    )
+    approval_ref: str = Field(
+        description="Reference of the approval of the plan, e.g. the staff meeting's minutes (R20).",
+        examples=["jdh-0042-2025-03"],
+    )
+    approved_on: date = Field(description="School-local day the plan was approved.", examples=["2025-08-30"])
+    effective_from: date = Field(description="First school-local day payouts follow it.", examples=["2025-09-01"])
+    paid_from_account: str = Field(
+        description="School account the labour fees are paid from (R19).", examples=["acct-0042-main"]
+    )
+    recorded_by: str = Field(description="Who recorded it (R27).", examples=["stf-0001"])
+    recorded_by_role: ActorRole = Field(description="Role of who recorded it (R27).", examples=["principal"])
+    recorded_at: UtcDatetime = Field(description="When it was recorded.", examples=["2025-08-30T08:00:00Z"])
+
+
 class PayoutIssued(Event):
     """A staff member's labour fee or subsidy was paid under the school's approved distribution plan
     (R19, R20)."""
@@ -401,4 +431,5 @@ EVENTS: tuple[type[Event], ...] = (
     PayoutIssued,
     ExpenseRecorded,
     DisclosurePublished,
+    DistributionPlanRecorded,
 )

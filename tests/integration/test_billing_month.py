@@ -41,7 +41,7 @@ MONEY_EVENTS = ("FeeCharged", "FeeWaived", "SubsidyGranted", "PaymentReceived", 
 ID_FIELD = {"FeeCharged": "charge_id", "FeeWaived": "waiver_id", "SubsidyGranted": "subsidy_id",
             "PaymentReceived": "payment_id", "FeeSettled": "settlement_id", "RefundIssued": "refund_id",
             "PayoutIssued": "payout_id", "ExpenseRecorded": "expense_id", "DisclosurePublished": "disclosure_id",
-            "FeeScheduleApproved": "fee_schedule_id"}
+            "FeeScheduleApproved": "fee_schedule_id", "DistributionPlanRecorded": "plan_id"}
 
 
 def _pair(event: Event, producer: str) -> tuple[bytes, bytes]:
@@ -157,9 +157,9 @@ async def test_a_month_of_attendance_settles_pays_and_discloses_each_money_event
         guardian_view = await client.get(f"/v1/students/{school.student(6)}/statements",
                                          headers=_bearer("guardian", school.guardian(6)))
 
-    expected_events = {"FeeScheduleApproved": 1, "SubsidyGranted": 1, "ExpenseRecorded": 1, "FeeSettled": 6,
-                       "FeeWaived": 2, "RefundIssued": 1, "PayoutIssued": 2, "PaymentReceived": 4,
-                       "DisclosurePublished": 1, "FeeCharged": 5}
+    expected_events = {"FeeScheduleApproved": 1, "DistributionPlanRecorded": 1, "SubsidyGranted": 1,
+                       "ExpenseRecorded": 1, "FeeSettled": 6, "FeeWaived": 2, "RefundIssued": 1, "PayoutIssued": 2,
+                       "PaymentReceived": 4, "DisclosurePublished": 1, "FeeCharged": 5}
     total = sum(expected_events.values())
     events = await eventually(lambda: _at_least(kafka_bootstrap, sid, total), timeout=90,
                               what=f"{total} billing events of {sid} on the topic")

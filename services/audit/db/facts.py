@@ -1,5 +1,5 @@
 """Repository of the facts the checks compare money against: enrolments, fee standards, programmes,
-sessions held, staff sessions, waivers, school accounts and districts (R25). A mixin of AuditUoW."""
+distribution plans, sessions held, staff sessions, waivers, school accounts and districts (R25). A mixin of AuditUoW."""
 from __future__ import annotations
 
 from collections.abc import Iterable
@@ -11,6 +11,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.audit.db.tables import (
+    distribution_plans,
     enrolments,
     fee_schedules,
     programmes,
@@ -21,7 +22,7 @@ from services.audit.db.tables import (
     student_cash,
     waivers,
 )
-from services.audit.domain.rules import DisclosedProgramme, Enrolment, FeeStandard, StudentCash
+from services.audit.domain.rules import DisclosedProgramme, Enrolment, FeeStandard, LabourFeePlan, StudentCash
 
 _CHUNK = 1000
 
@@ -80,6 +81,16 @@ class FactsStore:
         await self.session.execute(stmt.on_conflict_do_update(index_elements=["fee_schedule_id"], set_={
             "school_id": s.school_id, "programme_id": s.programme_id, "items": items, "effective_from": effective_from}))
 
+    async def add_distribution_plan(self, plan: LabourFeePlan, approval_ref: str, approved_on: date,
+                                    effective_from: date, paid_from_account: str) -> None:
+        """The first rates recorded under a plan id stand: billing refuses other rates under the same id,
+        so a later version could only be a forgery, and payouts are judged against what was approved."""
+        await self.session.execute(pg_insert(distribution_plans).values(
+            plan_id=plan.plan_id, school_id=plan.school_id, per_session_fen=plan.per_session_fen,
+            extended_care_per_session_fen=plan.extended_care_per_session_fen, approval_ref=approval_ref,
+            approved_on=approved_on, effective_from=effective_from, paid_from_account=paid_from_account,
+        ).on_conflict_do_nothing())
+
     async def file_enrolment(self, student_id: str, programme_id: str, school_id: str, hardship: bool) -> None:
         stmt = pg_insert(enrolments).values(student_id=student_id, programme_id=programme_id, school_id=school_id,
                                             hardship=hardship, withdrawn_on=None)
@@ -123,6 +134,12 @@ class FactsStore:
         rows = (await self.session.execute(select(programmes).where(programmes.c.programme_id.in_(set(ids))))).all()
         return {r.programme_id: DisclosedProgramme(r.school_id, r.fee_per_session_fen, r.extended_care_fee_per_session_fen)
                 for r in rows}
+
+    async def plans_of(self, ids: Iterable[str]) -> dict[str, LabourFeePlan]:
+        rows = (await self.session.execute(
+            select(distribution_plans).where(distribution_plans.c.plan_id.in_(set(ids))))).all()
+        return {r.plan_id: LabourFeePlan(r.plan_id, r.school_id, int(r.per_session_fen),
+                                         int(r.extended_care_per_session_fen)) for r in rows}
 
     async def sessions_held_of(self, keys: Iterable[tuple[str, str]], first: date, last: date
                                ) -> dict[tuple[str, str], set[date]]:

@@ -1,4 +1,4 @@
-"""Audit's tables as SQLAlchemy Core, mirroring migrations 0001-0002; no queries here.
+"""Audit's tables as SQLAlchemy Core, mirroring migrations 0001-0003; no queries here.
 
 They live in audit's own MetaData rather than SQLModel's process-wide one: other services also have
 tables called programmes, fee_schedules or disclosures, and tests import several services at once.
@@ -186,4 +186,17 @@ disclosures = Table(
     Column("school_id", Text, nullable=False),
     Column("period_start", Date, nullable=False),
     Column("period_end", Date, nullable=False),
+)
+
+# R20: the approved labour-fee rates each payout names (migration 0003).
+distribution_plans = Table(
+    "distribution_plans", metadata,
+    Column("plan_id", Text, primary_key=True),
+    Column("school_id", Text, nullable=False),
+    Column("per_session_fen", BigInteger, nullable=False),
+    Column("extended_care_per_session_fen", BigInteger, nullable=False),
+    Column("approval_ref", Text, nullable=False),
+    Column("approved_on", Date, nullable=False),
+    Column("effective_from", Date, nullable=False),
+    Column("paid_from_account", Text, nullable=False),
 )

@@ -61,6 +61,20 @@ class ChargeFacts:
     hardship_waived_fen: int = 0
 
 
+@dataclass(frozen=True)
+class LabourFeePlan:
+    """A school's approved labour-fee distribution plan (劳务费分配方案, R20): what a session run and an
+    extended-care session supervised are each paid."""
+
+    plan_id: str
+    school_id: str
+    per_session_fen: int
+    extended_care_per_session_fen: int
+
+    def pays_fen(self, sessions: int, extended_care_sessions: int) -> int:
+        return sessions * self.per_session_fen + extended_care_sessions * self.extended_care_per_session_fen
+
+
 @dataclass
 class StudentCash:
     """Per school and student: fees deposited into the school's accounts, and paid amounts that
@@ -258,21 +272,56 @@ def check_spending(seq: int, entry: books.Entry, event: object, institutions: It
     )]
 
 
-def check_payout(seq: int, event_id: uuid.UUID, p: PayoutIssued, sessions_run: int) -> list[Finding]:
-    """A labour fee pays for sessions the person actually ran (R20): no more sessions than attendance
-    shows they checked children in or out, ran an activity, or supervised extended care that month."""
-    if p.category != "labour_fee" or (0 < p.sessions_delivered <= sessions_run):
+def check_payout(seq: int, event_id: uuid.UUID, p: PayoutIssued, sessions_run: int,
+                 plan: LabourFeePlan | None) -> list[Finding]:
+    """A labour fee follows the approved distribution plan it names, for sessions the person actually
+    ran (R20, R25): the plan must have been recorded for the school, the amount must be exactly the
+    sessions delivered and extended-care sessions supervised at the plan's rates, and no more sessions
+    may be paid than attendance shows the person checked children in or out, ran an activity, or
+    supervised extended care that month.
+
+    A payout breaking several of these is one anomaly naming every reason; its amount is the larger of
+    the sums at stake (unbacked sessions, the difference from the plan), never more than the payout.
+    A plan billing never published is an anomaly too: billing records a plan before paying under it,
+    and both are keyed by school on one partition, so the plan cannot honestly arrive after the payout.
+    """
+    if p.category != "labour_fee":
         return []
-    excess = p.sessions_delivered - sessions_run
-    per_session = p.amount_fen // p.sessions_delivered if p.sessions_delivered else p.amount_fen
-    detail = (f"payout {p.payout_id}: labour fee for {p.sessions_delivered} sessions in {p.period}, but "
-              f"attendance shows {sessions_run} run by {p.staff_id} (R20)") if p.sessions_delivered else (
-              f"payout {p.payout_id}: labour fee of {p.amount_fen} fen for no session at all (R20)")
+    reasons: list[str] = []
+    at_stake = 0
+    care = p.extended_care_sessions or 0
+    # Attendance counts the distinct days a person ran anything; someone paid only for supervising
+    # extended care (R13) ran that many days even with no regular session.
+    paid_days = max(p.sessions_delivered, care)
+    if not 0 < paid_days <= sessions_run:
+        excess = paid_days - sessions_run
+        per_day = p.amount_fen // paid_days if paid_days else p.amount_fen
+        reasons.append(f"labour fee for {paid_days} sessions in {p.period}, but attendance shows "
+                       f"{sessions_run} run by {p.staff_id}" if paid_days else
+                       f"labour fee of {p.amount_fen} fen for no session at all")
+        at_stake = per_day * max(excess, 1)
+    if plan is not None and plan.school_id != p.school_id:
+        plan = None  # another school's plan is no approval for this one
+    expected = plan.pays_fen(p.sessions_delivered, care) if plan is not None else None
+    if expected is None:
+        reasons.append(f"distribution plan {p.distribution_plan_id} was never recorded for {p.school_id}")
+        at_stake = p.amount_fen
+    elif p.amount_fen != expected:
+        reasons.append(f"{p.amount_fen} fen paid, but plan {p.distribution_plan_id} pays {expected} fen for "
+                       f"{p.sessions_delivered} sessions and {care} extended-care sessions")
+        at_stake = max(at_stake, abs(p.amount_fen - expected))
+    if not reasons:
+        return []
     return [_finding(
-        "payout_not_per_plan", event_id, seq, p.school_id, detail,
-        amount_fen=min(p.amount_fen, per_session * max(excess, 1)), period=p.period,
+        "payout_not_per_plan", event_id, seq, p.school_id,
+        f"payout {p.payout_id}: {'; '.join(reasons)} (R20)",
+        amount_fen=min(p.amount_fen, at_stake), period=p.period,
         evidence={"payout_id": p.payout_id, "staff_id": p.staff_id, "distribution_plan_id": p.distribution_plan_id,
-                  "sessions_delivered": p.sessions_delivered, "sessions_run": sessions_run},
+                  "plan_recorded": plan is not None, "amount_fen": p.amount_fen, "expected_fen": expected,
+                  "per_session_fen": plan.per_session_fen if plan else None,
+                  "extended_care_per_session_fen": plan.extended_care_per_session_fen if plan else None,
+                  "sessions_delivered": p.sessions_delivered, "extended_care_sessions": care,
+                  "sessions_run": sessions_run},
     )]
 
 

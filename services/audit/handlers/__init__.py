@@ -5,6 +5,7 @@ from services.audit.handlers.checkpoint import LedgerIntegrityError, publish_che
 from services.audit.handlers.checks import CheckPolicy, run_checks
 from services.audit.handlers.consume import (
     compare_redelivery,
+    record_distribution_plan,
     record_enrolment,
     record_fee_record,
     record_programme,
@@ -15,6 +16,7 @@ from services.audit.handlers.findings import record_findings
 
 HANDLERS = {
     **{name: record_fee_record for name in RECORD_TYPES},
+    "DistributionPlanRecorded": record_distribution_plan,
     "ProgrammePublished": record_programme,
     "EnrollmentFiled": record_enrolment,
     "EnrollmentWithdrawn": record_withdrawal,

@@ -78,6 +78,7 @@ async def _check_entries(uow: AuditUoW, items: list[_Item], policy: CheckPolicy)
     cash = await uow.student_cash_of(cash_keys)
     accounts = await uow.accounts_of({i.entry.school_id for i in items if isinstance(i.event, PaymentReceived)})
     runs = await uow.staff_sessions_of((p.school_id, p.staff_id, p.period) for p in payouts)
+    plans = await uow.plans_of(p.distribution_plan_id for p in payouts)
     districts = await uow.districts_of(schools)
 
     findings: list[Finding] = []
@@ -98,7 +99,8 @@ async def _check_entries(uow: AuditUoW, items: list[_Item], policy: CheckPolicy)
             findings += rules.check_settlement(seq, item.event_id, event, cash[(event.school_id, event.student_id)])
         elif isinstance(event, PayoutIssued):
             findings += rules.check_payout(seq, item.event_id, event,
-                                           runs.get((event.school_id, event.staff_id, event.period), 0))
+                                           runs.get((event.school_id, event.staff_id, event.period), 0),
+                                           plans.get(event.distribution_plan_id))
         if entry.is_money:
             institutions = (entry.school_id, districts.get(entry.school_id) or "")
             findings += rules.check_spending(seq, entry, event, institutions)

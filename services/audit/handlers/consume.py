@@ -5,13 +5,19 @@ from __future__ import annotations
 from datetime import datetime, timezone
 
 from shared.contracts.attendance import ActivityRecorded, ExtendedCareStarted, StudentCheckedIn, StudentCheckedOut
-from shared.contracts.billing import DisclosurePublished, FeeScheduleApproved, FeeWaived, SubsidyGranted
+from shared.contracts.billing import (
+    DisclosurePublished,
+    DistributionPlanRecorded,
+    FeeScheduleApproved,
+    FeeWaived,
+    SubsidyGranted,
+)
 from shared.contracts.enrollment import EnrollmentFiled, EnrollmentWithdrawn, ProgrammePublished
 from shared.contracts.envelope import Envelope, Event
 from shared.messaging.consumer import Rejected
 from services.audit.db import AuditUoW
 from services.audit.domain import leaf_bytes, leaf_document
-from services.audit.domain.rules import FeeStandard, conflicting_delivery
+from services.audit.domain.rules import FeeStandard, LabourFeePlan, conflicting_delivery
 from services.audit.handlers.findings import record_findings
 from services.audit.ledger import books
 from services.audit.ledger.merkle import leaf_hash
@@ -58,6 +64,13 @@ async def compare_redelivery(uow: AuditUoW, envelope: Envelope, event: Event) ->
     finding = conflicting_delivery(envelope.event_id, seq, school_id, event_type, first_hash, delivered_hash)
     await record_findings(uow, [finding], ledger_tree_size=covering.tree_size if covering else None,
                           now=datetime.now(timezone.utc))
+
+
+async def record_distribution_plan(uow: AuditUoW, envelope: Envelope, event: DistributionPlanRecorded) -> None:
+    """The approved labour-fee rates (R20) that every payout naming the plan is judged against (R25)."""
+    plan = LabourFeePlan(event.plan_id, event.school_id, event.per_session_fen, event.extended_care_per_session_fen)
+    await uow.add_distribution_plan(plan, event.approval_ref, event.approved_on, event.effective_from,
+                                    event.paid_from_account)
 
 
 async def record_programme(uow: AuditUoW, envelope: Envelope, event: ProgrammePublished) -> None:

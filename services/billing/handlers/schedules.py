@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from shared.contracts.billing import FeeItem as ContractFeeItem, FeeScheduleApproved
+from shared.contracts.billing import DistributionPlanRecorded, FeeItem as ContractFeeItem, FeeScheduleApproved
 from services.billing.db import BillingUoW, DistributionPlanRow, FeeCapRow, FeeScheduleRow
 from services.billing.domain import DomainError, FeeItem, effective_cap, schedule_problems
 from services.billing.handlers.common import Actor, event_uuid, stable_id
@@ -156,6 +156,9 @@ class RecordDistributionPlan:
 
 async def record_distribution_plan(uow: BillingUoW, cmd: RecordDistributionPlan, actor: Actor,
                                    now: datetime) -> tuple[DistributionPlanRow, bool]:
+    """A school records its approved labour-fee distribution plan (R20) and publishes it, so that the
+    audit service can judge every payout against the plan it names (R25). Recording the same plan
+    again changes nothing and publishes nothing; other rates under the same id are refused."""
     plan_id = cmd.plan_id or stable_id("dpl", cmd.school_id, cmd.effective_from)
     existing = await uow.plan_row(plan_id)
     if existing is not None:
@@ -171,4 +174,10 @@ async def record_distribution_plan(uow: BillingUoW, cmd: RecordDistributionPlan,
                               effective_from=cmd.effective_from, paid_from_account=cmd.paid_from_account,
                               recorded_by=actor.subject, recorded_by_role=actor.role, recorded_at=now)
     uow.session.add(row)
+    uow.publish(DistributionPlanRecorded(
+        plan_id=plan_id, school_id=cmd.school_id, per_session_fen=cmd.per_session_fen,
+        extended_care_per_session_fen=cmd.extended_care_per_session_fen, approval_ref=cmd.approval_ref,
+        approved_on=cmd.approved_on, effective_from=cmd.effective_from, paid_from_account=cmd.paid_from_account,
+        recorded_by=actor.subject, recorded_by_role=actor.role, recorded_at=now,
+    ), event_id=event_uuid("DistributionPlanRecorded", plan_id), correlation_id=plan_id)
     return row, True

@@ -43,6 +43,7 @@ class School:
         self.programme_id = f"prg-{tag}-{suffix}"
         self.schedule_id = f"fsc-{tag}-{suffix}"
         self.account = f"acct-{tag}-{suffix}-main"
+        self.plan_id = f"dpl-{tag}-{suffix}"
         self._n = 0
 
     def _id(self, prefix: str) -> str:
@@ -64,6 +65,13 @@ class School:
         return _build(enrollment.ProgrammePublished, dict(
             programme_id=self.programme_id, school_id=self.school_id, district_id=self.district_id,
             fee_per_session_fen=session_fen, extended_care_fee_per_session_fen=extended_fen), kw)
+
+    def plan(self, per_session_fen: int = 1500, extended_fen: int = 800, **kw: Any) -> Event:
+        """The school's labour-fee distribution plan (R20); payouts name it by default."""
+        return _build(billing.DistributionPlanRecorded, dict(
+            plan_id=self.plan_id, school_id=self.school_id, per_session_fen=per_session_fen,
+            extended_care_per_session_fen=extended_fen, effective_from=(DAY - timedelta(days=60)).isoformat(),
+            paid_from_account=self.account, recorded_at=at(DAY - timedelta(days=60))), kw)
 
     def enrolment(self, student: str, hardship: bool = False, **kw: Any) -> Event:
         return _build(enrollment.EnrollmentFiled, dict(
@@ -130,7 +138,7 @@ class School:
     def payout(self, staff: str = "stf-0311", amount: int = 3000, sessions: int = 2, **kw: Any) -> Event:
         return _build(billing.PayoutIssued, dict(
             payout_id=self._id("pyo"), school_id=self.school_id, staff_id=staff, amount_fen=amount,
-            category="labour_fee", period=f"{DAY.year:04d}-{DAY.month:02d}", sessions_delivered=sessions,
+            category="labour_fee", distribution_plan_id=self.plan_id, period=f"{DAY.year:04d}-{DAY.month:02d}", sessions_delivered=sessions,
             paid_from_account=self.account, issued_at=at(DAY, 21), extended_care_sessions=None,
             postings=_postings("staff_labour_fees", "bank", amount)), kw)
 

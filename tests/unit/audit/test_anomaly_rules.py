@@ -9,11 +9,11 @@ from tests.unit.audit.money import DAY, School, at, envelope
 
 
 async def _ready_school(ledger: TestLedger, tag: str) -> tuple[School, str]:
-    """A school with an approved, disclosed standard, its account known, one enrolled student who
-    attended today's session: nothing here is wrong."""
+    """A school with an approved, disclosed standard, its account known, its labour-fee plan recorded,
+    one enrolled student who attended today's session: nothing here is wrong."""
     school = School(tag)
     student = school.student()
-    await ledger.feed(school.schedule(), school.programme(), school.subsidy(), school.enrolment(student),
+    await ledger.feed(school.schedule(), school.programme(), school.plan(), school.subsidy(), school.enrolment(student),
                       school.check_in(student, DAY))
     return school, student
 
@@ -130,6 +130,51 @@ async def test_a_payout_for_sessions_nobody_ran_raises_one_anomaly(ledger: TestL
     found = await _only(ledger, school, "payout_not_per_plan")
     assert found["evidence"]["sessions_delivered"] == 5 and found["evidence"]["sessions_run"] == 1
     assert found["amount_fen"] == 6000
+
+
+async def test_a_labour_fee_paid_per_the_plan_raises_no_anomaly(ledger: TestLedger) -> None:
+    school, student = await _ready_school(ledger, "ppl")
+    await ledger.feed(school.check_in(student, DAY, staff="stf-care"),
+                      school.payout(sessions=1, amount=1500),
+                      school.payout(staff="stf-care", sessions=1, amount=1500 + 800, extended_care_sessions=1))
+    await ledger.settle()
+    assert await ledger.anomalies(school.school_id) == []
+
+
+async def test_a_labour_fee_above_the_plan_raises_one_anomaly(ledger: TestLedger) -> None:
+    school, _ = await _ready_school(ledger, "pab")
+    await ledger.feed(school.payout(sessions=1, amount=2000))
+    found = await _only(ledger, school, "payout_not_per_plan")
+    assert (found["evidence"]["expected_fen"], found["evidence"]["amount_fen"]) == (1500, 2000)
+    assert (found["evidence"]["per_session_fen"], found["evidence"]["extended_care_per_session_fen"]) == (1500, 800)
+    assert found["amount_fen"] == 500 and "pays 1500 fen" in found["detail"]
+
+
+async def test_a_labour_fee_naming_a_plan_never_recorded_raises_one_anomaly(ledger: TestLedger) -> None:
+    school, _ = await _ready_school(ledger, "pun")
+    await ledger.feed(school.payout(sessions=1, amount=1500, distribution_plan_id=f"dpl-forged-{school.school_id}"))
+    found = await _only(ledger, school, "payout_not_per_plan")
+    assert found["evidence"]["plan_recorded"] is False and found["evidence"]["expected_fen"] is None
+    assert found["amount_fen"] == 1500 and "never recorded" in found["detail"]
+
+
+async def test_a_labour_fee_under_another_schools_plan_raises_one_anomaly(ledger: TestLedger) -> None:
+    school, _ = await _ready_school(ledger, "pot")
+    other = School("pot-other")
+    await ledger.feed(other.plan(), school.payout(sessions=1, amount=1500, distribution_plan_id=other.plan_id))
+    found = await _only(ledger, school, "payout_not_per_plan")
+    assert found["evidence"]["plan_recorded"] is False
+
+
+async def test_a_redelivered_payout_off_the_plan_raises_nothing_more(ledger: TestLedger) -> None:
+    school, _ = await _ready_school(ledger, "prp")
+    plan, bad = envelope(school.plan()), envelope(school.payout(sessions=1, amount=4000))
+    await ledger.feed(plan, bad)
+    await ledger.settle()
+    await ledger.feed(bad, plan, bad)
+    await ledger.settle()
+    await ledger.check(at(DAY + timedelta(days=1)))
+    assert [a["check"] for a in await ledger.anomalies(school.school_id)] == ["payout_not_per_plan"]
 
 
 async def test_postings_that_do_not_book_the_cash_an_event_moved_raise_one_anomaly(ledger: TestLedger) -> None:

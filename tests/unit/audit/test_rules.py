@@ -85,10 +85,28 @@ def test_a_payout_to_the_school_itself_is_a_management_fee() -> None:
 
 def test_only_labour_fees_are_judged_against_sessions_run() -> None:
     school = School("r")
-    assert rules.check_payout(1, EID, school.payout(sessions=2), 2) == []
-    assert rules.check_payout(1, EID, school.payout(sessions=0, category="staff_subsidy"), 0) == []
-    (finding,) = rules.check_payout(1, EID, school.payout(sessions=0, amount=800), 5)
+    plan = rules.LabourFeePlan(school.plan_id, school.school_id, 1500, 800)
+    assert rules.check_payout(1, EID, school.payout(sessions=2), 2, plan) == []
+    assert rules.check_payout(1, EID, school.payout(sessions=0, category="staff_subsidy"), 0, None) == []
+    (finding,) = rules.check_payout(1, EID, school.payout(sessions=0, amount=800), 5, plan)
     assert "for no session at all" in finding.detail and finding.amount_fen == 800
+
+
+def test_a_payout_only_for_extended_care_is_judged_on_the_care_sessions_supervised() -> None:
+    school = School("r")
+    plan = rules.LabourFeePlan(school.plan_id, school.school_id, 1500, 800)
+    care_only = school.payout(sessions=0, amount=1600, extended_care_sessions=2)
+    assert rules.check_payout(1, EID, care_only, 2, plan) == []
+    (finding,) = rules.check_payout(1, EID, care_only, 1, plan)
+    assert finding.evidence["sessions_run"] == 1 and finding.amount_fen == 800
+
+
+def test_a_payout_off_the_plan_and_for_sessions_nobody_ran_is_one_finding_naming_both() -> None:
+    school = School("r")
+    plan = rules.LabourFeePlan(school.plan_id, school.school_id, 1500, 800)
+    (finding,) = rules.check_payout(1, EID, school.payout(sessions=5, amount=9000), 1, plan)
+    assert "attendance shows 1" in finding.detail and "pays 7500 fen" in finding.detail
+    assert finding.evidence["expected_fen"] == 7500 and finding.amount_fen == 7200
 
 
 def test_a_shortfall_is_reported_once_and_later_settlements_are_judged_on_new_money() -> None:
