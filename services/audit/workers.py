@@ -8,9 +8,11 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timezone
+from typing import get_args
 
 from prometheus_client import CollectorRegistry, Counter, Gauge
 
+from shared.contracts.audit import AnomalyCheckV2
 from shared.messaging.runtime import Runtime
 from services.audit.db import AuditUoW
 from services.audit.handlers import CheckPolicy, publish_checkpoint, run_checks
@@ -37,6 +39,19 @@ class LedgerWorkers:
                                registry=registry)
         self.failures = Counter("audit_worker_failures", "Failed checkpoint or check steps (retried).", ["worker"],
                                 registry=registry)
+        # What the operators' dashboard and alerts read (docs/operations.md, deploy/k8s).
+        self.checkpoint_age = Gauge("beilei_ledger_checkpoint_age_seconds",
+                                    "Seconds since the latest signed checkpoint.", registry=registry)
+        self.checkpoint_interval = Gauge("beilei_ledger_checkpoint_interval_seconds",
+                                         "The configured checkpoint interval.", registry=registry)
+        self.checkpoint_interval.set(checkpoint_seconds)
+        self.unsigned = Gauge("beilei_ledger_unsigned_entries",
+                              "Entries appended since the latest signed checkpoint.", registry=registry)
+        self.anomalies = Counter("beilei_anomalies_detected", "Anomalies raised, by rule (R25).", ["rule"],
+                                 registry=registry)
+        for rule in get_args(AnomalyCheckV2):
+            self.anomalies.labels(rule)  # every rule's series exists from the start, at 0
+        self._anomalies_seen: dict[str, int] | None = None
 
     async def run_checkpoints(self) -> None:
         """Background task: sign a checkpoint every interval while entries arrive."""
@@ -52,12 +67,24 @@ class LedgerWorkers:
         if cp is not None:
             self.tree_size.set(cp.tree_size)
             self.checkpoints.inc()
+        latest = await uow.latest_checkpoint()
+        size = await uow.ledger_size()
+        self.unsigned.set(size - (latest.tree_size if latest else 0))
+        if latest is not None and latest.published_at is not None:
+            self.checkpoint_age.set((now - latest.published_at).total_seconds())
         return False
 
     async def _checks(self, uow: AuditUoW, now: datetime) -> bool:
+        if self._anomalies_seen is None:  # what was found before this process started is not news
+            self._anomalies_seen = await uow.anomaly_totals()
         checked = await run_checks(uow, self.policy, now)
         await uow.commit()
         self.checked.inc(checked)
+        counts = await uow.anomaly_totals()
+        for rule, n in counts.items():
+            if n > self._anomalies_seen.get(rule, 0):
+                self.anomalies.labels(rule).inc(n - self._anomalies_seen.get(rule, 0))
+        self._anomalies_seen = counts
         return checked >= self.policy.batch
 
     async def _loop(self, name: str, interval: float, step: Callable[[AuditUoW, datetime], Awaitable[bool]]) -> None:

@@ -62,6 +62,12 @@ class FindingsStore:
             + (" and school_id = any(:s)" if schools is not None else "") + " group by school_id, check_name"),
             {"p": period_prefix, **({"s": list(schools)} if schools is not None else {})})).all())
 
+    async def anomaly_totals(self) -> dict[str, int]:
+        """Anomalies recorded so far, by rule (for the metrics)."""
+        rows = (await self.session.execute(
+            text("select check_name, count(*) as n from anomalies group by check_name"))).all()
+        return {r.check_name: int(r.n) for r in rows}
+
     # -- cursor -------------------------------------------------------------------------------
     async def checked_size(self) -> int:
         return (await self.session.execute(select(audit_cursor.c.checked_size).where(audit_cursor.c.id == 1))).scalar_one()
