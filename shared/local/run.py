@@ -1,5 +1,5 @@
-"""`make run`: real Kafka and PostgreSQL, the five services as processes, a short demo, then it
-stays up until Ctrl-C, when everything it started is stopped cleanly."""
+"""`make run`: real Kafka and PostgreSQL, the five services as processes, the simulated-city showcase
+(shared.local.demo), then it stays up until Ctrl-C, when everything it started is stopped cleanly."""
 from __future__ import annotations
 
 import argparse
@@ -68,9 +68,12 @@ def main(argv: list[str] | None = None) -> int:
         if not args.no_demo:
             from shared.local.demo import run_demo
 
-            run_demo(plat, kafka.address)
+            if not run_demo(plat, kafka.address):
+                say("\nThe showcase could not show everything (see 'Not shown' above and the logs).")
         if args.exit_after_demo:
             return 0
+        if not args.no_demo:
+            _print_urls(plat, kafka.address, state / "logs")
         say("\nThe platform keeps running. Press Ctrl-C to stop everything.")
         while all(svc.alive() for svc in plat.services.values()):
             time.sleep(1)

@@ -1,0 +1,465 @@
+"""PickupSurge: a city-scale evening in which school systems check N students out through attendance's
+batch endpoint (R15) and every guardian is told (R11, R22), measured end to end on the whole platform
+and against a raw aiokafka + asyncpg baseline doing the same durable writes (bench/pickup_baseline.py).
+
+What it does, all in one run on one machine:
+  1. starts (or reuses) Kafka and PostgreSQL (shared.local.infra), a fresh database, and the five
+     services as real processes (shared.local.platform);
+  2. seeds N filed students, one guardian each, by putting ProgrammePublished, GuardianRegistered
+     (phones sealed) and EnrollmentFiled on enrollment.events exactly as enrollment publishes them —
+     seeding through enrollment's HTTP workflow would take hours at city scale and is not what is
+     measured; then checks everyone in through the batch endpoint (not measured);
+  3. posts the check-outs open loop at an offered rate (--rate, default 310/s: 557,000 in 30 minutes)
+     for --offered-seconds, then the rest as fast as the school systems can send (saturation);
+  4. measures check-outs/s with every effect committed (the attendance day closed, the guardian
+     message handed to the channel: the sink row's delivered_at), latency from the POST to delivered_at
+     (p50/p99/p99.9, host clock for the post, database clock for the handover: one machine), CPU seconds
+     per 1,000 check-outs and peak RSS per service process, and lost or duplicated effects against the
+     generator's ground truth;
+  5. runs the raw baseline on the same broker and database with the same offered load and prints the
+     platform/baseline ratio. Results also go to a JSON file.
+
+The check-outs happen before the session's end, so no extended-care fee accrues and no money moves at
+check-out (fees are settled at month-end, R17): the effects counted are the attendance record and the
+guardian's message, on both sides.
+
+    .venv/bin/python -m bench.pickup_surge --students 5000
+    .venv/bin/python -m bench.pickup_surge --students 557000 --schools 508
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+from collections import Counter
+import time
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import asyncpg
+import httpx
+from aiokafka import AIOKafkaProducer
+
+from bench.pickup_baseline import Checkout, run_baseline
+from bench.procstats import percentile, usage
+from shared.auth import TokenAuthority
+from shared.contracts.enrollment import EnrollmentFiled, GuardianRegistered, ProgrammePublished
+from shared.contracts.envelope import new_envelope
+from shared.contracts.registry import encode
+from shared.contracts.topics import ENROLLMENT_EVENTS
+from shared.local import infra
+from shared.local.platform import SERVICES, Platform
+from shared.privacy import Sealer, mask_phone
+from shared.settings import CommonSettings
+
+LOCAL = timezone(timedelta(hours=8))  # Asia/Shanghai has no daylight saving time
+BATCH = 50  # records per POST: a school system's gate flushing every few seconds
+
+
+@dataclass
+class Surge:
+    run: str
+    students: int
+    schools: int
+
+    def school(self, s: int) -> str:
+        return f"sch-surge-{self.run}-{s:03d}"
+
+    def school_of(self, i: int) -> int:
+        return i % self.schools
+
+    def student(self, i: int) -> str:
+        return f"stu-surge-{self.run}-{i:06d}"
+
+    def guardian(self, i: int) -> str:
+        return f"gdn-surge-{self.run}-{i:06d}"
+
+
+@dataclass
+class Phase:
+    name: str
+    posted_at: dict[str, float] = field(default_factory=dict)  # student_id -> wall-clock time of the POST
+    started: float = 0.0
+    finished_posting: float = 0.0
+    rejected: int = 0
+
+
+def seed_events(s: Surge) -> list[tuple[bytes, bytes]]:
+    sealer = Sealer(CommonSettings().contact_sealing_key)
+    out = []
+    for k in range(s.schools):
+        school = s.school(k)
+        # The session runs 23:58-23:59 local, so no absence or extended-care timer fires during the run and
+        # the platform's work is the records alone (as in bench.attendance_checkouts).
+        out.append(new_envelope(ProgrammePublished(
+            programme_id=f"prg-{school}", school_id=school, district_id="dst-surge", term="2026-autumn", name="课后服务",
+            sessions=[{"weekdays": ["mon", "tue", "wed", "thu", "fri", "sat", "sun"], "starts_at_local": "23:58",
+                       "ends_at_local": "23:59"}],
+            normal_off_work_local="17:30", extended_care_until_local=None,
+            activities=[{"activity_id": "act-1", "name": "跑步", "tier": "sports", "staff_ids": [f"stf-{school}"],
+                         "capacity": 5000}],
+            capacity=5000, fee_per_session_fen=1500, extended_care_fee_per_session_fen=800, safety_measures=["凭接送卡交接"],
+            insurance={"liability_policy_no": "PL", "accident_policy_no": "GA", "insurer": "人保", "valid_from": "2026-01-01",
+                       "valid_until": "2026-12-31"},
+            applications_open_at="2026-01-01T00:00:00Z", applications_close_at="2026-01-10T00:00:00Z",
+            published_by=f"pri-{school}", published_by_role="principal", published_at="2026-01-01T00:00:00Z",
+        ), producer="enrollment"))
+    for i in range(s.students):
+        school, student, guardian = s.school(s.school_of(i)), s.student(i), s.guardian(i)
+        phone = f"13{(i % 7) + 3}{i:08d}"
+        out.append(new_envelope(GuardianRegistered(
+            guardian_id=guardian, school_id=school, student_ids=[student], name="家长", phone_masked=mask_phone(phone),
+            phone_sealed=sealer.seal(phone), consent=True, registered_by="bench"), producer="enrollment"))
+        out.append(new_envelope(EnrollmentFiled(
+            enrollment_id=f"enr-{student}", application_id=f"app-{student}", programme_id=f"prg-{school}", school_id=school,
+            district_id="dst-surge", student_id=student, student_name=f"学生{i}", guardian_id=guardian, hardship=False,
+            extended_care=False, authorised_pickup_ids=[], filed_by="off", filed_by_role="district_officer",
+            filed_at="2026-01-02T00:00:00Z"), producer="enrollment"))
+    return [(e.key.encode(), encode(e)) for e in out]
+
+
+async def produce(kafka: str, topic: str, records: list[tuple[bytes, bytes]]) -> None:
+    producer = AIOKafkaProducer(bootstrap_servers=kafka, acks="all", enable_idempotence=True, linger_ms=20,
+                                max_batch_size=512 * 1024)
+    await producer.start()
+    try:
+        for i in range(0, len(records), 20_000):
+            await asyncio.gather(*[await producer.send(topic, value=v, key=k) for k, v in records[i:i + 20_000]])
+    finally:
+        await producer.stop()
+
+
+async def until(probe, timeout: float, what: str, every: float = 1.0):  # noqa: ANN001, ANN201
+    deadline = time.monotonic() + timeout
+    while True:
+        value = await probe()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise SystemExit(f"timed out after {timeout:.0f} s waiting for {what} (last: {value!r})")
+        await asyncio.sleep(every)
+
+
+def base_time() -> datetime:
+    """Check-ins half an hour ago (not before 00:03 local): records must be about today, never the future."""
+    now = datetime.now(LOCAL)
+    return max(now - timedelta(minutes=30), now.replace(hour=0, minute=3, second=0, microsecond=0))
+
+
+class Poster:
+    """School systems posting batches; each POST is its own task (open loop: a slow platform does not
+    slow the offered load down, it queues)."""
+
+    def __init__(self, client: httpx.AsyncClient, s: Surge, at: datetime) -> None:
+        self.client, self.s, self.at = client, s, at
+        tokens = TokenAuthority(CommonSettings().auth_secret)
+        self.auth = {s.school(k): {"Authorization": f"Bearer {tokens.mint(f'sys-{s.school(k)}', 'school_system', school_id=s.school(k))}"}
+                     for k in range(s.schools)}
+        self.tasks: list[asyncio.Task] = []
+        self.gate = asyncio.Semaphore(64)
+
+    def record(self, kind: str, i: int) -> dict:
+        r = {"record_id": f"{kind}-{self.s.student(i)}", "kind": kind, "student_id": self.s.student(i),
+             "at": (self.at + timedelta(minutes=1 if kind == "check_out" else 0)).isoformat(),
+             "staff_id": f"stf-{self.s.school(self.s.school_of(i))}"}
+        if kind == "check_out":
+            r["collected_by_id"] = self.s.guardian(i)
+        return r
+
+    async def post(self, school: str, records: list[dict], phase: Phase | None) -> None:
+        async with self.gate:
+            posted = time.time()
+            for attempt in range(5):
+                try:
+                    reply = await self.client.post(f"/v1/schools/{school}/records", json={"records": records},
+                                                   headers=self.auth[school])
+                    reply.raise_for_status()
+                    break
+                except httpx.HTTPError:
+                    if attempt == 4:
+                        raise
+                    await asyncio.sleep(1)  # a school system retries the same batch: duplicates change nothing
+            if phase is not None:
+                for r in records:
+                    phase.posted_at[r["student_id"]] = posted
+                phase.rejected += reply.json()["rejected"]
+
+    def send(self, kind: str, ids: list[int], phase: Phase | None) -> None:
+        by_school: dict[str, list[dict]] = {}
+        for i in ids:
+            by_school.setdefault(self.s.school(self.s.school_of(i)), []).append(self.record(kind, i))
+        for school, records in by_school.items():
+            self.tasks.append(asyncio.create_task(self.post(school, records, phase)))
+
+    async def drain(self) -> None:
+        await asyncio.gather(*self.tasks)
+        self.tasks.clear()
+
+
+async def offered(poster: Poster, ids: list[int], rate: float, phase: Phase) -> None:
+    phase.started = time.time()
+    start, tick = time.monotonic(), 0.1
+    sent = 0
+    while sent < len(ids):
+        due = min(len(ids), int((time.monotonic() - start) * rate) + 1)
+        if due > sent:
+            poster.send("check_out", ids[sent:due], phase)
+            sent = due
+        await asyncio.sleep(tick)
+    phase.finished_posting = time.time()
+    await poster.drain()
+
+
+async def saturation(poster: Poster, ids: list[int], phase: Phase) -> None:
+    phase.started = time.time()
+    for k in range(0, len(ids), BATCH * poster.s.schools):
+        poster.send("check_out", ids[k:k + BATCH * poster.s.schools], phase)
+        await asyncio.sleep(0)
+    phase.finished_posting = time.time()
+    await poster.drain()
+
+
+async def effects(db: asyncpg.Pool, s: Surge) -> tuple[dict[str, int], dict[str, list[float]]]:
+    """Per student: check-outs recorded by attendance, and the delivered_at of each check-out message."""
+    async with db.acquire() as conn:
+        days = await conn.fetch("select student_id, count(*) n from attendance.attendance_days where student_id like $1 "
+                                "and checked_out_at is not null group by student_id", f"stu-surge-{s.run}-%")
+        msgs = await conn.fetch("select student_id, extract(epoch from delivered_at) t from notification.messages "
+                                "where recipient_id like $1 and cause_event_type = 'StudentCheckedOut' "
+                                "and delivered_at is not null", f"gdn-surge-{s.run}-%")
+    delivered: dict[str, list[float]] = {}
+    for m in msgs:
+        delivered.setdefault(m["student_id"], []).append(float(m["t"]))
+    return {r["student_id"]: r["n"] for r in days}, delivered
+
+
+def start_profiles(plat: Platform, names: list[str], seconds: float, out: Path) -> list[tuple[str, Path, subprocess.Popen]]:
+    """py-spy sampling the given services during the saturation phase (the profile names the bottleneck)."""
+    spy = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
+    if not Path(spy).exists():
+        print("[profile] py-spy not installed; no profile", flush=True)
+        return []
+    started = []
+    for n in names:
+        path = out / f"profile-{n}.txt"
+        started.append((n, path, subprocess.Popen(
+            [spy, "record", "--pid", str(plat[n].proc.pid), "--duration", str(int(seconds)), "--rate", "50",
+             "--format", "raw", "--nonblocking", "--output", str(path)],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)))
+    return started
+
+
+def read_profiles(started: list[tuple[str, Path, subprocess.Popen]]) -> dict[str, list[tuple[str, float]]]:
+    """Per service, the frames holding most samples inclusively, outside the event loop itself."""
+    out = {}
+    for name, path, proc in started:
+        try:
+            proc.wait(120)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        if not path.exists():
+            continue
+        inclusive: Counter = Counter()
+        total = 0
+        for line in path.read_text().splitlines():
+            stack, _, count = line.rpartition(" ")
+            if not count.isdigit():
+                continue
+            total += int(count)
+            frames = {f.split(" (")[0] + " (" + f.split(" (")[1].split(":")[0].rsplit("/", 1)[-1] + ")"
+                      for f in stack.split(";") if " (" in f}
+            for f in frames:
+                inclusive[f] += int(count)
+        skip = ("_run_code", "run_forever", "_run_once", "_run (events.py)", "run (runners.py)", "<module>", "run_until_complete",
+                "main (", "_run_module", "serve (", "run (", "__call__ (", "app (", "handle (")
+        top = [(f, c / max(total, 1)) for f, c in inclusive.most_common(60) if not any(k in f for k in skip)]
+        out[name] = top[:6]
+    return out
+
+
+def pids_cpu(plat: Platform) -> dict[str, float]:
+    return {n: usage(plat[n].proc.pid).cpu_s for n in SERVICES}
+
+
+def summarise(name: str, phase: Phase, delivered: dict[str, list[float]]) -> dict:
+    lat = [(min(delivered[sid]) - t) * 1000 for sid, t in phase.posted_at.items() if sid in delivered]
+    last = max((min(delivered[sid]) for sid in phase.posted_at if sid in delivered), default=phase.started)
+    n = sum(1 for sid in phase.posted_at if sid in delivered)
+    return {"phase": name, "check_outs": len(phase.posted_at), "completed": n, "seconds": last - phase.started,
+            "per_second": n / max(last - phase.started, 1e-9),
+            "offered_per_second": len(phase.posted_at) / max(phase.finished_posting - phase.started, 1e-9),
+            "p50_ms": percentile(lat, 50), "p99_ms": percentile(lat, 99), "p999_ms": percentile(lat, 99.9)}
+
+
+async def platform_run(args: argparse.Namespace, kafka: str, database: str, logs: Path) -> dict:
+    s = Surge(uuid.uuid4().hex[:6], args.students, args.schools)
+    env = {"LOG_LEVEL": "WARNING", "QUIET_HOURS_START": "00:00", "QUIET_HOURS_END": "00:00", "PUSH_PROVIDER": "none",
+           "SETTLEMENT_AUTO": "false"}
+    plat = Platform(kafka, database, logs, extra_env=env)
+    print(f"[platform] starting the five services (logs in {logs})", flush=True)
+    await asyncio.to_thread(plat.start, 240)
+    db = await asyncpg.create_pool(database.replace("postgresql+asyncpg://", "postgresql://"), min_size=1, max_size=2)
+    try:
+        t0 = time.monotonic()
+        await produce(kafka, ENROLLMENT_EVENTS, seed_events(s))
+        print(f"[seed] {s.students} students, {s.schools} schools put on {ENROLLMENT_EVENTS} "
+              f"({time.monotonic() - t0:.1f} s)", flush=True)
+
+        async def ready() -> bool:
+            async with db.acquire() as conn:
+                roster = await conn.fetchval("select count(*) from attendance.roster where student_id like $1",
+                                             f"stu-surge-{s.run}-%")
+                contacts = await conn.fetchval("select count(*) from notification.contacts where recipient_id like $1",
+                                               f"gdn-surge-{s.run}-%")
+            return roster >= s.students and contacts >= s.students
+
+        await until(ready, args.timeout, "attendance's roster and notification's contacts")
+        at = base_time()
+        async with httpx.AsyncClient(base_url=plat["attendance"].url, timeout=300,
+                                     limits=httpx.Limits(max_connections=64)) as client:
+            poster = Poster(client, s, at)
+            ids = list(range(s.students))
+            for k in range(0, len(ids), 2000):
+                poster.send("check_in", ids[k:k + 2000], None)
+                await poster.drain()
+
+            async def check_ins_told() -> bool:
+                async with db.acquire() as conn:
+                    return await conn.fetchval(
+                        "select count(*) from notification.messages where recipient_id like $1 and "
+                        "cause_event_type = 'StudentCheckedIn' and delivered_at is not null",
+                        f"gdn-surge-{s.run}-%") >= s.students
+            await until(check_ins_told, args.timeout, "the check-in messages to be delivered (setup)")
+            print(f"[seed] everyone checked in and their guardians told ({time.monotonic() - t0:.1f} s since seeding)",
+                  flush=True)
+
+            n_offered = min(len(ids) // 2, int(args.rate * args.offered_seconds))
+            cpu0 = pids_cpu(plat)
+            first, second = Phase("offered"), Phase("saturation")
+            await offered(poster, ids[:n_offered], args.rate, first)
+
+            async def done(phase: Phase) -> bool:
+                _, delivered = await effects(db, s)
+                return sum(1 for sid in phase.posted_at if sid in delivered) >= len(phase.posted_at)
+            await until(lambda: done(first), args.timeout, "the offered phase's messages")
+            profiles = start_profiles(plat, args.profile, args.profile_seconds, logs) if args.profile else []
+            await saturation(poster, ids[n_offered:], second)
+            await until(lambda: done(second), args.timeout, "the saturation phase's messages")
+            cpu1 = pids_cpu(plat)
+            hot = read_profiles(profiles)
+        days, delivered = await effects(db, s)
+        truth = {s.student(i) for i in range(s.students)}
+        lost = len(truth - set(days)) + len(truth - set(delivered))
+        duplicated = sum(n - 1 for n in days.values() if n > 1) + sum(len(v) - 1 for v in delivered.values() if len(v) > 1)
+        cpu = {n: cpu1[n] - cpu0[n] for n in SERVICES}
+        rss = {n: usage(plat[n].proc.pid).peak_rss_mb for n in SERVICES}
+        return {"students": s.students, "schools": s.schools,
+                "phases": [summarise("offered", first, delivered), summarise("saturation", second, delivered)],
+                "cpu_s_per_1k": {n: 1000 * c / s.students for n, c in cpu.items()},
+                "cpu_s_per_1k_total": 1000 * sum(cpu.values()) / s.students,
+                "peak_rss_mb": rss, "lost": lost, "duplicated": duplicated,
+                "rejected": first.rejected + second.rejected, "profile": hot}
+    finally:
+        await db.close()
+        await asyncio.to_thread(plat.stop)
+
+
+async def baseline_run(args: argparse.Namespace, kafka: str, database: str) -> dict:
+    pg = database.replace("postgresql+asyncpg://", "postgresql://")
+    n_offered = min(args.students // 2, int(args.rate * args.offered_seconds))
+    results = {}
+    for name, count, rate in (("offered", n_offered, args.rate), ("saturation", args.students - n_offered, None)):
+        checkouts = [Checkout(f"out-{i}", f"stu-{i:06d}", f"sch-{i % args.schools:03d}", f"gdn-{i:06d}",
+                              (i / rate) if rate else 0.0, False) for i in range(count)]
+        r = await run_baseline(pg, kafka, checkouts)
+        lat = r["latencies_ms"]
+        lost = count - min(r["attendance_rows"], r["distinct_messages"])
+        results[name] = {"check_outs": count, "completed": r["completed"], "seconds": r["elapsed_s"],
+                         "per_second": r["completed"] / max(r["elapsed_s"], 1e-9), "p50_ms": percentile(lat, 50),
+                         "p99_ms": percentile(lat, 99), "p999_ms": percentile(lat, 99.9),
+                         "cpu_s_per_1k": r["cpu_s_per_1k"], "lost": lost,
+                         "duplicated": r["messages"] - r["distinct_messages"]}
+    return results
+
+
+def table(result: dict) -> str:
+    p, b = result["platform"], result["baseline"]
+    lines = [f"\nPickupSurge: {p['students']} students at {p['schools']} schools; offered {result['rate']:g}/s for "
+             f"{p['phases'][0]['check_outs']} check-outs, then saturation for {p['phases'][1]['check_outs']}; "
+             f"load average before {result['loadavg_before']}, after {result['loadavg_after']}",
+             f"{'':<24}{'check-outs/s':>13}{'p50 ms':>9}{'p99 ms':>9}{'p99.9 ms':>10}{'CPU s/1k':>10}",]
+    for ph in p["phases"]:
+        base = b[ph["phase"]]
+        lines.append(f"{'platform ' + ph['phase']:<24}{ph['per_second']:>13.1f}{ph['p50_ms']:>9.0f}{ph['p99_ms']:>9.0f}"
+                     f"{ph['p999_ms']:>10.0f}{p['cpu_s_per_1k_total']:>10.2f}")
+        lines.append(f"{'raw baseline ' + ph['phase']:<24}{base['per_second']:>13.1f}{base['p50_ms']:>9.0f}"
+                     f"{base['p99_ms']:>9.0f}{base['p999_ms']:>10.0f}{base['cpu_s_per_1k']:>10.2f}")
+    sat, bsat = p["phases"][1], b["saturation"]
+    lines.append(f"platform/baseline at saturation: throughput {sat['per_second'] / max(bsat['per_second'], 1e-9):.2f}×, "
+                 f"CPU per check-out {p['cpu_s_per_1k_total'] / max(bsat['cpu_s_per_1k'], 1e-9):.1f}×")
+    lines.append("CPU s per 1,000 check-outs per service (measured phases): "
+                 + ", ".join(f"{n} {v:.2f}" for n, v in p["cpu_s_per_1k"].items())
+                 + " (PostgreSQL and Kafka not included, on either side)")
+    lines.append("peak RSS MB: " + ", ".join(f"{n} {v:.0f}" for n, v in p["peak_rss_mb"].items()))
+    lines.append(f"lost effects: platform {p['lost']}, baseline {sum(x['lost'] for x in b.values())}; duplicated: "
+                 f"platform {p['duplicated']}, baseline {sum(x['duplicated'] for x in b.values())}; "
+                 f"records rejected {p['rejected']}")
+    for name, frames in result["platform"].get("profile", {}).items():
+        lines.append(f"py-spy, {name} at saturation (share of samples inside): "
+                     + "; ".join(f"{f} {share:.0%}" for f, share in frames))
+    return "\n".join(lines)
+
+
+async def main(args: argparse.Namespace) -> int:
+    run = uuid.uuid4().hex[:6]
+    kafka = await asyncio.to_thread(infra.kafka)
+    pg = await asyncio.to_thread(infra.postgres)
+    try:
+        database = await asyncio.to_thread(infra.create_database, pg.address, f"bench_surge_{run}")
+        print(f"[infra] {kafka.description}; {pg.description}; database bench_surge_{run}", flush=True)
+        load_before = os.getloadavg()
+        platform = await platform_run(args, kafka.address, database, infra.REPO / ".local" / f"bench-surge-{run}")
+        print("[baseline] the raw aiokafka + asyncpg loop, same offered load", flush=True)
+        baseline = await baseline_run(args, kafka.address, database)
+        result = {"rate": args.rate, "platform": platform, "baseline": baseline,
+                  "loadavg_before": " ".join(f"{x:.2f}" for x in load_before),
+                  "loadavg_after": " ".join(f"{x:.2f}" for x in os.getloadavg()),
+                  "cpus": os.cpu_count(), "at": datetime.now(timezone.utc).isoformat()}
+        print(table(result), flush=True)
+        args.json.write_text(json.dumps(result, indent=2))
+        print(f"results written to {args.json}")
+        return 0 if platform["lost"] == platform["duplicated"] == 0 else 1
+    finally:
+        await asyncio.to_thread(kafka.stop)
+        await asyncio.to_thread(pg.stop)
+
+
+def cli() -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench.pickup_surge", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--students", type=int, default=557_000, help="students checked out (default: the city, 557,000)")
+    parser.add_argument("--schools", type=int, default=None, help="schools (default: N/1,100, at least 2)")
+    parser.add_argument("--rate", type=float, default=310.0, help="offered check-outs per second (557,000 in 30 min)")
+    parser.add_argument("--offered-seconds", type=float, default=30.0,
+                        help="how long the offered load runs (at most half the students); the rest is saturation")
+    parser.add_argument("--timeout", type=float, default=1800.0, help="give up waiting after this many seconds")
+    parser.add_argument("--profile", nargs="*", default=["attendance", "notification"],
+                        help="services to sample with py-spy during saturation (none: --profile)")
+    parser.add_argument("--profile-seconds", type=float, default=20.0, help="how long py-spy samples")
+    parser.add_argument("--json", type=Path, default=Path(".local/pickup_surge.json"), help="where the results go")
+    args = parser.parse_args()
+    args.schools = args.schools or max(2, round(args.students / 1100))
+    args.json.parent.mkdir(parents=True, exist_ok=True)
+    signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
+    sys.exit(asyncio.run(main(args)))
+
+
+if __name__ == "__main__":
+    cli()

@@ -1,0 +1,1 @@
+"""City simulator: generates a deterministic city and drives it through the services' public APIs."""
