@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from abc import ABC, abstractmethod
 from collections.abc import Iterable, Sequence
 from typing import Protocol, runtime_checkable
 
@@ -158,7 +159,7 @@ class TreeStore(Protocol):
         ...
 
 
-class _SubtreeHashing:
+class _SubtreeHashing(ABC):
     """Shared RFC 9162 proof construction on top of subtree hashes.
 
     Subclasses supply the hashes of perfect, aligned subtrees at or above `_cache_level`
@@ -168,11 +169,13 @@ class _SubtreeHashing:
 
     _cache_level: int
 
-    def _perfect(self, level: int, index: int) -> bytes:  # pragma: no cover - abstract
-        raise NotImplementedError
+    @abstractmethod
+    def _perfect(self, level: int, index: int) -> bytes:
+        """Hash of the complete subtree of 2**level leaves starting at index * 2**level."""
 
-    def _leaves(self, start: int, end: int) -> list[bytes]:  # pragma: no cover - abstract
-        raise NotImplementedError
+    @abstractmethod
+    def _leaves(self, start: int, end: int) -> list[bytes]:
+        """Leaf hashes [start, end)."""
 
     def _check_available(self, size: int) -> None:
         """Raise ValueError if fewer than `size` leaves are known (when that is knowable)."""

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Literal
@@ -57,7 +58,7 @@ def failure(outcome: Outcome, code: ErrorCode, error: str, retry_after: float | 
     return Result(outcome, None, code, error, retry_after)
 
 
-class Channel:
+class Channel(ABC):
     """Base of every adapter. `send` hands one message over; `lookup` answers, for a message whose
     earlier attempt may or may not have reached the provider, whether the provider has it."""
 
@@ -86,8 +87,9 @@ class Channel:
         """Idempotency ids to store before sending (JPush cids); most providers need none."""
         return {}
 
+    @abstractmethod
     async def send(self, msg: Outgoing) -> Result:
-        raise NotImplementedError
+        """Hand one message to the provider and say what it answered."""
 
     async def lookup(self, msg: Outgoing) -> Result | None:
         return None
