@@ -42,7 +42,33 @@ def _base_time() -> datetime:
     return max(now - timedelta(minutes=30), now.replace(hour=0, minute=3, second=0, microsecond=0))
 
 
+# Sessions here are anchored to the school-local day: a late session (23:58-23:59) and, for the timers, an
+# early one (00:00-00:01). Near local midnight neither holds, so a test starting then waits it out first.
+QUIET_FROM, QUIET_UNTIL = (23, 50), (0, 11)
 BASE = _base_time()
+
+
+def _wait_out_midnight() -> float:
+    now = _now_local()
+    if (now.hour, now.minute) >= QUIET_FROM:
+        until = (now + timedelta(days=1)).replace(hour=QUIET_UNTIL[0], minute=QUIET_UNTIL[1], second=0, microsecond=0)
+    elif (now.hour, now.minute) < QUIET_UNTIL:
+        until = now.replace(hour=QUIET_UNTIL[0], minute=QUIET_UNTIL[1], second=0, microsecond=0)
+    else:
+        return 0.0
+    return (until - now).total_seconds()
+
+
+@pytest.fixture(autouse=True)
+async def _clear_of_midnight() -> None:
+    """Each test starts clear of school-local midnight, with BASE taken then."""
+    global BASE
+    wait = _wait_out_midnight()
+    if wait:
+        print(f"[clock] {wait:.0f} s to wait until {QUIET_UNTIL[0]:02d}:{QUIET_UNTIL[1]:02d} Asia/Shanghai: these "
+              "sessions are anchored to the local day", flush=True)
+        await asyncio.sleep(wait)
+    BASE = _base_time()
 
 
 def _at(minutes_after_base: int) -> str:
