@@ -14,6 +14,7 @@ help:
 	@echo "make test   run unit, contract and integration tests (real Kafka and PostgreSQL)"
 	@echo "make unit   only the fast tests (no broker)"
 	@echo "make stop   stop a local Kafka and PostgreSQL left running"
+	@echo "make bench  the PickupSurge benchmark (STUDENTS=20000 by default; STUDENTS=557000 SCHOOLS=508 for the city)"
 
 run: deps
 	$(BIN)/python -m shared.local.run
@@ -44,6 +45,11 @@ tests/deploy/node_modules/.installed: tests/deploy/package-lock.json
 
 kafka-jars:
 	@infra/local/kafka.sh fetch
+
+# PickupSurge against the raw baseline; figures printed and written to .local/pickup_surge.json.
+STUDENTS ?= 20000
+bench: deps
+	$(BIN)/python -m bench.pickup_surge --students $(STUDENTS) $(if $(SCHOOLS),--schools $(SCHOOLS)) $(BENCH_ARGS)
 
 stop:
 	-infra/local/kafka.sh stop

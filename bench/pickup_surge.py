@@ -19,9 +19,12 @@ What it does, all in one run on one machine:
   5. runs the raw baseline on the same broker and database with the same offered load and prints the
      platform/baseline ratio. Results also go to a JSON file.
 
-The check-outs happen before the session's end, so no extended-care fee accrues and no money moves at
-check-out (fees are settled at month-end, R17): the effects counted are the attendance record and the
-guardian's message, on both sides.
+The evening measured is yesterday's, school-local (a programme that runs on yesterday's weekday only,
+15:30-17:30; check-ins at 15:35, check-outs at 17:20, posted now as school systems do when they send a
+day's records): today has no session, so no absence or extended-care timer fires whatever the hour the
+benchmark runs at, and the platform's work is the records alone. The check-outs happen before the
+session's end, so no extended-care fee accrues and no money moves at check-out (fees are settled at
+month-end, R17): the effects counted are the attendance record and the guardian's message, on both sides.
 
     .venv/bin/python -m bench.pickup_surge --students 5000
     .venv/bin/python -m bench.pickup_surge --students 557000 --schools 508
@@ -31,16 +34,19 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import logging
 import os
 import shutil
 import signal
 import subprocess
 import sys
-from collections import Counter
 import time
 import uuid
+from collections import Counter
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone
+from itertools import islice
 from pathlib import Path
 
 import asyncpg
@@ -51,13 +57,14 @@ from bench.pickup_baseline import Checkout, run_baseline
 from bench.procstats import percentile, usage
 from shared.auth import TokenAuthority
 from shared.contracts.enrollment import EnrollmentFiled, GuardianRegistered, ProgrammePublished
-from shared.contracts.envelope import new_envelope
+from shared.contracts.envelope import Event, new_envelope
 from shared.contracts.registry import encode
 from shared.contracts.topics import ENROLLMENT_EVENTS
 from shared.local import infra
 from shared.local.platform import SERVICES, Platform
 from shared.privacy import Sealer, mask_phone
 from shared.settings import CommonSettings
+from services.attendance.domain.schedule import WEEKDAYS
 
 LOCAL = timezone(timedelta(hours=8))  # Asia/Shanghai has no daylight saving time
 BATCH = 50  # records per POST: a school system's gate flushing every few seconds
@@ -91,17 +98,27 @@ class Phase:
     rejected: int = 0
 
 
-def seed_events(s: Surge) -> list[tuple[bytes, bytes]]:
+def batched(items: Iterable, n: int) -> Iterator[list]:
+    it = iter(items)
+    while chunk := list(islice(it, n)):
+        yield chunk
+
+
+def the_day() -> date:
+    """Yesterday, school-local: see the module docstring."""
+    return datetime.now(LOCAL).date() - timedelta(days=1)
+
+
+def seed_events(s: Surge, day: date) -> Iterator[tuple[bytes, bytes]]:
+    """The programmes, then a GuardianRegistered and an EnrollmentFiled per student, encoded for Kafka;
+    generated lazily (a city's 1.1 million events need not sit in memory at once)."""
     sealer = Sealer(CommonSettings().contact_sealing_key)
-    out = []
+    weekday = WEEKDAYS[day.weekday()]
     for k in range(s.schools):
         school = s.school(k)
-        # The session runs 23:58-23:59 local, so no absence or extended-care timer fires during the run and
-        # the platform's work is the records alone (as in bench.attendance_checkouts).
-        out.append(new_envelope(ProgrammePublished(
+        yield _encoded(ProgrammePublished(
             programme_id=f"prg-{school}", school_id=school, district_id="dst-surge", term="2026-autumn", name="课后服务",
-            sessions=[{"weekdays": ["mon", "tue", "wed", "thu", "fri", "sat", "sun"], "starts_at_local": "23:58",
-                       "ends_at_local": "23:59"}],
+            sessions=[{"weekdays": [weekday], "starts_at_local": "15:30", "ends_at_local": "17:30"}],
             normal_off_work_local="17:30", extended_care_until_local=None,
             activities=[{"activity_id": "act-1", "name": "跑步", "tier": "sports", "staff_ids": [f"stf-{school}"],
                          "capacity": 5000}],
@@ -110,47 +127,61 @@ def seed_events(s: Surge) -> list[tuple[bytes, bytes]]:
                        "valid_until": "2026-12-31"},
             applications_open_at="2026-01-01T00:00:00Z", applications_close_at="2026-01-10T00:00:00Z",
             published_by=f"pri-{school}", published_by_role="principal", published_at="2026-01-01T00:00:00Z",
-        ), producer="enrollment"))
+        ))
     for i in range(s.students):
         school, student, guardian = s.school(s.school_of(i)), s.student(i), s.guardian(i)
         phone = f"13{(i % 7) + 3}{i:08d}"
-        out.append(new_envelope(GuardianRegistered(
+        yield _encoded(GuardianRegistered(
             guardian_id=guardian, school_id=school, student_ids=[student], name="家长", phone_masked=mask_phone(phone),
-            phone_sealed=sealer.seal(phone), consent=True, registered_by="bench"), producer="enrollment"))
-        out.append(new_envelope(EnrollmentFiled(
+            phone_sealed=sealer.seal(phone), consent=True, registered_by="bench"))
+        yield _encoded(EnrollmentFiled(
             enrollment_id=f"enr-{student}", application_id=f"app-{student}", programme_id=f"prg-{school}", school_id=school,
             district_id="dst-surge", student_id=student, student_name=f"学生{i}", guardian_id=guardian, hardship=False,
             extended_care=False, authorised_pickup_ids=[], filed_by="off", filed_by_role="district_officer",
-            filed_at="2026-01-02T00:00:00Z"), producer="enrollment"))
-    return [(e.key.encode(), encode(e)) for e in out]
+            filed_at="2026-01-02T00:00:00Z"))
 
 
-async def produce(kafka: str, topic: str, records: list[tuple[bytes, bytes]]) -> None:
+def _encoded(event: Event) -> tuple[bytes, bytes]:
+    envelope = new_envelope(event, producer="enrollment")
+    return envelope.key.encode(), encode(envelope)
+
+
+async def produce(kafka: str, topic: str, records: Iterable[tuple[bytes, bytes]], what: str) -> int:
     producer = AIOKafkaProducer(bootstrap_servers=kafka, acks="all", enable_idempotence=True, linger_ms=20,
                                 max_batch_size=512 * 1024)
     await producer.start()
+    sent, shown = 0, time.monotonic()
     try:
-        for i in range(0, len(records), 20_000):
-            await asyncio.gather(*[await producer.send(topic, value=v, key=k) for k, v in records[i:i + 20_000]])
+        for chunk in batched(records, 20_000):
+            await asyncio.gather(*[await producer.send(topic, value=v, key=k) for k, v in chunk])
+            sent += len(chunk)
+            if time.monotonic() - shown > 10:
+                print(f"[seed] {sent:,} {what} on {topic}", flush=True)
+                shown = time.monotonic()
     finally:
         await producer.stop()
+    return sent
 
 
-async def until(probe, timeout: float, what: str, every: float = 1.0):  # noqa: ANN001, ANN201
+async def until(probe, timeout: float, what: str, every: float = 1.0, progress=None):  # noqa: ANN001, ANN201
+    """Wait for `probe()` to be truthy; on long waits print `progress()` every 15 s."""
     deadline = time.monotonic() + timeout
+    shown = time.monotonic()
     while True:
         value = await probe()
         if value:
             return value
         if time.monotonic() > deadline:
             raise SystemExit(f"timed out after {timeout:.0f} s waiting for {what} (last: {value!r})")
+        if progress is not None and time.monotonic() - shown > 15:
+            print(f"[wait] {what}: {await progress()}", flush=True)
+            shown = time.monotonic()
         await asyncio.sleep(every)
 
 
-def base_time() -> datetime:
-    """Check-ins half an hour ago (not before 00:03 local): records must be about today, never the future."""
-    now = datetime.now(LOCAL)
-    return max(now - timedelta(minutes=30), now.replace(hour=0, minute=3, second=0, microsecond=0))
+def evening(day: date) -> datetime:
+    """Check-ins at 15:35 school-local on the measured day; check-outs a little before the session ends."""
+    return datetime(day.year, day.month, day.day, 15, 35, tzinfo=LOCAL)
 
 
 class Poster:
@@ -167,15 +198,15 @@ class Poster:
 
     def record(self, kind: str, i: int) -> dict:
         r = {"record_id": f"{kind}-{self.s.student(i)}", "kind": kind, "student_id": self.s.student(i),
-             "at": (self.at + timedelta(minutes=1 if kind == "check_out" else 0)).isoformat(),
+             "at": (self.at + timedelta(minutes=105 if kind == "check_out" else 0)).isoformat(),
              "staff_id": f"stf-{self.s.school(self.s.school_of(i))}"}
         if kind == "check_out":
             r["collected_by_id"] = self.s.guardian(i)
         return r
 
     async def post(self, school: str, records: list[dict], phase: Phase | None) -> None:
+        posted = time.time()  # when the school system has the batch to send: time queued here counts too
         async with self.gate:
-            posted = time.time()
             for attempt in range(5):
                 try:
                     reply = await self.client.post(f"/v1/schools/{school}/records", json={"records": records},
@@ -308,35 +339,49 @@ async def platform_run(args: argparse.Namespace, kafka: str, database: str, logs
     db = await asyncpg.create_pool(database.replace("postgresql+asyncpg://", "postgresql://"), min_size=1, max_size=2)
     try:
         t0 = time.monotonic()
-        await produce(kafka, ENROLLMENT_EVENTS, seed_events(s))
-        print(f"[seed] {s.students} students, {s.schools} schools put on {ENROLLMENT_EVENTS} "
-              f"({time.monotonic() - t0:.1f} s)", flush=True)
+        day = the_day()
+        sent = await produce(kafka, ENROLLMENT_EVENTS, seed_events(s, day), "enrollment events")
+        print(f"[seed] {s.students:,} students, {s.schools} schools: {sent:,} events put on {ENROLLMENT_EVENTS} "
+              f"({time.monotonic() - t0:.1f} s); the evening measured is {day} (school-local)", flush=True)
+        like_student, like_guardian = f"stu-surge-{s.run}-%", f"gdn-surge-{s.run}-%"
+
+        async def counts(directory: bool = False) -> dict[str, int]:
+            """One pass over the run's messages (and, while seeding, the roster and the contacts)."""
+            async with db.acquire() as conn:
+                row = dict(await conn.fetchrow(
+                    "select count(*) messages, count(*) filter (where delivered_at is null) undelivered,"
+                    " count(*) filter (where cause_event_type = 'StudentCheckedIn' and delivered_at is not null) told_in,"
+                    " count(*) filter (where cause_event_type = 'StudentCheckedOut' and delivered_at is not null) told_out"
+                    " from notification.messages where recipient_id like $1", like_guardian))
+                if directory:
+                    row["roster"] = await conn.fetchval("select count(*) from attendance.roster where student_id like $1",
+                                                        like_student)
+                    row["contacts"] = await conn.fetchval(
+                        "select count(*) from notification.contacts where recipient_id like $1", like_guardian)
+            return row
+
+        async def progress() -> str:
+            return ", ".join(f"{k} {v:,}" for k, v in (await counts(directory=True)).items())
 
         async def ready() -> bool:
-            async with db.acquire() as conn:
-                roster = await conn.fetchval("select count(*) from attendance.roster where student_id like $1",
-                                             f"stu-surge-{s.run}-%")
-                contacts = await conn.fetchval("select count(*) from notification.contacts where recipient_id like $1",
-                                               f"gdn-surge-{s.run}-%")
-            return roster >= s.students and contacts >= s.students
-
-        await until(ready, args.timeout, "attendance's roster and notification's contacts")
-        at = base_time()
+            c = await counts(directory=True)
+            return c["roster"] >= s.students and c["contacts"] >= s.students
+        await until(ready, args.timeout, "attendance's roster and notification's contacts", every=3, progress=progress)
+        print(f"[seed] roster and contacts complete ({time.monotonic() - t0:.1f} s since seeding)", flush=True)
+        at = evening(day)
         async with httpx.AsyncClient(base_url=plat["attendance"].url, timeout=300,
                                      limits=httpx.Limits(max_connections=64)) as client:
             poster = Poster(client, s, at)
             ids = list(range(s.students))
-            for k in range(0, len(ids), 2000):
-                poster.send("check_in", ids[k:k + 2000], None)
+            for chunk in batched(ids, BATCH * s.schools):
+                poster.send("check_in", chunk, None)
                 await poster.drain()
 
             async def check_ins_told() -> bool:
-                async with db.acquire() as conn:
-                    return await conn.fetchval(
-                        "select count(*) from notification.messages where recipient_id like $1 and "
-                        "cause_event_type = 'StudentCheckedIn' and delivered_at is not null",
-                        f"gdn-surge-{s.run}-%") >= s.students
-            await until(check_ins_told, args.timeout, "the check-in messages to be delivered (setup)")
+                c = await counts()  # every message of the setup handed over: the evening starts quiet
+                return c["told_in"] >= s.students and c["undelivered"] == 0
+            await until(check_ins_told, args.timeout, "the setup's messages (enrolment filed, checked in) to be delivered",
+                        every=3, progress=progress)
             print(f"[seed] everyone checked in and their guardians told ({time.monotonic() - t0:.1f} s since seeding)",
                   flush=True)
 
@@ -345,13 +390,13 @@ async def platform_run(args: argparse.Namespace, kafka: str, database: str, logs
             first, second = Phase("offered"), Phase("saturation")
             await offered(poster, ids[:n_offered], args.rate, first)
 
-            async def done(phase: Phase) -> bool:
-                _, delivered = await effects(db, s)
-                return sum(1 for sid in phase.posted_at if sid in delivered) >= len(phase.posted_at)
-            await until(lambda: done(first), args.timeout, "the offered phase's messages")
+            async def told(n: int) -> bool:
+                return (await counts())["told_out"] >= n
+            await until(lambda: told(n_offered), args.timeout, "the offered phase's messages", every=5, progress=progress)
             profiles = start_profiles(plat, args.profile, args.profile_seconds, logs) if args.profile else []
             await saturation(poster, ids[n_offered:], second)
-            await until(lambda: done(second), args.timeout, "the saturation phase's messages")
+            await until(lambda: told(s.students), args.timeout, "the saturation phase's messages", every=5,
+                        progress=progress)
             cpu1 = pids_cpu(plat)
             hot = read_profiles(profiles)
         days, delivered = await effects(db, s)
@@ -449,7 +494,7 @@ def cli() -> None:
     parser.add_argument("--rate", type=float, default=310.0, help="offered check-outs per second (557,000 in 30 min)")
     parser.add_argument("--offered-seconds", type=float, default=30.0,
                         help="how long the offered load runs (at most half the students); the rest is saturation")
-    parser.add_argument("--timeout", type=float, default=1800.0, help="give up waiting after this many seconds")
+    parser.add_argument("--timeout", type=float, default=3600.0, help="give up waiting after this many seconds")
     parser.add_argument("--profile", nargs="*", default=["attendance", "notification"],
                         help="services to sample with py-spy during saturation (none: --profile)")
     parser.add_argument("--profile-seconds", type=float, default=20.0, help="how long py-spy samples")
@@ -457,6 +502,8 @@ def cli() -> None:
     args = parser.parse_args()
     args.schools = args.schools or max(2, round(args.students / 1100))
     args.json.parent.mkdir(parents=True, exist_ok=True)
+    # aiokafka warns while a new topic's leader is elected and retries by itself: not the benchmark's news.
+    logging.basicConfig(level=logging.ERROR)
     signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
     sys.exit(asyncio.run(main(args)))
 

@@ -150,8 +150,10 @@ def serve(app: FastAPI, settings: CommonSettings) -> None:
     """Run the app under uvicorn; SIGTERM and Ctrl-C trigger the lifespan's graceful shutdown."""
     import uvicorn
 
+    # uvloop and httptools: the event loop and the HTTP parser in C, which the evening peak's many small
+    # requests and Kafka/PostgreSQL round trips pay for on every call (see bench/pickup_surge.py).
     uvicorn.run(app, host=settings.http_host, port=settings.http_port, log_config=None,
-                timeout_graceful_shutdown=30, access_log=False)
+                timeout_graceful_shutdown=30, access_log=False, loop="uvloop", http="httptools")
 
 
 def service_main(name: str, build: Callable[[CommonSettings], tuple[FastAPI, Runtime]],
