@@ -1,6 +1,8 @@
 """Pushes N check-outs through the notification service (a real process on real Kafka and PostgreSQL)
 to an imitation of Aliyun SMS, and prints messages/s and p50/p99 from event time to hand-over to the
-channel, with the provider's per-second limit applied by the service and without it.
+channel, with the provider's per-second limit applied by the service and without it. Before the burst it
+seeds the city as PickupSurge does (one GuardianRegistered and one EnrollmentFiled per student) and
+prints how fast those are consumed; CPU seconds of the service per 1,000 are given for both phases.
 
     .venv/bin/python -m bench.notification_burst --n 2000 --rate 200
 """
@@ -20,7 +22,7 @@ from pathlib import Path
 from aiokafka import AIOKafkaProducer
 
 from shared.contracts.attendance import StudentCheckedOut
-from shared.contracts.enrollment import GuardianRegistered
+from shared.contracts.enrollment import EnrollmentFiled, GuardianRegistered
 from shared.contracts.envelope import new_envelope
 from shared.contracts.registry import encode
 from shared.contracts.topics import ATTENDANCE_EVENTS, ENROLLMENT_EVENTS
@@ -30,6 +32,7 @@ from shared.privacy import Sealer, mask_phone
 from shared.settings import CommonSettings
 from services.notification.domain.templates import template
 from services.notification.handlers import out_id
+from bench.procstats import usage
 from tests.fakes.aliyun_sms import AliyunSmsFake
 from tests.fakes.server import ThreadServer
 from tests.integration.kafkatools import caught_up
@@ -70,15 +73,28 @@ async def run_mode(label: str, n: int, run: str, kafka: str, svc: ServiceProcess
     await asyncio.to_thread(svc.wait_ready, 180)
     try:
         sealer = Sealer(CommonSettings().contact_sealing_key)
-        guardians = []
+        pid = svc.proc.pid
+        seed = []
         for i in range(n):
             phone = f"13{(i % 7) + 3}{i:08d}"
-            event = GuardianRegistered(guardian_id=f"gdn-{run}-{label}-{i}", school_id="sch-bench",
-                                       student_ids=[f"stu-{run}-{label}-{i}"], name="家长", phone_masked=mask_phone(phone),
-                                       phone_sealed=sealer.seal(phone), consent=True, registered_by="bench")
-            guardians.append(new_envelope(event, producer="enrollment"))
-        await burst(kafka, ENROLLMENT_EVENTS, [(e.key.encode(), encode(e)) for e in guardians])
-        await _wait(lambda: caught_up(kafka, "notification", ENROLLMENT_EVENTS), timeout, "contacts to be read")
+            guardian, student = f"gdn-{run}-{label}-{i}", f"stu-{run}-{label}-{i}"
+            seed.append(new_envelope(GuardianRegistered(
+                guardian_id=guardian, school_id="sch-bench", student_ids=[student], name="家长",
+                phone_masked=mask_phone(phone), phone_sealed=sealer.seal(phone), consent=True, registered_by="bench"),
+                producer="enrollment"))
+            # Keyed by student, so it may be read before the guardian's contact: its message then waits for it.
+            seed.append(new_envelope(EnrollmentFiled(
+                enrollment_id=f"enr-{run}-{label}-{i}", application_id=f"app-{run}-{label}-{i}", programme_id="prg-bench",
+                school_id="sch-bench", district_id="dst-bench", student_id=student, student_name="小明",
+                guardian_id=guardian, hardship=False, extended_care=False, filed_by="bench",
+                filed_by_role="district_officer", filed_at=datetime.now(timezone.utc)), producer="enrollment"))
+        before = len(fake.delivered())
+        cpu0, t0 = usage(pid).cpu_s, time.monotonic()
+        await burst(kafka, ENROLLMENT_EVENTS, [(e.key.encode(), encode(e)) for e in seed])
+        await _wait(lambda: caught_up(kafka, "notification", ENROLLMENT_EVENTS), timeout, "the city to be read")
+        setup_s, setup_cpu = time.monotonic() - t0, usage(pid).cpu_s - cpu0
+        await _wait(lambda: len(fake.delivered()) - before >= n, timeout, f"{n} enrolment messages at the provider")
+        seeded_s, seeded_cpu = time.monotonic() - t0, usage(pid).cpu_s - cpu0
 
         before = len(fake.delivered())
         now = datetime.now(timezone.utc)
@@ -95,8 +111,11 @@ async def run_mode(label: str, n: int, run: str, kafka: str, svc: ServiceProcess
             envelope = new_envelope(event, producer="attendance")
             stamped[out_id(envelope.event_id, event.collected_by_id)] = envelope.occurred_at
             records.append((envelope.key.encode(), encode(envelope)))
+        before = len(fake.delivered())
+        cpu0 = usage(pid).cpu_s
         await burst(kafka, ATTENDANCE_EVENTS, records)
         await _wait(lambda: len(fake.delivered()) - before >= n, timeout, f"{n} messages at the provider")
+        burst_cpu = usage(pid).cpu_s - cpu0
         accepted = [a for a in fake.delivered()[before:] if a["out_id"] in stamped]
         latencies = [(a["at"] - stamped[a["out_id"]]).total_seconds() for a in accepted]
         first = min(stamped.values())
@@ -104,7 +123,9 @@ async def run_mode(label: str, n: int, run: str, kafka: str, svc: ServiceProcess
         span = (last - first).total_seconds()
         return {"mode": label, "messages": len(accepted), "seconds": span, "per_second": len(accepted) / span,
                 "p50": percentile(latencies, 0.50), "p99": percentile(latencies, 0.99), "max": max(latencies),
-                "mean": statistics.fmean(latencies)}
+                "mean": statistics.fmean(latencies), "cpu_per_1000": burst_cpu / len(accepted) * 1000,
+                "setup_events_per_second": 2 * n / setup_s, "setup_cpu_per_1000": setup_cpu / (2 * n) * 1000,
+                "seeded_seconds": seeded_s, "seeded_cpu_per_1000": seeded_cpu / (2 * n) * 1000}
     finally:
         await asyncio.to_thread(svc.stop)
 
@@ -120,7 +141,8 @@ async def main(args: argparse.Namespace) -> None:
         pg = await asyncio.to_thread(infra.postgres)
         database = await asyncio.to_thread(infra.create_database, pg.address, f"bench_notification_{run}")
         fields = list(template("pickup").fields)
-        fake = AliyunSmsFake(templates={"SMS_9001": fields}, latency=args.provider_latency_ms / 1000,
+        fake = AliyunSmsFake(templates={"SMS_9001": fields, "SMS_9002": list(template("enrollment_filed").fields)},
+                             latency=args.provider_latency_ms / 1000,
                              daily_limit_per_number=1000)
         print(f"[infra] {kafka.description}; {pg.description}")
         with ThreadServer(fake.app()) as url:
@@ -128,7 +150,7 @@ async def main(args: argparse.Namespace) -> None:
                 "KAFKA_BOOTSTRAP_SERVERS": kafka.address, "DATABASE_URL": database, "LOG_LEVEL": "WARNING",
                 "SMS_PROVIDER": "aliyun", "ALIYUN_ENDPOINT": url, "ALIYUN_ACCESS_KEY_ID": fake.access_key_id,
                 "ALIYUN_ACCESS_KEY_SECRET": fake.access_key_secret, "ALIYUN_SIGN_NAME": fake.sign_name,
-                "SMS_TEMPLATE_CODES": json.dumps({"pickup": "SMS_9001"}), "PUSH_PROVIDER": "none",
+                "SMS_TEMPLATE_CODES": json.dumps({"pickup": "SMS_9001", "enrollment_filed": "SMS_9002"}), "PUSH_PROVIDER": "none",
                 "QUIET_HOURS_START": "00:00", "QUIET_HOURS_END": "00:00", "SEND_CONCURRENCY": str(args.concurrency),
                 "SEND_BATCH_SIZE": str(args.batch),
             }
@@ -144,12 +166,22 @@ async def main(args: argparse.Namespace) -> None:
         await asyncio.to_thread(kafka.stop)
     print(f"\nnotification burst: N={args.n} check-outs, one guardian each, SMS via an Aliyun imitation answering in "
           f"{args.provider_latency_ms} ms; concurrency {args.concurrency}, batch {args.batch}")
-    print(f"{'rate limit':<22}{'messages':>9}{'seconds':>9}{'msg/s':>9}{'p50 s':>8}{'p99 s':>8}{'max s':>8}")
+    print(f"{'rate limit':<22}{'messages':>9}{'seconds':>9}{'msg/s':>9}{'p50 s':>8}{'p99 s':>8}{'max s':>8}"
+          f"{'cpu s/1k':>10}")
     for r in results:
         label = f"on ({args.rate:g}/s)" if r["mode"] == "on" else "off"
         print(f"{label:<22}{r['messages']:>9}{r['seconds']:>9.2f}{r['per_second']:>9.1f}{r['p50']:>8.2f}"
-              f"{r['p99']:>8.2f}{r['max']:>8.2f}")
-    print("latency: event time (envelope occurred_at) to the provider accepting the SendSms call")
+              f"{r['p99']:>8.2f}{r['max']:>8.2f}{r['cpu_per_1000']:>10.2f}")
+    print("latency: event time (envelope occurred_at) to the provider accepting the SendSms call;"
+          " cpu: the service process's CPU seconds per 1,000 messages during the burst")
+    print(f"\nsetup: {2 * args.n} enrollment events (GuardianRegistered + EnrollmentFiled per student)")
+    print(f"{'rate limit':<22}{'events/s':>9}{'cpu s/1k':>10}{'+sent s':>9}{'cpu s/1k':>10}")
+    for r in results:
+        label = f"on ({args.rate:g}/s)" if r["mode"] == "on" else "off"
+        print(f"{label:<22}{r['setup_events_per_second']:>9.1f}{r['setup_cpu_per_1000']:>10.2f}"
+              f"{r['seeded_seconds']:>9.2f}{r['seeded_cpu_per_1000']:>10.2f}")
+    print("events/s and cpu: until the consumer has committed them all; +sent: until their enrolment messages"
+          " are also at the provider (seconds, and CPU per 1,000 events)")
 
 
 def cli() -> None:

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from typing import NamedTuple
 
 from sqlalchemy import BigInteger, Boolean, Column, Date, DateTime, Integer, Text, UniqueConstraint, func, text
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB, UUID
@@ -164,6 +165,69 @@ class Contact:
     has_push: bool
 
 
+@dataclass(slots=True)
+class NewContact:
+    """A guardian's contact as GuardianRegistered states it, written with the rest of its batch."""
+
+    recipient_id: str
+    role: str
+    locale: str
+    name: str | None
+    school_id: str | None
+    phone_sealed: str | None
+    phone_masked: str | None
+    push_token_sealed: str | None
+    consent: bool
+    student_ids: list[str]
+
+
+@dataclass(slots=True)
+class Waiting:
+    """A message that waited for its recipient's contact, with the recipient's preferences."""
+
+    id: int
+    msg: Intent
+    preference: PreferenceRow | None
+
+
+class Claimed(NamedTuple):
+    """A message claimed by a sender round, with what sending it needs (the sealed addresses and the
+    recipient's SMS count today): a plain tuple, since table models cost far more to build per row."""
+
+    id: int
+    event_id: uuid.UUID
+    out_id: str
+    recipient_id: str
+    recipient_role: str
+    kind: str
+    template: str
+    params: dict
+    locale: str
+    student_id: str | None
+    school_id: str | None
+    cause_event_type: str
+    event_at: datetime
+    correlation_id: str | None
+    urgent: bool
+    plan: list[str]
+    channel: str
+    attempts: int
+    channel_attempts: int
+    in_doubt: bool
+    push_cid: str | None
+    to_masked: str | None
+    body: str | None
+    claimed_at: datetime | None
+    phone_sealed: str | None
+    push_token_sealed: str | None
+    sms_today: int
+
+
+_CLAIMED_COLUMNS = ", ".join(f"m.{c}" for c in Claimed._fields[:-3])
+
+_CONTACT_COLUMNS = ("recipient_id", "role", "locale", "name", "school_id", "phone_sealed", "phone_masked",
+                    "push_token_sealed", "consent")
+
 _MESSAGE_COLUMNS = ("event_id", "out_id", "recipient_id", "recipient_role", "kind", "template", "params", "locale",
                     "student_id", "school_id", "cause_event_type", "event_at", "correlation_id", "urgent", "plan",
                     "channel", "status", "not_before", "next_attempt_at", "to_masked", "body")
@@ -191,6 +255,13 @@ class NotificationUoW(UnitOfWork):
         await super().__aenter__()
         self._queued: list[tuple[list[Intent], Callable[[NotificationUoW, Intent], None]]] = []
         self._lookups: list[tuple[str, Callable[[Found, str | None], None]]] = []
+        self._contact_lookups: list[tuple[str, Callable[[Found], None]]] = []
+        # Enrollment facts of the batch, written in a few set-based statements before anything reads them.
+        self._contacts: dict[str, NewContact] = {}
+        self._students: dict[str, tuple[str, str | None]] = {}
+        self._links: dict[tuple[str, str], None] = {}
+        self._registered: dict[str, NewContact] = {}
+        self._release: Callable[[NotificationUoW, dict[str, NewContact]], Awaitable[None]] | None = None
         return self
 
     def after_guardians_of(self, student_id: str, then: Callable[[Found, str | None], None]) -> None:
@@ -198,23 +269,85 @@ class NotificationUoW(UnitOfWork):
         per batch instead of one per check-out at the evening peak."""
         self._lookups.append((student_id, then))
 
+    def after_contact_of(self, recipient_id: str, then: Callable[[Found], None]) -> None:
+        """Call `then(found)` (the contact with its preferences, or nothing) once the batch's contacts are
+        written and looked up together."""
+        self._contact_lookups.append((recipient_id, then))
+
+    def register_contact(self, contact: NewContact,
+                         release: Callable[[NotificationUoW, dict[str, NewContact]], Awaitable[None]]) -> None:
+        """Queue a guardian's contact and student links; the last one of a batch for a guardian wins. Once
+        the batch's messages are inserted, `release(uow, contacts)` sees every contact registered, so a
+        message waiting for one goes out even when both arrived in the same batch."""
+        self._contacts.pop(contact.recipient_id, None)
+        self._contacts[contact.recipient_id] = contact
+        self._release = release
+
     def queue_messages(self, rows: list[Intent], on_new: Callable[[NotificationUoW, Intent], None]) -> None:
         """Messages of one event, inserted with the rest of the batch in one statement before commit;
         `on_new` runs for each row that was not there already (a redelivered event adds nothing)."""
         self._queued.append((rows, on_new))
 
     async def flush_messages(self) -> None:
+        await self.write_enrollment()
         lookups, self._lookups = self._lookups, []
         if lookups:
             found = await self.guardians_of_many(sorted({sid for sid, _ in lookups}))
             for student_id, then in lookups:
                 then(*found.get(student_id, ([], None)))
+        contact_lookups, self._contact_lookups = self._contact_lookups, []
+        if contact_lookups:
+            by_id: dict[str, Found] = {}
+            for contact, pref in await self.these(sorted({rid for rid, _ in contact_lookups})):
+                by_id.setdefault(contact.recipient_id, []).append((contact, pref))
+            for recipient_id, then in contact_lookups:
+                then(by_id.get(recipient_id, []))
         queued, self._queued = self._queued, []
         new = await self.add_messages([row for rows, _ in queued for row in rows])
         for rows, on_new in queued:
             for row in rows:
                 if (row.event_id, row.recipient_id) in new:
                     on_new(self, row)
+        registered, self._registered = self._registered, {}
+        if registered and self._release is not None:
+            await self._release(self, registered)
+
+    async def write_enrollment(self) -> None:
+        """Write the batch's queued contacts (replacing each guardian's student links), students and
+        links, one statement each. Links filed by EnrollmentFiled are added after the replacement, so a
+        link survives whichever order the two events of one batch came in."""
+        contacts, self._contacts = self._contacts, {}
+        if contacts:
+            rows = list(contacts.values())
+            arrays = {c: [getattr(r, c) for r in rows] for c in _CONTACT_COLUMNS}
+            sources = ", ".join(f"cast(:{c} as {'boolean' if c == 'consent' else 'text'}[])" for c in _CONTACT_COLUMNS)
+            # district_id is left out: an existing contact keeps the district it was given.
+            updates = ", ".join(f"{c} = excluded.{c}" for c in _CONTACT_COLUMNS[1:])
+            await self.session.execute(
+                text(f"insert into contacts ({', '.join(_CONTACT_COLUMNS)}) select * from unnest({sources})"
+                     f" on conflict (recipient_id) do update set {updates}"), arrays)
+            await self.session.execute(text("delete from student_guardians where guardian_id = any(cast(:g as text[]))"),
+                                       {"g": list(contacts)})
+            pairs = list(dict.fromkeys((s, r.recipient_id) for r in rows for s in r.student_ids))
+            await self._insert_links(pairs)
+            self._registered.update(contacts)
+        students, self._students = self._students, {}
+        if students:
+            await self.session.execute(
+                text("insert into students (student_id, name, school_id)"
+                     " select * from unnest(cast(:s as text[]), cast(:n as text[]), cast(:sc as text[]))"
+                     " on conflict (student_id) do update set name = excluded.name,"
+                     " school_id = coalesce(excluded.school_id, students.school_id)"),
+                {"s": list(students), "n": [n for n, _ in students.values()], "sc": [sc for _, sc in students.values()]})
+        links, self._links = self._links, {}
+        await self._insert_links(list(links))
+
+    async def _insert_links(self, pairs: list[tuple[str, str]]) -> None:
+        if pairs:
+            await self.session.execute(
+                text("insert into student_guardians (student_id, guardian_id)"
+                     " select * from unnest(cast(:s as text[]), cast(:g as text[])) on conflict do nothing"),
+                {"s": [s for s, _ in pairs], "g": [g for _, g in pairs]})
 
     async def commit(self) -> None:
         await self.flush_messages()
@@ -239,13 +372,13 @@ class NotificationUoW(UnitOfWork):
                     {"s": list(dict.fromkeys(student_ids)), "g": row.recipient_id},
                 )
 
-    async def link(self, student_id: str, guardian_id: str) -> None:
-        await self.session.execute(
-            text("insert into student_guardians (student_id, guardian_id) values (:s, :g) on conflict do nothing"),
-            {"s": student_id, "g": guardian_id})
+    def link(self, student_id: str, guardian_id: str) -> None:
+        """Queued, written with the batch (see write_enrollment)."""
+        self._links[(student_id, guardian_id)] = None
 
     async def recipients(self, where: str, params: dict) -> list[tuple[Contact, PreferenceRow | None]]:
         """Contacts matching `where` (over contacts c) with their preferences, in one round trip."""
+        await self.write_enrollment()  # a contact registered earlier in this batch is one of them
         result = await self.session.execute(
             text(f"select c.recipient_id, c.role, c.locale, c.phone_masked, c.consent,"
                  f" c.phone_sealed is not null as has_phone, c.push_token_sealed is not null as has_push,"
@@ -276,27 +409,27 @@ class NotificationUoW(UnitOfWork):
                                   r.has_push), _preference(r)))
         return out
 
-    async def guardians_at(self, school_id: str) -> list[tuple[ContactRow, PreferenceRow | None]]:
+    async def guardians_at(self, school_id: str) -> Found:
         return await self.recipients("c.role = 'guardian' and c.school_id = :s", {"s": school_id})
 
-    async def auditors_for(self, district_id: str | None) -> list[tuple[ContactRow, PreferenceRow | None]]:
+    async def auditors_for(self, district_id: str | None) -> Found:
         return await self.recipients("c.role = 'auditor' and (c.district_id is null or c.district_id = :d)",
                                      {"d": district_id or ""})
 
-    async def these(self, ids: list[str]) -> list[tuple[ContactRow, PreferenceRow | None]]:
+    async def these(self, ids: list[str]) -> Found:
         return await self.recipients("c.recipient_id = any(cast(:ids as text[]))", {"ids": ids})
 
     # -- students and preferences ---------------------------------------------------------------
     async def student_name(self, student_id: str) -> str | None:
+        if student_id in self._students:  # learnt earlier in this batch, not written yet
+            return self._students[student_id][0]
         row = await self.session.get(StudentRow, student_id)
         return row.name if row else None
 
-    async def remember_student(self, student_id: str, name: str, school_id: str | None) -> None:
-        await self.session.execute(
-            text("insert into students (student_id, name, school_id) values (:s, :n, :sc) on conflict (student_id)"
-                 " do update set name = excluded.name, school_id = coalesce(excluded.school_id, students.school_id)"),
-            {"s": student_id, "n": name, "sc": school_id},
-        )
+    def remember_student(self, student_id: str, name: str, school_id: str | None) -> None:
+        """Queued, written with the batch (see write_enrollment); a school left out keeps the known one."""
+        known = self._students.get(student_id)
+        self._students[student_id] = (name, school_id or (known[1] if known else None))
 
     async def preferences(self, recipient_id: str) -> PreferenceRow | None:
         return await self.session.get(PreferenceRow, recipient_id)
@@ -327,13 +460,42 @@ class NotificationUoW(UnitOfWork):
         self.added_pending += sum(1 for r in new if r[2] == "pending")
         return {(r[0], r[1]) for r in new}
 
-    async def awaiting(self, recipient_id: str) -> list[MessageRow]:
-        await self.flush_messages()  # a message queued earlier in this batch may be waiting for this contact
-        result = await self.session.exec(
-            select(MessageRow).where(MessageRow.recipient_id == recipient_id, MessageRow.status == "awaiting_contact")
-            .order_by(MessageRow.id).with_for_update()
+    async def awaiting(self, recipient_ids: list[str]) -> list[Waiting]:
+        """Messages waiting for these recipients' contacts, locked, with the recipients' preferences."""
+        result = await self.session.execute(
+            text("select m.id, m.event_id, m.out_id, m.recipient_id, m.recipient_role, m.kind, m.template, m.params,"
+                 " m.student_id, m.school_id, m.cause_event_type, m.event_at, m.correlation_id, m.urgent,"
+                 " p.recipient_id as p_id, p.channels, p.quiet_start, p.quiet_end, p.locale as p_locale"
+                 " from messages m left join preferences p on p.recipient_id = m.recipient_id"
+                 " where m.recipient_id = any(cast(:ids as text[])) and m.status = 'awaiting_contact'"
+                 " order by m.id for update of m"),
+            {"ids": recipient_ids},
         )
-        return list(result.all())
+        return [Waiting(r.id, Intent(event_id=r.event_id, out_id=r.out_id, recipient_id=r.recipient_id,
+                                     recipient_role=r.recipient_role, kind=r.kind, template=r.template, params=r.params,
+                                     student_id=r.student_id, school_id=r.school_id,
+                                     cause_event_type=r.cause_event_type, event_at=r.event_at,
+                                     correlation_id=r.correlation_id, urgent=r.urgent), _preference(r))
+                for r in result.all()]
+
+    async def release(self, waiting: list[Waiting]) -> None:
+        """Store what intake decided for messages that waited for their contact, in one statement."""
+        if not waiting:
+            return
+        cols = {"id": "bigint", "status": "text", "plan": "text", "channel": "text", "locale": "text",
+                "not_before": "timestamptz", "next_at": "timestamptz", "to_masked": "text", "body": "text"}
+        values = {"id": [w.id for w in waiting], "status": [w.msg.status for w in waiting],
+                  "plan": [",".join(w.msg.plan) for w in waiting], "channel": [w.msg.channel for w in waiting],
+                  "locale": [w.msg.locale for w in waiting], "not_before": [w.msg.not_before for w in waiting],
+                  "next_at": [w.msg.next_attempt_at for w in waiting], "to_masked": [w.msg.to_masked for w in waiting],
+                  "body": [w.msg.body for w in waiting]}
+        arrays = ", ".join(f"cast(:{c} as {t}[])" for c, t in cols.items())
+        await self.session.execute(
+            text(f"update messages m set status = v.status, plan = string_to_array(v.plan, ','), channel = v.channel,"
+                 f" locale = v.locale, not_before = v.not_before, next_attempt_at = v.next_at,"
+                 f" to_masked = v.to_masked, body = v.body"
+                 f" from unnest({arrays}) as v({', '.join(cols)}) where m.id = v.id"),
+            values)
 
     async def recent_messages(self, limit: int, recipient_id: str | None = None, status: str | None = None,
                               kind: str | None = None, recipient_prefix: str | None = None) -> list[MessageRow]:
@@ -354,34 +516,32 @@ class NotificationUoW(UnitOfWork):
 class SenderUoW(NotificationUoW):
     """Statements of the delivery loop; each round is two short transactions around the provider calls."""
 
-    async def claim(self, limit: int, lease_seconds: float, token: uuid.UUID) -> list[MessageRow]:
-        """Take due messages (and those whose sender died mid-send: their lease ran out) for this round.
-        SKIP LOCKED lets several replicas claim side by side without waiting on each other."""
+    async def claim(self, limit: int, lease_seconds: float, token: uuid.UUID, day: date) -> list[Claimed]:
+        """Take due messages (and those whose sender died mid-send: their lease ran out) for this round,
+        with each recipient's sealed addresses and SMS count on `day`, in one statement. SKIP LOCKED lets
+        several replicas claim side by side without waiting on each other."""
         result = await self.session.execute(
             text(
-                "with due as (select id, status as was from messages"
-                "  where (status = 'pending' and next_attempt_at <= now()) or (status = 'sending' and lease_until < now())"
-                "  order by urgent desc, id limit :n for update skip locked)"
-                " update messages m set status = 'sending', claim_token = :t, claimed_at = now(),"
+                # Two index scans, not one sort of the whole queue: claims whose lease ran out first, then due
+                # messages in queue order (urgent first) off messages_queue, so a round costs the same with
+                # a city's 557,000 enrolment messages waiting as with ten.
+                "with stale as (select id, status as was from messages where status = 'sending' and lease_until < now()"
+                "  order by lease_until limit :n for update skip locked),"
+                " fresh as (select id, status as was from messages where status = 'pending' and next_attempt_at <= now()"
+                "  order by urgent desc, id limit :n for update skip locked),"
+                " due as (select * from stale union all (select * from fresh limit :n - (select count(*) from stale))),"
+                " claimed as (update messages m set status = 'sending', claim_token = :t, claimed_at = now(),"
                 "  lease_until = now() + make_interval(secs => :lease), attempts = m.attempts + 1,"
                 "  channel_attempts = m.channel_attempts + 1, in_doubt = m.in_doubt or due.was = 'sending'"
-                " from due where m.id = due.id returning m.*"
+                f"  from due where m.id = due.id returning {_CLAIMED_COLUMNS})"
+                " select m.*, c.phone_sealed, c.push_token_sealed, coalesce(s.count, 0)"
+                " from claimed m left join contacts c on c.recipient_id = m.recipient_id"
+                " left join send_counts s on s.recipient_id = m.recipient_id and s.channel = 'sms' and s.day = :d"
+                " order by m.urgent desc, m.id"
             ),
-            {"n": limit, "t": token, "lease": lease_seconds},
+            {"n": limit, "t": token, "lease": lease_seconds, "d": day},
         )
-        return [MessageRow(**dict(m)) for m in result.mappings()]
-
-    async def addresses(self, recipient_ids: list[str]) -> dict[str, ContactRow]:
-        result = await self.session.exec(select(ContactRow).where(ContactRow.recipient_id.in_(recipient_ids)))
-        return {c.recipient_id: c for c in result.all()}
-
-    async def sent_today(self, recipient_ids: list[str], channel: str, day: date) -> dict[str, int]:
-        result = await self.session.execute(
-            text("select recipient_id, count from send_counts where channel = :c and day = :d"
-                 " and recipient_id = any(cast(:ids as text[]))"),
-            {"c": channel, "d": day, "ids": recipient_ids},
-        )
-        return {r[0]: r[1] for r in result}
+        return [Claimed._make(r) for r in result.all()]
 
     async def remember_cids(self, token: uuid.UUID, cids: dict[int, str]) -> None:
         """Stored before the push is sent, so a resend after a crash reuses it and JPush drops the copy."""

@@ -20,7 +20,7 @@ from shared.contracts.enrollment import (
 )
 from shared.contracts.envelope import Envelope
 from shared.contracts.notification import NotificationFailed
-from services.notification.db import Contact, ContactRow, Intent, MessageRow, NotificationUoW, PreferenceRow
+from services.notification.db import Contact, Intent, NewContact, NotificationUoW, PreferenceRow, Waiting
 from services.notification.domain.policy import (
     DEFAULT_PREFERENCES, SHANGHAI, Intake, Preferences, Recipient, intake, is_urgent,
 )
@@ -68,12 +68,12 @@ def recipient_of(contact: Contact, uow: NotificationUoW) -> Recipient:
                      has_phone=contact.has_phone, has_push=push)
 
 
-def contact_of(row: ContactRow) -> Contact:
+def contact_of(row: NewContact) -> Contact:
     return Contact(row.recipient_id, row.role, row.locale, row.phone_masked, row.consent,
                    bool(row.phone_sealed), bool(row.push_token_sealed))
 
 
-def _apply(msg: Intent | MessageRow, taken: Intake, contact: Contact | None, now: datetime) -> None:
+def _apply(msg: Intent, taken: Intake, contact: Contact | None, now: datetime) -> None:
     msg.status = taken.status
     msg.plan = list(taken.plan)
     msg.channel = taken.plan[0] if taken.plan else "sms"
@@ -84,7 +84,7 @@ def _apply(msg: Intent | MessageRow, taken: Intake, contact: Contact | None, now
     msg.body = render(msg.template, taken.locale, msg.params) if contact else None
 
 
-def _refusal(uow: NotificationUoW, msg: Intent | MessageRow) -> None:
+def _refusal(uow: NotificationUoW, msg: Intent) -> None:
     """A receipt for a message that will never be sent: no consent, or no way to reach the person."""
     no_consent = msg.status == "suppressed_no_consent"
     uow.publish(
@@ -133,9 +133,14 @@ def _on_new(uow: NotificationUoW, msg: Intent) -> None:
 
 async def _guardian(uow: NotificationUoW, envelope: Envelope, guardian_id: str, template_name: str, params: dict,
                     *, student_id: str | None, school_id: str | None) -> None:
-    found = await uow.these([guardian_id])
-    notify(uow, envelope, found=found, template_name=template_name, params=params, student_id=student_id,
-                 school_id=school_id, missing=() if found else (guardian_id,))
+    """A message to one guardian; the contact is looked up with the batch's others, after the batch's own
+    GuardianRegistered events are written (a guardian not known yet gets a message that waits)."""
+
+    def then(found: Found) -> None:
+        notify(uow, envelope, found=found, template_name=template_name, params=params, student_id=student_id,
+               school_id=school_id, missing=() if found else (guardian_id,))
+
+    uow.after_contact_of(guardian_id, then)
 
 
 async def _guardians_of(uow: NotificationUoW, envelope: Envelope, event, template_name: str,  # noqa: ANN001
@@ -162,29 +167,37 @@ async def _student(uow: NotificationUoW, student_id: str) -> str:
 # -- enrollment.events ----------------------------------------------------------------------------
 
 async def record_contact(uow: NotificationUoW, envelope: Envelope, event: GuardianRegistered) -> None:
-    """Keep the guardian's contact (still sealed) and whose guardian they are; send what waited for it."""
-    existing = await uow.contact(event.guardian_id)
-    row = ContactRow(recipient_id=event.guardian_id, role="guardian", locale=event.locale, name=event.name,
-                     school_id=event.school_id, district_id=existing.district_id if existing else None,
-                     phone_sealed=event.phone_sealed, phone_masked=event.phone_masked,
-                     push_token_sealed=event.push_token_sealed, consent=event.consent)
-    await uow.upsert_contact(row, list(event.student_ids))
-    pref = await uow.preferences(event.guardian_id)
+    """Keep the guardian's contact (still sealed) and whose guardian they are; send what waited for it.
+    Written with the rest of the batch in a few statements (the last registration of a guardian wins)."""
+    uow.register_contact(NewContact(recipient_id=event.guardian_id, role="guardian", locale=event.locale,
+                                    name=event.name, school_id=event.school_id, phone_sealed=event.phone_sealed,
+                                    phone_masked=event.phone_masked, push_token_sealed=event.push_token_sealed,
+                                    consent=event.consent, student_ids=list(dict.fromkeys(event.student_ids))),
+                         release_waiting)
+
+
+async def release_waiting(uow: NotificationUoW, contacts: dict[str, NewContact]) -> None:
+    """Messages that waited for these contacts (R22) take their course now: pending, held for quiet
+    hours, or refused with a receipt, as if the contact had been known when they were recorded."""
+    waiting: list[Waiting] = await uow.awaiting(sorted(contacts))
+    if not waiting:
+        return
     defaults: Preferences = getattr(uow, "default_preferences", DEFAULT_PREFERENCES)
     now = datetime.now(timezone.utc)
-    contact = contact_of(row)
-    for msg in await uow.awaiting(event.guardian_id):
-        _apply(msg, intake(recipient_of(contact, uow), preferences_of(pref, defaults), urgent=msg.urgent, now=now),
-               contact, now)
-        uow.session.add(msg)
+    for item in waiting:
+        msg = item.msg
+        contact = contact_of(contacts[msg.recipient_id])
+        _apply(msg, intake(recipient_of(contact, uow), preferences_of(item.preference, defaults), urgent=msg.urgent,
+                           now=now), contact, now)
         if msg.status == "pending":
             uow.added_pending += 1
         elif msg.status in ("suppressed_no_consent", "no_channel"):
             _refusal(uow, msg)
+    await uow.release(waiting)
 
 
 async def notify_application_submitted(uow: NotificationUoW, envelope: Envelope, event: ApplicationSubmitted) -> None:
-    await uow.remember_student(event.student_id, event.student_name, event.school_id)
+    uow.remember_student(event.student_id, event.student_name, event.school_id)
     await _guardian(uow, envelope, event.guardian_id, "application_submitted",
                     {"student": event.student_name, "programme": event.programme_id},
                     student_id=event.student_id, school_id=event.school_id)
@@ -203,8 +216,8 @@ async def notify_application_rejected(uow: NotificationUoW, envelope: Envelope, 
 
 
 async def notify_enrollment_filed(uow: NotificationUoW, envelope: Envelope, event: EnrollmentFiled) -> None:
-    await uow.remember_student(event.student_id, event.student_name, event.school_id)
-    await uow.link(event.student_id, event.guardian_id)
+    uow.remember_student(event.student_id, event.student_name, event.school_id)
+    uow.link(event.student_id, event.guardian_id)
     await _guardian(uow, envelope, event.guardian_id, "enrollment_filed",
                     {"student": event.student_name, "programme": event.programme_id},
                     student_id=event.student_id, school_id=event.school_id)

@@ -20,7 +20,7 @@ from prometheus_client import CollectorRegistry, Counter, Histogram
 from shared.contracts.notification import NotificationFailed, NotificationSent
 from shared.privacy import Sealer
 from services.notification.channels.base import Channel, Outgoing, Result, failure
-from services.notification.db import ContactRow, MessageRow, SenderUoW
+from services.notification.db import Claimed, SenderUoW
 from services.notification.domain.policy import SHANGHAI, Decision, Retry, decide
 from services.notification.domain.ratelimit import under_daily_limit
 from services.notification.domain.templates import values
@@ -60,7 +60,7 @@ class SenderConfig:
 
 @dataclass
 class _Job:
-    row: MessageRow
+    row: Claimed
     channel: Channel | None
     outgoing: Outgoing | None
     result: Result | None = None
@@ -122,16 +122,15 @@ class Sender:
     async def run_once(self) -> int:
         """Claim, send, mark. Returns how many messages were claimed."""
         token = uuid.uuid4()
+        today = datetime.now(SHANGHAI).date()
         async with self.uow_factory() as uow:
-            rows = await uow.claim(self.config.batch_size, self.config.lease_seconds, token)
-            if not rows:
-                return 0
-            contacts = await uow.addresses(sorted({r.recipient_id for r in rows}))
-            today = datetime.now(SHANGHAI).date()
-            counts = await uow.sent_today(sorted({r.recipient_id for r in rows if r.channel == "sms"}), "sms", today)
+            # One statement claims the messages with their recipients' addresses and today's SMS counts.
+            rows = await uow.claim(self.config.batch_size, self.config.lease_seconds, token, today)
             await uow.commit()
+        if not rows:
+            return 0
 
-        jobs = [self._job(row, contacts.get(row.recipient_id), counts) for row in rows]
+        jobs = [self._job(row) for row in rows]
         await self._prepare(token, jobs)
         sem = asyncio.Semaphore(self.config.concurrency)
 
@@ -143,15 +142,15 @@ class Sender:
         await self._mark(token, jobs, today)
         return len(rows)
 
-    def _job(self, row: MessageRow, contact: ContactRow | None, counts: dict[str, int]) -> _Job:
+    def _job(self, row: Claimed) -> _Job:
         channel = self.channels.get(row.channel)
         if channel is None:
             return _Job(row, None, None, failure("rejected", "provider_rejected", f"no {row.channel} channel configured"))
-        sealed = (contact.push_token_sealed if row.channel == "push" else contact.phone_sealed) if contact else None
+        sealed = row.push_token_sealed if row.channel == "push" else row.phone_sealed
         if not sealed:
             code = "push_token_expired" if row.channel == "push" else "invalid_number"
             return _Job(row, channel, None, failure("invalid_address", code, f"no {row.channel} address on file"))
-        if row.channel == "sms" and not under_daily_limit(counts.get(row.recipient_id, 0), channel.daily_limit):
+        if row.channel == "sms" and not under_daily_limit(row.sms_today, channel.daily_limit):
             return _Job(row, channel, None, failure("daily_limit", "provider_rejected",
                                                     f"{channel.provider}: per-number daily limit reached"))
         try:

@@ -218,10 +218,10 @@ async def test_a_message_whose_answer_was_lost_is_found_at_the_provider_and_not_
     await rig.consume(checkout(student))
     # A sender claims both and dies: one SendSms reached Aliyun, the other never left the process.
     async with rig.uow(SenderUoW) as uow:
-        claimed = await uow.claim(100, 0.2, uuid.uuid4())
+        claimed = await uow.claim(100, 0.2, uuid.uuid4(), datetime.now(SHANGHAI).date())
         await uow.commit()
     assert {m.recipient_id for m in claimed} >= {lost, never}
-    job = rig.sender._job(next(m for m in claimed if m.recipient_id == lost), (await _contacts(rig, lost))[lost], {})
+    job = rig.sender._job(next(m for m in claimed if m.recipient_id == lost))
     assert (await rig.channels["sms"].send(job.outgoing)).outcome == "sent"
     await asyncio.sleep(0.3)  # the dead sender's lease runs out
     await rig.drain()
@@ -232,11 +232,6 @@ async def test_a_message_whose_answer_was_lost_is_found_at_the_provider_and_not_
         (msg,) = await rig.messages(gid)
         assert msg["status"] == "sent" and msg["attempts"] == 2
         assert [r.type_name for r in await rig.receipts(gid)] == ["NotificationSent"]
-
-
-async def _contacts(rig: Rig, gid: str) -> dict:
-    async with rig.uow(SenderUoW) as uow:
-        return await uow.addresses([gid])
 
 
 async def test_the_per_number_daily_limit_holds_a_message_until_the_next_china_day(db) -> None:
