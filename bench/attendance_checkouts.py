@@ -68,6 +68,7 @@ class Phase:
     reasons: dict[str, int] = field(default_factory=dict)
     seconds: float = 0.0
     requests: int = 0
+    retries: int = 0
 
 
 def base_time() -> datetime:
@@ -142,12 +143,19 @@ def headers(tokens: TokenAuthority, school_id: str) -> dict[str, str]:
 
 
 def batches(city: City, kind: str, size: int, at: datetime) -> Iterator[tuple[str, list[dict]]]:
+    """Round robin over the schools, as a city's gates post at the same time (school by school would
+    serialise every request on one school's ingest lock)."""
+    per_school = []
     for s in range(city.schools):
-        school = city.school_id(s)
         members = list(city.members(s))
-        for start in range(0, len(members), size):
+        per_school.append([(city.school_id(s), members[start:start + size]) for start in range(0, len(members), size)])
+    for round_ in range(max(map(len, per_school), default=0)):
+        for chunks in per_school:
+            if round_ >= len(chunks):
+                continue
+            school, chunk = chunks[round_]
             records = []
-            for i in members[start:start + size]:
+            for i in chunk:
                 student = city.student_id(i)
                 record = {"record_id": f"{kind}-{student}", "kind": kind, "student_id": student, "at": at.isoformat(),
                           "staff_id": f"stf-{school}"}
@@ -167,8 +175,16 @@ async def post_all(client: httpx.AsyncClient, city: City, tokens: TokenAuthority
             school, records = item
             body = json.dumps({"records": records}).encode()
             started = time.perf_counter()
-            reply = await client.post(f"/v1/schools/{school}/records", content=body,
-                                      headers={**auth[school], "content-type": "application/json"})
+            for attempt in range(4):
+                try:
+                    reply = await client.post(f"/v1/schools/{school}/records", content=body,
+                                              headers={**auth[school], "content-type": "application/json"})
+                    break
+                except httpx.TransportError:
+                    # A connection the server was closing as we sent; a resend is harmless (R15).
+                    if attempt == 3:
+                        raise
+                    phase.retries += 1
             phase.latencies.append(time.perf_counter() - started)
             reply.raise_for_status()
             result = reply.json()
@@ -189,6 +205,16 @@ async def post_all(client: httpx.AsyncClient, city: City, tokens: TokenAuthority
     phase.seconds = time.perf_counter() - started
 
 
+async def grouping(client: httpx.AsyncClient) -> dict[str, float]:
+    """The service's group-commit counters, if it has them (requests and ingest transactions)."""
+    found = {}
+    for line in (await client.get("/metrics")).text.splitlines():
+        for name in ("beilei_attendance_ingest_groups", "beilei_attendance_ingest_grouped_requests"):
+            if line.startswith(name + " "):
+                found[name] = float(line.rsplit(" ", 1)[1])
+    return found
+
+
 async def published(client: httpx.AsyncClient) -> float:
     text = (await client.get("/metrics")).text
     return sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
@@ -201,6 +227,8 @@ def report(phase: Phase, pid: int | None, cpu_before: float | None) -> None:
           f"{phase.statuses['rejected']} rejected in {phase.seconds:.1f} s")
     if phase.reasons:
         print(f"  reasons: {phase.reasons}")
+    if phase.retries:
+        print(f"  resent after a connection error: {phase.retries}")
     print(f"  accepted records/s : {accepted / phase.seconds:,.0f}")
     print(f"  request latency    : p50 {percentile(phase.latencies, 50) * 1000:.0f} ms, "
           f"p99 {percentile(phase.latencies, 99) * 1000:.0f} ms, max {max(phase.latencies) * 1000:.0f} ms")
@@ -212,7 +240,8 @@ def report(phase: Phase, pid: int | None, cpu_before: float | None) -> None:
 async def run(args: argparse.Namespace, url: str, kafka: str, pid: int | None) -> None:
     city = City(uuid.uuid4().hex[:6], args.students, args.schools or max(1, min(CITY_SCHOOLS, round(args.students / 1100))))
     tokens = TokenAuthority(args.auth_secret)
-    print(f"city: {city.students:,} students at {city.schools} schools; batches of {args.batch}, {args.concurrency} in flight")
+    print(f"city: {city.students:,} students at {city.schools} schools; batches of {args.batch}, {args.concurrency} in flight"
+          f" (check-ins set up in batches of {args.setup_batch or args.batch})")
     limits = httpx.Limits(max_connections=args.concurrency, max_keepalive_connections=args.concurrency)
     async with httpx.AsyncClient(base_url=url, timeout=300, limits=limits) as client:
         started = time.perf_counter()
@@ -221,14 +250,22 @@ async def run(args: argparse.Namespace, url: str, kafka: str, pid: int | None) -
         print(f"setup: roster of {city.students:,} loaded through enrollment.events in {time.perf_counter() - started:.0f} s")
         at = base_time()
         check_ins = Phase("check-ins (setup)")
-        await post_all(client, city, tokens, check_ins, "check_in", args.batch, args.concurrency, at)
+        await post_all(client, city, tokens, check_ins, "check_in", args.setup_batch or args.batch, args.concurrency, at)
         report(check_ins, None, None)
 
         before = await published(client)
+        groups_before = await grouping(client)
         cpu_before = usage(pid).cpu_s if pid else None
         check_outs = Phase("check-outs (measured)")
         await post_all(client, city, tokens, check_outs, "check_out", args.batch, args.concurrency, at + timedelta(minutes=1))
         report(check_outs, pid, cpu_before)
+        groups_after = await grouping(client)
+        if groups_after:
+            groups = groups_after["beilei_attendance_ingest_groups"] - groups_before["beilei_attendance_ingest_groups"]
+            grouped = (groups_after["beilei_attendance_ingest_grouped_requests"]
+                       - groups_before["beilei_attendance_ingest_grouped_requests"])
+            print(f"  group commit       : {grouped:,.0f} requests in {groups:,.0f} transactions "
+                  f"({grouped / max(groups, 1):.1f} per transaction)")
         drained_at = time.perf_counter()
         target = before + check_outs.statuses["accepted"]
         while await published(client) < target and time.perf_counter() - drained_at < 600:
@@ -246,6 +283,8 @@ def main() -> None:
     parser.add_argument("--students", type=int, default=20_000, help=f"students checked out (at most {CITY_STUDENTS:,})")
     parser.add_argument("--schools", type=int, default=0, help="schools (default: about 1,100 students each, at most 508)")
     parser.add_argument("--batch", type=int, default=1000, help="records per HTTP request")
+    parser.add_argument("--setup-batch", type=int, default=500,
+                        help="records per request for the unmeasured check-ins (0: the same as --batch)")
     parser.add_argument("--concurrency", type=int, default=4, help="requests in flight")
     parser.add_argument("--url", help="a running attendance service (default: start one)")
     parser.add_argument("--kafka", help="its Kafka bootstrap address (needed with --url)")

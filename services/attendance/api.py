@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from dataclasses import replace
 from datetime import date, datetime, timezone
 from typing import Annotated, Literal
 
@@ -136,7 +137,7 @@ def _policy(request: Request) -> h.Policy:
     return request.app.state.runtime.extras["policy"]
 
 
-def school_system_of(school_id: str, principal: Principal = Depends(current_principal)) -> Principal:
+async def school_system_of(school_id: str, principal: Principal = Depends(current_principal)) -> Principal:
     """Only a school system, and only for its own school's students (R15, R27)."""
     if principal.role != "school_system":
         raise HTTPException(403, f"role {principal.role!r} may not post records; a school_system token is needed")
@@ -145,7 +146,7 @@ def school_system_of(school_id: str, principal: Principal = Depends(current_prin
     return principal
 
 
-def school_or_system_of(school_id: str, principal: Principal = Depends(current_principal)) -> Principal:
+async def school_or_system_of(school_id: str, principal: Principal = Depends(current_principal)) -> Principal:
     if principal.role not in ("school", "school_system") or principal.school_id != school_id:
         raise HTTPException(403, f"only school {school_id} itself (role school or school_system) may do this")
     return principal
@@ -194,7 +195,8 @@ def _inlined(model: type[BaseModel]) -> dict:
     summary="A school system posts a batch of check-in, check-out and activity records (R15).",
     responses={200: {"model": BatchOut, "description": "Every record's result, in request order."},
                400: {"description": "The body is not JSON."}, 413: {"description": "Too many records."},
-               422: {"description": "The body is not an object with a records list."}},
+               422: {"description": "The body is not an object with a records list."},
+               503: {"description": "The service is shutting down; resend the batch (a resend is harmless)."}},
     openapi_extra={"requestBody": {"required": True, "content": {"application/json": {"schema": _inlined(BatchIn)}}}},
 )
 async def post_records(school_id: str, request: Request, principal: Principal = Depends(school_system_of)) -> JSONResponse:
@@ -209,11 +211,16 @@ async def post_records(school_id: str, request: Request, principal: Principal = 
     limit = request.app.state.runtime.settings.ingest_max_records
     if len(raw_records) > limit:
         raise HTTPException(413, f"{len(raw_records)} records in one batch; at most {limit}; split the batch")
-    batch = [parse_record(raw, school_id, principal.subject) for raw in raw_records]
     correlation_id = request.headers.get("x-correlation-id") or str(uuid.uuid4())
-    async with _uow(request) as uow:
-        outcomes = await h.ingest(uow, batch, _policy(request), correlation_id=correlation_id)
-        await uow.commit()
+    batch = [replace(parse_record(raw, school_id, principal.subject), correlation_id=correlation_id)
+             for raw in raw_records]
+    group_commit: h.GroupCommit = request.app.state.runtime.extras["group_commit"]
+    try:
+        # Judged and committed together with whatever other batches are waiting (one transaction for many
+        # one-record requests); the outcomes are this request's alone.
+        outcomes = await group_commit.submit(batch)
+    except h.Stopping as exc:
+        raise HTTPException(503, str(exc), headers={"Retry-After": "5"}) from None
     results, counts = [], {"accepted": 0, "duplicate": 0, "rejected": 0}
     for index, (item, outcome) in enumerate(zip(batch, outcomes)):
         counts[outcome.status] += 1

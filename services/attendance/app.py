@@ -4,16 +4,17 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from datetime import datetime, timedelta
 
 from fastapi import FastAPI
-from prometheus_client import Counter
+from prometheus_client import Counter, Gauge
 
 from services.attendance import api
 from services.attendance.db import AttendanceUoW
 from services.attendance.domain import Limits
-from services.attendance.handlers import Policy, handler_table, sweep, utc_now
+from services.attendance.handlers import GroupCommit, Policy, handler_table, ingest, sweep, utc_now
 from services.attendance.settings import Settings
 from shared.messaging.runtime import Runtime, build_runtime, create_app
 
@@ -36,6 +37,18 @@ def build(settings: Settings | None = None, *, clock: Callable[[], datetime] = u
     rt = build_runtime(NAME, settings, AttendanceUoW)
     policy = policy_from(settings, clock)
     rt.extras["policy"] = policy
+
+    async def judge(uow: AttendanceUoW, batch: list) -> list:
+        return await ingest(uow, batch, policy)
+
+    group_commit = GroupCommit(rt.uow_factory, judge, max_records=settings.ingest_max_records,
+                               max_in_flight=settings.ingest_groups_in_flight)
+    rt.extras["group_commit"] = group_commit
+    # How well requests coalesce: requests / groups is the number of HTTP batches per ingest transaction.
+    Gauge("beilei_attendance_ingest_groups", "Group-committed ingest transactions run (retries included).",
+          registry=rt.registry).set_function(lambda: group_commit.groups)
+    Gauge("beilei_attendance_ingest_grouped_requests", "HTTP batches processed in those transactions.",
+          registry=rt.registry).set_function(lambda: group_commit.requests)
     raised = Counter("beilei_attendance_timer_events", "Events raised by the timer sweep, by rule.", ["rule"],
                      registry=rt.registry)
 
@@ -62,4 +75,16 @@ def build(settings: Settings | None = None, *, clock: Callable[[], datetime] = u
                     "and exercise (R8, R11-R15, R27, R28). See docs/attendance.md.",
         background=[run_sweeps],
     )
+    kit_lifespan = app.router.lifespan_context
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        # HTTP batches queued for a group are processed (or answered 503) before the kit closes the database.
+        async with kit_lifespan(app):
+            try:
+                yield
+            finally:
+                await group_commit.close()
+
+    app.router.lifespan_context = lifespan
     return app, rt

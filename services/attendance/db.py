@@ -221,11 +221,16 @@ class AttendanceUoW(UnitOfWork):
         return list((await self.session.execute(text(sql), params or {})).all())
 
     async def lock_schools(self, school_ids: Iterable[str]) -> None:
-        """Serialise ingest per school for this transaction (sorted, so two batches cannot deadlock):
-        judging a record reads the student's day, so two batches of one school must not interleave."""
-        for school_id in sorted(set(school_ids)):
-            await self.session.execute(text("select pg_advisory_xact_lock(hashtext('attendance-ingest:' || :s))"),
-                                       {"s": school_id})
+        """Serialise ingest per school for this transaction: judging a record reads the student's day, so
+        two batches of one school must not interleave. One statement for all schools; `unnest` yields the
+        sorted array in order, so two transactions take shared locks in the same order and cannot deadlock."""
+        schools = sorted(set(school_ids))
+        if schools:
+            await self.session.execute(
+                text("select count(pg_advisory_xact_lock(hashtext('attendance-ingest:' || s)))"
+                     " from unnest(cast(:s as text[])) as u(s)"),
+                {"s": schools},
+            )
 
     # -- from enrollment events ------------------------------------------------------------------
     async def save_enrolments(self, filings: Sequence[Filing]) -> None:
@@ -279,19 +284,34 @@ class AttendanceUoW(UnitOfWork):
              "staff": json.dumps(sorted(set(staff_ids))), "resp": responsible_id, "at": published_at},
         )
 
-    async def save_guardian(self, guardian_id: str, name: str, school_id: str, student_ids: list[str]) -> None:
-        await self.session.execute(
-            text("delete from guardianships where guardian_id = :g and not (student_id = any(cast(:s as text[])))"),
-            {"g": guardian_id, "s": student_ids},
-        )
+    async def save_guardians(self, guardians: Sequence[tuple[str, str, str, Sequence[str]]]) -> None:
+        """(guardian_id, name, school_id, student_ids), each guardian at most once: a guardian's student list
+        replaces the previous one (R11, R22). Two statements for any number of guardians."""
+        if not guardians:
+            return
+        pairs = sorted({(g, s): (name, school) for g, name, school, students in guardians for s in students}.items())
+        guardian_ids = [g for g, _, _, _ in guardians]
+        pg, ps = _columns([key for key, _ in pairs], 2)
+        names, schools = _columns([value for _, value in pairs], 2)
         await self.session.execute(
             text(
-                "insert into guardianships (student_id, guardian_id, guardian_name, school_id)"
-                " select unnest(cast(:s as text[])), :g, :n, :school"
-                " on conflict (student_id, guardian_id) do update set guardian_name = excluded.guardian_name, school_id = excluded.school_id"
+                "delete from guardianships g where g.guardian_id = any(cast(:gs as text[])) and not exists ("
+                " select 1 from unnest(cast(:pg as text[]), cast(:ps as text[])) as k(g, s)"
+                " where k.g = g.guardian_id and k.s = g.student_id)"
             ),
-            {"g": guardian_id, "s": sorted(set(student_ids)), "n": name, "school": school_id},
+            {"gs": guardian_ids, "pg": pg, "ps": ps},
         )
+        if pairs:
+            await self.session.execute(
+                text(
+                    "insert into guardianships (student_id, guardian_id, guardian_name, school_id)"
+                    " select s, g, n, sc from unnest(cast(:ps as text[]), cast(:pg as text[]), cast(:n as text[]),"
+                    " cast(:sc as text[])) as u(s, g, n, sc)"
+                    " on conflict (student_id, guardian_id) do update set guardian_name = excluded.guardian_name,"
+                    " school_id = excluded.school_id"
+                ),
+                {"ps": ps, "pg": pg, "n": names, "sc": schools},
+            )
 
     # -- reads for judging records ---------------------------------------------------------------
     async def enrolments(self, pairs: Iterable[tuple[str, str]]) -> tuple[list[Enrolment], dict[str, str]]:
@@ -301,21 +321,22 @@ class AttendanceUoW(UnitOfWork):
         if not pairs:
             return [], {}
         schools, students = _columns(pairs, 2)
+        # One round trip: each roster row carries its students' guardians as [[id, name], ...].
         rows = await self._rows(
-            "select r.* from roster r join unnest(cast(:sc as text[]), cast(:st as text[])) as k(school_id, student_id)"
-            " on r.school_id = k.school_id and r.student_id = k.student_id",
+            "select r.*, coalesce(g.ships, '[]'::jsonb) as ships from roster r"
+            " join unnest(cast(:sc as text[]), cast(:st as text[])) as k(school_id, student_id)"
+            " on r.school_id = k.school_id and r.student_id = k.student_id"
+            " left join lateral (select jsonb_agg(jsonb_build_array(s.guardian_id, s.guardian_name)) as ships"
+            "   from guardianships s where s.student_id = r.student_id) g on true",
             {"sc": schools, "st": students},
         )
-        ships = await self._rows(
-            "select student_id, guardian_id, guardian_name from guardianships where student_id = any(cast(:st as text[]))",
-            {"st": sorted(set(students))},
-        )
-        guardians: dict[str, set[str]] = {}
         names: dict[str, str] = {}
-        for ship in ships:
-            guardians.setdefault(ship.student_id, set()).add(ship.guardian_id)
-            names[ship.guardian_id] = ship.guardian_name
-        return [_enrolment(r, guardians.get(r.student_id, ())) for r in rows], names
+        enrolments = []
+        for r in rows:
+            ships = json.loads(r.ships) if isinstance(r.ships, str) else r.ships
+            names.update((guardian_id, name) for guardian_id, name in ships)
+            enrolments.append(_enrolment(r, (guardian_id for guardian_id, _ in ships)))
+        return enrolments, names
 
     async def schedules(self, programme_ids: Iterable[str] | None = None) -> dict[str, Schedule]:
         """Published programmes by id; all of them when `programme_ids` is None."""
@@ -339,14 +360,19 @@ class AttendanceUoW(UnitOfWork):
         )
         return {(r.student_id, r.programme_id, r.session_date): _day(r) for r in rows}
 
-    async def seen_records(self, school_id: str, record_ids: Iterable[str]) -> dict[str, Any]:
-        """Records of this school that already took effect, by record id."""
+    async def seen_records(self, keys: Iterable[tuple[str, str]]) -> dict[tuple[str, str], Any]:
+        """Records that already took effect, by (school_id, record_id); one statement for all schools."""
+        keys = sorted(set(keys))
+        if not keys:
+            return {}
+        schools, records = _columns(keys, 2)
         rows = await self._rows(
-            "select record_id, kind, status, reason_code, event_id from ingest_records"
-            " where school_id = :s and record_id = any(cast(:ids as text[]))",
-            {"s": school_id, "ids": sorted(set(record_ids))},
+            "select i.school_id, i.record_id, i.kind, i.status, i.reason_code, i.event_id from ingest_records i"
+            " join unnest(cast(:s as text[]), cast(:r as text[])) as k(school_id, record_id)"
+            " on i.school_id = k.school_id and i.record_id = k.record_id",
+            {"s": schools, "r": records},
         )
-        return {r.record_id: r for r in rows}
+        return {(r.school_id, r.record_id): r for r in rows}
 
     # -- writes for accepted records ---------------------------------------------------------------
     async def claim_records(self, rows: Sequence[tuple]) -> set[tuple[str, str]]:

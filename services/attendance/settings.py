@@ -10,5 +10,7 @@ class Settings(CommonSettings):
     sweep_interval_seconds: float = Field(15.0, gt=0, description="How often the absence / extended-care sweep runs.")
     sweep_batch: int = Field(2000, ge=1, description="Students handled per sweep transaction.")
     ingest_max_records: int = Field(10_000, ge=1, description="Most records one HTTP batch may carry (R15).")
+    ingest_groups_in_flight: int = Field(2, ge=1, description="Group-committed ingest transactions running at once: "
+                                         "concurrent HTTP batches are judged and committed together (R15).")
     ingest_max_age_days: int = Field(7, ge=0, description="Oldest session day a late record may still be about (R15).")
     ingest_future_tolerance_seconds: int = Field(300, ge=0, description="Clock skew allowed for records stamped ahead of us.")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import signal
 import socket
 import sys
@@ -45,7 +46,10 @@ def main(argv: list[str] | None = None) -> int:
     say(f"  ✓ {kafka.description}")
     pg = infra.postgres()
     say(f"  ✓ {pg.description}")
-    plat = Platform(kafka.address, pg.address, state / "logs", ports=_ports())
+    # The showcase sends its messages whatever the hour it runs at: quiet hours (R22, 21:30-07:00 by default)
+    # are off locally unless set in the environment.
+    quiet = {k: os.environ.get(k, "00:00") for k in ("QUIET_HOURS_START", "QUIET_HOURS_END")}
+    plat = Platform(kafka.address, pg.address, state / "logs", ports=_ports(), extra_env=quiet)
     stopping = False
 
     def shutdown(*_: object) -> None:

@@ -101,19 +101,15 @@ async def ingest(uow: AttendanceUoW, batch: Sequence[Submitted], policy: Policy,
 async def _drop_seen(uow: AttendanceUoW, pending: list[_Pending], outcomes: list[Outcome | None]) -> list[_Pending]:
     """Records that already took effect are duplicates: they change nothing (R15)."""
     fresh: list[_Pending] = []
-    by_school: dict[str, list[_Pending]] = {}
+    seen = await uow.seen_records((p.record.school_id, p.record.record_id) for p in pending)
     for p in pending:
-        by_school.setdefault(p.record.school_id, []).append(p)
-    for school_id, items in by_school.items():
-        seen = await uow.seen_records(school_id, (p.record.record_id for p in items))
-        for p in items:
-            before = seen.get(p.record.record_id)
-            if before is None:
-                fresh.append(p)
-                continue
-            note = f" (it was {before.status}: {before.reason_code})" if before.reason_code else ""
-            outcomes[p.index] = Outcome("duplicate", "already_received",
-                                        f"record {p.record.record_id} was already received{note}", str(before.event_id))
+        before = seen.get((p.record.school_id, p.record.record_id))
+        if before is None:
+            fresh.append(p)
+            continue
+        note = f" (it was {before.status}: {before.reason_code})" if before.reason_code else ""
+        outcomes[p.index] = Outcome("duplicate", "already_received",
+                                    f"record {p.record.record_id} was already received{note}", str(before.event_id))
     return fresh
 
 

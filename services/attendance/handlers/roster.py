@@ -64,5 +64,14 @@ async def store_programme(uow: AttendanceUoW, envelope: Envelope, event: Program
 
 
 async def store_guardian(uow: AttendanceUoW, envelope: Envelope, event: GuardianRegistered) -> None:
-    """A registered guardian may collect their children, and is named in pickup messages (R11, R22)."""
-    await uow.save_guardian(event.guardian_id, event.name, event.school_id, event.student_ids)
+    """A registered guardian may collect their children, and is named in pickup messages (R11, R22).
+    Applied with the rest of the consumed batch (a term start registers a whole city's guardians), before
+    the batch's school records are judged; the guardianships do not depend on the roster, so their order
+    relative to the batch's filings does not matter."""
+    uow.deferred("guardians", _apply_guardians, order=0).append(event)
+
+
+async def _apply_guardians(uow: AttendanceUoW, events: list[GuardianRegistered]) -> None:
+    """Each registration replaces the guardian's student list, so the last one of the batch wins."""
+    latest = {e.guardian_id: (e.guardian_id, e.name, e.school_id, sorted(set(e.student_ids))) for e in events}
+    await uow.save_guardians(list(latest.values()))

@@ -30,9 +30,9 @@ ERRORS: dict[int | str, dict[str, Any]] = {
 }
 
 
-def actor(request: Request, _: HTTPAuthorizationCredentials | None = Security(_bearer)) -> Actor:
+async def actor(request: Request, _: HTTPAuthorizationCredentials | None = Security(_bearer)) -> Actor:
     """The verified caller (401 without a valid token)."""
-    p = current_principal(request)
+    p = await current_principal(request)
     return Actor(p.subject, p.role, p.school_id, p.district_id)
 
 
@@ -40,6 +40,6 @@ def uow(request: Request) -> EnrollmentUoW:
     return request.app.state.runtime.uow_factory()
 
 
-def correlation(x_correlation_id: str | None = Header(None, max_length=128, pattern=r"^[\x21-\x7e]+$",
+async def correlation(x_correlation_id: str | None = Header(None, max_length=128, pattern=r"^[\x21-\x7e]+$",
                                                       description="Ties the events of one request together.")) -> str | None:
     return x_correlation_id
