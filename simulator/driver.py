@@ -88,6 +88,9 @@ class Report:
     disclosures: int = 0
     fee_income_fen: int = 0
     settlement_note: str = ""
+    to_date_schools: int = 0  # schools whose running month billing reported on actual attendance so far
+    to_date_charged_fen: int = 0
+    to_date_waived_fen: int = 0
     messages: int = 0
     messages_by_kind: Counter = field(default_factory=Counter)
     sample_sms: list[dict] = field(default_factory=list)
@@ -455,7 +458,8 @@ class Simulation:
 
     async def month_end(self) -> None:
         """Month-end as billing runs it. Billing settles only a month that is over (R17) and only the
-        enrolments filed in it, so for the month running now the settlement is refused and families
+        enrolments filed in it, so for the month running now the settlement is refused, billing's
+        month-to-date view shows what it would charge and waive on the attendance so far, and families
         prepay the month instead; the next run after the month ends settles it (SETTLEMENT_AUTO)."""
         b = self.urls.billing
         await self._caught_up("billing", "attendance.events")
@@ -466,6 +470,12 @@ class Simulation:
                                      json={"school_id": school.school_id, "period": self.period})
             if reply.status_code == 409:
                 self.report.settlement_note = reply.json().get("detail", reply.text)
+                # The month is running: billing's own figures so far, by the rule its statements will use.
+                view = (await self._send("get", f"{b}/v1/schools/{school.school_id}/month-to-date", headers=sh,
+                                         params={"period": self.period})).json()
+                self.report.to_date_schools += 1
+                self.report.to_date_charged_fen += view["total"]["charged_fen"]
+                self.report.to_date_waived_fen += view["total"]["waived_fen"]
             for run in (reply.json().get("schools", []) if reply.status_code == 200 else []):
                 self.report.payouts += run.get("payouts", 0)
                 self.report.problems += [f"billing skipped {reason}" for reason in run.get("skipped", [])]
@@ -496,12 +506,18 @@ class Simulation:
                 self.report.disclosures += 1
                 self.report.fee_income_fen += reply.json().get("fee_income_fen", 0)
         if self.report.statements:
-            ok = "✓" if (self.report.charged_fen, self.report.waived_fen) == (self.truth.charged_fen, self.truth.waived_fen) else "✗"
+            ok = _tick((self.report.charged_fen, self.report.waived_fen), (self.truth.charged_fen, self.truth.waived_fen))
             self.say(f"    {self.report.statements} statements; charged {_yuan(self.report.charged_fen)}, waived "
                      f"{_yuan(self.report.waived_fen)} (simulator expected {_yuan(self.truth.charged_fen)} / "
                      f"{_yuan(self.truth.waived_fen)} {ok})")
         else:
             self.say(f"    settlement of {self.period}: {self.report.settlement_note or 'no statements'}")
+        if not self.report.statements and self.report.to_date_schools:
+            r, t = self.report, self.truth
+            self.say(f"    so far in {self.period} on actual attendance (billing, provisional): charged "
+                     f"{_yuan(r.to_date_charged_fen)}, waived {_yuan(r.to_date_waived_fen)} (simulator expected "
+                     f"{_yuan(t.charged_fen)} / {_yuan(t.waived_fen)} "
+                     f"{_tick((r.to_date_charged_fen, r.to_date_waived_fen), (t.charged_fen, t.waived_fen))})")
         self.say(f"    {self.report.payments_accepted} payments ({_yuan(self.truth.paid_fen)}), "
                  f"{self.report.disclosures} disclosures published (fee income {_yuan(self.report.fee_income_fen)})")
 
@@ -579,6 +595,10 @@ def _verify(args: list[str]) -> str:
     return f"{verdict}" + (f" ({detail[0][:100]})" if detail and done.returncode else "")
 
 
+def _tick(reported: tuple[int, ...], expected: tuple[int, ...]) -> str:
+    return "✓" if reported == expected else "✗"
+
+
 def _yuan(fen: int) -> str:
     return f"¥{fen / 100:,.2f}"
 
@@ -602,6 +622,11 @@ def summary(sim: Simulation, elapsed: float) -> str:
         fees = (f"  Fees          charged {_yuan(r.charged_fen)}, waived for hardship {_yuan(r.waived_fen)} in "
                 f"{r.statements} statements (simulator expected {_yuan(t.charged_fen)} / {_yuan(t.waived_fen)}); "
                 f"{r.payouts} staff payouts")
+    elif r.to_date_schools:
+        fees = (f"  Fees          charged {_yuan(r.to_date_charged_fen)}, waived for hardship {_yuan(r.to_date_waived_fen)} "
+                f"so far in {sim.period} on actual attendance (billing, provisional until month end; simulator "
+                f"expected {_yuan(t.charged_fen)} / {_yuan(t.waived_fen)} "
+                f"{_tick((r.to_date_charged_fen, r.to_date_waived_fen), (t.charged_fen, t.waived_fen))})")
     else:
         fees = (f"  Fees          the day's fees come to {_yuan(t.charged_fen)} charged and {_yuan(t.waived_fen)} waived "
                 f"for hardship (simulator); month-end {sim.period}: {r.settlement_note or 'no statements'}")

@@ -36,6 +36,10 @@ async def test_a_tiny_simulated_city_matches_the_simulators_ground_truth_in_ever
     assert report.messages_by_kind["StudentCheckedOut"] == truth.collected, "one message per collected child"
     assert report.messages_by_kind["UnauthorisedPickupRefused"] >= truth.refused_pickups
     assert report.payments_accepted > 0 and report.disclosures == len(city.schools)
+    # Fees come from billing itself (R9, R17): its statements once the month is over, else its month-to-date view.
+    billed = ((report.charged_fen, report.waived_fen) if report.statements
+              else (report.to_date_charged_fen, report.to_date_waived_fen))
+    assert billed == (truth.charged_fen, truth.waived_fen) and truth.charged_fen > 0, text
     assert report.ledger_size > 0
     assert report.checkpoint_verified == "verified" and report.export_verified.startswith("verified")
     assert "Applications" in text and "Ledger" in text

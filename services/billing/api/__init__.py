@@ -3,13 +3,14 @@ children's statements and receipts), districts (approvals, subsidies) and the pu
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
-from services.billing.api import money, schedules, statements
+from services.billing.api import money, month_to_date, schedules, statements
 from services.billing.domain import DomainError
 
 router = APIRouter()
 router.include_router(schedules.router)
 router.include_router(money.router)
 router.include_router(statements.router)
+router.include_router(month_to_date.router)
 
 
 async def domain_error_reply(request: Request, exc: DomainError) -> JSONResponse:

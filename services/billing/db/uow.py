@@ -26,6 +26,27 @@ def _arrays(rows: Sequence[Sequence[Any]], width: int) -> list[list[Any]]:
     return [[row[i] for row in rows] for i in range(width)] if rows else [[] for _ in range(width)]
 
 
+# The fee accounts of a programme with something to settle in a month, with their month of
+# attendance; month-end settlement and the month-to-date view select exactly these (R17).
+_ACCOUNTS_IN_MONTH = (
+    "select a.student_id, a.guardian_id, a.hardship, a.extended_care, a.credit_fen, a.credit_payment_id, "
+    "a.prepaid_period, a.withdrawn_on, a.application_id, "
+    "coalesce(m.attended_mask, 0) as attended_mask, coalesce(m.extended_care_mask, 0) as extended_care_mask, "
+    "h.verified_by, h.verified_by_role, p.deposited_to_account as credit_account{extra} "
+    "from fee_accounts a "
+    "left join attendance_months m on m.programme_id = a.programme_id and m.period = :per "
+    "and m.student_id = a.student_id "
+    "left join hardship_verifications h on h.application_id = a.application_id "
+    "left join payments p on p.payment_id = a.credit_payment_id "
+    "where a.programme_id = :p and a.student_id > :after "
+    "and (a.opened_at is null or a.opened_at < :cutoff) "
+    "and (a.active or a.withdrawn_on > :first or a.credit_fen > 0) "
+    # A month with no presence and no money held has nothing to settle (holidays, a family that
+    # never came): no statement, so idle months publish nothing.
+    "and (coalesce(m.attended_mask, 0) <> 0 or a.credit_fen > 0) "
+)
+
+
 class BillingUoW(UnitOfWork):
     """One transaction of billing. Attendance facts and journal lines are summed in memory and
     written at commit with one multi-row upsert each, in key order so concurrent transactions
@@ -213,29 +234,30 @@ class BillingUoW(UnitOfWork):
         locked against payments arriving meanwhile, with their month of attendance and hardship
         verification."""
         result = await self.session.execute(
-            text(
-                "select a.student_id, a.guardian_id, a.hardship, a.extended_care, a.credit_fen, a.credit_payment_id, "
-                "a.prepaid_period, a.withdrawn_on, a.application_id, "
-                "coalesce(m.attended_mask, 0) as attended_mask, coalesce(m.extended_care_mask, 0) as extended_care_mask, "
-                "h.verified_by, h.verified_by_role, p.deposited_to_account as credit_account "
-                "from fee_accounts a "
-                "left join attendance_months m on m.programme_id = a.programme_id and m.period = :per "
-                "and m.student_id = a.student_id "
-                "left join hardship_verifications h on h.application_id = a.application_id "
-                "left join payments p on p.payment_id = a.credit_payment_id "
-                "where a.programme_id = :p and a.student_id > :after "
-                "and (a.opened_at is null or a.opened_at < :cutoff) "
-                "and (a.active or a.withdrawn_on > :first or a.credit_fen > 0) "
-                # A month with no presence and no money held has nothing to settle (holidays, a
-                # family that never came): no statement, so idle months publish nothing.
-                "and (coalesce(m.attended_mask, 0) <> 0 or a.credit_fen > 0) "
-                "and not exists (select 1 from statements s where s.programme_id = a.programme_id "
-                "and s.period = :per and s.student_id = a.student_id) "
-                "order by a.student_id limit :n for update of a"
-            ),
+            text(_ACCOUNTS_IN_MONTH.format(extra="") +
+                 "and not exists (select 1 from statements s where s.programme_id = a.programme_id "
+                 "and s.period = :per and s.student_id = a.student_id) "
+                 "order by a.student_id limit :n for update of a"),
             {"p": programme_id, "per": period, "after": after, "cutoff": cutoff, "first": first, "n": limit},
         )
         return list(result)
+
+    async def accounts_in_month(self, programme_id: str, period: str, first: date, cutoff: datetime,
+                                after: str, limit: int) -> list[Any]:
+        """The same accounts settlement picks, read without locking (a preview must never hold up a
+        payment), settled or not: `settled` says whether the month's statement already exists."""
+        result = await self.session.execute(
+            text(_ACCOUNTS_IN_MONTH.format(
+                extra=", exists (select 1 from statements s where s.programme_id = a.programme_id "
+                      "and s.period = :per and s.student_id = a.student_id) as settled") +
+                 "order by a.student_id limit :n"),
+            {"p": programme_id, "per": period, "after": after, "cutoff": cutoff, "first": first, "n": limit},
+        )
+        return list(result)
+
+    async def school_known(self, school_id: str) -> bool:
+        return bool((await self.session.execute(text("select 1 from schools where school_id = :s"),
+                                                {"s": school_id})).scalar())
 
     async def insert_statements(self, rows: list[tuple]) -> set[str]:
         """Multi-row insert; returns the ids actually inserted (a concurrent run may have won some)."""

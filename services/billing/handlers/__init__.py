@@ -1,5 +1,6 @@
 """Billing's use cases: handlers of consumed events and the table of which takes which (here),
-commands about schedules (schedules.py) and money (money.py), and month-end settlement (settlement.py)."""
+commands about schedules (schedules.py) and money (money.py), month-end settlement (settlement.py)
+and the read-only month so far (month_to_date.py)."""
 from services.billing.handlers.events import (
     close_fee_account,
     open_fee_account,

@@ -144,10 +144,7 @@ async def _settle_chunk(uow: BillingUoW, ctx: _Context, rows: list, provided_mas
     results: list[tuple[object, Statement, str, list[list[date]]]] = []
     statement_rows: list[tuple] = []
     for row in rows:
-        account = Account(hardship=row.hardship, extended_care=row.extended_care, credit_fen=int(row.credit_fen),
-                          prepaid_period=row.prepaid_period, withdrawn_on=row.withdrawn_on)
-        statement = settle(account, Usage(int(row.attended_mask), int(row.extended_care_mask)), provided_mask,
-                           spans, ctx.period)
+        statement = statement_of(row, provided_mask, spans, ctx.period)
         settlement_id = stable_id("stl", ctx.programme_id, row.student_id, ctx.period)
         charge_ids = [_charge_id(settlement_id, line) for line in statement.lines]
         dates = [days_in(line.mask, ctx.period) for line in statement.lines]
@@ -172,6 +169,14 @@ async def _settle_chunk(uow: BillingUoW, ctx: _Context, rows: list, provided_mas
     for row, statement, settlement_id, dates in fresh:
         refunds.extend(_publish_statement(uow, ctx, row, statement, settlement_id, dates, summary))
     await uow.insert_refunds(refunds)
+
+
+def statement_of(row, provided_mask: int, spans: list, period: str) -> Statement:  # noqa: ANN001
+    """A fee account's statement for the month from its row (see BillingUoW.accounts_to_settle). The
+    month-end and the month-to-date view both go through here, so they cannot disagree (R17)."""
+    account = Account(hardship=row.hardship, extended_care=row.extended_care, credit_fen=int(row.credit_fen),
+                      prepaid_period=row.prepaid_period, withdrawn_on=row.withdrawn_on)
+    return settle(account, Usage(int(row.attended_mask), int(row.extended_care_mask)), provided_mask, spans, period)
 
 
 def _charge_id(settlement_id: str, line) -> str:  # noqa: ANN001

@@ -3,13 +3,18 @@ schedule, record a month of attendance, take payments and settle, all through bi
 from __future__ import annotations
 
 from datetime import date, datetime, timezone
+from types import SimpleNamespace
+
+from fastapi import FastAPI
 
 from shared.messaging.consumer import BatchConsumer
+from services.billing import api
 from services.billing.domain import FeeItem
 from services.billing.handlers import money as m
 from services.billing.handlers import schedules as s
 from services.billing.handlers.common import Actor
 from services.billing.handlers.settlement import SettlementSummary, settle_school_month
+from services.billing.settings import Settings
 from tests.unit.billing.builders import School
 from tests.unit.billing.conftest import record
 
@@ -71,3 +76,14 @@ async def settle(uow_factory, school: School, period: str = "2025-09", chunk_siz
                  now: datetime = NOW) -> SettlementSummary:
     return await settle_school_month(uow_factory, school_id=school.school_id, period=period, actor=PRINCIPAL,
                                      now=now, chunk_size=chunk_size)
+
+
+def billing_app(uow_factory, authority, secret: str, extras: dict | None = None) -> FastAPI:  # noqa: ANN001
+    """Billing's routes and error handlers over the test database, as the service mounts them."""
+    app = FastAPI()
+    app.include_router(api.router)
+    for error, reply in api.ERROR_HANDLERS.items():
+        app.add_exception_handler(error, reply)
+    app.state.runtime = SimpleNamespace(uow_factory=uow_factory, authority=authority,
+                                        settings=Settings(auth_secret=secret), extras=extras or {})
+    return app

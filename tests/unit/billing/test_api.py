@@ -5,20 +5,16 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from datetime import datetime
-from types import SimpleNamespace
 from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
-from fastapi import FastAPI
 from prometheus_client import CollectorRegistry, Counter
 
 from shared.auth import TokenAuthority
-from services.billing import api
-from services.billing.settings import Settings
 from tests.unit.billing.builders import School, school_days
 from tests.unit.billing.conftest import payloads, published
-from tests.unit.billing.flows import approve_schedule, attend, enrol
+from tests.unit.billing.flows import billing_app, approve_schedule, attend, enrol
 
 SECRET = "unit-test-secret-for-billing-api"
 tokens = TokenAuthority(SECRET)
@@ -27,13 +23,8 @@ DAYS = school_days("2025-09")
 
 @pytest.fixture
 async def client(uow_factory) -> AsyncIterator[httpx.AsyncClient]:  # noqa: ANN001
-    app = FastAPI()
-    app.include_router(api.router)
-    for error, reply in api.ERROR_HANDLERS.items():
-        app.add_exception_handler(error, reply)
     refusals = Counter("beilei_billing_refusals", "refusals", ["kind"], registry=CollectorRegistry())
-    app.state.runtime = SimpleNamespace(uow_factory=uow_factory, authority=tokens, settings=Settings(auth_secret=SECRET),
-                                        extras={"refusals": refusals})
+    app = billing_app(uow_factory, tokens, SECRET, {"refusals": refusals})
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://billing") as c:
         yield c
 
