@@ -398,9 +398,13 @@ async def platform_run(args: argparse.Namespace, kafka: str, database: str, logs
                                      limits=httpx.Limits(max_connections=64)) as client:
             poster = Poster(client, s, at)
             ids = list(range(s.students))
-            for chunk in batched(ids, BATCH * s.schools):
+            shown = time.monotonic()
+            for k, chunk in enumerate(batched(ids, BATCH * s.schools), 1):
                 poster.send("check_in", chunk, None)
                 await poster.drain()
+                if time.monotonic() - shown > 15:
+                    print(f"[seed] {min(k * BATCH * s.schools, s.students):,} check-ins posted", flush=True)
+                    shown = time.monotonic()
 
             async def check_ins_told() -> bool:
                 c = await counts()  # every message of the setup handed over: the evening starts quiet
