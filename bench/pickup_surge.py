@@ -51,8 +51,7 @@ from pathlib import Path
 
 import asyncpg
 import httpx
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
-from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka import AIOKafkaProducer
 
 from bench.pickup_baseline import Checkout, run_baseline
 from bench.procstats import percentile, usage
@@ -62,6 +61,7 @@ from shared.contracts.envelope import Event, new_envelope
 from shared.contracts.registry import encode
 from shared.contracts.topics import CONSUMES, ENROLLMENT_EVENTS
 from shared.local import infra
+from shared.local.lag import lag as behind
 from shared.local.platform import SERVICES, Platform
 from shared.privacy import Sealer, mask_phone
 from shared.settings import CommonSettings
@@ -181,27 +181,8 @@ async def until(probe, timeout: float, what: str, every: float = 1.0, progress=N
 
 
 async def lag(kafka: str) -> dict[str, int]:
-    """Records each service has still to consume, over the topics it reads (committed offset to end)."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=kafka)
-    consumer = AIOKafkaConsumer(bootstrap_servers=kafka)
-    await admin.start()
-    await consumer.start()
-    try:
-        topics = sorted({t for ts in CONSUMES.values() for t in ts})
-        described = await admin.describe_topics(topics)
-        parts = [TopicPartition(d["topic"], p["partition"]) for d in described for p in d["partitions"]]
-        ends = await consumer.end_offsets(parts)
-        behind = {}
-        for service, reads in CONSUMES.items():
-            if not reads:
-                continue
-            done = {(tp.topic, tp.partition): m.offset for tp, m in (await admin.list_consumer_group_offsets(service)).items()}
-            behind[service] = sum(max(0, end - max(done.get((tp.topic, tp.partition), 0), 0))
-                                  for tp, end in ends.items() if tp.topic in reads)
-        return behind
-    finally:
-        await consumer.stop()
-        await admin.close()
+    """Records each service has still to consume, over the topics it reads."""
+    return await behind(kafka, {service: reads for service, reads in CONSUMES.items() if reads})
 
 
 def evening(day: date) -> datetime:
@@ -417,9 +398,9 @@ async def platform_run(args: argparse.Namespace, kafka: str, database: str, logs
             async def quiet() -> bool:  # billing and audit too have read the setup: measured CPU is the evening's
                 return not any((await lag(kafka)).values())
 
-            async def behind() -> str:
+            async def still() -> str:
                 return "records still to consume: " + ", ".join(f"{k} {v:,}" for k, v in (await lag(kafka)).items())
-            await until(quiet, args.timeout, "every service to consume the setup's events", every=3, progress=behind)
+            await until(quiet, args.timeout, "every service to consume the setup's events", every=3, progress=still)
             print(f"[seed] every service has consumed the setup ({time.monotonic() - t0:.1f} s since seeding)", flush=True)
 
             n_offered = min(len(ids) // 2, int(args.rate * args.offered_seconds))

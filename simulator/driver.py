@@ -433,25 +433,10 @@ class Simulation:
         if not self.kafka:
             await asyncio.sleep(10)  # no broker address: give the consumers a moment
             return
-        from aiokafka import AIOKafkaConsumer, TopicPartition
-        from aiokafka.admin import AIOKafkaAdminClient
+        from shared.local.lag import lag
 
         deadline = time.monotonic() + self.wait_timeout
-        while True:
-            admin = AIOKafkaAdminClient(bootstrap_servers=self.kafka)
-            consumer = AIOKafkaConsumer(bootstrap_servers=self.kafka)
-            await admin.start()
-            await consumer.start()
-            try:
-                offsets = {(tp.topic, tp.partition): m.offset for tp, m in (await admin.list_consumer_group_offsets(group)).items()}
-                (described,) = await admin.describe_topics([topic])
-                parts = [TopicPartition(topic, p["partition"]) for p in described["partitions"]]
-                ends = await consumer.end_offsets(parts) if parts else {}
-            finally:
-                await consumer.stop()
-                await admin.close()
-            if ends and all(offsets.get((tp.topic, tp.partition), 0) >= end for tp, end in ends.items()):
-                return
+        while (await lag(self.kafka, {group: (topic,)}))[group]:
             if time.monotonic() > deadline:
                 raise RuntimeError(f"{group} has not consumed {topic} after {self.wait_timeout:.0f} s")
             await asyncio.sleep(1)
