@@ -5,13 +5,16 @@ table (`unnest` of arrays), so a batch of thousands of records costs a handful o
 """
 from __future__ import annotations
 
+import functools
 import json
+import re
 import uuid
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, Self
 
+import asyncpg
 from sqlalchemy import Column, Date, DateTime, text
 from sqlalchemy.dialects.postgresql import JSONB, UUID
 from sqlalchemy.orm import registry
@@ -167,11 +170,25 @@ def _columns(rows: Sequence[Sequence[Any]], width: int) -> list[list[Any]]:
 
 
 def _schedule(row: Any) -> Schedule:
-    slots = tuple(
-        Slot(frozenset(s["weekdays"]), parse_hhmm(s["starts_at_local"]), parse_hhmm(s["ends_at_local"])) for s in row.sessions
-    )
-    ext = parse_hhmm(row.extended_care_until_local) if row.extended_care_until_local else None
-    return Schedule(row.programme_id, row.school_id, row.district_id, slots, ext, frozenset(row.staff_ids), row.responsible_id)
+    return _timetable(row.programme_id, row.school_id, row.district_id, row.sessions, row.extended_care_until_local,
+                      row.staff_ids, row.responsible_id)
+
+
+def _timetable(programme_id: str, school_id: str, district_id: str, sessions: list[dict], extended_care_until: str | None,
+               staff_ids: list[str], responsible_id: str) -> Schedule:
+    slots = tuple(Slot(frozenset(s["weekdays"]), parse_hhmm(s["starts_at_local"]), parse_hhmm(s["ends_at_local"])) for s in sessions)
+    ext = parse_hhmm(extended_care_until) if extended_care_until else None
+    return Schedule(programme_id, school_id, district_id, slots, ext, frozenset(staff_ids), responsible_id)
+
+
+@dataclass(frozen=True)
+class Judging:
+    """What `AttendanceUoW.judging` reads for a group of records."""
+
+    enrolments: list[Enrolment]
+    guardian_names: dict[str, str]
+    schedules: dict[str, Schedule]
+    days: dict[DayKey, DayState]
 
 
 def _enrolment(row: Any, guardians: Iterable[str]) -> Enrolment:
@@ -191,6 +208,37 @@ def _day(row: Any) -> DayState:
                     row.extended_care_started_at, row.escalated_at)
 
 
+_NAMED = re.compile(r"(?<![:\w]):([a-z_][a-z0-9_]*)")
+
+
+@functools.lru_cache(maxsize=256)
+def _positional(sql: str) -> tuple[str, tuple[str, ...]]:
+    """`:name` parameters to asyncpg's `$n`, once per statement text."""
+    names: list[str] = []
+
+    def number(match: re.Match) -> str:
+        if match[1] not in names:
+            names.append(match[1])
+        return f"${names.index(match[1]) + 1}"
+
+    return _NAMED.sub(number, sql), tuple(names)
+
+
+class _Row:
+    """An asyncpg record read by attribute, like the SQLAlchemy rows the rest of this module takes."""
+
+    __slots__ = ("_record",)
+
+    def __init__(self, record: asyncpg.Record) -> None:
+        self._record = record
+
+    def __getattr__(self, name: str) -> Any:
+        try:
+            return self._record[name]
+        except KeyError:
+            raise AttributeError(name) from None
+
+
 Flush = Callable[["AttendanceUoW", list], Awaitable[None]]
 
 
@@ -201,6 +249,7 @@ class AttendanceUoW(UnitOfWork):
     async def __aenter__(self) -> Self:
         await super().__aenter__()
         self._deferred: dict[str, tuple[int, Flush, list]] = {}
+        self._asyncpg: asyncpg.Connection | None = None
         return self
 
     def deferred(self, name: str, flush: Flush, *, order: int = 0) -> list:
@@ -220,14 +269,38 @@ class AttendanceUoW(UnitOfWork):
     async def _rows(self, sql: str, params: dict[str, Any] | None = None) -> list[Any]:
         return list((await self.session.execute(text(sql), params or {})).all())
 
+    # -- the hot path on asyncpg -----------------------------------------------------------------
+    # A school gate's record costs a handful of statements; through SQLAlchemy each one is compiled,
+    # bound and wrapped, which at city scale was a third of attendance's CPU. These run on the same
+    # connection and transaction as the session (so commit and rollback still cover them), as
+    # asyncpg prepared statements cached per connection. Every parameter is cast in the SQL, since
+    # asyncpg takes types from the statement, not from the Python values.
+    async def _driver(self) -> asyncpg.Connection:
+        if self._asyncpg is None:
+            connection = await self.session.connection()
+            adapted = (await connection.get_raw_connection()).dbapi_connection
+            if adapted._transaction is None:  # SQLAlchemy begins lazily, on its first statement
+                await adapted._start_transaction()
+            self._asyncpg = adapted._connection
+        return self._asyncpg
+
+    async def _fetch(self, sql: str, params: dict[str, Any]) -> list[_Row]:
+        statement, names = _positional(sql)
+        rows = await (await self._driver()).fetch(statement, *(params[n] for n in names))
+        return [_Row(r) for r in rows]
+
+    async def _run(self, sql: str, params: dict[str, Any]) -> None:
+        statement, names = _positional(sql)
+        await (await self._driver()).execute(statement, *(params[n] for n in names))
+
     async def lock_schools(self, school_ids: Iterable[str]) -> None:
         """Serialise ingest per school for this transaction: judging a record reads the student's day, so
         two batches of one school must not interleave. One statement for all schools; `unnest` yields the
         sorted array in order, so two transactions take shared locks in the same order and cannot deadlock."""
         schools = sorted(set(school_ids))
         if schools:
-            await self.session.execute(
-                text("select count(pg_advisory_xact_lock(hashtext('attendance-ingest:' || s)))"
+            await self._run(
+                ("select count(pg_advisory_xact_lock(hashtext('attendance-ingest:' || s)))"
                      " from unnest(cast(:s as text[])) as u(s)"),
                 {"s": schools},
             )
@@ -241,8 +314,8 @@ class AttendanceUoW(UnitOfWork):
                        json.dumps(sorted(set(f.authorised_pickup_ids))), f.class_teacher_id, f.extended_care, f.filed_at)
                       for f in filings], 10)
         # A re-filing replaces the pickup list; whoever dropped off it is remembered as revoked (R11).
-        await self.session.execute(
-            text(
+        await self._run(
+            (
                 "insert into roster (student_id, programme_id, school_id, district_id, student_name, guardian_id,"
                 " authorised_pickup_ids, revoked_pickup_ids, class_teacher_id, extended_care, active, withdrawn_from, filed_at)"
                 " select u.s, u.p, u.sc, u.d, u.n, u.g, cast(u.pk as jsonb), '[]'::jsonb, u.t, u.e, true, null, u.f"
@@ -293,8 +366,8 @@ class AttendanceUoW(UnitOfWork):
         guardian_ids = [g for g, _, _, _ in guardians]
         pg, ps = _columns([key for key, _ in pairs], 2)
         names, schools = _columns([value for _, value in pairs], 2)
-        await self.session.execute(
-            text(
+        await self._run(
+            (
                 "delete from guardianships g where g.guardian_id = any(cast(:gs as text[])) and not exists ("
                 " select 1 from unnest(cast(:pg as text[]), cast(:ps as text[])) as k(g, s)"
                 " where k.g = g.guardian_id and k.s = g.student_id)"
@@ -302,8 +375,8 @@ class AttendanceUoW(UnitOfWork):
             {"gs": guardian_ids, "pg": pg, "ps": ps},
         )
         if pairs:
-            await self.session.execute(
-                text(
+            await self._run(
+                (
                     "insert into guardianships (student_id, guardian_id, guardian_name, school_id)"
                     " select s, g, n, sc from unnest(cast(:ps as text[]), cast(:pg as text[]), cast(:n as text[]),"
                     " cast(:sc as text[])) as u(s, g, n, sc)"
@@ -322,7 +395,7 @@ class AttendanceUoW(UnitOfWork):
             return [], {}
         schools, students = _columns(pairs, 2)
         # One round trip: each roster row carries its students' guardians as [[id, name], ...].
-        rows = await self._rows(
+        rows = await self._fetch(
             "select r.*, coalesce(g.ships, '[]'::jsonb) as ships from roster r"
             " join unnest(cast(:sc as text[]), cast(:st as text[])) as k(school_id, student_id)"
             " on r.school_id = k.school_id and r.student_id = k.student_id"
@@ -338,27 +411,53 @@ class AttendanceUoW(UnitOfWork):
             enrolments.append(_enrolment(r, (guardian_id for guardian_id, _ in ships)))
         return enrolments, names
 
+    async def judging(self, keys: Iterable[tuple[str, str, date]]) -> Judging:
+        """Everything judging records needs, in one round trip: for each (school_id, student_id,
+        session_date), the student's enrolments at the school (withdrawn ones included), their guardians'
+        names, the programmes' timetables, and the student's day in each programme on that date. At
+        city scale nearly every group is one or two records, so round trips, not rows, are the cost."""
+        keys = sorted(set(keys))
+        if not keys:
+            return Judging([], {}, {}, {})
+        schools, students, dates = _columns(keys, 3)
+        rows = await self._fetch(
+            "select r.*, coalesce(g.ships, '[]'::jsonb) as ships, k.session_date as on_date,"
+            " p.programme_id is not null as published, p.school_id as p_school_id, p.district_id as p_district_id,"
+            " p.sessions, p.extended_care_until_local, p.staff_ids, p.responsible_id,"
+            f" d.session_date is not null as has_day, {', '.join('d.' + c.strip() for c in _DAY_COLUMNS.split(','))}"
+            " from unnest(cast(:sc as text[]), cast(:st as text[]), cast(:dt as date[])) as k(school_id, student_id, session_date)"
+            " join roster r on r.school_id = k.school_id and r.student_id = k.student_id"
+            " left join programmes p on p.programme_id = r.programme_id"
+            " left join attendance_days d on d.student_id = r.student_id and d.programme_id = r.programme_id"
+            "   and d.session_date = k.session_date"
+            " left join lateral (select jsonb_agg(jsonb_build_array(s.guardian_id, s.guardian_name)) as ships"
+            "   from guardianships s where s.student_id = r.student_id) g on true",
+            {"sc": schools, "st": students, "dt": dates},
+        )
+        enrolments: dict[tuple[str, str], Enrolment] = {}
+        names: dict[str, str] = {}
+        schedules: dict[str, Schedule] = {}
+        days: dict[DayKey, DayState] = {}
+        for r in rows:
+            if (r.student_id, r.programme_id) not in enrolments:
+                ships = json.loads(r.ships) if isinstance(r.ships, str) else r.ships
+                names.update((guardian_id, name) for guardian_id, name in ships)
+                enrolments[(r.student_id, r.programme_id)] = _enrolment(r, (guardian_id for guardian_id, _ in ships))
+            if r.published and r.programme_id not in schedules:
+                schedules[r.programme_id] = _timetable(r.programme_id, r.p_school_id, r.p_district_id, r.sessions,
+                                                       r.extended_care_until_local, r.staff_ids, r.responsible_id)
+            if r.has_day:
+                days[(r.student_id, r.programme_id, r.on_date)] = _day(r)
+        return Judging(list(enrolments.values()), names, schedules, days)
+
     async def schedules(self, programme_ids: Iterable[str] | None = None) -> dict[str, Schedule]:
         """Published programmes by id; all of them when `programme_ids` is None."""
         if programme_ids is None:
-            rows = await self._rows("select * from programmes")
+            rows = await self._fetch("select * from programmes", {})
         else:
-            rows = await self._rows("select * from programmes where programme_id = any(cast(:p as text[]))",
+            rows = await self._fetch("select * from programmes where programme_id = any(cast(:p as text[]))",
                                     {"p": sorted(set(programme_ids))})
         return {r.programme_id: _schedule(r) for r in rows}
-
-    async def days(self, keys: Iterable[DayKey]) -> dict[DayKey, DayState]:
-        keys = sorted(set(keys))
-        if not keys:
-            return {}
-        st, pr, dt = _columns(keys, 3)
-        rows = await self._rows(
-            f"select d.student_id, d.programme_id, d.session_date, {_DAY_COLUMNS} from attendance_days d"
-            " join unnest(cast(:st as text[]), cast(:pr as text[]), cast(:dt as date[])) as k(student_id, programme_id, session_date)"
-            " on d.student_id = k.student_id and d.programme_id = k.programme_id and d.session_date = k.session_date",
-            {"st": st, "pr": pr, "dt": dt},
-        )
-        return {(r.student_id, r.programme_id, r.session_date): _day(r) for r in rows}
 
     async def seen_records(self, keys: Iterable[tuple[str, str]]) -> dict[tuple[str, str], Any]:
         """Records that already took effect, by (school_id, record_id); one statement for all schools."""
@@ -366,7 +465,7 @@ class AttendanceUoW(UnitOfWork):
         if not keys:
             return {}
         schools, records = _columns(keys, 2)
-        rows = await self._rows(
+        rows = await self._fetch(
             "select i.school_id, i.record_id, i.kind, i.status, i.reason_code, i.event_id from ingest_records i"
             " join unnest(cast(:s as text[]), cast(:r as text[])) as k(school_id, record_id)"
             " on i.school_id = k.school_id and i.record_id = k.record_id",
@@ -381,8 +480,8 @@ class AttendanceUoW(UnitOfWork):
         if not rows:
             return set()
         c = _columns(rows, 8)
-        result = await self.session.execute(
-            text(
+        rows = await self._fetch(
+            (
                 "insert into ingest_records (school_id, record_id, kind, student_id, session_date, status, reason_code, event_id)"
                 " select * from unnest(cast(:a as text[]), cast(:b as text[]), cast(:c as text[]), cast(:d as text[]),"
                 " cast(:e as date[]), cast(:f as text[]), cast(:g as text[]), cast(:h as uuid[]))"
@@ -390,15 +489,15 @@ class AttendanceUoW(UnitOfWork):
             ),
             dict(zip("abcdefgh", c)),
         )
-        return {(r[0], r[1]) for r in result}
+        return {(r.school_id, r.record_id) for r in rows}
 
     async def save_check_ins(self, rows: Sequence[tuple]) -> None:
         """(student_id, programme_id, session_date, school_id, checked_in_at, checked_in_by)."""
         if not rows:
             return
         c = _columns(rows, 6)
-        await self.session.execute(
-            text(
+        await self._run(
+            (
                 "insert into attendance_days (student_id, programme_id, session_date, school_id, checked_in_at, checked_in_by)"
                 " select * from unnest(cast(:a as text[]), cast(:b as text[]), cast(:c as date[]), cast(:d as text[]),"
                 " cast(:e as timestamptz[]), cast(:f as text[]))"
@@ -414,8 +513,8 @@ class AttendanceUoW(UnitOfWork):
         if not rows:
             return
         c = _columns(rows, 9)
-        await self.session.execute(
-            text(
+        await self._run(
+            (
                 "update attendance_days d set checked_out_at = u.at, handed_over_by = u.staff, collected_by_id = u.cid,"
                 " collected_by_name = u.cname, collected_by_relation = u.rel, extended_care_minutes = u.mins"
                 " from unnest(cast(:a as text[]), cast(:b as text[]), cast(:c as date[]), cast(:d as timestamptz[]),"
@@ -433,8 +532,8 @@ class AttendanceUoW(UnitOfWork):
         if not rows:
             return
         c = _columns(rows, 11)
-        await self.session.execute(
-            text(
+        await self._run(
+            (
                 "insert into activities (school_id, record_id, student_id, programme_id, session_date, activity_id, tier,"
                 " started_at, minutes, exercise_minutes, recorded_by)"
                 " select * from unnest(cast(:a as text[]), cast(:b as text[]), cast(:c as text[]), cast(:d as text[]),"

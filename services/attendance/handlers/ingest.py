@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from services.attendance.db import AttendanceUoW, DayKey
+from services.attendance.db import AttendanceUoW
 from services.attendance.domain import (
     Activity,
     CheckIn,
@@ -114,8 +114,8 @@ async def _drop_seen(uow: AttendanceUoW, pending: list[_Pending], outcomes: list
 
 
 async def _judge(uow: AttendanceUoW, pending: list[_Pending], outcomes: list[Outcome | None]) -> None:
-    enrolments, guardian_names = await uow.enrolments((p.record.school_id, p.record.student_id) for p in pending)
-    schedules = await uow.schedules({e.programme_id for e in enrolments})
+    context = await uow.judging((p.record.school_id, p.record.student_id, p.record.session_date) for p in pending)
+    enrolments, guardian_names, schedules, states = context.enrolments, context.guardian_names, context.schedules, context.days
     by_student: dict[tuple[str, str], list[Enrolment]] = {}
     for e in enrolments:
         by_student.setdefault((e.school_id, e.student_id), []).append(e)
@@ -124,9 +124,6 @@ async def _judge(uow: AttendanceUoW, pending: list[_Pending], outcomes: list[Out
         r = p.record
         resolved[p.index] = resolve_enrolment(r.school_id, r.student_id, r.programme_id, r.session_date,
                                               by_student.get((r.school_id, r.student_id), []), schedules)
-    keys = {(p.record.student_id, res[0].programme_id, p.record.session_date)
-            for p in pending if not isinstance(res := resolved[p.index], Rejection)}
-    states: dict[DayKey, DayState] = await uow.days(keys)
     # Time order, so a check-out listed before its check-in, or arriving in the same batch, is judged right.
     for p in sorted(pending, key=lambda p: p.record.order):
         res = resolved[p.index]
