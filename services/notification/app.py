@@ -30,7 +30,8 @@ def build_channels(s: Settings) -> dict[str, Channel]:
         sms: Channel = aliyun.AliyunSms(
             endpoint=s.aliyun_endpoint, access_key_id=s.aliyun_access_key_id,
             access_key_secret=s.aliyun_access_key_secret, sign_name=s.aliyun_sign_name,
-            template_codes=s.sms_template_codes, region=s.aliyun_region, timeout=timeout)
+            template_codes=s.sms_template_codes, region=s.aliyun_region, timeout=timeout,
+            batch_limit=s.sms_batch_size)
         documented = aliyun.RATE_PER_SECOND
     elif s.sms_provider == "tencent":
         sms = tencent.TencentSms(

@@ -543,6 +543,13 @@ class SenderUoW(NotificationUoW):
         )
         return [Claimed._make(r) for r in result.all()]
 
+    async def renew(self, token: uuid.UUID, ids: list[int], lease_seconds: float) -> None:
+        """Extend the lease of the messages a round still holds (it is still sending them)."""
+        await self.session.execute(
+            text("update messages set lease_until = now() + make_interval(secs => :lease)"
+                 " where id = any(cast(:ids as bigint[])) and claim_token = :t and status = 'sending'"),
+            {"ids": ids, "t": token, "lease": lease_seconds})
+
     async def remember_cids(self, token: uuid.UUID, cids: dict[int, str]) -> None:
         """Stored before the push is sent, so a resend after a crash reuses it and JPush drops the copy."""
         if cids:

@@ -52,10 +52,16 @@ class NotificationMetrics:
 class SenderConfig:
     batch_size: int = 200
     concurrency: int = 32
-    lease_seconds: float = 60.0
+    lease_seconds: float = 15.0
     poll_seconds: float = 0.5
     loops: int = 2
     retry: Retry = field(default_factory=Retry)
+
+
+@dataclass
+class _Lease:
+    done: asyncio.Event = field(default_factory=asyncio.Event)
+    lost: bool = False
 
 
 @dataclass
@@ -129,18 +135,49 @@ class Sender:
             await uow.commit()
         if not rows:
             return 0
+        lease = _Lease()
+        holding = asyncio.create_task(self._hold(token, [r.id for r in rows], lease), name="notification-lease")
+        try:
+            jobs = [self._job(row) for row in rows]
+            calls = await self._prepare(token, jobs)
+            sem = asyncio.Semaphore(self.config.concurrency)
 
-        jobs = [self._job(row) for row in rows]
-        await self._prepare(token, jobs)
-        sem = asyncio.Semaphore(self.config.concurrency)
+            async def run(call: list[_Job]) -> None:
+                async with sem:
+                    if lease.lost:  # not started: another process may take these over once the lease runs out
+                        results = [failure("retry", "other", "the claim's lease could not be renewed")] * len(call)
+                    else:
+                        results = await self._hand_over(call)
+                for job, result in zip(call, results):
+                    job.result = result
 
-        async def run(job: _Job) -> None:
-            async with sem:
-                job.result = await self._hand_over(job)
-
-        await asyncio.gather(*(run(j) for j in jobs if j.result is None))
-        await self._mark(token, jobs, today)
+            grouped = {id(job) for call in calls for job in call}
+            calls += [[job] for job in jobs if job.result is None and id(job) not in grouped]
+            await asyncio.gather(*(run(call) for call in calls))
+            await self._mark(token, jobs, today)
+        finally:
+            lease.done.set()
+            await holding
         return len(rows)
+
+    async def _hold(self, token: uuid.UUID, ids: list[int], lease: _Lease) -> None:
+        """Renew the round's lease every third of it until the round is marked, so a short lease (a dead
+        process's messages are taken over soon) still covers a long round. Once a renewal fails no new
+        provider call starts; the calls in flight end within the provider timeout (at most a third of the
+        lease), before the lease runs out and another process may look them up and take them over."""
+        every = self.config.lease_seconds / 3
+        while not lease.done.is_set():
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(lease.done.wait(), every)
+                return
+            try:
+                async with self.uow_factory() as uow:
+                    await uow.renew(token, ids, self.config.lease_seconds)
+                    await uow.commit()
+            except Exception:
+                log.exception("cannot renew the sender's lease; no new provider call starts in this round")
+                lease.lost = True
+                return
 
     def _job(self, row: Claimed) -> _Job:
         channel = self.channels.get(row.channel)
@@ -160,44 +197,52 @@ class Sender:
         except (ValueError, KeyError) as exc:
             return _Job(row, channel, None, failure("rejected", "other", f"cannot prepare the message: {exc}"))
         outgoing = Outgoing(row.id, row.out_id, row.channel, row.kind, row.template, row.locale, fields, row.body or "",
-                            address, row.to_masked or "", row.claimed_at or datetime.now(timezone.utc), row.push_cid)
+                            address, row.to_masked or "", row.claimed_at or datetime.now(timezone.utc), row.push_cid,
+                            row.in_doubt)
         return _Job(row, channel, outgoing)
 
-    async def _prepare(self, token: uuid.UUID, jobs: list[_Job]) -> None:
-        """Idempotency ids (JPush cids) are committed before the first send that uses them."""
+    async def _prepare(self, token: uuid.UUID, jobs: list[_Job]) -> list[list[_Job]]:
+        """Idempotency ids (JPush cids, Aliyun batch OutIds) are committed before the first send that uses
+        them. Returns the provider calls that carry several messages (those given one batch id)."""
         stored: dict[int, str] = {}
         for channel in {id(j.channel): j.channel for j in jobs if j.result is None and j.channel}.values():
             batch = [j.outgoing for j in jobs if j.channel is channel and j.result is None and j.outgoing]
             stored.update(await channel.prepare(batch))
         if not stored:
-            return
+            return []
         async with self.uow_factory() as uow:
             await uow.remember_cids(token, stored)
             await uow.commit()
+        calls: dict[str, list[_Job]] = {}
         for job in jobs:
             if job.outgoing and job.outgoing.message_id in stored:
                 job.outgoing = replace(job.outgoing, push_cid=stored[job.outgoing.message_id])
+                if job.channel and job.channel.batch_limit > 1:
+                    calls.setdefault(stored[job.outgoing.message_id], []).append(job)
+        return list(calls.values())
 
-    async def _hand_over(self, job: _Job) -> Result:
-        channel, msg = job.channel, job.outgoing
-        assert channel is not None and msg is not None
-        if job.row.in_doubt:
-            found = await channel.lookup(msg)
+    async def _hand_over(self, call: list[_Job]) -> list[Result]:
+        """One provider call: a single message (looked up first when in doubt) or a batch of one template."""
+        channel, msgs = call[0].channel, [job.outgoing for job in call if job.outgoing]
+        assert channel is not None and len(msgs) == len(call)
+        if call[0].row.in_doubt:
+            found = await channel.lookup(msgs[0])
             settled = "found" if found and found.outcome == "sent" else "sent_again"
             self.metrics.in_doubt.labels(channel.provider, settled).inc()
             if settled == "found":
-                return found  # type: ignore[return-value]
+                return [found]  # type: ignore[list-item]
         waited = await channel.pace()
         if waited:
             self.metrics.rate_wait_seconds.labels(channel.provider).inc(waited)
         started = time.perf_counter()
         try:
-            result = await channel.send(msg)
+            results = await channel.send_batch(msgs) if len(msgs) > 1 else [await channel.send(msgs[0])]
         except Exception as exc:  # a defect in an adapter must not lose the message: it is looked up and retried
-            log.exception("channel adapter raised", extra={"provider": channel.provider, "message_id": msg.message_id})
-            result = failure("unknown", "other", f"{type(exc).__name__} in {channel.provider} adapter")
+            log.exception("channel adapter raised", extra={"provider": channel.provider,
+                                                           "message_ids": [m.message_id for m in msgs]})
+            results = [failure("unknown", "other", f"{type(exc).__name__} in {channel.provider} adapter")] * len(msgs)
         self.metrics.provider_seconds.labels(channel.provider).observe(time.perf_counter() - started)
-        return result
+        return results
 
     async def _mark(self, token: uuid.UUID, jobs: list[_Job], today: date) -> None:
         now = datetime.now(timezone.utc)

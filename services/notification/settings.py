@@ -40,6 +40,10 @@ class Settings(CommonSettings):
     jpush_master_secret: str = ""
     jpush_apns_production: bool = True
 
+    sms_batch_size: int = Field(
+        100, ge=1, description="Messages of one template sent in one provider call where the provider offers it "
+        "(Aliyun SendBatchSms, at most 100); 1 sends each alone.")
+
     provider_timeout_seconds: float = Field(10.0, description="Per HTTP call to a provider; below the send lease.")
 
     # -- policy -----------------------------------------------------------------------------------
@@ -55,8 +59,9 @@ class Settings(CommonSettings):
     retry_base_seconds: float = 2.0
     retry_max_seconds: float = 300.0
     send_lease_seconds: float = Field(
-        60.0, description="A claimed message not marked within this is in doubt: looked up at the provider, "
-        "then sent again only if the provider does not have it.")
+        15.0, description="A claimed message not marked within this is in doubt: looked up at the provider, "
+        "then sent again only if the provider does not have it. Renewed every third of it while its round is "
+        "in flight, so it bounds how long a dead process's messages wait, not how long a round may take.")
     send_batch_size: int = Field(200, description="Messages claimed per sender round.")
     send_concurrency: int = Field(32, description="Provider calls in flight at once, per sender loop.")
     send_loops: int = Field(2, ge=1, description="Sender loops per process (rounds overlap).")

@@ -35,7 +35,8 @@ class Outgoing:
     address: str = field(repr=False)
     to_masked: str
     claimed_at: datetime
-    push_cid: str | None = None
+    push_cid: str | None = None  # the id stored before a send: JPush's cid, or the OutId of an Aliyun batch
+    in_doubt: bool = False  # an earlier attempt may have arrived: looked up first, and sent alone
 
 
 @dataclass(frozen=True)
@@ -66,6 +67,7 @@ class Channel(ABC):
     provider: str = "sink"
     rate_per_second: float | None = None
     daily_limit: int | None = None
+    batch_limit: int = 1  # messages one provider call may carry; above 1, prepare() groups them (send_batch)
 
     def __init__(self) -> None:
         self._bucket: TokenBucket | None = None
@@ -84,12 +86,17 @@ class Channel(ABC):
         return wait
 
     async def prepare(self, batch: list[Outgoing]) -> dict[int, str]:
-        """Idempotency ids to store before sending (JPush cids); most providers need none."""
+        """Ids to store before sending: JPush cids, or for a channel with batch_limit above 1 the id of the
+        call each message will go in (messages given one id are handed to send_batch together)."""
         return {}
 
     @abstractmethod
     async def send(self, msg: Outgoing) -> Result:
         """Hand one message to the provider and say what it answered."""
+
+    async def send_batch(self, msgs: list[Outgoing]) -> list[Result]:
+        """Hand over messages that prepare() put in one call; one result per message, in order."""
+        return [await self.send(msg) for msg in msgs]
 
     async def lookup(self, msg: Outgoing) -> Result | None:
         return None

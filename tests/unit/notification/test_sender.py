@@ -27,7 +27,7 @@ from services.notification.domain.policy import SHANGHAI, Preferences, Retry
 from services.notification.domain.templates import TEMPLATES, template
 from services.notification.handlers import HANDLERS
 from services.notification.sender import NotificationMetrics, Sender, SenderConfig
-from tests.fakes.aliyun_sms import AliyunSmsFake
+from tests.fakes.aliyun_batch_sms import AliyunBatchSmsFake
 from tests.fakes.jpush import JPushFake
 
 SEALER = Sealer(CommonSettings().contact_sealing_key)
@@ -39,7 +39,7 @@ class Rig:
 
     def __init__(self, db: Database, *, daily_limit: int | None = None, lease: float = 30.0) -> None:
         self.db = db
-        self.aliyun = AliyunSmsFake(templates={f"SMS_{i}": list(t.fields) for i, t in enumerate(TEMPLATES.values())})
+        self.aliyun = AliyunBatchSmsFake(templates={f"SMS_{i}": list(t.fields) for i, t in enumerate(TEMPLATES.values())})
         codes = {name: f"SMS_{i}" for i, name in enumerate(TEMPLATES)}
         self.jpush = JPushFake(devices={"dev-ok"})
         sms = AliyunSms(endpoint="http://aliyun.test", access_key_id=self.aliyun.access_key_id,
@@ -232,6 +232,76 @@ async def test_a_message_whose_answer_was_lost_is_found_at_the_provider_and_not_
         (msg,) = await rig.messages(gid)
         assert msg["status"] == "sent" and msg["attempts"] == 2
         assert [r.type_name for r in await rig.receipts(gid)] == ["NotificationSent"]
+
+
+async def _checkouts_to_guardians(rig: Rig, phones: list[str]) -> list[str]:
+    """One student and one guardian per phone, all registered and checked out in one consumed batch."""
+    students, gids = [unique("stu") for _ in phones], [unique("gdn") for _ in phones]
+    await rig.consume_batch([guardian(g, [s], phone=p) for g, s, p in zip(gids, students, phones)]
+                            + [checkout(s) for s in students])
+    return gids
+
+
+async def test_messages_of_one_template_go_to_aliyun_in_one_batch_call_each_marked_sent_once(db) -> None:
+    rig = Rig(db)
+    gids = await _checkouts_to_guardians(rig, [f"1370000{i:04d}" for i in range(5)])
+    await rig.drain()
+
+    assert rig.aliyun.batch_calls == [5] and "SendSms" not in rig.aliyun.requests
+    assert sorted(a["phone"] for a in rig.aliyun.delivered()) == [f"1370000{i:04d}" for i in range(5)]
+    for gid in gids:
+        (msg,) = await rig.messages(gid)
+        assert msg["status"] == "sent" and msg["attempts"] == 1 and msg["provider_message_id"]
+        assert [r.type_name for r in await rig.receipts(gid)] == ["NotificationSent"]
+
+
+async def test_a_batch_whose_answer_was_lost_is_found_at_the_provider_and_none_is_sent_again(db) -> None:
+    """R22: the call's OutId was stored on each message before the call, so each is found by it."""
+    rig = Rig(db)
+    rig.aliyun.lose_next_batch_answers = 1
+    gids = await _checkouts_to_guardians(rig, [f"1370001{i:04d}" for i in range(4)])
+    await rig.drain()
+
+    assert rig.aliyun.batch_calls == [4] and "SendSms" not in rig.aliyun.requests
+    assert rig.aliyun.requests["QuerySendDetails"] >= 4 and len(rig.aliyun.delivered()) == 4
+    for gid in gids:
+        (msg,) = await rig.messages(gid)
+        assert msg["status"] == "sent" and msg["attempts"] == 2
+        assert [r.type_name for r in await rig.receipts(gid)] == ["NotificationFailed", "NotificationSent"]
+
+
+async def test_a_batch_refused_for_one_bad_number_is_sent_one_by_one_and_the_others_go_out(db) -> None:
+    rig = Rig(db)
+    gids = await _checkouts_to_guardians(rig, ["13700020001", "10000000000", "13700020003"])
+    await rig.drain()
+
+    assert rig.aliyun.batch_calls == [] and rig.aliyun.requests["SendBatchSms"] == 1
+    assert rig.aliyun.requests["SendSms"] == 3
+    assert sorted(a["phone"] for a in rig.aliyun.delivered()) == ["13700020001", "13700020003"]
+    statuses = [(await rig.messages(gid))[0]["status"] for gid in gids]
+    assert statuses[0] == statuses[2] == "sent" and statuses[1] != "sent"
+
+
+async def test_a_round_that_outlasts_its_short_lease_renews_it_and_no_other_sender_takes_its_message(db) -> None:
+    """A short lease lets a dead process's messages be taken over soon; a live round keeps its own."""
+    rig = Rig(db, lease=0.3)
+    rig.aliyun.latency = 0.6  # the provider answers after twice the lease
+    student, gid = unique("stu"), unique("gdn")
+    await rig.consume(guardian(gid, [student], phone="13700030001"))
+    await rig.consume(checkout(student))
+    sending = asyncio.create_task(rig.sender.run_once())
+    while not rig.aliyun.answering and not sending.done():
+        await asyncio.sleep(0.01)
+    await asyncio.sleep(0.4)  # past the lease as it was claimed
+    async with rig.uow(SenderUoW) as uow:
+        taken = await uow.claim(100, 0.3, uuid.uuid4(), datetime.now(SHANGHAI).date())
+        await uow.commit()
+    await sending
+
+    assert gid not in {m.recipient_id for m in taken}
+    (msg,) = await rig.messages(gid)
+    assert msg["status"] == "sent" and msg["attempts"] == 1 and not msg["in_doubt"]
+    assert rig.aliyun.requests["SendSms"] == 1 and "QuerySendDetails" not in rig.aliyun.requests
 
 
 async def test_the_per_number_daily_limit_holds_a_message_until_the_next_china_day(db) -> None:
