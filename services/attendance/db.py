@@ -15,7 +15,7 @@ from datetime import date, datetime
 from typing import Any, Self
 
 import asyncpg
-from sqlalchemy import Column, Date, DateTime, text
+from sqlalchemy import Column, Date, DateTime
 from sqlalchemy.dialects.postgresql import JSONB, UUID
 from sqlalchemy.orm import registry
 from sqlmodel import Field, SQLModel
@@ -182,9 +182,19 @@ def _timetable(programme_id: str, school_id: str, district_id: str, sessions: li
 
 
 @dataclass(frozen=True)
+class Seen:
+    """A record that already took effect, as it was first judged (R15)."""
+
+    status: str
+    reason_code: str | None
+    event_id: uuid.UUID
+
+
+@dataclass(frozen=True)
 class Judging:
     """What `AttendanceUoW.judging` reads for a group of records."""
 
+    seen: dict[tuple[str, str], Seen]
     enrolments: list[Enrolment]
     guardian_names: dict[str, str]
     schedules: dict[str, Schedule]
@@ -238,6 +248,9 @@ class _Row:
         except KeyError:
             raise AttributeError(name) from None
 
+    def __getitem__(self, index: int | str) -> Any:
+        return self._record[index]
+
 
 Flush = Callable[["AttendanceUoW", list], Awaitable[None]]
 
@@ -249,7 +262,6 @@ class AttendanceUoW(UnitOfWork):
     async def __aenter__(self) -> Self:
         await super().__aenter__()
         self._deferred: dict[str, tuple[int, Flush, list]] = {}
-        self._asyncpg: asyncpg.Connection | None = None
         return self
 
     def deferred(self, name: str, flush: Flush, *, order: int = 0) -> list:
@@ -266,32 +278,19 @@ class AttendanceUoW(UnitOfWork):
             await flush(self, items)
         await super().commit()
 
-    async def _rows(self, sql: str, params: dict[str, Any] | None = None) -> list[Any]:
-        return list((await self.session.execute(text(sql), params or {})).all())
-
     # -- the hot path on asyncpg -----------------------------------------------------------------
     # A school gate's record costs a handful of statements; through SQLAlchemy each one is compiled,
-    # bound and wrapped, which at city scale was a third of attendance's CPU. These run on the same
-    # connection and transaction as the session (so commit and rollback still cover them), as
-    # asyncpg prepared statements cached per connection. Every parameter is cast in the SQL, since
-    # asyncpg takes types from the statement, not from the Python values.
-    async def _driver(self) -> asyncpg.Connection:
-        if self._asyncpg is None:
-            connection = await self.session.connection()
-            adapted = (await connection.get_raw_connection()).dbapi_connection
-            if adapted._transaction is None:  # SQLAlchemy begins lazily, on its first statement
-                await adapted._start_transaction()
-            self._asyncpg = adapted._connection
-        return self._asyncpg
-
+    # bound and wrapped, which at city scale was a third of attendance's CPU. These run on the unit of
+    # work's asyncpg connection as prepared statements cached per connection; every parameter is cast
+    # in the SQL, since asyncpg takes types from the statement, not from the Python values.
     async def _fetch(self, sql: str, params: dict[str, Any]) -> list[_Row]:
         statement, names = _positional(sql)
-        rows = await (await self._driver()).fetch(statement, *(params[n] for n in names))
+        rows = await (await self.connection()).fetch(statement, *(params[n] for n in names))
         return [_Row(r) for r in rows]
 
     async def _run(self, sql: str, params: dict[str, Any]) -> None:
         statement, names = _positional(sql)
-        await (await self._driver()).execute(statement, *(params[n] for n in names))
+        await (await self.connection()).execute(statement, *(params[n] for n in names))
 
     async def lock_schools(self, school_ids: Iterable[str]) -> None:
         """Serialise ingest per school for this transaction: judging a record reads the student's day, so
@@ -334,8 +333,8 @@ class AttendanceUoW(UnitOfWork):
         )
 
     async def withdraw(self, student_id: str, programme_id: str, effective_on: date) -> None:
-        await self.session.execute(
-            text("update roster set active = false, withdrawn_from = :d where student_id = :s and programme_id = :p"),
+        await self._run(
+            ("update roster set active = false, withdrawn_from = :d where student_id = :s and programme_id = :p"),
             {"s": student_id, "p": programme_id, "d": effective_on},
         )
 
@@ -344,8 +343,8 @@ class AttendanceUoW(UnitOfWork):
                              published_at: datetime) -> None:
         # A re-published programme replaces the staff list (admission can be withdrawn, R28); an older
         # publication arriving late never overwrites a newer one.
-        await self.session.execute(
-            text(
+        await self._run(
+            (
                 "insert into programmes (programme_id, school_id, district_id, sessions, extended_care_until_local, staff_ids,"
                 " responsible_id, published_at) values (:p, :s, :d, cast(:sessions as jsonb), :ext, cast(:staff as jsonb), :resp, :at)"
                 " on conflict (programme_id) do update set school_id = excluded.school_id, district_id = excluded.district_id,"
@@ -411,34 +410,44 @@ class AttendanceUoW(UnitOfWork):
             enrolments.append(_enrolment(r, (guardian_id for guardian_id, _ in ships)))
         return enrolments, names
 
-    async def judging(self, keys: Iterable[tuple[str, str, date]]) -> Judging:
+    async def judging(self, records: Iterable[tuple[str, str, date, str]]) -> Judging:
         """Everything judging records needs, in one round trip: for each (school_id, student_id,
-        session_date), the student's enrolments at the school (withdrawn ones included), their guardians'
-        names, the programmes' timetables, and the student's day in each programme on that date. At
-        city scale nearly every group is one or two records, so round trips, not rows, are the cost."""
-        keys = sorted(set(keys))
-        if not keys:
-            return Judging([], {}, {}, {})
-        schools, students, dates = _columns(keys, 3)
+        session_date, record_id), whether the record already took effect, the student's enrolments at the
+        school (withdrawn ones included), their guardians' names, the programmes' timetables, and the
+        student's day in each programme on that date. At city scale nearly every group is one or two
+        records, and each round trip costs more than its rows (a send and a receive on the socket)."""
+        records = sorted(set(records))
+        if not records:
+            return Judging({}, [], {}, {}, {})
+        schools, students, dates, record_ids = _columns(records, 4)
         rows = await self._fetch(
-            "select r.*, coalesce(g.ships, '[]'::jsonb) as ships, k.session_date as on_date,"
+            "select k.school_id as k_school_id, k.record_id as k_record_id, k.session_date as on_date,"
+            " i.record_id is not null as seen, i.status as seen_status, i.reason_code as seen_reason_code,"
+            " i.event_id as seen_event_id, r.student_id is not null as enrolled, r.*, coalesce(g.ships, '[]'::jsonb) as ships,"
             " p.programme_id is not null as published, p.school_id as p_school_id, p.district_id as p_district_id,"
             " p.sessions, p.extended_care_until_local, p.staff_ids, p.responsible_id,"
             f" d.session_date is not null as has_day, {', '.join('d.' + c.strip() for c in _DAY_COLUMNS.split(','))}"
-            " from unnest(cast(:sc as text[]), cast(:st as text[]), cast(:dt as date[])) as k(school_id, student_id, session_date)"
-            " join roster r on r.school_id = k.school_id and r.student_id = k.student_id"
+            " from unnest(cast(:sc as text[]), cast(:st as text[]), cast(:dt as date[]), cast(:rc as text[]))"
+            "   as k(school_id, student_id, session_date, record_id)"
+            " left join ingest_records i on i.school_id = k.school_id and i.record_id = k.record_id"
+            " left join roster r on r.school_id = k.school_id and r.student_id = k.student_id"
             " left join programmes p on p.programme_id = r.programme_id"
             " left join attendance_days d on d.student_id = r.student_id and d.programme_id = r.programme_id"
             "   and d.session_date = k.session_date"
             " left join lateral (select jsonb_agg(jsonb_build_array(s.guardian_id, s.guardian_name)) as ships"
             "   from guardianships s where s.student_id = r.student_id) g on true",
-            {"sc": schools, "st": students, "dt": dates},
+            {"sc": schools, "st": students, "dt": dates, "rc": record_ids},
         )
+        seen: dict[tuple[str, str], Seen] = {}
         enrolments: dict[tuple[str, str], Enrolment] = {}
         names: dict[str, str] = {}
         schedules: dict[str, Schedule] = {}
         days: dict[DayKey, DayState] = {}
         for r in rows:
+            if r.seen:
+                seen[(r.k_school_id, r.k_record_id)] = Seen(r.seen_status, r.seen_reason_code, r.seen_event_id)
+            if not r.enrolled:
+                continue
             if (r.student_id, r.programme_id) not in enrolments:
                 ships = json.loads(r.ships) if isinstance(r.ships, str) else r.ships
                 names.update((guardian_id, name) for guardian_id, name in ships)
@@ -448,7 +457,7 @@ class AttendanceUoW(UnitOfWork):
                                                        r.extended_care_until_local, r.staff_ids, r.responsible_id)
             if r.has_day:
                 days[(r.student_id, r.programme_id, r.on_date)] = _day(r)
-        return Judging(list(enrolments.values()), names, schedules, days)
+        return Judging(seen, list(enrolments.values()), names, schedules, days)
 
     async def schedules(self, programme_ids: Iterable[str] | None = None) -> dict[str, Schedule]:
         """Published programmes by id; all of them when `programme_ids` is None."""
@@ -458,20 +467,6 @@ class AttendanceUoW(UnitOfWork):
             rows = await self._fetch("select * from programmes where programme_id = any(cast(:p as text[]))",
                                     {"p": sorted(set(programme_ids))})
         return {r.programme_id: _schedule(r) for r in rows}
-
-    async def seen_records(self, keys: Iterable[tuple[str, str]]) -> dict[tuple[str, str], Any]:
-        """Records that already took effect, by (school_id, record_id); one statement for all schools."""
-        keys = sorted(set(keys))
-        if not keys:
-            return {}
-        schools, records = _columns(keys, 2)
-        rows = await self._fetch(
-            "select i.school_id, i.record_id, i.kind, i.status, i.reason_code, i.event_id from ingest_records i"
-            " join unnest(cast(:s as text[]), cast(:r as text[])) as k(school_id, record_id)"
-            " on i.school_id = k.school_id and i.record_id = k.record_id",
-            {"s": schools, "r": records},
-        )
-        return {(r.school_id, r.record_id): r for r in rows}
 
     # -- writes for accepted records ---------------------------------------------------------------
     async def claim_records(self, rows: Sequence[tuple]) -> set[tuple[str, str]]:
@@ -546,8 +541,8 @@ class AttendanceUoW(UnitOfWork):
     async def excuse(self, key: DayKey, school_id: str, reason: str) -> None:
         """An excused student raises no absence (R12)."""
         student, programme, day = key
-        await self.session.execute(
-            text(
+        await self._run(
+            (
                 "insert into attendance_days (student_id, programme_id, session_date, school_id, excused, excuse_reason)"
                 " values (:s, :p, :d, :school, true, :r) on conflict (student_id, programme_id, session_date)"
                 " do update set excused = true, excuse_reason = excluded.excuse_reason"
@@ -557,15 +552,15 @@ class AttendanceUoW(UnitOfWork):
 
     # -- the timer sweep ---------------------------------------------------------------------------
     async def swept(self, day: date, rule: str) -> set[str]:
-        rows = await self._rows("select programme_id from sweep_marks where session_date = :d and rule = :r",
+        rows = await self._fetch("select programme_id from sweep_marks where session_date = :d and rule = :r",
                                 {"d": day, "r": rule})
         return {r.programme_id for r in rows}
 
     async def mark_swept(self, programme_ids: Iterable[str], day: date, rule: str) -> None:
         ids = sorted(set(programme_ids))
         if ids:
-            await self.session.execute(
-                text("insert into sweep_marks (programme_id, session_date, rule) select unnest(cast(:p as text[])), :d, :r"
+            await self._run(
+                ("insert into sweep_marks (programme_id, session_date, rule) select unnest(cast(:p as text[])), :d, :r"
                      " on conflict do nothing"),
                 {"p": ids, "d": day, "r": rule},
             )
@@ -576,7 +571,7 @@ class AttendanceUoW(UnitOfWork):
         if not starts:
             return []
         progs, instants = _columns(sorted(starts.items()), 2)
-        rows = await self._rows(
+        rows = await self._fetch(
             "select r.* from roster r"
             " join unnest(cast(:p as text[]), cast(:t as timestamptz[])) as s(programme_id, starts_at) on s.programme_id = r.programme_id"
             " left join attendance_days d on d.student_id = r.student_id and d.programme_id = r.programme_id and d.session_date = :d"
@@ -592,8 +587,8 @@ class AttendanceUoW(UnitOfWork):
         if not enrolments:
             return set()
         st, pr, sc = _columns([(e.student_id, e.programme_id, e.school_id) for e in enrolments], 3)
-        result = await self.session.execute(
-            text(
+        result = await self._fetch(
+            (
                 "insert into attendance_days (student_id, programme_id, session_date, school_id, absent_at)"
                 " select s, p, cast(:d as date), sc, cast(:now as timestamptz)"
                 " from unnest(cast(:st as text[]), cast(:pr as text[]), cast(:sc as text[])) as u(s, p, sc)"
@@ -610,7 +605,7 @@ class AttendanceUoW(UnitOfWork):
                                  limit: int) -> list[tuple[Enrolment, DayState]]:
         """Students of these programmes still on site that day whose `pending` timestamp column is unset."""
         column = _TIMER_COLUMNS[pending]
-        rows = await self._rows(
+        rows = await self._fetch(
             f"select r.*, {', '.join('d.' + c.strip() for c in _DAY_COLUMNS.split(','))} from attendance_days d"
             " join roster r on r.student_id = d.student_id and r.programme_id = d.programme_id"
             f" where d.programme_id = any(cast(:p as text[])) and d.session_date = :d and d.checked_in_at is not null"
@@ -626,8 +621,8 @@ class AttendanceUoW(UnitOfWork):
             return set()
         column = _TIMER_COLUMNS[pending]
         st, pr = _columns(keys, 2)
-        result = await self.session.execute(
-            text(
+        result = await self._fetch(
+            (
                 f"update attendance_days d set {column} = :now from unnest(cast(:st as text[]), cast(:pr as text[])) as u(s, p)"
                 f" where d.student_id = u.s and d.programme_id = u.p and d.session_date = :d and d.{column} is null"
                 " and d.checked_out_at is null returning d.student_id, d.programme_id"
@@ -638,16 +633,16 @@ class AttendanceUoW(UnitOfWork):
 
     # -- queries -----------------------------------------------------------------------------------
     async def district_of(self, school_id: str) -> str | None:
-        rows = await self._rows("select district_id from programmes where school_id = :s order by published_at desc limit 1",
+        rows = await self._fetch("select district_id from programmes where school_id = :s order by published_at desc limit 1",
                                 {"s": school_id})
         if rows:
             return rows[0].district_id
-        rows = await self._rows("select district_id from roster where school_id = :s and district_id is not null limit 1",
+        rows = await self._fetch("select district_id from roster where school_id = :s and district_id is not null limit 1",
                                 {"s": school_id})
         return rows[0].district_id if rows else None
 
     async def roster(self, school_id: str) -> list[Any]:
-        return await self._rows(
+        return await self._fetch(
             "select student_id, programme_id, student_name, extended_care from roster where school_id = :s and active"
             " order by student_id, programme_id",
             {"s": school_id},
@@ -655,7 +650,7 @@ class AttendanceUoW(UnitOfWork):
 
     async def day_rows(self, school_id: str, day: date) -> list[Any]:
         """Every roster entry of the school that covers the day, with that day's attendance if any."""
-        return await self._rows(
+        return await self._fetch(
             "select r.student_id, r.programme_id, r.student_name, d.checked_in_at, d.checked_in_by, d.checked_out_at,"
             " d.handed_over_by, d.collected_by_id, d.collected_by_name, d.collected_by_relation,"
             " coalesce(d.extended_care_minutes, 0) as extended_care_minutes, coalesce(d.excused, false) as excused,"
@@ -667,7 +662,7 @@ class AttendanceUoW(UnitOfWork):
         )
 
     async def exercise_minutes(self, school_id: str, day: date) -> dict[str, int]:
-        rows = await self._rows(
+        rows = await self._fetch(
             "select student_id, sum(exercise_minutes) as minutes from activities where school_id = :s and session_date = :d"
             " group by student_id",
             {"s": school_id, "d": day},
@@ -675,7 +670,7 @@ class AttendanceUoW(UnitOfWork):
         return {r.student_id: int(r.minutes) for r in rows}
 
     async def attending(self, school_id: str, day: date) -> list[str]:
-        rows = await self._rows(
+        rows = await self._fetch(
             "select distinct student_id from attendance_days where school_id = :s and session_date = :d and checked_in_at is not null",
             {"s": school_id, "d": day},
         )

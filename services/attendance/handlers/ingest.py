@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from services.attendance.db import AttendanceUoW
+from services.attendance.db import AttendanceUoW, Judging
 from services.attendance.domain import (
     Activity,
     CheckIn,
@@ -90,20 +90,21 @@ async def ingest(uow: AttendanceUoW, batch: Sequence[Submitted], policy: Policy,
 
     if pending:
         await uow.lock_schools(p.record.school_id for p in pending)
-        pending = await _drop_seen(uow, pending, outcomes)
+        context = await uow.judging((p.record.school_id, p.record.student_id, p.record.session_date, p.record.record_id)
+                                    for p in pending)
+        pending = _drop_seen(context, pending, outcomes)
     if pending:
-        await _judge(uow, pending, outcomes)
+        _judge(context, pending)
         await _write(uow, pending, outcomes, now, correlation_id)
     assert all(o is not None for o in outcomes)
     return outcomes  # type: ignore[return-value]
 
 
-async def _drop_seen(uow: AttendanceUoW, pending: list[_Pending], outcomes: list[Outcome | None]) -> list[_Pending]:
+def _drop_seen(context: Judging, pending: list[_Pending], outcomes: list[Outcome | None]) -> list[_Pending]:
     """Records that already took effect are duplicates: they change nothing (R15)."""
     fresh: list[_Pending] = []
-    seen = await uow.seen_records((p.record.school_id, p.record.record_id) for p in pending)
     for p in pending:
-        before = seen.get((p.record.school_id, p.record.record_id))
+        before = context.seen.get((p.record.school_id, p.record.record_id))
         if before is None:
             fresh.append(p)
             continue
@@ -113,8 +114,7 @@ async def _drop_seen(uow: AttendanceUoW, pending: list[_Pending], outcomes: list
     return fresh
 
 
-async def _judge(uow: AttendanceUoW, pending: list[_Pending], outcomes: list[Outcome | None]) -> None:
-    context = await uow.judging((p.record.school_id, p.record.student_id, p.record.session_date) for p in pending)
+def _judge(context: Judging, pending: list[_Pending]) -> None:
     enrolments, guardian_names, schedules, states = context.enrolments, context.guardian_names, context.schedules, context.days
     by_student: dict[tuple[str, str], list[Enrolment]] = {}
     for e in enrolments:

@@ -44,7 +44,7 @@ async def consume(uow_factory, events: list) -> None:  # noqa: ANN001
 
 async def guardianships(uow_factory, school: School) -> set[tuple[str, str, str]]:  # noqa: ANN001
     async with uow_factory() as uow:
-        rows = await uow._rows("select student_id, guardian_id, guardian_name from guardianships where school_id = :s",
+        rows = await uow._fetch("select student_id, guardian_id, guardian_name from guardianships where school_id = :s",
                                {"s": school.school_id})
     return {(r.student_id, r.guardian_id, r.guardian_name) for r in rows}
 
