@@ -2,7 +2,9 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable
 from dataclasses import dataclass
+from pathlib import Path
 
 _TICK = os.sysconf("SC_CLK_TCK")
 
@@ -54,3 +56,39 @@ def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     index = min(len(ordered) - 1, max(0, round(q / 100 * (len(ordered) - 1))))
     return ordered[index]
+
+
+def own_cpu(pid: int) -> float:
+    """User + system CPU of one live process alone (not its children); 0 if it has gone."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / _TICK
+
+
+def snapshot(pids: Iterable[int]) -> dict[int, float]:
+    return {p: own_cpu(p) for p in pids}
+
+
+def spent(before: dict[int, float], after: dict[int, float]) -> float:
+    """CPU spent between two snapshots by the processes alive at the second one (a process that started
+    in between counts from zero; one that ended in between is not seen)."""
+    return sum(cpu - before.get(pid, 0.0) for pid, cpu in after.items())
+
+
+def parent_of(pid: int) -> int:
+    with open(f"/proc/{pid}/stat") as f:
+        return int(f.read().rsplit(")", 1)[1].split()[1])
+
+
+def kafka_pid(state: Path | None = None) -> int | None:
+    """The local broker's pid, from the pid file infra/local/kafka.sh keeps under the state folder
+    (BEILEI_STATE, default <repo>/.local); None when Kafka runs elsewhere (a container, a given address)."""
+    root = state or Path(os.environ.get("BEILEI_STATE") or Path(__file__).resolve().parents[1] / ".local")
+    try:
+        pid = int((root / "kafka" / "pid").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return None
+    return pid if Path(f"/proc/{pid}").exists() else None
