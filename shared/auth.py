@@ -101,8 +101,11 @@ class TokenAuthority:
 async def current_principal(request: Request) -> Principal:
     """FastAPI dependency: the verified caller, or 401 with the reason. A coroutine, like every dependency
     here: FastAPI runs a plain function in its thread pool, a thread hop per request for microseconds of work."""
-    authority: TokenAuthority = request.app.state.runtime.authority
-    header = request.headers.get("authorization", "")
+    return bearer(request.app.state.runtime.authority, request.headers.get("authorization", ""))
+
+
+def bearer(authority: TokenAuthority, header: str) -> Principal:
+    """The verified caller of an Authorization header's value, or 401 with the reason."""
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token:
         raise HTTPException(401, "a bearer token is required", headers={"WWW-Authenticate": "Bearer"})

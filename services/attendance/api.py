@@ -3,19 +3,22 @@ on site, the day's attendance, exercise compliance, the roster). Translates HTTP
 from __future__ import annotations
 
 import json
-import uuid
+import re
 from dataclasses import replace
 from datetime import date, datetime, timezone
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
+from starlette.types import ASGIApp, Receive, Scope, Send
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
 from services.attendance import handlers as h
 from services.attendance.db import AttendanceUoW
 from services.attendance.domain import DAILY_EXERCISE_MINUTES, KINDS, DayState, Record, Rejection, compliance, local_day
-from shared.auth import Principal, current_principal
+from shared.auth import Principal, bearer, current_principal
+from shared.messaging.runtime import Runtime
+from shared.observability import correlation_id
 from shared.contracts.common import ActivityTier
 
 router = APIRouter(prefix="/v1", tags=["attendance"])
@@ -200,7 +203,12 @@ def _inlined(model: type[BaseModel]) -> dict:
     openapi_extra={"requestBody": {"required": True, "content": {"application/json": {"schema": _inlined(BatchIn)}}}},
 )
 async def post_records(school_id: str, request: Request, principal: Principal = Depends(school_system_of)) -> JSONResponse:
-    body = await request.body()
+    return JSONResponse(await submit_records(request.app.state.runtime, school_id, principal, await request.body()))
+
+
+async def submit_records(rt: Runtime, school_id: str, principal: Principal, body: bytes) -> dict:
+    """The batch endpoint's work, whichever way the request came in (the route above, or RecordsFastPath):
+    every record's result, in order; HTTPException for a request that cannot be taken at all."""
     try:
         payload = json.loads(body)
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
@@ -208,13 +216,13 @@ async def post_records(school_id: str, request: Request, principal: Principal = 
     if not isinstance(payload, dict) or not isinstance(payload.get("records"), list):
         raise HTTPException(422, 'the body must be a JSON object {"records": [...]}')
     raw_records = payload["records"]
-    limit = request.app.state.runtime.settings.ingest_max_records
+    limit = rt.settings.ingest_max_records
     if len(raw_records) > limit:
         raise HTTPException(413, f"{len(raw_records)} records in one batch; at most {limit}; split the batch")
-    correlation_id = request.headers.get("x-correlation-id") or str(uuid.uuid4())
-    batch = [replace(parse_record(raw, school_id, principal.subject), correlation_id=correlation_id)
-             for raw in raw_records]
-    group_commit: h.GroupCommit = request.app.state.runtime.extras["group_commit"]
+    # The request's own correlation id (given or made by the kit's middleware), so its events and logs agree.
+    request_id = correlation_id.get()
+    batch = [replace(parse_record(raw, school_id, principal.subject), correlation_id=request_id) for raw in raw_records]
+    group_commit: h.GroupCommit = rt.extras["group_commit"]
     try:
         # Judged and committed together with whatever other batches are waiting (one transaction for many
         # one-record requests); the outcomes are this request's alone.
@@ -230,7 +238,59 @@ async def post_records(school_id: str, request: Request, principal: Principal = 
         if outcome.event_id:
             result["event_id"] = outcome.event_id
         results.append(result)
-    return JSONResponse({"school_id": school_id, "received": len(batch), **counts, "results": results})
+    return {"school_id": school_id, "received": len(batch), **counts, "results": results}
+
+
+class RecordsFastPath:
+    """Pure ASGI, just inside the kit's correlation middleware: answers the school gates' POST of records
+    without the framework's routing, dependency solving and exception layers, which at city scale (about
+    300 one-record POSTs a second) cost more CPU than the records themselves. Same function, same
+    answers and errors as the documented route; every other request passes through untouched."""
+
+    PATH = re.compile(r"/v1/schools/([^/]+)/records")
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        match = self.PATH.fullmatch(scope["path"]) if scope["type"] == "http" and scope["method"] == "POST" else None
+        if match is None:
+            await self.app(scope, receive, send)
+            return
+        school_id = match[1]
+        try:
+            rt: Runtime = scope["app"].state.runtime
+            header = dict(scope["headers"]).get(b"authorization", b"").decode("latin-1")
+            principal = await school_system_of(school_id, bearer(rt.authority, header))
+            body = await _body(receive)
+            response: Response = JSONResponse(await submit_records(rt, school_id, principal, body))
+        except HTTPException as exc:
+            response = JSONResponse({"detail": exc.detail}, exc.status_code, headers=exc.headers)
+        except Exception as exc:
+            handler = _handler_for(scope["app"].exception_handlers, exc)
+            if handler is None:
+                raise
+            response = await handler(Request(scope, receive), exc)
+        await response(scope, receive, send)
+
+
+async def _body(receive: Receive) -> bytes:
+    chunks = []
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            raise HTTPException(400, "the client went away before the body was complete")
+        chunks.append(message.get("body", b""))
+        if not message.get("more_body", False):
+            return b"".join(chunks)
+
+
+def _handler_for(handlers: dict, exc: Exception):  # noqa: ANN202 - an exception handler or None
+    """The app's exception handler for this error (as the framework would pick it), if it has one."""
+    for cls in type(exc).__mro__:
+        if cls in handlers:
+            return handlers[cls]
+    return None
 
 
 class ExcusalIn(BaseModel):

@@ -9,6 +9,7 @@ from contextlib import asynccontextmanager
 from datetime import datetime, timedelta
 
 from fastapi import FastAPI
+from starlette.middleware import Middleware
 from prometheus_client import Counter, Gauge
 
 from services.attendance import api
@@ -75,6 +76,8 @@ def build(settings: Settings | None = None, *, clock: Callable[[], datetime] = u
                     "and exercise (R8, R11-R15, R27, R28). See docs/attendance.md.",
         background=[run_sweeps],
     )
+    # Innermost of the middlewares, so the kit's correlation id is set before it answers a gate's POST.
+    app.user_middleware.append(Middleware(api.RecordsFastPath))
     kit_lifespan = app.router.lifespan_context
 
     @asynccontextmanager

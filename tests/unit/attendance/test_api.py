@@ -137,3 +137,21 @@ async def test_the_days_attendance_on_site_and_exercise_queries_tell_where_each_
     exercise = (await client.get(f"/v1/schools/{school.school_id}/exercise", headers=headers)).json()
     assert (exercise["students"], exercise["compliant"], exercise["share"]) == (2, 1, 0.5)
     assert {s["student_id"]: s["compliant"] for s in exercise["per_student"]} == {gone: False, here: True}
+
+
+async def test_a_records_events_carry_the_correlation_id_the_school_system_is_answered_with(client, uow_factory) -> None:
+    school = School(uow_factory)
+    await school.publish()
+    students = [await school.enrol(), await school.enrol()]
+    path, headers = f"/v1/schools/{school.school_id}/records", bearer("school_system", school=school.school_id)
+    given = await client.post(path, json={"records": [check_in(school, students[0])]},
+                              headers={**headers, "X-Correlation-Id": "gate-7-batch-42"})
+    made = await client.post(path, json={"records": [check_in(school, students[1])]}, headers=headers)
+    async with uow_factory() as uow:
+        rows = await uow._fetch("select headers from outbox where headers->>'event_id' = any(cast(:ids as text[]))",
+                                {"ids": [given.json()["results"][0]["event_id"], made.json()["results"][0]["event_id"]]})
+    by_event = {r.headers["event_id"]: r.headers["correlation_id"] for r in rows}
+    assert given.headers["x-correlation-id"] == "gate-7-batch-42"
+    assert by_event[given.json()["results"][0]["event_id"]] == "gate-7-batch-42"
+    # Without a given id the kit makes one, and the events use that same id rather than a second one.
+    assert by_event[made.json()["results"][0]["event_id"]] == made.headers["x-correlation-id"]
