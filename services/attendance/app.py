@@ -43,7 +43,7 @@ def build(settings: Settings | None = None, *, clock: Callable[[], datetime] = u
         return await ingest(uow, batch, policy)
 
     group_commit = GroupCommit(rt.uow_factory, judge, max_records=settings.ingest_max_records,
-                               max_in_flight=settings.ingest_groups_in_flight)
+                               max_in_flight=settings.ingest_groups_in_flight, linger=settings.ingest_linger_ms / 1000)
     rt.extras["group_commit"] = group_commit
     # How well requests coalesce: requests / groups is the number of HTTP batches per ingest transaction.
     Gauge("beilei_attendance_ingest_groups", "Group-committed ingest transactions run (retries included).",

@@ -23,11 +23,12 @@ from tests.unit.attendance.test_ingest import rec, run
 SECRET = "unit-test-secret-0123456789"
 
 
-def grouped(uow_factory, policy, *, max_records: int = 100, max_in_flight: int = 2) -> h.GroupCommit:  # noqa: ANN001
+def grouped(uow_factory, policy, *, max_records: int = 100, max_in_flight: int = 2,  # noqa: ANN001
+            linger: float = 0.0) -> h.GroupCommit:
     async def judge(uow: AttendanceUoW, batch: Sequence[h.Submitted]) -> list:
         return await h.ingest(uow, batch, policy)
 
-    return h.GroupCommit(uow_factory, judge, max_records=max_records, max_in_flight=max_in_flight)
+    return h.GroupCommit(uow_factory, judge, max_records=max_records, max_in_flight=max_in_flight, linger=linger)
 
 
 async def evening(school: School, uow_factory, policy) -> list[h.Submitted]:  # noqa: ANN001
@@ -173,3 +174,23 @@ async def test_concurrent_one_record_posts_each_get_their_own_answer_body_and_co
     await rt.extras["group_commit"].close()
     late = await post(students[0], 1)
     assert late.status_code == 503 and "resend" in late.json()["detail"] and late.headers["retry-after"] == "5"
+
+
+async def test_requests_arriving_within_the_linger_share_one_transaction_and_a_full_group_does_not_wait(
+        school, uow_factory, policy) -> None:
+    students = [await school.enrol(f"{school.school_id}-ling-{i}") for i in range(6)]
+    records = [rec(school, "check_in", student, "15:25") for student in students]
+    # Generous linger: the three staggered requests all arrive while the first waits for company.
+    group_commit = grouped(uow_factory, policy, linger=0.5)
+
+    async def later(record: h.Submitted, delay: float) -> list:
+        await asyncio.sleep(delay)
+        return await group_commit.submit([record])
+
+    answered = await asyncio.gather(*(later(r, 0.05 * i) for i, r in enumerate(records[:3])))
+    assert [a[0].status for a in answered] == ["accepted"] * 3
+    assert group_commit.groups == 1, "one transaction for the three one-record requests"
+    # A request that fills the group alone is taken at once, however long the linger.
+    full = grouped(uow_factory, policy, max_records=3, linger=3600)
+    outcomes = await asyncio.wait_for(full.submit(records[3:]), timeout=60)
+    assert [o.status for o in outcomes] == ["accepted"] * 3 and full.groups == 1
