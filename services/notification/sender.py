@@ -50,8 +50,8 @@ class NotificationMetrics:
 
 @dataclass
 class SenderConfig:
-    batch_size: int = 200
-    concurrency: int = 32
+    batch_size: int = 1000
+    concurrency: int = 64
     lease_seconds: float = 15.0
     poll_seconds: float = 0.5
     loops: int = 2

@@ -62,7 +62,9 @@ class Settings(CommonSettings):
         15.0, description="A claimed message not marked within this is in doubt: looked up at the provider, "
         "then sent again only if the provider does not have it. Renewed every third of it while its round is "
         "in flight, so it bounds how long a dead process's messages wait, not how long a round may take.")
-    send_batch_size: int = Field(200, description="Messages claimed per sender round.")
-    send_concurrency: int = Field(32, description="Provider calls in flight at once, per sender loop.")
+    send_batch_size: int = Field(
+        1000, description="Messages claimed per sender round: with SMS_BATCH_SIZE, a round's SMS of one template "
+        "go in a few provider calls, so a larger round costs little more than a small one.")
+    send_concurrency: int = Field(64, description="Provider calls in flight at once, per sender loop.")
     send_loops: int = Field(2, ge=1, description="Sender loops per process (rounds overlap).")
     send_poll_seconds: float = Field(0.5, description="Sender poll interval when not woken by the consumer.")
