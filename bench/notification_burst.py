@@ -3,8 +3,11 @@ to an imitation of Aliyun SMS, and prints messages/s and p50/p99 from event time
 channel, with the provider's per-second limit applied by the service and without it. Before the burst it
 seeds the city as PickupSurge does (one GuardianRegistered and one EnrollmentFiled per student) and
 prints how fast those are consumed; CPU seconds of the service per 1,000 are given for both phases.
+Messages of one template go up to 100 to a SendBatchSms call (--sms-batch 1: one SendSms each); every
+number is checked to have had the check-out's message exactly once.
 
     .venv/bin/python -m bench.notification_burst --n 2000 --rate 200
+    .venv/bin/python -m bench.notification_burst --n 20000 --offered 1000 --mode on --rate 2000
 """
 from __future__ import annotations
 
@@ -57,6 +60,39 @@ async def burst(bootstrap: str, topic: str, records: list[tuple[bytes, bytes]]) 
         await producer.stop()
 
 
+async def check_outs(bootstrap: str, events: list[StudentCheckedOut], offered: float | None) -> dict[str, datetime]:
+    """Produce the check-outs, all at once or `offered` a second in ticks of 20 ms, each stamped with its
+    event time as it is produced. Returns the event time by guardian's number: a message is known at the
+    provider by its number (one guardian and one number per check-out), since a batch call carries one
+    OutId for all of its numbers."""
+    stamped: dict[str, datetime] = {}
+
+    def records(start: int, stop: int) -> list[tuple[bytes, bytes]]:
+        out = []
+        for i in range(start, stop):
+            envelope = new_envelope(events[i], producer="attendance")
+            stamped[phone_of(i)] = envelope.occurred_at
+            out.append((envelope.key.encode(), encode(envelope)))
+        return out
+
+    if offered is None:
+        await burst(bootstrap, ATTENDANCE_EVENTS, records(0, len(events)))
+        return stamped
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", enable_idempotence=True, linger_ms=5)
+    await producer.start()
+    try:
+        futures, sent, t0 = [], 0, time.monotonic()
+        while sent < len(events):
+            due = min(len(events), int((time.monotonic() - t0) * offered) + 1)
+            futures += [await producer.send(ATTENDANCE_EVENTS, value=v, key=k) for k, v in records(sent, due)]
+            sent = due
+            await asyncio.sleep(0.02)
+        await asyncio.gather(*futures)
+    finally:
+        await producer.stop()
+    return stamped
+
+
 async def _wait(probe, timeout: float, what: str) -> None:  # noqa: ANN001
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -70,7 +106,7 @@ async def _wait(probe, timeout: float, what: str) -> None:  # noqa: ANN001
 
 
 async def run_mode(label: str, n: int, run: str, kafka: str, svc: ServiceProcess, fake: AliyunBatchSmsFake,
-                   env: dict[str, str], timeout: float) -> dict:
+                   env: dict[str, str], timeout: float, offered: float | None) -> dict:
     svc.env.update(env)
     svc.start()
     await asyncio.to_thread(svc.wait_ready, 180)
@@ -108,17 +144,9 @@ async def run_mode(label: str, n: int, run: str, kafka: str, svc: ServiceProcess
                                       handed_over_by_role="school_staff", collected_by_id=f"gdn-{run}-{label}-{i}",
                                       collected_by_name="家长", collected_by_relation="guardian", source="school_system")
             checkouts.append(event)
-        # Produced as one burst; each event's time is stamped as it is produced. A message is known at the
-        # provider by its guardian's number (one guardian and one number per check-out), since a batch
-        # call carries one OutId for all of its numbers.
-        records, stamped = [], {}
-        for i, event in enumerate(checkouts):
-            envelope = new_envelope(event, producer="attendance")
-            stamped[phone_of(i)] = envelope.occurred_at
-            records.append((envelope.key.encode(), encode(envelope)))
         before = len(fake.delivered())
         cpu0 = usage(pid).cpu_s
-        await burst(kafka, ATTENDANCE_EVENTS, records)
+        stamped = await check_outs(kafka, checkouts, offered)
         consumed: list[float] = []
 
         async def read() -> None:  # when the consumer had recorded every check-out's message
@@ -173,12 +201,13 @@ async def main(args: argparse.Namespace) -> None:
                      "off": {"RATE_LIMIT_ENABLED": "false"}}
             for label in (["on", "off"] if args.mode == "both" else [args.mode]):
                 results.append(await run_mode(label, args.n, run, kafka.address, svc, fake,
-                                              modes[label], args.timeout))
+                                              modes[label], args.timeout, args.offered))
     finally:
         if svc is not None:
             await asyncio.to_thread(svc.stop)
         await asyncio.to_thread(kafka.stop)
-    print(f"\nnotification burst: N={args.n} check-outs, one guardian each, SMS via an Aliyun imitation answering in "
+    how = f"offered {args.offered:g}/s" if args.offered else "in one burst"
+    print(f"\nnotification burst: N={args.n} check-outs {how}, one guardian each, SMS via an Aliyun imitation answering in "
           f"{args.provider_latency_ms} ms; concurrency {args.concurrency}, batch {args.batch}, "
           f"up to {args.sms_batch} per provider call ({len(fake.batch_calls)} SendBatchSms calls,"
           f" {fake.requests.get('SendSms', 0)} SendSms)")
@@ -215,6 +244,8 @@ def cli() -> None:
     parser.add_argument("--batch", type=int, default=1000, help="messages per sender round (SEND_BATCH_SIZE)")
     parser.add_argument("--sms-batch", type=int, default=100,
                         help="messages of one template per Aliyun call (SMS_BATCH_SIZE; 1 = SendSms one at a time)")
+    parser.add_argument("--offered", type=float, default=None,
+                        help="check-outs per second, produced evenly (default: all N at once, as one burst)")
     parser.add_argument("--timeout", type=float, default=600.0, help="give up after this many seconds per wait")
     # SIGTERM ends the run like Ctrl-C, so the broker and the service it started are stopped too.
     signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
