@@ -108,6 +108,9 @@ class Sender:
     async def _run(self) -> None:
         backoff = 0.5
         while not self._stopping.is_set():
+            # Cleared before the claim, not after the round: a wake-up while this round sends (the consumer
+            # recorded more) then starts the next round at once instead of waiting for the poll.
+            self._wake.clear()
             try:
                 handled = await self.run_once()
                 backoff = 0.5
@@ -120,7 +123,6 @@ class Sender:
                 continue
             if handled >= self.config.batch_size:
                 continue
-            self._wake.clear()
             with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), self.config.poll_seconds)
 

@@ -304,6 +304,30 @@ async def test_a_round_that_outlasts_its_short_lease_renews_it_and_no_other_send
     assert rig.aliyun.requests["SendSms"] == 1 and "QuerySendDetails" not in rig.aliyun.requests
 
 
+async def test_a_message_recorded_while_a_round_is_sending_starts_the_next_round_without_waiting_for_a_poll(db) -> None:
+    """The consumer's wake-up during a round is kept, so the next message is not left for the poll (R22)."""
+    rig = Rig(db)
+    rig.sender.config.poll_seconds = 3600.0
+    rig.sender.config.loops = 1
+    rig.aliyun.latency = 0.2
+    first, second = unique("stu"), unique("stu")
+    await rig.consume_batch([guardian(unique("gdn"), [first], phone="13700040001"),
+                             guardian(unique("gdn"), [second], phone="13700040002")])
+    await rig.drain()
+    await rig.consume(checkout(first))
+    await rig.sender.start()
+    try:
+        while not rig.aliyun.answering:  # the first round is at the provider
+            await asyncio.sleep(0.01)
+        await rig.consume(checkout(second))
+        rig.sender.wake()  # what the consumer's commit does
+        async with asyncio.timeout(60):  # without the wake-up, not before the hour's poll
+            while "13700040002" not in {a["phone"] for a in rig.aliyun.delivered()}:
+                await asyncio.sleep(0.01)
+    finally:
+        await rig.sender.stop(drain_seconds=5)
+
+
 async def test_the_per_number_daily_limit_holds_a_message_until_the_next_china_day(db) -> None:
     rig = Rig(db, daily_limit=1)
     student, gid = unique("stu"), unique("gdn")
