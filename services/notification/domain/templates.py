@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from string import Formatter
 
 LOCALES = ("zh-CN", "en")
@@ -65,7 +66,7 @@ class Template:
     zh: str
     en: str
 
-    @property
+    @cached_property  # read for every message sent and every message recorded
     def fields(self) -> tuple[str, ...]:
         return tuple(dict.fromkeys(name for _, name, _, _ in Formatter().parse(self.zh) if name))
 
