@@ -261,7 +261,7 @@ class NotificationUoW(UnitOfWork):
         self._students: dict[str, tuple[str, str | None]] = {}
         self._links: dict[tuple[str, str], None] = {}
         self._registered: dict[str, NewContact] = {}
-        self._release: Callable[[NotificationUoW, dict[str, NewContact]], Awaitable[None]] | None = None
+        self._release_waiting: Callable[[NotificationUoW, dict[str, NewContact]], Awaitable[None]] | None = None
         return self
 
     def after_guardians_of(self, student_id: str, then: Callable[[Found, str | None], None]) -> None:
@@ -281,7 +281,7 @@ class NotificationUoW(UnitOfWork):
         message waiting for one goes out even when both arrived in the same batch."""
         self._contacts.pop(contact.recipient_id, None)
         self._contacts[contact.recipient_id] = contact
-        self._release = release
+        self._release_waiting = release
 
     def queue_messages(self, rows: list[Intent], on_new: Callable[[NotificationUoW, Intent], None]) -> None:
         """Messages of one event, inserted with the rest of the batch in one statement before commit;
@@ -309,8 +309,8 @@ class NotificationUoW(UnitOfWork):
                 if (row.event_id, row.recipient_id) in new:
                     on_new(self, row)
         registered, self._registered = self._registered, {}
-        if registered and self._release is not None:
-            await self._release(self, registered)
+        if registered and self._release_waiting is not None:
+            await self._release_waiting(self, registered)
 
     async def write_enrollment(self) -> None:
         """Write the batch's queued contacts (replacing each guardian's student links), students and
@@ -514,78 +514,78 @@ class NotificationUoW(UnitOfWork):
 # -- the sender's side: claim, look up, mark --------------------------------------------------------
 
 class SenderUoW(NotificationUoW):
-    """Statements of the delivery loop; each round is two short transactions around the provider calls."""
+    """Statements of the delivery loop; each round is short transactions around the provider calls, on
+    asyncpg alone (prepared statements over arrays, nothing for SQLAlchemy to compile or wrap per row)."""
 
     async def claim(self, limit: int, lease_seconds: float, token: uuid.UUID, day: date) -> list[Claimed]:
         """Take due messages (and those whose sender died mid-send: their lease ran out) for this round,
         with each recipient's sealed addresses and SMS count on `day`, in one statement. SKIP LOCKED lets
         several replicas claim side by side without waiting on each other."""
-        result = await self.session.execute(
-            text(
-                # Two index scans, not one sort of the whole queue: claims whose lease ran out first, then due
-                # messages in queue order (urgent first) off messages_queue, so a round costs the same with
-                # a city's 557,000 enrolment messages waiting as with ten.
-                "with stale as (select id, status as was from messages where status = 'sending' and lease_until < now()"
-                "  order by lease_until limit :n for update skip locked),"
-                " fresh as (select id, status as was from messages where status = 'pending' and next_attempt_at <= now()"
-                "  order by urgent desc, id limit :n for update skip locked),"
-                " due as (select * from stale union all (select * from fresh limit :n - (select count(*) from stale))),"
-                " claimed as (update messages m set status = 'sending', claim_token = :t, claimed_at = now(),"
-                "  lease_until = now() + make_interval(secs => :lease), attempts = m.attempts + 1,"
-                "  channel_attempts = m.channel_attempts + 1, in_doubt = m.in_doubt or due.was = 'sending'"
-                f"  from due where m.id = due.id returning {_CLAIMED_COLUMNS})"
-                " select m.*, c.phone_sealed, c.push_token_sealed, coalesce(s.count, 0)"
-                " from claimed m left join contacts c on c.recipient_id = m.recipient_id"
-                " left join send_counts s on s.recipient_id = m.recipient_id and s.channel = 'sms' and s.day = :d"
-                " order by m.urgent desc, m.id"
-            ),
-            {"n": limit, "t": token, "lease": lease_seconds, "d": day},
-        )
-        return [Claimed._make(r) for r in result.all()]
+        rows = await (await self.connection()).fetch(_CLAIM, limit, token, lease_seconds, day)
+        return [Claimed._make(r) for r in rows]
 
     async def renew(self, token: uuid.UUID, ids: list[int], lease_seconds: float) -> None:
         """Extend the lease of the messages a round still holds (it is still sending them)."""
-        await self.session.execute(
-            text("update messages set lease_until = now() + make_interval(secs => :lease)"
-                 " where id = any(cast(:ids as bigint[])) and claim_token = :t and status = 'sending'"),
-            {"ids": ids, "t": token, "lease": lease_seconds})
+        await (await self.connection()).execute(
+            "update messages set lease_until = now() + make_interval(secs => $3::float8)"
+            " where id = any($1::bigint[]) and claim_token = $2::uuid and status = 'sending'",
+            ids, token, lease_seconds)
 
     async def remember_cids(self, token: uuid.UUID, cids: dict[int, str]) -> None:
         """Stored before the push is sent, so a resend after a crash reuses it and JPush drops the copy."""
         if cids:
-            await self.session.execute(
-                text("update messages m set push_cid = v.cid from unnest(cast(:ids as bigint[]), cast(:cids as text[]))"
-                     " as v(id, cid) where m.id = v.id and m.claim_token = :t"),
-                {"ids": list(cids), "cids": list(cids.values()), "t": token},
-            )
+            await (await self.connection()).execute(
+                "update messages m set push_cid = v.cid from unnest($1::bigint[], $2::text[]) as v(id, cid)"
+                " where m.id = v.id and m.claim_token = $3::uuid",
+                list(cids), list(cids.values()), token)
 
     async def mark(self, token: uuid.UUID, updates: list[dict]) -> set[int]:
         """Apply the round's outcomes to the rows this round still holds; returns their ids."""
         if not updates:
             return set()
-        cols = {"id": "bigint", "status": "text", "channel": "text", "provider": "text", "next_at": "timestamptz",
-                "in_doubt": "boolean", "reset": "boolean", "pmid": "text", "err": "text", "delivered_at": "timestamptz"}
-        arrays = ", ".join(f"cast(:{c} as {t}[])" for c, t in cols.items())
-        result = await self.session.execute(
-            text(
-                f"update messages m set status = v.status, channel = v.channel, provider = v.provider,"
-                f" next_attempt_at = v.next_at, in_doubt = v.in_doubt,"
-                f" provider_message_id = coalesce(v.pmid, m.provider_message_id), last_error = v.err,"
-                f" delivered_at = v.delivered_at, lease_until = null, claim_token = null,"
-                f" channel_attempts = case when v.reset then 0 else m.channel_attempts end,"
-                f" push_cid = case when v.reset then null else m.push_cid end"
-                f" from unnest({arrays}) as v({', '.join(cols)})"
-                f" where m.id = v.id and m.claim_token = :t and m.status = 'sending' returning m.id"
-            ),
-            {**{c: [u[c] for u in updates] for c in cols}, "t": token},
-        )
-        return {r[0] for r in result}
+        rows = await (await self.connection()).fetch(
+            _MARK, *([u[c] for u in updates] for c in _MARK_COLUMNS), token)
+        return {r[0] for r in rows}
 
     async def count_sent(self, channel: str, day: date, recipient_ids: list[str]) -> None:
         if recipient_ids:
-            await self.session.execute(
-                text("insert into send_counts (recipient_id, channel, day, count)"
-                     " select r, :c, :d, count(*) from unnest(cast(:ids as text[])) as r group by r"
-                     " on conflict (recipient_id, channel, day) do update set count = send_counts.count + excluded.count"),
-                {"c": channel, "d": day, "ids": recipient_ids},
-            )
+            await (await self.connection()).execute(
+                "insert into send_counts (recipient_id, channel, day, count)"
+                " select r, $1::text, $2::date, count(*) from unnest($3::text[]) as r group by r"
+                " on conflict (recipient_id, channel, day) do update set count = send_counts.count + excluded.count",
+                channel, day, recipient_ids)
+
+
+# Two index scans, not one sort of the whole queue: claims whose lease ran out first, then due messages in
+# queue order (urgent first) off messages_queue, so a round costs the same with a city's 557,000 enrolment
+# messages waiting as with ten.
+_CLAIM = (
+    "with stale as (select id, status as was from messages where status = 'sending' and lease_until < now()"
+    "  order by lease_until limit $1::int for update skip locked),"
+    " fresh as (select id, status as was from messages where status = 'pending' and next_attempt_at <= now()"
+    "  order by urgent desc, id limit $1::int for update skip locked),"
+    " due as (select * from stale union all (select * from fresh limit $1::int - (select count(*) from stale))),"
+    " claimed as (update messages m set status = 'sending', claim_token = $2::uuid, claimed_at = now(),"
+    "  lease_until = now() + make_interval(secs => $3::float8), attempts = m.attempts + 1,"
+    "  channel_attempts = m.channel_attempts + 1, in_doubt = m.in_doubt or due.was = 'sending'"
+    f"  from due where m.id = due.id returning {_CLAIMED_COLUMNS})"
+    " select m.*, c.phone_sealed, c.push_token_sealed, coalesce(s.count, 0)"
+    " from claimed m left join contacts c on c.recipient_id = m.recipient_id"
+    " left join send_counts s on s.recipient_id = m.recipient_id and s.channel = 'sms' and s.day = $4::date"
+    " order by m.urgent desc, m.id"
+)
+
+_MARK_TYPES = {"id": "bigint", "status": "text", "channel": "text", "provider": "text", "next_at": "timestamptz",
+               "in_doubt": "boolean", "reset": "boolean", "pmid": "text", "err": "text", "delivered_at": "timestamptz"}
+_MARK_COLUMNS = tuple(_MARK_TYPES)
+_MARK = (
+    "update messages m set status = v.status, channel = v.channel, provider = v.provider,"
+    " next_attempt_at = v.next_at, in_doubt = v.in_doubt,"
+    " provider_message_id = coalesce(v.pmid, m.provider_message_id), last_error = v.err,"
+    " delivered_at = v.delivered_at, lease_until = null, claim_token = null,"
+    " channel_attempts = case when v.reset then 0 else m.channel_attempts end,"
+    " push_cid = case when v.reset then null else m.push_cid end"
+    f" from unnest({', '.join(f'${i}::{t}[]' for i, t in enumerate(_MARK_TYPES.values(), 1))})"
+    f" as v({', '.join(_MARK_COLUMNS)})"
+    f" where m.id = v.id and m.claim_token = ${len(_MARK_TYPES) + 1}::uuid and m.status = 'sending' returning m.id"
+)
