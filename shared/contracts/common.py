@@ -8,7 +8,10 @@ from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict
 
 
 def _to_utc(value: datetime) -> datetime:
-    return value.astimezone(timezone.utc)
+    try:
+        return value.astimezone(timezone.utc)
+    except OverflowError:  # e.g. 9999-12-31T23:59:59-14:00 is in year 10000 in UTC: a bad value, not a crash
+        raise ValueError("the instant is outside the years 1-9999 once converted to UTC") from None
 
 
 # An instant: must carry an offset, and is normalised to UTC so equal instants compare and

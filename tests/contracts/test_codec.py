@@ -186,3 +186,20 @@ def test_hardship_approval_without_a_verifier_is_rejected() -> None:
 def test_the_event_id_survives_as_a_uuid() -> None:
     envelope, _ = decode(encode(example_envelope(attendance.StudentAbsent)))
     assert isinstance(envelope.event_id, uuid.UUID)
+
+
+def test_an_instant_past_year_9999_in_utc_is_a_contract_error_not_a_crash() -> None:
+    data = envelope_dict()
+    data["payload"]["checked_out_at"] = "9999-12-31T23:59:59-14:00"
+
+    with pytest.raises(ContractError) as caught:
+        decode(raw(data))
+
+    assert caught.value.code == "bad_payload" and "checked_out_at" in str(caught.value)
+
+
+def test_json_nested_too_deeply_for_the_parser_is_a_contract_error_not_a_crash() -> None:
+    with pytest.raises(ContractError) as caught:
+        decode(b"[" * 100_000 + b"]" * 100_000)
+
+    assert caught.value.code == "not_json"
