@@ -1,6 +1,7 @@
 """PickupSurge: a city-scale evening in which school systems check N students out through attendance's
 batch endpoint (R15) and every guardian is told (R11, R22), measured end to end on the whole platform
-and against a raw aiokafka + asyncpg baseline doing the same durable writes (bench/pickup_baseline.py).
+and against a raw aiokafka + asyncpg baseline doing the same durable writes behind a bare ASGI front
+(bench/pickup_baseline.py).
 
 What it does, all in one run on one machine:
   1. starts (or reuses) Kafka and PostgreSQL (shared.local.infra), a fresh database, and the five
@@ -9,15 +10,22 @@ What it does, all in one run on one machine:
      (phones sealed) and EnrollmentFiled on enrollment.events exactly as enrollment publishes them —
      seeding through enrollment's HTTP workflow would take hours at city scale and is not what is
      measured; then checks everyone in through the batch endpoint (not measured);
-  3. posts the check-outs open loop at an offered rate (--rate, default 310/s: 557,000 in 30 minutes)
-     for --offered-seconds, then the rest as fast as the school systems can send (saturation);
+  3. posts the check-outs open loop, one record per POST, at an offered rate (--rate, default 310/s:
+     557,000 in 30 minutes) for --offered-seconds, then the rest in POSTs of 50 per school as fast as the
+     school systems can send (saturation), through bench.loadgen's lean keep-alive client;
   4. measures check-outs/s with every effect committed (the attendance day closed, the guardian
      message handed to the channel: the sink row's delivered_at), latency from the POST to delivered_at
      (p50/p99/p99.9, host clock for the post, database clock for the handover: one machine), CPU seconds
-     per 1,000 check-outs and peak RSS per service process, and lost or duplicated effects against the
-     generator's ground truth;
-  5. runs the raw baseline on the same broker and database with the same offered load and prints the
-     platform/baseline ratio. Results also go to a JSON file.
+     per 1,000 check-outs per phase of each service, Kafka's broker, PostgreSQL (this run's backends and
+     the whole server) and the load generator itself, peak RSS per service process, and lost or
+     duplicated effects against the generator's ground truth;
+  5. runs the raw baseline in its own process on the same broker and database, warmed up, with the same
+     load from the same client, and prints platform/baseline for both paths (single-record and batch);
+  6. prints a pass/fail line per target of the city's evening (bench/targets.py). Results, targets
+     included, also go to a JSON file.
+
+Kafka and PostgreSQL serve the whole machine: on a machine shared with other work their figures
+include it ("PG all"); "PG run" counts only this run's database's backends.
 
 The evening measured is yesterday's, school-local (a programme that runs on yesterday's weekday only,
 15:30-17:30; check-ins at 15:35, check-outs at 17:20, posted now as school systems do when they send a
@@ -515,16 +523,22 @@ async def baseline_run(args: argparse.Namespace, kafka: str, database: str, datn
         n_offered = min(len(ids) // 2, int(args.rate * args.offered_seconds))
         meter = Meter(db, datname, {"baseline": proc.pid})
         async with Client(f"http://127.0.0.1:{port}", connections=64) as client:
+            # Warm up as the platform is warm after its setup (connections, the topics' metadata, the group);
+            # the warm-up's students are not the run's and not measured.
+            warm = Surge(f"warm{s.run}", min(s.students, 500), s.schools)
+            await offered(Poster(client, warm, evening(the_day()), auth=False), list(range(warm.students)), args.rate,
+                          Phase("warm-up"))
+            await until(lambda: _at_least(handed, warm.students), args.timeout, "the baseline's warm-up", every=0.5)
             poster = Poster(client, s, evening(the_day()), auth=False)
             first, second = Phase("offered"), Phase("saturation")
             m0 = await meter.read()
             await offered(poster, ids[:n_offered], args.rate, first)
-            await until(lambda: _at_least(handed, n_offered), args.timeout, "the baseline's offered messages", every=1,
-                        progress=shown)
+            await until(lambda: _at_least(handed, warm.students + n_offered), args.timeout,
+                        "the baseline's offered messages", every=1, progress=shown)
             m1 = await meter.read()
             await saturation(poster, ids[n_offered:], second)
-            await until(lambda: _at_least(handed, s.students), args.timeout, "the baseline's saturation messages",
-                        every=1, progress=shown)
+            await until(lambda: _at_least(handed, warm.students + s.students), args.timeout,
+                        "the baseline's saturation messages", every=1, progress=shown)
             m2 = await meter.read()
         rss = usage(proc.pid).peak_rss_mb
     finally:
