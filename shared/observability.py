@@ -88,6 +88,18 @@ class KitMetrics:
             buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
             registry=registry,
         )
+        self.consumer_stuck = Gauge(
+            "beilei_consumer_stuck",
+            "1 while the consumer holds a batch back that it can neither process nor dead-letter (it retries, never skips).",
+            registry=registry,
+        )
+        self.outbox_refused = Counter(
+            "beilei_outbox_refused", "Outbox rows Kafka refused for good (e.g. too large), set aside by the relay.",
+            ["topic"], registry=registry,
+        )
+        self.outbox_set_aside = Gauge(
+            "beilei_outbox_set_aside", "Outbox rows set aside by the relay, waiting for an operator.", registry=registry
+        )
         self.batch_size = Histogram(
             "beilei_batch_records", "Records per consumed batch.",
             buckets=(1, 5, 10, 50, 100, 250, 500, 1000), registry=registry,

@@ -1,6 +1,8 @@
 """Kafka plumbing of the kit: the FastStream broker, the batch subscriber, and topic creation."""
 from __future__ import annotations
 
+import asyncio
+import dataclasses
 import logging
 import ssl
 from typing import Any
@@ -15,7 +17,7 @@ from faststream.security import BaseSecurity, SASLScram512
 from prometheus_client import CollectorRegistry
 
 from shared.contracts import topics as T
-from shared.messaging.consumer import BatchConsumer, RawRecord
+from shared.messaging.consumer import BatchConsumer, ConsumerStopping, RawRecord
 from shared.settings import CommonSettings
 
 log = logging.getLogger(__name__)
@@ -56,9 +58,30 @@ async def _raw_decoder(message: Any) -> Any:
     return None
 
 
+async def _tolerant_parser(records: Any, original: Any) -> Any:
+    """FastStream's parser decodes every header value as UTF-8 and, on a value that is not, fails the
+    whole batch before the kit sees it (and the next batch's commit would then pass it over). Parse a
+    readable copy instead, and hand the kit the records as they came (they go to the DLQ untouched)."""
+    try:
+        return await original(records)
+    except Exception:
+        readable = tuple(
+            dataclasses.replace(r, headers=[(k, (v or b"").decode("utf-8", "replace").encode()) for k, v in r.headers or ()])
+            for r in records
+        )
+        message = await original(readable)
+        message.raw_message = records
+        return message
+
+
 def subscribe_batches(broker: KafkaBroker, consumer: BatchConsumer, topics: tuple[str, ...], *, max_records: int) -> None:
     """One batch subscriber per service over all the topics it consumes; offsets are committed
-    (msg.ack) only after `consumer.process` has committed the batch's effects."""
+    (msg.ack) only after `consumer.process` has committed the batch's effects.
+
+    With AckPolicy.MANUAL, FastStream logs an exception from this subscriber and fetches the next
+    batch; the consumer's position is already past the failed one, so the next ack would commit over
+    it. So a batch that is not processed is rewound (msg.nack seeks each partition back to its first
+    record of the batch) before anything else is fetched; the inbox makes the replay harmless."""
 
     @broker.subscriber(
         *topics,
@@ -69,12 +92,24 @@ def subscribe_batches(broker: KafkaBroker, consumer: BatchConsumer, topics: tupl
         auto_offset_reset="earliest",
         ack_policy=AckPolicy.MANUAL,
         decoder=_raw_decoder,
+        parser=_tolerant_parser,
         max_poll_interval_ms=600_000,
         title=f"{consumer.name}:consume",
     )
     async def on_events(body: Any, msg: KafkaMessage) -> None:
         raw = msg.raw_message if isinstance(msg.raw_message, tuple) else (msg.raw_message,)
-        await consumer.process([RawRecord.from_consumer_record(r) for r in raw])
+        try:
+            await consumer.process([RawRecord.from_consumer_record(r) for r in raw])
+        except ConsumerStopping:
+            await msg.nack()  # stopping while held back: the next run starts at this batch
+            return
+        except asyncio.CancelledError:
+            await msg.nack()
+            raise
+        except Exception:
+            await msg.nack()
+            await asyncio.sleep(1.0)  # a defect in the kit: the batch is replayed, but not in a tight loop
+            raise
         await msg.ack()
 
 

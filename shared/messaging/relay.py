@@ -1,4 +1,5 @@
-"""Outbox relay: publishes committed outbox rows to Kafka in order, deletes them once acknowledged."""
+"""Outbox relay: publishes committed outbox rows to Kafka in order, deletes them once acknowledged.
+A row Kafka refuses for good (too large, say) is set aside in place, never left to block the rows behind it."""
 from __future__ import annotations
 
 import asyncio
@@ -6,12 +7,26 @@ import logging
 from typing import Any
 
 from aiokafka import AIOKafkaProducer
+from aiokafka.errors import (
+    CorruptRecordException,
+    InvalidTopicError,
+    MessageSizeTooLargeError,
+    RecordListTooLargeError,
+    RecordTooLargeError,
+)
 from sqlalchemy import text
 
 from shared.messaging.db import Database
 from shared.observability import KitMetrics
 
 log = logging.getLogger(__name__)
+
+# Refusals about the record itself: sending it again can never succeed. Anything else (the broker
+# away, a leader moving, a missing ACL) is retried until it succeeds.
+UNPUBLISHABLE = (MessageSizeTooLargeError, RecordTooLargeError, RecordListTooLargeError,
+                 CorruptRecordException, InvalidTopicError)
+# The header that marks a row set aside; an operator removes it to have the row sent again.
+SET_ASIDE = "relay_refused"
 
 
 def make_producer(bootstrap: str, client_id: str, **options: Any) -> AIOKafkaProducer:
@@ -29,10 +44,17 @@ def make_producer(bootstrap: str, client_id: str, **options: Any) -> AIOKafkaPro
     )
 
 
+def _reason(exc: BaseException, row: Any) -> str:
+    return f"{type(exc).__name__}: {exc} ({len(row.value)} bytes)"[:500]
+
+
 class OutboxRelay:
     """Runs beside the service. Only one relay per schema is active (a session advisory lock), so rows
     leave in id order; the others stand by. A failed send is retried until it succeeds: rows are only
-    deleted after Kafka acknowledged them, so a crash republishes (consumers deduplicate) but never loses."""
+    deleted after Kafka acknowledged them, so a crash republishes (consumers deduplicate) but never loses.
+    A row Kafka refuses for good (UNPUBLISHABLE) stays in the outbox marked with the reason in its
+    `relay_refused` header, counted in beilei_outbox_refused and beilei_outbox_set_aside and logged as
+    an error, and the rows behind it go on; clearing the mark sends it again."""
 
     def __init__(
         self,
@@ -148,37 +170,80 @@ class OutboxRelay:
         async with self.db.engine.connect() as conn:
             rows = (
                 await conn.execute(
-                    text("select id, topic, key, value, headers from outbox order by id limit :n"),
+                    text(f"select id, topic, key, value, headers from outbox "
+                         f"where headers->>'{SET_ASIDE}' is null order by id limit :n"),
                     {"n": self.batch_size},
                 )
             ).all()
             if not rows:
                 return 0
-            futures = []
-            for row in rows:
-                headers = [(k, str(v).encode()) for k, v in (row.headers or {}).items()]
-                futures.append(
-                    await producer.send(
-                        row.topic,
-                        value=bytes(row.value),
-                        key=row.key.encode() if row.key is not None else None,
-                        headers=headers,
-                    )
+            refused = await self._send(producer, rows)
+            for row, reason in refused.values():
+                await conn.execute(
+                    text("update outbox set headers = headers || jsonb_build_object(cast(:mark as text), cast(:reason as text)) "
+                         "where id = :id"),
+                    {"mark": SET_ASIDE, "reason": reason, "id": row.id},
                 )
-            await asyncio.gather(*futures)
-            await conn.execute(text("delete from outbox where id = any(cast(:ids as bigint[]))"), {"ids": [r.id for r in rows]})
+            sent = [r for r in rows if r.id not in refused]
+            await conn.execute(text("delete from outbox where id = any(cast(:ids as bigint[]))"), {"ids": [r.id for r in sent]})
             await conn.commit()
-        for row in rows:
+        for row in sent:
             self.metrics.published.labels(row.topic).inc()
-        self.published_total += len(rows)
+        for row, reason in refused.values():
+            self.metrics.outbox_refused.labels(row.topic).inc()
+            log.error("outbox row refused by Kafka for good; set aside, the rows behind it go on",
+                      extra={"outbox_id": row.id, "topic": row.topic, "bytes": len(row.value), "reason": reason})
+        if refused:
+            await self._measure_backlog()
+        self.published_total += len(sent)
         return len(rows)
+
+    async def _send(self, producer: AIOKafkaProducer, rows: list) -> dict:
+        """Send rows in order and wait for every acknowledgement. Returns {id: (row, reason)} of the rows
+        refused for good; raises on any other failure (nothing is deleted then, and the batch is sent again)."""
+        refused: dict = {}
+        pending = []
+        for row in rows:
+            try:
+                pending.append((row, await self._send_one(producer, row)))
+            except UNPUBLISHABLE as exc:  # refused before it left: too large for the producer
+                refused[row.id] = (row, _reason(exc, row))
+        results = await asyncio.gather(*(future for _, future in pending), return_exceptions=True)
+        alone = []
+        for (row, _), result in zip(pending, results):
+            if isinstance(result, UNPUBLISHABLE):
+                alone.append(row)
+            elif isinstance(result, BaseException):
+                raise result
+        # The broker refuses a whole produce batch for one bad record: each row of it is tried on its
+        # own, so only the culprit is set aside (the others, sent again, may land after later rows).
+        for row in alone:
+            try:
+                await (await self._send_one(producer, row))
+            except UNPUBLISHABLE as exc:
+                refused[row.id] = (row, _reason(exc, row))
+        return refused
+
+    @staticmethod
+    async def _send_one(producer: AIOKafkaProducer, row: Any) -> "asyncio.Future":
+        headers = [(k, str(v).encode()) for k, v in (row.headers or {}).items()]
+        return await producer.send(
+            row.topic,
+            value=bytes(row.value),
+            key=row.key.encode() if row.key is not None else None,
+            headers=headers,
+        )
 
     async def _measure_backlog(self) -> None:
         async with self.db.engine.connect() as conn:
-            count, oldest = (
+            waiting = f"headers->>'{SET_ASIDE}' is null"
+            count, oldest, set_aside = (
                 await conn.execute(
-                    text("select count(*), coalesce(extract(epoch from now() - min(created_at)), 0) from outbox")
+                    text(f"select count(*) filter (where {waiting}), "
+                         f"coalesce(extract(epoch from now() - min(created_at) filter (where {waiting})), 0), "
+                         f"count(*) filter (where not ({waiting})) from outbox")
                 )
             ).one()
         self.metrics.outbox_backlog.set(count)
         self.metrics.outbox_oldest_age.set(float(oldest))
+        self.metrics.outbox_set_aside.set(set_aside)
