@@ -9,10 +9,10 @@ import functools
 import json
 import re
 import uuid
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any, Self
+from typing import Any
 
 import asyncpg
 from sqlalchemy import Column, Date, DateTime
@@ -252,31 +252,8 @@ class _Row:
         return self._record[index]
 
 
-Flush = Callable[["AttendanceUoW", list], Awaitable[None]]
-
-
 class AttendanceUoW(UnitOfWork):
-    """The kit's unit of work plus attendance's repositories, and deferred work flushed at commit: the
-    consumer calls a handler per event, but ingest records of one consumed batch are judged together."""
-
-    async def __aenter__(self) -> Self:
-        await super().__aenter__()
-        self._deferred: dict[str, tuple[int, Flush, list]] = {}
-        return self
-
-    def deferred(self, name: str, flush: Flush, *, order: int = 0) -> list:
-        """A list to append work to; `flush(uow, items)` runs once, just before this transaction commits,
-        lower `order` first (the roster before the records judged against it)."""
-        if name not in self._deferred:
-            self._deferred[name] = (order, flush, [])
-        return self._deferred[name][2]
-
-    async def commit(self) -> None:
-        while self._deferred:
-            name = min(self._deferred, key=lambda n: self._deferred[n][0])
-            _, flush, items = self._deferred.pop(name)
-            await flush(self, items)
-        await super().commit()
+    """The kit's unit of work plus attendance's repositories."""
 
     # -- the hot path on asyncpg -----------------------------------------------------------------
     # A school gate's record costs a handful of statements; through SQLAlchemy each one is compiled,

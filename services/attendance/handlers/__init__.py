@@ -2,33 +2,48 @@
 sweep (R12, R13), group commit of HTTP batches, plus the table of which handler takes which event."""
 from __future__ import annotations
 
+from collections.abc import Sequence
+
+from services.attendance.db import AttendanceUoW
 from services.attendance.handlers.excusals import Excused, excuse_student
 from services.attendance.handlers.group_commit import GroupCommit, Stopping
 from services.attendance.handlers.ingest import Submitted, event_id_for, ingest, record_from_topic, topic_ingest_handler
 from services.attendance.handlers.policy import Policy, utc_now
-from services.attendance.handlers.roster import add_to_roster, remove_from_roster, store_guardian, store_programme
+from services.attendance.handlers.roster import apply_enrolment_changes, store_programme
 from services.attendance.handlers.timers import SweepReport, sweep, timer_event_id
-from shared.messaging.consumer import Handler
+from shared.messaging.consumer import BatchHandler, Item, batch_handler
+
+ENROLMENT_CHANGES = ("GuardianRegistered", "EnrollmentFiled", "EnrollmentWithdrawn")
+SCHOOL_RECORDS = ("SchoolCheckInRecorded", "SchoolCheckOutRecorded", "SchoolActivityRecorded")
 
 
-def handler_table(policy: Policy) -> dict[str, Handler]:
-    """Which handler takes which consumed event type; the policy carries the clock and limits."""
-    ingest_school_record = topic_ingest_handler(policy)
-    return {
-        "ProgrammePublished": store_programme,
-        "GuardianRegistered": store_guardian,
-        "EnrollmentFiled": add_to_roster,
-        "EnrollmentWithdrawn": remove_from_roster,
-        "SchoolCheckInRecorded": ingest_school_record,
-        "SchoolCheckOutRecorded": ingest_school_record,
-        "SchoolActivityRecorded": ingest_school_record,
-    }
+def handler_table(policy: Policy) -> dict[str, BatchHandler]:
+    """Which handler takes which consumed event type; the policy carries the clock and limits. Every type
+    goes to one batch handler, so a consumed batch is applied with a few set-based statements, and the
+    programmes, staff, roster and guardians it brings are in place before its school records are judged
+    (R11, R22, R28): a check-out and the registration of the guardian collecting the child may arrive
+    together, on different topics, in either order."""
+    ingest_school_records = topic_ingest_handler(policy)
+
+    @batch_handler
+    async def apply_consumed(uow: AttendanceUoW, items: Sequence[Item]) -> None:
+        for item in items:
+            if item.envelope.type == "ProgrammePublished":
+                await store_programme(uow, item.envelope, item.event)
+        changes = [item for item in items if item.envelope.type in ENROLMENT_CHANGES]
+        if changes:
+            await apply_enrolment_changes(uow, changes)
+        records = [item for item in items if item.envelope.type in SCHOOL_RECORDS]
+        if records:
+            await ingest_school_records(uow, records)
+
+    return {name: apply_consumed for name in ("ProgrammePublished", *ENROLMENT_CHANGES, *SCHOOL_RECORDS)}
 
 
 HANDLERS = handler_table(Policy())
 
 __all__ = [
-    "HANDLERS", "Excused", "GroupCommit", "Policy", "Stopping", "Submitted", "SweepReport", "add_to_roster", "event_id_for", "excuse_student",
-    "handler_table", "ingest", "record_from_topic", "remove_from_roster", "store_guardian", "store_programme", "sweep",
+    "HANDLERS", "Excused", "GroupCommit", "Policy", "Stopping", "Submitted", "SweepReport", "apply_enrolment_changes", "event_id_for", "excuse_student",
+    "handler_table", "ingest", "record_from_topic", "store_programme", "sweep",
     "timer_event_id", "utc_now",
 ]

@@ -31,7 +31,7 @@ from shared.contracts.envelope import Envelope, Event
 from shared.contracts.ingest import SchoolActivityRecorded, SchoolCheckInRecorded, SchoolCheckOutRecorded
 from shared.contracts.registry import encode
 from shared.contracts.topics import ATTENDANCE_INGEST, dlq
-from shared.messaging.consumer import RawRecord, dlq_record
+from shared.messaging.consumer import Item, RawRecord, batch_handler, dlq_record
 
 # Event ids derive from the school's record id, so the same record can never become two events, even
 # if the dedupe table were bypassed; downstream inboxes then drop the copy.
@@ -227,22 +227,20 @@ def record_from_topic(event: IngestEvent) -> Record:
                   exercise_minutes=event.exercise_minutes, **common)
 
 
-def topic_ingest_handler(policy: Policy):  # noqa: ANN201 - a kit Handler
-    """The handler of SchoolCheckInRecorded / SchoolCheckOutRecorded / SchoolActivityRecorded. Records of one
-    consumed batch are collected and judged together just before the batch's transaction commits."""
+def topic_ingest_handler(policy: Policy):  # noqa: ANN201 - a kit batch handler
+    """The handler of SchoolCheckInRecorded / SchoolCheckOutRecorded / SchoolActivityRecorded: a run of
+    consumed records is judged together, like an HTTP batch; a rejected one goes to the DLQ."""
 
-    async def flush(uow: AttendanceUoW, items: list[tuple[Envelope, IngestEvent]]) -> None:
-        batch = [Submitted(ev.record_id, record_from_topic(ev), correlation_id=env.correlation_id, causation_id=env.event_id)
-                 for env, ev in items]
+    @batch_handler
+    async def ingest_school_records(uow: AttendanceUoW, items: Sequence[Item]) -> None:
+        batch = [Submitted(item.event.record_id, record_from_topic(item.event), correlation_id=item.envelope.correlation_id,
+                           causation_id=item.envelope.event_id) for item in items]
         outcomes = await ingest(uow, batch, policy)
-        for (env, _), outcome in zip(items, outcomes):
+        for item, outcome in zip(items, outcomes):
             if outcome.status == "rejected" and outcome.reason_code != "unauthorised_collector":
-                _dead_letter(uow, env, outcome)
+                _dead_letter(uow, item.envelope, outcome)
 
-    async def ingest_school_record(uow: AttendanceUoW, envelope: Envelope, event: IngestEvent) -> None:
-        uow.deferred("attendance.ingest", flush, order=1).append((envelope, event))
-
-    return ingest_school_record
+    return ingest_school_records
 
 
 def _dead_letter(uow: AttendanceUoW, envelope: Envelope, outcome: Outcome) -> None:

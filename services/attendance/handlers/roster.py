@@ -2,12 +2,14 @@
 R28), and guardians' names for pickup messages (R22)."""
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 
 from services.attendance.db import AttendanceUoW, Filing
 from shared.contracts.enrollment import EnrollmentFiled, EnrollmentWithdrawn, GuardianRegistered, ProgrammePublished
 from shared.contracts.envelope import Envelope
+from shared.messaging.consumer import Item, batch_handler
 
 
 @dataclass(frozen=True)
@@ -17,21 +19,33 @@ class _Withdrawal:
     effective_on: date
 
 
-async def add_to_roster(uow: AttendanceUoW, envelope: Envelope, event: EnrollmentFiled) -> None:
-    """A filed enrolment puts the student on the school's roster with who may collect them (R6, R11).
-    Applied with the rest of the consumed batch, before the batch's school records are judged."""
-    uow.deferred("roster", _apply_roster_changes, order=0).append(Filing(
-        student_id=event.student_id, programme_id=event.programme_id, school_id=event.school_id,
-        district_id=event.district_id, student_name=event.student_name, guardian_id=event.guardian_id,
-        authorised_pickup_ids=tuple(event.authorised_pickup_ids), class_teacher_id=event.class_teacher_id,
-        extended_care=event.extended_care, filed_at=event.filed_at,
-    ))
-
-
-async def remove_from_roster(uow: AttendanceUoW, envelope: Envelope, event: EnrollmentWithdrawn) -> None:
-    """A withdrawal (always possible, R1) takes the student off the roster from its effective day."""
-    uow.deferred("roster", _apply_roster_changes, order=0).append(
-        _Withdrawal(event.student_id, event.programme_id, event.effective_on))
+@batch_handler
+async def apply_enrolment_changes(uow: AttendanceUoW, items: Sequence[Item]) -> None:
+    """A run of consumed GuardianRegistered, EnrollmentFiled and EnrollmentWithdrawn events, applied with a
+    few set-based statements (a term start files a whole city: 557,000 students and their guardians,
+    interleaved). A filing puts the student on the school's roster with who may collect them (R6, R11); a
+    withdrawal (always possible, R1) takes them off from its effective day; a registered guardian may
+    collect their children and is named in pickup messages (R11, R22). Guardianships do not depend on the
+    roster, so they are applied apart from it; roster changes keep their order."""
+    guardians: list[GuardianRegistered] = []
+    changes: list[Filing | _Withdrawal] = []
+    for item in items:
+        event = item.event
+        if isinstance(event, GuardianRegistered):
+            guardians.append(event)
+        elif isinstance(event, EnrollmentFiled):
+            changes.append(Filing(
+                student_id=event.student_id, programme_id=event.programme_id, school_id=event.school_id,
+                district_id=event.district_id, student_name=event.student_name, guardian_id=event.guardian_id,
+                authorised_pickup_ids=tuple(event.authorised_pickup_ids), class_teacher_id=event.class_teacher_id,
+                extended_care=event.extended_care, filed_at=event.filed_at,
+            ))
+        elif isinstance(event, EnrollmentWithdrawn):
+            changes.append(_Withdrawal(event.student_id, event.programme_id, event.effective_on))
+    if guardians:
+        await _apply_guardians(uow, guardians)
+    if changes:
+        await _apply_roster_changes(uow, changes)
 
 
 async def _apply_roster_changes(uow: AttendanceUoW, changes: list[Filing | _Withdrawal]) -> None:
@@ -61,14 +75,6 @@ async def store_programme(uow: AttendanceUoW, envelope: Envelope, event: Program
         sessions=[s.model_dump() for s in event.sessions], extended_care_until_local=event.extended_care_until_local,
         staff_ids=sorted(staff), responsible_id=event.published_by, published_at=event.published_at,
     )
-
-
-async def store_guardian(uow: AttendanceUoW, envelope: Envelope, event: GuardianRegistered) -> None:
-    """A registered guardian may collect their children, and is named in pickup messages (R11, R22).
-    Applied with the rest of the consumed batch (a term start registers a whole city's guardians), before
-    the batch's school records are judged; the guardianships do not depend on the roster, so their order
-    relative to the batch's filings does not matter."""
-    uow.deferred("guardians", _apply_guardians, order=0).append(event)
 
 
 async def _apply_guardians(uow: AttendanceUoW, events: list[GuardianRegistered]) -> None:

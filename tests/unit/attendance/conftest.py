@@ -16,6 +16,7 @@ from services.attendance.db import AttendanceUoW
 from services.attendance.domain import LOCAL_TZ, Limits
 from shared.contracts.enrollment import EnrollmentFiled, EnrollmentWithdrawn, GuardianRegistered, ProgrammePublished
 from shared.contracts.envelope import new_envelope
+from shared.messaging.consumer import Item, is_batch_handler
 from shared.messaging import migrate
 from shared.messaging.db import Database
 
@@ -108,7 +109,7 @@ class School:
             authorised_pickup_ids=pickups if pickups is not None else [f"pku-{student_id}"],
             filed_by="off-1", filed_by_role="district_officer", filed_at=filed_at or datetime(2025, 9, 1, tzinfo=timezone.utc),
         )
-        await self._apply(h.add_to_roster, event)
+        await self._apply(h.apply_enrolment_changes, event)
         return student_id
 
     async def withdraw(self, student_id: str, effective_on: date) -> None:
@@ -117,18 +118,22 @@ class School:
             student_id=student_id, guardian_id=f"gdn-{student_id}", effective_on=effective_on, withdrawn_by=f"gdn-{student_id}",
             withdrawn_by_role="guardian", withdrawn_at=datetime(2025, 9, 10, tzinfo=timezone.utc),
         )
-        await self._apply(h.remove_from_roster, event)
+        await self._apply(h.apply_enrolment_changes, event)
 
     async def register_guardian(self, guardian_id: str, name: str, student_ids: list[str]) -> None:
         event = GuardianRegistered(
             guardian_id=guardian_id, school_id=self.school_id, student_ids=student_ids, name=name,
             phone_masked="138****0000", phone_sealed="sealed", consent=True, registered_by=guardian_id,
         )
-        await self._apply(h.store_guardian, event)
+        await self._apply(h.apply_enrolment_changes, event)
 
     async def _apply(self, handler, event) -> None:  # noqa: ANN001 - any roster handler and its event
+        envelope = new_envelope(event, producer="enrollment")
         async with self.uow_factory() as uow:
-            await handler(uow, new_envelope(event, producer="enrollment"), event)
+            if is_batch_handler(handler):
+                await handler(uow, [Item(envelope, event)])
+            else:
+                await handler(uow, envelope, event)
             await uow.commit()
 
 

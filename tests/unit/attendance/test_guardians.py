@@ -10,6 +10,7 @@ from prometheus_client import CollectorRegistry
 from services.attendance import handlers as h
 from shared.contracts.enrollment import EnrollmentFiled, GuardianRegistered
 from shared.contracts.envelope import new_envelope
+from shared.messaging.consumer import Item
 from shared.contracts.ingest import SchoolCheckInRecorded, SchoolCheckOutRecorded
 from shared.messaging.consumer import BatchConsumer
 from shared.observability import KitMetrics
@@ -31,14 +32,10 @@ def filed(school: School, student_id: str) -> EnrollmentFiled:
     )
 
 
-HANDLER = {GuardianRegistered: h.store_guardian, EnrollmentFiled: h.add_to_roster}
-
-
 async def consume(uow_factory, events: list) -> None:  # noqa: ANN001
-    """One consumed batch: every handler in one unit of work, one commit (as the kit's consumer does)."""
+    """One consumed batch: one run of the batch handler, one unit of work, one commit (as the kit's consumer does)."""
     async with uow_factory() as uow:
-        for event in events:
-            await HANDLER[type(event)](uow, new_envelope(event, producer="enrollment"), event)
+        await h.apply_enrolment_changes(uow, [Item(new_envelope(event, producer="enrollment"), event) for event in events])
         await uow.commit()
 
 
