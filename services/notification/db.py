@@ -254,7 +254,6 @@ class NotificationUoW(UnitOfWork):
     async def __aenter__(self) -> NotificationUoW:
         await super().__aenter__()
         self._queued: list[tuple[list[Intent], Callable[[NotificationUoW, Intent], None]]] = []
-        self._lookups: list[tuple[str, Callable[[Found, str | None], None]]] = []
         self._contact_lookups: list[tuple[str, Callable[[Found], None]]] = []
         # Enrollment facts of the batch, written in a few set-based statements before anything reads them.
         self._contacts: dict[str, NewContact] = {}
@@ -263,11 +262,6 @@ class NotificationUoW(UnitOfWork):
         self._registered: dict[str, NewContact] = {}
         self._release_waiting: Callable[[NotificationUoW, dict[str, NewContact]], Awaitable[None]] | None = None
         return self
-
-    def after_guardians_of(self, student_id: str, then: Callable[[Found, str | None], None]) -> None:
-        """Call `then(guardians, student_name)` once the batch's students are looked up together: one query
-        per batch instead of one per check-out at the evening peak."""
-        self._lookups.append((student_id, then))
 
     def after_contact_of(self, recipient_id: str, then: Callable[[Found], None]) -> None:
         """Call `then(found)` (the contact with its preferences, or nothing) once the batch's contacts are
@@ -290,11 +284,6 @@ class NotificationUoW(UnitOfWork):
 
     async def flush_messages(self) -> None:
         await self.write_enrollment()
-        lookups, self._lookups = self._lookups, []
-        if lookups:
-            found = await self.guardians_of_many(sorted({sid for sid, _ in lookups}))
-            for student_id, then in lookups:
-                then(*found.get(student_id, ([], None)))
         contact_lookups, self._contact_lookups = self._contact_lookups, []
         if contact_lookups:
             by_id: dict[str, Found] = {}

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from typing import Any
 from datetime import date, datetime, time, timezone
 
 from shared.contracts.audit import AnomalyDetected
@@ -20,6 +21,7 @@ from shared.contracts.enrollment import (
 )
 from shared.contracts.envelope import Envelope
 from shared.contracts.notification import NotificationFailed
+from shared.messaging.consumer import Item, batch_handler
 from services.notification.db import Contact, Intent, NewContact, NotificationUoW, PreferenceRow, Waiting
 from services.notification.domain.policy import (
     DEFAULT_PREFERENCES, SHANGHAI, Intake, Preferences, Recipient, intake, is_urgent,
@@ -102,11 +104,11 @@ def _refusal(uow: NotificationUoW, msg: Intent) -> None:
     )
 
 
-def notify(uow: NotificationUoW, envelope: Envelope, *, found: Found, template_name: str, params: dict,
-           student_id: str | None = None, school_id: str | None = None, missing: tuple[str, ...] = (),
-           role: str = "guardian", severity: str | None = None) -> None:
-    """Record one message per recipient for this event: pending (the sender delivers it), waiting for a
-    contact not yet known, or refused for want of consent. Redelivery of the event adds nothing."""
+def intents(uow: NotificationUoW, envelope: Envelope, *, found: Found, template_name: str, params: dict,
+            student_id: str | None = None, school_id: str | None = None, missing: tuple[str, ...] = (),
+            role: str = "guardian", severity: str | None = None) -> list[Intent]:
+    """One message per recipient for this event: pending (the sender delivers it), waiting for a contact
+    not yet known, or refused for want of consent."""
     kind = template(template_name).kind
     urgent = is_urgent(kind, severity=severity)
     defaults: Preferences = getattr(uow, "default_preferences", DEFAULT_PREFERENCES)
@@ -123,7 +125,12 @@ def notify(uow: NotificationUoW, envelope: Envelope, *, found: Found, template_n
         _apply(msg, intake(recipient_of(contact, uow) if contact else None, preferences_of(pref, defaults), urgent=urgent,
                            now=now), contact, now)
         rows.append(msg)
-    uow.queue_messages(rows, _on_new)
+    return rows
+
+
+def notify(uow: NotificationUoW, envelope: Envelope, **message) -> None:  # noqa: ANN003 - intents' keywords
+    """Record the event's messages with the rest of the batch; redelivery of the event adds nothing."""
+    uow.queue_messages(intents(uow, envelope, **message), _on_new)
 
 
 def _on_new(uow: NotificationUoW, msg: Intent) -> None:
@@ -141,23 +148,6 @@ async def _guardian(uow: NotificationUoW, envelope: Envelope, guardian_id: str, 
                school_id=school_id, missing=() if found else (guardian_id,))
 
     uow.after_contact_of(guardian_id, then)
-
-
-async def _guardians_of(uow: NotificationUoW, envelope: Envelope, event, template_name: str,  # noqa: ANN001
-                        params: Callable[[str], dict]) -> None:
-    """Messages about a student to each of their guardians; `params` gets the student's name (or a
-    stand-in word when it is not known). Guardians are looked up for the whole batch at once."""
-
-    def then(found: Found, name: str | None) -> None:
-        if not found:
-            # Guardians register before they apply (R6), so this is a student enrolled elsewhere or bad data.
-            log.info("no guardian on file for a student; nothing to send",
-                     extra={"student_id": event.student_id, "type": envelope.type})
-            return
-        notify(uow, envelope, found=found, template_name=template_name, params=params(name or "@your_child"),
-              student_id=event.student_id, school_id=event.school_id)
-
-    uow.after_guardians_of(event.student_id, then)
 
 
 async def _student(uow: NotificationUoW, student_id: str) -> str:
@@ -238,43 +228,73 @@ async def notify_programme_published(uow: NotificationUoW, envelope: Envelope, e
 
 
 # -- attendance.events ----------------------------------------------------------------------------
+# What each attendance event about a student tells the guardians: its template and values, given the
+# student's name (or a stand-in word when it is not known).
 
-async def notify_check_in(uow: NotificationUoW, envelope: Envelope, event: StudentCheckedIn) -> None:
-    await _guardians_of(uow, envelope, event, "check_in", lambda student: {
-        "student": student, "time": hm(event.checked_in_at), "staff": event.checked_in_by})
+def _check_in(event: StudentCheckedIn, student: str) -> tuple[str, dict]:
+    return "check_in", {"student": student, "time": hm(event.checked_in_at), "staff": event.checked_in_by}
 
 
-async def notify_pickup(uow: NotificationUoW, envelope: Envelope, event: StudentCheckedOut) -> None:
+def _pickup(event: StudentCheckedOut, student: str) -> tuple[str, dict]:
     """R11, R22: who collected the child, when, and who handed the child over."""
-    def params(student: str) -> dict:
-        out = {"student": student, "time": hm(event.checked_out_at), "collector": event.collected_by_name,
-               "relation": f"@{event.collected_by_relation}", "staff": event.handed_over_by}
-        return {**out, "minutes": str(event.extended_care_minutes)} if event.extended_care else out
-
-    await _guardians_of(uow, envelope, event, "pickup_extended_care" if event.extended_care else "pickup", params)
-
-
-async def notify_absence(uow: NotificationUoW, envelope: Envelope, event: StudentAbsent) -> None:
-    await _guardians_of(uow, envelope, event, "absence", lambda student: {
-        "student": student, "date": ymd(event.session_date), "start": hm(event.session_starts_at),
-        "grace": str(event.grace_minutes)})
+    out = {"student": student, "time": hm(event.checked_out_at), "collector": event.collected_by_name,
+           "relation": f"@{event.collected_by_relation}", "staff": event.handed_over_by}
+    if event.extended_care:
+        return "pickup_extended_care", {**out, "minutes": str(event.extended_care_minutes)}
+    return "pickup", out
 
 
-async def notify_extended_care(uow: NotificationUoW, envelope: Envelope, event: ExtendedCareStarted) -> None:
-    await _guardians_of(uow, envelope, event, "extended_care", lambda student: {
-        "student": student, "ended": hm(event.session_ended_at), "staff": event.supervising_staff_id,
-        "until": hm(event.extended_care_ends_at)})
+def _absence(event: StudentAbsent, student: str) -> tuple[str, dict]:
+    return "absence", {"student": student, "date": ymd(event.session_date), "start": hm(event.session_starts_at),
+                       "grace": str(event.grace_minutes)}
 
 
-async def notify_escalation(uow: NotificationUoW, envelope: Envelope, event: ExtendedCareEscalated) -> None:
-    await _guardians_of(uow, envelope, event, "extended_care_escalated", lambda student: {
-        "student": student, "ended": hm(event.extended_care_ended_at), "staff": event.supervising_staff_id})
+def _extended_care(event: ExtendedCareStarted, student: str) -> tuple[str, dict]:
+    return "extended_care", {"student": student, "ended": hm(event.session_ended_at),
+                             "staff": event.supervising_staff_id, "until": hm(event.extended_care_ends_at)}
 
 
-async def notify_unauthorised_pickup(uow: NotificationUoW, envelope: Envelope, event: UnauthorisedPickupRefused) -> None:
-    await _guardians_of(uow, envelope, event, "unauthorised_pickup", lambda student: {
-        "student": student, "time": hm(event.refused_at), "claimant": event.claimant_name or "@unknown",
-        "reason": f"@{event.reason}", "staff": event.refused_by})
+def _escalation(event: ExtendedCareEscalated, student: str) -> tuple[str, dict]:
+    return "extended_care_escalated", {"student": student, "ended": hm(event.extended_care_ended_at),
+                                       "staff": event.supervising_staff_id}
+
+
+def _unauthorised_pickup(event: UnauthorisedPickupRefused, student: str) -> tuple[str, dict]:
+    return "unauthorised_pickup", {"student": student, "time": hm(event.refused_at),
+                                   "claimant": event.claimant_name or "@unknown", "reason": f"@{event.reason}",
+                                   "staff": event.refused_by}
+
+
+ABOUT_STUDENT: dict[str, Callable[[Any, str], tuple[str, dict]]] = {
+    "StudentCheckedIn": _check_in, "StudentCheckedOut": _pickup, "StudentAbsent": _absence,
+    "ExtendedCareStarted": _extended_care, "ExtendedCareEscalated": _escalation,
+    "UnauthorisedPickupRefused": _unauthorised_pickup,
+}
+
+
+@batch_handler
+async def notify_guardians(uow: NotificationUoW, items: Sequence[Item]) -> None:
+    """R11-R13, R22: attendance news about a student reaches each of their guardians. A run of the batch's
+    attendance events costs one read of their students' guardians (with preferences and names), after
+    the contacts registered earlier in the batch are written, and one insert of all their messages."""
+    await uow.write_enrollment()
+    about: list[tuple[Envelope, Any]] = [(item.envelope, item.event) for item in items]  # events with a student_id
+    found = await uow.guardians_of_many(sorted({event.student_id for _, event in about}))
+    rows: list[Intent] = []
+    for envelope, event in about:
+        guardians, name = found.get(event.student_id, ([], None))
+        if not guardians:
+            # Guardians register before they apply (R6), so this is a student enrolled elsewhere or bad data.
+            log.info("no guardian on file for a student; nothing to send",
+                     extra={"student_id": event.student_id, "type": envelope.type})
+            continue
+        template_name, params = ABOUT_STUDENT[envelope.type](event, name or "@your_child")
+        rows += intents(uow, envelope, found=guardians, template_name=template_name, params=params,
+                        student_id=event.student_id, school_id=event.school_id)
+    new = await uow.add_messages(rows)
+    for msg in rows:
+        if (msg.event_id, msg.recipient_id) in new:
+            _on_new(uow, msg)
 
 
 # -- billing.events -------------------------------------------------------------------------------
@@ -343,12 +363,7 @@ HANDLERS = {
     "EnrollmentFiled": notify_enrollment_filed,
     "EnrollmentWithdrawn": notify_enrollment_withdrawn,
     "ProgrammePublished": notify_programme_published,
-    "StudentCheckedIn": notify_check_in,
-    "StudentCheckedOut": notify_pickup,
-    "StudentAbsent": notify_absence,
-    "ExtendedCareStarted": notify_extended_care,
-    "ExtendedCareEscalated": notify_escalation,
-    "UnauthorisedPickupRefused": notify_unauthorised_pickup,
+    **dict.fromkeys(ABOUT_STUDENT, notify_guardians),
     "FeeCharged": notify_fee_due,
     "FeeSettled": notify_fee_statement,
     "PaymentReceived": notify_payment,

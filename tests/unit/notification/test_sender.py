@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from itertools import groupby
 from datetime import date, datetime, timedelta, timezone
 
 import httpx
@@ -16,6 +17,7 @@ from shared.contracts.enrollment import ApplicationSubmitted, GuardianRegistered
 from shared.contracts.envelope import Envelope, new_envelope
 from shared.contracts.registry import decode, encode, event_type
 from shared.contracts.schema import example_envelope
+from shared.messaging.consumer import Item, is_batch_handler
 from shared.messaging.db import Database
 from shared.privacy import Sealer, mask_phone
 from shared.settings import CommonSettings
@@ -60,15 +62,19 @@ class Rig:
 
     async def consume(self, envelope: Envelope) -> None:
         """What the batch consumer does for one record, minus the inbox (redelivery is the point here)."""
-        async with self.uow() as uow:
-            await HANDLERS[envelope.type](uow, envelope, decode(_encoded(envelope))[1])
-            await uow.commit()
+        await self.consume_batch([envelope])
 
     async def consume_batch(self, envelopes: list[Envelope]) -> None:
-        """A consumed batch: every handler in one transaction, as the kit's batch consumer applies them."""
+        """A consumed batch in one transaction, as the kit applies it: a batch handler once per run of
+        consecutive events it takes, the others one event at a time."""
         async with self.uow() as uow:
-            for envelope in envelopes:
-                await HANDLERS[envelope.type](uow, envelope, decode(_encoded(envelope))[1])
+            for handler, run in groupby(envelopes, key=lambda e: HANDLERS[e.type]):
+                items = [Item(e, decode(_encoded(e))[1]) for e in run]
+                if is_batch_handler(handler):
+                    await handler(uow, items)
+                else:
+                    for item in items:
+                        await handler(uow, item.envelope, item.event)
             await uow.commit()
 
     async def drain(self, rounds: int = 40) -> None:
