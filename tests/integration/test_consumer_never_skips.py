@@ -10,6 +10,7 @@ import uuid
 from collections.abc import Sequence
 
 import pytest
+from aiokafka import AIOKafkaProducer
 from prometheus_client import CollectorRegistry
 from sqlalchemy import text
 from sqlmodel import SQLModel
@@ -85,6 +86,15 @@ async def test_poison_records_and_a_kill_between_effects_and_offsets_lose_and_du
     key = f"k-{run}".encode()
     produced = _records(run, 0, key)
     placed = await produce(kafka_bootstrap, ENROLLMENT_EVENTS, [(k, v) for k, v, _ in produced])
+    # a header that is not UTF-8 used to fail FastStream's parsing of the whole batch
+    producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap, acks="all")
+    await producer.start()
+    try:
+        meta = await producer.send_and_wait(ENROLLMENT_EVENTS, _valid(run, 50), key=key, headers=[("h", b"\xff\xfe")])
+    finally:
+        await producer.stop()
+    produced.append((key, b"", f"gdn-{run}-50"))
+    placed.append((meta.partition, meta.offset))
     crashed: list[RawRecord] = []
 
     class DiesBeforeItsOffsets(BatchConsumer):
