@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
 # Local Apache Kafka (KRaft, single combined node) from the official jars on Maven Central.
-# Usage: infra/local/kafka.sh fetch|start|stop|status|address
+# Usage: infra/local/kafka.sh fetch|start|stop|status|address|reset
 #   fetch    resolve the broker jars with Maven into the cache (once; later runs reuse it)
-#   start    format storage on first use, start the broker on free loopback ports, wait until ready
+#   start    format storage on first use, start the broker on its loopback ports, wait until ready;
+#            storage is never discarded: if a port stays taken, start fails and says so
 #   stop     stop the broker started by this script (SIGTERM, then SIGKILL after 30 s)
 #   address  print the bootstrap address (host:port) of the running broker
+#   reset    stop the broker and DELETE its storage (every event it holds); the next start is fresh
 # Environment: BEILEI_STATE (default <repo>/.local), BEILEI_CACHE (default ~/.cache/beilei),
-#              KAFKA_HEAP (default 768m), JAVA_HOME (default: the java on PATH).
+#              KAFKA_HEAP (default 768m), JAVA_HOME (default: the java on PATH),
+#              KAFKA_PORT_WAIT (seconds start waits for a taken port to be freed, default 60).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/../.." && pwd)
@@ -29,17 +32,35 @@ fetch() {
 }
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-port_free() { python3 -c 'import socket,sys; s=socket.socket(); s.bind(("127.0.0.1",int(sys.argv[1])))' "$1" 2>/dev/null; }
+# SO_REUSEADDR, as the broker binds: a port whose old connections linger in TIME_WAIT after a crash is
+# free to it; only a socket listening there (another program, or a broker this script lost track of) is not.
+port_free() {
+  python3 -c 'import socket,sys; s=socket.socket(); s.setsockopt(socket.SOL_SOCKET,socket.SO_REUSEADDR,1); s.bind(("127.0.0.1",int(sys.argv[1])))' "$1" 2>/dev/null
+}
 running() { [ -f "$state/pid" ] && kill -0 "$(cat "$state/pid")" 2>/dev/null; }
+
+# The storage holds acknowledged events: a taken port is waited for, then reported, never "solved" by
+# starting over with fresh storage (that is `reset`, said explicitly).
+wait_for_port() {
+  local deadline=$((SECONDS + ${KAFKA_PORT_WAIT:-60})) said=""
+  until port_free "$1"; do
+    if [ $SECONDS -ge $deadline ]; then
+      log "port $1 is still in use by another program after ${KAFKA_PORT_WAIT:-60} s:"
+      if command -v ss >/dev/null; then ss -Hltnp "( sport = :$1 )" >&2 || true; fi
+      log "this broker's storage in $state keeps its port (KRaft recorded it) and was left untouched."
+      log "free port $1 and run '$0 start' again, or discard every event this broker holds with '$0 reset'"
+      exit 1
+    fi
+    [ -n "$said" ] || { log "port $1 is in use; waiting up to ${KAFKA_PORT_WAIT:-60} s for it to be freed"; said=1; }
+    sleep 1
+  done
+}
 
 configure() {
   # Ports are chosen once per state folder: KRaft records the controller's endpoint in its log.
   if [ -f "$state/ports" ]; then
     read -r bport cport < "$state/ports"
-    if ! port_free "$bport" || ! port_free "$cport"; then
-      log "ports $bport/$cport are taken by another program; starting over with fresh storage"
-      rm -rf "$state"
-    fi
+    wait_for_port "$bport"; wait_for_port "$cport"
   fi
   if [ ! -f "$state/ports" ]; then
     mkdir -p "$state/data" "$state/logs"
@@ -117,12 +138,19 @@ stop() {
 
 address() { read -r bport _ < "$state/ports"; echo "127.0.0.1:$bport"; }
 
+reset() {
+  stop
+  rm -rf "$state"
+  log "storage in $state removed; the next start formats a fresh broker"
+}
+
 case "${1:-}" in
   fetch) fetch ;;
   start) start ;;
   stop) stop ;;
   status) if running; then echo "running at $(address)"; else echo "stopped"; exit 1; fi ;;
   address) running || { log "not running"; exit 1; }; address ;;
+  reset) reset ;;
   version) echo "$version" ;;
-  *) sed -n '2,9p' "$0"; exit 2 ;;
+  *) sed -n '2,13p' "$0"; exit 2 ;;
 esac
