@@ -74,6 +74,10 @@ async def _tolerant_parser(records: Any, original: Any) -> Any:
         return message
 
 
+FETCH_MIN_BYTES = 16 * 1024
+FETCH_MAX_WAIT_MS = 20
+
+
 def subscribe_batches(broker: KafkaBroker, consumer: BatchConsumer, topics: tuple[str, ...], *, max_records: int) -> None:
     """One batch subscriber per service over all the topics it consumes; offsets are committed
     (msg.ack) only after `consumer.process` has committed the batch's effects.
@@ -94,6 +98,11 @@ def subscribe_batches(broker: KafkaBroker, consumer: BatchConsumer, topics: tupl
         decoder=_raw_decoder,
         parser=_tolerant_parser,
         max_poll_interval_ms=600_000,
+        # The broker answers a fetch once 16 KiB wait or 20 ms have passed, rather than for every new
+        # record: at the evening's rate each consumer otherwise asks several hundred times a second, and
+        # the broker's and client's per-request work outweighed the records (issue 13).
+        fetch_min_bytes=FETCH_MIN_BYTES,
+        fetch_max_wait_ms=FETCH_MAX_WAIT_MS,
         title=f"{consumer.name}:consume",
     )
     async def on_events(body: Any, msg: KafkaMessage) -> None:
