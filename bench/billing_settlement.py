@@ -141,8 +141,26 @@ async def settle_all(uow_factory, schools: list[str], args: argparse.Namespace) 
     return statements, events, refunds
 
 
+async def backend_cpu(url: str, name: str) -> dict[int, float]:
+    """CPU so far of the PostgreSQL backends serving the benchmark's database (not the whole server,
+    which other work on the machine shares)."""
+    import asyncpg
+
+    from bench.procstats import snapshot
+
+    conn = await asyncpg.connect(url)
+    try:
+        pids = [r[0] for r in await conn.fetch("select pid from pg_stat_activity where datname = $1 "
+                                                "and pid <> pg_backend_pid()", name)]
+    finally:
+        await conn.close()
+    return snapshot(pids)
+
+
 async def main_async(args: argparse.Namespace, url: str, name: str) -> None:
     import asyncpg
+
+    from bench.procstats import spent
 
     from shared.messaging import migrate
     from shared.messaging.db import Database
@@ -160,9 +178,10 @@ async def main_async(args: argparse.Namespace, url: str, name: str) -> None:
           f"(COPY; not part of the figures below)")
     db = Database(url, schema, pool_size=max(2, args.workers + 1))
     factory = lambda: BillingUoW(db, producer="billing")  # noqa: E731
-    cpu0, started = cpu_s(), time.perf_counter()
+    pg0, cpu0, started = await backend_cpu(url, name), cpu_s(), time.perf_counter()
     statements, events, refunded = await settle_all(factory, schools, args)
     elapsed, cpu = time.perf_counter() - started, cpu_s() - cpu0
+    pg_cpu = spent(pg0, await backend_cpu(url, name))
     conn = await asyncpg.connect(url, server_settings={"search_path": schema})
     outbox = await conn.fetchval("select count(*) from outbox")
     size = await conn.fetchval("select pg_size_pretty(pg_database_size(current_database()))")
@@ -173,6 +192,12 @@ async def main_async(args: argparse.Namespace, url: str, name: str) -> None:
           f"(load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs)")
     print(f"              {statements / elapsed:,.0f} statements/s, {events / elapsed:,.0f} events/s "
           f"(wall); {statements / max(cpu, 1e-9):,.0f} statements per CPU-second of this process")
+    print(f"              CPU per 1,000 statements: {cpu / statements * 1000:.2f} s in this process, "
+          f"{pg_cpu / statements * 1000:.2f} s in its PostgreSQL backends ({pg_cpu:.1f} s in all)")
+    city = CITY_STUDENTS / max(statements / elapsed, 1e-9)
+    print(f"              at this rate the city's {CITY_STUDENTS:,} statements take {city:,.0f} s "
+          f"({city / 60:.1f} min; target <= 3 min: {'PASS' if city <= 180 else 'MISS'}"
+          f"{'' if args.students == CITY_STUDENTS else ', extrapolated from ' + format(args.students, ',')})")
     started = time.perf_counter()
     again, again_events, _ = await settle_all(factory, schools, args)
     print(f"  second run: {again:,} statements, {again_events:,} events in {time.perf_counter() - started:.1f} s "

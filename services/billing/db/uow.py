@@ -2,11 +2,15 @@
 paths (attendance facts, journal lines, month-end chunks). Imports the kit, never another service."""
 from __future__ import annotations
 
+import functools
+import uuid
 from collections.abc import Iterable, Sequence
-from datetime import date, datetime
-from typing import Any, Self
+from datetime import date, datetime, timezone
+from typing import Any, NamedTuple, Self
 
-from sqlalchemy import insert, select, text
+import asyncpg
+from pydantic_core import to_json
+from sqlalchemy import select, text
 
 from services.billing.db.tables import (
     DistributionPlanRow,
@@ -14,11 +18,11 @@ from services.billing.db.tables import (
     FeeCapRow,
     FeeScheduleRow,
     ProgrammeRow,
-    RefundRow,
     StatementRow,
 )
 from services.billing.domain import ApprovedSchedule, DistributionPlan, FeeItem, Move
-from shared.messaging.uow import UnitOfWork
+from shared.contracts.envelope import Event
+from shared.messaging.uow import UnitOfWork, kafka_headers
 
 
 def _arrays(rows: Sequence[Sequence[Any]], width: int) -> list[list[Any]]:
@@ -26,21 +30,46 @@ def _arrays(rows: Sequence[Sequence[Any]], width: int) -> list[list[Any]]:
     return [[row[i] for row in rows] for i in range(width)] if rows else [[] for _ in range(width)]
 
 
+class _Head(NamedTuple):
+    """The envelope fields the Kafka headers carry (what `kafka_headers` reads)."""
+
+    event_id: str
+    type: str
+    version: int
+    correlation_id: str
+    producer: str
+
+
+# An instant as the envelope serialises it; a month-end stamps thousands of events in one instant.
+_instant = functools.lru_cache(maxsize=16)(to_json)
+
+
+class _Row(asyncpg.Record):
+    """An asyncpg row whose columns read as attributes too (`row.student_id`), like SQLAlchemy's."""
+
+    def __getattr__(self, name: str) -> Any:
+        try:
+            return self[name]
+        except KeyError:
+            raise AttributeError(name) from None
+
+
 # The fee accounts of a programme with something to settle in a month, with their month of
 # attendance; month-end settlement and the month-to-date view select exactly these (R17).
+# Parameters: $1 programme, $2 period, $3 after this student, $4 cutoff, $5 first day, $6 limit.
 _ACCOUNTS_IN_MONTH = (
     "select a.student_id, a.guardian_id, a.hardship, a.extended_care, a.credit_fen, a.credit_payment_id, "
     "a.prepaid_period, a.withdrawn_on, a.application_id, "
     "coalesce(m.attended_mask, 0) as attended_mask, coalesce(m.extended_care_mask, 0) as extended_care_mask, "
     "h.verified_by, h.verified_by_role, p.deposited_to_account as credit_account{extra} "
     "from fee_accounts a "
-    "left join attendance_months m on m.programme_id = a.programme_id and m.period = :per "
+    "left join attendance_months m on m.programme_id = a.programme_id and m.period = $2::text "
     "and m.student_id = a.student_id "
     "left join hardship_verifications h on h.application_id = a.application_id "
     "left join payments p on p.payment_id = a.credit_payment_id "
-    "where a.programme_id = :p and a.student_id > :after "
-    "and (a.opened_at is null or a.opened_at < :cutoff) "
-    "and (a.active or a.withdrawn_on > :first or a.credit_fen > 0) "
+    "where a.programme_id = $1::text and a.student_id > $3::text "
+    "and (a.opened_at is null or a.opened_at < $4::timestamptz) "
+    "and (a.active or a.withdrawn_on > $5::date or a.credit_fen > 0) "
     # A month with no presence and no money held has nothing to settle (holidays, a family that
     # never came): no statement, so idle months publish nothing.
     "and (coalesce(m.attended_mask, 0) <> 0 or a.credit_fen > 0) "
@@ -89,19 +118,15 @@ class BillingUoW(UnitOfWork):
         if not self._presence:
             return
         rows = [(*key, *value) for key, value in sorted(self._presence.items())]
-        p, per, s, sch, a, e = _arrays(rows, 6)
-        await self.session.execute(
-            text(
-                "insert into attendance_months (programme_id, period, student_id, school_id, attended_mask, extended_care_mask) "
-                "select * from unnest(cast(:p as text[]), cast(:per as text[]), cast(:s as text[]), cast(:sch as text[]), "
-                "cast(:a as int[]), cast(:e as int[])) "
-                "on conflict (programme_id, period, student_id) do update set "
-                "attended_mask = attendance_months.attended_mask | excluded.attended_mask, "
-                "extended_care_mask = attendance_months.extended_care_mask | excluded.extended_care_mask "
-                "where (attendance_months.attended_mask | excluded.attended_mask) <> attendance_months.attended_mask "
-                "or (attendance_months.extended_care_mask | excluded.extended_care_mask) <> attendance_months.extended_care_mask"
-            ),
-            {"p": p, "per": per, "s": s, "sch": sch, "a": a, "e": e},
+        await (await self.connection()).execute(
+            "insert into attendance_months (programme_id, period, student_id, school_id, attended_mask, extended_care_mask) "
+            "select * from unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::int[], $6::int[]) "
+            "on conflict (programme_id, period, student_id) do update set "
+            "attended_mask = attendance_months.attended_mask | excluded.attended_mask, "
+            "extended_care_mask = attendance_months.extended_care_mask | excluded.extended_care_mask "
+            "where (attendance_months.attended_mask | excluded.attended_mask) <> attendance_months.attended_mask "
+            "or (attendance_months.extended_care_mask | excluded.extended_care_mask) <> attendance_months.extended_care_mask",
+            *_arrays(rows, 6),
         )
         self._presence = {}
 
@@ -109,19 +134,15 @@ class BillingUoW(UnitOfWork):
         if not self._staff:
             return
         rows = [(*key, *value) for key, value in sorted(self._staff.items())]
-        sch, per, st, p, m, e = _arrays(rows, 6)
-        await self.session.execute(
-            text(
-                "insert into staff_months (school_id, period, staff_id, programme_id, session_mask, extended_care_mask) "
-                "select * from unnest(cast(:sch as text[]), cast(:per as text[]), cast(:st as text[]), cast(:p as text[]), "
-                "cast(:m as int[]), cast(:e as int[])) "
-                "on conflict (school_id, period, staff_id, programme_id) do update set "
-                "session_mask = staff_months.session_mask | excluded.session_mask, "
-                "extended_care_mask = staff_months.extended_care_mask | excluded.extended_care_mask "
-                "where (staff_months.session_mask | excluded.session_mask) <> staff_months.session_mask "
-                "or (staff_months.extended_care_mask | excluded.extended_care_mask) <> staff_months.extended_care_mask"
-            ),
-            {"sch": sch, "per": per, "st": st, "p": p, "m": m, "e": e},
+        await (await self.connection()).execute(
+            "insert into staff_months (school_id, period, staff_id, programme_id, session_mask, extended_care_mask) "
+            "select * from unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::int[], $6::int[]) "
+            "on conflict (school_id, period, staff_id, programme_id) do update set "
+            "session_mask = staff_months.session_mask | excluded.session_mask, "
+            "extended_care_mask = staff_months.extended_care_mask | excluded.extended_care_mask "
+            "where (staff_months.session_mask | excluded.session_mask) <> staff_months.session_mask "
+            "or (staff_months.extended_care_mask | excluded.extended_care_mask) <> staff_months.extended_care_mask",
+            *_arrays(rows, 6),
         )
         self._staff = {}
 
@@ -129,18 +150,32 @@ class BillingUoW(UnitOfWork):
         if not self._journal:
             return
         rows = [(*key, *value) for key, value in sorted(self._journal.items())]
-        sch, on, typ, dr, cr, fen, n = _arrays(rows, 7)
-        await self.session.execute(
-            text(
-                "insert into journal (school_id, posted_on, event_type, debit, credit, amount_fen, entries) "
-                "select * from unnest(cast(:sch as text[]), cast(:on as date[]), cast(:typ as text[]), cast(:dr as text[]), "
-                "cast(:cr as text[]), cast(:fen as bigint[]), cast(:n as bigint[])) "
-                "on conflict (school_id, posted_on, event_type, debit, credit) do update set "
-                "amount_fen = journal.amount_fen + excluded.amount_fen, entries = journal.entries + excluded.entries"
-            ),
-            {"sch": sch, "on": on, "typ": typ, "dr": dr, "cr": cr, "fen": fen, "n": n},
+        await (await self.connection()).execute(
+            "insert into journal (school_id, posted_on, event_type, debit, credit, amount_fen, entries) "
+            "select * from unnest($1::text[], $2::date[], $3::text[], $4::text[], $5::text[], $6::bigint[], $7::bigint[]) "
+            "on conflict (school_id, posted_on, event_type, debit, credit) do update set "
+            "amount_fen = journal.amount_fen + excluded.amount_fen, entries = journal.entries + excluded.entries",
+            *_arrays(rows, 7),
         )
         self._journal = {}
+
+    # -- outbox, for events counted in thousands -------------------------------------------------
+    def queue_event(self, event: Event, *, event_id: uuid.UUID, correlation_id: str,
+                    occurred_at: datetime | None = None) -> None:
+        """`publish` for a run that emits events by the thousand (month-end): the same bytes as
+        `encode(new_envelope(...))`, but the payload is validated and serialised once, by its own
+        model, instead of dumped to a dict, validated again as the envelope's and serialised from
+        that; the envelope's few fields are framed around it with the same serialiser.
+        tests/unit/billing/test_settlement_set.py holds the two byte for byte equal."""
+        key = event.partition_key()
+        head = _Head(str(event_id), event.type_name, event.version, correlation_id, self.producer)
+        value = b"".join((
+            b'{"event_id":"', head.event_id.encode(), b'","type":', to_json(head.type),
+            b',"version":', b"%d" % head.version, b',"occurred_at":', _instant(occurred_at or datetime.now(timezone.utc)),
+            b',"producer":', to_json(head.producer), b',"correlation_id":', to_json(correlation_id),
+            b',"causation_id":null,"key":', to_json(key), b',"payload":', event.model_dump_json().encode(), b"}",
+        ))
+        self.publish_raw(event.topic, key, value, kafka_headers(head))  # type: ignore[arg-type]
 
     # -- reference data --------------------------------------------------------------------------
     async def remember_school(self, school_id: str, district_id: str | None) -> None:
@@ -233,27 +268,23 @@ class BillingUoW(UnitOfWork):
         """The next chunk of accounts with something to settle and no statement for the month yet,
         locked against payments arriving meanwhile, with their month of attendance and hardship
         verification."""
-        result = await self.session.execute(
-            text(_ACCOUNTS_IN_MONTH.format(extra="") +
-                 "and not exists (select 1 from statements s where s.programme_id = a.programme_id "
-                 "and s.period = :per and s.student_id = a.student_id) "
-                 "order by a.student_id limit :n for update of a"),
-            {"p": programme_id, "per": period, "after": after, "cutoff": cutoff, "first": first, "n": limit},
-        )
-        return list(result)
+        return await (await self.connection()).fetch(
+            _ACCOUNTS_IN_MONTH.format(extra="") +
+            "and not exists (select 1 from statements s where s.programme_id = a.programme_id "
+            "and s.period = $2::text and s.student_id = a.student_id) "
+            "order by a.student_id limit $6::int for update of a",
+            programme_id, period, after, cutoff, first, limit, record_class=_Row)
 
     async def accounts_in_month(self, programme_id: str, period: str, first: date, cutoff: datetime,
                                 after: str, limit: int) -> list[Any]:
         """The same accounts settlement picks, read without locking (a preview must never hold up a
         payment), settled or not: `settled` says whether the month's statement already exists."""
-        result = await self.session.execute(
-            text(_ACCOUNTS_IN_MONTH.format(
+        return await (await self.connection()).fetch(
+            _ACCOUNTS_IN_MONTH.format(
                 extra=", exists (select 1 from statements s where s.programme_id = a.programme_id "
-                      "and s.period = :per and s.student_id = a.student_id) as settled") +
-                 "order by a.student_id limit :n"),
-            {"p": programme_id, "per": period, "after": after, "cutoff": cutoff, "first": first, "n": limit},
-        )
-        return list(result)
+                      "and s.period = $2::text and s.student_id = a.student_id) as settled") +
+            "order by a.student_id limit $6::int",
+            programme_id, period, after, cutoff, first, limit, record_class=_Row)
 
     async def school_known(self, school_id: str) -> bool:
         return bool((await self.session.execute(text("select 1 from schools where school_id = :s"),
@@ -263,22 +294,17 @@ class BillingUoW(UnitOfWork):
         """Multi-row insert; returns the ids actually inserted (a concurrent run may have won some)."""
         if not rows:
             return set()
-        cols = _arrays(rows, 20)
-        names = ["sid", "stu", "prg", "per", "sch", "gdn", "ps", "pe", "hs", "sp", "sa", "ec", "ch", "wv", "pd",
-                 "rf", "os", "lines", "cids", "at"]
-        casts = ["text", "text", "text", "text", "text", "text", "date", "date", "bool", "int", "int", "int",
-                 "bigint", "bigint", "bigint", "bigint", "bigint", "text", "text", "timestamptz"]
-        unnest = ", ".join(f"cast(:{n} as {c}[])" for n, c in zip(names, casts))
-        result = await self.session.execute(
-            text(
-                "insert into statements (settlement_id, student_id, programme_id, period, school_id, guardian_id, "
-                "period_start, period_end, hardship, sessions_provided, sessions_attended, extended_care_sessions, "
-                "charged_fen, waived_fen, paid_fen, refund_due_fen, outstanding_fen, lines, charge_ids, settled_at) "
-                f"select sid, stu, prg, per, sch, gdn, ps, pe, hs, sp, sa, ec, ch, wv, pd, rf, os, cast(lines as jsonb), "
-                f"string_to_array(cids, ','), at from unnest({unnest}) as u({', '.join(names)}) "
-                "on conflict do nothing returning settlement_id"
-            ),
-            dict(zip(names, cols)),
+        result = await (await self.connection()).fetch(
+            "insert into statements (settlement_id, student_id, programme_id, period, school_id, guardian_id, "
+            "period_start, period_end, hardship, sessions_provided, sessions_attended, extended_care_sessions, "
+            "charged_fen, waived_fen, paid_fen, refund_due_fen, outstanding_fen, lines, charge_ids, settled_at) "
+            "select sid, stu, prg, per, sch, gdn, ps, pe, hs, sp, sa, ec, ch, wv, pd, rf, os, lines::jsonb, "
+            "string_to_array(cids, ','), at from unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], "
+            "$6::text[], $7::date[], $8::date[], $9::bool[], $10::int[], $11::int[], $12::int[], $13::bigint[], "
+            "$14::bigint[], $15::bigint[], $16::bigint[], $17::bigint[], $18::text[], $19::text[], $20::timestamptz[]) "
+            "as u(sid, stu, prg, per, sch, gdn, ps, pe, hs, sp, sa, ec, ch, wv, pd, rf, os, lines, cids, at) "
+            "on conflict do nothing returning settlement_id",
+            *_arrays(rows, 20),
         )
         return {r[0] for r in result}
 
@@ -286,18 +312,24 @@ class BillingUoW(UnitOfWork):
         """Per student: add to what is owed, take from the credit held (one statement for the chunk)."""
         if not changes:
             return
-        stu, owed, used = _arrays(changes, 3)
-        await self.session.execute(
-            text("update fee_accounts a set outstanding_fen = a.outstanding_fen + u.owed, "
-                 "credit_fen = a.credit_fen - u.used "
-                 "from unnest(cast(:stu as text[]), cast(:owed as bigint[]), cast(:used as bigint[])) as u(stu, owed, used) "
-                 "where a.programme_id = :p and a.student_id = u.stu"),
-            {"p": programme_id, "stu": stu, "owed": owed, "used": used},
+        await (await self.connection()).execute(
+            "update fee_accounts a set outstanding_fen = a.outstanding_fen + u.owed, "
+            "credit_fen = a.credit_fen - u.used "
+            "from unnest($2::text[], $3::bigint[], $4::bigint[]) as u(stu, owed, used) "
+            "where a.programme_id = $1::text and a.student_id = u.stu",
+            programme_id, *_arrays(changes, 3),
         )
 
     async def insert_refunds(self, rows: list[dict]) -> None:
-        if rows:
-            await self.session.execute(insert(RefundRow.__table__), rows)
+        if not rows:
+            return
+        names = ["refund_id", "school_id", "student_id", "guardian_id", "payment_id", "settlement_id", "amount_fen",
+                 "reason", "paid_from_account", "issued_at"]
+        await (await self.connection()).execute(
+            f"insert into refunds ({', '.join(names)}) select * from unnest($1::text[], $2::text[], $3::text[], "
+            "$4::text[], $5::text[], $6::text[], $7::bigint[], $8::text[], $9::text[], $10::timestamptz[])",
+            *([r[n] for r in rows] for n in names),
+        )
 
     async def staff_sessions(self, school_id: str, period: str) -> dict[str, tuple[int, int]]:
         """Per staff member: sessions run and extended-care sessions supervised in the month (R20)."""

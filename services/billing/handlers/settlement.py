@@ -7,6 +7,7 @@ every event id is derived from what it is about, so a second run (or a run retri
 finds the work done and emits nothing new."""
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import uuid
@@ -78,9 +79,13 @@ class _Context:
     now: datetime
     due_days: int
 
-    @property
+    @functools.cached_property
     def today(self) -> date:
         return local_day(self.now)
+
+    @functools.cached_property
+    def due(self) -> datetime:
+        return due_at(self.now, self.due_days)
 
 
 async def settle_school_month(
@@ -141,17 +146,19 @@ async def settle_school_month(
 
 async def _settle_chunk(uow: BillingUoW, ctx: _Context, rows: list, provided_mask: int, spans: list,
                         summary: SettlementSummary) -> None:
-    results: list[tuple[object, Statement, str, list[list[date]]]] = []
+    """One chunk in a handful of statements: read the accounts, insert their statements, move their
+    balances, insert refunds; events and journal lines go out with the commit (outbox)."""
+    results: list[tuple[object, Statement, str, list[tuple[date, ...]]]] = []
     statement_rows: list[tuple] = []
     for row in rows:
         statement = statement_of(row, provided_mask, spans, ctx.period)
         settlement_id = stable_id("stl", ctx.programme_id, row.student_id, ctx.period)
         charge_ids = [_charge_id(settlement_id, line) for line in statement.lines]
-        dates = [days_in(line.mask, ctx.period) for line in statement.lines]
+        days = [_days(line.mask, ctx.period) for line in statement.lines]
         lines = [{"charge_id": cid, "fee_schedule_id": line.fee_schedule_id, "category": line.category,
                   "unit_price_fen": line.unit_price_fen, "quantity": line.quantity, "amount_fen": line.amount_fen,
-                  "session_dates": [d.isoformat() for d in days]}
-                 for cid, line, days in zip(charge_ids, statement.lines, dates)]
+                  "session_dates": iso}
+                 for cid, line, (_, iso) in zip(charge_ids, statement.lines, days)]
         statement_rows.append((
             settlement_id, row.student_id, ctx.programme_id, ctx.period, ctx.school_id, row.guardian_id,
             ctx.first, ctx.last, statement.hardship, statement.sessions_provided, statement.sessions_attended,
@@ -159,7 +166,7 @@ async def _settle_chunk(uow: BillingUoW, ctx: _Context, rows: list, provided_mas
             statement.credit_applied_fen, statement.refund_due_fen, statement.outstanding_fen,
             json.dumps(lines, separators=(",", ":")), ",".join(charge_ids), ctx.now,
         ))
-        results.append((row, statement, settlement_id, dates))
+        results.append((row, statement, settlement_id, [d for d, _ in days]))
     inserted = await uow.insert_statements(statement_rows)
     fresh = [(row, st, sid, dates) for row, st, sid, dates in results if sid in inserted]
     summary.settled_concurrently += len(results) - len(fresh)
@@ -169,6 +176,14 @@ async def _settle_chunk(uow: BillingUoW, ctx: _Context, rows: list, provided_mas
     for row, statement, settlement_id, dates in fresh:
         refunds.extend(_publish_statement(uow, ctx, row, statement, settlement_id, dates, summary))
     await uow.insert_refunds(refunds)
+
+
+@functools.lru_cache(maxsize=4096)
+def _days(mask: int, period: str) -> tuple[tuple[date, ...], tuple[str, ...]]:
+    """The days of a charge line, and as ISO strings: most children attend the same days as their
+    classmates, so a month's few distinct masks are turned into dates once, not once per child."""
+    days = tuple(days_in(mask, period))
+    return days, tuple(d.isoformat() for d in days)
 
 
 def statement_of(row, provided_mask: int, spans: list, period: str) -> Statement:  # noqa: ANN001
@@ -184,30 +199,30 @@ def _charge_id(settlement_id: str, line) -> str:  # noqa: ANN001
 
 
 def _publish_statement(uow: BillingUoW, ctx: _Context, row, statement: Statement, settlement_id: str,  # noqa: ANN001
-                       dates: list[list[date]], summary: SettlementSummary) -> list[dict]:
+                       dates: list[tuple[date, ...]], summary: SettlementSummary) -> list[dict]:
     """The statement's events in the order a family's account changes: charges, waiver, the
     statement itself, then any refund. Each is booked in the school's journal on the school-local
     day it was made, as the event states it (the audit service recomputes disclosures that way)."""
     base = {"school_id": ctx.school_id, "student_id": row.student_id, "guardian_id": row.guardian_id}
-    due = due_at(ctx.now, ctx.due_days)
+    due = ctx.due
     charge_ids: list[str] = []
     for line, days in zip(statement.lines, dates):
         charge_id = _charge_id(settlement_id, line)
         charge_ids.append(charge_id)
         moves = statement.charge_moves(line)
-        uow.publish(FeeCharged(
+        uow.queue_event(FeeCharged(
             **base, charge_id=charge_id, programme_id=ctx.programme_id, fee_schedule_id=line.fee_schedule_id,
             category=line.category, unit_price_fen=line.unit_price_fen, quantity=line.quantity,
             amount_fen=line.amount_fen, period_start=ctx.first, period_end=ctx.last,
-            session_dates=days, due_at=due, charged_by=ctx.actor.subject,
+            session_dates=list(days), due_at=due, charged_by=ctx.actor.subject,
             charged_by_role=ctx.actor.role, charged_at=ctx.now, settlement_id=settlement_id, postings=postings(moves),
-        ), event_id=event_uuid("FeeCharged", charge_id), correlation_id=settlement_id)
+        ), event_id=event_uuid("FeeCharged", charge_id), correlation_id=settlement_id, occurred_at=ctx.now)
         uow.post(ctx.school_id, ctx.today, "FeeCharged", moves)
         summary.events += 1
     if statement.waived_fen:
         waiver_id = stable_id("wvr", settlement_id)
         moves = statement.waiver_moves()
-        uow.publish(FeeWaived(
+        uow.queue_event(FeeWaived(
             **base, waiver_id=waiver_id, programme_id=ctx.programme_id, amount_fen=statement.waived_fen,
             reason="hardship",
             note=f"{statement.sessions_attended} sessions and {statement.extended_care_sessions} extended-care "
@@ -215,11 +230,11 @@ def _publish_statement(uow: BillingUoW, ctx: _Context, row, statement: Statement
             waived_by=ctx.actor.subject, waived_by_role=ctx.actor.role, waived_at=ctx.now,
             settlement_id=settlement_id, verification_ref=row.application_id, verified_by=row.verified_by,
             verified_by_role=row.verified_by_role, postings=postings(moves),
-        ), event_id=event_uuid("FeeWaived", waiver_id), correlation_id=settlement_id)
+        ), event_id=event_uuid("FeeWaived", waiver_id), correlation_id=settlement_id, occurred_at=ctx.now)
         uow.post(ctx.school_id, ctx.today, "FeeWaived", moves)
         summary.events += 1
     moves = statement.settlement_moves()
-    uow.publish(FeeSettled(
+    uow.queue_event(FeeSettled(
         **base, settlement_id=settlement_id, programme_id=ctx.programme_id, period_start=ctx.first,
         period_end=ctx.last, sessions_provided=statement.sessions_provided,
         sessions_attended=statement.sessions_attended, extended_care_sessions=statement.extended_care_sessions,
@@ -227,7 +242,7 @@ def _publish_statement(uow: BillingUoW, ctx: _Context, row, statement: Statement
         refund_due_fen=statement.refund_due_fen, outstanding_fen=statement.outstanding_fen,
         settled_by=ctx.actor.subject, settled_by_role=ctx.actor.role, settled_at=ctx.now, period=ctx.period,
         hardship=statement.hardship, charge_ids=charge_ids, postings=postings(moves),
-    ), event_id=event_uuid("FeeSettled", settlement_id), correlation_id=settlement_id)
+    ), event_id=event_uuid("FeeSettled", settlement_id), correlation_id=settlement_id, occurred_at=ctx.now)
     uow.post(ctx.school_id, ctx.today, "FeeSettled", moves)
     summary.events += 1
     summary.statements += 1
@@ -241,11 +256,11 @@ def _publish_statement(uow: BillingUoW, ctx: _Context, row, statement: Statement
     refund_id = stable_id("rfd", settlement_id)
     account = row.credit_account or f"{ctx.school_id}:bank"
     moves = statement.refund_moves()
-    uow.publish(RefundIssued(
+    uow.queue_event(RefundIssued(
         **base, refund_id=refund_id, amount_fen=statement.refund_due_fen, payment_id=row.credit_payment_id,
         settlement_id=settlement_id, reason=statement.refund_reason, paid_from_account=account,
         issued_by=ctx.actor.subject, issued_by_role=ctx.actor.role, issued_at=ctx.now, postings=postings(moves),
-    ), event_id=event_uuid("RefundIssued", refund_id), correlation_id=settlement_id)
+    ), event_id=event_uuid("RefundIssued", refund_id), correlation_id=settlement_id, occurred_at=ctx.now)
     uow.post(ctx.school_id, ctx.today, "RefundIssued", moves)
     summary.events += 1
     summary.refunded_fen += statement.refund_due_fen
