@@ -5,13 +5,13 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import replace
-from datetime import date, datetime, timezone
+from datetime import date, datetime
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.responses import JSONResponse, Response
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 from starlette.types import ASGIApp, Receive, Scope, Send
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
 from services.attendance import handlers as h
 from services.attendance.db import AttendanceUoW
@@ -19,11 +19,11 @@ from services.attendance.domain import DAILY_EXERCISE_MINUTES, KINDS, DayState, 
 from shared.auth import Principal, bearer, current_principal
 from shared.messaging.runtime import Runtime
 from shared.observability import correlation_id
-from shared.contracts.common import ActivityTier
+from shared.contracts.common import ActivityTier, Text, UtcDatetime
 
 router = APIRouter(prefix="/v1", tags=["attendance"])
 
-ID = Annotated[str, Field(min_length=1, max_length=128)]
+ID = Annotated[Text, Field(min_length=1, max_length=128)]
 
 
 # -- the batch format ---------------------------------------------------------------------------------
@@ -35,12 +35,12 @@ class _RecordIn(BaseModel):
     record_id: ID = Field(description="Your system's id for the record; resending it is harmless (R15).",
                           examples=["gate-20250912-00017"])
     student_id: ID = Field(examples=["stu-000123"])
-    at: AwareDatetime = Field(description="When it happened, with its UTC offset: the check-in, the handover, or the "
+    at: UtcDatetime = Field(description="When it happened, with its UTC offset: the check-in, the handover, or the "
                                           "activity's start.", examples=["2025-09-12T15:31:00+08:00"])
     session_date: date | None = Field(None, description="School-local day; defaults to the local day of `at`.")
     programme_id: ID | None = Field(None, description="Needed only if the student has two sessions that day.")
     staff_id: ID = Field(description="Admitted staff member who did it (R11, R28).", examples=["stf-0311"])
-    staff_role: str = Field("school_staff", description="school_staff, principal or outside_provider.")
+    staff_role: Text = Field("school_staff", description="school_staff, principal or outside_provider.")
     school_id: ID | None = Field(None, description="If given, must be the school in the path.")
     system_id: ID | None = Field(None, description="Your gate or information system; defaults to the token's subject.")
 
@@ -53,7 +53,7 @@ class CheckOutIn(_RecordIn):
     kind: Literal["check_out"]
     collected_by_id: ID = Field(description="Guardian or authorised pickup person, as known to the platform (R11).",
                                 examples=["gdn-000456"])
-    collected_by_name: str | None = Field(None, max_length=64, description="Their name as your gate recorded it.")
+    collected_by_name: Text | None = Field(None, max_length=64, description="Their name as your gate recorded it.")
 
 
 class ActivityIn(_RecordIn):
@@ -104,7 +104,8 @@ def _describe(exc: ValidationError) -> str:
 def parse_record(raw: object, school_id: str, system_id: str) -> h.Submitted:
     """One raw JSON record to a Submitted: a Record, or a rejection saying exactly what is wrong (R15)."""
     record_id = raw.get("record_id") if isinstance(raw, dict) else None
-    record_id = record_id if isinstance(record_id, str) else None
+    # Echoed in the answer even when rejected, so made printable: a lone surrogate cannot be written as UTF-8.
+    record_id = record_id.encode("utf-8", "replace").decode("utf-8").replace("\x00", "\ufffd") if isinstance(record_id, str) else None
     if not isinstance(raw, dict):
         return h.Submitted(None, rejection=Rejection("invalid", f"a record must be a JSON object, got {type(raw).__name__}"))
     if raw.get("kind") not in KINDS:
@@ -117,7 +118,11 @@ def parse_record(raw: object, school_id: str, system_id: str) -> h.Submitted:
     if rec.school_id is not None and rec.school_id != school_id:
         return h.Submitted(record_id, rejection=Rejection(
             "wrong_school", f"record is about school {rec.school_id}, posted to {school_id}"))
-    at = rec.at.astimezone(timezone.utc)
+    at = rec.at  # UTC already
+    try:
+        session_date = rec.session_date or local_day(at)
+    except OverflowError:
+        return h.Submitted(record_id, rejection=Rejection("invalid", "at: the school-local day of this instant is past year 9999"))
     extra = {}
     if isinstance(rec, CheckOutIn):
         extra = dict(collected_by_id=rec.collected_by_id, collected_by_name=rec.collected_by_name)
@@ -125,7 +130,7 @@ def parse_record(raw: object, school_id: str, system_id: str) -> h.Submitted:
         extra = dict(activity_id=rec.activity_id, tier=rec.tier, minutes=rec.minutes, exercise_minutes=rec.exercise_minutes)
     record = Record(
         record_id=rec.record_id, kind=rec.kind, school_id=school_id, student_id=rec.student_id,
-        at=at, session_date=rec.session_date or local_day(at), staff_id=rec.staff_id, staff_role=rec.staff_role,
+        at=at, session_date=session_date, staff_id=rec.staff_id, staff_role=rec.staff_role,
         system_id=rec.system_id or system_id, programme_id=rec.programme_id, **extra,
     )
     return h.Submitted(record_id, record)
@@ -209,10 +214,15 @@ async def post_records(school_id: str, request: Request, principal: Principal = 
 async def submit_records(rt: Runtime, school_id: str, principal: Principal, body: bytes) -> dict:
     """The batch endpoint's work, whichever way the request came in (the route above, or RecordsFastPath):
     every record's result, in order; HTTPException for a request that cannot be taken at all."""
+    limit = rt.settings.ingest_max_body_bytes
+    if len(body) > limit:
+        raise HTTPException(413, f"the body is {len(body):,} bytes; at most {limit:,}; split the batch")
     try:
         payload = json.loads(body)
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise HTTPException(400, f"the body is not JSON: {exc}") from None
+    except RecursionError:
+        raise HTTPException(400, "the body is not JSON this service reads: nested too deeply") from None
     if not isinstance(payload, dict) or not isinstance(payload.get("records"), list):
         raise HTTPException(422, 'the body must be a JSON object {"records": [...]}')
     raw_records = payload["records"]
@@ -262,7 +272,7 @@ class RecordsFastPath:
             rt: Runtime = scope["app"].state.runtime
             header = dict(scope["headers"]).get(b"authorization", b"").decode("latin-1")
             principal = await school_system_of(school_id, bearer(rt.authority, header))
-            body = await _body(receive)
+            body = await _body(receive, rt.settings.ingest_max_body_bytes)
             response: Response = JSONResponse(await submit_records(rt, school_id, principal, body))
         except HTTPException as exc:
             response = JSONResponse({"detail": exc.detail}, exc.status_code, headers=exc.headers)
@@ -274,13 +284,18 @@ class RecordsFastPath:
         await response(scope, receive, send)
 
 
-async def _body(receive: Receive) -> bytes:
-    chunks = []
+async def _body(receive: Receive, limit: int) -> bytes:
+    """The request body, refused (413) as soon as it passes `limit`: nothing that large is read, let alone parsed."""
+    chunks, size = [], 0
     while True:
         message = await receive()
         if message["type"] == "http.disconnect":
             raise HTTPException(400, "the client went away before the body was complete")
-        chunks.append(message.get("body", b""))
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > limit:
+            raise HTTPException(413, f"the body is over {limit:,} bytes; split the batch")
+        chunks.append(chunk)
         if not message.get("more_body", False):
             return b"".join(chunks)
 

@@ -12,6 +12,8 @@ class Settings(CommonSettings):
     ingest_max_records: int = Field(10_000, ge=1, description="Most records one HTTP batch may carry (R15).")
     ingest_groups_in_flight: int = Field(2, ge=1, description="Group-committed ingest transactions running at once: "
                                          "concurrent HTTP batches are judged and committed together (R15).")
+    ingest_max_body_bytes: int = Field(8 * 1024 * 1024, ge=1024, description="Largest HTTP batch body accepted, in "
+                                       "bytes (413 beyond, before parsing).")
     ingest_linger_ms: float = Field(5.0, ge=0, le=1000, description="How long a group of HTTP batches waits for more "
                                     "after its first, so one transaction serves several one-record POSTs.")
     ingest_max_age_days: int = Field(7, ge=0, description="Oldest session day a late record may still be about (R15).")

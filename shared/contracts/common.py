@@ -14,6 +14,20 @@ def _to_utc(value: datetime) -> datetime:
         raise ValueError("the instant is outside the years 1-9999 once converted to UTC") from None
 
 
+def _storable(value: str) -> str:
+    if "\x00" in value:
+        raise ValueError("contains a NUL character, which no text field may hold")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValueError("contains a lone surrogate: not valid Unicode") from None
+    return value
+
+
+# Text every store and every wire format accepts: no NUL (PostgreSQL refuses it) and no lone surrogate
+# (not encodable as UTF-8), refused as the field's own error rather than failing a batch downstream.
+Text = Annotated[str, AfterValidator(_storable)]
+
 # An instant: must carry an offset, and is normalised to UTC so equal instants compare and
 # serialise equally whatever offset the producer used (school systems often send +08:00).
 UtcDatetime = Annotated[AwareDatetime, AfterValidator(_to_utc)]

@@ -203,3 +203,16 @@ def test_json_nested_too_deeply_for_the_parser_is_a_contract_error_not_a_crash()
         decode(b"[" * 100_000 + b"]" * 100_000)
 
     assert caught.value.code == "not_json"
+
+
+@pytest.mark.parametrize("value", ["stu-\x00", "stu-\ud800"], ids=["nul", "lone-surrogate"])
+def test_a_school_record_with_text_no_store_accepts_is_a_contract_error(value: str) -> None:
+    from shared.contracts import ingest
+
+    data = envelope_dict(ingest.SchoolCheckInRecorded)
+    data["payload"]["staff_id"] = data["payload"]["checked_in_by"] = value
+
+    with pytest.raises(ContractError) as caught:
+        decode(json.dumps(data).encode())
+
+    assert caught.value.code == "bad_payload"

@@ -2,6 +2,7 @@
 (R15, R27), per-record reasons for malformed records, and clear 4xx answers for malformed requests."""
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator
 
 import httpx
@@ -155,3 +156,35 @@ async def test_a_records_events_carry_the_correlation_id_the_school_system_is_an
     assert by_event[given.json()["results"][0]["event_id"]] == "gate-7-batch-42"
     # Without a given id the kit makes one, and the events use that same id rather than a second one.
     assert by_event[made.json()["results"][0]["event_id"]] == made.headers["x-correlation-id"]
+
+
+async def test_hostile_values_are_rejected_per_record_and_the_good_records_beside_them_are_accepted(client, uow_factory) -> None:
+    school = School(uow_factory)
+    await school.publish()
+    good, other = await school.enrol(), await school.enrol()
+    records = [
+        check_in(school, good),
+        check_in(school, "stu-\x00-nul"),                                              # NUL: PostgreSQL refuses it
+        {**check_in(school, other), "record_id": "gate-\ud800"},                       # a lone surrogate
+        {**check_in(school, other), "at": "9999-12-31T23:59:59-14:00"},                # past year 9999 in UTC
+        {**check_in(school, other), "at": "9999-12-31T23:59:59+00:00"},                # its local day is past 9999
+    ]
+    body = json.dumps({"records": records}).encode()  # json.dumps escapes the surrogate, as a careless client would
+    reply = await client.post(f"/v1/schools/{school.school_id}/records", content=body,
+                              headers={**bearer("school_system", school=school.school_id), "content-type": "application/json"})
+    assert reply.status_code == 200
+    results = reply.json()["results"]
+    assert [r["status"] for r in results] == ["accepted", "rejected", "rejected", "rejected", "rejected"]
+    assert "NUL" in results[1]["reason"]
+    assert results[2]["record_id"] == "gate-?" and "surrogate" in results[2]["reason"]
+    assert "year" in results[3]["reason"] and "9999" in results[4]["reason"]
+
+
+async def test_a_body_too_deep_or_too_large_gets_a_clear_4xx_before_it_is_parsed(client, uow_factory) -> None:
+    school = School(uow_factory)
+    await school.publish()
+    path, headers = f"/v1/schools/{school.school_id}/records", bearer("school_system", school=school.school_id)
+    deep = await client.post(path, content=b'{"records": ' + b"[" * 100_000 + b"]" * 100_000 + b"}", headers=headers)
+    assert deep.status_code == 400 and "nested too deeply" in deep.json()["detail"]
+    huge = await client.post(path, content=b" " * (9 * 1024 * 1024), headers=headers)
+    assert huge.status_code == 413 and "split the batch" in huge.json()["detail"]
