@@ -175,12 +175,17 @@ async def run(args: argparse.Namespace) -> None:
               f"{audit_s:.1f} s = {audit_s * 1e6 / size:.1f} s per million entries")
     await db.dispose()
     if getattr(args, "fresh", False) and not args.keep:
-        base, _, name = url.rpartition("/")
-        conn = await asyncpg.connect(f"{base}/postgres")
-        try:
-            await conn.execute(f'drop database "{name}" with (force)')
-        finally:
-            await conn.close()
+        await drop_database(url)
+
+
+async def drop_database(url: str) -> None:
+    """Drop the fresh database a benchmark made for itself."""
+    base, _, name = url.rpartition("/")
+    conn = await asyncpg.connect(f"{base}/postgres")
+    try:
+        await conn.execute(f'drop database "{name}" with (force)')
+    finally:
+        await conn.close()
 
 
 def main() -> None:

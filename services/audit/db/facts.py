@@ -2,17 +2,16 @@
 distribution plans, sessions held, staff sessions, waivers, school accounts and districts (R25). A mixin of AuditUoW."""
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import date
-from typing import Any
 
+import asyncpg
 from sqlalchemy import and_, func, select, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.audit.db.tables import (
     distribution_plans,
-    enrolments,
     fee_schedules,
     programmes,
     school_accounts,
@@ -25,6 +24,28 @@ from services.audit.db.tables import (
 from services.audit.domain.rules import DisclosedProgramme, Enrolment, FeeStandard, LabourFeePlan, StudentCash
 
 _CHUNK = 1000
+
+# The statements a consumed batch runs, one per kind of fact, with arrays for parameters (asyncpg takes
+# the types from the casts). Each key appears once in a statement: ON CONFLICT may touch a row only once.
+_SESSIONS_HELD = ("insert into sessions_held (school_id, programme_id, session_date) "
+                  "select * from unnest($1::text[], $2::text[], $3::date[]) on conflict do nothing")
+_STAFF_SESSIONS = ("insert into staff_sessions (school_id, staff_id, session_date) "
+                   "select * from unnest($1::text[], $2::text[], $3::date[]) on conflict do nothing")
+_DISTRICTS = ("insert into school_districts (school_id, district_id) select * from unnest($1::text[], $2::text[]) "
+              "on conflict (school_id) do update set district_id = excluded.district_id")
+_FILE_ENROLMENTS = ("insert into enrolments (student_id, programme_id, school_id, hardship, withdrawn_on) "
+                    "select s, p, sc, h, null from unnest($1::text[], $2::text[], $3::text[], $4::bool[]) as t(s, p, sc, h) "
+                    "on conflict (student_id, programme_id) do update "
+                    "set school_id = excluded.school_id, hardship = excluded.hardship, withdrawn_on = null")
+_WITHDRAW_ENROLMENTS = ("insert into enrolments (student_id, programme_id, school_id, hardship, withdrawn_on) "
+                        "select s, p, sc, false, w from unnest($1::text[], $2::text[], $3::text[], $4::date[]) "
+                        "as t(s, p, sc, w) "
+                        "on conflict (student_id, programme_id) do update set withdrawn_on = excluded.withdrawn_on")
+
+
+def _columns(rows: Sequence[tuple]) -> list[list]:
+    """Rows (at least one) as one list per column, the shape unnest takes."""
+    return [list(column) for column in zip(*rows)]
 
 
 class FactsStore:
@@ -48,22 +69,21 @@ class FactsStore:
             self._districts[school_id] = district_id
 
     async def write_noted_facts(self) -> None:
-        await self._insert_ignore(sessions_held, [{"school_id": s, "programme_id": p, "session_date": d}
-                                                  for s, p, d in sorted(self._sessions)])
-        await self._insert_ignore(staff_sessions, [{"school_id": s, "staff_id": p, "session_date": d}
-                                                   for s, p, d in sorted(self._staff)])
-        rows = [{"school_id": s, "district_id": d} for s, d in sorted(self._districts.items())]
-        for i in range(0, len(rows), _CHUNK):
-            stmt = pg_insert(school_districts).values(rows[i:i + _CHUNK])
-            await self.session.execute(stmt.on_conflict_do_update(
-                index_elements=["school_id"], set_={"district_id": stmt.excluded.district_id}))
+        if self._sessions:
+            await (await self._connection()).execute(_SESSIONS_HELD, *_columns(sorted(self._sessions)))
+        if self._staff:
+            await (await self._connection()).execute(_STAFF_SESSIONS, *_columns(sorted(self._staff)))
+        if self._districts:
+            await (await self._connection()).execute(_DISTRICTS, *_columns(sorted(self._districts.items())))
         self._sessions.clear()
         self._staff.clear()
         self._districts.clear()
 
-    async def _insert_ignore(self, table: Any, rows: list[dict]) -> None:
-        for i in range(0, len(rows), _CHUNK):
-            await self.session.execute(pg_insert(table).values(rows[i:i + _CHUNK]).on_conflict_do_nothing())
+    async def _connection(self) -> asyncpg.Connection:
+        """The transaction's asyncpg connection for the statements a consumed batch runs, beside the
+        session the cold paths use: the session comes first, so both work in one transaction."""
+        self.session  # noqa: B018 - opens the session, so the connection is its own, not a second one
+        return await self.connection()  # type: ignore[attr-defined] - the kit's UnitOfWork
 
     # -- facts from enrolment and billing events ------------------------------------------------
     async def upsert_programme(self, programme_id: str, school_id: str, district_id: str, fee_fen: int,
@@ -91,18 +111,17 @@ class FactsStore:
             approved_on=approved_on, effective_from=effective_from, paid_from_account=paid_from_account,
         ).on_conflict_do_nothing())
 
-    async def file_enrolment(self, student_id: str, programme_id: str, school_id: str, hardship: bool) -> None:
-        stmt = pg_insert(enrolments).values(student_id=student_id, programme_id=programme_id, school_id=school_id,
-                                            hardship=hardship, withdrawn_on=None)
-        await self.session.execute(stmt.on_conflict_do_update(
-            index_elements=["student_id", "programme_id"],
-            set_={"school_id": school_id, "hardship": hardship, "withdrawn_on": None}))
+    async def file_enrolments(self, filed: dict[tuple[str, str], tuple[str, bool]]) -> None:
+        """(student, programme) -> (school, hardship): enrolled from now on, whatever was withdrawn before."""
+        rows = sorted((student, programme, school, hardship) for (student, programme), (school, hardship) in filed.items())
+        if rows:
+            await (await self._connection()).execute(_FILE_ENROLMENTS, *_columns(rows))
 
-    async def withdraw_enrolment(self, student_id: str, programme_id: str, school_id: str, effective_on: date) -> None:
-        stmt = pg_insert(enrolments).values(student_id=student_id, programme_id=programme_id, school_id=school_id,
-                                            hardship=False, withdrawn_on=effective_on)
-        await self.session.execute(stmt.on_conflict_do_update(
-            index_elements=["student_id", "programme_id"], set_={"withdrawn_on": effective_on}))
+    async def withdraw_enrolments(self, withdrawn: dict[tuple[str, str], tuple[str, date]]) -> None:
+        """(student, programme) -> (school, effective day); a withdrawal seen before its filing is kept too."""
+        rows = sorted((student, programme, school, day) for (student, programme), (school, day) in withdrawn.items())
+        if rows:
+            await (await self._connection()).execute(_WITHDRAW_ENROLMENTS, *_columns(rows))
 
     async def add_school_account(self, school_id: str, account: str) -> None:
         await self.session.execute(pg_insert(school_accounts).values(school_id=school_id, account=account)

@@ -1,4 +1,4 @@
-"""Audit's use cases: recording fee records and the facts checks need (one handler per consumed event),
+"""Audit's use cases: recording fee records and the facts checks need (per event, or per run of events),
 signing checkpoints, running the checks; plus the tables of which handler takes which event."""
 from services.audit.domain import RECORD_TYPES
 from services.audit.handlers.checkpoint import LedgerIntegrityError, publish_checkpoint
@@ -6,11 +6,11 @@ from services.audit.handlers.checks import CheckPolicy, run_checks
 from services.audit.handlers.consume import (
     compare_redelivery,
     record_distribution_plan,
-    record_enrolment,
+    record_enrolments,
     record_fee_record,
     record_programme,
-    record_session,
-    record_withdrawal,
+    record_sessions,
+    record_withdrawals,
 )
 from services.audit.handlers.findings import record_findings
 
@@ -18,12 +18,12 @@ HANDLERS = {
     **{name: record_fee_record for name in RECORD_TYPES},
     "DistributionPlanRecorded": record_distribution_plan,
     "ProgrammePublished": record_programme,
-    "EnrollmentFiled": record_enrolment,
-    "EnrollmentWithdrawn": record_withdrawal,
-    "StudentCheckedIn": record_session,
-    "StudentCheckedOut": record_session,
-    "ActivityRecorded": record_session,
-    "ExtendedCareStarted": record_session,
+    "EnrollmentFiled": record_enrolments,
+    "EnrollmentWithdrawn": record_withdrawals,
+    "StudentCheckedIn": record_sessions,
+    "StudentCheckedOut": record_sessions,
+    "ActivityRecorded": record_sessions,
+    "ExtendedCareStarted": record_sessions,
 }
 
 # Redeliveries of fee records are compared with what the ledger recorded (R24).

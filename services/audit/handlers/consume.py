@@ -2,7 +2,8 @@
 bytes is refused and reported; enrolment and attendance events become the facts checks need (R25)."""
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from collections.abc import Sequence
+from datetime import date, datetime, timezone
 
 from shared.contracts.attendance import ActivityRecorded, ExtendedCareStarted, StudentCheckedIn, StudentCheckedOut
 from shared.contracts.billing import (
@@ -14,7 +15,7 @@ from shared.contracts.billing import (
 )
 from shared.contracts.enrollment import EnrollmentFiled, EnrollmentWithdrawn, ProgrammePublished
 from shared.contracts.envelope import Envelope, Event
-from shared.messaging.consumer import Rejected
+from shared.messaging.consumer import Item, Rejected, batch_handler
 from services.audit.db import AuditUoW
 from services.audit.domain import leaf_bytes, leaf_document
 from services.audit.domain.rules import FeeStandard, LabourFeePlan, conflicting_delivery
@@ -80,24 +81,43 @@ async def record_programme(uow: AuditUoW, envelope: Envelope, event: ProgrammePu
     uow.note_district(event.school_id, event.district_id)
 
 
-async def record_enrolment(uow: AuditUoW, envelope: Envelope, event: EnrollmentFiled) -> None:
-    """Who may be charged (R6), and who never may (R9)."""
-    await uow.file_enrolment(event.student_id, event.programme_id, event.school_id, event.hardship)
-    uow.note_district(event.school_id, event.district_id)
+@batch_handler
+async def record_enrolments(uow: AuditUoW, items: Sequence[Item]) -> None:
+    """Who may be charged (R6), and who never may (R9): a run of filings in one statement; a student filed
+    twice in the run keeps the later filing."""
+    filed: dict[tuple[str, str], tuple[str, bool]] = {}
+    for item in items:
+        event: EnrollmentFiled = item.event  # type: ignore[assignment]
+        filed[(event.student_id, event.programme_id)] = (event.school_id, event.hardship)
+        uow.note_district(event.school_id, event.district_id)
+    await uow.file_enrolments(filed)
 
 
-async def record_withdrawal(uow: AuditUoW, envelope: Envelope, event: EnrollmentWithdrawn) -> None:
-    """No charge from the day a withdrawal takes effect (R1, R17)."""
-    await uow.withdraw_enrolment(event.student_id, event.programme_id, event.school_id, event.effective_on)
+@batch_handler
+async def record_withdrawals(uow: AuditUoW, items: Sequence[Item]) -> None:
+    """No charge from the day a withdrawal takes effect (R1, R17); the later of two in a run stands."""
+    withdrawn: dict[tuple[str, str], tuple[str, date]] = {}
+    for item in items:
+        event: EnrollmentWithdrawn = item.event  # type: ignore[assignment]
+        withdrawn[(event.student_id, event.programme_id)] = (event.school_id, event.effective_on)
+    await uow.withdraw_enrolments(withdrawn)
 
 
-async def record_session(uow: AuditUoW, envelope: Envelope, event: Event) -> None:
-    """Attendance proves a session was held (R17) and who ran it (R20)."""
-    staff = {
-        StudentCheckedIn: "checked_in_by",
-        StudentCheckedOut: "handed_over_by",
-        ActivityRecorded: "recorded_by",
-        ExtendedCareStarted: "supervising_staff_id",
-    }[type(event)]
-    uow.note_session_held(event.school_id, event.programme_id, event.session_date)  # type: ignore[attr-defined]
-    uow.note_staff_session(event.school_id, getattr(event, staff), event.session_date)  # type: ignore[attr-defined]
+# Who ran the session, by the attendance event that says so (R20).
+_STAFF_FIELD = {
+    StudentCheckedIn: "checked_in_by",
+    StudentCheckedOut: "handed_over_by",
+    ActivityRecorded: "recorded_by",
+    ExtendedCareStarted: "supervising_staff_id",
+}
+
+
+@batch_handler
+async def record_sessions(uow: AuditUoW, items: Sequence[Item]) -> None:
+    """Attendance proves a session was held (R17) and who ran it (R20); many records name one session,
+    so the unit of work keeps the distinct facts and writes them once, at commit."""
+    for item in items:
+        event = item.event
+        uow.note_session_held(event.school_id, event.programme_id, event.session_date)  # type: ignore[attr-defined]
+        uow.note_staff_session(event.school_id, getattr(event, _STAFF_FIELD[type(event)]),  # type: ignore[attr-defined]
+                               event.session_date)  # type: ignore[attr-defined]

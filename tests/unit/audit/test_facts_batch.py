@@ -1,0 +1,69 @@
+"""Enrolment and attendance facts applied a consumed batch at a time (R6, R9, R17, R20, R25): the last
+word on a student's enrolment within one batch stands, and a redelivered batch changes nothing."""
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+from shared.contracts import attendance
+from shared.contracts.schema import example_payload
+from services.audit.handlers import HANDLERS
+from tests.unit.audit.harness import TestLedger
+from tests.unit.audit.money import DAY, School, at, envelope, record
+
+
+def _check_out(school: School, student: str, day: date, staff: str) -> attendance.StudentCheckedOut:
+    return attendance.StudentCheckedOut.model_validate({
+        **example_payload(attendance.StudentCheckedOut), "student_id": student, "school_id": school.school_id,
+        "programme_id": school.programme_id, "session_date": day.isoformat(), "checked_out_at": at(day, 17).isoformat(),
+        "handed_over_by": staff})
+
+
+async def test_the_last_filing_or_withdrawal_of_a_student_in_one_batch_is_what_stands(ledger: TestLedger) -> None:
+    school = School("batchfacts")
+    kept, left, refiled = school.student(), school.student(), school.student()
+    off = DAY - timedelta(days=3)
+    await ledger.feed(
+        school.enrolment(kept), school.enrolment(kept, hardship=True),  # R9: the later filing says hardship
+        school.enrolment(left), school.withdrawal(left, off),
+        school.enrolment(refiled), school.withdrawal(refiled, off), school.enrolment(refiled),
+    )
+    async with ledger.uow() as uow:
+        found = await uow.enrolments_of([(s, school.programme_id) for s in (kept, left, refiled)])
+        districts = await uow.districts_of([school.school_id])
+    assert found[(kept, school.programme_id)].hardship is True
+    assert found[(left, school.programme_id)].withdrawn_on == off
+    assert found[(refiled, school.programme_id)].withdrawn_on is None
+    assert districts == {school.school_id: school.district_id}
+
+
+async def test_withdrawals_of_students_audit_never_saw_filed_are_kept_as_withdrawn(ledger: TestLedger) -> None:
+    school = School("batchwithdraw")
+    students = [school.student() for _ in range(3)]
+    off = DAY - timedelta(days=1)
+    await ledger.feed(*(school.withdrawal(s, off) for s in students), school.withdrawal(students[0], off - timedelta(days=1)))
+    async with ledger.uow() as uow:
+        found = await uow.enrolments_of([(s, school.programme_id) for s in students])
+    assert {k[0]: (v.withdrawn_on, v.hardship) for k, v in found.items()} == {
+        students[0]: (off - timedelta(days=1), False), students[1]: (off, False), students[2]: (off, False)}
+
+
+async def test_a_batch_of_check_outs_records_each_session_and_staff_day_once_and_a_redelivery_changes_nothing(
+        ledger: TestLedger) -> None:
+    school = School("batchsessions")
+    days = [DAY - timedelta(days=2), DAY - timedelta(days=1)]
+    events = [_check_out(school, school.student(), day, f"stf-{n % 2}") for day in days for n in range(4)]
+    envelopes = [envelope(e) for e in events]
+    await ledger.feed(*envelopes)
+    await ledger.feed(*(record(e, 9000 + i) for i, e in enumerate(envelopes)))  # the same events again
+    async with ledger.uow() as uow:
+        held = await uow.sessions_held_of([(school.school_id, school.programme_id)], days[0], days[-1])
+        staff = await uow.staff_sessions_of([(school.school_id, f"stf-{n}", f"{DAY:%Y-%m}") for n in range(2)])
+    assert held == {(school.school_id, school.programme_id): set(days)}
+    assert {k[1]: v for k, v in staff.items()} == {"stf-0": len({d for d in days if d.month == DAY.month}),
+                                                   "stf-1": len({d for d in days if d.month == DAY.month})}
+
+
+def test_audit_takes_no_event_type_it_does_nothing_with() -> None:
+    """Types audit ignores stay out of the table, so the kit passes over them without calling anyone."""
+    assert not {"GuardianRegistered", "ApplicationSubmitted", "ApplicationApproved", "StudentAbsent",
+                "UnauthorisedPickupRefused", "MessageDelivered"} & set(HANDLERS)
