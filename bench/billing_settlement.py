@@ -2,7 +2,11 @@
 students' fee accounts and a month of attendance (default 20,000; --students 557000 for the whole
 city), runs the same settlement code the service runs (chunked, one transaction per chunk, multi-row
 statements, events to the outbox) school by school, and prints statements/s, events/s and peak
-memory. A second run of the same month shows the idempotent path (nothing new)."""
+memory. A second run of the same month shows the idempotent path (nothing new).
+
+With --setup it measures the city's setup instead: billing's consumer applying the programmes,
+guardians and filings PickupSurge puts on enrollment.events (fee accounts opened), in batches as
+the kit consumes them, without Kafka; a second pass shows redelivery (all duplicates)."""
 from __future__ import annotations
 
 import argparse
@@ -43,6 +47,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                    help="PostgreSQL server (default: DATABASE_URL, else the local server infra/local/postgres.sh starts)")
     p.add_argument("--keep", action="store_true", help="keep the benchmark database afterwards")
     p.add_argument("--seed", type=int, default=7)
+    p.add_argument("--setup", action="store_true",
+                   help="measure billing consuming the students' enrolments (the city's setup) instead of settlement")
+    p.add_argument("--batch", type=int, default=500, help="records per consumed batch with --setup (CONSUMER_MAX_RECORDS)")
     return p.parse_args(argv)
 
 
@@ -206,6 +213,64 @@ async def main_async(args: argparse.Namespace, url: str, name: str) -> None:
     await db.dispose()
 
 
+async def setup_async(args: argparse.Namespace, url: str, name: str) -> None:
+    """Billing's consumer over the enrolment events PickupSurge seeds a city with, batch by batch."""
+    from prometheus_client import CollectorRegistry
+
+    from bench.pickup_surge import Surge, seed_events
+    from bench.procstats import spent
+    from shared.contracts.topics import ENROLLMENT_EVENTS
+    from shared.messaging import migrate
+    from shared.messaging.consumer import BatchConsumer, RawRecord
+    from shared.messaging.db import Database
+    from shared.observability import KitMetrics
+    from services.billing.db import BillingUoW
+    from services.billing.handlers import HANDLERS
+
+    schools_n = args.schools or max(1, round(args.students * CITY_SCHOOLS / CITY_STUDENTS))
+    surge = Surge(uuid.uuid4().hex[:6], args.students, schools_n)
+    print(f"billing setup benchmark: {args.students:,} students' enrolments in {schools_n} schools consumed in "
+          f"batches of {args.batch}; database {name}")
+    await asyncio.to_thread(migrate.upgrade, "billing", url, "billing")
+    records = [RawRecord(ENROLLMENT_EVENTS, 0, n, key, value)
+               for n, (key, value) in enumerate(seed_events(surge, date(2026, 3, 2)))]
+    batches = [records[i:i + args.batch] for i in range(0, len(records), args.batch)]
+    db = Database(url, "billing", pool_size=2)
+    consumer = BatchConsumer("billing", HANDLERS, lambda: BillingUoW(db, producer="billing"),
+                             KitMetrics(CollectorRegistry()))
+    pg0, cpu0, started = await backend_cpu(url, name), cpu_s(), time.perf_counter()
+    for batch in batches:
+        await consumer.process(batch)
+    elapsed, cpu = time.perf_counter() - started, cpu_s() - cpu0
+    pg_cpu = spent(pg0, await backend_cpu(url, name))
+    accounts = await _count(url, "select count(*) from fee_accounts")
+    print(f"  consumed {len(records):,} events ({args.students:,} filings) in {elapsed:.1f} s wall, {cpu:.1f} s CPU in "
+          f"this process (load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs); {accounts:,} fee accounts")
+    print(f"              {len(records) / elapsed:,.0f} events/s, {args.students / elapsed:,.0f} filings/s (wall); "
+          f"CPU per 1,000 filings: {cpu / args.students * 1000:.2f} s in this process, "
+          f"{pg_cpu / args.students * 1000:.2f} s in its PostgreSQL backends")
+    city = CITY_STUDENTS / (args.students / elapsed)
+    print(f"              at this rate billing reads the city's {CITY_STUDENTS:,} filings in {city:,.0f} s "
+          f"({city / 60:.1f} min)")
+    started = time.perf_counter()
+    for batch in batches:
+        await consumer.process(batch)
+    print(f"  redelivered: {len(records):,} events in {time.perf_counter() - started:.1f} s (all duplicates; "
+          f"{await _count(url, 'select count(*) from fee_accounts'):,} fee accounts)")
+    print(f"  peak memory (max RSS of this process): {peak_mib():,.0f} MiB")
+    await db.dispose()
+
+
+async def _count(url: str, sql: str) -> int:
+    import asyncpg
+
+    conn = await asyncpg.connect(url, server_settings={"search_path": "billing"})
+    try:
+        return await conn.fetchval(sql)
+    finally:
+        await conn.close()
+
+
 async def drop(server: str, name: str) -> None:
     import asyncpg
 
@@ -227,7 +292,7 @@ def main(argv: list[str] | None = None) -> int:
     name = f"beilei_bench_{uuid.uuid4().hex[:8]}"
     url = infra.create_database(server, name)
     try:
-        asyncio.run(main_async(args, url, name))
+        asyncio.run((setup_async if args.setup else main_async)(args, url, name))
     finally:
         if not args.keep:
             asyncio.run(drop(server, name))

@@ -185,6 +185,53 @@ class BillingUoW(UnitOfWork):
             {"s": school_id, "d": district_id},
         )
 
+    async def remember_schools(self, districts: dict[str, str | None]) -> None:
+        """remember_school for many: a known district is kept where none is given."""
+        if districts:
+            rows = sorted(districts.items())
+            await (await self.connection()).execute(
+                "insert into schools (school_id, district_id) select * from unnest($1::text[], $2::text[]) "
+                "on conflict (school_id) do update set district_id = coalesce(excluded.district_id, schools.district_id)",
+                *_arrays(rows, 2))
+
+    async def upsert_fee_accounts(self, accounts: dict[tuple[str, str], dict]) -> None:
+        """Open or reopen accounts as filed (one statement); an account's opening time and its money stay."""
+        if not accounts:
+            return
+        rows = [(student, programme, a["school_id"], a["district_id"], a["guardian_id"], a["enrollment_id"],
+                 a["application_id"], a["hardship"], a["chargeable"], a["extended_care"], a["active"], a["withdrawn_on"],
+                 a["opened_at"]) for (student, programme), a in sorted(accounts.items())]
+        await (await self.connection()).execute(
+            "insert into fee_accounts (student_id, programme_id, school_id, district_id, guardian_id, enrollment_id, "
+            "application_id, hardship, chargeable, extended_care, active, withdrawn_on, opened_at) "
+            "select * from unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], "
+            "$8::bool[], $9::bool[], $10::bool[], $11::bool[], $12::date[], $13::timestamptz[]) "
+            "on conflict (student_id, programme_id) do update set school_id = excluded.school_id, "
+            "district_id = excluded.district_id, guardian_id = excluded.guardian_id, "
+            "enrollment_id = excluded.enrollment_id, application_id = excluded.application_id, "
+            "hardship = excluded.hardship, chargeable = excluded.chargeable, extended_care = excluded.extended_care, "
+            "active = excluded.active, withdrawn_on = excluded.withdrawn_on",
+            *_arrays(rows, 13))
+
+    async def withdraw_fee_accounts(self, withdrawals: dict[tuple[str, str], date]) -> None:
+        """Close existing accounts from the given days; an account billing never opened is left unopened."""
+        if withdrawals:
+            rows = [(s, p, on) for (s, p), on in sorted(withdrawals.items())]
+            await (await self.connection()).execute(
+                "update fee_accounts a set active = false, withdrawn_on = u.day from "
+                "unnest($1::text[], $2::text[], $3::date[]) as u(stu, prg, day) "
+                "where a.student_id = u.stu and a.programme_id = u.prg", *_arrays(rows, 3))
+
+    async def upsert_hardship_verifications(self, verifications: dict[str, dict]) -> None:
+        if verifications:
+            rows = [(app, v["student_id"], v["verified_by"], v["verified_by_role"])
+                    for app, v in sorted(verifications.items())]
+            await (await self.connection()).execute(
+                "insert into hardship_verifications (application_id, student_id, verified_by, verified_by_role) "
+                "select * from unnest($1::text[], $2::text[], $3::text[], $4::text[]) on conflict (application_id) "
+                "do update set verified_by = excluded.verified_by, verified_by_role = excluded.verified_by_role",
+                *_arrays(rows, 4))
+
     async def district_of(self, school_id: str) -> str | None:
         return (await self.session.execute(text("select district_id from schools where school_id = :s"),
                                            {"s": school_id})).scalar()

@@ -2,22 +2,21 @@
 commands about schedules (schedules.py) and money (money.py), month-end settlement (settlement.py)
 and the read-only month so far (month_to_date.py)."""
 from services.billing.handlers.events import (
-    close_fee_account,
-    open_fee_account,
+    apply_enrolments,
     record_activity,
     record_check_in,
     record_check_out,
     record_escalation,
     record_extended_care,
-    record_hardship_verification,
     record_programme,
 )
 
 HANDLERS = {
     "ProgrammePublished": record_programme,
-    "ApplicationApproved": record_hardship_verification,
-    "EnrollmentFiled": open_fee_account,
-    "EnrollmentWithdrawn": close_fee_account,
+    # One batch handler for the three, so a run of them interleaved student by student stays one run.
+    "ApplicationApproved": apply_enrolments,
+    "EnrollmentFiled": apply_enrolments,
+    "EnrollmentWithdrawn": apply_enrolments,
     "StudentCheckedIn": record_check_in,
     "StudentCheckedOut": record_check_out,
     "ExtendedCareStarted": record_extended_care,
