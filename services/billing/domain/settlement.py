@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
+from functools import cached_property
 
 from services.billing.domain.books import Move, moves
 from services.billing.domain.calendar import mask_until, period_mask
@@ -61,11 +62,11 @@ class Statement:
     refund_due_fen: int
     refund_reason: str | None
 
-    @property
+    @cached_property  # read several times for each of a month-end's statements
     def charged_fen(self) -> int:
         return sum(line.amount_fen for line in self.lines)
 
-    @property
+    @cached_property
     def outstanding_fen(self) -> int:
         return self.charged_fen - self.credit_applied_fen
 

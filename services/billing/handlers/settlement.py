@@ -148,7 +148,7 @@ async def _settle_chunk(uow: BillingUoW, ctx: _Context, rows: list, provided_mas
                         summary: SettlementSummary) -> None:
     """One chunk in a handful of statements: read the accounts, insert their statements, move their
     balances, insert refunds; events and journal lines go out with the commit (outbox)."""
-    results: list[tuple[object, Statement, str, list[tuple[date, ...]]]] = []
+    results: list[tuple[object, Statement, str, list[str], list[tuple[date, ...]]]] = []
     statement_rows: list[tuple] = []
     for row in rows:
         statement = statement_of(row, provided_mask, spans, ctx.period)
@@ -166,15 +166,15 @@ async def _settle_chunk(uow: BillingUoW, ctx: _Context, rows: list, provided_mas
             statement.credit_applied_fen, statement.refund_due_fen, statement.outstanding_fen,
             json.dumps(lines, separators=(",", ":")), ",".join(charge_ids), ctx.now,
         ))
-        results.append((row, statement, settlement_id, [d for d, _ in days]))
+        results.append((row, statement, settlement_id, charge_ids, [d for d, _ in days]))
     inserted = await uow.insert_statements(statement_rows)
-    fresh = [(row, st, sid, dates) for row, st, sid, dates in results if sid in inserted]
+    fresh = [result for result in results if result[2] in inserted]
     summary.settled_concurrently += len(results) - len(fresh)
     await uow.settle_accounts(ctx.programme_id, [
-        (row.student_id, st.outstanding_fen, st.credit_applied_fen + st.refund_due_fen) for row, st, _, _ in fresh])
+        (row.student_id, st.outstanding_fen, st.credit_applied_fen + st.refund_due_fen) for row, st, *_ in fresh])
     refunds = []
-    for row, statement, settlement_id, dates in fresh:
-        refunds.extend(_publish_statement(uow, ctx, row, statement, settlement_id, dates, summary))
+    for row, statement, settlement_id, charge_ids, dates in fresh:
+        refunds.extend(_publish_statement(uow, ctx, row, statement, settlement_id, charge_ids, dates, summary))
     await uow.insert_refunds(refunds)
 
 
@@ -199,16 +199,13 @@ def _charge_id(settlement_id: str, line) -> str:  # noqa: ANN001
 
 
 def _publish_statement(uow: BillingUoW, ctx: _Context, row, statement: Statement, settlement_id: str,  # noqa: ANN001
-                       dates: list[tuple[date, ...]], summary: SettlementSummary) -> list[dict]:
+                       charge_ids: list[str], dates: list[tuple[date, ...]], summary: SettlementSummary) -> list[dict]:
     """The statement's events in the order a family's account changes: charges, waiver, the
     statement itself, then any refund. Each is booked in the school's journal on the school-local
     day it was made, as the event states it (the audit service recomputes disclosures that way)."""
     base = {"school_id": ctx.school_id, "student_id": row.student_id, "guardian_id": row.guardian_id}
     due = ctx.due
-    charge_ids: list[str] = []
-    for line, days in zip(statement.lines, dates):
-        charge_id = _charge_id(settlement_id, line)
-        charge_ids.append(charge_id)
+    for line, charge_id, days in zip(statement.lines, charge_ids, dates):
         moves = statement.charge_moves(line)
         uow.queue_event(FeeCharged(
             **base, charge_id=charge_id, programme_id=ctx.programme_id, fee_schedule_id=line.fee_schedule_id,
