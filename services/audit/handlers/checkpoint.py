@@ -7,6 +7,7 @@ from datetime import datetime
 
 from shared.contracts.audit import LedgerCheckpointPublished
 from services.audit.db import AuditUoW, StoredCheckpoint
+from services.audit.domain import read_entry
 from services.audit.domain.rules import check_books
 from services.audit.handlers.findings import record_findings
 from services.audit.ledger import books
@@ -58,7 +59,7 @@ async def publish_checkpoint(uow: AuditUoW, signer: NoteSigner, origin: str, now
             if h != bytes(row.leaf_hash) or row.seq != tree.size:
                 raise LedgerIntegrityError(f"entry {row.seq} was changed or misplaced before it was signed")
             tree.append(h)
-            parsed.append((row.seq, books.read_entry(body)))
+            parsed.append((row.seq, read_entry(body)))
         missing = {e.school_id for _, e in parsed} - touched.keys()
         found = await uow.books_of(missing)
         touched.update({s: found.get(s, books.SchoolBooks()) for s in missing})

@@ -9,7 +9,7 @@ from datetime import date, datetime, timedelta
 from shared.contracts.billing import FeeCharged, FeeSettled, PaymentReceived, PayoutIssued
 from shared.contracts.registry import decode
 from services.audit.db import AuditUoW
-from services.audit.domain import Finding
+from services.audit.domain import Finding, read_entry
 from services.audit.domain import rules
 from services.audit.handlers.findings import record_findings
 from services.audit.ledger import books
@@ -53,7 +53,7 @@ async def run_checks(uow: AuditUoW, policy: CheckPolicy, now: datetime) -> int:
             break
         body = bytes(row.body)
         _, event = decode(body)
-        items.append(_Item(row.seq, event, books.read_entry(body)))
+        items.append(_Item(row.seq, event, read_entry(body)))
     findings = await _check_entries(uow, items, policy) if items else []
     if items:
         await uow.set_checked_size(items[-1].seq + 1)
