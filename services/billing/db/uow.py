@@ -337,21 +337,23 @@ class BillingUoW(UnitOfWork):
         return bool((await self.session.execute(text("select 1 from schools where school_id = :s"),
                                                 {"s": school_id})).scalar())
 
-    async def insert_statements(self, rows: list[tuple]) -> set[str]:
-        """Multi-row insert; returns the ids actually inserted (a concurrent run may have won some)."""
+    async def insert_statements(self, programme_id: str, period: str, school_id: str, period_start: date,
+                                period_end: date, settled_at: datetime, rows: list[tuple]) -> set[str]:
+        """A chunk's statements of one programme and month in one statement, what they share passed once;
+        returns the ids actually inserted (a concurrent run may have won some)."""
         if not rows:
             return set()
         result = await (await self.connection()).fetch(
             "insert into statements (settlement_id, student_id, programme_id, period, school_id, guardian_id, "
             "period_start, period_end, hardship, sessions_provided, sessions_attended, extended_care_sessions, "
             "charged_fen, waived_fen, paid_fen, refund_due_fen, outstanding_fen, lines, charge_ids, settled_at) "
-            "select sid, stu, prg, per, sch, gdn, ps, pe, hs, sp, sa, ec, ch, wv, pd, rf, os, lines::jsonb, "
-            "string_to_array(cids, ','), at from unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], "
-            "$6::text[], $7::date[], $8::date[], $9::bool[], $10::int[], $11::int[], $12::int[], $13::bigint[], "
-            "$14::bigint[], $15::bigint[], $16::bigint[], $17::bigint[], $18::text[], $19::text[], $20::timestamptz[]) "
-            "as u(sid, stu, prg, per, sch, gdn, ps, pe, hs, sp, sa, ec, ch, wv, pd, rf, os, lines, cids, at) "
+            "select sid, stu, $1::text, $2::text, $3::text, gdn, $4::date, $5::date, hs, sp, sa, ec, ch, wv, pd, rf, os, "
+            "lines::jsonb, string_to_array(cids, ','), $6::timestamptz from unnest($7::text[], $8::text[], $9::text[], "
+            "$10::bool[], $11::int[], $12::int[], $13::int[], $14::bigint[], $15::bigint[], $16::bigint[], "
+            "$17::bigint[], $18::bigint[], $19::text[], $20::text[]) "
+            "as u(sid, stu, gdn, hs, sp, sa, ec, ch, wv, pd, rf, os, lines, cids) "
             "on conflict do nothing returning settlement_id",
-            *_arrays(rows, 20),
+            programme_id, period, school_id, period_start, period_end, settled_at, *_arrays(rows, 14),
         )
         return {r[0] for r in result}
 

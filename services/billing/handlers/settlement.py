@@ -160,14 +160,14 @@ async def _settle_chunk(uow: BillingUoW, ctx: _Context, rows: list, provided_mas
                   "session_dates": iso}
                  for cid, line, (_, iso) in zip(charge_ids, statement.lines, days)]
         statement_rows.append((
-            settlement_id, row.student_id, ctx.programme_id, ctx.period, ctx.school_id, row.guardian_id,
-            ctx.first, ctx.last, statement.hardship, statement.sessions_provided, statement.sessions_attended,
-            statement.extended_care_sessions, statement.charged_fen, statement.waived_fen,
+            settlement_id, row.student_id, row.guardian_id, statement.hardship, statement.sessions_provided,
+            statement.sessions_attended, statement.extended_care_sessions, statement.charged_fen, statement.waived_fen,
             statement.credit_applied_fen, statement.refund_due_fen, statement.outstanding_fen,
-            json.dumps(lines, separators=(",", ":")), ",".join(charge_ids), ctx.now,
+            json.dumps(lines, separators=(",", ":")), ",".join(charge_ids),
         ))
         results.append((row, statement, settlement_id, charge_ids, [d for d, _ in days]))
-    inserted = await uow.insert_statements(statement_rows)
+    inserted = await uow.insert_statements(ctx.programme_id, ctx.period, ctx.school_id, ctx.first, ctx.last, ctx.now,
+                                           statement_rows)
     fresh = [result for result in results if result[2] in inserted]
     summary.settled_concurrently += len(results) - len(fresh)
     await uow.settle_accounts(ctx.programme_id, [
