@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from datetime import date
+from weakref import WeakKeyDictionary
 
 import asyncpg
 from sqlalchemy import and_, func, select, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from shared.messaging.db import Database
 from services.audit.db.tables import (
     distribution_plans,
     fee_schedules,
@@ -27,12 +29,14 @@ _CHUNK = 1000
 
 # The statements a consumed batch runs, one per kind of fact, with arrays for parameters (asyncpg takes
 # the types from the casts). Each key appears once in a statement: ON CONFLICT may touch a row only once.
-_SESSIONS_HELD = ("insert into sessions_held (school_id, programme_id, session_date) "
-                  "select * from unnest($1::text[], $2::text[], $3::date[]) on conflict do nothing")
-_STAFF_SESSIONS = ("insert into staff_sessions (school_id, staff_id, session_date) "
-                   "select * from unnest($1::text[], $2::text[], $3::date[]) on conflict do nothing")
-_DISTRICTS = ("insert into school_districts (school_id, district_id) select * from unnest($1::text[], $2::text[]) "
-              "on conflict (school_id) do update set district_id = excluded.district_id")
+# Every fact a batch noted, in one round trip (data-modifying CTEs); empty arrays insert nothing.
+_NOTED_FACTS = (
+    "with held as (insert into sessions_held (school_id, programme_id, session_date) "
+    "select * from unnest($1::text[], $2::text[], $3::date[]) on conflict do nothing), "
+    "staff as (insert into staff_sessions (school_id, staff_id, session_date) "
+    "select * from unnest($4::text[], $5::text[], $6::date[]) on conflict do nothing) "
+    "insert into school_districts (school_id, district_id) select * from unnest($7::text[], $8::text[]) "
+    "on conflict (school_id) do update set district_id = excluded.district_id")
 _FILE_ENROLMENTS = ("insert into enrolments (student_id, programme_id, school_id, hardship, withdrawn_on) "
                     "select s, p, sc, h, null from unnest($1::text[], $2::text[], $3::text[], $4::bool[]) as t(s, p, sc, h) "
                     "on conflict (student_id, programme_id) do update "
@@ -43,13 +47,35 @@ _WITHDRAW_ENROLMENTS = ("insert into enrolments (student_id, programme_id, schoo
                         "on conflict (student_id, programme_id) do update set withdrawn_on = excluded.withdrawn_on")
 
 
-def _columns(rows: Sequence[tuple]) -> list[list]:
-    """Rows (at least one) as one list per column, the shape unnest takes."""
-    return [list(column) for column in zip(*rows)]
+def _columns(rows: Sequence[tuple], width: int) -> list[list]:
+    """Rows as one list per column, the shape unnest takes."""
+    return [list(column) for column in zip(*rows)] if rows else [[] for _ in range(width)]
+
+
+class KnownFacts:
+    """Sessions held and staff days this process has committed. Nothing changes or deletes them, so one
+    seen committed need not be written again: a check-out names the session and, mostly, the staff day
+    its check-in already recorded. Forgotten wholesale when full; the database stays the truth."""
+
+    def __init__(self, limit: int = 200_000) -> None:
+        self.limit = limit
+        self.sessions: set[tuple[str, str, date]] = set()
+        self.staff: set[tuple[str, str, date]] = set()
+
+    def add(self, sessions: Iterable[tuple[str, str, date]], staff: Iterable[tuple[str, str, date]]) -> None:
+        if len(self.sessions) + len(self.staff) > self.limit:
+            self.sessions.clear()
+            self.staff.clear()
+        self.sessions.update(sessions)
+        self.staff.update(staff)
+
+
+_KNOWN: WeakKeyDictionary[Database, KnownFacts] = WeakKeyDictionary()  # per database, so per schema
 
 
 class FactsStore:
     session: AsyncSession
+    db: Database
 
     def _init_facts(self) -> None:
         # Attendance brings many records per session: keep the distinct facts of a batch and write
@@ -57,6 +83,7 @@ class FactsStore:
         self._sessions: set[tuple[str, str, date]] = set()
         self._staff: set[tuple[str, str, date]] = set()
         self._districts: dict[str, str] = {}
+        self._written: tuple[list, list] = ([], [])
 
     def note_session_held(self, school_id: str, programme_id: str, day: date) -> None:
         self._sessions.add((school_id, programme_id, day))
@@ -69,15 +96,21 @@ class FactsStore:
             self._districts[school_id] = district_id
 
     async def write_noted_facts(self) -> None:
-        if self._sessions:
-            await (await self._connection()).execute(_SESSIONS_HELD, *_columns(sorted(self._sessions)))
-        if self._staff:
-            await (await self._connection()).execute(_STAFF_SESSIONS, *_columns(sorted(self._staff)))
-        if self._districts:
-            await (await self._connection()).execute(_DISTRICTS, *_columns(sorted(self._districts.items())))
+        known = _KNOWN.setdefault(self.db, KnownFacts())
+        sessions, staff = sorted(self._sessions - known.sessions), sorted(self._staff - known.staff)
+        districts = sorted(self._districts.items())
+        if sessions or staff or districts:
+            await (await self._connection()).execute(_NOTED_FACTS, *_columns(sessions, 3), *_columns(staff, 3),
+                                                     *_columns(districts, 2))
+        self._written = (sessions, staff)
         self._sessions.clear()
         self._staff.clear()
         self._districts.clear()
+
+    def noted_facts_committed(self) -> None:
+        """Called once the transaction that wrote them committed (never before: a rollback loses them)."""
+        _KNOWN.setdefault(self.db, KnownFacts()).add(*self._written)
+        self._written = ([], [])
 
     async def _connection(self) -> asyncpg.Connection:
         """The transaction's asyncpg connection for the statements a consumed batch runs, beside the
@@ -115,13 +148,13 @@ class FactsStore:
         """(student, programme) -> (school, hardship): enrolled from now on, whatever was withdrawn before."""
         rows = sorted((student, programme, school, hardship) for (student, programme), (school, hardship) in filed.items())
         if rows:
-            await (await self._connection()).execute(_FILE_ENROLMENTS, *_columns(rows))
+            await (await self._connection()).execute(_FILE_ENROLMENTS, *_columns(rows, 4))
 
     async def withdraw_enrolments(self, withdrawn: dict[tuple[str, str], tuple[str, date]]) -> None:
         """(student, programme) -> (school, effective day); a withdrawal seen before its filing is kept too."""
         rows = sorted((student, programme, school, day) for (student, programme), (school, day) in withdrawn.items())
         if rows:
-            await (await self._connection()).execute(_WITHDRAW_ENROLMENTS, *_columns(rows))
+            await (await self._connection()).execute(_WITHDRAW_ENROLMENTS, *_columns(rows, 4))
 
     async def add_school_account(self, school_id: str, account: str) -> None:
         await self.session.execute(pg_insert(school_accounts).values(school_id=school_id, account=account)

@@ -2,6 +2,8 @@
 and the outbox. Entries and attendance facts of a consumed batch are written once, at commit."""
 from __future__ import annotations
 
+import uuid
+from collections.abc import Iterable
 from typing import Self
 
 from shared.messaging.db import Database
@@ -22,7 +24,13 @@ class AuditUoW(LedgerStore, FactsStore, FindingsStore, UnitOfWork):
         self._init_facts()
         return await super().__aenter__()
 
+    async def claim(self, consumer: str, event_ids: Iterable[uuid.UUID]) -> set[uuid.UUID]:
+        # A consumed batch runs its claim and its facts on asyncpg, beside the session of the cold paths.
+        await self._connection()
+        return await super().claim(consumer, event_ids)
+
     async def commit(self) -> None:
         await self.write_staged_entries()
         await self.write_noted_facts()
         await super().commit()
+        self.noted_facts_committed()

@@ -67,3 +67,20 @@ def test_audit_takes_no_event_type_it_does_nothing_with() -> None:
     """Types audit ignores stay out of the table, so the kit passes over them without calling anyone."""
     assert not {"GuardianRegistered", "ApplicationSubmitted", "ApplicationApproved", "StudentAbsent",
                 "UnauthorisedPickupRefused", "MessageDelivered"} & set(HANDLERS)
+
+
+async def test_facts_of_a_batch_that_rolled_back_are_written_when_it_is_applied_again(ledger: TestLedger) -> None:
+    """The process remembers facts it committed, so as not to write them again; never ones it only tried."""
+    school = School("batchrollback")
+    async with ledger.uow() as uow:
+        await uow.claim("audit", [])
+        uow.note_session_held(school.school_id, school.programme_id, DAY)
+        uow.note_staff_session(school.school_id, "stf-9", DAY)
+        await uow.write_noted_facts()
+        # leaving without commit: rolled back
+    await ledger.feed(_check_out(school, school.student(), DAY, "stf-9"))
+    async with ledger.uow() as uow:
+        held = await uow.sessions_held_of([(school.school_id, school.programme_id)], DAY, DAY)
+        staff = await uow.staff_sessions_of([(school.school_id, "stf-9", f"{DAY:%Y-%m}")])
+    assert held == {(school.school_id, school.programme_id): {DAY}}
+    assert staff == {(school.school_id, "stf-9", f"{DAY:%Y-%m}"): 1}
