@@ -100,7 +100,10 @@ start() {
         "-Dlog4j2.configurationFile=$here/log4j2.properties" "-Dkafka.logs.dir=$state/logs")
   if [ ! -f "$state/data/meta.properties" ]; then
     local cluster_id
-    cluster_id=$(python3 -c 'import base64,uuid; print(base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("="))')
+    # Never one that starts with "-": the format tool would read it as an option (1 start in 64 failed).
+    cluster_id=$(python3 -c 'import base64,uuid
+while (i := base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")).startswith("-"): pass
+print(i)')
     "$java" "${jopts[@]}" -cp "$cp" kafka.tools.StorageTool format --standalone \
         -t "$cluster_id" -c "$state/server.properties" > "$state/logs/format.log" 2>&1 \
       || { cat "$state/logs/format.log" >&2; exit 1; }

@@ -15,6 +15,13 @@ def asyncpg_url(url: str) -> str:
 class Database:
     """One service's view of PostgreSQL: its schema is first on the search path of every connection."""
 
+    # No pool_pre_ping: it costs a round trip on every checkout, i.e. on every unit of work. A pooled
+    # connection found broken when used fails that one unit of work (the consumer retries it as transient,
+    # HTTP answers 503, see http.database_unavailable) and SQLAlchemy then invalidates the whole pool, so
+    # the next checkout connects afresh. Connections are recycled after half an hour so none outlives a
+    # server-side idle limit or a failover unnoticed for long.
+    RECYCLE_SECONDS = 1800
+
     def __init__(self, url: str, schema: str, *, pool_size: int = 10) -> None:
         if not re.fullmatch(r"[a-z_][a-z0-9_]*", schema):
             raise ValueError(f"schema name {schema!r} must be a lower-case identifier")
@@ -24,7 +31,7 @@ class Database:
             asyncpg_url(url),
             pool_size=pool_size,
             max_overflow=5,
-            pool_pre_ping=True,
+            pool_recycle=self.RECYCLE_SECONDS,
             connect_args={"server_settings": {"search_path": schema, "application_name": schema}},
         )
 

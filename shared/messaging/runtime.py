@@ -5,20 +5,23 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 
+from aiokafka.client import AIOKafkaClient
 from fastapi import APIRouter, FastAPI, Response
 from fastapi.responses import JSONResponse
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Gauge, generate_latest
 
 from shared.auth import TokenAuthority
 from shared.contracts import topics as T
 from shared.messaging import migrate
 from shared.messaging.consumer import BatchConsumer, Handler
 from shared.messaging.db import Database
-from shared.messaging.http import CorrelationMiddleware
+from shared.messaging.http import CorrelationMiddleware, install_database_unavailable
 from shared.messaging.kafka import client_options, client_security, ensure_topics, make_broker, subscribe_batches
 from shared.messaging.relay import OutboxRelay
 from shared.messaging.uow import UnitOfWork
@@ -26,6 +29,112 @@ from shared.observability import KitMetrics
 from shared.settings import CommonSettings
 
 log = logging.getLogger(__name__)
+
+
+class KafkaProbe:
+    """Whether a Kafka broker answers, asked in the background at most every `interval` seconds (one
+    metadata request on a connection of its own), so readiness and the beilei_kafka_reachable gauge read
+    a cached answer and no request pays for it. The relay and the consumer retry by themselves; this only
+    makes an outage visible."""
+
+    def __init__(self, bootstrap: str, registry: CollectorRegistry, *, options: Mapping | None = None,
+                 interval: float = 5.0, timeout: float = 5.0) -> None:
+        self.bootstrap = bootstrap
+        self.options = dict(options or {})
+        self.interval = interval
+        self.timeout = timeout
+        self.reachable: bool | None = None  # None: not asked yet
+        self.last_error: str | None = None
+        self.gauge = Gauge("beilei_kafka_reachable",
+                           "1 while a Kafka broker answered the last metadata request (asked every few seconds).",
+                           registry=registry)
+        self._client: AIOKafkaClient | None = None
+        self._bootstrapped = False
+        self._task: asyncio.Task | None = None
+
+    async def check(self) -> bool:
+        """Ask once; record and return the answer."""
+        try:
+            await asyncio.wait_for(self._ask(), self.timeout)
+            self.reachable, self.last_error = True, None
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            self.reachable, self.last_error = False, f"{type(exc).__name__}: {exc}"[:300]
+        self.gauge.set(1 if self.reachable else 0)
+        return self.reachable
+
+    async def _ask(self) -> None:
+        if self._client is None:
+            self._client = AIOKafkaClient(bootstrap_servers=self.bootstrap, client_id="beilei-probe",
+                                          request_timeout_ms=int(self.timeout * 1000),
+                                          metadata_max_age_ms=3_600_000, **self.options)
+        if not self._bootstrapped:
+            await self._client.bootstrap()
+            self._bootstrapped = True
+        else:
+            await self._client.fetch_all_metadata()
+
+    async def start(self) -> None:
+        await self.check()
+        self._task = asyncio.create_task(self._run(), name="kafka-probe")
+
+    async def _run(self) -> None:
+        while True:
+            await asyncio.sleep(self.interval)
+            was = self.reachable
+            if await self.check() != was:
+                log.log(logging.INFO if self.reachable else logging.ERROR,
+                        "Kafka reachable again" if self.reachable else "Kafka unreachable",
+                        extra={"bootstrap": self.bootstrap, "error": self.last_error})
+
+    async def stop(self) -> None:
+        if self._task:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+        if self._client is not None:
+            await self._client.close()
+
+
+class RepeatFilter(logging.Filter):
+    """Lets one of a run of identical warnings or errors (same logger, level and text) through every
+    `window` seconds and counts the others: a broker or database away makes its clients repeat the same
+    connection error many times a second. The next one let through carries `suppressed`, how many of it
+    were held back. INFO and below pass untouched."""
+
+    def __init__(self, window: float = 10.0, *, clock: Callable[[], float] = time.monotonic) -> None:
+        super().__init__()
+        self.window = window
+        self.clock = clock
+        self.suppressed_total = 0
+        self._seen: dict[tuple, list] = {}  # key -> [last let through, held back since]
+        self._lock = threading.Lock()
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno < logging.WARNING:
+            return True
+        key = (record.name, record.levelno, record.getMessage())
+        now = self.clock()
+        with self._lock:
+            entry = self._seen.get(key)
+            if entry is not None and now - entry[0] < self.window:
+                entry[1] += 1
+                self.suppressed_total += 1
+                return False
+            if entry is not None and entry[1]:
+                record.suppressed = entry[1]
+            self._seen[key] = [now, 0]
+            if len(self._seen) > 1000:  # forget quiet keys, so varied messages cannot grow this
+                self._seen = {k: v for k, v in self._seen.items() if now - v[0] < self.window}
+        return True
+
+
+def quiet_repeats(window: float = 10.0) -> RepeatFilter:
+    """Install one RepeatFilter on every handler of the root logger (where configure_logging sends all)."""
+    repeat = RepeatFilter(window)
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(repeat)
+    return repeat
 
 
 @dataclass
@@ -42,6 +151,7 @@ class Runtime:
     authority: TokenAuthority
     extras: dict = field(default_factory=dict)
     ready: bool = False
+    kafka: KafkaProbe | None = None
 
 
 def build_runtime(name: str, settings: CommonSettings, uow_class: type[UnitOfWork] = UnitOfWork) -> Runtime:
@@ -62,6 +172,7 @@ def build_runtime(name: str, settings: CommonSettings, uow_class: type[UnitOfWor
         uow_factory=lambda: uow_class(db, producer=name, on_commit=relay.wake),
         registry=registry,
         authority=TokenAuthority(settings.auth_secret),
+        kafka=KafkaProbe(settings.kafka_bootstrap_servers, registry, options=client_options(settings)),
     )
 
 
@@ -93,6 +204,8 @@ def create_app(
             await asyncio.to_thread(migrate.upgrade, rt.name, s.database_url, rt.db.schema)
         if s.create_topics:
             await ensure_topics(s.kafka_bootstrap_servers, options=client_options(s))
+        if rt.kafka:
+            await rt.kafka.start()
         await rt.relay.start()
         await broker.start()
         tasks = [asyncio.create_task(run(), name=f"{rt.name}-background-{i}") for i, run in enumerate(background)]
@@ -108,11 +221,14 @@ def create_app(
             consumer.stop()
             await broker.stop()  # waits for the batch in flight, which commits its offsets
             await rt.relay.stop()  # publishes what that batch put in the outbox
+            if rt.kafka:
+                await rt.kafka.stop()
             await rt.db.dispose()
             log.info("service stopped")
 
     app = FastAPI(title=title, description=description, version="1.0.0", lifespan=lifespan)
-    app.add_middleware(CorrelationMiddleware)
+    install_database_unavailable(app)
+    app.add_middleware(CorrelationMiddleware)  # outermost: the 503 above carries the correlation id too
     for router in routers:
         app.include_router(router)
 
@@ -120,7 +236,8 @@ def create_app(
     async def live() -> dict:
         return {"status": "alive", "service": rt.name}
 
-    @app.get("/health/ready", tags=["operations"], summary="Database reachable, consumer and relay running.")
+    @app.get("/health/ready", tags=["operations"],
+             summary="Database and Kafka reachable, relay running, consumer not held back.")
     async def ready() -> JSONResponse:
         # A relay standing by (another replica publishes this schema's outbox) is as healthy as the active one.
         checks = {"started": rt.ready, "relay": rt.relay.active or rt.relay.standing_by}
@@ -129,8 +246,21 @@ def create_app(
             checks["database"] = True
         except Exception:
             checks["database"] = False
+        problems: dict[str, str] = {}
+        if rt.kafka is not None:  # the probe's cached answer: no broker round trip per request
+            checks["kafka"] = rt.kafka.reachable is True
+            if rt.kafka.last_error:
+                problems["kafka"] = rt.kafka.last_error
+        # A consumer held back on a record it can neither process nor dead-letter waits, never skips it.
+        held = app.state.consumer
+        checks["consumer"] = not getattr(held, "stuck", False)
+        if not checks["consumer"]:
+            problems["consumer"] = getattr(held, "last_error", None) or "held back"
         ok = all(checks.values())
-        return JSONResponse({"status": "ready" if ok else "not ready", "checks": checks}, status_code=200 if ok else 503)
+        body: dict = {"status": "ready" if ok else "not ready", "checks": checks}
+        if problems:
+            body["problems"] = problems
+        return JSONResponse(body, status_code=200 if ok else 503)
 
     @app.get("/metrics", tags=["operations"], summary="Prometheus metrics.")
     async def metrics() -> Response:
@@ -143,6 +273,7 @@ def create_app(
         return build_document()
 
     app.state.runtime = rt
+    app.state.consumer = consumer
     return app
 
 
@@ -163,5 +294,6 @@ def service_main(name: str, build: Callable[[CommonSettings], tuple[FastAPI, Run
 
     settings = settings_class()
     configure_logging(name, settings.log_level)
+    quiet_repeats()
     app, _ = build(settings)
     serve(app, settings)
