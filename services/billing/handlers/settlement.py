@@ -8,12 +8,13 @@ finds the work done and emits nothing new."""
 from __future__ import annotations
 
 import functools
-import json
 import logging
 import uuid
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import date, datetime, timedelta
+
+from pydantic_core import to_json
 
 from shared.contracts.billing import FeeCharged, FeeSettled, FeeWaived, PayoutIssued, RefundIssued
 from services.billing.db import BillingUoW, SettlementRunRow
@@ -163,7 +164,7 @@ async def _settle_chunk(uow: BillingUoW, ctx: _Context, rows: list, provided_mas
             settlement_id, row.student_id, row.guardian_id, statement.hardship, statement.sessions_provided,
             statement.sessions_attended, statement.extended_care_sessions, statement.charged_fen, statement.waived_fen,
             statement.credit_applied_fen, statement.refund_due_fen, statement.outstanding_fen,
-            json.dumps(lines, separators=(",", ":")), ",".join(charge_ids),
+            to_json(lines).decode(), ",".join(charge_ids),
         ))
         results.append((row, statement, settlement_id, charge_ids, [d for d, _ in days]))
     inserted = await uow.insert_statements(ctx.programme_id, ctx.period, ctx.school_id, ctx.first, ctx.last, ctx.now,
