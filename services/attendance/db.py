@@ -253,7 +253,9 @@ class _Row:
 
 
 class AttendanceUoW(UnitOfWork):
-    """The kit's unit of work plus attendance's repositories."""
+    """The kit's unit of work plus attendance's repositories, every statement on asyncpg."""
+
+    asyncpg_only = True
 
     # -- the hot path on asyncpg -----------------------------------------------------------------
     # A school gate's record costs a handful of statements; through SQLAlchemy each one is compiled,

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, TypeVar
 
+import asyncpg
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
 from shared.contracts.envelope import Envelope, Event
@@ -115,8 +116,17 @@ def is_transient(exc: BaseException) -> bool:
         if exc.connection_invalidated or isinstance(exc, (OperationalError, InterfaceError)):
             return True
         state = str(getattr(exc.orig, "sqlstate", "") or getattr(exc.orig, "pgcode", "") or "")
-        return state in {"40001", "40P01"} or state.startswith(("08", "57P", "53"))
+        return _transient_state(state)
+    if isinstance(exc, asyncpg.PostgresError):  # a unit of work on asyncpg alone sees the driver's own errors
+        return _transient_state(exc.sqlstate or "")
+    if isinstance(exc, asyncpg.InterfaceError):
+        return "connection" in str(exc).lower()  # "connection is closed", not a misuse of the driver
     return False
+
+
+def _transient_state(state: str) -> bool:
+    """Serialisation failure, deadlock, connection exceptions, the server shutting down or out of resources."""
+    return state in {"40001", "40P01"} or state.startswith(("08", "57P", "53"))
 
 
 # -- dead letters -------------------------------------------------------------------------------
@@ -233,6 +243,9 @@ class BatchConsumer:
         decoded: list[_Decoded] = []
         dead: list[_Dead] = []
         for record in records:
+            if self._ignored(record):
+                self.metrics.consumed.labels(record.topic, "ignored").inc()
+                continue
             try:
                 envelope, event = decode(record.value or b"", topic=record.topic)
             except ContractError as exc:
@@ -260,6 +273,16 @@ class BatchConsumer:
         self.metrics.batch_seconds.observe(time.perf_counter() - started)
         self.metrics.batch_size.observe(len(records))
 
+    def _ignored(self, record: RawRecord) -> bool:
+        """A record whose `type` header names a type this consumer has no handler for is passed over
+        unread: at a term start most of enrollment's events reach a service that only needs a few, and
+        decoding them cost more than the rest of its work. A record without the header is read."""
+        for key, value in record.headers:
+            if key == "type":
+                name = value.decode("utf-8", "replace")
+                return name not in self.handlers and name not in self.duplicate_handlers
+        return False
+
     async def _apply(self, items: list[_Decoded], dead: list[_Dead]) -> None:
         async with self.uow_factory() as uow:
             if dead:
@@ -271,7 +294,7 @@ class BatchConsumer:
             run_handler: BatchHandler | None = None
 
             async def flush() -> None:
-                nonlocal run, run_handler
+                nonlocal run
                 if run:
                     assert run_handler is not None
                     taken, run = run, []

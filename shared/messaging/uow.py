@@ -40,7 +40,13 @@ def kafka_headers(envelope: Envelope) -> dict[str, str]:
 
 
 class UnitOfWork:
-    """Use as `async with uow_factory() as uow: ...; await uow.commit()`; leaving without commit rolls back."""
+    """Use as `async with uow_factory() as uow: ...; await uow.commit()`; leaving without commit rolls back.
+
+    A service whose unit of work runs every statement on `connection()` sets `asyncpg_only`, so the kit's
+    own statements (the consumer's inbox claim) take the asyncpg path too and no SQLAlchemy session is
+    opened at all."""
+
+    asyncpg_only: bool = False
 
     def __init__(self, db: Database, *, producer: str, on_commit: Callable[[int], None] | None = None) -> None:
         self.db = db
@@ -146,8 +152,8 @@ class UnitOfWork:
         ids = list(dict.fromkeys(event_ids))
         if not ids:
             return set()
-        if self._driver is not None:
-            rows = await self._driver.fetch(_CLAIM, consumer, ids)
+        if self._driver is not None or self.asyncpg_only:
+            rows = await (await self.connection()).fetch(_CLAIM, consumer, ids)
             return {row[0] for row in rows}
         result = await self.session.execute(
             text("insert into inbox (consumer, event_id) select :c, unnest(cast(:ids as uuid[])) "

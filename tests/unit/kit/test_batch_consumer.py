@@ -179,3 +179,51 @@ async def test_what_a_handler_publishes_names_the_consumed_event_as_cause_and_ke
     published = json.loads(row.value)
     assert published["causation_id"] == str(consumed.event_id)
     assert published["correlation_id"] == "req-7"
+
+
+async def test_a_record_of_a_type_nobody_here_handles_is_passed_over_unread_by_its_type_header(kit_db: Database) -> None:
+    applied: list[str] = []
+
+    async def handler(uow, envelope, event):  # noqa: ANN001, ANN202
+        applied.append(event.guardian_id)
+
+    consumer = _consumer(kit_db, handler, name="header-reader")
+    other = RawRecord(ENROLLMENT_EVENTS, 0, 20, b"k", b"not even json", (("type", b"ApplicationSubmitted"),))
+    handled_but_broken = RawRecord(ENROLLMENT_EVENTS, 0, 21, b"k", b"not even json", (("type", b"GuardianRegistered"),))
+    no_header = RawRecord(ENROLLMENT_EVENTS, 0, 22, b"k", b"not even json")
+    good = _record(23, encode(new_envelope(_guardian_event(9), producer="enrollment")))
+    await consumer.process([other, handled_but_broken, no_header, good])
+    assert applied == ["gdn-9"]
+    dead = [body["offset"] for row in await _outbox(kit_db) if row.topic.endswith(".dlq")
+            and (body := json.loads(row.value))["consumer"] == "header-reader"]
+    assert sorted(dead) == [21, 22], "what this consumer would read is still dead-lettered; the other type is not"
+
+
+class _AsyncpgOnly(UnitOfWork):
+    asyncpg_only = True
+
+
+async def test_a_unit_of_work_on_asyncpg_alone_claims_and_commits_without_a_session(kit_db: Database) -> None:
+    applied: list[str] = []
+    sessions: list[bool] = []
+
+    async def handler(uow, envelope, event):  # noqa: ANN001, ANN202
+        await (await uow.connection()).execute("select 1")
+        sessions.append(uow._session is not None)
+        applied.append(event.guardian_id)
+
+    consumer = BatchConsumer("asyncpg-only", {"GuardianRegistered": handler},
+                             lambda: _AsyncpgOnly(kit_db, producer="asyncpg-only"), KitMetrics(CollectorRegistry()),
+                             retry_base_seconds=0.01)
+    envs = [new_envelope(_guardian_event(i), producer="enrollment") for i in (30, 31)]
+    await consumer.process([_record(30, encode(envs[0])), _record(31, encode(envs[1]))])
+    await consumer.process([_record(30, encode(envs[0]))])  # redelivered: claimed in the inbox already
+    assert applied == ["gdn-30", "gdn-31"] and sessions == [False, False]
+
+
+def test_a_lost_connection_reported_by_asyncpg_itself_is_transient() -> None:
+    import asyncpg
+
+    assert is_transient(asyncpg.exceptions.ConnectionDoesNotExistError("connection was closed in the middle of operation"))
+    assert is_transient(asyncpg.exceptions.CannotConnectNowError("the database system is starting up"))
+    assert not is_transient(asyncpg.exceptions.UniqueViolationError("duplicate key"))
