@@ -37,7 +37,11 @@ free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",
 port_free() {
   python3 -c 'import socket,sys; s=socket.socket(); s.setsockopt(socket.SOL_SOCKET,socket.SO_REUSEADDR,1); s.bind(("127.0.0.1",int(sys.argv[1])))' "$1" 2>/dev/null
 }
-running() { [ -f "$state/pid" ] && kill -0 "$(cat "$state/pid")" 2>/dev/null; }
+# A broker killed a moment ago may linger as a zombie until reaped: that is not running.
+running() {
+  [ -f "$state/pid" ] && kill -0 "$(cat "$state/pid")" 2>/dev/null \
+    && [ "$(ps -o stat= -p "$(cat "$state/pid")" 2>/dev/null | cut -c1)" != Z ]
+}
 
 # The storage holds acknowledged events: a taken port is waited for, then reported, never "solved" by
 # starting over with fresh storage (that is `reset`, said explicitly).

@@ -9,6 +9,7 @@ import errno
 import os
 import signal
 import socket
+import struct
 import subprocess
 import time
 from pathlib import Path
@@ -59,6 +60,17 @@ async def read_topic(bootstrap: str, expected: int) -> list[bytes]:
     return values
 
 
+def connected_client(host: str, port: int) -> socket.socket:
+    """A connection the broker has accepted and answered on (ApiVersions v0), with nothing left unread
+    on either side: killed, the broker's end closes with a FIN (not a reset) and so enters TIME_WAIT."""
+    client = socket.create_connection((host, port), timeout=30)
+    body = struct.pack(">hhih", 18, 0, 1, 4) + b"test"
+    client.sendall(struct.pack(">i", len(body)) + body)
+    size = struct.unpack(">i", client.recv(4, socket.MSG_WAITALL))[0]
+    client.recv(size, socket.MSG_WAITALL)
+    return client
+
+
 def plain_bind_refused(port: int) -> bool:
     """What the script used to test: a bind without SO_REUSEADDR, which TIME_WAIT refuses."""
     with socket.socket() as s:
@@ -77,12 +89,13 @@ def test_a_restart_right_after_a_kill_9_keeps_the_acknowledged_records(tmp_path:
         asyncio.run(produce_acknowledged(bootstrap, b"acknowledged before the crash"))
 
         host, port = bootstrap.rsplit(":", 1)
-        client = socket.create_connection((host, int(port)))  # a connection open when the broker dies
+        client = connected_client(host, int(port))  # a connection the broker holds when it dies
         pid = int((state / "kafka" / "pid").read_text())
         os.kill(pid, signal.SIGKILL)
+        assert client.recv(1) == b""  # the dying broker's side closed first ...
+        client.close()  # ... so once this side closes too, its port lingers in TIME_WAIT
         while subprocess.run(["kill", "-0", str(pid)], capture_output=True).returncode == 0:
-            time.sleep(0.1)
-        client.close()  # the broker's side closed first: its port lingers in TIME_WAIT
+            time.sleep(0.1)  # gone, not only closing
         assert plain_bind_refused(int(port)), "the crash left the broker's port in TIME_WAIT"
 
         restarted = kafka_sh(state, "start")
