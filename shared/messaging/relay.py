@@ -165,9 +165,6 @@ class OutboxRelay:
     async def _loop(self, producer: AIOKafkaProducer) -> None:
         ticks = 0
         while True:
-            # Cleared before the round, not after it: a commit that wakes the relay while a round is in
-            # flight then starts the next round at once, instead of waiting out the poll interval.
-            self._wake.clear()
             sent = await self.publish_once(producer)
             ticks += 1
             if sent == 0 and ticks % 10 == 0:
@@ -179,6 +176,7 @@ class OutboxRelay:
                     await self._measure_backlog()
                     return
                 continue
+            self._wake.clear()
             try:
                 await asyncio.wait_for(self._wake.wait(), self.poll_seconds)
             except asyncio.TimeoutError:
