@@ -7,6 +7,7 @@ import errno
 import logging
 import socket
 import uuid
+from abc import ABC, abstractmethod
 
 import asyncpg
 from fastapi import FastAPI, Request, Response
@@ -21,7 +22,7 @@ log = logging.getLogger(__name__)
 HEADER = b"x-correlation-id"
 
 
-class _HttpMiddleware:
+class _HttpMiddleware(ABC):
     """Pure ASGI (no body buffering), so it costs nothing on the batch endpoints; other scopes pass."""
 
     def __init__(self, app: ASGIApp) -> None:
@@ -33,8 +34,9 @@ class _HttpMiddleware:
             return
         await self.http(scope, receive, send)
 
+    @abstractmethod
     async def http(self, scope: Scope, receive: Receive, send: Send) -> None:
-        raise NotImplementedError
+        """Handle one HTTP request."""
 
 
 class CorrelationMiddleware(_HttpMiddleware):
