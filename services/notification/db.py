@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import NamedTuple
@@ -167,7 +166,7 @@ class Contact:
 
 @dataclass(slots=True)
 class NewContact:
-    """A guardian's contact as GuardianRegistered states it, written with the rest of its batch."""
+    """A guardian's contact as GuardianRegistered states it, written with the rest of its run of events."""
 
     recipient_id: str
     role: str
@@ -251,95 +250,7 @@ class NotificationUoW(UnitOfWork):
 
     added_pending = 0  # set when this transaction queued messages, so the sender is woken after commit
 
-    async def __aenter__(self) -> NotificationUoW:
-        await super().__aenter__()
-        self._queued: list[tuple[list[Intent], Callable[[NotificationUoW, Intent], None]]] = []
-        self._contact_lookups: list[tuple[str, Callable[[Found], None]]] = []
-        # Enrollment facts of the batch, written in a few set-based statements before anything reads them.
-        self._contacts: dict[str, NewContact] = {}
-        self._students: dict[str, tuple[str, str | None]] = {}
-        self._links: dict[tuple[str, str], None] = {}
-        self._registered: dict[str, NewContact] = {}
-        self._release_waiting: Callable[[NotificationUoW, dict[str, NewContact]], Awaitable[None]] | None = None
-        return self
-
-    def after_contact_of(self, recipient_id: str, then: Callable[[Found], None]) -> None:
-        """Call `then(found)` (the contact with its preferences, or nothing) once the batch's contacts are
-        written and looked up together."""
-        self._contact_lookups.append((recipient_id, then))
-
-    def register_contact(self, contact: NewContact,
-                         release: Callable[[NotificationUoW, dict[str, NewContact]], Awaitable[None]]) -> None:
-        """Queue a guardian's contact and student links; the last one of a batch for a guardian wins. Once
-        the batch's messages are inserted, `release(uow, contacts)` sees every contact registered, so a
-        message waiting for one goes out even when both arrived in the same batch."""
-        self._contacts.pop(contact.recipient_id, None)
-        self._contacts[contact.recipient_id] = contact
-        self._release_waiting = release
-
-    def queue_messages(self, rows: list[Intent], on_new: Callable[[NotificationUoW, Intent], None]) -> None:
-        """Messages of one event, inserted with the rest of the batch in one statement before commit;
-        `on_new` runs for each row that was not there already (a redelivered event adds nothing)."""
-        self._queued.append((rows, on_new))
-
-    async def flush_messages(self) -> None:
-        await self.write_enrollment()
-        contact_lookups, self._contact_lookups = self._contact_lookups, []
-        if contact_lookups:
-            by_id: dict[str, Found] = {}
-            for contact, pref in await self.these(sorted({rid for rid, _ in contact_lookups})):
-                by_id.setdefault(contact.recipient_id, []).append((contact, pref))
-            for recipient_id, then in contact_lookups:
-                then(by_id.get(recipient_id, []))
-        queued, self._queued = self._queued, []
-        new = await self.add_messages([row for rows, _ in queued for row in rows])
-        for rows, on_new in queued:
-            for row in rows:
-                if (row.event_id, row.recipient_id) in new:
-                    on_new(self, row)
-        registered, self._registered = self._registered, {}
-        if registered and self._release_waiting is not None:
-            await self._release_waiting(self, registered)
-
-    async def write_enrollment(self) -> None:
-        """Write the batch's queued contacts (replacing each guardian's student links), students and
-        links, one statement each. Links filed by EnrollmentFiled are added after the replacement, so a
-        link survives whichever order the two events of one batch came in."""
-        contacts, self._contacts = self._contacts, {}
-        if contacts:
-            rows = list(contacts.values())
-            arrays = {c: [getattr(r, c) for r in rows] for c in _CONTACT_COLUMNS}
-            sources = ", ".join(f"cast(:{c} as {'boolean' if c == 'consent' else 'text'}[])" for c in _CONTACT_COLUMNS)
-            # district_id is left out: an existing contact keeps the district it was given.
-            updates = ", ".join(f"{c} = excluded.{c}" for c in _CONTACT_COLUMNS[1:])
-            await self.session.execute(
-                text(f"insert into contacts ({', '.join(_CONTACT_COLUMNS)}) select * from unnest({sources})"
-                     f" on conflict (recipient_id) do update set {updates}"), arrays)
-            await self.session.execute(text("delete from student_guardians where guardian_id = any(cast(:g as text[]))"),
-                                       {"g": list(contacts)})
-            pairs = list(dict.fromkeys((s, r.recipient_id) for r in rows for s in r.student_ids))
-            await self._insert_links(pairs)
-            self._registered.update(contacts)
-        students, self._students = self._students, {}
-        if students:
-            await self.session.execute(
-                text("insert into students (student_id, name, school_id)"
-                     " select * from unnest(cast(:s as text[]), cast(:n as text[]), cast(:sc as text[]))"
-                     " on conflict (student_id) do update set name = excluded.name,"
-                     " school_id = coalesce(excluded.school_id, students.school_id)"),
-                {"s": list(students), "n": [n for n, _ in students.values()], "sc": [sc for _, sc in students.values()]})
-        links, self._links = self._links, {}
-        await self._insert_links(list(links))
-
-    async def _insert_links(self, pairs: list[tuple[str, str]]) -> None:
-        if pairs:
-            await self.session.execute(
-                text("insert into student_guardians (student_id, guardian_id)"
-                     " select * from unnest(cast(:s as text[]), cast(:g as text[])) on conflict do nothing"),
-                {"s": [s for s, _ in pairs], "g": [g for _, g in pairs]})
-
     async def commit(self) -> None:
-        await self.flush_messages()
         await super().commit()
         if self.added_pending and getattr(self, "on_messages", None):
             self.on_messages()
@@ -361,13 +272,31 @@ class NotificationUoW(UnitOfWork):
                     {"s": list(dict.fromkeys(student_ids)), "g": row.recipient_id},
                 )
 
-    def link(self, student_id: str, guardian_id: str) -> None:
-        """Queued, written with the batch (see write_enrollment)."""
-        self._links[(student_id, guardian_id)] = None
+    async def write_contacts(self, contacts: list[NewContact]) -> None:
+        """Upsert guardians' contacts (one per guardian) and replace each one's student links, one
+        statement each. district_id is left out: an existing contact keeps the district it was given."""
+        if not contacts:
+            return
+        arrays = {c: [getattr(r, c) for r in contacts] for c in _CONTACT_COLUMNS}
+        sources = ", ".join(f"cast(:{c} as {'boolean' if c == 'consent' else 'text'}[])" for c in _CONTACT_COLUMNS)
+        updates = ", ".join(f"{c} = excluded.{c}" for c in _CONTACT_COLUMNS[1:])
+        await self.session.execute(
+            text(f"insert into contacts ({', '.join(_CONTACT_COLUMNS)}) select * from unnest({sources})"
+                 f" on conflict (recipient_id) do update set {updates}"), arrays)
+        await self.session.execute(text("delete from student_guardians where guardian_id = any(cast(:g as text[]))"),
+                                   {"g": [r.recipient_id for r in contacts]})
+        await self.add_links(list(dict.fromkeys((s, r.recipient_id) for r in contacts for s in r.student_ids)))
+
+    async def add_links(self, pairs: list[tuple[str, str]]) -> None:
+        """(student, guardian) links, in one statement; links already there stay."""
+        if pairs:
+            await self.session.execute(
+                text("insert into student_guardians (student_id, guardian_id)"
+                     " select * from unnest(cast(:s as text[]), cast(:g as text[])) on conflict do nothing"),
+                {"s": [s for s, _ in pairs], "g": [g for _, g in pairs]})
 
     async def recipients(self, where: str, params: dict) -> list[tuple[Contact, PreferenceRow | None]]:
         """Contacts matching `where` (over contacts c) with their preferences, in one round trip."""
-        await self.write_enrollment()  # a contact registered earlier in this batch is one of them
         result = await self.session.execute(
             text(f"select c.recipient_id, c.role, c.locale, c.phone_masked, c.consent,"
                  f" c.phone_sealed is not null as has_phone, c.push_token_sealed is not null as has_push,"
@@ -409,16 +338,24 @@ class NotificationUoW(UnitOfWork):
         return await self.recipients("c.recipient_id = any(cast(:ids as text[]))", {"ids": ids})
 
     # -- students and preferences ---------------------------------------------------------------
-    async def student_name(self, student_id: str) -> str | None:
-        if student_id in self._students:  # learnt earlier in this batch, not written yet
-            return self._students[student_id][0]
-        row = await self.session.get(StudentRow, student_id)
-        return row.name if row else None
+    async def student_names(self, student_ids: list[str]) -> dict[str, str]:
+        """Names of these students that are known, in one round trip."""
+        if not student_ids:
+            return {}
+        result = await self.session.execute(
+            text("select student_id, name from students where student_id = any(cast(:ids as text[]))"),
+            {"ids": student_ids})
+        return {r[0]: r[1] for r in result.all()}
 
-    def remember_student(self, student_id: str, name: str, school_id: str | None) -> None:
-        """Queued, written with the batch (see write_enrollment); a school left out keeps the known one."""
-        known = self._students.get(student_id)
-        self._students[student_id] = (name, school_id or (known[1] if known else None))
+    async def remember_students(self, students: dict[str, tuple[str, str | None]]) -> None:
+        """Students' names (and schools) by id, in one statement; a school left out keeps the known one."""
+        if students:
+            await self.session.execute(
+                text("insert into students (student_id, name, school_id)"
+                     " select * from unnest(cast(:s as text[]), cast(:n as text[]), cast(:sc as text[]))"
+                     " on conflict (student_id) do update set name = excluded.name,"
+                     " school_id = coalesce(excluded.school_id, students.school_id)"),
+                {"s": list(students), "n": [n for n, _ in students.values()], "sc": [sc for _, sc in students.values()]})
 
     async def preferences(self, recipient_id: str) -> PreferenceRow | None:
         return await self.session.get(PreferenceRow, recipient_id)

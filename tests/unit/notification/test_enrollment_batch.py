@@ -1,15 +1,24 @@
-"""Enrollment events applied as a batch in set-based statements: the last GuardianRegistered of a guardian
-wins, a message waiting for a contact goes out when the contact arrives (also in the same batch), links
-filed by EnrollmentFiled survive a registration in the same batch, and a contact keeps its district (R6, R22)."""
+"""Enrollment and billing events applied a run at a time in set-based statements: the last
+GuardianRegistered of a guardian wins, a message waiting for a contact goes out when the contact arrives
+(also in the same batch), links filed by EnrollmentFiled survive a registration in the same batch, a
+contact keeps its district, a term start's interleaved registrations and filings are one run, and a run
+costs the same statements whatever its length (R6, R22)."""
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime, timezone
 
-from sqlalchemy import text
+from sqlalchemy import event, text
 
+from shared.contracts.billing import FeeCharged
 from shared.contracts.enrollment import ApplicationSubmitted, EnrollmentFiled
 from shared.contracts.envelope import Envelope, new_envelope
+from shared.contracts.registry import event_type
+from shared.contracts.schema import example_event
+from shared.messaging.consumer import is_batch_handler
 from services.notification.db import ContactRow
+from services.notification.handlers import HANDLERS
 from tests.unit.notification.test_sender import SEALER, Rig, checkout, guardian, unique
 
 
@@ -111,3 +120,68 @@ async def test_a_registration_keeps_the_district_of_an_existing_contact(db) -> N
     await rig.consume_batch([guardian(gid, [unique("stu")], phone="13900000017")])
     (contact,) = await _row(rig, "select district_id, consent, phone_masked from contacts where recipient_id = :g", g=gid)
     assert contact == {"district_id": "dst-07", "consent": True, "phone_masked": "139****0017"}
+
+
+def charged(student: str, gid: str) -> Envelope:
+    example = example_event(event_type("FeeCharged", 1))
+    assert isinstance(example, FeeCharged)
+    return new_envelope(example.model_copy(update={"student_id": student, "guardian_id": gid}), producer="billing")
+
+
+@contextmanager
+def statements(rig: Rig) -> Iterator[list[str]]:
+    """The SQL statements sent to PostgreSQL meanwhile."""
+    sent: list[str] = []
+
+    def seen(conn, cursor, statement, parameters, context, executemany) -> None:  # noqa: ANN001 - SQLAlchemy's hook
+        sent.append(statement)
+
+    event.listen(rig.db.engine.sync_engine, "before_cursor_execute", seen)
+    try:
+        yield sent
+    finally:
+        event.remove(rig.db.engine.sync_engine, "before_cursor_execute", seen)
+
+
+def test_a_registration_and_a_filing_go_to_one_batch_handler_so_a_term_start_is_one_run() -> None:
+    handler = HANDLERS["GuardianRegistered"]
+    assert is_batch_handler(handler) and HANDLERS["EnrollmentFiled"] is handler
+
+
+async def test_a_redelivered_term_start_gives_each_guardian_one_enrolment_message(db) -> None:
+    rig = Rig(db)
+    pairs = [(unique("stu"), unique("gdn")) for _ in range(5)]
+    term_start = [e for student, gid in pairs for e in (guardian(gid, [student]), filed(student, gid))]
+    await rig.consume_batch(term_start)
+    await rig.consume_batch(term_start)
+    for _, gid in pairs:
+        (msg,) = await rig.messages(gid)
+        assert (msg["template"], msg["status"]) == ("enrollment_filed", "pending")
+
+
+async def test_a_run_of_fee_messages_costs_the_same_statements_whatever_its_length(db) -> None:
+    rig = Rig(db)
+    sent_for: dict[int, list[str]] = {}
+    for n in (1, 6):
+        pairs = [(unique("stu"), unique("gdn")) for _ in range(n)]
+        await rig.consume_batch([e for student, gid in pairs for e in (guardian(gid, [student]), filed(student, gid))])
+        with statements(rig) as sent:
+            await rig.consume_batch([charged(student, gid) for student, gid in pairs])
+        sent_for[n] = sent
+        for _, gid in pairs:
+            fee = [m for m in await rig.messages(gid) if m["template"] == "fee_due"]
+            assert len(fee) == 1 and fee[0]["params"]["student"] == "李小明"
+    assert len(sent_for[6]) == len(sent_for[1]) and sum("from students" in s for s in sent_for[6]) == 1
+
+
+async def test_a_fee_message_to_a_guardian_without_consent_is_refused_once_across_redeliveries(db) -> None:
+    rig = Rig(db)
+    student, gid = unique("stu"), unique("gdn")
+    await rig.consume_batch([guardian(gid, [student], consent=False), filed(student, gid)])
+    fee = charged(student, gid)
+    await rig.consume_batch([fee, fee])
+    await rig.consume(fee)
+    refused = [m for m in await rig.messages(gid) if m["template"] == "fee_due"]
+    assert [m["status"] for m in refused] == ["suppressed_no_consent"]
+    receipts = [r for r in await rig.receipts(gid) if r.cause_event_id == fee.event_id]
+    assert [(r.error_code, r.final) for r in receipts] == [("no_consent", True)]
