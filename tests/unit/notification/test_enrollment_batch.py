@@ -5,6 +5,7 @@ contact keeps its district, a term start's interleaved registrations and filings
 costs the same statements whatever its length (R6, R22)."""
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime, timezone
@@ -18,7 +19,7 @@ from shared.contracts.registry import event_type
 from shared.contracts.schema import example_event
 from shared.messaging.consumer import is_batch_handler
 from services.notification.db import ContactRow
-from services.notification.handlers import HANDLERS
+from services.notification.handlers import HANDLERS, NAMESPACE, out_id
 from tests.unit.notification.test_sender import SEALER, Rig, checkout, guardian, unique
 
 
@@ -185,3 +186,9 @@ async def test_a_fee_message_to_a_guardian_without_consent_is_refused_once_acros
     assert [m["status"] for m in refused] == ["suppressed_no_consent"]
     receipts = [r for r in await rig.receipts(gid) if r.cause_event_id == fee.event_id]
     assert [(r.error_code, r.final) for r in receipts] == [("no_consent", True)]
+
+
+def test_a_message_keeps_the_provider_id_it_always_had_for_its_event_and_recipient() -> None:
+    for recipient in ("gdn-000456", "aud-07", "家长-1", ""):
+        event_id = uuid.uuid4()
+        assert out_id(event_id, recipient) == uuid.uuid5(NAMESPACE, f"{event_id}/{recipient}").hex
