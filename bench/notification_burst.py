@@ -37,7 +37,7 @@ from shared.settings import CommonSettings
 from services.notification.domain.templates import template
 from services.notification.settings import Settings
 from bench.procstats import usage
-from tests.fakes.aliyun_batch_sms import AliyunBatchSmsFake
+from tests.fakes.aliyun_sms import AliyunBatchSmsFake
 from tests.fakes.server import ThreadServer
 from tests.integration.kafkatools import caught_up
 

@@ -29,7 +29,7 @@ from services.notification.domain.policy import SHANGHAI, Preferences, Retry
 from services.notification.domain.templates import TEMPLATES, template
 from services.notification.handlers import HANDLERS
 from services.notification.sender import NotificationMetrics, Sender, SenderConfig
-from tests.fakes.aliyun_batch_sms import AliyunBatchSmsFake
+from tests.fakes.aliyun_sms import AliyunBatchSmsFake
 from tests.fakes.jpush import JPushFake
 
 SEALER = Sealer(CommonSettings().contact_sealing_key)
