@@ -9,7 +9,8 @@ What it does, all in one run on one machine:
   2. seeds N filed students, one guardian each, by putting ProgrammePublished, GuardianRegistered
      (phones sealed) and EnrollmentFiled on enrollment.events exactly as enrollment publishes them —
      seeding through enrollment's HTTP workflow would take hours at city scale and is not what is
-     measured; then checks everyone in through the batch endpoint (not measured);
+     measured — and times the setup until every service has consumed those enrolments (the city's
+     setup target); then checks everyone in through the batch endpoint (not measured);
   3. posts the check-outs open loop, one record per POST, at an offered rate (--rate, default 310/s:
      557,000 in 30 minutes) for --offered-seconds, then the rest in POSTs of 50 per school as fast as the
      school systems can send (saturation), through bench.loadgen's lean keep-alive client;
@@ -416,6 +417,15 @@ async def platform_run(args: argparse.Namespace, kafka: str, database: str, datn
             return c["roster"] >= s.students and c["contacts"] >= s.students
         await until(ready, args.timeout, "attendance's roster and notification's contacts", every=3, progress=progress)
         print(f"[seed] roster and contacts complete ({time.monotonic() - t0:.1f} s since seeding)", flush=True)
+
+        async def quiet() -> bool:  # every consumer group has read all there is
+            return not any((await lag(kafka)).values())
+
+        async def still() -> str:
+            return "records still to consume: " + ", ".join(f"{k} {v:,}" for k, v in (await lag(kafka)).items())
+        await until(quiet, args.timeout, "every service to consume the enrolments", every=3, progress=still)
+        setup_seconds = time.monotonic() - t0  # the city's setup: its enrolments consumed by all five services
+        print(f"[seed] every service has consumed the enrolments ({setup_seconds:.1f} s since seeding)", flush=True)
         at = evening(day)
         async with Client(plat["attendance"].url, connections=64) as client:
             poster = Poster(client, s, at)
@@ -436,11 +446,7 @@ async def platform_run(args: argparse.Namespace, kafka: str, database: str, datn
             print(f"[seed] everyone checked in and their guardians told ({time.monotonic() - t0:.1f} s since seeding)",
                   flush=True)
 
-            async def quiet() -> bool:  # billing and audit too have read the setup: measured CPU is the evening's
-                return not any((await lag(kafka)).values())
-
-            async def still() -> str:
-                return "records still to consume: " + ", ".join(f"{k} {v:,}" for k, v in (await lag(kafka)).items())
+            # billing and audit too have read the check-ins: the CPU measured is the evening's
             await until(quiet, args.timeout, "every service to consume the setup's events", every=3, progress=still)
             print(f"[seed] every service has consumed the setup ({time.monotonic() - t0:.1f} s since seeding)", flush=True)
 
@@ -477,7 +483,7 @@ async def platform_run(args: argparse.Namespace, kafka: str, database: str, datn
                 "cpu_s_per_1k_total": 1000 * cpu["services"] / s.students,
                 "cpu_s_per_1k_all": per_1k(cpu, s.students),
                 "peak_rss_mb": rss, "lost": lost, "duplicated": duplicated,
-                "rejected": first.rejected + second.rejected, "profile": hot}
+                "rejected": first.rejected + second.rejected, "profile": hot, "setup_seconds": setup_seconds}
     finally:
         await db.close()
         await asyncio.to_thread(plat.stop)
@@ -596,6 +602,8 @@ def table(result: dict) -> str:
                    "run's database's backends alive at the phase's end; PG all: the whole server); loadgen: this process")
     lines.append("peak RSS MB: " + ", ".join(f"{n} {v:.0f}" for n, v in p["peak_rss_mb"].items())
                  + f"; raw baseline {b['peak_rss_mb']:.0f}")
+    lines.append(f"setup: {p['students']:,} students' enrolments consumed by every service in "
+                 f"{p.get('setup_seconds', float('nan')):,.0f} s (seeding included; check-ins not)")
     lines.append(f"lost effects: platform {p['lost']}, baseline {b['lost']}; duplicated: platform {p['duplicated']}, "
                  f"baseline {b['duplicated']}; records rejected {p['rejected']}")
     for name, frames in result["platform"].get("profile", {}).items():

@@ -7,6 +7,8 @@ from dataclasses import asdict, dataclass
 
 CITY_RATE = 310.0  # check-outs/s a city's 508 school gates send in a 30-minute evening
 CITY_COMPLETED = 305.0  # completed/s the platform must keep up with at that rate
+CITY_STUDENTS = 557_000
+CITY_SETUP_SECONDS = 600.0  # the city's enrolments consumed by every service in 10 minutes
 
 
 @dataclass(frozen=True)
@@ -43,6 +45,7 @@ def evaluate(result: dict) -> list[Verdict]:
     offered, saturation = p["phases"]
     rate = result["rate"]
     completed_goal = CITY_COMPLETED * rate / CITY_RATE  # 305/s at 310/s offered; scaled when --rate differs
+    setup_goal = CITY_SETUP_SECONDS * p.get("students", CITY_STUDENTS) / CITY_STUDENTS  # in proportion to the city
     return [
         Verdict(f"completed at offered {rate:g}/s (single-record POSTs)", offered["per_second"], completed_goal, "/s", False),
         Verdict("p50 gate to guardian, offered", offered["p50_ms"], 150, "ms", True),
@@ -57,4 +60,6 @@ def evaluate(result: dict) -> list[Verdict]:
         Verdict("peak RSS, largest service", max(p["peak_rss_mb"].values(), default=float("nan")), 300, "MB", True),
         Verdict("effects lost", p["lost"], 0, "", True),
         Verdict("effects duplicated", p["duplicated"], 0, "", True),
+        Verdict("setup: enrolments consumed by every service", p.get("setup_seconds", float("nan")), setup_goal,
+                "s", True),
     ]

@@ -14,7 +14,8 @@ def result(**over: float) -> dict:
     return {"rate": over.get("rate", 310.0),
             "platform": {"phases": [offered, saturation], "cpu_s_per_1k_total": over.get("cpu", 0.7),
                          "peak_rss_mb": {"attendance": 200.0, "notification": over.get("rss", 250.0)},
-                         "lost": over.get("lost", 0), "duplicated": 0},
+                         "lost": over.get("lost", 0), "duplicated": 0, "students": over.get("students", 557_000),
+                         "setup_seconds": over.get("setup", 540.0)},
             "baseline": {"offered": {"per_second": 310.0}, "saturation": {"per_second": over.get("base_sat", 6000.0)}}}
 
 
@@ -51,6 +52,14 @@ def test_more_than_0_8_cpu_seconds_per_thousand_fails_the_cost_target() -> None:
 
 def test_one_service_above_300_mb_fails_the_memory_target() -> None:
     assert not verdicts(rss=301.0)["peak RSS, largest service"]
+
+
+def test_the_city_set_up_in_more_than_ten_minutes_fails_and_a_smaller_run_is_held_to_its_share() -> None:
+    assert verdicts(setup=599.0)["setup: enrolments consumed by every service"]
+    assert not verdicts(setup=601.0)["setup: enrolments consumed by every service"]
+    # 20,000 students: 600 s x 20,000 / 557,000 = 21.5 s
+    assert verdicts(students=20_000, setup=21.0)["setup: enrolments consumed by every service"]
+    assert not verdicts(students=20_000, setup=22.0)["setup: enrolments consumed by every service"]
 
 
 def test_a_single_lost_effect_fails() -> None:
