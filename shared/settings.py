@@ -25,6 +25,8 @@ class CommonSettings(BaseSettings):
     database_schema: str | None = Field(None, description="Schema override (default: the service name).")
     http_host: str = "127.0.0.1"
     http_port: int = 8000
+    http_max_body_bytes: int = Field(8 * 1024 * 1024, ge=1024, description="Largest HTTP request body any route "
+                                     "reads; a larger one is refused (413) before it is parsed.")
     log_level: str = "INFO"
     migrate_on_start: bool = Field(True, description="Run this service's migrations at startup.")
     create_topics: bool = Field(True, description="Create missing topics at startup (local runs).")

@@ -4,7 +4,7 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
 
 
 def _to_utc(value: datetime) -> datetime:
@@ -27,6 +27,12 @@ def _storable(value: str) -> str:
 # Text every store and every wire format accepts: no NUL (PostgreSQL refuses it) and no lone surrogate
 # (not encodable as UTF-8), refused as the field's own error rather than failing a batch downstream.
 Text = Annotated[str, AfterValidator(_storable)]
+
+# An integer as PostgreSQL's bigint holds it: a larger one (a route's size or index, say) is the caller's
+# error, refused by name, rather than an overflow in the database driver. In a route parameter with a
+# default, write `Annotated[Int64, Query(ge=1)] = 1`: a `= Query(...)` default would drop these bounds.
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
+Int64 = Annotated[int, Field(ge=INT64_MIN, le=INT64_MAX)]
 
 # An instant: must carry an offset, and is normalised to UTC so equal instants compare and
 # serialise equally whatever offset the producer used (school systems often send +08:00).

@@ -1,17 +1,22 @@
 """HTTP edge of every service: a correlation id per request (taken from X-Correlation-Id or made),
-set for the logs and the events the request publishes, and echoed back to the caller; and 503 with
-Retry-After, not 500, while the database is away. Nothing here knows a service's routes."""
+set for the logs and the events the request publishes, and echoed back to the caller; 503 with
+Retry-After, not 500, while the database is away; 4xx with a reason, not 500, for hostile input, and
+the one error shape (Problem) every operation documents. Nothing here knows a service's routes."""
 from __future__ import annotations
 
 import errno
 import logging
+import re
 import socket
 import uuid
 from abc import ABC, abstractmethod
+from typing import Any
+from urllib.parse import unquote_to_bytes
 
 import asyncpg
-from fastapi import FastAPI, Request, Response
+from fastapi import FastAPI, HTTPException, Request, Response
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import exc as sa_exc
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -37,6 +42,17 @@ class _HttpMiddleware(ABC):
     @abstractmethod
     async def http(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Handle one HTTP request."""
+
+
+class _ResponseWatch:
+    """The `send` of a request, noting whether the response has begun: after that, no other answer fits."""
+
+    def __init__(self, send: Send) -> None:
+        self.send, self.started = send, False
+
+    async def __call__(self, message: Message) -> None:
+        self.started = self.started or message["type"] == "http.response.start"
+        await self.send(message)
 
 
 class CorrelationMiddleware(_HttpMiddleware):
@@ -119,9 +135,43 @@ DATABASE_ERRORS: tuple[type[BaseException], ...] = (
 async def database_unavailable_handler(request: Request, exc: Exception) -> Response:
     reason = database_unavailable(exc)
     if reason is None:
-        raise exc
+        refused = unstorable(exc)
+        if refused is None:
+            raise exc
+        return _unstorable_response(request.url.path, refused, exc)
     _log_unavailable(request.url.path, reason, exc)
     return unavailable_response(reason)
+
+
+# A value the caller sent that PostgreSQL cannot hold (a NUL, a lone surrogate, a number past bigint, an
+# instant past its range) is the caller's error: 422 with the reason, whichever route let it through.
+# Only these data exceptions: another (a division by zero, say) is the service's bug and stays a 500.
+_UNSTORABLE_STATES = {"22021": "a text holds a NUL character or bytes that are not UTF-8",
+                      "22P05": "a text holds a character the database cannot store",
+                      "22003": "a number is out of the range the database stores",
+                      "22008": "a date or time is out of the range the database stores"}
+
+
+def unstorable(exc: BaseException) -> str | None:
+    """Why the database refused a value of the request (a reason for the caller), else None."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen and len(seen) < 16:
+        seen.add(id(current))
+        if isinstance(current, UnicodeEncodeError):
+            return "a text holds a lone surrogate, which is not valid Unicode"
+        if isinstance(current, OverflowError):
+            return "a number or an instant is out of the range the database stores (64-bit integers, years 1-9999)"
+        if isinstance(current, asyncpg.PostgresError) and str(current.sqlstate) in _UNSTORABLE_STATES:
+            return _UNSTORABLE_STATES[str(current.sqlstate)]
+        current = current.__cause__ or current.__context__
+    return None
+
+
+def _unstorable_response(path: str, reason: str, exc: BaseException) -> JSONResponse:
+    log.warning("answered 422: a value the database cannot store", extra={
+        "path": path, "reason": reason, "error": type(exc).__name__})
+    return problem(422, f"{reason}; nothing was stored", "unstorable_value")
 
 
 def _log_unavailable(path: str, reason: str, exc: BaseException) -> None:
@@ -130,25 +180,24 @@ def _log_unavailable(path: str, reason: str, exc: BaseException) -> None:
 
 
 class DatabaseUnavailableMiddleware(_HttpMiddleware):
-    """Answers 503 for a database outage that no exception handler answered (a service's own handler for
-    DBAPIError, say, re-raises what it does not know). A response already begun is left alone."""
+    """Answers 503 for a database outage, and 422 for a value it cannot store, that no exception handler
+    answered (a service's own handler for DBAPIError, say, re-raises what it does not know). A response
+    already begun is left alone."""
 
     async def http(self, scope: Scope, receive: Receive, send: Send) -> None:
-        started = False
-
-        async def watch(message: Message) -> None:
-            nonlocal started
-            started = started or message["type"] == "http.response.start"
-            await send(message)
-
+        watch = _ResponseWatch(send)
         try:
             await self.app(scope, receive, watch)
         except Exception as exc:
-            reason = None if started else database_unavailable(exc)
-            if reason is None:
+            reason = None if watch.started else database_unavailable(exc)
+            refused = None if watch.started or reason else unstorable(exc)
+            if reason:
+                _log_unavailable(scope.get("path", ""), reason, exc)
+                await unavailable_response(reason)(scope, receive, send)
+            elif refused:
+                await _unstorable_response(scope.get("path", ""), refused, exc)(scope, receive, send)
+            else:
                 raise
-            _log_unavailable(scope.get("path", ""), reason, exc)
-            await unavailable_response(reason)(scope, receive, send)
 
 
 def install_database_unavailable(app: FastAPI) -> None:
@@ -157,3 +206,155 @@ def install_database_unavailable(app: FastAPI) -> None:
     for cls in DATABASE_ERRORS:
         app.add_exception_handler(cls, database_unavailable_handler)
     app.add_middleware(DatabaseUnavailableMiddleware)
+
+
+# -- hostile input ------------------------------------------------------------------------------------
+# A request a client got wrong, by accident or on purpose, is answered 4xx with a reason, never 500, and
+# before it costs anything: a NUL byte or bytes that are not UTF-8 in the path or query (PostgreSQL and
+# every log line refuse them), a body past the limit (refused from Content-Length, or as soon as the
+# stream passes it: nothing that large is buffered, let alone parsed), JSON nested deeper than Python's
+# parser recurses. One place for every route of every service.
+DEFAULT_MAX_BODY_BYTES = 8 * 1024 * 1024
+_BAD_ESCAPE = re.compile(rb"%(?![0-9A-Fa-f]{2})")
+
+
+class Problem(BaseModel):
+    """The body of every error the platform answers: a sentence for the caller, and for a refusal by a
+    rule of the domain a stable code. Request validation (422) lists its errors in `detail` instead, in
+    the framework's shape; a refusal with several reasons lists them in `reasons`."""
+
+    model_config = ConfigDict(extra="allow")
+
+    detail: str | list[dict[str, Any]] | dict[str, Any] = Field(
+        description="What is wrong, in words; for request validation, one entry per field in error.")
+    reason: str | None = Field(None, description="Stable code of the refusal, where the route gives one.")
+    reasons: list[str] | None = Field(None, description="Every reason, when a rule refused for several.")
+
+
+def problem(status: int, detail: str, reason: str) -> JSONResponse:
+    return JSONResponse({"detail": detail, "reason": reason}, status_code=status)
+
+
+class BodyTooLarge(HTTPException):
+    """Raised from the request's receive channel once the body passes the limit; answered 413 by the
+    app's HTTPException handler (or by InputGuardMiddleware, if a route swallowed it)."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(413, f"the body is over {limit:,} bytes, the most this service reads; "
+                              "split the batch or send less")
+
+
+def bad_request_target(scope: Scope) -> str | None:
+    """Why the path or query of this request cannot be taken (a reason for the caller), else None."""
+    raw_path = scope.get("raw_path") or scope.get("path", "").encode("utf-8", "surrogateescape")
+    for part, raw in (("path", raw_path), ("query string", scope.get("query_string") or b"")):
+        if _BAD_ESCAPE.search(raw):
+            return f"the {part} has a '%' that is not followed by two hexadecimal digits"
+        try:
+            text = unquote_to_bytes(raw).decode("utf-8")
+        except UnicodeDecodeError:
+            return f"the {part} is not UTF-8 once percent-decoded (a lone surrogate, or bytes that are not text)"
+        if "\x00" in text:
+            return f"the {part} holds a NUL character, which no identifier or parameter may hold"
+    return None
+
+
+class InputGuardMiddleware(_HttpMiddleware):
+    """Refuses a bad path or query (400) before routing, and a body past `max_body_bytes` (413) from its
+    Content-Length or while it streams in."""
+
+    def __init__(self, app: ASGIApp, max_body_bytes: int = DEFAULT_MAX_BODY_BYTES) -> None:
+        super().__init__(app)
+        self.limit = max_body_bytes
+
+    async def http(self, scope: Scope, receive: Receive, send: Send) -> None:
+        refusal = self._refusal(scope)
+        if refusal is not None:
+            await refusal(scope, receive, send)
+            return
+        limit, size, watch = self.limit, 0, _ResponseWatch(send)
+
+        async def counted() -> Message:
+            nonlocal size
+            message = await receive()
+            if message["type"] == "http.request":
+                size += len(message.get("body", b""))
+                if size > limit:
+                    raise BodyTooLarge(limit)
+            return message
+
+        try:
+            await self.app(scope, counted, watch)
+        except BodyTooLarge as exc:
+            if watch.started:
+                raise
+            await problem(413, exc.detail, "body_too_large")(scope, receive, send)
+
+    def _refusal(self, scope: Scope) -> Response | None:
+        reason = bad_request_target(scope)
+        if reason:
+            return problem(400, reason, "invalid_request_target")
+        length = dict(scope.get("headers") or []).get(b"content-length")
+        if length is not None:
+            if not length.strip().isdigit():
+                return problem(400, f"Content-Length {length[:40]!r} is not a number of bytes", "invalid_content_length")
+            if int(length) > self.limit:
+                return problem(413, f"the body is {int(length):,} bytes; at most {self.limit:,}; "
+                                    "split the batch or send less", "body_too_large")
+        return None
+
+
+async def too_deep_handler(request: Request, exc: Exception) -> Response:
+    return problem(400, "the body is nested too deeply to be read", "nested_too_deeply")
+
+
+def _problem_schema() -> dict[str, Any]:
+    return Problem.model_json_schema(ref_template="#/components/schemas/{model}")
+
+
+def document_errors(app: FastAPI) -> None:
+    """Every operation documents the errors any route may answer: 400 and 413 (InputGuardMiddleware),
+    503 (the database away), any other 4xx as a Problem, 422 as a Problem or request validation."""
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is not None:
+            return app.openapi_schema
+        schema = build()
+        components = schema.setdefault("components", {}).setdefault("schemas", {})
+        components["Problem"] = _problem_schema()
+        ref = {"$ref": "#/components/schemas/Problem"}
+        content = {"application/json": {"schema": ref}}
+        for path in schema.get("paths", {}).values():
+            for operation in path.values():
+                responses = operation.setdefault("responses", {})
+                for code, text in _ALWAYS.items():
+                    responses.setdefault(code, {"description": text})
+                for code, response in responses.items():
+                    if code[0] in "45":
+                        given = response.get("content", {}).get("application/json", {}).get("schema")
+                        response["content"] = (
+                            {"application/json": {"schema": {"anyOf": [given, ref]}}} if given and given != ref
+                            else content)
+        app.openapi_schema = schema
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
+_ALWAYS = {
+    "400": "The path, query or body cannot be read: a NUL character, bytes that are not UTF-8, JSON nested too deeply.",
+    "413": "The body is larger than this service reads.",
+    "422": "The request is not valid, or a rule refused it; `detail` says why.",
+    "4XX": "Refused; `detail` says why.",
+    "503": "The database is away or the service is stopping; retry after Retry-After seconds.",
+}
+
+
+def install_input_guards(app: FastAPI, max_body_bytes: int = DEFAULT_MAX_BODY_BYTES) -> None:
+    """Every route of `app` answers hostile input 4xx with a reason (see InputGuardMiddleware), and its
+    OpenAPI documents the errors routes answer. Call before CorrelationMiddleware is added, so refusals
+    carry the correlation id too."""
+    app.add_exception_handler(RecursionError, too_deep_handler)
+    app.add_middleware(InputGuardMiddleware, max_body_bytes=max_body_bytes)
+    document_errors(app)
