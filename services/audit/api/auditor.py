@@ -6,13 +6,14 @@ from __future__ import annotations
 import base64
 import json
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Query
 from pydantic import BaseModel, Field
 
 from shared.auth import Principal
-from services.audit.api.deps import ReaderDep, UowDep, may_see, scope_of
+from shared.contracts.common import Int64
+from services.audit.api.deps import Index, ReaderDep, Size, UowDep, may_see, scope_of
 from services.audit.db import AuditUoW, StoredEntry
 from services.audit.handlers.proofs import NotFound, Scope, checkpoint_for, fee_report, inclusion_proofs
 
@@ -92,9 +93,9 @@ async def entries(
     period: str | None = Query(None, pattern=r"^[0-9]{4}(-(0[1-9]|1[0-2]))?$", description="YYYY-MM or YYYY."),
     category: str | None = Query(None, description=f"One of {', '.join(CATEGORIES)}, or a sub-category "
                                  "(e.g. group_accident_insurance, hardship)."),
-    after: int = Query(-1, ge=-1, description="Only entries with a larger index (paging)."),
+    after: Annotated[Int64, Query(ge=-1, description="Only entries with a larger index (paging).")] = -1,
     limit: int = Query(100, ge=1, le=500),
-    size: int | None = Query(None, ge=1, description="Prove against this checkpoint; default the latest."),
+    size: Size = None,
     principal: Principal = ReaderDep,
     db: AuditUoW = UowDep,
 ) -> EntryPage:
@@ -112,7 +113,7 @@ async def entries(
 
 
 @router.get("/entries/{index}", response_model=EntryPage, summary="One ledger entry with its proof.")
-async def entry(index: int, size: int | None = Query(None, ge=1), principal: Principal = ReaderDep,
+async def entry(index: Index, size: Size = None, principal: Principal = ReaderDep,
                 db: AuditUoW = UowDep) -> EntryPage:
     try:
         cp = await checkpoint_for(db, size)
@@ -163,7 +164,7 @@ async def _report(prefix: str, school_id: str | None, district_id: str | None, s
 @router.get("/reports/monthly", summary="Monthly fee review per school (月调度, R29), citing its checkpoint.")
 async def monthly(period: str = Query(..., pattern=MONTH, description="YYYY-MM"),
                   school_id: str | None = Query(None, min_length=1), district_id: str | None = Query(None, min_length=1),
-                  size: int | None = Query(None, ge=1), principal: Principal = ReaderDep,
+                  size: Size = None, principal: Principal = ReaderDep,
                   db: AuditUoW = UowDep) -> dict:
     return await _report(period, school_id, district_id, size, principal, db)
 
@@ -171,6 +172,6 @@ async def monthly(period: str = Query(..., pattern=MONTH, description="YYYY-MM")
 @router.get("/reports/annual", summary="Annual fee report per school (年报告, R29), citing its checkpoint.")
 async def annual(year: str = Query(..., pattern=r"^[0-9]{4}$", description="YYYY"),
                  school_id: str | None = Query(None, min_length=1), district_id: str | None = Query(None, min_length=1),
-                 size: int | None = Query(None, ge=1), principal: Principal = ReaderDep,
+                 size: Size = None, principal: Principal = ReaderDep,
                  db: AuditUoW = UowDep) -> dict:
     return await _report(year, school_id, district_id, size, principal, db)

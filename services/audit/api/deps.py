@@ -3,10 +3,12 @@ and how a missing checkpoint or entry becomes a 404 with its reason."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from typing import Annotated
 
-from fastapi import Depends, HTTPException, Request
+from fastapi import Depends, HTTPException, Path, Query, Request
 
 from shared.auth import Principal, require
+from shared.contracts.common import Int64
 from services.audit.db import AuditUoW
 from services.audit.handlers.proofs import Scope
 
@@ -39,6 +41,10 @@ async def may_see(principal: Principal, db: AuditUoW, school_id: str) -> None:
     if not principal.may_see_school(school_id, district):
         raise HTTPException(403, f"role {principal.role!r} may not read the entries of {school_id}")
 
+
+# Sizes and indexes are bigints: one past int64 is the caller's 422, not the driver's overflow (a 500).
+Size = Annotated[Int64 | None, Query(ge=1, description="Tree size of a signed checkpoint; default the latest.")]
+Index = Annotated[Int64, Path(ge=0, description="Leaf index in the ledger's Merkle tree.")]
 
 ReaderDep = Depends(readers)
 AuditorDep = Depends(auditors)

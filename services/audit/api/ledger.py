@@ -5,13 +5,15 @@ from __future__ import annotations
 
 import base64
 from datetime import datetime
+from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import PlainTextResponse, StreamingResponse
 from pydantic import BaseModel, Field
 
 from shared.auth import Principal
-from services.audit.api.deps import AuditorDep, ReaderDep, UowDep, may_see
+from shared.contracts.common import Int64
+from services.audit.api.deps import AuditorDep, Index, ReaderDep, Size, UowDep, may_see
 from services.audit.db import AuditUoW
 from services.audit.handlers.proofs import (
     NotFound,
@@ -24,8 +26,6 @@ from services.audit.handlers.proofs import (
 from services.audit.ledger.merkle import EMPTY_ROOT
 
 router = APIRouter(prefix="/v1/ledger", tags=["ledger"])
-
-Size = Query(None, ge=1, description="Tree size of a signed checkpoint; default the latest.")
 
 
 def _b64(data: bytes) -> str:
@@ -69,7 +69,7 @@ async def head(db: AuditUoW = UowDep) -> LedgerHead:
 
 
 @router.get("/checkpoint", response_class=PlainTextResponse, summary="A signed checkpoint (C2SP signed note).")
-async def checkpoint(size: int | None = Size, db: AuditUoW = UowDep) -> PlainTextResponse:
+async def checkpoint(size: Size = None, db: AuditUoW = UowDep) -> PlainTextResponse:
     try:
         cp = await checkpoint_for(db, size)
     except NotFound as exc:
@@ -78,7 +78,7 @@ async def checkpoint(size: int | None = Size, db: AuditUoW = UowDep) -> PlainTex
 
 
 @router.get("/checkpoints", response_model=list[CheckpointOut], summary="Signed checkpoints, oldest first.")
-async def checkpoints(after: int = Query(0, ge=0, description="Only checkpoints larger than this tree size."),
+async def checkpoints(after: Annotated[Int64, Query(ge=0, description="Only checkpoints larger than this tree size.")] = 0,
                       limit: int = Query(100, ge=1, le=1000), db: AuditUoW = UowDep) -> list[CheckpointOut]:
     return [CheckpointOut(tree_size=c.tree_size, root_hash=_b64(c.root_hash), signed_note=c.signed_note,
                           published_at=c.published_at) for c in await db.checkpoints(after, limit)]
@@ -92,8 +92,8 @@ async def key(request: Request) -> VerifierKey:
 
 @router.get("/consistency", summary="Proof that an older checkpoint is a prefix of a newer one (a bundle "
             "for `python -m services.audit.verifier consistency`).")
-async def consistency(old: int = Query(..., ge=0, description="Tree size of the older checkpoint."),
-                      new: int | None = Query(None, ge=1, description="Tree size of the newer; default the latest."),
+async def consistency(old: Annotated[Int64, Query(ge=0, description="Tree size of the older checkpoint.")],
+                      new: Annotated[Int64 | None, Query(ge=1, description="Tree size of the newer; default the latest.")] = None,
                       db: AuditUoW = UowDep) -> dict:
     try:
         return await consistency_bundle(db, old, new)
@@ -104,7 +104,7 @@ async def consistency(old: int = Query(..., ge=0, description="Tree size of the 
 
 
 @router.get("/entries/{index}/proof", response_model=InclusionProof, summary="Inclusion proof of one entry.")
-async def proof(index: int, size: int | None = Size, principal: Principal = ReaderDep,
+async def proof(index: Index, size: Size = None, principal: Principal = ReaderDep,
                 db: AuditUoW = UowDep) -> InclusionProof:
     try:
         cp = await checkpoint_for(db, size)
@@ -121,10 +121,8 @@ async def proof(index: int, size: int | None = Size, principal: Principal = Read
 
 @router.get("/entries/{index}/receipt", response_class=PlainTextResponse,
             summary="Receipt for one entry: a C2SP tlog-proof carrying the entry, verifiable offline.")
-async def entry_receipt(index: int, size: int | None = Size, principal: Principal = ReaderDep,
+async def entry_receipt(index: Index, size: Size = None, principal: Principal = ReaderDep,
                         db: AuditUoW = UowDep) -> PlainTextResponse:
-    if index < 0:
-        raise HTTPException(422, "index must be 0 or more")
     try:
         entry, text = await receipt(db, index, size)
     except NotFound as exc:
@@ -135,7 +133,7 @@ async def entry_receipt(index: int, size: int | None = Size, principal: Principa
 
 
 @router.get("/export", summary="Every entry under a signed checkpoint, as JSON lines (auditors only).")
-async def export(request: Request, size: int | None = Size, principal: Principal = AuditorDep) -> StreamingResponse:
+async def export(request: Request, size: Size = None, principal: Principal = AuditorDep) -> StreamingResponse:
     factory = request.app.state.runtime.uow_factory
     async with factory() as db:
         try:

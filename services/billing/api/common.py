@@ -11,6 +11,7 @@ from pydantic import Field
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from shared.auth import Principal
+from shared.contracts.common import Text
 from shared.messaging.consumer import is_transient
 from services.billing.db import BillingUoW
 from services.billing.handlers.common import Actor
@@ -21,8 +22,9 @@ T = TypeVar("T")
 # Money in requests is whole fen; 12.5 or "12" is refused rather than guessed at.
 Fen = Annotated[int, Field(strict=True, ge=1, le=10**12, description="Amount in fen (integer).", examples=[30000])]
 RateFen = Annotated[int, Field(strict=True, ge=0, le=10**9, description="Amount per unit in fen (integer).", examples=[1500])]
-Period = Annotated[str, Field(pattern=r"^[0-9]{4}-(0[1-9]|1[0-2])$", description="Month, YYYY-MM.", examples=["2025-09"])]
-Id = Annotated[str, Field(min_length=1, max_length=120, pattern=r"^[^\s,]+$", examples=["sch-0042"])]
+# Years from 1000: the months around a period (the one before, the one after) are dates too.
+Period = Annotated[str, Field(pattern=r"^[1-9][0-9]{3}-(0[1-9]|1[0-2])$", description="Month, YYYY-MM.", examples=["2025-09"])]
+Id = Annotated[Text, Field(min_length=1, max_length=120, pattern=r"^[^\s,]+$", examples=["sch-0042"])]
 
 
 def uow(request: Request) -> BillingUoW:

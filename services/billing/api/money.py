@@ -7,10 +7,11 @@ from typing import Any, Literal
 
 from fastapi import APIRouter, Body, Depends, HTTPException, Request, Response
 from fastapi.responses import JSONResponse
-from pydantic import AwareDatetime, BaseModel, Field, ValidationError
+from pydantic import BaseModel, Field, ValidationError
 from sqlmodel import select
 
 from shared.auth import Principal, current_principal, require
+from shared.contracts.common import Text, UtcDatetime
 from services.billing.api.common import Fen, Id, Period, actor, ensure_may_act, ensure_may_see, now, retry_on_conflict, uow
 from services.billing.db import RefusalRow
 from services.billing.handlers import money as m
@@ -21,14 +22,16 @@ MAX_PAYMENTS = 5000
 
 
 class PaymentIn(BaseModel):
-    external_ref: str = Field(min_length=1, max_length=120, description="Provider's transaction id; records it once.")
+    # Text and UtcDatetime: a NUL, a lone surrogate or an instant out of range is this record's rejection,
+    # not a failed batch (R15's rule for school systems' batches, kept for payments too).
+    external_ref: Text = Field(min_length=1, max_length=120, description="Provider's transaction id; records it once.")
     method: Literal["wechat_pay", "alipay", "unionpay", "bank_transfer"]
     school_id: Id
     student_id: Id
     programme_id: Id | None = None
     amount_fen: Fen
-    received_at: AwareDatetime
-    deposited_to_account: str = Field(min_length=1, max_length=120, description="School account it went into (R19).")
+    received_at: UtcDatetime
+    deposited_to_account: Text = Field(min_length=1, max_length=120, description="School account it went into (R19).")
     charge_ids: list[Id] = Field(default_factory=list, max_length=50, description="Charges it pays, if the payer said.")
     prepaid_period: Period | None = Field(None, description="Month paid in advance; settled on actuals (R17).")
 
@@ -113,7 +116,9 @@ def _reason(exc: ValidationError) -> str:
 
 @router.post("/payments", response_model=PaymentBatchPublic,
              summary="Record payments in a batch, each once per provider reference; results per record (R17, R19).",
-             responses={422: {"description": "Every record was refused; each result says why."}})
+             responses={422: {"model": PaymentBatchPublic,
+                              "description": "Every record was refused; each result says why (or the body is not a "
+                                             "list of payments: the Problem shape)."}})
 async def record_payments(request: Request, payments: list[Any] = Body(..., embed=True, max_length=MAX_PAYMENTS),
                           principal: Principal = Depends(require("school", "school_system"))) -> Any:
     results: list[PaymentResultPublic | None] = [None] * len(payments)

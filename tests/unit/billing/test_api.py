@@ -3,6 +3,7 @@ the cap (R10), payments once per reference with a reason per refused record, the
 management fee (R19), and the public disclosure that reconciles with the books (R21)."""
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator
 from datetime import datetime
 from zoneinfo import ZoneInfo
@@ -205,3 +206,29 @@ async def test_settlement_over_http_is_for_the_school_its_district_or_the_city(c
     ok = await client.post("/v1/settlements", json={"district_id": school.district_id, "period": "2025-09"},
                            headers=auth("district", district_id=school.district_id))
     assert ok.status_code == 200 and [s["school_id"] for s in ok.json()["schools"]] == [school.school_id]
+
+
+async def test_hostile_payments_are_each_refused_with_a_reason_and_their_neighbour_is_recorded(consumer, uow_factory,
+                                                                                                client) -> None:
+    school = await _settled_school(consumer, uow_factory, client)
+    good = {"external_ref": f"wx-{school.school_id}-h", "method": "wechat_pay", "school_id": school.school_id,
+            "student_id": school.student(1), "amount_fen": 1000, "received_at": "2025-10-02T12:10:00+08:00",
+            "deposited_to_account": "acct-main"}
+    nested: object = "x"
+    for _ in range(200):
+        nested = [nested]
+    hostile = [{**good, "external_ref": "wx-\x00nul"}, {**good, "external_ref": "wx-sur", "deposited_to_account": "a\ud800"},
+               {**good, "external_ref": "wx-late", "received_at": "9999-12-31T23:59:59-14:00"},
+               {**good, "external_ref": "wx-big", "amount_fen": 2**64}, {**good, "external_ref": "wx-deep", "charge_ids": nested}]
+    # json.dumps writes the lone surrogate as the escape \ud800, as a hostile client would send it
+    body = json.dumps({"payments": [hostile[0], hostile[1], good, *hostile[2:]]}).encode()
+
+    reply = await client.post("/v1/payments", content=body, headers={
+        **auth("school_system", "gate-1", school_id=school.school_id), "Content-Type": "application/json"})
+
+    assert reply.status_code == 200, reply.text
+    results = reply.json()["results"]
+    assert [r["status"] for r in results] == ["rejected", "rejected", "accepted", "rejected", "rejected", "rejected"]
+    reasons = [r["reason"] for r in results]
+    assert "NUL" in reasons[0] and "deposited_to_account" in reasons[1] and "years 1-9999" in reasons[3]
+    assert "amount_fen" in reasons[4] and "charge_ids" in reasons[5]
