@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
 # Local PostgreSQL for development and tests: Debian's server binaries, one cluster per checkout.
-# Usage: infra/local/postgres.sh start|stop|status|url
-#   start  initdb on first use, start on a free loopback port, create role and database "beilei"
-#   url    print the DATABASE_URL of the running server
+# Usage: infra/local/postgres.sh start|stop|status|url|restart [SECONDS]|destroy
+#   start    initdb on first use, start on a free loopback port, create role and database "beilei"
+#   url      print the DATABASE_URL of the running server
+#   restart  stop at once as a crash does (pg_ctl -m immediate: no checkpoint, recovery at start), stay
+#            down SECONDS (default 0: an outage), start again on the same port
+#   destroy  stop and delete this cluster's data (every database in it)
 # Environment: BEILEI_STATE (default <repo>/.local). As root the cluster runs as the "postgres"
 # user (PostgreSQL refuses to run as root), with its data under /var/tmp so that user can reach it.
 set -euo pipefail
@@ -38,13 +41,33 @@ start() {
   fi
   local p; p=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
   echo "$p" > "$state/port"
-  as_pg "$bindir/pg_ctl" -D "$data" -l "$data/server.log" -w -t 60 \
-    -o "-c listen_addresses=127.0.0.1 -p $p -k $data -c max_connections=300 -c shared_buffers=256MB -c fsync=on -c synchronous_commit=on" \
-    start >/dev/null || { tail -20 "$data/server.log" >&2; exit 1; }
+  launch "$p"
   psql_() { as_pg psql -h 127.0.0.1 -p "$p" -U postgres -v ON_ERROR_STOP=1 -qtAc "$1" postgres; }
   [ "$(psql_ "select 1 from pg_roles where rolname='beilei'")" = 1 ] || psql_ "create role beilei login superuser password 'beilei'"
   [ "$(psql_ "select 1 from pg_database where datname='beilei'")" = 1 ] || psql_ "create database beilei owner beilei"
   log "PostgreSQL $("$bindir/postgres" --version | awk '{print $3}') ready at 127.0.0.1:$p (data in $data)"
+}
+
+launch() {
+  as_pg "$bindir/pg_ctl" -D "$data" -l "$data/server.log" -w -t 60 \
+    -o "-c listen_addresses=127.0.0.1 -p $1 -k $data -c max_connections=300 -c shared_buffers=256MB -c fsync=on -c synchronous_commit=on" \
+    start >/dev/null || { tail -20 "$data/server.log" >&2; exit 1; }
+}
+
+# Clients hold the address: the server comes back where it was, after crash recovery.
+restart() {
+  running || { log "not running"; exit 1; }
+  as_pg "$bindir/pg_ctl" -D "$data" -m immediate -w stop >/dev/null
+  log "stopped immediately; down for ${1:-0} s"
+  sleep "${1:-0}"
+  launch "$(port)"
+  log "started again at 127.0.0.1:$(port)"
+}
+
+destroy() {
+  if running; then as_pg "$bindir/pg_ctl" -D "$data" -m immediate -w stop >/dev/null; fi
+  rm -rf "$data" "$state"
+  log "cluster in $data removed"
 }
 
 stop() {
@@ -58,5 +81,7 @@ case "${1:-}" in
   stop) stop ;;
   status) if running; then echo "running at 127.0.0.1:$(port)"; else echo "stopped"; exit 1; fi ;;
   url) running || { log "not running"; exit 1; }; url ;;
-  *) sed -n '2,7p' "$0"; exit 2 ;;
+  restart) restart "${2:-0}" ;;
+  destroy) destroy ;;
+  *) sed -n '2,11p' "$0"; exit 2 ;;
 esac

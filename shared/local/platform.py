@@ -78,29 +78,44 @@ class ServiceProcess:
 
 
 class Platform:
-    """The five services on one broker and one database server, each in its own schema."""
+    """The five services on one broker and one database server, each in its own schema. `replicas` runs
+    more processes of a service (distinct ports and logs, the same consumer group and schema), as
+    Kubernetes runs several pods of one Deployment."""
 
     def __init__(self, kafka: str, database_url: str, log_dir: Path, names: tuple[str, ...] = SERVICES,
-                 extra_env: dict[str, str] | None = None, ports: dict[str, int] | None = None) -> None:
+                 extra_env: dict[str, str] | None = None, ports: dict[str, int] | None = None,
+                 replicas: dict[str, int] | None = None) -> None:
         log_dir.mkdir(parents=True, exist_ok=True)
         env = {"KAFKA_BOOTSTRAP_SERVERS": kafka, "DATABASE_URL": database_url, **(extra_env or {})}
         self.services = {
             n: ServiceProcess(n, env, log_path=log_dir / f"{n}.log", **({"port": ports[n]} if ports and n in ports else {}))
             for n in names
         }
+        self.replicas = {n: [svc] + [ServiceProcess(n, env, log_path=log_dir / f"{n}-{k + 1}.log")
+                                     for k in range(1, (replicas or {}).get(n, 1))]
+                         for n, svc in self.services.items()}
 
     def __getitem__(self, name: str) -> ServiceProcess:
         return self.services[name]
 
+    def processes(self) -> list[ServiceProcess]:
+        """Every process, first replicas first."""
+        return [svc for group in self.replicas.values() for svc in group[:1]] + \
+               [svc for group in self.replicas.values() for svc in group[1:]]
+
     def start(self, timeout: float = 120) -> None:
-        for svc in self.services.values():
-            svc.start()
-        for svc in self.services.values():
-            svc.wait_ready(timeout)
+        # First replicas first, so that each one's relay holds its schema's lock and the others stand by.
+        for first in (True, False):
+            started = [svc for group in self.replicas.values() for svc in (group[:1] if first else group[1:])]
+            for svc in started:
+                if not svc.alive():
+                    svc.start()
+            for svc in started:
+                svc.wait_ready(timeout)
 
     def stop(self) -> None:
-        for svc in self.services.values():
+        for svc in self.processes():
             if svc.alive():
                 svc.proc.send_signal(signal.SIGTERM)
-        for svc in self.services.values():
+        for svc in self.processes():
             svc.stop()
