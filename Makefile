@@ -7,7 +7,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cat requirements.lock pyproject.toml | md5sum | cut -c1-8)
 
-.PHONY: run test unit integration deps system-deps kafka-jars stop schemas check-schemas bench clean help
+.PHONY: run test unit integration deps system-deps kafka-jars stop schemas check-schemas bench faults clean help
 
 help:
 	@echo "make run    start Kafka, PostgreSQL and the five services, run a demo, leave it running (Ctrl-C stops)"
@@ -15,6 +15,7 @@ help:
 	@echo "make unit   only the fast tests (no broker)"
 	@echo "make stop   stop a local Kafka and PostgreSQL left running"
 	@echo "make bench  the PickupSurge benchmark (STUDENTS=20000 by default; STUDENTS=557000 SCHOOLS=508 for the city)"
+	@echo "make faults the full fault drill: a school day through killed services, broker and database (FAULTS_ARGS=--help)"
 
 run: deps
 	$(BIN)/python -m shared.local.run
@@ -50,6 +51,11 @@ kafka-jars:
 STUDENTS ?= 20000
 bench: deps
 	$(BIN)/python -m bench.pickup_surge --students $(STUDENTS) $(if $(SCHOOLS),--schools $(SCHOOLS)) $(BENCH_ARGS)
+
+# The fault drill on a broker and a cluster of its own (tests/faults/drill.py): a table of fault, recovered,
+# seconds, lost, duplicated; fails on any loss, duplicate or fault not recovered from.
+faults: deps
+	$(BIN)/python -m tests.faults.drill $(FAULTS_ARGS)
 
 stop:
 	-infra/local/kafka.sh stop
