@@ -78,10 +78,14 @@ class BatchIn(BaseModel):
 class ResultOut(BaseModel):
     index: int = Field(description="Position of the record in the request.")
     record_id: str | None
-    status: Literal["accepted", "duplicate", "rejected"]
+    status: Literal["accepted", "duplicate", "rejected", "conflict"] = Field(
+        description="accepted: took effect; duplicate: already known, nothing changed; rejected: not stored, see the "
+                    "reason; conflict: this record id was received before with other content, so this one was not "
+                    "applied and is kept for review (send a correction under a new record id).")
     reason_code: str | None = Field(None, description="Stable code of the reason; see docs/attendance.md.")
     reason: str | None = None
-    event_id: str | None = Field(None, description="Id of the event the record produced (accepted or refused pickup).")
+    event_id: str | None = Field(None, description="Id of the event the record produced (accepted or refused pickup), "
+                                                    "or, for a conflict, the event of the record first received.")
 
 
 class BatchOut(BaseModel):
@@ -90,6 +94,7 @@ class BatchOut(BaseModel):
     accepted: int
     duplicate: int
     rejected: int
+    conflict: int = Field(description="Records answered conflict: a record id resent with other content.")
     results: list[ResultOut]
 
 
@@ -239,7 +244,7 @@ async def submit_records(rt: Runtime, school_id: str, principal: Principal, body
         outcomes = await group_commit.submit(batch)
     except h.Stopping as exc:
         raise HTTPException(503, str(exc), headers={"Retry-After": "5"}) from None
-    results, counts = [], {"accepted": 0, "duplicate": 0, "rejected": 0}
+    results, counts = [], {"accepted": 0, "duplicate": 0, "rejected": 0, "conflict": 0}
     for index, (item, outcome) in enumerate(zip(batch, outcomes)):
         counts[outcome.status] += 1
         result = {"index": index, "record_id": item.record_id, "status": outcome.status}

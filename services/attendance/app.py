@@ -6,6 +6,7 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from dataclasses import replace
 from datetime import datetime, timedelta
 
 from fastapi import FastAPI
@@ -36,7 +37,9 @@ def policy_from(settings: Settings, clock: Callable[[], datetime] = utc_now) -> 
 def build(settings: Settings | None = None, *, clock: Callable[[], datetime] = utc_now) -> tuple[FastAPI, Runtime]:
     settings = settings or Settings()
     rt = build_runtime(NAME, settings, AttendanceUoW)
-    policy = policy_from(settings, clock)
+    conflicts = Counter("beilei_attendance_record_conflicts", "Records answered conflict: a record id resent with "
+                        "other content than first received, kept in record_conflicts for review (R15).", registry=rt.registry)
+    policy = replace(policy_from(settings, clock), count_conflicts=conflicts.inc)
     rt.extras["policy"] = policy
 
     async def judge(uow: AttendanceUoW, batch: list) -> list:

@@ -81,6 +81,8 @@ class ProgrammeRow(AttendanceTable, table=True):
     staff_ids: list[str] = Field(sa_column=Column(JSONB, nullable=False))
     responsible_id: str
     published_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+    # {activity_id: tier}; null for a programme stored before activities were kept (R3, R7).
+    activities: dict[str, str] | None = Field(default=None, sa_column=Column(JSONB))
 
 
 class GuardianshipRow(AttendanceTable, table=True):
@@ -134,6 +136,26 @@ class IngestRecordRow(AttendanceTable, table=True):
     reason_code: str | None = None
     event_id: uuid.UUID = Field(sa_column=Column(UUID(as_uuid=True), nullable=False))
     received_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))
+    # What the record claimed (Record.claim), so a resend with other content is told apart; null for
+    # records received before it was kept.
+    content: dict | None = Field(default=None, sa_column=Column(JSONB))
+
+
+class RecordConflictRow(AttendanceTable, table=True):
+    """A resent record id whose content differs from what first took effect: not applied, kept with both
+    contents for the school to review (R15, issue 14). One row per distinct differing content."""
+
+    __tablename__ = "record_conflicts"
+
+    id: int | None = Field(default=None, primary_key=True)
+    school_id: str
+    record_id: str
+    student_id: str
+    first_content: dict = Field(sa_column=Column(JSONB, nullable=False))
+    first_received_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+    resent_content: dict = Field(sa_column=Column(JSONB, nullable=False))
+    resent_sha256: str
+    received_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))
 
 
 class ActivityRow(AttendanceTable, table=True):
@@ -171,23 +193,32 @@ def _columns(rows: Sequence[Sequence[Any]], width: int) -> list[list[Any]]:
 
 def _schedule(row: Any) -> Schedule:
     return _timetable(row.programme_id, row.school_id, row.district_id, row.sessions, row.extended_care_until_local,
-                      row.staff_ids, row.responsible_id)
+                      row.staff_ids, row.responsible_id, row.activities)
 
 
 def _timetable(programme_id: str, school_id: str, district_id: str, sessions: list[dict], extended_care_until: str | None,
-               staff_ids: list[str], responsible_id: str) -> Schedule:
+               staff_ids: list[str], responsible_id: str, activities: dict[str, str] | str | None) -> Schedule:
     slots = tuple(Slot(frozenset(s["weekdays"]), parse_hhmm(s["starts_at_local"]), parse_hhmm(s["ends_at_local"])) for s in sessions)
     ext = parse_hhmm(extended_care_until) if extended_care_until else None
-    return Schedule(programme_id, school_id, district_id, slots, ext, frozenset(staff_ids), responsible_id)
+    offered = None if activities is None else tuple(sorted(_json(activities).items()))
+    return Schedule(programme_id, school_id, district_id, slots, ext, frozenset(staff_ids), responsible_id, offered)
+
+
+def _json(value: Any) -> Any:
+    """A jsonb column's value, whether the driver decoded it or handed over its text."""
+    return json.loads(value) if isinstance(value, str) else value
 
 
 @dataclass(frozen=True)
 class Seen:
-    """A record that already took effect, as it was first judged (R15)."""
+    """A record that already took effect, as it was first judged (R15), and what it claimed then (None if
+    it was received before claims were kept)."""
 
     status: str
     reason_code: str | None
     event_id: uuid.UUID
+    content: dict | None = None
+    received_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -319,20 +350,22 @@ class AttendanceUoW(UnitOfWork):
 
     async def save_programme(self, *, programme_id: str, school_id: str, district_id: str, sessions: list[dict],
                              extended_care_until_local: str | None, staff_ids: list[str], responsible_id: str,
-                             published_at: datetime) -> None:
+                             published_at: datetime, activities: dict[str, str]) -> None:
         # A re-published programme replaces the staff list (admission can be withdrawn, R28); an older
         # publication arriving late never overwrites a newer one.
         await self._run(
             (
                 "insert into programmes (programme_id, school_id, district_id, sessions, extended_care_until_local, staff_ids,"
-                " responsible_id, published_at) values (:p, :s, :d, cast(:sessions as jsonb), :ext, cast(:staff as jsonb), :resp, :at)"
+                " responsible_id, published_at, activities) values (:p, :s, :d, cast(:sessions as jsonb), :ext,"
+                " cast(:staff as jsonb), :resp, :at, cast(:acts as jsonb))"
                 " on conflict (programme_id) do update set school_id = excluded.school_id, district_id = excluded.district_id,"
                 " sessions = excluded.sessions, extended_care_until_local = excluded.extended_care_until_local,"
-                " staff_ids = excluded.staff_ids, responsible_id = excluded.responsible_id, published_at = excluded.published_at"
-                " where programmes.published_at <= excluded.published_at"
+                " staff_ids = excluded.staff_ids, responsible_id = excluded.responsible_id, published_at = excluded.published_at,"
+                " activities = excluded.activities where programmes.published_at <= excluded.published_at"
             ),
             {"p": programme_id, "s": school_id, "d": district_id, "sessions": json.dumps(sessions), "ext": extended_care_until_local,
-             "staff": json.dumps(sorted(set(staff_ids))), "resp": responsible_id, "at": published_at},
+             "staff": json.dumps(sorted(set(staff_ids))), "resp": responsible_id, "at": published_at,
+             "acts": json.dumps(activities, ensure_ascii=False, sort_keys=True)},
         )
 
     async def save_guardians(self, guardians: Sequence[tuple[str, str, str, Sequence[str]]]) -> None:
@@ -402,9 +435,10 @@ class AttendanceUoW(UnitOfWork):
         rows = await self._fetch(
             "select k.school_id as k_school_id, k.record_id as k_record_id, k.session_date as on_date,"
             " i.record_id is not null as seen, i.status as seen_status, i.reason_code as seen_reason_code,"
-            " i.event_id as seen_event_id, r.student_id is not null as enrolled, r.*, coalesce(g.ships, '[]'::jsonb) as ships,"
+            " i.event_id as seen_event_id, i.content as seen_content, i.received_at as seen_at,"
+            " r.student_id is not null as enrolled, r.*, coalesce(g.ships, '[]'::jsonb) as ships,"
             " p.programme_id is not null as published, p.school_id as p_school_id, p.district_id as p_district_id,"
-            " p.sessions, p.extended_care_until_local, p.staff_ids, p.responsible_id,"
+            " p.sessions, p.extended_care_until_local, p.staff_ids, p.responsible_id, p.activities,"
             f" d.session_date is not null as has_day, {', '.join('d.' + c.strip() for c in _DAY_COLUMNS.split(','))}"
             " from unnest(cast(:sc as text[]), cast(:st as text[]), cast(:dt as date[]), cast(:rc as text[]))"
             "   as k(school_id, student_id, session_date, record_id)"
@@ -424,7 +458,9 @@ class AttendanceUoW(UnitOfWork):
         days: dict[DayKey, DayState] = {}
         for r in rows:
             if r.seen:
-                seen[(r.k_school_id, r.k_record_id)] = Seen(r.seen_status, r.seen_reason_code, r.seen_event_id)
+                content = None if r.seen_content is None else _json(r.seen_content)
+                seen[(r.k_school_id, r.k_record_id)] = Seen(r.seen_status, r.seen_reason_code, r.seen_event_id, content,
+                                                            r.seen_at)
             if not r.enrolled:
                 continue
             if (r.student_id, r.programme_id) not in enrolments:
@@ -433,7 +469,8 @@ class AttendanceUoW(UnitOfWork):
                 enrolments[(r.student_id, r.programme_id)] = _enrolment(r, (guardian_id for guardian_id, _ in ships))
             if r.published and r.programme_id not in schedules:
                 schedules[r.programme_id] = _timetable(r.programme_id, r.p_school_id, r.p_district_id, r.sessions,
-                                                       r.extended_care_until_local, r.staff_ids, r.responsible_id)
+                                                       r.extended_care_until_local, r.staff_ids, r.responsible_id,
+                                                       r.activities)
             if r.has_day:
                 days[(r.student_id, r.programme_id, r.on_date)] = _day(r)
         return Judging(seen, list(enrolments.values()), names, schedules, days)
@@ -449,21 +486,50 @@ class AttendanceUoW(UnitOfWork):
 
     # -- writes for accepted records ---------------------------------------------------------------
     async def claim_records(self, rows: Sequence[tuple]) -> set[tuple[str, str]]:
-        """Insert (school_id, record_id, kind, student_id, session_date, status, reason_code, event_id);
-        returns the (school_id, record_id) pairs that were new."""
+        """Insert (school_id, record_id, kind, student_id, session_date, status, reason_code, event_id,
+        content as JSON text); returns the (school_id, record_id) pairs that were new."""
         if not rows:
             return set()
-        c = _columns(rows, 8)
+        c = _columns(rows, 9)
         rows = await self._fetch(
             (
-                "insert into ingest_records (school_id, record_id, kind, student_id, session_date, status, reason_code, event_id)"
-                " select * from unnest(cast(:a as text[]), cast(:b as text[]), cast(:c as text[]), cast(:d as text[]),"
-                " cast(:e as date[]), cast(:f as text[]), cast(:g as text[]), cast(:h as uuid[]))"
+                "insert into ingest_records (school_id, record_id, kind, student_id, session_date, status, reason_code, event_id,"
+                " content) select u.a, u.b, u.c, u.d, u.e, u.f, u.g, u.h, cast(u.i as jsonb)"
+                " from unnest(cast(:a as text[]), cast(:b as text[]), cast(:c as text[]), cast(:d as text[]),"
+                " cast(:e as date[]), cast(:f as text[]), cast(:g as text[]), cast(:h as uuid[]), cast(:i as text[]))"
+                " as u(a, b, c, d, e, f, g, h, i)"
                 " on conflict do nothing returning school_id, record_id"
             ),
-            dict(zip("abcdefgh", c)),
+            dict(zip("abcdefghi", c)),
         )
         return {(r.school_id, r.record_id) for r in rows}
+
+    async def keep_conflicts(self, rows: Sequence[tuple]) -> None:
+        """(school_id, record_id, student_id, first_content, first_received_at, resent_content), contents as
+        JSON text: resends that differ from what took effect, for review; a content already kept is not
+        kept twice."""
+        if not rows:
+            return
+        c = _columns(rows, 6)
+        await self._run(
+            (
+                "insert into record_conflicts (school_id, record_id, student_id, first_content, first_received_at,"
+                " resent_content, resent_sha256)"
+                " select u.s, u.r, u.st, cast(u.f as jsonb), u.fa, cast(u.n as jsonb), encode(sha256(convert_to(u.n, 'UTF8')), 'hex')"
+                " from unnest(cast(:a as text[]), cast(:b as text[]), cast(:c as text[]), cast(:d as text[]),"
+                " cast(:e as timestamptz[]), cast(:f as text[])) as u(s, r, st, f, fa, n)"
+                " on conflict on constraint record_conflicts_once do nothing"
+            ),
+            dict(zip("abcdef", c)),
+        )
+
+    async def record_conflicts(self, school_id: str) -> list[Any]:
+        """The resends of a school kept for review, oldest first."""
+        return await self._fetch(
+            "select record_id, student_id, first_content, first_received_at, resent_content, received_at"
+            " from record_conflicts where school_id = :s order by id",
+            {"s": school_id},
+        )
 
     async def save_check_ins(self, rows: Sequence[tuple]) -> None:
         """(student_id, programme_id, session_date, school_id, checked_in_at, checked_in_by)."""

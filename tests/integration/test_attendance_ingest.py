@@ -18,7 +18,7 @@ from services.attendance.domain import LOCAL_TZ
 from shared.auth import TokenAuthority
 from shared.contracts.enrollment import EnrollmentFiled, GuardianRegistered, ProgrammePublished
 from shared.contracts.envelope import Event, new_envelope
-from shared.contracts.ingest import SchoolCheckInRecorded
+from shared.contracts.ingest import SchoolActivityRecorded, SchoolCheckInRecorded
 from shared.contracts.registry import encode
 from shared.contracts.topics import ATTENDANCE_EVENTS, ATTENDANCE_INGEST, CONSUMES, ENROLLMENT_EVENTS, dlq
 from shared.local.platform import Platform
@@ -180,6 +180,11 @@ async def test_a_mixed_batch_and_a_killed_attendance_process_give_exactly_one_ev
              "activity_id": "act-run", "tier": "sports", "minutes": 30, "exercise_minutes": 30},
             {"record_id": "in-no-time", "kind": "check_in", "student_id": s[31], "staff_id": school.staff_id},
             school.check_out(s[32], record_id="out-early") | {"at": _at(-1)},
+            # Issue 14: an activity must be one of the programme's, and the child on site when it starts.
+            {"record_id": "act-injected", "kind": "activity", "student_id": s[34], "at": _at(0), "staff_id": school.staff_id,
+             "activity_id": "act-run'; drop table activities; --", "tier": "sports", "minutes": 30, "exercise_minutes": 30},
+            {"record_id": "act-before-arrival", "kind": "activity", "student_id": s[35], "at": _at(-1),
+             "staff_id": school.staff_id, "activity_id": "act-run", "tier": "sports", "minutes": 30, "exercise_minutes": 30},
             {"record_id": "out-stranger", "kind": "check_out", "student_id": s[33], "at": _at(1),
              "staff_id": school.staff_id, "collected_by_id": "stranger-1", "collected_by_name": "张三"},
         ]
@@ -189,7 +194,8 @@ async def test_a_mixed_batch_and_a_killed_attendance_process_give_exactly_one_ev
         body = reply.json()
         assert (body["accepted"], body["duplicate"], body["rejected"]) == (N, 30, len(invalid))
         reasons = [r["reason_code"] for r in body["results"][-len(invalid):]]
-        assert reasons == ["unknown_student", "staff_not_admitted", "invalid", "not_checked_in", "unauthorised_collector"]
+        assert reasons == ["unknown_student", "staff_not_admitted", "invalid", "not_checked_in", "unknown_activity", "not_checked_in",
+                           "unauthorised_collector"]
         assert all(r["reason"] for r in body["results"][-len(invalid):])
 
         # 2. Check-outs for everyone; attendance is SIGKILLed while the batch is in flight, restarted,
@@ -219,6 +225,14 @@ async def test_a_mixed_batch_and_a_killed_attendance_process_give_exactly_one_ev
                                    headers=school.headers())).json()
         assert again["accepted"] == 0
         assert again["results"][-1]["status"] == "duplicate"
+
+        # A check-in resent under its record id with another time is a conflict, not "already received".
+        moved = await client.post(f"/v1/schools/{school.school_id}/records", headers=school.headers(),
+                                  json={"records": [school.check_in(s[0]) | {"at": _at(2)}, school.check_in(s[1])]})
+        assert moved.status_code == 200, moved.text
+        assert [(r["status"], r["reason_code"]) for r in moved.json()["results"]] == [
+            ("conflict", "content_differs"), ("duplicate", "already_received")]
+        assert moved.json()["conflict"] == 1
 
     events = await eventually(lambda: _complete(kafka_bootstrap, school), timeout=120, what="every event on the topic")
     by_type: dict[str, dict[str, set[str]]] = {}
@@ -271,20 +285,31 @@ async def test_records_produced_on_the_ingest_topic_become_events_or_dead_letter
                                  checked_in_by=school.staff_id, checked_in_by_role="school_staff")
     stranger = f"stu-{school.school_id}-nobody"
     bad = good.model_copy(update={"record_id": f"gate-{school.school_id}-2", "student_id": stranger})
-    await _produce(kafka_bootstrap, ATTENDANCE_INGEST, [good, bad, good], "sys-gate")
+    # Issue 14: the good record's id again with another time (a conflict), and an activity of a student
+    # who was never checked in.
+    moved = good.model_copy(update={"checked_in_at": BASE + timedelta(minutes=1)})
+    absent = SchoolActivityRecorded(record_id=f"gate-{school.school_id}-3", system_id="sys-gate", school_id=school.school_id,
+                                    student_id=school.students[1], session_date=today, activity_id="act-run", tier="sports",
+                                    started_at=BASE, minutes=30, exercise_minutes=30, recorded_by=school.staff_id,
+                                    recorded_by_role="school_staff")
+    await _produce(kafka_bootstrap, ATTENDANCE_INGEST, [good, bad, good, moved, absent], "sys-gate")
+    keys = {stranger.encode(), school.students[0].encode(), school.students[1].encode()}
 
-    async def settled() -> tuple[list[dict], list[dict]] | None:
+    async def settled() -> tuple[list[dict], dict[str, dict]] | None:
         events = await _events_of(kafka_bootstrap, school)
-        dead = [json.loads(r.value) for r in await read_topic(kafka_bootstrap, dlq(ATTENDANCE_INGEST))
-                if r.key == stranger.encode()]
-        return (events, dead) if events and dead else None
+        dead = {json.loads(base64.b64decode(letter["original_b64"]))["payload"]["record_id"]: letter
+                for letter in (json.loads(r.value) for r in await read_topic(kafka_bootstrap, dlq(ATTENDANCE_INGEST))
+                               if r.key in keys)}
+        return (events, dead) if events and len(dead) == 3 else None
 
-    events, dead = await eventually(settled, timeout=90, what="the check-in event and the dead letter")
+    events, dead = await eventually(settled, timeout=90, what="the check-in event and the three dead letters")
     assert [(e["type"], e["payload"]["student_id"]) for e in events] == [("StudentCheckedIn", school.students[0])]
     assert events[0]["payload"]["source_record_id"] == good.record_id
-    (letter,) = dead
-    assert letter["reason"].startswith("unknown_student")
-    assert json.loads(base64.b64decode(letter["original_b64"]))["payload"]["record_id"] == bad.record_id
+    assert (dead[bad.record_id]["kind"], dead[bad.record_id]["reason"].split(":")[0]) == ("rejected", "unknown_student")
+    assert (dead[absent.record_id]["kind"], dead[absent.record_id]["reason"].split(":")[0]) == ("rejected", "not_checked_in")
+    assert (dead[good.record_id]["kind"], dead[good.record_id]["reason"].split(":")[0]) == ("conflict", "content_differs")
+    conflicting = json.loads(base64.b64decode(dead[good.record_id]["original_b64"]))["payload"]
+    assert conflicting["checked_in_at"] != json.loads(good.model_dump_json())["checked_in_at"], "the resend, not the first"
 
 
 async def test_the_running_service_raises_absence_extended_care_and_escalation_on_its_own(

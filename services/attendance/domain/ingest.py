@@ -226,6 +226,36 @@ def decide(
 
     if not schedule.admits(record.staff_id):
         return _not_admitted(record, schedule)
+    return _activity(record, enrolment, schedule, state)
+
+
+def _activity(record: Record, enrolment: Enrolment, schedule: Schedule, state: DayState) -> Activity | Rejection:
+    """An activity is one of the programme's, of the tier it has there (R3, R7), and the child was on site
+    when it started: checked in, and not yet handed over (R11, R14)."""
+    if schedule.activities is not None:
+        tier = schedule.tier_of(record.activity_id or "")
+        if tier is None:
+            offered = ", ".join(sorted(a for a, _ in schedule.activities)) or "none"
+            return Rejection(
+                "unknown_activity",
+                f"activity_id {record.activity_id!r} is not an activity of programme {schedule.programme_id} (it offers: {offered})",
+            )
+        if tier != record.tier:
+            return Rejection(
+                "wrong_tier", f"activity {record.activity_id} is a {tier} activity of programme {schedule.programme_id}, not {record.tier}"
+            )
+    if state.checked_in_at is None:
+        return Rejection(
+            "not_checked_in",
+            f"student {record.student_id} was not checked in when the activity started ({record.at.isoformat()});"
+            " send the check-in first or in the same batch",
+        )
+    if record.at < state.checked_in_at or (state.checked_out_at is not None and record.at > state.checked_out_at):
+        until = f" to {state.checked_out_at.isoformat()}" if state.checked_out_at is not None else ""
+        return Rejection(
+            "not_on_site",
+            f"activity at {record.at.isoformat()} is outside the student's time on site ({state.checked_in_at.isoformat()}{until})",
+        )
     return Activity(record, enrolment)
 
 
@@ -247,9 +277,10 @@ def _not_admitted(record: Record, schedule: Schedule) -> Rejection:
 
 @dataclass
 class Outcome:
-    """The per-record answer to a school system: accepted, duplicate or rejected, with a reason."""
+    """The per-record answer to a school system: accepted, duplicate, rejected, or conflict (the record id
+    was received before with other content; this resend is kept for review, not applied), with a reason."""
 
-    status: Literal["accepted", "duplicate", "rejected"]
+    status: Literal["accepted", "duplicate", "rejected", "conflict"]
     reason_code: str | None = None
     reason: str | None = None
     event_id: str | None = None

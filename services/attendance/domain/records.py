@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, timedelta, timezone
 
 KINDS = ("check_in", "check_out", "activity")
 
@@ -44,6 +44,20 @@ class Record:
     @property
     def order(self) -> tuple[datetime, int]:
         return (self.at, KIND_ORDER[self.kind])
+
+    @property
+    def claim(self) -> dict[str, object]:
+        """What the record says happened, as JSON values: every field but its identity (school and record
+        id) and the sending system. A resend of the record must claim the same, or it is a conflict (R15);
+        the instant is compared in UTC, so "+08:00" and "Z" spellings of one moment are one claim."""
+        said = {name: getattr(self, name) for name in _CLAIMED if getattr(self, name) is not None}
+        said["at"] = self.at.astimezone(timezone.utc).isoformat()
+        said["session_date"] = self.session_date.isoformat()
+        return said
+
+
+_CLAIMED = ("kind", "student_id", "at", "session_date", "staff_id", "staff_role", "programme_id", "collected_by_id",
+            "collected_by_name", "activity_id", "tier", "minutes", "exercise_minutes")
 
 
 @dataclass(frozen=True)

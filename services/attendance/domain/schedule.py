@@ -71,6 +71,9 @@ class Schedule:
     extended_care_until: time | None
     staff_ids: frozenset[str]
     responsible_id: str
+    # The programme's activities as (activity_id, tier) pairs (R3, R7); None for a programme stored before
+    # attendance kept them, whose activity records are then not checked against it.
+    activities: tuple[tuple[str, str], ...] | None = None
 
     def window(self, day: date) -> SessionWindow | None:
         """The session on `day`, or None if the programme does not run that weekday."""
@@ -79,6 +82,10 @@ class Schedule:
     def admits(self, staff_id: str) -> bool:
         """Only staff admitted to run this programme may check children in or hand them over (R11, R28)."""
         return staff_id in self.staff_ids
+
+    def tier_of(self, activity_id: str) -> str | None:
+        """The tier of one of the programme's activities; None if the programme has no such activity."""
+        return dict(self.activities or ()).get(activity_id)
 
 
 @lru_cache(maxsize=8192)

@@ -2,12 +2,13 @@
 batch in one transaction, each accepted record published once as an attendance event (R11, R14)."""
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from services.attendance.db import AttendanceUoW, Judging
+from services.attendance.db import AttendanceUoW, Judging, Seen
 from services.attendance.domain import (
     Activity,
     CheckIn,
@@ -66,11 +67,14 @@ async def ingest(uow: AttendanceUoW, batch: Sequence[Submitted], policy: Policy,
     """Judge and apply a batch; returns one outcome per submitted record, in order. The caller commits.
 
     A rejected record never takes the good records beside it down: rejections are per record, and
-    nothing is written for them."""
+    nothing is written for them. A record id received before, or earlier in the batch, with other content
+    is a conflict: not applied, and kept for review with both contents."""
     now = policy.clock()
     outcomes: list[Outcome | None] = [None] * len(batch)
     pending: list[_Pending] = []
-    first_seen: set[tuple[str, str]] = set()
+    first_seen: dict[tuple[str, str], Record] = {}
+    repeats: list[tuple[int, Record]] = []
+    conflicts: list[tuple] = []
     for index, item in enumerate(batch):
         if item.record is None:
             rejection = item.rejection or Rejection("invalid", "the record could not be read")
@@ -82,36 +86,91 @@ async def ingest(uow: AttendanceUoW, batch: Sequence[Submitted], policy: Policy,
             continue
         key = (item.record.school_id, item.record.record_id)
         if key in first_seen:
-            outcomes[index] = Outcome("duplicate", "repeated_in_batch",
-                                      f"record {item.record.record_id} appears earlier in this batch")
+            repeats.append((index, item.record))
             continue
-        first_seen.add(key)
+        first_seen[key] = item.record
         pending.append(_Pending(index, item, item.record))
 
     if pending:
         await uow.lock_schools(p.record.school_id for p in pending)
         context = await uow.judging((p.record.school_id, p.record.student_id, p.record.session_date, p.record.record_id)
                                     for p in pending)
-        pending = _drop_seen(context, pending, outcomes)
+        _judge_repeats(context, first_seen, repeats, outcomes, conflicts, now)
+        pending = _drop_seen(context, pending, outcomes, conflicts)
     if pending:
         _judge(context, pending)
         await _write(uow, pending, outcomes, now, correlation_id)
+    if conflicts:
+        await uow.keep_conflicts(conflicts)
+        policy.count_conflicts(len(conflicts))
     assert all(o is not None for o in outcomes)
     return outcomes  # type: ignore[return-value]
 
 
-def _drop_seen(context: Judging, pending: list[_Pending], outcomes: list[Outcome | None]) -> list[_Pending]:
-    """Records that already took effect are duplicates: they change nothing (R15)."""
+def _judge_repeats(context: Judging, first_seen: dict[tuple[str, str], Record], repeats: list[tuple[int, Record]],
+                   outcomes: list[Outcome | None], conflicts: list[tuple], now: datetime) -> None:
+    """A record id again in the same batch is measured against its first content: what took effect before,
+    if it did, else the batch's earlier record of that id. Same content: a duplicate; other: a conflict."""
+    for index, record in repeats:
+        key = (record.school_id, record.record_id)
+        before = context.seen.get(key)
+        if before is not None and before.content is not None:
+            first, first_at, when = before.content, before.received_at, _when(before)
+        else:
+            first, first_at, when = first_seen[key].claim, now, "earlier in this batch"
+        claim = record.claim
+        differs = _differing(first, claim)
+        if differs:
+            outcomes[index] = _conflict(record, differs, when, str(before.event_id) if before else None)
+            conflicts.append(_kept(record, first, first_at, claim))
+        else:
+            outcomes[index] = Outcome("duplicate", "repeated_in_batch", f"record {record.record_id} appears earlier in this batch")
+
+
+def _drop_seen(context: Judging, pending: list[_Pending], outcomes: list[Outcome | None],
+               conflicts: list[tuple]) -> list[_Pending]:
+    """Records that already took effect change nothing (R15): the same content again is a duplicate; other
+    content under the same id is a conflict, kept for review in `conflicts`."""
     fresh: list[_Pending] = []
     for p in pending:
         before = context.seen.get((p.record.school_id, p.record.record_id))
         if before is None:
             fresh.append(p)
             continue
+        claim = p.record.claim
+        differs = [] if before.content is None else _differing(before.content, claim)
+        if differs:
+            outcomes[p.index] = _conflict(p.record, differs, _when(before), str(before.event_id))
+            conflicts.append(_kept(p.record, before.content, before.received_at, claim))
+            continue
         note = f" (it was {before.status}: {before.reason_code})" if before.reason_code else ""
         outcomes[p.index] = Outcome("duplicate", "already_received",
                                     f"record {p.record.record_id} was already received{note}", str(before.event_id))
     return fresh
+
+
+def _differing(first: dict, again: dict) -> list[str]:
+    """The claimed fields in which a resend differs from the first record of its id."""
+    return sorted(name for name in first.keys() | again.keys() if first.get(name) != again.get(name))
+
+
+def _when(before: Seen) -> str:
+    return f"at {before.received_at.isoformat()}" if before.received_at else "before"
+
+
+def _conflict(record: Record, fields: list[str], when: str, event_id: str | None = None) -> Outcome:
+    return Outcome(
+        "conflict", "content_differs",
+        f"record {record.record_id} was received {when} with other content ({', '.join(fields)} differ); this one was"
+        " not applied and is kept for review: send a correction under a new record id (R15)",
+        event_id,
+    )
+
+
+def _kept(record: Record, first: dict, first_at: datetime | None, claim: dict) -> tuple:
+    """A row of record_conflicts: both contents as JSON text, and when the first was received."""
+    return (record.school_id, record.record_id, record.student_id, json.dumps(first, ensure_ascii=False, sort_keys=True),
+            first_at, json.dumps(claim, ensure_ascii=False, sort_keys=True))
 
 
 def _judge(context: Judging, pending: list[_Pending]) -> None:
@@ -143,7 +202,7 @@ async def _write(uow: AttendanceUoW, pending: list[_Pending], outcomes: list[Out
         (p.record.school_id, p.record.record_id, p.record.kind, p.record.student_id, p.record.session_date,
          "refused" if isinstance(p.decision, Refusal) else "accepted",
          "unauthorised_collector" if isinstance(p.decision, Refusal) else None,
-         event_id_for(p.record.school_id, p.record.record_id))
+         event_id_for(p.record.school_id, p.record.record_id), json.dumps(p.record.claim, ensure_ascii=False))
         for p in effective
     ])
     check_ins, check_outs, activities = [], [], []
@@ -237,17 +296,18 @@ def topic_ingest_handler(policy: Policy):  # noqa: ANN201 - a kit batch handler
                            causation_id=item.envelope.event_id) for item in items]
         outcomes = await ingest(uow, batch, policy)
         for item, outcome in zip(items, outcomes):
-            if outcome.status == "rejected" and outcome.reason_code != "unauthorised_collector":
+            if outcome.status == "conflict" or (outcome.status == "rejected" and outcome.reason_code != "unauthorised_collector"):
                 _dead_letter(uow, item.envelope, outcome)
 
     return ingest_school_records
 
 
 def _dead_letter(uow: AttendanceUoW, envelope: Envelope, outcome: Outcome) -> None:
-    """A topic has nobody to answer, so a rejected record goes to attendance.ingest.dlq with its reason
-    and its bytes, like any record that can never be processed; its partition is not blocked."""
+    """A topic has nobody to answer, so a rejected or conflicting record goes to attendance.ingest.dlq with
+    its reason and its bytes, like any record that can never be processed; its partition is not blocked."""
     reason = f"{outcome.reason_code}: {outcome.reason}"
+    kind = "conflict" if outcome.status == "conflict" else "rejected"
     raw = RawRecord(ATTENDANCE_INGEST, -1, -1, envelope.key.encode(), encode(envelope))
     uow.publish_raw(dlq(ATTENDANCE_INGEST), envelope.key,
-                    dlq_record(raw, consumer="attendance", kind="rejected", reason=reason),
-                    {"reason": reason[:200], "kind": "rejected", "consumer": "attendance", "dlq_id": str(uuid.uuid4())})
+                    dlq_record(raw, consumer="attendance", kind=kind, reason=reason),
+                    {"reason": reason[:200], "kind": kind, "consumer": "attendance", "dlq_id": str(uuid.uuid4())})

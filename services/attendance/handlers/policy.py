@@ -22,3 +22,5 @@ class Policy:
     grace: timedelta = timedelta(minutes=10)
     # Students handled per sweep transaction, so a city-wide session start is many short transactions.
     sweep_batch: int = 2000
+    # Told how many records of a batch were answered "conflict" (a metric; nothing by default).
+    count_conflicts: Callable[[int], object] = lambda n: None

@@ -68,12 +68,14 @@ async def _apply_roster_changes(uow: AttendanceUoW, changes: list[Filing | _With
 
 async def store_programme(uow: AttendanceUoW, envelope: Envelope, event: ProgrammePublished) -> None:
     """Session times drive absence and extended care (R8, R12, R13); the staff who run the activities
-    are the programme's admitted staff (R28); the publisher is first responsible (R27)."""
+    are the programme's admitted staff (R28); the publisher is first responsible (R27); an activity record
+    must name one of the activities, with its tier (R3, R7)."""
     staff = {staff_id for activity in event.activities for staff_id in activity.staff_ids}
     await uow.save_programme(
         programme_id=event.programme_id, school_id=event.school_id, district_id=event.district_id,
         sessions=[s.model_dump() for s in event.sessions], extended_care_until_local=event.extended_care_until_local,
         staff_ids=sorted(staff), responsible_id=event.published_by, published_at=event.published_at,
+        activities={activity.activity_id: activity.tier for activity in event.activities},
     )
 
 

@@ -82,14 +82,15 @@ class School:
         self.principal_id = f"pri-{self.school_id}"
 
     async def publish(self, *, extended_care_until: str | None = "18:30", weekdays: list[str] | None = None,
-                      staff: list[str] | None = None, published_at: datetime | None = None) -> None:
+                      staff: list[str] | None = None, published_at: datetime | None = None,
+                      activities: list[dict] | None = None) -> None:
         event = ProgrammePublished(
             programme_id=self.programme_id, school_id=self.school_id, district_id="dst-unit", term="2025-autumn",
             name="课后服务", sessions=[{"weekdays": weekdays or ["mon", "tue", "wed", "thu", "fri"],
                                       "starts_at_local": "15:30", "ends_at_local": "17:30"}],
             normal_off_work_local="17:30", extended_care_until_local=extended_care_until,
             activities=[{"activity_id": "act-football", "name": "足球", "tier": "sports",
-                         "staff_ids": staff if staff is not None else [self.staff_id], "capacity": 40}],
+                         "staff_ids": staff if staff is not None else [self.staff_id], "capacity": 40}, *(activities or [])],
             capacity=100, fee_per_session_fen=1500, extended_care_fee_per_session_fen=800, safety_measures=["凭接送卡交接"],
             insurance={"liability_policy_no": "PL-1", "accident_policy_no": "GA-1", "insurer": "人保",
                        "valid_from": "2025-09-01", "valid_until": "2026-01-31"},

@@ -35,7 +35,7 @@ async def test_a_mixed_batch_accepts_the_valid_records_and_gives_every_other_rec
         first,
         rec(school, "check_in", b, "15:27"),
         rec(school, "check_in", "stu-nobody", "15:27"),
-        rec(school, "check_in", a, "15:28", record_id=first.record_id),
+        rec(school, "check_in", a, "15:25", record_id=first.record_id),
         rec(school, "check_in", b, "15:29"),
         h.Submitted("bad-1", rejection=Rejection("invalid", "at: Field required")),
         rec(school, "activity", b, "15:40", staff_id="stf-not-admitted"),
@@ -145,8 +145,9 @@ async def test_a_record_about_another_schools_student_is_rejected(school, uow_fa
 async def test_activity_records_are_published_with_their_exercise_minutes(school, uow_factory, policy) -> None:
     student = await school.enrol()
     outcomes = await run(uow_factory, policy, [rec(school, "activity", student, "15:40", exercise_minutes=20),
-                                               rec(school, "activity", student, "16:30", exercise_minutes=15)])
-    assert [o.status for o in outcomes] == ["accepted", "accepted"]
+                                               rec(school, "activity", student, "16:30", exercise_minutes=15),
+                                               rec(school, "check_in", student, "15:25")])
+    assert [o.status for o in outcomes] == ["accepted", "accepted", "accepted"]
     events = await outbox(uow_factory, school.school_id, "ActivityRecorded")
     assert sorted(e["payload"]["exercise_minutes"] for e in events) == [15, 20]
     async with uow_factory() as uow:
