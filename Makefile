@@ -7,7 +7,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cat requirements.lock pyproject.toml | md5sum | cut -c1-8)
 
-.PHONY: run test unit integration deps system-deps kafka-jars stop schemas check-schemas bench faults clean help
+.PHONY: run test unit integration deps system-deps kafka-jars witness stop schemas check-schemas bench faults clean help
 
 help:
 	@echo "make run    start Kafka, PostgreSQL and the five services, run a demo, leave it running (Ctrl-C stops)"
@@ -29,7 +29,7 @@ unit: deps
 integration: deps
 	$(BIN)/python -m pytest -m integration
 
-deps: system-deps $(STAMP) kafka-jars tests/deploy/node_modules/.installed
+deps: system-deps $(STAMP) kafka-jars witness tests/deploy/node_modules/.installed
 
 system-deps:
 	@infra/local/system-deps.sh
@@ -46,6 +46,10 @@ tests/deploy/node_modules/.installed: tests/deploy/package-lock.json
 
 kafka-jars:
 	@infra/local/kafka.sh fetch
+
+# litewitness and witnessctl (filippo.io/torchwood) built with Go into ~/.cache/beilei: the ledger's witnesses.
+witness:
+	@infra/local/witness.sh fetch
 
 # PickupSurge against the raw baseline; figures printed and written to .local/pickup_surge.json.
 STUDENTS ?= 20000

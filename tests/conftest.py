@@ -1,6 +1,10 @@
 """Shared pytest fixtures: real Kafka and PostgreSQL for tests that cross a process boundary."""
 from __future__ import annotations
 
+import dataclasses
+import os
+import socket
+import subprocess
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -58,3 +62,46 @@ def platform(kafka_bootstrap: str, database_url: str, logs_dir: Path) -> Iterato
         yield plat
     finally:
         plat.stop()
+
+
+@dataclasses.dataclass(frozen=True)
+class LocalWitnesses:
+    """Two litewitness processes (infra/local/witness.sh) that know one test log key."""
+
+    origin: str
+    log_skey: str
+    log_vkey: str
+    witnesses: tuple[tuple[str, str], ...]  # (URL, cosignature verifier key)
+    state: Path
+
+    def stop(self, name: str) -> None:
+        subprocess.run([str(_WITNESS_SH), "stop", name], env={**os.environ, "BEILEI_STATE": str(self.state)},
+                       check=True)
+
+
+_WITNESS_SH = Path(__file__).resolve().parents[1] / "infra" / "local" / "witness.sh"
+
+
+@pytest.fixture(scope="session")
+def witnesses(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalWitnesses]:
+    """Real independent witnesses (litewitness from filippo.io/torchwood, built by `make deps`)."""
+    from services.audit.ledger.checkpoint import generate_signer
+
+    origin = "beilei.test/audit-ledger"
+    skey, vkey = generate_signer(origin)
+    state = tmp_path_factory.mktemp("witness-state")
+    env = {**os.environ, "BEILEI_STATE": str(state)}
+    started: list[tuple[str, str]] = []
+    names = ("alpha", "beta")
+    try:
+        for name in names:
+            with socket.socket() as s:
+                s.bind(("127.0.0.1", 0))
+                port = s.getsockname()[1]
+            out = subprocess.run([str(_WITNESS_SH), "start", name, str(port), origin, vkey], env=env, check=True,
+                                 capture_output=True, text=True).stdout.strip()
+            started.append((f"http://127.0.0.1:{port}", out.splitlines()[-1]))
+        yield LocalWitnesses(origin, skey, vkey, tuple(started), state)
+    finally:
+        for name in names:
+            subprocess.run([str(_WITNESS_SH), "stop", name], env=env, check=False)
