@@ -74,6 +74,15 @@ class LocalWitnesses:
     witnesses: tuple[tuple[str, str], ...]  # (URL, cosignature verifier key)
     state: Path
 
+    def add_log(self, origin: str, vkey: str) -> None:
+        """Make every witness know one more log (as an operator would with witnessctl)."""
+        cache = Path(os.environ.get("BEILEI_CACHE", Path.home() / ".cache" / "beilei"))
+        ctl = cache / "litewitness-v0.6.1" / "bin" / "witnessctl"
+        for db in sorted(self.state.glob("witness/*/db")):
+            subprocess.run([str(ctl), "add-log", "-db", str(db), "-origin", origin], check=True, capture_output=True)
+            subprocess.run([str(ctl), "add-key", "-db", str(db), "-origin", origin, "-key", vkey], check=True,
+                           capture_output=True)
+
     def stop(self, name: str) -> None:
         subprocess.run([str(_WITNESS_SH), "stop", name], env={**os.environ, "BEILEI_STATE": str(self.state)},
                        check=True)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -16,11 +17,13 @@ import pytest
 from shared.contracts.registry import encode
 from services.audit.db import writer_url
 from services.audit.handlers import LedgerIntegrityError
-from services.audit.handlers.proofs import receipt
+from services.audit.handlers.proofs import consistency_proof, receipt
 from services.audit.ledger.bundles import BundleError, verify_receipt
 from services.audit.ledger.checkpoint import Checkpoint, format_checkpoint
 from services.audit.ledger.merkle import leaf_hash, root
+from services.audit.ledger.witness import with_cosignatures
 from services.audit.verifier import EXIT_FAILED, EXIT_OK, main as verify
+from services.audit.witnesses import Witness, WitnessRefused, collect
 from tests.unit.audit.harness import TestLedger
 from tests.unit.audit.money import School, envelope
 
@@ -160,22 +163,7 @@ async def test_a_rewritten_tail_with_recomputed_hashes_and_a_re_signed_checkpoin
 ) -> None:
     # The strongest attacker: a superuser who also holds the signing key rewrites entries 195..299,
     # recomputes every leaf hash and the tree, and signs a fresh checkpoint over the forgery.
-    async with ledger.uow() as uow:
-        rows = await uow.export_rows(-1, 300, 300)
-    bodies = [r.body for r in rows]
-    statements = []
-    for i in range(195, 300):
-        # Every amount of the payment, postings included, gains a leading 1: the forged books still balance.
-        bodies[i] = bodies[i].replace(b'"amount_fen":', b'"amount_fen":1')
-        statements.append(f"update ledger_entries set body = '\\x{bodies[i].hex()}', "
-                          f"leaf_hash = '\\x{leaf_hash(bodies[i]).hex()}', amount_fen = ('1' || amount_fen)::bigint "
-                          f"where seq = {i}")
-    forged_root = root([leaf_hash(b) for b in bodies])
-    note = ledger.signer.sign_note(format_checkpoint(Checkpoint("beilei.test/audit-ledger", 300, forged_root)))
-    statements += ["delete from ledger_checkpoints where tree_size = 300",
-                   f"insert into ledger_checkpoints (tree_size, root_hash, peaks, signed_note, event_id) values "
-                   f"(300, '\\x{forged_root.hex()}', '\\x', $note${note}$note$, gen_random_uuid())"]
-    await ledger.superuser(statements)
+    _, forged_root = await _rewrite_tail_and_re_sign(ledger)
     export = await _export(ledger, tmp_path)
 
     alone, _ = _audit(export, ledger, tmp_path=tmp_path)
@@ -185,6 +173,10 @@ async def test_a_rewritten_tail_with_recomputed_hashes_and_a_re_signed_checkpoin
     assert any("first 200 entries do not hash to the root of the saved checkpoint" in f for f in report["failures"])
     code, report = _audit(export, ledger, ledger.second.signed_note, tmp_path=tmp_path)
     assert code == EXIT_FAILED and report["saved_checkpoints"] == [{"tree_size": 300, "consistent": False}]
+    # Two roots signed for size 300 (the saved one and the forgery) are named as what they are: a split view.
+    roots = ", ".join(sorted([ledger.second.root_hash.hex(), forged_root.hex()]))
+    assert f"split view: the log signed 2 different roots for tree size 300 ({roots}); an honest log signs one" \
+        in report["failures"]
 
 
 async def test_the_service_refuses_to_sign_over_an_entry_changed_before_its_first_checkpoint(
@@ -204,3 +196,82 @@ async def test_the_service_refuses_to_extend_a_checkpoint_whose_stored_state_was
     await ledger.superuser([f"update ledger_checkpoints set peaks = '\\x{fake.hex() * 4}' where tree_size = 300"])
     with pytest.raises(LedgerIntegrityError, match="checkpoint 300"):
         await ledger.checkpoint()
+
+
+async def test_a_tail_rewrite_re_signed_with_the_stolen_key_gets_no_witness_cosignature_and_fails_the_quorum(
+    database_url: str, witnesses, tmp_path: Path
+) -> None:
+    """Issue 17: the auditor saved no checkpoint, so only independent witnesses can tell. Real litewitnesses
+    cosigned the honest checkpoints of 200 and 300 entries; the forger rewrites entries 195..299 and
+    re-signs size 300 with the stolen log key. Both witnesses refuse it (a second root for a size they
+    cosigned), and the offline verifier, given the 2-of-2 witness policy, rejects the forged checkpoint."""
+    lg = await TestLedger.create(database_url, "stolen")
+    try:
+        lg.use_origin(f"beilei.test/stolen-key-{uuid.uuid4().hex[:8]}")
+        witnesses.add_log(lg.origin, lg.vkey)
+        clients = [Witness.of(url, vkey) for url, vkey in witnesses.witnesses]
+        policy = tmp_path / "witnesses.policy"
+        policy.write_text("".join(f"witness {vkey}\n" for _, vkey in witnesses.witnesses) + "quorum 2\n",
+                          encoding="utf-8")
+
+        async def proof_of(old: int, new: int) -> list[bytes]:
+            async with lg.uow() as uow:
+                return await consistency_proof(uow, old, new)
+
+        school = School("stl")
+        student = school.student()
+        cosigned = {}
+        for count, base in ((200, 100), (100, 1000)):
+            await lg.feed(*[school.payment(student, base + i) for i in range(count)])
+            cp = await lg.checkpoint()
+            lines = await collect(clients, cp.signed_note, cp.tree_size, proof_of)
+            cosigned[cp.tree_size] = with_cosignatures(cp.signed_note, lines.values())
+        assert sorted(lines) == sorted(c.key.name for c in clients)
+        saved = tmp_path / "cosigned-300.checkpoint"
+        saved.write_text(cosigned[300], encoding="utf-8")
+        code, out = _verify("checkpoint", str(saved), "--key", lg.vkey, "--witnesses", str(policy))
+        assert code == EXIT_OK and "cosigned by 2 known witnesses (quorum 2)" in out
+
+        note, _ = await _rewrite_tail_and_re_sign(lg)
+
+        for w in clients:
+            with pytest.raises(WitnessRefused) as refused:
+                await w.cosign(note, 300, proof_of)
+            assert refused.value.status == 422
+        assert await collect(clients, note, 300, proof_of) == {}
+
+        export = await _export(lg, tmp_path)
+        assert _audit(export, lg, tmp_path=tmp_path)[0] == EXIT_OK, "the log key alone vouches for the forgery"
+        code, out = _verify("audit", str(export), "--key", lg.vkey, "--witnesses", str(policy))
+        assert code == EXIT_FAILED and "checkpoint of size 300 is cosigned by 0 of the 2 known witnesses" in out
+        for w in clients:
+            await w.aclose()
+    finally:
+        await lg.close()
+
+
+async def _rewrite_tail_and_re_sign(lg: TestLedger) -> tuple[str, bytes]:
+    """As a superuser holding the log key: rewrite entries 195..299 with recomputed leaf hashes and replace
+    the checkpoint of 300 with one re-signed over the forgery; its note and root."""
+    async with lg.uow() as uow:
+        rows = await uow.export_rows(-1, 300, 300)
+    bodies = [r.body for r in rows]
+    statements = []
+    for i in range(195, 300):
+        # Every amount of the payment, postings included, gains a leading 1: the forged books still balance.
+        bodies[i] = bodies[i].replace(b'"amount_fen":', b'"amount_fen":1')
+        statements.append(f"update ledger_entries set body = '\\x{bodies[i].hex()}', "
+                          f"leaf_hash = '\\x{leaf_hash(bodies[i]).hex()}', amount_fen = ('1' || amount_fen)::bigint "
+                          f"where seq = {i}")
+    forged_root = root([leaf_hash(b) for b in bodies])
+    note = lg.signer.sign_note(format_checkpoint(Checkpoint(lg.origin, 300, forged_root)))
+    statements += ["delete from ledger_checkpoints where tree_size = 300",
+                   f"insert into ledger_checkpoints (tree_size, root_hash, peaks, signed_note, event_id) values "
+                   f"(300, '\\x{forged_root.hex()}', '\\x', $note${note}$note$, gen_random_uuid())"]
+    await lg.superuser(statements)
+    return note, forged_root
+
+
+def _verify(*args: str) -> tuple[int, str]:
+    out = io.StringIO()
+    return verify(list(args), out), out.getvalue()

@@ -40,13 +40,19 @@ async def consistency_bundle(uow: AuditUoW, old_size: int, new_size: int | None)
     if old_size > new.tree_size:
         raise ValueError(f"old size {old_size} is larger than the new checkpoint's {new.tree_size}")
     old = await checkpoint_for(uow, old_size)
-    proof: list[bytes] = []
-    if 0 < old.tree_size < new.tree_size:
-        plan = ProofPlan()
-        plan.want_consistency(old.tree_size, new.tree_size)
-        await plan.fetch(uow.fetch_nodes, uow.fetch_leaves)
-        proof = plan.consistency(old.tree_size, new.tree_size)
+    proof = await consistency_proof(uow, old.tree_size, new.tree_size)
     return format_consistency(old.signed_note, new.signed_note, proof)
+
+
+async def consistency_proof(uow: AuditUoW, old_size: int, new_size: int) -> list[bytes]:
+    """The RFC 9162 consistency proof between the trees of two sizes (empty from 0 or to the same size),
+    as sent to a witness with a new checkpoint (C2SP tlog-witness)."""
+    if not 0 < old_size < new_size:
+        return []
+    plan = ProofPlan()
+    plan.want_consistency(old_size, new_size)
+    await plan.fetch(uow.fetch_nodes, uow.fetch_leaves)
+    return plan.consistency(old_size, new_size)
 
 
 async def receipt(uow: AuditUoW, index: int, size: int | None) -> tuple[StoredEntry, str]:

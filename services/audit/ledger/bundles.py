@@ -193,6 +193,9 @@ def verify_consistency_bundle(
     if old.origin != new.origin:
         raise BundleError(f"the checkpoints are of two logs: {old.origin!r} and {new.origin!r}")
     proof = _hashes(bundle.get("proof"), "proof")
+    if old.size == new.size and old.root_hash != new.root_hash:
+        raise BundleError(f"split view: the log signed two roots for tree size {old.size}: "
+                          f"{old.root_hash.hex()} and {new.root_hash.hex()}")
     if old.size == 0:
         if proof:
             raise BundleError("a proof from the empty tree must be empty")
@@ -293,6 +296,10 @@ def audit_export(
         cp = _open(note, keys, checkpoint.origin, f"saved checkpoint {i + 1}")
         saved.setdefault(cp.size, []).append(cp)
     for size in sorted(saved):
+        roots = {cp.root_hash for cp in saved[size]} | ({checkpoint.root_hash} if size == checkpoint.size else set())
+        if len(roots) > 1:
+            _fail(report, f"split view: the log signed {len(roots)} different roots for tree size {size} "
+                          f"({', '.join(sorted(r.hex() for r in roots))}); an honest log signs one")
         if size > checkpoint.size:
             _fail(report, f"a saved checkpoint has {size} entries, more than the export's {checkpoint.size}: "
                           "the ledger was truncated or rolled back")
@@ -326,7 +333,8 @@ def audit_export(
                 report.prefix_checks.append((tree.size, same))
                 if not same:
                     _fail(report, f"the first {tree.size} entries do not hash to the root of the saved checkpoint "
-                                  f"of size {tree.size}: history was rewritten")
+                                  f"of size {tree.size} ({cp.root_hash.hex()}; they hash to {prefix_root.hex()}): "
+                                  "history was rewritten")
         try:
             entry = books.read_entry(body)
         except books.EntryError as exc:

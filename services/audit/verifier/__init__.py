@@ -7,6 +7,11 @@ SQLAlchemy, the kit or the service.
     python -m services.audit.verifier consistency bundle.json --key KEY --old saved.checkpoint
     python -m services.audit.verifier audit export.jsonl --key KEY --checkpoint saved.checkpoint
     python -m services.audit.verifier checkpoint latest.checkpoint --key KEY
+    python -m services.audit.verifier checkpoint latest.checkpoint --key KEY --witnesses witness-policy.txt
+
+With --witnesses, the checkpoint (of the receipt, of the newer side of a consistency bundle, of the export)
+must also carry cosignatures of the policy's quorum of known witnesses (C2SP tlog-cosignature/v1,
+services/audit/ledger/witness.py); the output names the witnesses that cosigned.
 
 Exit status: 0 verified; 1 verification failed (tampering, a bad signature, a malformed file);
 2 wrong usage; 3 verified, but the books or a disclosure do not add up.
@@ -30,6 +35,7 @@ from services.audit.ledger.bundles import (
     verify_receipt,
 )
 from services.audit.ledger.checkpoint import CheckpointError, NoteError, load_verifier, open_checkpoint
+from services.audit.ledger.witness import load_policy
 
 __all__ = ["EXIT_FAILED", "EXIT_FINDINGS", "EXIT_OK", "main"]
 
@@ -68,8 +74,12 @@ def _summary(entry: bytes) -> dict[str, Any]:
             "amount_fen": e.amount_fen, "day": e.day.isoformat()}
 
 
-def _emit(out: TextIO, as_json: bool, result: dict[str, Any], lines: list[str]) -> None:
-    if as_json:
+def _emit(out: TextIO, args: argparse.Namespace, result: dict[str, Any], lines: list[str]) -> None:
+    cosigned = getattr(args, "cosigned", None)
+    if cosigned is not None:
+        result = {**result, "cosigned_by": cosigned, "witness_quorum": args.quorum}
+        lines = [*lines, f"  cosigned by {len(cosigned)} known witnesses (quorum {args.quorum}): {', '.join(cosigned)}"]
+    if args.json:
         out.write(json.dumps(result, ensure_ascii=False, indent=2, sort_keys=True) + "\n")
     else:
         out.write("\n".join(lines) + "\n")
@@ -84,7 +94,7 @@ def _receipt(args: argparse.Namespace, out: TextIO) -> int:
               "root_hash": cp.root_hash.hex(), "entry": summary}
     lines = [f"OK: entry {verified.index} is in {cp.origin} at tree size {cp.size} (root {cp.root_hash.hex()})"]
     lines += [f"  {k}: {v}" for k, v in summary.items()]
-    _emit(out, args.json, result, lines)
+    _emit(out, args, result, lines)
     return EXIT_OK
 
 
@@ -94,7 +104,7 @@ def _consistency(args: argparse.Namespace, out: TextIO) -> int:
     old, new = verify_consistency_bundle(bundle, _keys(args.key), old_checkpoint=old_note, origin=args.origin)
     result = {"verified": True, "origin": new.origin, "old_size": old.size, "new_size": new.size,
               "old_root": old.root_hash.hex(), "new_root": new.root_hash.hex()}
-    _emit(out, args.json, result, [f"OK: {new.origin} at size {old.size} is a prefix of size {new.size}"])
+    _emit(out, args, result, [f"OK: {new.origin} at size {old.size} is a prefix of size {new.size}"])
     return EXIT_OK
 
 
@@ -104,8 +114,34 @@ def _checkpoint(args: argparse.Namespace, out: TextIO) -> int:
     except (NoteError, CheckpointError) as exc:
         raise BundleError(str(exc)) from exc
     result = {"verified": True, "origin": cp.origin, "tree_size": cp.size, "root_hash": cp.root_hash.hex()}
-    _emit(out, args.json, result, [f"OK: {cp.origin} size {cp.size} root {cp.root_hash.hex()}"])
+    _emit(out, args, result, [f"OK: {cp.origin} size {cp.size} root {cp.root_hash.hex()}"])
     return EXIT_OK
+
+
+def _signed_checkpoint(args: argparse.Namespace) -> str:
+    """The signed checkpoint the command rests on: the file itself, the receipt's, the bundle's newer one,
+    or the export header's."""
+    text = _read(args.file) if args.command != "audit" else next(_lines(args.file), "{}")
+    if args.command == "receipt":
+        return text.partition("\n\n")[2]
+    if args.command in ("consistency", "audit"):
+        found = json.loads(text).get("new_checkpoint" if args.command == "consistency" else "checkpoint")
+        if not isinstance(found, str):
+            raise BundleError("no signed checkpoint to check the witnesses' cosignatures on")
+        return found
+    return text
+
+
+def _witnessed(args: argparse.Namespace) -> None:
+    """With --witnesses: require the policy's quorum of witness cosignatures; record who cosigned."""
+    if not args.witnesses:
+        return
+    try:
+        policy = load_policy(_read(args.witnesses))
+        found = policy.check(_signed_checkpoint(args), _keys(args.key), args.origin)
+    except (NoteError, CheckpointError) as exc:
+        raise BundleError(str(exc)) from exc
+    args.cosigned, args.quorum = [c.witness for c in found], policy.quorum
 
 
 def _lines(path: str) -> Iterator[str]:
@@ -131,7 +167,7 @@ def _audit(args: argparse.Namespace, out: TextIO) -> int:
         f"  disclosures recomputed: {len(report.disclosures)}",
         *(f"  FINDING: {f}" for f in report.findings),
     ]
-    _emit(out, args.json, result, lines)
+    _emit(out, args, result, lines)
     if not report.verified:
         return EXIT_FAILED
     return EXIT_FINDINGS if report.findings else EXIT_OK
@@ -169,6 +205,8 @@ def _parser() -> argparse.ArgumentParser:
                        help="trusted log verifier key (name+id+base64), or a file of keys; repeatable")
         p.add_argument("--origin", help="require this log origin")
         p.add_argument("--json", action="store_true", help="print the result as JSON")
+        p.add_argument("--witnesses", help="witness policy file ('witness <vkey>' lines, 'quorum <k>'): require "
+                       "that many known witnesses' cosignatures on the checkpoint")
         return p
 
     p = command("receipt", "verify a receipt (.tlog-proof): its entry is in a signed checkpoint", "receipt file")
@@ -191,7 +229,8 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
     args = _parser().parse_args(argv)
     out = out or sys.stdout
     try:
+        _witnessed(args)
         return args.run(args, out)
     except (BundleError, OSError, ValueError) as exc:
-        _emit(out, args.json, {"verified": False, "reason": str(exc)}, [f"FAILED: {exc}"])
+        _emit(out, args, {"verified": False, "reason": str(exc)}, [f"FAILED: {exc}"])
         return EXIT_FAILED

@@ -37,12 +37,16 @@ class TestLedger:
         self.schema = schema
         self.settings = Settings(database_url=database_url)
         self.db = Database(writer_url(self.settings), schema)
-        skey, self.vkey = generate_signer(ORIGIN)
-        self.signer = load_signer(skey)
+        self.use_origin(ORIGIN)
         self.policy = CheckPolicy(grace_seconds=0.0)
         self._offset = 0
         self.consumer = BatchConsumer("audit", HANDLERS, self.uow, KitMetrics(CollectorRegistry()),
                                       retry_base_seconds=0.01, duplicate_handlers=DUPLICATE_HANDLERS)
+
+    def use_origin(self, origin: str) -> None:
+        """Sign this ledger's checkpoints as `origin`, with a fresh key of that name."""
+        skey, self.vkey = generate_signer(origin)
+        self.origin, self.skey, self.signer = origin, skey, load_signer(skey)
 
     @classmethod
     async def create(cls, database_url: str, tag: str = "t") -> TestLedger:
@@ -65,7 +69,7 @@ class TestLedger:
 
     async def checkpoint(self, now: datetime | None = None):  # noqa: ANN201 - StoredCheckpoint | None
         async with self.uow() as uow:
-            cp = await publish_checkpoint(uow, self.signer, ORIGIN, now or datetime.now(timezone.utc))
+            cp = await publish_checkpoint(uow, self.signer, self.origin, now or datetime.now(timezone.utc))
             await uow.commit()
         return cp
 

@@ -2,17 +2,21 @@
 it runs with nothing but the standard library and `cryptography` importable."""
 from __future__ import annotations
 
+import base64
 import io
 import json
 import subprocess
 import sys
 from pathlib import Path
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
 from shared.contracts.registry import encode
 from shared.local.infra import REPO
 from services.audit.ledger.bundles import Receipt, export_header, export_line, format_consistency, format_receipt
 from services.audit.ledger.checkpoint import Checkpoint, format_checkpoint, generate_signer, load_signer
 from services.audit.ledger.merkle import MemoryTree, leaf_hash
+from services.audit.ledger.witness import WitnessKey, _key_id, cosign, with_cosignatures
 from services.audit.verifier import EXIT_FAILED, EXIT_FINDINGS, EXIT_OK, main
 from tests.unit.audit.money import School, envelope
 
@@ -100,3 +104,58 @@ def test_the_verifier_runs_without_pydantic_sqlalchemy_or_any_service_code(tmp_p
     result = subprocess.run([sys.executable, "-c", program], cwd=REPO, capture_output=True, text=True, timeout=60)
     assert result.returncode == EXIT_OK, result.stderr
     assert result.stdout.startswith("OK: 21 entries of beilei.test/cli")
+
+
+def _witness(name: str) -> tuple[Ed25519PrivateKey, WitnessKey]:
+    key = Ed25519PrivateKey.generate()
+    return key, WitnessKey(name, _key_id(name, key.public_key().public_bytes_raw()), key.public_key())
+
+
+def test_with_a_witness_policy_the_checkpoint_needs_its_quorum_and_the_output_names_the_cosigners(
+        tmp_path: Path) -> None:
+    """Issue 17: a checkpoint re-signed with a stolen log key carries no witness quorum, so it is refused."""
+    f = _files(tmp_path)
+    (ka, a), (kb, b), (_, c) = _witness("w.test/a"), _witness("w.test/b"), _witness("w.test/c")
+    policy = tmp_path / "witnesses.policy"
+    policy.write_text(f"witness {a.vkey}\nwitness {b.vkey}\nwitness {c.vkey}\nquorum 2\n", encoding="utf-8")
+    note = f["old"].read_text(encoding="utf-8")
+    code, out = _run("checkpoint", str(f["old"]), "--key", VKEY, "--witnesses", str(policy))
+    assert code == EXIT_FAILED and "cosigned by 0 of the 2 known witnesses required" in out
+    f["old"].write_text(with_cosignatures(note, [cosign(note, a.name, ka, 1)]), encoding="utf-8")
+    code, out = _run("checkpoint", str(f["old"]), "--key", VKEY, "--witnesses", str(policy))
+    assert code == EXIT_FAILED and "cosigned: w.test/a; not: w.test/b, w.test/c" in out
+    f["old"].write_text(with_cosignatures(note, [cosign(note, a.name, ka, 1), cosign(note, b.name, kb, 2)]),
+                        encoding="utf-8")
+    code, out = _run("checkpoint", str(f["old"]), "--key", VKEY, "--witnesses", str(policy), "--json")
+    assert code == EXIT_OK and json.loads(out)["cosigned_by"] == ["w.test/a", "w.test/b"]
+
+    bundle = json.loads(f["consistency"].read_text(encoding="utf-8"))
+    new = bundle["new_checkpoint"]
+    bundle["new_checkpoint"] = with_cosignatures(new, [cosign(new, a.name, ka, 3), cosign(new, b.name, kb, 3)])
+    f["consistency"].write_text(json.dumps(bundle), encoding="utf-8")
+    code, out = _run("consistency", str(f["consistency"]), "--key", VKEY, "--witnesses", str(policy))
+    assert code == EXIT_OK and "cosigned by 2 known witnesses (quorum 2): w.test/a, w.test/b" in out
+    code, out = _run("receipt", str(f["receipt"]), "--key", VKEY, "--witnesses", str(policy))
+    assert code == EXIT_FAILED and "cosigned by 0" in out
+    code, out = _run("audit", str(f["export"]), "--key", VKEY, "--witnesses", str(policy))
+    assert code == EXIT_FAILED and "cosigned by 0" in out
+
+
+def test_two_roots_signed_for_one_size_are_reported_as_a_split_view_naming_both(tmp_path: Path) -> None:
+    f = _files(tmp_path)
+    bundle = json.loads(f["consistency"].read_text(encoding="utf-8"))
+    other_root = b"\x07" * 32  # a second root signed for the export's size, 21
+    other = SIGNER.sign_note(format_checkpoint(Checkpoint(ORIGIN, 21, other_root)))
+    split = tmp_path / "split.checkpoint"
+    split.write_text(other, encoding="utf-8")
+    code, out = _run("audit", str(f["export"]), "--key", VKEY, "--checkpoint", str(split))
+    root = json.loads(f["export"].read_text(encoding="utf-8").splitlines()[0])["checkpoint"].split("\n")[2]
+    roots = sorted([other_root.hex(), base64.b64decode(root).hex()])
+    assert code == EXIT_FAILED and f"split view: the log signed 2 different roots for tree size 21 ({roots[0]}, " \
+                                   f"{roots[1]})" in out
+    bundle["old_checkpoint"] = other
+    bundle["proof"] = []
+    f["consistency"].write_text(json.dumps(bundle), encoding="utf-8")
+    code, out = _run("consistency", str(f["consistency"]), "--key", VKEY)
+    assert code == EXIT_FAILED and "split view: the log signed two roots for tree size 21" in out
+    assert other_root.hex() in out and roots[0 if roots[1] == other_root.hex() else 1] in out
