@@ -16,6 +16,7 @@ from services.audit.db import AuditUoW, prepare_writer, writer_url
 from services.audit.handlers import DUPLICATE_HANDLERS, HANDLERS, CheckPolicy
 from services.audit.settings import Settings
 from services.audit.signing import load_or_create_signer
+from services.audit.witnesses import Witness
 from services.audit.workers import LedgerWorkers
 
 NAME = "audit"
@@ -32,9 +33,11 @@ def build(settings: Settings | None = None) -> tuple[FastAPI, Runtime]:
                          disclosure_grace_days=owner.disclosure_grace_days)
     rt.extras.update(signer=signer, origin=owner.ledger_origin, policy=policy)
     workers = LedgerWorkers(rt, signer, owner.ledger_origin, policy, checkpoint_seconds=owner.checkpoint_interval_seconds,
-                            check_seconds=owner.check_interval_seconds, registry=rt.registry)
+                            check_seconds=owner.check_interval_seconds, registry=rt.registry,
+                            witnesses=[Witness.of(url, vkey) for url, vkey in owner.witness_list()],
+                            witness_quorum=owner.ledger_witness_quorum, witness_seconds=owner.witness_interval_seconds)
     app = create_app(rt, handlers=HANDLERS, duplicate_handlers=DUPLICATE_HANDLERS, routers=api.routers,
-                     background=[workers.run_checkpoints, workers.run_checks],
+                     background=[workers.run_checkpoints, workers.run_checks, workers.run_cosigning],
                      title="Beilei audit",
                      description="The verifiable, append-only fee ledger, anti-misappropriation checks and the "
                                  "auditor's queries with proofs (R24-R26, R29).")

@@ -41,3 +41,25 @@ class Settings(CommonSettings):
     )
     disclosure_period_months: int = Field(3, description="Length of a disclosure period (R21): 3 = quarterly.")
     disclosure_grace_days: int = Field(30, description="Days after a period ends by which it must be disclosed (R21).")
+    ledger_witnesses: str = Field(
+        "",
+        description="Witnesses that cosign the ledger's checkpoints (C2SP tlog-witness): comma-separated "
+        "'<URL> <cosignature verifier key>' pairs. Empty: no cosigning.",
+    )
+    ledger_witness_quorum: int | None = Field(
+        None, description="How many witnesses must cosign a checkpoint for it to count as cosigned (k of n; "
+        "unset: all of them).",
+    )
+    witness_interval_seconds: float = Field(
+        1.0, description="How often the newest checkpoint is sent to the witnesses that have not cosigned it.",
+    )
+
+    def witness_list(self) -> list[tuple[str, str]]:
+        """The configured witnesses as (URL, verifier key) pairs."""
+        pairs = []
+        for item in filter(None, (part.strip() for part in self.ledger_witnesses.split(","))):
+            url, _, vkey = item.partition(" ")
+            if not url.startswith(("http://", "https://")) or not vkey.strip():
+                raise ValueError(f"LEDGER_WITNESSES entry {item!r} is not '<URL> <verifier key>'")
+            pairs.append((url, vkey.strip()))
+        return pairs

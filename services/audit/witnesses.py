@@ -6,6 +6,7 @@ down or refuses is reported and retried with the next checkpoint: it delays cosi
 """
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
@@ -80,11 +81,13 @@ class Witness:
 async def collect(witnesses: Sequence[Witness], signed_note: str, size: int,
                   proof_of: ProofSource) -> dict[str, str]:
     """Ask every witness; the cosignature lines of those that cosigned, by witness name."""
-    lines: dict[str, str] = {}
-    for w in witnesses:
+    async def one(w: Witness) -> str | None:
         try:
-            lines[w.key.name] = await w.cosign(signed_note, size, proof_of)
+            return await w.cosign(signed_note, size, proof_of)
         except (httpx.HTTPError, WitnessRefused) as exc:
             log.warning("witness did not cosign; retried with the next checkpoint",
                         extra={"witness": w.key.name, "tree_size": size, "reason": str(exc)})
-    return lines
+            return None
+
+    answers = await asyncio.gather(*(one(w) for w in witnesses))
+    return {w.key.name: line for w, line in zip(witnesses, answers) if line is not None}

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime, timezone
 from typing import get_args
 
@@ -16,7 +16,10 @@ from shared.contracts.audit import AnomalyCheckV2
 from shared.messaging.runtime import Runtime
 from services.audit.db import AuditUoW
 from services.audit.handlers import CheckPolicy, publish_checkpoint, run_checks
+from services.audit.handlers.proofs import consistency_proof
 from services.audit.ledger.checkpoint import NoteSigner
+from services.audit.ledger.witness import with_cosignatures
+from services.audit.witnesses import Witness, collect
 
 log = logging.getLogger(__name__)
 
@@ -25,7 +28,9 @@ class LedgerWorkers:
     """The checkpoint signer and the checker of one audit process, with their metrics."""
 
     def __init__(self, rt: Runtime, signer: NoteSigner, origin: str, policy: CheckPolicy, *,
-                 checkpoint_seconds: float, check_seconds: float, registry: CollectorRegistry) -> None:
+                 checkpoint_seconds: float, check_seconds: float, registry: CollectorRegistry,
+                 witnesses: Sequence[Witness] = (), witness_quorum: int | None = None,
+                 witness_seconds: float = 1.0) -> None:
         self.rt = rt
         self.signer = signer
         self.origin = origin
@@ -52,6 +57,22 @@ class LedgerWorkers:
         for rule in get_args(AnomalyCheckV2):
             self.anomalies.labels(rule)  # every rule's series exists from the start, at 0
         self._anomalies_seen: dict[str, int] | None = None
+        # Witness cosigning (issue 17): the newest checkpoint cosigned by the quorum, kept with its lines.
+        self.witnesses = list(witnesses)
+        self.witness_quorum = len(self.witnesses) if witness_quorum is None else witness_quorum
+        self.witness_seconds = witness_seconds
+        self.cosigned_note: str | None = None
+        self.cosigned_size = 0
+        self._pending: tuple[int, dict[str, str]] = (0, {})
+        self._cosigned_published_at: datetime | None = None
+        self._started = datetime.now(timezone.utc)
+        self.cosigned_age = Gauge("beilei_ledger_cosigned_checkpoint_age_seconds",
+                                  "Seconds since the newest checkpoint cosigned by the witness quorum was signed "
+                                  "(since start while none is).", registry=registry)
+        self.witness_size = Gauge("beilei_ledger_witness_cosigned_size",
+                                  "Tree size each witness last cosigned.", ["witness"], registry=registry)
+        for w in self.witnesses:
+            self.witness_size.labels(w.key.name)
 
     async def run_checkpoints(self) -> None:
         """Background task: sign a checkpoint every interval while entries arrive."""
@@ -72,6 +93,34 @@ class LedgerWorkers:
         self.unsigned.set(size - (latest.tree_size if latest else 0))
         if latest is not None and latest.published_at is not None:
             self.checkpoint_age.set((now - latest.published_at).total_seconds())
+        return False
+
+    async def run_cosigning(self) -> None:
+        """Background task: send the newest checkpoint to the witnesses. A witness that is down delays
+        cosigning only: checkpoints and appends go on, and the next round asks again."""
+        if self.witnesses:
+            await self._loop("cosign", self.witness_seconds, self._cosign)
+
+    async def _proof(self, old: int, new: int) -> list[bytes]:
+        async with self.rt.uow_factory() as uow:
+            return await consistency_proof(uow, old, new)  # type: ignore[arg-type]
+
+    async def _cosign(self, uow: AuditUoW, now: datetime) -> bool:
+        latest = await uow.latest_checkpoint()
+        if latest is not None and latest.tree_size > self.cosigned_size:
+            size, lines = self._pending
+            if size != latest.tree_size:
+                size, lines = self._pending = latest.tree_size, {}
+            lines.update(await collect([w for w in self.witnesses if w.key.name not in lines],
+                                       latest.signed_note, size, self._proof))
+            for w in self.witnesses:
+                self.witness_size.labels(w.key.name).set(w.cosigned_size)
+            if len(lines) >= self.witness_quorum:
+                self.cosigned_note = with_cosignatures(latest.signed_note, lines.values())
+                self.cosigned_size = size
+                self._cosigned_published_at = latest.published_at or now
+        since = self._cosigned_published_at or self._started
+        self.cosigned_age.set(max(0.0, (now - since).total_seconds()))
         return False
 
     async def _checks(self, uow: AuditUoW, now: datetime) -> bool:

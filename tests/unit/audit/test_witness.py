@@ -116,3 +116,15 @@ def test_the_add_checkpoint_body_is_the_old_size_the_proof_and_the_note(log):
     proof_line = base64.b64encode(b"\x02" * 32).decode()
     body = add_checkpoint_body(2, [b"\x02" * 32], _note(signer)).decode()
     assert body == f"old 2\n{proof_line}\n\n{_note(signer)}"
+
+
+def test_the_witnesses_setting_reads_url_and_key_pairs_and_refuses_anything_else():
+    from services.audit.settings import Settings
+
+    _, a = _witness("w.example/a")
+    _, b = _witness("w.example/b")
+    s = Settings(ledger_witnesses=f"http://a:7380 {a.vkey}, https://b.example {b.vkey}")
+    assert s.witness_list() == [("http://a:7380", a.vkey), ("https://b.example", b.vkey)]
+    assert Settings().witness_list() == []
+    with pytest.raises(ValueError, match="not '<URL> <verifier key>'"):
+        Settings(ledger_witnesses=a.vkey).witness_list()
