@@ -39,6 +39,8 @@ async def consistency_bundle(uow: AuditUoW, old_size: int, new_size: int | None)
     new = await checkpoint_for(uow, new_size)
     if old_size > new.tree_size:
         raise ValueError(f"old size {old_size} is larger than the new checkpoint's {new.tree_size}")
+    if old_size == 0:  # the empty tree is a prefix of every tree: no old checkpoint, an empty proof
+        return format_consistency(None, new.signed_note, [])
     old = await checkpoint_for(uow, old_size)
     proof = await consistency_proof(uow, old.tree_size, new.tree_size)
     return format_consistency(old.signed_note, new.signed_note, proof)

@@ -20,7 +20,14 @@ from services.audit.ledger.checkpoint import (
     NoteVerifier,
     open_checkpoint,
 )
-from services.audit.ledger.merkle import HASH_SIZE, ProofError, leaf_hash, verify_consistency, verify_inclusion
+from services.audit.ledger.merkle import (
+    EMPTY_ROOT,
+    HASH_SIZE,
+    ProofError,
+    leaf_hash,
+    verify_consistency,
+    verify_inclusion,
+)
 from services.audit.ledger.tree import Integrator
 
 __all__ = [
@@ -167,7 +174,8 @@ def verify_receipt(text: str, keys: Keys, *, origin: str | None = None, entry: b
 # --------------------------------------------------------------------------- consistency
 
 
-def format_consistency(old_checkpoint: str, new_checkpoint: str, proof: Sequence[bytes]) -> dict[str, Any]:
+def format_consistency(old_checkpoint: str | None, new_checkpoint: str, proof: Sequence[bytes]) -> dict[str, Any]:
+    """A consistency bundle; from the empty tree (size 0) it has no old checkpoint and an empty proof."""
     return {
         "format": CONSISTENCY_FORMAT,
         "old_checkpoint": old_checkpoint,
@@ -188,8 +196,11 @@ def verify_consistency_bundle(
     if not isinstance(bundle, dict) or bundle.get("format") != CONSISTENCY_FORMAT:
         raise BundleError(f"not a {CONSISTENCY_FORMAT} bundle")
     keys = list(keys)
-    old = _open(old_checkpoint or bundle.get("old_checkpoint"), keys, origin, "old checkpoint")
     new = _open(bundle.get("new_checkpoint"), keys, origin, "new checkpoint")
+    old_note = old_checkpoint or bundle.get("old_checkpoint")
+    if old_note is None and "old_checkpoint" in bundle and bundle.get("proof") == []:
+        return Checkpoint(new.origin, 0, EMPTY_ROOT), new  # from the empty tree: nothing to prove
+    old = _open(old_note, keys, origin, "old checkpoint")
     if old.origin != new.origin:
         raise BundleError(f"the checkpoints are of two logs: {old.origin!r} and {new.origin!r}")
     proof = _hashes(bundle.get("proof"), "proof")

@@ -57,6 +57,12 @@ async def test_checkpoints_the_key_and_consistency_proofs_are_public(setup, ledg
     bundle = (await client.get("/v1/ledger/consistency", params={"old": older})).json()
     old, new = verify_consistency_bundle(bundle, [ledger.vkey])
     assert (old.size, new.size) == (older, latest.size)
+    # From the empty tree (issue 17): an answer, not a 404, with no old checkpoint and an empty proof.
+    reply = await client.get("/v1/ledger/consistency", params={"old": 0})
+    assert reply.status_code == 200, reply.text
+    assert reply.json()["old_checkpoint"] is None and reply.json()["proof"] == []
+    old, new = verify_consistency_bundle(reply.json(), [ledger.vkey])
+    assert (old.size, new.size) == (0, latest.size)
 
 
 async def test_an_auditor_reads_entries_by_school_each_proven_against_the_cited_checkpoint(setup, ledger: TestLedger) -> None:  # noqa: ANN001,E501

@@ -89,6 +89,10 @@ def test_a_consistency_bundle_proves_an_older_checkpoint_is_a_prefix_of_a_newer_
     old, new = verify_consistency_bundle(bundle, [VKEY])
     assert (old.size, new.size) == (13, 40)
     assert verify_consistency_bundle(format_consistency(_note(40), _note(40), []), [VKEY])[0].size == 40
+    # From the empty tree: no old checkpoint, an empty proof; a proof there, or no old one otherwise, is refused.
+    assert verify_consistency_bundle(format_consistency(None, _note(40), []), [VKEY])[0].size == 0
+    with pytest.raises(BundleError, match="old checkpoint must be a signed note"):
+        verify_consistency_bundle(format_consistency(None, _note(40), TREE.consistency_proof(13, 40)), [VKEY])
 
 
 def test_a_consistency_bundle_against_a_forked_history_or_a_wrong_proof_is_refused() -> None:
