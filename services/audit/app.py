@@ -36,6 +36,7 @@ def build(settings: Settings | None = None) -> tuple[FastAPI, Runtime]:
                             check_seconds=owner.check_interval_seconds, registry=rt.registry,
                             witnesses=[Witness.of(url, vkey) for url, vkey in owner.witness_list()],
                             witness_quorum=owner.ledger_witness_quorum, witness_seconds=owner.witness_interval_seconds)
+    rt.extras["workers"] = workers
     app = create_app(rt, handlers=HANDLERS, duplicate_handlers=DUPLICATE_HANDLERS, routers=api.routers,
                      background=[workers.run_checkpoints, workers.run_checks, workers.run_cosigning],
                      title="Beilei audit",

@@ -7,9 +7,12 @@ import uuid
 from datetime import datetime, timedelta, timezone
 from types import SimpleNamespace
 
+import httpx
 import pytest
+from fastapi import FastAPI
 from prometheus_client import CollectorRegistry
 
+from services.audit.api import witnessed
 from services.audit.ledger.witness import load_policy
 from services.audit.witnesses import Witness
 from services.audit.workers import LedgerWorkers
@@ -59,6 +62,14 @@ async def test_a_down_witness_delays_the_cosigned_checkpoint_and_the_quorum_cosi
         policy = load_policy(f"witness {vkey_a}\nwitness {vkey_b}\n")
         assert len(policy.check(workers.cosigned_note, [lg.vkey], origin=lg.origin)) == 2
         assert value("beilei_ledger_cosigned_checkpoint_age_seconds") < 600
+        # Published, publicly: the cosigned note and how far each witness has cosigned.
+        app = FastAPI()
+        app.include_router(witnessed.router)
+        app.state.runtime = SimpleNamespace(extras={"workers": workers})
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://audit") as client:
+            body = (await client.get("/v1/ledger/witnesses")).json()
+        assert body["cosigned_note"] == workers.cosigned_note and body["quorum"] == 2
+        assert [(w["vkey"], w["cosigned_size"]) for w in body["witnesses"]] == [(vkey_a, 65), (vkey_b, 65)]
         for w in workers.witnesses:
             await w.aclose()
     finally:
