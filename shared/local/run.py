@@ -6,6 +6,7 @@ import argparse
 import os
 import signal
 import socket
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -29,6 +30,32 @@ def _ports() -> dict[str, int]:
     return {n: (p if _port_free(p) else infra.free_port()) for n, p in PREFERRED_PORTS.items()}
 
 
+WITNESSES = {"one": 7381, "two": 7382}
+WITNESS_SH = infra.REPO / "infra" / "local" / "witness.sh"
+
+
+def start_witnesses() -> dict[str, str]:
+    """Two litewitnesses (infra/local/witness.sh) that know the ledger's key; the audit service's settings
+    that make it send them every checkpoint and require both cosignatures (docs/audit.md, section 3a)."""
+    from services.audit.settings import Settings
+    from services.audit.signing import load_or_create_signer
+
+    settings = Settings()
+    signer = load_or_create_signer(settings)  # the key the audit process will load (generated once locally)
+    pairs = []
+    for name, port in WITNESSES.items():
+        port = port if _port_free(port) else infra.free_port()
+        vkey = subprocess.run([str(WITNESS_SH), "start", name, str(port), settings.ledger_origin, signer.vkey],
+                              check=True, capture_output=True, text=True).stdout.strip().splitlines()[-1]
+        pairs.append(f"http://127.0.0.1:{port} {vkey}")
+    return {"LEDGER_WITNESSES": ",".join(pairs), "LEDGER_WITNESS_QUORUM": str(len(pairs))}
+
+
+def stop_witnesses() -> None:
+    for name in WITNESSES:
+        subprocess.run([str(WITNESS_SH), "stop", name], check=False)
+
+
 def say(text: str = "") -> None:
     print(text, flush=True)
 
@@ -49,7 +76,9 @@ def main(argv: list[str] | None = None) -> int:
     # The showcase sends its messages whatever the hour it runs at: quiet hours (R22, 21:30-07:00 by default)
     # are off locally unless set in the environment.
     quiet = {k: os.environ.get(k, "00:00") for k in ("QUIET_HOURS_START", "QUIET_HOURS_END")}
-    plat = Platform(kafka.address, pg.address, state / "logs", ports=_ports(), extra_env=quiet)
+    witnesses = start_witnesses()
+    say(f"  ✓ {len(WITNESSES)} ledger witnesses (litewitness): {witnesses['LEDGER_WITNESSES'].replace(',', ', ')}")
+    plat = Platform(kafka.address, pg.address, state / "logs", ports=_ports(), extra_env={**quiet, **witnesses})
     stopping = False
 
     def shutdown(*_: object) -> None:
@@ -59,6 +88,7 @@ def main(argv: list[str] | None = None) -> int:
         stopping = True
         say("\nStopping services (they drain in-flight work), then Kafka and PostgreSQL …")
         plat.stop()
+        stop_witnesses()
         kafka.stop()
         pg.stop()
         say("Stopped.")
