@@ -118,8 +118,11 @@ SPECS: dict[str, ServiceSpec] = {
         "audit",
         secrets=(LEDGER_SIGNING, LEDGER_WRITER),
         storage="50Gi",
-        # The ledger's identity in every signed checkpoint: fixed for the life of the ledger.
-        config=(("LEDGER_ORIGIN", "beilei.city/audit-ledger"),),
+        # The ledger's identity in every signed checkpoint: fixed for the life of the ledger. The witnesses
+        # that cosign its checkpoints ('<URL> <verifier key>', comma separated, any number; k of n by
+        # LEDGER_WITNESS_QUORUM, default all) are the operators' choice: an overlay or `kubectl edit` sets
+        # them (docs/audit.md, section 3a); empty, nothing is cosigned.
+        config=(("LEDGER_ORIGIN", "beilei.city/audit-ledger"), ("LEDGER_WITNESSES", "")),
         database_roles=AUDIT_DATABASE_ROLES,
     ),
 }
