@@ -44,7 +44,6 @@ start() {
   need_name "${1:-}"; local name=$1 port=${2:?PORT} origin=${3:?ORIGIN} logvkey=${4:?LOGVKEY}
   local dir=$states/$name bin=$cache/bin
   fetch; mkdir -p "$dir"
-  if running "$dir/pid"; then vkey "$name"; return 0; fi
   [ -f "$dir/key" ] || ssh-keygen -q -t ed25519 -N "" -C "beilei-witness-$name" -f "$dir/key"
   # A dedicated agent per witness, as litewitness's README asks; its socket path must stay short.
   if ! running "$dir/agent.pid"; then
@@ -57,6 +56,7 @@ start() {
   "$bin/witnessctl" add-log -db "$dir/db" -origin "$origin" >/dev/null 2>&1 || true
   "$bin/witnessctl" list-logs -db "$dir/db" | grep -qF "\"$logvkey\"" \
     || "$bin/witnessctl" add-key -db "$dir/db" -origin "$origin" -key "$logvkey" >&2
+  if running "$dir/pid"; then vkey "$name"; return 0; fi
   local fp; fp=$(ssh-keygen -l -E sha256 -f "$dir/key.pub" | awk '{print $2}')
   nohup "$bin/litewitness" -name "beilei.local/witness/$name" -db "$dir/db" -ssh-agent "$dir/agent.sock" \
     -key "$fp" -listen "127.0.0.1:$port" > "$dir/log" 2>&1 &
