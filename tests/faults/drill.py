@@ -68,13 +68,13 @@ TICK_S = 0.5
 
 @dataclass
 class Config:
-    students: int = 16_000
+    students: int = 10_000
     schools: int = 16
     rate: float = 60.0  # attendance records per second offered while the platform answers
     faults: tuple[str, ...] = tuple(FULL.split(","))
     replicas: dict[str, int] = field(default_factory=lambda: {"attendance": 2, "billing": 2})
     state: Path = REPO / ".local" / "faults"
-    gap: float = 5.0  # seconds of ordinary running between one fault's recovery and the next fault
+    gap: float = 3.0  # seconds of ordinary running between one fault's recovery and the next fault
     recover_timeout: float = 240.0
     settle_timeout: float = 600.0
     say: object = print
@@ -100,6 +100,8 @@ class Outcome:
     stream_seconds: float
     posts: int
     retries: int
+    refused: dict[str, int] = field(default_factory=dict)  # reasons the platform gave for refusing a record
+    missed: Counter = field(default_factory=Counter)  # (effect, "lost" | "duplicated") -> how many
 
     @property
     def passed(self) -> bool:
@@ -149,13 +151,36 @@ class Infra:
 
 
 class Provider(AliyunBatchSmsFake):
-    """Aliyun with SendBatchSms whose answers come `answer_delay` after the call was accepted, counting the
+    """Aliyun with SendBatchSms whose answers come `answer_delay` after a call was accepted, counting the
     calls accepted and not yet answered: a sender killed while `answering` is positive leaves SMS in doubt."""
 
     answer_delay: float = 0.3
+    _indexed: int = 0
+    _by_number: dict | None = None
 
-    async def _send_batch(self, p: dict[str, str]):  # noqa: ANN202 - a starlette response
-        reply = await super()._send_batch(p)
+    async def _send(self, p: dict[str, str]):  # noqa: ANN202 - a starlette response
+        return await self._answer_late(await super()._send(p))
+
+    async def _send_batch(self, p: dict[str, str]):  # noqa: ANN202
+        return await self._answer_late(await super()._send_batch(p))
+
+    def _query(self, p: dict[str, str]):  # noqa: ANN202
+        """QuerySendDetails as the imitation answers it, over this number's messages only: the imitation scans
+        every message it accepted, which at a drill's tens of thousands starves its thread and leaves the
+        sender without answers (then in doubt, it looks up more)."""
+        with self._lock:
+            self._by_number = self._by_number or {}
+            for a in self.accepted[self._indexed:]:
+                self._by_number.setdefault(a["phone"], []).append(a)
+            self._indexed = len(self.accepted)
+            mine = list(self._by_number.get(p.get("PhoneNumber", "")[-11:], ()))
+        all_, self.accepted = self.accepted, mine
+        try:
+            return super()._query(p)
+        finally:
+            self.accepted = all_
+
+    async def _answer_late(self, reply):  # noqa: ANN001, ANN202
         if b'"Code":"OK"' in reply.body:
             with self._lock:
                 self.answering += 1
@@ -165,10 +190,6 @@ class Provider(AliyunBatchSmsFake):
                 with self._lock:
                     self.answering -= 1
         return reply
-
-
-def phone_of(i: int) -> str:
-    return f"13{(i % 7) + 3}{i:08d}"  # as bench.pickup_surge.seed_events registers guardian i
 
 
 class Drill:
@@ -185,8 +206,9 @@ class Drill:
         self.posted: dict[tuple[str, int], float] = {}  # (kind, student) -> drill clock of its first POST
         self.refused: dict[tuple[str, int], str] = {}
         self.posts = self.retries = self.lookups_before = 0
+        self.waiting_on: list[str] = []
+        self.missed: Counter = Counter()
         self.faults_left, self.fault_spans = len([f for f in cfg.faults if not f.startswith("migrate:")]), [40.0]
-        self.stream_done = asyncio.Event()
         self.stream_seconds = 0.0
         self.infra = Infra(cfg.state)
         self.platform: Platform | None = None
@@ -201,8 +223,7 @@ class Drill:
         return {"LOG_LEVEL": "INFO", "QUIET_HOURS_START": "00:00", "QUIET_HOURS_END": "00:00",
                 "SMS_PROVIDER": "aliyun", "ALIYUN_ENDPOINT": provider_url, "ALIYUN_ACCESS_KEY_ID": p.access_key_id,
                 "ALIYUN_ACCESS_KEY_SECRET": p.access_key_secret, "ALIYUN_SIGN_NAME": p.sign_name,
-                "SMS_TEMPLATE_CODES": json.dumps({n: f"SMS_{n}" for n in TEMPLATES}), "PUSH_PROVIDER": "none",
-                "PROVIDER_TIMEOUT_SECONDS": "3"}
+                "SMS_TEMPLATE_CODES": json.dumps({n: f"SMS_{n}" for n in TEMPLATES}), "PUSH_PROVIDER": "none"}
 
     async def db(self) -> asyncpg.Connection:
         return await asyncpg.connect(self.database_url, timeout=5)
@@ -218,7 +239,11 @@ class Drill:
         return self.platform.processes() if self.platform else []
 
     def all_ready(self) -> bool:
-        return all(svc.alive() and svc.ready() for svc in self.processes())
+        """Every process answers ready; those that do not are kept, to name the slowest in the table."""
+        waiting = [svc.log_path.stem for svc in self.processes() if not (svc.alive() and svc.ready())]
+        if waiting:
+            self.waiting_on = waiting
+        return not waiting
 
     async def relay_holder(self, service: str) -> ServiceProcess | None:
         """The replica whose relay holds the schema's lock: the lock's backend, its client port, and the
@@ -290,8 +315,8 @@ class Drill:
                 await asyncio.sleep(0.002)
             self.lookups_before = self.provider.requests.get("QuerySendDetails", 0)
             fault.injected_at = self.now()
-            svc.kill()
             fault.note = f"{self.provider.answering} provider call(s) accepted, unanswered"
+            svc.kill()
             svc.start()
             return time.monotonic(), svc
         if kind == "replica":
@@ -320,6 +345,7 @@ class Drill:
 
     async def recover(self, fault: Fault, ended: float, killed: ServiceProcess | None) -> None:
         deadline = ended + self.cfg.recover_timeout
+        self.waiting_on = []
         while time.monotonic() < deadline:
             try:
                 if await self.condition(fault, killed):
@@ -328,6 +354,8 @@ class Drill:
             except (OSError, asyncpg.PostgresError, asyncio.TimeoutError):
                 pass  # the database the condition reads is itself coming back
             await asyncio.sleep(0.25)
+        if self.waiting_on and (not fault.recovered or fault.seconds > 15):
+            fault.note = "; ".join(filter(None, [fault.note, f"last ready: {', '.join(self.waiting_on)}"]))
         if fault.name.startswith("replica:") and killed is not None:
             killed.start()  # the pod comes back, now standing by
             await asyncio.to_thread(killed.wait_ready, self.cfg.recover_timeout)
@@ -364,8 +392,10 @@ class Drill:
         if not self.faults_left:
             return per_tick
         left = len(self.items) - self.position - max(1, len(self.items) // 50)
+        if left <= 0:  # the faults took longer than foreseen: a trickle from the reserve keeps senders at work
+            return per_tick / 20 if self.position < len(self.items) - self.cfg.schools else 0.0
         expected_s = self.faults_left * sum(self.fault_spans) / len(self.fault_spans)
-        return min(per_tick, max(0.0, left * TICK_S / max(expected_s, TICK_S)))
+        return min(per_tick, left * TICK_S / max(expected_s, TICK_S))
 
     def record(self, kind: str, i: int) -> dict:
         out = kind == "check_out"
@@ -435,7 +465,6 @@ class Drill:
                 await asyncio.gather(*calls)  # in order: a check-out is never sent before its check-in is taken
                 await asyncio.sleep(max(0.0, TICK_S - (time.monotonic() - tick_began)))
         self.stream_seconds = time.monotonic() - started
-        self.stream_done.set()
         self.say(f"[stream] {len(self.items):,} records and {self.cfg.students:,} payments posted in "
                  f"{self.stream_seconds:.0f} s ({self.posts:,} POSTs, {self.retries:,} retried)")
 
@@ -503,6 +532,8 @@ class Drill:
             checked[what] += 1
             when = self.posted.get((cause[what], i), 0.0) if what in cause else 0.0
             window = next((f for f in reversed(streamed) if f.injected_at <= when), None) if when else None
+            if count != 1:
+                self.missed[(what, "lost" if count == 0 else "duplicated")] += 1
             if count == 0:
                 lost += 1
                 if window:
@@ -540,7 +571,8 @@ class Drill:
                 lost, duplicated, checked = await self.count(faults)
             finally:
                 await asyncio.to_thread(self.platform.stop)
-        return Outcome(faults, lost, duplicated, checked, self.stream_seconds, self.posts, self.retries)
+        return Outcome(faults, lost, duplicated, checked, self.stream_seconds, self.posts, self.retries,
+                       dict(Counter(self.refused.values()).most_common(5)), self.missed)
 
 
 def table(outcome: Outcome) -> str:
@@ -560,6 +592,9 @@ def table(outcome: Outcome) -> str:
     lines.insert(-1, lines[1])
     effects = ", ".join(f"{k} {v:,}" for k, v in sorted(outcome.checked.items()))
     lines.append(f"effects checked against ground truth: {effects}")
+    if outcome.missed:
+        lines.append("by effect: " + ", ".join(f"{what} {how} {n:,}" for (what, how), n in sorted(outcome.missed.items())))
+    lines += [f"refused {n}x: {reason}" for reason, n in outcome.refused.items()]
     return "\n".join(lines)
 
 

@@ -23,10 +23,10 @@ def test_a_school_day_through_killed_services_broker_and_database_loses_and_doub
     outcome = drill.run(drill.Config(students=STUDENTS, schools=4, rate=25, faults=BOUNDED, replicas={"billing": 2},
                                      gap=2, state=tmp_path / "drill", recover_timeout=180, settle_timeout=300,
                                      say=lambda line: print(line, flush=True)))
-    print(drill.table(outcome))
+    print(report := drill.table(outcome))
     # Every effect was looked for: both records, four messages and a ledger entry per student.
     kinds = ("check_in", "check_out", "ledger", *(f"sms:{k}" for k in drill.KINDS))
     assert outcome.checked == {k: STUDENTS for k in kinds}
     assert [f.name for f in outcome.faults] == list(BOUNDED)
     assert [f.name for f in outcome.faults if not f.recovered] == []
-    assert (outcome.lost, outcome.duplicated) == (0, 0)
+    assert (outcome.lost, outcome.duplicated) == (0, 0), report
