@@ -1,0 +1,17 @@
+"""Bearer tokens for tests: one place that mints them, with the local development issuer's key."""
+from __future__ import annotations
+
+from shared.auth import TokenAuthority
+from shared.settings import CommonSettings
+
+
+def mint(subject: str, role: str, *, school_id: str | None = None, district_id: str | None = None,
+         ttl_seconds: int = 3600) -> str:
+    """A token the services started by the tests accept (R27 roles and scopes)."""
+    return TokenAuthority(CommonSettings().auth_secret).mint(
+        subject, role, school_id=school_id, district_id=district_id, ttl_seconds=ttl_seconds)
+
+
+def bearer(subject: str, role: str, **scope: str | None) -> dict[str, str]:
+    """The Authorization header for `mint(subject, role, **scope)`."""
+    return {"Authorization": f"Bearer {mint(subject, role, **scope)}"}
