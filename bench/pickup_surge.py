@@ -9,8 +9,9 @@ What it does, all in one run on one machine:
   2. seeds N filed students, one guardian each, by putting ProgrammePublished, GuardianRegistered
      (phones sealed) and EnrollmentFiled on enrollment.events exactly as enrollment publishes them —
      seeding through enrollment's HTTP workflow would take hours at city scale and is not what is
-     measured — and times the setup until every service has consumed those enrolments (the city's
-     setup target); then checks everyone in through the batch endpoint (not measured);
+     measured — encoded before the clock starts (they exist before the setup), and times the setup from
+     putting them on the topic until every service has consumed them (the city's setup target;
+     --setup-only stops there); then checks everyone in through the batch endpoint (not measured);
   3. posts the check-outs open loop, one record per POST, at an offered rate (--rate, default 310/s:
      557,000 in 30 minutes) for --offered-seconds, then the rest in POSTs of 50 per school as fast as the
      school systems can send (saturation), through bench.loadgen's lean keep-alive client;
@@ -36,7 +37,8 @@ session's end, so no extended-care fee accrues and no money moves at check-out (
 month-end, R17): the effects counted are the attendance record and the guardian's message, on both sides.
 
     .venv/bin/python -m bench.pickup_surge --students 5000
-    .venv/bin/python -m bench.pickup_surge --students 557000 --schools 508
+    .venv/bin/python -m bench.pickup_surge --students 557000 --schools 508 --offered-seconds 300
+    .venv/bin/python -m bench.pickup_surge --students 557000 --schools 508 --setup-only
 """
 from __future__ import annotations
 
@@ -64,7 +66,7 @@ from aiokafka import AIOKafkaProducer
 from bench import pickup_baseline
 from bench.loadgen import Client, HTTPError, cpu_seconds, open_loop
 from bench.procstats import kafka_pid, parent_of, percentile, snapshot, spent, tree_cpu, usage
-from bench.targets import evaluate
+from bench.targets import evaluate, setup_verdict
 from shared.auth import TokenAuthority
 from shared.contracts.enrollment import EnrollmentFiled, GuardianRegistered, ProgrammePublished
 from shared.contracts.envelope import Event, new_envelope
@@ -122,8 +124,8 @@ def the_day() -> date:
 
 
 def seed_events(s: Surge, day: date) -> Iterator[tuple[bytes, bytes]]:
-    """The programmes, then a GuardianRegistered and an EnrollmentFiled per student, encoded for Kafka;
-    generated lazily (a city's 1.1 million events need not sit in memory at once)."""
+    """The programmes, then a GuardianRegistered and an EnrollmentFiled per student, encoded for Kafka
+    (a city's 1.1 million events: about 1 GB in memory)."""
     sealer = Sealer(CommonSettings().contact_sealing_key)
     weekday = WEEKDAYS[day.weekday()]
     for k in range(s.schools):
@@ -333,9 +335,9 @@ class Meter:
     including backends that ended: the postmaster reaps them) and this run's database backends alone (the
     server is shared with whatever else runs on the machine), and the load generator (this process)."""
 
-    def __init__(self, db: asyncpg.Pool, datname: str, processes: dict[str, int]) -> None:
+    def __init__(self, db: asyncpg.Pool, datname: str, processes: dict[str, int], kafka_state: Path | None) -> None:
         self.db, self.datname, self.processes = db, datname, processes
-        self.kafka = kafka_pid()
+        self.kafka = kafka_pid(kafka_state)
         self.postmaster: int | None = None
 
     async def read(self) -> dict:
@@ -386,10 +388,19 @@ async def platform_run(args: argparse.Namespace, kafka: str, database: str, datn
     print(f"[platform] starting the five services (logs in {logs})", flush=True)
     await asyncio.to_thread(plat.start, 240)
     db = await asyncpg.create_pool(database.replace("postgresql+asyncpg://", "postgresql://"), min_size=1, max_size=2)
+    meter = Meter(db, datname, {n: plat[n].proc.pid for n in SERVICES}, args.kafka_state)
     try:
-        t0 = time.monotonic()
         day = the_day()
-        sent = await produce(kafka, ENROLLMENT_EVENTS, seed_events(s, day), "enrollment events")
+        # The enrolments exist before the setup starts (enrollment has filed them and sealed the guardians'
+        # phones); the setup measured is the services consuming them, so they are encoded before the clock.
+        g0 = time.monotonic()
+        records = list(seed_events(s, day))
+        print(f"[seed] {len(records):,} enrollment events encoded in {time.monotonic() - g0:.1f} s (before the "
+              "setup's clock)", flush=True)
+        s0 = await meter.read()
+        t0 = time.monotonic()
+        sent = await produce(kafka, ENROLLMENT_EVENTS, records, "enrollment events")
+        del records
         print(f"[seed] {s.students:,} students, {s.schools} schools: {sent:,} events put on {ENROLLMENT_EVENTS} "
               f"({time.monotonic() - t0:.1f} s); the evening measured is {day} (school-local)", flush=True)
         like_student, like_guardian = f"stu-surge-{s.run}-%", f"gdn-surge-{s.run}-%"
@@ -412,20 +423,30 @@ async def platform_run(args: argparse.Namespace, kafka: str, database: str, datn
         async def progress() -> str:
             return ", ".join(f"{k} {v:,}" for k, v in (await counts(directory=True)).items())
 
-        async def ready() -> bool:
-            c = await counts(directory=True)
-            return c["roster"] >= s.students and c["contacts"] >= s.students
-        await until(ready, args.timeout, "attendance's roster and notification's contacts", every=3, progress=progress)
-        print(f"[seed] roster and contacts complete ({time.monotonic() - t0:.1f} s since seeding)", flush=True)
-
         async def quiet() -> bool:  # every consumer group has read all there is
             return not any((await lag(kafka)).values())
 
         async def still() -> str:
             return "records still to consume: " + ", ".join(f"{k} {v:,}" for k, v in (await lag(kafka)).items())
+
+        async def both(*probes) -> str:  # noqa: ANN002
+            return "; ".join([await p() for p in probes])
+
+        async def ready() -> bool:
+            c = await counts(directory=True)
+            return c["roster"] >= s.students and c["contacts"] >= s.students
+        await until(ready, args.timeout, "attendance's roster and notification's contacts", every=3,
+                    progress=lambda: both(progress, still))
+        print(f"[seed] roster and contacts complete ({time.monotonic() - t0:.1f} s since seeding)", flush=True)
+
         await until(quiet, args.timeout, "every service to consume the enrolments", every=3, progress=still)
         setup_seconds = time.monotonic() - t0  # the city's setup: its enrolments consumed by all five services
-        print(f"[seed] every service has consumed the enrolments ({setup_seconds:.1f} s since seeding)", flush=True)
+        setup_cpu = Meter.between(s0, await meter.read())
+        print(f"[seed] every service has consumed the enrolments ({setup_seconds:.1f} s since seeding); CPU s: "
+              + ", ".join(f"{k} {setup_cpu[k]:.1f}" for k in (*SERVICES, "kafka", "postgres_run", "loadgen")), flush=True)
+        setup = {"students": s.students, "schools": s.schools, "setup_seconds": setup_seconds, "setup_cpu_s": setup_cpu}
+        if args.setup_only:
+            return setup
         at = evening(day)
         async with Client(plat["attendance"].url, connections=64) as client:
             poster = Poster(client, s, at)
@@ -451,7 +472,6 @@ async def platform_run(args: argparse.Namespace, kafka: str, database: str, datn
             print(f"[seed] every service has consumed the setup ({time.monotonic() - t0:.1f} s since seeding)", flush=True)
 
             n_offered = min(len(ids) // 2, int(args.rate * args.offered_seconds))
-            meter = Meter(db, datname, {n: plat[n].proc.pid for n in SERVICES})
             m0 = await meter.read()
             first, second = Phase("offered"), Phase("saturation")
             print(f"[platform] offered: {n_offered:,} single-record POSTs at {args.rate:g}/s", flush=True)
@@ -483,7 +503,7 @@ async def platform_run(args: argparse.Namespace, kafka: str, database: str, datn
                 "cpu_s_per_1k_total": 1000 * cpu["services"] / s.students,
                 "cpu_s_per_1k_all": per_1k(cpu, s.students),
                 "peak_rss_mb": rss, "lost": lost, "duplicated": duplicated,
-                "rejected": first.rejected + second.rejected, "profile": hot, "setup_seconds": setup_seconds}
+                "rejected": first.rejected + second.rejected, "profile": hot, **setup}
     finally:
         await db.close()
         await asyncio.to_thread(plat.stop)
@@ -527,7 +547,7 @@ async def baseline_run(args: argparse.Namespace, kafka: str, database: str, datn
             return f"messages handed over {await handed():,}"
         ids = list(range(s.students))
         n_offered = min(len(ids) // 2, int(args.rate * args.offered_seconds))
-        meter = Meter(db, datname, {"baseline": proc.pid})
+        meter = Meter(db, datname, {"baseline": proc.pid}, args.kafka_state)
         async with Client(f"http://127.0.0.1:{port}", connections=64) as client:
             # Warm up as the platform is warm after its setup (connections, the topics' metadata, the group);
             # the warm-up's students are not the run's and not measured.
@@ -602,8 +622,7 @@ def table(result: dict) -> str:
                    "run's database's backends alive at the phase's end; PG all: the whole server); loadgen: this process")
     lines.append("peak RSS MB: " + ", ".join(f"{n} {v:.0f}" for n, v in p["peak_rss_mb"].items())
                  + f"; raw baseline {b['peak_rss_mb']:.0f}")
-    lines.append(f"setup: {p['students']:,} students' enrolments consumed by every service in "
-                 f"{p.get('setup_seconds', float('nan')):,.0f} s (seeding included; check-ins not)")
+    lines.append(setup_line(p))
     lines.append(f"lost effects: platform {p['lost']}, baseline {b['lost']}; duplicated: platform {p['duplicated']}, "
                  f"baseline {b['duplicated']}; records rejected {p['rejected']}")
     for name, frames in result["platform"].get("profile", {}).items():
@@ -614,16 +633,34 @@ def table(result: dict) -> str:
     return "\n".join(lines)
 
 
+def setup_line(p: dict) -> str:
+    cpu = p["setup_cpu_s"]
+    return (f"setup: {p['students']:,} students' enrolments consumed by every service in {p['setup_seconds']:,.0f} s "
+            f"(seeding included; check-ins not); CPU s " + ", ".join(f"{n} {cpu[n]:.1f}" for n in SERVICES)
+            + f", Kafka {_f(cpu['kafka'], '.1f')}, PG run {_f(cpu['postgres_run'], '.1f')}, loadgen {cpu['loadgen']:.1f}")
+
+
 async def main(args: argparse.Namespace) -> int:
     run = uuid.uuid4().hex[:6]
-    kafka = await asyncio.to_thread(infra.kafka)
+    logs = infra.REPO / ".local" / f"bench-surge-{run}"
+    # A broker of its own: on a shared one, the services' consumer groups would first have to read what
+    # earlier (perhaps abandoned) runs left on the topics, and the setup time would measure that backlog.
+    kafka_state = logs / "kafka"
+    kafka = await asyncio.to_thread(infra.kafka, kafka_state)
     pg = await asyncio.to_thread(infra.postgres)
     try:
         database = await asyncio.to_thread(infra.create_database, pg.address, f"bench_surge_{run}")
         print(f"[infra] {kafka.description}; {pg.description}; database bench_surge_{run}", flush=True)
         load_before = os.getloadavg()
-        logs = infra.REPO / ".local" / f"bench-surge-{run}"
+        args.kafka_state = kafka_state
         platform = await platform_run(args, kafka.address, database, f"bench_surge_{run}", logs)
+        if args.setup_only:
+            verdict = setup_verdict(platform)
+            print(f"\nPickupSurge setup: {platform['schools']} schools; {os.cpu_count()} CPUs, load average before "
+                  f"{' '.join(f'{x:.2f}' for x in load_before)}, after {' '.join(f'{x:.2f}' for x in os.getloadavg())}\n"
+                  f"{setup_line(platform)}\n  {verdict.line()}", flush=True)
+            args.json.write_text(json.dumps({"platform": platform, "targets": [verdict.as_dict()]}, indent=2))
+            return 0
         print("[baseline] the raw aiokafka + asyncpg process behind a bare ASGI front, same load", flush=True)
         baseline = await baseline_run(args, kafka.address, database, f"bench_surge_{run}", logs)
         result = {"rate": args.rate, "platform": platform, "baseline": baseline,
@@ -638,6 +675,7 @@ async def main(args: argparse.Namespace) -> int:
     finally:
         await asyncio.to_thread(kafka.stop)
         await asyncio.to_thread(pg.stop)
+        shutil.rmtree(kafka_state, ignore_errors=True)  # a city's topics are gigabytes; the logs stay
 
 
 def cli() -> None:
@@ -652,6 +690,8 @@ def cli() -> None:
     parser.add_argument("--profile", nargs="*", default=["attendance", "notification"],
                         help="services to sample with py-spy during saturation (none: --profile)")
     parser.add_argument("--profile-seconds", type=float, default=20.0, help="how long py-spy samples")
+    parser.add_argument("--setup-only", action="store_true",
+                        help="stop after the setup (enrolments consumed by every service): the city's setup time alone")
     parser.add_argument("--json", type=Path, default=Path(".local/pickup_surge.json"), help="where the results go")
     args = parser.parse_args()
     args.schools = args.schools or max(2, round(args.students / 1100))
