@@ -43,8 +43,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--chunk-size", type=int, default=2000, help="accounts per transaction")
     p.add_argument("--workers", type=int, default=2, help="schools settled concurrently (in each process)")
     p.add_argument("--processes", type=int, default=1,
-                   help="settle the schools in this many processes (the service settles in one; this shows what a "
-                        "second would give)")
+                   help="processes running the month-end at once, as billing's replicas do (they share the "
+                        "schools through per-school claims)")
     p.add_argument("--hardship-share", type=float, default=0.05, help="share of verified hardship students (R9)")
     p.add_argument("--prepaid-share", type=float, default=0.2, help="share of families who prepaid the month")
     p.add_argument("--database-url", default=os.environ.get("DATABASE_URL"),
@@ -128,28 +128,20 @@ async def seed(url: str, schema: str, args: argparse.Namespace, schools: list[st
         await conn.close()
 
 
-async def settle_all(uow_factory, schools: list[str], args: argparse.Namespace) -> tuple[int, int, int]:  # noqa: ANN001
+async def settle_all(db, schools: list[str], args: argparse.Namespace, trigger: str = "schedule") -> tuple[int, int, int]:  # noqa: ANN001
+    """The service's month-end over `schools`: `--workers` at a time, each school under its claim, so
+    processes running this at once share the schools as billing's replicas do."""
+    from services.billing.db import BillingUoW
+    from services.billing.db.claims import month_end_claims
     from services.billing.handlers.common import Actor
-    from services.billing.handlers.settlement import settle_school_month
+    from services.billing.handlers.settlement import settle_schools
 
-    statements = events = refunds = 0
-    queue: asyncio.Queue[str] = asyncio.Queue()
-    for school in schools:
-        queue.put_nowait(school)
-
-    async def worker() -> None:
-        nonlocal statements, events, refunds
-        while not queue.empty():
-            school = queue.get_nowait()
-            summary = await settle_school_month(uow_factory, school_id=school, period=args.period,
-                                                actor=Actor("bench", "platform"), now=datetime.now(timezone.utc),
-                                                trigger="bench", chunk_size=args.chunk_size)
-            statements += summary.statements
-            events += summary.events
-            refunds += summary.refunded_fen
-
-    await asyncio.gather(*(worker() for _ in range(max(1, args.workers))))
-    return statements, events, refunds
+    summaries = await settle_schools(lambda: BillingUoW(db, producer="billing"), schools=schools, period=args.period,
+                                     actor=Actor("bench", "platform"), now=datetime.now(timezone.utc),
+                                     claim=month_end_claims(db.engine), trigger=trigger, workers=args.workers,
+                                     chunk_size=args.chunk_size)
+    return (sum(x.statements for x in summaries), sum(x.events for x in summaries),
+            sum(x.refunded_fen for x in summaries))
 
 
 async def backend_cpu(url: str, name: str) -> dict[int, float]:
@@ -169,31 +161,35 @@ async def backend_cpu(url: str, name: str) -> dict[int, float]:
 
 
 def settle_in_process(url: str, schools: list[str], args: argparse.Namespace) -> tuple[int, int, int]:
-    """One process's share of the schools, on its own connections."""
+    """One replica's month-end, on its own connections."""
     from shared.messaging.db import Database
-    from services.billing.db import BillingUoW
 
     async def run() -> tuple[int, int, int]:
-        db = Database(url, "billing", pool_size=max(2, args.workers + 1))
+        db = Database(url, "billing", pool_size=pool_size(args))
         try:
-            return await settle_all(lambda: BillingUoW(db, producer="billing"), schools, args)
+            return await settle_all(db, schools, args)
         finally:
             await db.dispose()
 
     return asyncio.run(run())
 
 
-async def settle_everywhere(factory, schools: list[str], args: argparse.Namespace, url: str) -> tuple[int, int, int]:  # noqa: ANN001
+def pool_size(args: argparse.Namespace) -> int:
+    return 2 * max(1, args.workers) + 1  # per worker: its school's claim and its unit of work
+
+
+async def settle_everywhere(db, schools: list[str], args: argparse.Namespace, url: str) -> tuple[int, int, int]:  # noqa: ANN001
     if args.processes <= 1:
-        return await settle_all(factory, schools, args)
+        return await settle_all(db, schools, args)
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
 
     loop = asyncio.get_running_loop()
     n = args.processes
     with ProcessPoolExecutor(n, mp_context=multiprocessing.get_context("spawn")) as pool:
-        parts = await asyncio.gather(*(loop.run_in_executor(pool, settle_in_process, url, schools[i::n], args)
-                                       for i in range(n)))
+        # Every process is given every school, as every replica lists them: the claims share them out.
+        parts = await asyncio.gather(*(loop.run_in_executor(pool, settle_in_process, url, schools, args)
+                                       for _ in range(n)))
     return sum(p[0] for p in parts), sum(p[1] for p in parts), sum(p[2] for p in parts)
 
 
@@ -204,7 +200,6 @@ async def main_async(args: argparse.Namespace, url: str, name: str) -> None:
 
     from shared.messaging import migrate
     from shared.messaging.db import Database
-    from services.billing.db import BillingUoW
 
     schema = "billing"
     schools_n = args.schools or max(1, round(args.students * CITY_SCHOOLS / CITY_STUDENTS))
@@ -217,10 +212,9 @@ async def main_async(args: argparse.Namespace, url: str, name: str) -> None:
     seeded = await seed(url, schema, args, schools)
     print(f"  seeded {seeded:,} accounts and their month of attendance in {time.perf_counter() - started:.1f} s "
           f"(COPY; not part of the figures below)")
-    db = Database(url, schema, pool_size=max(2, args.workers + 1))
-    factory = lambda: BillingUoW(db, producer="billing")  # noqa: E731
+    db = Database(url, schema, pool_size=pool_size(args))
     pg0, cpu0, started = await backend_cpu(url, name), cpu_s(), time.perf_counter()
-    statements, events, refunded = await settle_everywhere(factory, schools, args, url)
+    statements, events, refunded = await settle_everywhere(db, schools, args, url)
     elapsed, cpu = time.perf_counter() - started, cpu_s() - cpu0
     pg_cpu = spent(pg0, await backend_cpu(url, name))
     conn = await asyncpg.connect(url, server_settings={"search_path": schema})
@@ -242,7 +236,7 @@ async def main_async(args: argparse.Namespace, url: str, name: str) -> None:
           f"({city / 60:.1f} min; target <= 3 min: {'PASS' if city <= 180 else 'MISS'}"
           f"{'' if args.students == CITY_STUDENTS else ', extrapolated from ' + format(args.students, ',')})")
     started = time.perf_counter()
-    again, again_events, _ = await settle_all(factory, schools, args)
+    again, again_events, _ = await settle_all(db, schools, args, trigger="bench")
     print(f"  second run: {again:,} statements, {again_events:,} events in {time.perf_counter() - started:.1f} s "
           f"(idempotent: nothing new)")
     print(f"  peak memory (max RSS of this process): {peak_mib():,.0f} MiB; database size {size}")

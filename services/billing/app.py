@@ -10,11 +10,11 @@ from datetime import datetime, timezone
 
 from fastapi import FastAPI
 from prometheus_client import Counter
-from sqlalchemy import text
 
 from shared.messaging.runtime import Runtime, build_runtime, create_app
 from services.billing import api
 from services.billing.db import BillingUoW
+from services.billing.db.claims import month_end_claims
 from services.billing.handlers import HANDLERS
 from services.billing.handlers.settlement import settle_due_month
 from services.billing.settings import Settings
@@ -52,23 +52,15 @@ def build(settings: Settings | None = None) -> tuple[FastAPI, Runtime]:
 
 
 async def _month_end_schedule(rt: Runtime, settings: Settings, every_seconds: float = 300.0) -> None:
-    """Every few minutes, settle last month where it is due (R17). A session advisory lock lets one
-    replica run it; the others find the lock taken and wait for the next round."""
+    """Every few minutes, settle last month where it is due (R17). Each school is claimed with a session
+    advisory lock, so replicas share the schools and one that dies mid-school leaves it to the next round."""
+    claim = month_end_claims(rt.db.engine)
     while True:
         try:
-            async with rt.db.engine.connect() as conn:
-                got = (await conn.execute(text("select pg_try_advisory_lock(hashtext('billing:month-end'))"))).scalar()
-                await conn.commit()
-                if got:
-                    try:
-                        await settle_due_month(rt.uow_factory, now=datetime.now(timezone.utc),
-                                               day_of_month=settings.settlement_day_of_month,
-                                               hour_local=settings.settlement_hour_local,
-                                               chunk_size=settings.settlement_chunk_size,
-                                               due_days=settings.payment_due_days)
-                    finally:
-                        await conn.execute(text("select pg_advisory_unlock(hashtext('billing:month-end'))"))
-                        await conn.commit()
+            await settle_due_month(rt.uow_factory, now=datetime.now(timezone.utc), claim=claim,
+                                   day_of_month=settings.settlement_day_of_month,
+                                   hour_local=settings.settlement_hour_local, workers=settings.settlement_workers,
+                                   chunk_size=settings.settlement_chunk_size, due_days=settings.payment_due_days)
         except asyncio.CancelledError:
             raise
         except Exception:

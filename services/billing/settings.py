@@ -9,6 +9,7 @@ class Settings(CommonSettings):
     city_cap_per_session_fen: int | None = Field(
         3000, description="City cap per session until the city sets one over HTTP (R2, R10); none if unset.")
     settlement_chunk_size: int = Field(2000, description="Accounts settled per transaction at month-end.")
+    settlement_workers: int = Field(2, ge=1, description="Schools each replica settles at once at month-end.")
     payment_due_days: int = Field(10, description="Days after settlement a statement falls due (R22).")
     settlement_auto: bool = Field(True, description="Settle the previous month of every school on a schedule.")
     settlement_day_of_month: int = Field(1, ge=1, le=28, description="School-local day of the month the schedule runs.")

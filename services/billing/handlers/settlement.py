@@ -7,10 +7,13 @@ every event id is derived from what it is about, so a second run (or a run retri
 finds the work done and emits nothing new."""
 from __future__ import annotations
 
+import asyncio
 import functools
 import logging
 import uuid
-from collections.abc import Callable
+from collections import deque
+from collections.abc import Callable, Sequence
+from contextlib import AbstractAsyncContextManager
 from dataclasses import asdict, dataclass, field
 from datetime import date, datetime, timedelta
 
@@ -310,8 +313,41 @@ def previous_period(now: datetime) -> str:
     return f"{last_month.year:04d}-{last_month.month:02d}"
 
 
+SchoolClaim = Callable[[str], AbstractAsyncContextManager[bool]]
+"""`claim(school_id)` holds a school's month-end for this process while open; yields False when another
+process (a replica) holds it."""
+
+
+async def settle_schools(uow_factory: Callable[[], BillingUoW], *, schools: Sequence[str], period: str, actor: Actor,
+                         now: datetime, claim: SchoolClaim, trigger: str = "schedule", workers: int = 2,
+                         chunk_size: int = 2000, due_days: int = 10) -> list[SettlementSummary]:
+    """Settle `schools` for `period`, `workers` schools at a time. A school is settled only under its claim,
+    so replicas running the same month-end share the schools between them (each takes those no other holds)
+    and a school one of them has finished is not settled again by the schedule."""
+    queue = deque(schools)
+    out: list[SettlementSummary] = []
+
+    async def worker() -> None:
+        while queue:
+            school_id = queue.popleft()
+            async with claim(school_id) as mine:
+                if not mine:
+                    continue  # another replica is settling it
+                if trigger == "schedule":
+                    async with uow_factory() as uow:
+                        if school_id in await uow.scheduled_runs_done(period):
+                            continue  # finished by another replica since this one listed the schools
+                out.append(await settle_school_month(uow_factory, school_id=school_id, period=period, actor=actor,
+                                                     now=now, trigger=trigger, chunk_size=chunk_size,
+                                                     due_days=due_days))
+
+    await asyncio.gather(*(worker() for _ in range(max(1, workers))))
+    return out
+
+
 async def settle_due_month(uow_factory: Callable[[], BillingUoW], *, now: datetime, day_of_month: int,
-                           hour_local: int, chunk_size: int = 2000, due_days: int = 10) -> list[SettlementSummary]:
+                           hour_local: int, claim: SchoolClaim, workers: int = 2, chunk_size: int = 2000,
+                           due_days: int = 10) -> list[SettlementSummary]:
     """The scheduled month-end: once the configured school-local day and hour have come, settle last
     month for every school that has no finished scheduled run for it. Catches up after downtime;
     a school already settled by hand simply yields nothing new."""
@@ -322,10 +358,6 @@ async def settle_due_month(uow_factory: Callable[[], BillingUoW], *, now: dateti
     async with uow_factory() as uow:
         schools = await uow.schools()
         done = await uow.scheduled_runs_done(period)
-    out = []
-    for school_id in schools:
-        if school_id in done:
-            continue
-        out.append(await settle_school_month(uow_factory, school_id=school_id, period=period, actor=PLATFORM, now=now,
-                                             trigger="schedule", chunk_size=chunk_size, due_days=due_days))
-    return out
+    return await settle_schools(uow_factory, schools=[s for s in schools if s not in done], period=period,
+                                actor=PLATFORM, now=now, claim=claim, workers=workers, chunk_size=chunk_size,
+                                due_days=due_days)
