@@ -514,7 +514,8 @@ class Simulation:
         deadline = time.monotonic() + self.wait_timeout
         messages: list[dict] = []
         while True:
-            reply = await self._send("get", f"{n}/v1/sink", params={"recipient_prefix": prefix, "limit": 10_000})
+            reply = await self._send("get", f"{n}/v1/sink", params={"recipient_prefix": prefix, "limit": 10_000},
+                                     headers=self.city_h())
             messages = [m for m in reply.json() if m["recipient_id"] in self._guardian_ids()]
             checkouts = sum(1 for m in messages if m["cause_event_type"] == "StudentCheckedOut")
             if checkouts >= want or time.monotonic() > deadline:

@@ -111,8 +111,9 @@ SPECS: dict[str, ServiceSpec] = {
         env_from_secrets=(NOTIFICATION_PROVIDERS,),
         egress_https_internet=True,
         storage="20Gi",
-        # The local sink until an overlay names the real providers (the city overlay does).
-        config=(("SMS_PROVIDER", "sink"), ("PUSH_PROVIDER", "sink")),
+        # The real providers (credentials from notification-providers): the local sink serves the whole
+        # message log, children's names and pickups included, so only the dev overlay chooses it (R27).
+        config=(("SMS_PROVIDER", "aliyun"), ("PUSH_PROVIDER", "jpush")),
     ),
     "audit": ServiceSpec(
         "audit",

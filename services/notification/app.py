@@ -58,6 +58,11 @@ def build_channels(s: Settings) -> dict[str, Channel]:
     return channels
 
 
+def sink_only(s: Settings) -> bool:
+    """No real provider carries messages (a development or test platform): only then is the sink served."""
+    return s.sms_provider == "sink" and s.push_provider in ("sink", "none")
+
+
 def build(settings: Settings | None = None) -> tuple[FastAPI, Runtime]:
     settings = settings or Settings()
     rt = build_runtime(NAME, settings, NotificationUoW)
@@ -80,7 +85,8 @@ def build(settings: Settings | None = None) -> tuple[FastAPI, Runtime]:
     sender = Sender(lambda: unit_of_work(SenderUoW), channels, sealer, config, metrics)  # type: ignore[arg-type,return-value]
     rt.uow_factory = unit_of_work
     rt.extras.update(sealer=sealer, sender=sender, channels=channels, defaults=defaults)
-    app = create_app(rt, handlers=HANDLERS, routers=[api.router], title="Beilei notification",
+    app = create_app(rt, handlers=HANDLERS, routers=[api.router, *([api.sink_router] if sink_only(settings) else [])],
+                     title="Beilei notification",
                      description="Messages to guardians by SMS and app push (R22, R23).")
     kit_lifespan = app.router.lifespan_context
 

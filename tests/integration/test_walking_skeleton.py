@@ -84,7 +84,7 @@ def _as_guardian(i: int, key: str) -> dict[str, str]:
 async def _sink(platform: Platform) -> list[dict]:
     """The application messages to this test's guardians (the programme's disclosure may reach them too)."""
     async with httpx.AsyncClient(base_url=platform["notification"].url) as client:
-        reply = await client.get("/v1/sink", params={"limit": 10_000, "kind": "application_submitted"})
+        reply = await client.get("/v1/sink", params={"limit": 10_000, "kind": "application_submitted"}, headers=CITY)
         reply.raise_for_status()
         return [m for m in reply.json() if m["recipient_id"].startswith("gdn-ws-")]
 

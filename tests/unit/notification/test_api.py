@@ -24,6 +24,7 @@ AUTHORITY = TokenAuthority(SETTINGS.auth_secret)
 async def client(db):
     app = FastAPI()
     app.include_router(api.router)
+    app.include_router(api.sink_router)
     app.state.runtime = SimpleNamespace(
         uow_factory=lambda: NotificationUoW(db, producer="notification"), authority=AUTHORITY,
         extras={"sealer": Sealer(SETTINGS.contact_sealing_key), "defaults": Preferences()})
@@ -81,9 +82,12 @@ async def test_an_auditor_contact_needs_a_mainland_mobile_and_the_right_role(cli
     assert other.status_code == 403
 
 
-async def test_the_sink_lists_messages_as_json_and_as_a_page(client) -> None:
-    listed = await client.get("/v1/sink", params={"limit": 5})
+async def test_the_sink_lists_messages_as_json_and_as_a_page_to_the_city_alone(client) -> None:
+    city = bearer("city-api", "city")
+    listed = await client.get("/v1/sink", params={"limit": 5}, headers=city)
     assert listed.status_code == 200 and isinstance(listed.json(), list)
-    page = await client.get("/sink")
+    page = await client.get("/sink", headers=city)
     assert page.status_code == 200 and "Beilei local delivery sink" in page.text
-    assert (await client.get("/v1/sink", params={"limit": 0})).status_code == 422
+    assert (await client.get("/v1/sink", params={"limit": 0}, headers=city)).status_code == 422
+    assert (await client.get("/v1/sink")).status_code == 401 and (await client.get("/sink")).status_code == 401
+    assert (await client.get("/v1/sink", headers=bearer("gdn-api-a", "guardian"))).status_code == 403
