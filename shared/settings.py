@@ -27,6 +27,12 @@ class CommonSettings(BaseSettings):
     http_port: int = 8000
     http_max_body_bytes: int = Field(8 * 1024 * 1024, ge=1024, description="Largest HTTP request body any route "
                                      "reads; a larger one is refused (413) before it is parsed.")
+    http_rate_per_second: float = Field(
+        100.0, ge=0, description="Requests a second each caller (token subject, else client address) may make to "
+        "one process once its burst is spent; past it, 429 with Retry-After. 0: no limit. Health and metrics are "
+        "never limited.")
+    http_rate_burst: int = Field(300, ge=1, description="Requests a caller may make at once before the "
+                                 "per-second rate applies.")
     log_level: str = "INFO"
     migrate_on_start: bool = Field(True, description="Run this service's migrations at startup.")
     create_topics: bool = Field(True, description="Create missing topics at startup (local runs).")

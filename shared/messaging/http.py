@@ -336,16 +336,66 @@ def document_errors(app: FastAPI) -> None:
                         response["content"] = (
                             {"application/json": {"schema": {"anyOf": [given, ref]}}} if given and given != ref
                             else content)
+        declare_security(app, schema)
         app.openapi_schema = schema
         return schema
 
     app.openapi = openapi  # type: ignore[method-assign]
 
 
+# -- declared security ---------------------------------------------------------------------------------
+BEARER = "bearerAuth"
+_BEARER_SCHEME = {"type": "http", "scheme": "bearer", "bearerFormat": "JWT",
+                  "description": "A bearer token with a role and, for a school or district, its scope (R27)."}
+
+
+def needs_token(dependant: Any) -> bool:
+    """Whether a route's dependencies verify the caller's token (directly, through `require`, or as a
+    declared security dependency)."""
+    from fastapi.security.base import SecurityBase
+
+    from shared.auth import current_principal
+
+    if dependant.call is current_principal or isinstance(dependant.call, SecurityBase):
+        return True
+    return any(needs_token(d) for d in dependant.dependencies)
+
+
+def api_routes(app: FastAPI) -> list[Any]:
+    """The app's operations as the OpenAPI document sees them: included routers flattened, each route with
+    its router's dependencies (FastAPI keeps included routers as branches since 0.16x)."""
+    from fastapi.openapi import utils
+    from fastapi.routing import APIRoute
+
+    contexts = getattr(utils, "_get_api_route_for_openapi", None)
+    if contexts is None:
+        return [r for r in app.routes if isinstance(r, APIRoute)]
+    from fastapi.routing import iter_route_contexts
+
+    return [r for r in (contexts(c) for c in iter_route_contexts(app.routes)) if r is not None]
+
+
+def declare_security(app: FastAPI, schema: dict[str, Any]) -> None:
+    """The bearer scheme once, and on every operation its security: bearerAuth where the route verifies a
+    token, an empty list (open) where it does not. A route that reads its token itself (not through a
+    dependency) says so with `openapi_extra={"security": [{"bearerAuth": []}]}`."""
+    schemes = schema.setdefault("components", {}).setdefault("securitySchemes", {})
+    schemes[BEARER] = _BEARER_SCHEME
+    secured = {(route.path_format, method.lower()) for route in api_routes(app)
+               if needs_token(route.dependant) for method in route.methods}
+    for path, operations in schema.get("paths", {}).items():
+        for method, operation in operations.items():
+            if (path, method) in secured:
+                operation["security"] = [{BEARER: []}]
+            else:
+                operation.setdefault("security", [])
+
+
 _ALWAYS = {
     "400": "The path, query or body cannot be read: a NUL character, bytes that are not UTF-8, JSON nested too deeply.",
     "413": "The body is larger than this service reads.",
     "422": "The request is not valid, or a rule refused it; `detail` says why.",
+    "429": "Too many requests from this caller; retry after Retry-After seconds.",
     "4XX": "Refused; `detail` says why.",
     "503": "The database is away or the service is stopping; retry after Retry-After seconds.",
 }
@@ -358,3 +408,109 @@ def install_input_guards(app: FastAPI, max_body_bytes: int = DEFAULT_MAX_BODY_BY
     app.add_exception_handler(RecursionError, too_deep_handler)
     app.add_middleware(InputGuardMiddleware, max_body_bytes=max_body_bytes)
     document_errors(app)
+
+
+# -- rate limits --------------------------------------------------------------------------------------
+# Each principal (the verified token's `sub`; without a valid token, the client's address) draws from a
+# bucket of its own: `burst` requests at once, refilled at `per_second`. Past it: 429 with Retry-After and
+# a Problem body, before the request costs anything. Per process: each replica keeps its own buckets, so
+# the limit a deployment enforces is per replica. Health probes and metrics are never limited (the
+# platform's own probes must not be starved by a busy caller).
+DEFAULT_RATE_EXEMPT = ("/health/", "/metrics")
+
+
+class _Bucket:
+    __slots__ = ("tokens", "at")
+
+    def __init__(self, tokens: float, at: float) -> None:
+        self.tokens, self.at = tokens, at
+
+
+class RateLimitMiddleware(_HttpMiddleware):
+    """Token bucket per principal; 429 + Retry-After + Problem once a principal's bucket is empty."""
+
+    _MAX_BUCKETS = 100_000
+    _MAX_TOKENS_KNOWN = 20_000
+    _TOKEN_TRUST_SECONDS = 60.0
+
+    def __init__(self, app: ASGIApp, per_second: float, burst: int,
+                 exempt: tuple[str, ...] = DEFAULT_RATE_EXEMPT, clock: Any = None) -> None:
+        super().__init__(app)
+        import time
+
+        self.rate, self.burst, self.exempt = per_second, max(1, burst), exempt
+        self.clock = clock or time.monotonic
+        self.buckets: dict[str, _Bucket] = {}
+        self._subjects: dict[str, tuple[str, float]] = {}  # token -> (sub, when verified)
+
+    async def http(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if self.rate <= 0 or scope.get("path", "").startswith(self.exempt):
+            await self.app(scope, receive, send)
+            return
+        wait = self._take(self.principal(scope))
+        if wait is None:
+            await self.app(scope, receive, send)
+            return
+        retry = max(1, int(wait + 0.999))
+        response = problem(429, f"too many requests from this caller: at most {self.burst} at once and "
+                                f"{self.rate:g} a second; retry in {retry} s", "rate_limited")
+        response.headers["Retry-After"] = str(retry)
+        await response(scope, receive, send)
+
+    def principal(self, scope: Scope) -> str:
+        """The token's verified subject, else the client's address: an unverified `sub` is anyone's to
+        choose, so a forged token would otherwise buy a fresh bucket per request."""
+        header = dict(scope.get("headers") or []).get(b"authorization", b"")
+        scheme, _, token = header.decode("latin-1").partition(" ")
+        token = token.strip()
+        if scheme.lower() == "bearer" and token:
+            now = self.clock()
+            known = self._subjects.get(token)
+            if known is not None and now - known[1] < self._TOKEN_TRUST_SECONDS:
+                return known[0]
+            subject = self._verify(scope, token)
+            if subject is not None:
+                if len(self._subjects) >= self._MAX_TOKENS_KNOWN:
+                    self._subjects.clear()
+                self._subjects[token] = (subject, now)
+                return subject
+        client = scope.get("client")
+        return f"address:{client[0] if client else 'unknown'}"
+
+    @staticmethod
+    def _verify(scope: Scope, token: str) -> str | None:
+        try:
+            principal = scope["app"].state.runtime.authority.verify(token)
+        except Exception:  # not ours, malformed or expired: the route answers 401; here it is no one's
+            return None
+        return f"sub:{principal.subject}"
+
+    def _take(self, key: str) -> float | None:
+        """None when `key` may go ahead (one token taken), else the seconds until it may."""
+        now = self.clock()
+        bucket = self.buckets.get(key)
+        if bucket is None:
+            if len(self.buckets) >= self._MAX_BUCKETS:
+                self._forget_full(now)
+            bucket = self.buckets[key] = _Bucket(float(self.burst), now)
+        else:
+            bucket.tokens = min(float(self.burst), bucket.tokens + (now - bucket.at) * self.rate)
+            bucket.at = now
+        if bucket.tokens >= 1:
+            bucket.tokens -= 1
+            return None
+        return (1 - bucket.tokens) / self.rate
+
+    def _forget_full(self, now: float) -> None:
+        """Drop the buckets that have refilled: forgetting them changes nothing for their callers."""
+        full = [k for k, b in self.buckets.items() if b.tokens + (now - b.at) * self.rate >= self.burst]
+        for key in full:
+            del self.buckets[key]
+        if len(self.buckets) >= self._MAX_BUCKETS:
+            self.buckets.clear()
+
+
+def install_rate_limits(app: FastAPI, per_second: float, burst: int) -> None:
+    """Every route of `app` but health and metrics is limited per principal (see RateLimitMiddleware);
+    `per_second` 0 turns the limit off."""
+    app.add_middleware(RateLimitMiddleware, per_second=per_second, burst=burst)
