@@ -150,11 +150,18 @@ async def anomalies(
 async def _report(prefix: str, school_id: str | None, district_id: str | None, size: int | None,
                   principal: Principal, db: AuditUoW) -> dict:
     scope = await scope_of(principal, db, school_id=school_id, district_id=district_id)
-    schools = scope.schools
+    asked: tuple[str, ...] | None = None
     if school_id:
-        schools = (school_id,)
+        asked = (school_id,)
     elif district_id:
-        schools = tuple(await db.schools_of_district(district_id))
+        asked = tuple(await db.schools_of_district(district_id))
+    # A filter only narrows the caller's scope, never replaces it (R27): a school's `district_id` or a
+    # district's `school_id` in another district reaches outside, and is refused.
+    if (asked is not None and scope.schools is not None and not set(asked) <= set(scope.schools)) or (
+            principal.role == "school" and district_id and district_id != principal.district_id):
+        raise HTTPException(403, f"role {principal.role!r} may read only the fee reports of its own "
+                                 f"{'school' if principal.role == 'school' else 'schools'}")
+    schools = scope.schools if asked is None else asked
     try:
         return await fee_report(db, prefix, Scope(schools), size)
     except NotFound as exc:
