@@ -28,12 +28,11 @@ import httpx
 from aiokafka import AIOKafkaProducer
 
 from bench.procstats import percentile, usage
-from shared.auth import TokenAuthority
 from shared.contracts.enrollment import EnrollmentFiled, ProgrammePublished
 from shared.contracts.envelope import new_envelope
 from shared.contracts.registry import encode
 from shared.contracts.topics import ENROLLMENT_EVENTS
-from shared.settings import CommonSettings
+from shared.issuer import Issuer, dev_issuer
 
 CITY_STUDENTS = 557_000
 CITY_SCHOOLS = 508
@@ -121,7 +120,7 @@ async def load_roster(kafka: str, city: City) -> None:
         await producer.stop()
 
 
-async def wait_for_roster(client: httpx.AsyncClient, city: City, tokens: TokenAuthority, timeout: float) -> None:
+async def wait_for_roster(client: httpx.AsyncClient, city: City, tokens: Issuer, timeout: float) -> None:
     """Until every school's roster is complete (a school's events may sit on any partition)."""
     waiting = set(range(city.schools))
     deadline = time.monotonic() + timeout
@@ -138,7 +137,7 @@ async def wait_for_roster(client: httpx.AsyncClient, city: City, tokens: TokenAu
             await asyncio.sleep(1.0)
 
 
-def headers(tokens: TokenAuthority, school_id: str) -> dict[str, str]:
+def headers(tokens: Issuer, school_id: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {tokens.mint(f'sys-{school_id}', 'school_system', school_id=school_id)}"}
 
 
@@ -165,7 +164,7 @@ def batches(city: City, kind: str, size: int, at: datetime) -> Iterator[tuple[st
             yield school, records
 
 
-async def post_all(client: httpx.AsyncClient, city: City, tokens: TokenAuthority, phase: Phase, kind: str, size: int,
+async def post_all(client: httpx.AsyncClient, city: City, tokens: Issuer, phase: Phase, kind: str, size: int,
                    concurrency: int, at: datetime) -> None:
     queue: asyncio.Queue = asyncio.Queue(maxsize=concurrency * 2)
     auth = {city.school_id(s): headers(tokens, city.school_id(s)) for s in range(city.schools)}
@@ -239,7 +238,7 @@ def report(phase: Phase, pid: int | None, cpu_before: float | None) -> None:
 
 async def run(args: argparse.Namespace, url: str, kafka: str, pid: int | None) -> None:
     city = City(uuid.uuid4().hex[:6], args.students, args.schools or max(1, min(CITY_SCHOOLS, round(args.students / 1100))))
-    tokens = TokenAuthority(args.auth_secret)
+    tokens = dev_issuer()
     print(f"city: {city.students:,} students at {city.schools} schools; batches of {args.batch}, {args.concurrency} in flight"
           f" (check-ins set up in batches of {args.setup_batch or args.batch})")
     limits = httpx.Limits(max_connections=args.concurrency, max_keepalive_connections=args.concurrency)
@@ -289,7 +288,6 @@ def main() -> None:
     parser.add_argument("--url", help="a running attendance service (default: start one)")
     parser.add_argument("--kafka", help="its Kafka bootstrap address (needed with --url)")
     parser.add_argument("--service-pid", type=int, help="its process id, to report its CPU and peak memory (with --url)")
-    parser.add_argument("--auth-secret", default=CommonSettings().auth_secret, help="the service's AUTH_SECRET")
     args = parser.parse_args()
     sys.stdout.reconfigure(line_buffering=True)  # progress shows as it happens, also when redirected
     if not 1 <= args.students <= CITY_STUDENTS:
@@ -307,7 +305,7 @@ def main() -> None:
     kafka = infra.kafka(state_dir=state / "kafka")
     database = infra.create_database(infra.postgres().address, f"beilei_bench_{uuid.uuid4().hex[:8]}")
     service = ServiceProcess("attendance", {"KAFKA_BOOTSTRAP_SERVERS": kafka.address, "DATABASE_URL": database,
-                                            "AUTH_SECRET": args.auth_secret, "LOG_LEVEL": "WARNING",
+                                            "LOG_LEVEL": "WARNING",
                                             "CONSUMER_MAX_RECORDS": "2000"}, log_path=state / "attendance.log")
     print(f"started {kafka.description}; service log {service.log_path}")
     service.start()

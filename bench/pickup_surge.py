@@ -67,11 +67,11 @@ from bench import pickup_baseline
 from bench.loadgen import Client, HTTPError, cpu_seconds, open_loop
 from bench.procstats import kafka_pid, parent_of, percentile, snapshot, spent, tree_cpu, usage
 from bench.targets import evaluate, setup_verdict
-from shared.auth import TokenAuthority
 from shared.contracts.enrollment import EnrollmentFiled, GuardianRegistered, ProgrammePublished
 from shared.contracts.envelope import Event, new_envelope
 from shared.contracts.registry import encode
 from shared.contracts.topics import CONSUMES, ENROLLMENT_EVENTS
+from shared.issuer import dev_issuer
 from shared.local import infra
 from shared.local.infra import free_port
 from shared.local.lag import lag as behind
@@ -210,7 +210,7 @@ class Poster:
 
     def __init__(self, client: Client, s: Surge, at: datetime, *, auth: bool = True) -> None:
         self.client, self.s, self.at = client, s, at
-        tokens = TokenAuthority(CommonSettings().auth_secret)
+        tokens = dev_issuer()
         self.auth = {s.school(k): {"Authorization": f"Bearer {tokens.mint(f'sys-{s.school(k)}', 'school_system', school_id=s.school(k))}"}
                      for k in range(s.schools)} if auth else {}
         self.tasks: list[asyncio.Task] = []

@@ -1,27 +1,38 @@
-"""Bearer tokens with roles and scopes (R27), verified by every service; no service-specific rules here.
+"""Bearer tokens with roles and scopes (R27), verified by every service; no service can mint one.
 
-Tokens are compact JWS (HS256), so any standard JWT library can read them. Claims: `sub` (who),
-`role`, optional `school_id` / `district_id` scope, `iat`, `exp`, `iss` = "beilei".
+Tokens are JWTs signed by one issuer (the city's identity provider; locally shared.issuer) with an
+asymmetric key (EdDSA over Ed25519). Services hold only the issuer's public keys, a JWKS (the AUTH_JWKS
+setting), and verify with PyJWT: the algorithm is pinned, the key is chosen by `kid`, and `iss`, `aud`
+and `exp` are checked. Claims: `sub` (who), `role`, optional `school_id` / `district_id` scope, `iat`,
+`exp`, `iss`, `aud`. docs/security.md says how keys rotate and how school systems get their tokens.
 """
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
 import json
+import logging
+import threading
 import time
 from dataclasses import dataclass
-from typing import Literal, get_args
+from pathlib import Path
+from typing import Any, Literal, get_args
 
+import jwt
 from fastapi import Depends, HTTPException, Request
 
 Role = Literal["guardian", "school", "district", "city", "auditor", "school_system"]
 ROLES: tuple[str, ...] = get_args(Role)
 ISSUER = "beilei"
+AUDIENCE = "beilei-api"
+# The one signing algorithm accepted: a token naming any other (HS256 keyed with a public key, "none",
+# RS256 …) is refused before any key is touched.
+ALGORITHMS = ("EdDSA",)
+LEEWAY_SECONDS = 30
+
+log = logging.getLogger(__name__)
 
 
 class AuthError(ValueError):
-    """The token is missing, malformed, expired or not signed by us."""
+    """The token is missing, malformed, expired or not signed by a key of our issuer."""
 
 
 @dataclass(frozen=True)
@@ -42,60 +53,129 @@ class Principal:
         return self.school_id == school_id
 
 
-def _b64(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+class JwksSource:
+    """Where the issuer's public keys come from: inline JSON, a file (a mounted ConfigMap) or an http(s)
+    URL (the identity provider's jwks_uri). Files and URLs are read again when a token names a key not yet
+    known (a new key), at most once per `refresh_seconds` so unknown kids cannot make us hammer the issuer,
+    and every `max_age_seconds` in any case, so a retired key stops being trusted."""
+
+    def __init__(self, spec: str, *, refresh_seconds: float = 60.0, max_age_seconds: float = 300.0) -> None:
+        self.spec = spec.strip()
+        if not self.spec:
+            raise ValueError("AUTH_JWKS is empty: set the issuer's JWKS (inline JSON, a file or a URL)")
+        self.refresh_seconds, self.max_age_seconds = refresh_seconds, max_age_seconds
+        self._read_at = float("-inf")
+
+    @property
+    def static(self) -> bool:
+        return self.spec.startswith("{")
+
+    def read(self) -> dict[str, Any]:
+        self._read_at = time.monotonic()
+        if self.static:
+            return json.loads(self.spec)
+        if self.spec.startswith(("https://", "http://")):
+            import httpx
+
+            response = httpx.get(self.spec, timeout=5)
+            response.raise_for_status()
+            return response.json()
+        try:
+            return json.loads(Path(self.spec).read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise ValueError(f"AUTH_JWKS names {self.spec}, which does not exist (locally `make run` or "
+                             "`python -m shared.issuer keys` writes it)") from None
+
+    def may_refresh(self) -> bool:
+        return not self.static and time.monotonic() - self._read_at >= self.refresh_seconds
+
+    def stale(self) -> bool:
+        return not self.static and time.monotonic() - self._read_at >= self.max_age_seconds
 
 
-def _unb64(text: str) -> bytes:
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+def _public_keys(jwks: dict[str, Any]) -> dict[str, jwt.PyJWK]:
+    keys = {}
+    for entry in jwks.get("keys", []):
+        if "d" in entry:
+            raise ValueError(f"the JWKS holds a private key (kid {entry.get('kid')!r}); services take public keys only")
+        if entry.get("use", "sig") != "sig" or not entry.get("kid"):
+            continue
+        key = jwt.PyJWK(entry)
+        if key.algorithm_name in ALGORITHMS:
+            keys[entry["kid"]] = key
+    if not keys:
+        raise ValueError("the JWKS has no EdDSA signing key with a kid")
+    return keys
 
 
-class TokenAuthority:
-    """Mints and verifies tokens with one shared secret (from the AUTH_SECRET setting)."""
+class TokenVerifier:
+    """Verifies tokens against the issuer's JWKS; holds no key that can sign."""
 
-    def __init__(self, secret: str) -> None:
-        if len(secret) < 16:
-            raise ValueError("the token secret must be at least 16 characters")
-        self._key = secret.encode()
+    def __init__(self, jwks: JwksSource | dict[str, Any] | str, *, issuer: str = ISSUER, audience: str = AUDIENCE,
+                 leeway: float = LEEWAY_SECONDS) -> None:
+        self._source = jwks if isinstance(jwks, JwksSource) else JwksSource(
+            json.dumps(jwks) if isinstance(jwks, dict) else jwks)
+        self.issuer, self.audience, self.leeway = issuer, audience, leeway
+        self._lock = threading.Lock()
+        self._keys = _public_keys(self._source.read())
 
-    def mint(self, subject: str, role: str, *, school_id: str | None = None, district_id: str | None = None,
-             ttl_seconds: int = 12 * 3600, now: float | None = None) -> str:
-        if role not in ROLES:
-            raise ValueError(f"unknown role {role!r}; one of {', '.join(ROLES)}")
-        issued = int(now if now is not None else time.time())
-        claims = {"iss": ISSUER, "sub": subject, "role": role, "iat": issued, "exp": issued + ttl_seconds}
-        if school_id:
-            claims["school_id"] = school_id
-        if district_id:
-            claims["district_id"] = district_id
-        head = _b64(json.dumps({"alg": "HS256", "typ": "JWT"}, separators=(",", ":")).encode())
-        body = _b64(json.dumps(claims, separators=(",", ":"), ensure_ascii=False).encode())
-        return f"{head}.{body}.{self._sign(f'{head}.{body}')}"
+    @classmethod
+    def from_settings(cls, settings: Any) -> TokenVerifier:
+        return cls(JwksSource(settings.auth_jwks), issuer=settings.auth_issuer, audience=settings.auth_audience)
+
+    @property
+    def kids(self) -> tuple[str, ...]:
+        return tuple(self._keys)
 
     def verify(self, token: str, *, now: float | None = None) -> Principal:
-        parts = token.split(".")
-        if len(parts) != 3:
-            raise AuthError("malformed token")
-        head, body, sig = parts
-        if not hmac.compare_digest(sig, self._sign(f"{head}.{body}")):
-            raise AuthError("bad token signature")
         try:
-            header = json.loads(_unb64(head))
-            claims = json.loads(_unb64(body))
-        except ValueError as exc:
+            header = jwt.get_unverified_header(token)
+        except jwt.InvalidTokenError as exc:
             raise AuthError("malformed token") from exc
-        if header.get("alg") != "HS256":
+        if header.get("alg") not in ALGORITHMS:
             raise AuthError("unsupported token algorithm")
-        if claims.get("iss") != ISSUER:
-            raise AuthError("token not issued by beilei")
-        if int(claims.get("exp", 0)) < (now if now is not None else time.time()):
+        key = self._key(header.get("kid"))
+        try:
+            claims = jwt.decode(
+                token, key, algorithms=list(ALGORITHMS), issuer=self.issuer, audience=self.audience,
+                leeway=self.leeway, options={"require": ["exp", "iat", "iss", "aud", "sub"], "verify_iat": False,
+                                             "verify_exp": now is None})
+        except jwt.ExpiredSignatureError as exc:
+            raise AuthError("token expired") from exc
+        except jwt.InvalidIssuerError as exc:
+            raise AuthError(f"token not issued by {self.issuer}") from exc
+        except jwt.InvalidAudienceError as exc:
+            raise AuthError(f"token not meant for {self.audience}") from exc
+        except jwt.InvalidSignatureError as exc:
+            raise AuthError("bad token signature") from exc
+        except jwt.InvalidTokenError as exc:
+            raise AuthError(f"invalid token: {exc}") from exc
+        if now is not None and int(claims["exp"]) + self.leeway < now:
             raise AuthError("token expired")
-        if claims.get("role") not in ROLES or not claims.get("sub"):
+        if claims.get("role") not in ROLES or not isinstance(claims.get("sub"), str) or not claims["sub"]:
             raise AuthError("token has no valid subject and role")
         return Principal(claims["sub"], claims["role"], claims.get("school_id"), claims.get("district_id"))
 
-    def _sign(self, signing_input: str) -> str:
-        return _b64(hmac.new(self._key, signing_input.encode(), hashlib.sha256).digest())
+    def _key(self, kid: object) -> jwt.PyJWK:
+        if not isinstance(kid, str):
+            raise AuthError("token names no signing key (kid)")
+        if self._source.stale() or (kid not in self._keys and self._source.may_refresh()):
+            self._reload()
+        key = self._keys.get(kid)
+        if key is None:
+            raise AuthError("token signed by an unknown key")
+        return key
+
+    def _reload(self) -> None:
+        with self._lock:
+            try:
+                keys = _public_keys(self._source.read())
+            except Exception:  # keep the keys we have: an issuer outage must not lock everyone out
+                log.exception("could not reload the token issuer's keys")
+                return
+            if keys.keys() != self._keys.keys():
+                log.info("the token issuer's keys changed", extra={"kids": list(keys)})
+            self._keys = keys
 
 
 async def current_principal(request: Request) -> Principal:
@@ -104,7 +184,7 @@ async def current_principal(request: Request) -> Principal:
     return bearer(request.app.state.runtime.authority, request.headers.get("authorization", ""))
 
 
-def bearer(authority: TokenAuthority, header: str) -> Principal:
+def bearer(authority: TokenVerifier, header: str) -> Principal:
     """The verified caller of an Authorization header's value, or 401 with the reason."""
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token:
@@ -112,7 +192,7 @@ def bearer(authority: TokenAuthority, header: str) -> Principal:
     try:
         return authority.verify(token.strip())
     except AuthError as exc:
-        raise HTTPException(401, str(exc), headers={"WWW-Authenticate": "Bearer"}) from exc
+        raise HTTPException(401, str(exc), headers={"WWW-Authenticate": 'Bearer error="invalid_token"'}) from exc
 
 
 def require(*roles: str):  # noqa: ANN201 - returns a FastAPI dependency
@@ -127,24 +207,3 @@ def require(*roles: str):  # noqa: ANN201 - returns a FastAPI dependency
         return principal
 
     return check
-
-
-def main(argv: list[str] | None = None) -> None:
-    """`python -m shared.auth ROLE SUBJECT [--school S] [--district D] [--ttl SECONDS]` prints a token."""
-    import argparse
-
-    from shared.settings import CommonSettings
-
-    parser = argparse.ArgumentParser(prog="python -m shared.auth", description="Mint a bearer token (uses AUTH_SECRET).")
-    parser.add_argument("role", choices=ROLES)
-    parser.add_argument("subject")
-    parser.add_argument("--school")
-    parser.add_argument("--district")
-    parser.add_argument("--ttl", type=int, default=12 * 3600)
-    args = parser.parse_args(argv)
-    authority = TokenAuthority(CommonSettings().auth_secret)
-    print(authority.mint(args.subject, args.role, school_id=args.school, district_id=args.district, ttl_seconds=args.ttl))
-
-
-if __name__ == "__main__":
-    main()

@@ -1,8 +1,13 @@
 """Settings every service shares (broker, database, HTTP); read from the environment, never from code."""
 from __future__ import annotations
 
+from pathlib import Path
+
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+# Local state for development runs (`make run`, tests): the local token issuer's keys and its JWKS.
+LOCAL_AUTH_DIR = Path(__file__).resolve().parents[1] / ".local" / "auth"
 
 
 class CommonSettings(BaseSettings):
@@ -39,10 +44,15 @@ class CommonSettings(BaseSettings):
     consumer_max_records: int = Field(500, description="Records per consumed batch (one transaction).")
     relay_batch_size: int = Field(1000, description="Outbox rows published per relay round.")
     relay_poll_seconds: float = Field(0.2, description="Relay poll interval when not woken directly.")
-    auth_secret: str = Field(
-        "local-development-token-secret",
-        description="HMAC secret for bearer tokens. The default is for local runs only.",
+    auth_jwks: str = Field(
+        str(LOCAL_AUTH_DIR / "jwks.json"),
+        description="The token issuer's public keys (JWKS): inline JSON, a file (e.g. a mounted ConfigMap) or "
+        "the identity provider's https jwks_uri; files and URLs are read again when a token names an unknown "
+        "key (rotation). Verification keys only: no service can mint a token. The default is the local "
+        "development issuer's (shared.issuer).",
     )
+    auth_issuer: str = Field("beilei", description="The `iss` every token must carry.")
+    auth_audience: str = Field("beilei-api", description="The `aud` every token must carry.")
     contact_sealing_key: str = Field(
         "bG9jYWwtZGV2ZWxvcG1lbnQta2V5LW9ubHktMzJieXQ=",
         description="Fernet key sealing guardians' phone numbers and push tokens (R22 privacy). "

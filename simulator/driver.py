@@ -19,8 +19,7 @@ from zoneinfo import ZoneInfo
 
 import httpx
 
-from shared.auth import TokenAuthority
-from shared.settings import CommonSettings
+from shared.issuer import dev_issuer
 from simulator.city import City, School, Student
 
 LOCAL_TZ = ZoneInfo("Asia/Shanghai")
@@ -112,7 +111,7 @@ class Simulation:
         self.day = day or latest_school_day()
         self.period = self.day.strftime("%Y-%m")
         self.rng = random.Random(city.seed * 7919 + 1)
-        self.tokens = TokenAuthority(CommonSettings().auth_secret)
+        self.tokens = dev_issuer()  # the local issuer: the simulated city runs against `make run`
         self.truth, self.report = Truth(), Report()
         self.wait_timeout = wait_timeout
         self.applications: dict[str, str] = {}  # student_id -> application_id

@@ -76,7 +76,11 @@ class ServiceSpec:
     database_roles: tuple[dict, ...] = ()
 
 
-AUTH = SecretEnv("AUTH_SECRET", "beilei-auth", "auth-secret")
+# Tokens are signed by the city's identity provider; services hold only its public keys (a JWKS), mounted
+# from a ConfigMap the operators keep in step with the provider's jwks_uri (docs/security.md). Mounted as a
+# directory, not with subPath, so the kubelet's updates reach running pods and a key rotation needs no restart.
+AUTH_JWKS_CONFIGMAP = "beilei-auth-jwks"
+AUTH_JWKS_DIR = "/etc/beilei/auth"
 CONTACT_SEALING = SecretEnv("CONTACT_SEALING_KEY", "beilei-contact-sealing", "contact-sealing-key")
 # services/audit/settings.py: the Ed25519 checkpoint signer, and the URL of the insert-and-select-only
 # role the service writes the ledger with (R24).
@@ -268,6 +272,10 @@ def common_config() -> dict:
             "CREATE_TOPICS": "false",
             "KAFKA_BOOTSTRAP_SERVERS": KAFKA_BOOTSTRAP,
             "KAFKA_SSL_CAFILE": f"{KAFKA_CA_DIR}/ca.crt",
+            # The identity provider's `iss` and the `aud` it puts in Beilei's tokens: an overlay sets the city's.
+            "AUTH_JWKS": f"{AUTH_JWKS_DIR}/jwks.json",
+            "AUTH_ISSUER": "beilei",
+            "AUTH_AUDIENCE": "beilei-api",
         },
     }
 
@@ -289,7 +297,6 @@ def deployment(spec: ServiceSpec) -> dict:
         # Strimzi's User Operator keeps the KafkaUser's password in a Secret named after the user.
         _secret_env(SecretEnv("KAFKA_SASL_PASSWORD", name, "password")),
         _secret_env(database_url),
-        _secret_env(AUTH),
         *(_secret_env(s) for s in spec.secrets),
     ]
     env_from = [{"configMapRef": {"name": "beilei-common"}}, {"configMapRef": {"name": f"{name}-config"}}]
@@ -318,6 +325,7 @@ def deployment(spec: ServiceSpec) -> dict:
         "lifecycle": {"preStop": {"sleep": {"seconds": 5}}},
         "volumeMounts": [
             {"name": "kafka-ca", "mountPath": KAFKA_CA_DIR, "readOnly": True},
+            {"name": "auth-jwks", "mountPath": AUTH_JWKS_DIR, "readOnly": True},
             {"name": "tmp", "mountPath": "/tmp"},
         ],
     }
@@ -375,6 +383,11 @@ def deployment(spec: ServiceSpec) -> dict:
                         {
                             "name": "kafka-ca",
                             "secret": {"secretName": KAFKA_CA_SECRET, "items": [{"key": "ca.crt", "path": "ca.crt"}]},
+                        },
+                        {
+                            "name": "auth-jwks",
+                            "configMap": {"name": AUTH_JWKS_CONFIGMAP,
+                                          "items": [{"key": "jwks.json", "path": "jwks.json"}]},
                         },
                         {"name": "tmp", "emptyDir": {"medium": "Memory", "sizeLimit": "64Mi"}},
                     ],

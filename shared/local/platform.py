@@ -30,6 +30,10 @@ class ServiceProcess:
 
     def start(self) -> None:
         env = {**os.environ, **self.env, "HTTP_PORT": str(self.port), "PYTHONUNBUFFERED": "1"}
+        if "AUTH_JWKS" not in env:
+            from shared.issuer import dev_issuer
+
+            dev_issuer()  # the local issuer's JWKS, where the service's default AUTH_JWKS reads it
         out = open(self.log_path, "ab") if self.log_path else subprocess.DEVNULL
         self.proc = subprocess.Popen([sys.executable, "-m", f"services.{self.name}"], cwd=REPO, env=env,
                                      stdout=out, stderr=subprocess.STDOUT, start_new_session=True)

@@ -11,6 +11,8 @@ import sys
 import time
 from pathlib import Path
 
+import httpx
+
 from shared.local import infra
 from shared.local.platform import SERVICES, Platform
 
@@ -51,6 +53,29 @@ def start_witnesses() -> dict[str, str]:
     return {"LEDGER_WITNESSES": ",".join(pairs), "LEDGER_WITNESS_QUORUM": str(len(pairs))}
 
 
+ISSUER_PORT = 8009
+
+
+def start_issuer(logs: Path) -> tuple[subprocess.Popen, str]:
+    """The local token issuer (shared.issuer): school systems' OAuth2 token endpoint and the JWKS the
+    services read by URL, as they read the city's identity provider's in production (docs/security.md)."""
+    port = ISSUER_PORT if _port_free(ISSUER_PORT) else infra.free_port()
+    logs.mkdir(parents=True, exist_ok=True)
+    proc = subprocess.Popen([sys.executable, "-m", "shared.issuer", "serve", "--port", str(port)], cwd=infra.REPO,
+                            stdout=open(logs / "issuer.log", "ab"), stderr=subprocess.STDOUT, start_new_session=True)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while proc.poll() is None and time.monotonic() < deadline:
+        try:
+            if httpx.get(f"{url}/health/ready", timeout=2).status_code == 200:
+                return proc, url
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    proc.kill()
+    raise RuntimeError(f"the token issuer did not start; see {logs / 'issuer.log'}")
+
+
 def stop_witnesses() -> None:
     for name in WITNESSES:
         subprocess.run([str(WITNESS_SH), "stop", name], check=False)
@@ -76,9 +101,12 @@ def main(argv: list[str] | None = None) -> int:
     # The showcase sends its messages whatever the hour it runs at: quiet hours (R22, 21:30-07:00 by default)
     # are off locally unless set in the environment.
     quiet = {k: os.environ.get(k, "00:00") for k in ("QUIET_HOURS_START", "QUIET_HOURS_END")}
+    issuer, issuer_url = start_issuer(state / "logs")
+    say(f"  ✓ token issuer at {issuer_url} (OAuth2 client credentials, JWKS)")
     witnesses = start_witnesses()
     say(f"  ✓ {len(WITNESSES)} ledger witnesses (litewitness): {witnesses['LEDGER_WITNESSES'].replace(',', ', ')}")
-    plat = Platform(kafka.address, pg.address, state / "logs", ports=_ports(), extra_env={**quiet, **witnesses})
+    jwks = {"AUTH_JWKS": f"{issuer_url}/.well-known/jwks.json"}  # verification keys only, by URL as in production
+    plat = Platform(kafka.address, pg.address, state / "logs", ports=_ports(), extra_env={**quiet, **witnesses, **jwks})
     stopping = False
 
     def shutdown(*_: object) -> None:
@@ -89,6 +117,7 @@ def main(argv: list[str] | None = None) -> int:
         say("\nStopping services (they drain in-flight work), then Kafka and PostgreSQL …")
         plat.stop()
         stop_witnesses()
+        issuer.terminate()
         kafka.stop()
         pg.stop()
         say("Stopped.")
@@ -98,7 +127,7 @@ def main(argv: list[str] | None = None) -> int:
         say("  … starting enrollment, attendance, billing, notification, audit")
         plat.start(timeout=180)
         say(f"  ✓ all five services healthy after {time.monotonic() - started:.0f} s")
-        _print_urls(plat, kafka.address, state / "logs")
+        _print_urls(plat, kafka.address, state / "logs", issuer_url)
         if not args.no_demo:
             from shared.local.demo import run_demo
 
@@ -107,7 +136,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.exit_after_demo:
             return 0
         if not args.no_demo:
-            _print_urls(plat, kafka.address, state / "logs")
+            _print_urls(plat, kafka.address, state / "logs", issuer_url)
         say("\nThe platform keeps running. Press Ctrl-C to stop everything.")
         while all(svc.alive() for svc in plat.services.values()):
             time.sleep(1)
@@ -123,13 +152,15 @@ def main(argv: list[str] | None = None) -> int:
         shutdown()
 
 
-def _print_urls(plat: Platform, kafka: str, logs: Path) -> None:
+def _print_urls(plat: Platform, kafka: str, logs: Path, issuer: str) -> None:
     say("\nWhere to look:")
     for name in SERVICES:
         svc = plat[name]
         say(f"  {name:<13} {svc.url}/docs   (health {svc.url}/health/ready, metrics {svc.url}/metrics)")
     say(f"  events (AsyncAPI)   {plat['enrollment'].url}/asyncapi.json")
     say(f"  messages to parents {plat['notification'].url}/sink")
+    say(f"  tokens              {issuer}/oauth/token   (a school system's credentials: "
+        "python -m shared.issuer client SCHOOL_ID; any role: python -m shared.issuer mint ROLE SUBJECT)")
     say(f"  Kafka               {kafka}")
     say(f"  logs                {logs}/<service>.log")
 

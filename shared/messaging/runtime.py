@@ -16,7 +16,7 @@ from fastapi import APIRouter, FastAPI, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Gauge, generate_latest
 
-from shared.auth import TokenAuthority
+from shared.auth import TokenVerifier
 from shared.contracts import topics as T
 from shared.messaging import migrate
 from shared.messaging.consumer import BatchConsumer, Handler
@@ -149,7 +149,7 @@ class Runtime:
     relay: OutboxRelay
     uow_factory: Callable[[], UnitOfWork]
     registry: CollectorRegistry
-    authority: TokenAuthority
+    authority: TokenVerifier  # verifies callers' tokens; holds public keys only
     extras: dict = field(default_factory=dict)
     ready: bool = False
     kafka: KafkaProbe | None = None
@@ -172,7 +172,7 @@ def build_runtime(name: str, settings: CommonSettings, uow_class: type[UnitOfWor
         relay=relay,
         uow_factory=lambda: uow_class(db, producer=name, on_commit=relay.wake),
         registry=registry,
-        authority=TokenAuthority(settings.auth_secret),
+        authority=TokenVerifier.from_settings(settings),
         kafka=KafkaProbe(settings.kafka_bootstrap_servers, registry, options=client_options(settings)),
     )
 

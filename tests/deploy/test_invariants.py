@@ -131,7 +131,7 @@ def test_no_secret_objects_or_secret_values_appear_in_any_manifest(rendered: Ren
     assert not rendered.of("Secret"), "Secrets are created in the cluster, never committed (docs/operations.md)"
     text = repr(rendered.objects)
     defaults = CommonSettings.model_fields
-    for local_only in (defaults["auth_secret"].default, defaults["contact_sealing_key"].default):
+    for local_only in (defaults["auth_jwks"].default, defaults["contact_sealing_key"].default):
         assert local_only not in text, "a local-development default secret leaked into a manifest"
     assert "-----BEGIN" not in text, "a key or certificate is inlined"
     assert not re.search(r"://[^/\s:@'\"]+:[^@\s'\"]+@", text), "a URL with a password is inlined"
@@ -152,7 +152,7 @@ def test_each_service_gets_exactly_the_secrets_it_needs(rendered: Rendered) -> N
     for name, deployment in deployments(rendered).items():
         env = resolved_env(rendered, main_container(deployment))
         secret_vars = {k for k, v in env.items() if isinstance(v, dict) and "secretKeyRef" in v}
-        expected = {"AUTH_SECRET", "DATABASE_URL", "KAFKA_SASL_PASSWORD"}
+        expected = {"DATABASE_URL", "KAFKA_SASL_PASSWORD"}  # no token key: tokens are verified with public keys
         expected |= {"CONTACT_SEALING_KEY"} if name in SEALS_CONTACTS else set()
         expected |= {"LEDGER_SIGNING_KEY", "LEDGER_DATABASE_URL"} if name in SIGNS_LEDGER else set()
         assert secret_vars == expected, name

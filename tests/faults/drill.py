@@ -45,15 +45,14 @@ import httpx
 
 from bench.pickup_surge import Surge, evening, produce, seed_events, the_day
 from services.notification.domain.templates import TEMPLATES
-from shared.auth import TokenAuthority
 from shared.contracts.topics import ATTENDANCE_EVENTS, CONSUMES, ENROLLMENT_EVENTS
 from shared.local.infra import REPO, SCRIPTS
 from shared.local.lag import lag
 from shared.local.platform import SERVICES, Platform, ServiceProcess
-from shared.settings import CommonSettings
 from tests.fakes.aliyun_sms import AliyunBatchSmsFake
 from tests.fakes.server import ThreadServer
 from tests.integration.kafkatools import read_topic
+from tests.tokens import mint
 
 FULL = ("migrate:billing,migrate:audit,sigkill:attendance,sigkill:notification,mid-send,sigkill:billing,"
         "sigkill:audit,kafka-kill,sigkill:attendance,replica:billing,sigkill:notification,pg-restart,"
@@ -200,9 +199,9 @@ class Drill:
         self.city = Surge(run=f"f{os.getpid() % 100000:05d}", students=cfg.students, schools=cfg.schools)
         self.day = the_day()
         self.at = evening(self.day)
-        tokens = TokenAuthority(CommonSettings().auth_secret)
-        self.auth = {self.city.school(k): {"Authorization": "Bearer " + tokens.mint(
-            f"sys-{self.city.school(k)}", "school_system", school_id=self.city.school(k))} for k in range(cfg.schools)}
+        self.auth = {self.city.school(k): {"Authorization": "Bearer " + mint(
+            f"sys-{self.city.school(k)}", "school_system", school_id=self.city.school(k), ttl_seconds=12 * 3600)}
+            for k in range(cfg.schools)}
         self.posted: dict[tuple[str, int], float] = {}  # (kind, student) -> drill clock of its first POST
         self.refused: dict[tuple[str, int], str] = {}
         self.posts = self.retries = self.lookups_before = 0

@@ -14,21 +14,19 @@ from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import response_schema_conformance, status_code_conformance
 
-from shared.auth import TokenAuthority
-from shared.settings import CommonSettings
+from tests.tokens import mint
 
 CHECKS = [not_a_server_error, response_schema_conformance, status_code_conformance]
 SCHOOL = "sch-fuzz"
 
 # Who asks: a scoped token is refused (403) for another school's path, so with one of these the
 # generated `school_id` is pinned to the token's school and the request reaches the route's own checks.
-_TOKENS = TokenAuthority(CommonSettings().auth_secret)
 PRINCIPALS = (
-    ("city", _TOKENS.mint("off-fuzz", "city"), None),
-    ("auditor", _TOKENS.mint("aud-fuzz", "auditor"), None),
-    ("school", _TOKENS.mint("sch-fuzz-admin", "school", school_id=SCHOOL), SCHOOL),
-    ("school_system", _TOKENS.mint("sys-fuzz", "school_system", school_id=SCHOOL), SCHOOL),
-    ("guardian", _TOKENS.mint("gdn-fuzz", "guardian"), None),
+    ("city", mint("off-fuzz", "city"), None),
+    ("auditor", mint("aud-fuzz", "auditor"), None),
+    ("school", mint("sch-fuzz-admin", "school", school_id=SCHOOL), SCHOOL),
+    ("school_system", mint("sys-fuzz", "school_system", school_id=SCHOOL), SCHOOL),
+    ("guardian", mint("gdn-fuzz", "guardian"), None),
     ("nobody", None, None),
 )
 

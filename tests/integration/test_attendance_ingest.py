@@ -15,20 +15,18 @@ import pytest
 from aiokafka import AIOKafkaProducer
 
 from services.attendance.domain import LOCAL_TZ
-from shared.auth import TokenAuthority
 from shared.contracts.enrollment import EnrollmentFiled, GuardianRegistered, ProgrammePublished
 from shared.contracts.envelope import Event, new_envelope
 from shared.contracts.ingest import SchoolActivityRecorded, SchoolCheckInRecorded
 from shared.contracts.registry import encode
 from shared.contracts.topics import ATTENDANCE_EVENTS, ATTENDANCE_INGEST, CONSUMES, ENROLLMENT_EVENTS, dlq
 from shared.local.platform import Platform
-from shared.settings import CommonSettings
 from tests.integration.kafkatools import caught_up, eventually, read_topic
+from tests.tokens import mint
 
 pytestmark = pytest.mark.integration
 
 N = 500
-TOKENS = TokenAuthority(CommonSettings().auth_secret)
 
 
 def _now_local() -> datetime:
@@ -119,7 +117,7 @@ class SchoolFixture:
         return [programme, guardian, *filed]
 
     def headers(self) -> dict[str, str]:
-        return {"Authorization": f"Bearer {TOKENS.mint(f'sys-{self.school_id}', 'school_system', school_id=self.school_id)}"}
+        return {"Authorization": f"Bearer {mint(f'sys-{self.school_id}', 'school_system', school_id=self.school_id)}"}
 
     def check_in(self, student: str, record_id: str | None = None, **fields) -> dict:
         return {"record_id": record_id or f"in-{student}", "kind": "check_in", "student_id": student, "at": _at(0),

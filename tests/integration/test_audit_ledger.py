@@ -12,13 +12,12 @@ from pathlib import Path
 import httpx
 import pytest
 
-from shared.auth import TokenAuthority
 from shared.contracts.registry import encode
 from shared.contracts.topics import AUDIT_EVENTS, BILLING_EVENTS
 from shared.local.infra import REPO
 from shared.local.platform import Platform
-from shared.settings import CommonSettings
 from tests.integration.kafkatools import eventually, produce, read_topic
+from tests.tokens import mint
 from tests.unit.audit.money import School, envelope
 
 pytestmark = pytest.mark.integration
@@ -48,7 +47,7 @@ async def test_a_month_of_billing_events_is_recorded_exactly_once_through_a_sigk
     platform: Platform, kafka_bootstrap: str, tmp_path: Path
 ) -> None:
     audit = platform["audit"]
-    token = TokenAuthority(CommonSettings().auth_secret).mint("aud-itg", "auditor")
+    token = mint("aud-itg", "auditor")
     school = School("itg")
     month = _month(school)
     half = len(month) // 2

@@ -12,18 +12,15 @@ from zoneinfo import ZoneInfo
 import httpx
 import pytest
 
-from shared.auth import TokenAuthority
 from shared.contracts.envelope import Event, new_envelope
 from shared.contracts.registry import encode
 from shared.contracts.topics import ATTENDANCE_EVENTS, BILLING_EVENTS, ENROLLMENT_EVENTS
 from shared.local.platform import Platform
-from shared.settings import CommonSettings
 from tests.integration.kafkatools import caught_up, eventually, produce, read_topic
+from tests.tokens import mint
 from tests.unit.billing.builders import School, school_days
 
 pytestmark = pytest.mark.integration
-
-tokens = TokenAuthority(CommonSettings().auth_secret)
 DAYS = school_days("2025-09")  # 22 weekdays
 SESSION_FEN, CARE_FEN = 1500, 800
 # n -> (hardship, extended care granted, days attended, days in extended care)
@@ -50,7 +47,7 @@ def _pair(event: Event, producer: str) -> tuple[bytes, bytes]:
 
 
 def _bearer(role: str, subject: str, **scope: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {tokens.mint(subject, role, **scope)}"}
+    return {"Authorization": f"Bearer {mint(subject, role, **scope)}"}
 
 
 async def _billing_events(kafka_bootstrap: str, school_id: str) -> list[dict]:

@@ -12,11 +12,10 @@ import httpx
 import pytest
 from jsonschema import Draft202012Validator
 
-from shared.auth import TokenAuthority
 from shared.contracts.schema import SCHEMAS_DIR
 from shared.contracts.topics import ENROLLMENT_EVENTS
 from shared.local.platform import Platform
-from shared.settings import CommonSettings
+from tests.tokens import mint
 
 pytestmark = pytest.mark.integration
 
@@ -25,9 +24,8 @@ async def test_kcat_reads_a_published_event_that_validates_against_the_committed
     platform: Platform, kafka_bootstrap: str
 ) -> None:
     assert shutil.which("kcat"), "kcat is installed by `make deps` (infra/local/system-deps.sh)"
-    authority = TokenAuthority(CommonSettings().auth_secret)
     guardian = f"gdn-kcat-{uuid.uuid4().hex[:8]}"
-    city = {"Authorization": f"Bearer {authority.mint('city-kcat', 'city')}"}
+    city = {"Authorization": f"Bearer {mint('city-kcat', 'city')}"}
     async with httpx.AsyncClient(base_url=platform["enrollment"].url, timeout=30) as client:
         for kind, records in {
             "districts": [{"district_id": "dst-kcat", "name": "读取区"}],
@@ -38,7 +36,7 @@ async def test_kcat_reads_a_published_event_that_validates_against_the_committed
             assert reply.status_code == 200 and reply.json()["rejected"] == 0, reply.text
         reply = await client.post(
             "/v1/guardians",
-            headers={"Authorization": f"Bearer {authority.mint('stf-kcat', 'school', school_id='sch-kcat')}"},
+            headers={"Authorization": f"Bearer {mint('stf-kcat', 'school', school_id='sch-kcat')}"},
             json={"guardian_id": guardian, "school_id": "sch-kcat", "student_ids": ["stu-kcat"], "name": "赵敏",
                   "phone": "13700001111", "consent": True},
         )

@@ -9,20 +9,18 @@ from datetime import date, datetime, timedelta, timezone
 import httpx
 import pytest
 
-from shared.auth import TokenAuthority
 from shared.contracts.topics import ENROLLMENT_EVENTS
 from shared.local.platform import Platform
-from shared.settings import CommonSettings
 from tests.integration.kafkatools import caught_up, eventually, produce, read_topic
+from tests.tokens import mint
 
 pytestmark = pytest.mark.integration
 
 N = 12
-_TOKENS = TokenAuthority(CommonSettings().auth_secret)
 
 
 def _bearer(role: str, subject: str, **scope: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {_TOKENS.mint(subject, role, **scope)}"}
+    return {"Authorization": f"Bearer {mint(subject, role, **scope)}"}
 
 
 CITY = _bearer("city", "city-ws")

@@ -11,8 +11,8 @@ from shared.auth import current_principal
 from services.enrollment.db import EnrollmentUoW
 from services.enrollment.domain import Actor
 
-_bearer = HTTPBearer(auto_error=False, description="Bearer token (shared.auth) with a role and a school or district "
-                     "scope; `python -m shared.auth ROLE SUBJECT` mints one for local use.")
+_bearer = HTTPBearer(auto_error=False, description="Bearer token (docs/security.md) with a role and a school or"
+                     " district scope; `python -m shared.issuer mint ROLE SUBJECT` mints one for local use.")
 
 
 class Message(BaseModel):

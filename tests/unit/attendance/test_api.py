@@ -10,18 +10,13 @@ import pytest
 
 from services.attendance.app import build
 from services.attendance.settings import Settings
-from shared.auth import TokenAuthority
 from shared.messaging.db import Database
+from tests.tokens import mint
 from tests.unit.attendance.conftest import DAY, Clock, School, unique
-
-SECRET = "unit-test-secret-0123456789"
-TOKENS = TokenAuthority(SECRET)
-
 
 @pytest.fixture
 async def client(attendance_db: Database, clock: Clock) -> AsyncIterator[httpx.AsyncClient]:
-    settings = Settings(database_url=attendance_db.url, database_schema=attendance_db.schema, auth_secret=SECRET,
-                        ingest_max_records=5)
+    settings = Settings(database_url=attendance_db.url, database_schema=attendance_db.schema, ingest_max_records=5)
     app, rt = build(settings, clock=clock)
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://attendance") as c:
         yield c
@@ -29,7 +24,7 @@ async def client(attendance_db: Database, clock: Clock) -> AsyncIterator[httpx.A
 
 
 def bearer(role: str, *, school: str | None = None, district: str | None = None) -> dict[str, str]:
-    return {"Authorization": f"Bearer {TOKENS.mint(unique('sub'), role, school_id=school, district_id=district)}"}
+    return {"Authorization": f"Bearer {mint(unique('sub'), role, school_id=school, district_id=district)}"}
 
 
 def check_in(school: School, student: str, **fields) -> dict:

@@ -15,12 +15,11 @@ from services.attendance.app import build
 from services.attendance.db import AttendanceUoW
 from services.attendance.domain import Rejection
 from services.attendance.settings import Settings
-from shared.auth import TokenAuthority
 from shared.messaging.db import Database
+from tests.tokens import bearer
 from tests.unit.attendance.conftest import Clock, School, outbox, unique
 from tests.unit.attendance.test_ingest import rec, run
 
-SECRET = "unit-test-secret-0123456789"
 
 
 def grouped(uow_factory, policy, *, max_records: int = 100, max_in_flight: int = 2,  # noqa: ANN001
@@ -137,7 +136,7 @@ async def test_closing_processes_what_is_queued_and_refuses_what_comes_after(sch
 
 @pytest.fixture
 async def service(attendance_db: Database, clock: Clock):  # noqa: ANN201
-    settings = Settings(database_url=attendance_db.url, database_schema=attendance_db.schema, auth_secret=SECRET)
+    settings = Settings(database_url=attendance_db.url, database_schema=attendance_db.schema)
     app, rt = build(settings, clock=clock)
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://attendance") as client:
         yield client, rt
@@ -149,7 +148,7 @@ async def test_concurrent_one_record_posts_each_get_their_own_answer_body_and_co
     school = School(uow_factory)
     await school.publish()
     students = [await school.enrol() for _ in range(6)]
-    auth = {"Authorization": f"Bearer {TokenAuthority(SECRET).mint(unique('sys'), 'school_system', school_id=school.school_id)}"}
+    auth = bearer(unique('sys'), 'school_system', school_id=school.school_id)
 
     async def post(student: str, index: int) -> httpx.Response:
         record = {"record_id": f"gate-{student}", "kind": "check_in", "student_id": student,

@@ -17,13 +17,13 @@ from services.attendance import handlers as h
 from services.attendance.app import build
 from services.attendance.domain import LOCAL_TZ, Activity, DayState, Enrolment, Record, Rejection, Schedule, Slot, decide
 from services.attendance.settings import Settings
-from shared.auth import TokenAuthority
 from shared.contracts.envelope import new_envelope
 from shared.contracts.ingest import SchoolActivityRecorded, SchoolCheckInRecorded
 from shared.contracts.registry import encode
 from shared.contracts.topics import ATTENDANCE_INGEST
 from shared.messaging.consumer import BatchConsumer, RawRecord
 from shared.observability import KitMetrics
+from tests.tokens import bearer
 from tests.unit.attendance.conftest import DAY, School, dead_letters, local, outbox, unique
 from tests.unit.attendance.test_ingest import rec, run
 
@@ -182,15 +182,14 @@ async def test_a_record_id_twice_in_one_batch_with_other_content_is_a_conflict(s
 
 
 # -- over HTTP and on the topic ---------------------------------------------------------------------------
-SECRET = "unit-test-secret-0123456789"
 
 
 async def test_the_batch_route_answers_conflict_per_record_and_counts_it(attendance_db, clock, uow_factory) -> None:  # noqa: ANN001
-    app, rt = build(Settings(database_url=attendance_db.url, database_schema=attendance_db.schema, auth_secret=SECRET), clock=clock)
+    app, rt = build(Settings(database_url=attendance_db.url, database_schema=attendance_db.schema), clock=clock)
     school = School(uow_factory)
     await school.publish()
     student = await school.enrol()
-    headers = {"Authorization": f"Bearer {TokenAuthority(SECRET).mint('sys-gate', 'school_system', school_id=school.school_id)}"}
+    headers = bearer('sys-gate', 'school_system', school_id=school.school_id)
     check_in = {"record_id": unique("gate"), "kind": "check_in", "student_id": student, "at": "2025-09-12T15:25:00+08:00",
                 "staff_id": school.staff_id}
     football = {"record_id": unique("gate"), "kind": "activity", "student_id": student, "at": "2025-09-12T16:00:00+08:00",

@@ -12,19 +12,16 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from shared.auth import TokenAuthority
 from services.audit import api
 from services.audit.ledger.bundles import verify_consistency_bundle, verify_receipt
 from services.audit.ledger.checkpoint import open_checkpoint
 from services.audit.ledger.merkle import leaf_hash, verify_inclusion
+from tests.tokens import mint, verifier
 from tests.unit.audit.harness import ORIGIN, TestLedger
 from tests.unit.audit.money import DAY, School
 
-AUTHORITY = TokenAuthority("audit-api-test-secret")
-
-
 def _bearer(role: str, **scope: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {AUTHORITY.mint('who', role, **scope)}"}
+    return {"Authorization": f"Bearer {mint('who', role, **scope)}"}
 
 
 @pytest.fixture(scope="module")
@@ -32,7 +29,7 @@ async def setup(ledger: TestLedger) -> AsyncIterator[tuple[httpx.AsyncClient, Sc
     app = FastAPI()
     for router in api.routers:
         app.include_router(router)
-    app.state.runtime = SimpleNamespace(uow_factory=ledger.uow, authority=AUTHORITY,
+    app.state.runtime = SimpleNamespace(uow_factory=ledger.uow, authority=verifier(),
                                         extras={"signer": ledger.signer, "origin": ORIGIN})
     mine, theirs = School("api"), School("apx")
     for school in (mine, theirs):

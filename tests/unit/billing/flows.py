@@ -15,6 +15,7 @@ from services.billing.handlers import schedules as s
 from services.billing.handlers.common import Actor
 from services.billing.handlers.settlement import SettlementSummary, settle_school_month
 from services.billing.settings import Settings
+from tests.tokens import verifier
 from tests.unit.billing.builders import School
 from tests.unit.billing.conftest import record
 
@@ -78,12 +79,12 @@ async def settle(uow_factory, school: School, period: str = "2025-09", chunk_siz
                                      now=now, chunk_size=chunk_size)
 
 
-def billing_app(uow_factory, authority, secret: str, extras: dict | None = None) -> FastAPI:  # noqa: ANN001
+def billing_app(uow_factory, extras: dict | None = None) -> FastAPI:  # noqa: ANN001
     """Billing's routes and error handlers over the test database, as the service mounts them."""
     app = FastAPI()
     app.include_router(api.router)
     for error, reply in api.ERROR_HANDLERS.items():
         app.add_exception_handler(error, reply)
-    app.state.runtime = SimpleNamespace(uow_factory=uow_factory, authority=authority,
-                                        settings=Settings(auth_secret=secret), extras=extras or {})
+    app.state.runtime = SimpleNamespace(uow_factory=uow_factory, authority=verifier(),
+                                        settings=Settings(), extras=extras or {})
     return app

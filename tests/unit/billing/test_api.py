@@ -12,26 +12,24 @@ import httpx
 import pytest
 from prometheus_client import CollectorRegistry, Counter
 
-from shared.auth import TokenAuthority
+from tests.tokens import mint
 from tests.unit.billing.builders import School, school_days
 from tests.unit.billing.conftest import payloads, published
 from tests.unit.billing.flows import billing_app, approve_schedule, attend, enrol
 
-SECRET = "unit-test-secret-for-billing-api"
-tokens = TokenAuthority(SECRET)
 DAYS = school_days("2025-09")
 
 
 @pytest.fixture
 async def client(uow_factory) -> AsyncIterator[httpx.AsyncClient]:  # noqa: ANN001
     refusals = Counter("beilei_billing_refusals", "refusals", ["kind"], registry=CollectorRegistry())
-    app = billing_app(uow_factory, tokens, SECRET, {"refusals": refusals})
+    app = billing_app(uow_factory, {"refusals": refusals})
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://billing") as c:
         yield c
 
 
 def auth(role: str, subject: str = "someone", **scope: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {tokens.mint(subject, role, **scope)}"}
+    return {"Authorization": f"Bearer {mint(subject, role, **scope)}"}
 
 
 async def _settled_school(consumer, uow_factory, client) -> School:  # noqa: ANN001

@@ -11,27 +11,25 @@ import httpx
 import pytest
 from sqlalchemy import text
 
-from shared.auth import TokenAuthority
 from services.billing.handlers.month_to_date import month_to_date
+from tests.tokens import mint
 from tests.unit.billing.builders import School, school_days
 from tests.unit.billing.conftest import payloads, published, record
 from tests.unit.billing.flows import billing_app, NOW, approve_schedule, attend, enrol, pay, settle
 
 DAYS = school_days("2025-09")  # 22 weekdays; DAYS[:10] are 1-12 September
 MID_MONTH = datetime(2025, 9, 16, 4, 0, tzinfo=timezone.utc)  # noon in Shanghai, the month still running
-SECRET = "unit-test-secret-for-billing-month-to-date"
-tokens = TokenAuthority(SECRET)
 
 
 @pytest.fixture
 async def client(uow_factory) -> AsyncIterator[httpx.AsyncClient]:  # noqa: ANN001
-    app = billing_app(uow_factory, tokens, SECRET)
+    app = billing_app(uow_factory)
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://billing") as c:
         yield c
 
 
 def auth(role: str, subject: str = "someone", **scope: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {tokens.mint(subject, role, **scope)}"}
+    return {"Authorization": f"Bearer {mint(subject, role, **scope)}"}
 
 
 async def _month_of_a_school(consumer, uow_factory) -> School:  # noqa: ANN001

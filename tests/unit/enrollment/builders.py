@@ -6,14 +6,11 @@ from datetime import date, datetime, timedelta, timezone
 
 import httpx
 
-from shared.auth import TokenAuthority
-from shared.settings import CommonSettings
-
-AUTHORITY = TokenAuthority(CommonSettings().auth_secret)
+from tests.tokens import mint
 
 
 def bearer(role: str, subject: str, *, school: str | None = None, district: str | None = None) -> dict[str, str]:
-    return {"Authorization": f"Bearer {AUTHORITY.mint(subject, role, school_id=school, district_id=district)}"}
+    return {"Authorization": f"Bearer {mint(subject, role, school_id=school, district_id=district)}"}
 
 
 class World:

@@ -9,15 +9,14 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from shared.auth import TokenAuthority
 from shared.privacy import Sealer
 from shared.settings import CommonSettings
 from services.notification import api
 from services.notification.db import NotificationUoW
 from services.notification.domain.policy import Preferences
+from tests.tokens import mint, verifier
 
 SETTINGS = CommonSettings()
-AUTHORITY = TokenAuthority(SETTINGS.auth_secret)
 
 
 @pytest.fixture
@@ -26,14 +25,14 @@ async def client(db):
     app.include_router(api.router)
     app.include_router(api.sink_router)
     app.state.runtime = SimpleNamespace(
-        uow_factory=lambda: NotificationUoW(db, producer="notification"), authority=AUTHORITY,
+        uow_factory=lambda: NotificationUoW(db, producer="notification"), authority=verifier(),
         extras={"sealer": Sealer(SETTINGS.contact_sealing_key), "defaults": Preferences()})
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://notification") as c:
         yield c
 
 
 def bearer(subject: str, role: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {AUTHORITY.mint(subject, role)}"}
+    return {"Authorization": f"Bearer {mint(subject, role)}"}
 
 
 async def test_a_guardian_sets_and_reads_their_own_preferences(client) -> None:
