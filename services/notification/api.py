@@ -12,6 +12,7 @@ from fastapi.responses import HTMLResponse
 from pydantic import BaseModel, Field, field_validator
 
 from shared.auth import Principal, current_principal, require
+from shared.messaging.http import RequestBody
 from shared.privacy import mask_phone
 from services.notification.db import ContactRow, PreferenceRow
 
@@ -79,12 +80,12 @@ async def sink_page(request: Request, limit: int = Query(200, ge=1, le=2000)) ->
 
 # -- preferences --------------------------------------------------------------------------------
 
-class QuietHours(BaseModel):
+class QuietHours(RequestBody):
     start: str = Field(pattern=HHMM, description="School-local start, HH:MM.", examples=["21:30"])
     end: str = Field(pattern=HHMM, description="School-local end, HH:MM; before start means overnight.", examples=["07:00"])
 
 
-class PreferencesIn(BaseModel):
+class PreferencesIn(RequestBody):
     channels: Literal["push_then_sms", "sms_only", "push_only"] = Field(
         "push_then_sms", description="Push first with SMS fallback, SMS only, or push only (safety messages still "
         "fall back to SMS).")
@@ -139,7 +140,7 @@ async def put_preferences(recipient_id: str, body: PreferencesIn, request: Reque
 
 # -- auditors -----------------------------------------------------------------------------------
 
-class AuditorContactIn(BaseModel):
+class AuditorContactIn(RequestBody):
     phone: str = Field(description="Mainland mobile number; stored sealed, shown masked.", examples=["13812345678"])
     district_id: str | None = Field(None, description="District whose anomalies they hear of; null for city-wide.")
     locale: Literal["zh-CN", "en"] = "zh-CN"

@@ -231,6 +231,14 @@ class Problem(BaseModel):
     reasons: list[str] | None = Field(None, description="Every reason, when a rule refused for several.")
 
 
+class RequestBody(BaseModel):
+    """The base of every body a caller sends: a field the model does not declare is refused (422 naming
+    it), so no caller sets what the server decides (ids it assigns, status, approval, actor, amounts the
+    rules derive) by adding a field a later version might read (issue 15, mass assignment)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
 def problem(status: int, detail: str, reason: str) -> JSONResponse:
     return JSONResponse({"detail": detail, "reason": reason}, status_code=status)
 

@@ -12,6 +12,7 @@ from sqlmodel import select
 
 from shared.auth import Principal, current_principal, require
 from shared.contracts.common import Text, UtcDatetime
+from shared.messaging.http import RequestBody
 from services.billing.api.common import Fen, Id, Period, actor, ensure_may_act, ensure_may_see, now, retry_on_conflict, uow
 from services.billing.db import RefusalRow
 from services.billing.handlers import money as m
@@ -21,7 +22,7 @@ router = APIRouter(prefix="/v1", tags=["money"])
 MAX_PAYMENTS = 5000
 
 
-class PaymentIn(BaseModel):
+class PaymentIn(RequestBody):
     # Text and UtcDatetime: a NUL, a lone surrogate or an instant out of range is this record's rejection,
     # not a failed batch (R15's rule for school systems' batches, kept for payments too).
     external_ref: Text = Field(min_length=1, max_length=120, description="Provider's transaction id; records it once.")
@@ -54,7 +55,7 @@ class PaymentBatchPublic(BaseModel):
     results: list[PaymentResultPublic]
 
 
-class SubsidyIn(BaseModel):
+class SubsidyIn(RequestBody):
     subsidy_ref: str = Field(min_length=1, max_length=120, description="Budget document number; grants it once.")
     school_id: Id
     amount_fen: Fen
@@ -75,7 +76,7 @@ class SubsidyPublic(BaseModel):
     granted_at: datetime | None
 
 
-class ExpenseIn(BaseModel):
+class ExpenseIn(RequestBody):
     expense_ref: str = Field(min_length=1, max_length=120, description="The school's voucher number; records it once.")
     school_id: Id
     category: str = Field(min_length=1, max_length=80, description="staff_remuneration, extra_hours_operating or "

@@ -10,6 +10,7 @@ from pydantic import BaseModel, Field
 from sqlmodel import select
 
 from shared.auth import Principal, current_principal, require
+from shared.messaging.http import RequestBody
 from services.billing.api.common import Id, RateFen, actor, ensure_may_act, ensure_may_see, now, retry_on_conflict, settings, uow
 from services.billing.db import DistributionPlanRow, FeeCapRow, FeeScheduleRow
 from services.billing.domain import FeeItem
@@ -18,7 +19,7 @@ from services.billing.handlers import schedules as s
 router = APIRouter(prefix="/v1", tags=["fee schedules"])
 
 
-class CapIn(BaseModel):
+class CapIn(RequestBody):
     cap_per_session_fen: RateFen
 
 
@@ -30,13 +31,13 @@ class CapPublic(BaseModel):
     set_at: datetime | None
 
 
-class FeeItemIn(BaseModel):
+class FeeItemIn(RequestBody):
     category: Literal["session", "extended_care"] = Field(description="R16/R18: nothing else may be charged.")
     amount_fen: RateFen
     unit: Literal["per_session", "per_month", "per_term"] = "per_session"
 
 
-class ScheduleIn(BaseModel):
+class ScheduleIn(RequestBody):
     fee_schedule_id: Id | None = None
     school_id: Id
     programme_id: Id
@@ -47,7 +48,7 @@ class ScheduleIn(BaseModel):
     effective_from: date
 
 
-class ScheduleReview(BaseModel):
+class ScheduleReview(RequestBody):
     reason: str = Field(min_length=1, max_length=500)
 
 
@@ -69,7 +70,7 @@ class SchedulePublic(BaseModel):
     cap_per_session_fen: int | None
 
 
-class PlanIn(BaseModel):
+class PlanIn(RequestBody):
     plan_id: Id | None = None
     school_id: Id
     per_session_fen: RateFen = Field(description="Labour fee per session run (R20).")

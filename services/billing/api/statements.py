@@ -11,6 +11,7 @@ from pydantic import BaseModel, Field, model_validator
 from sqlmodel import select
 
 from shared.auth import Principal, current_principal, require
+from shared.messaging.http import RequestBody
 from services.billing.api.common import Id, Period, actor, ensure_may_act, ensure_may_see, now, retry_on_conflict, settings, uow
 from services.billing.db import DisclosureRow, FeeAccountRow, PaymentRow, RefundRow, StatementRow
 from services.billing.domain import balances, disclosure_figures, is_balanced, parse_period
@@ -75,7 +76,7 @@ class BooksPublic(BaseModel):
     figures: dict[str, int]
 
 
-class SettlementIn(BaseModel):
+class SettlementIn(RequestBody):
     period: Period
     school_id: Id | None = None
     district_id: Id | None = None
@@ -87,7 +88,7 @@ class SettlementIn(BaseModel):
         return self
 
 
-class DisclosureIn(BaseModel):
+class DisclosureIn(RequestBody):
     school_id: Id
     period_start: date
     period_end: date

@@ -63,7 +63,12 @@ async def submit_fee_schedule(uow: BillingUoW, cmd: SubmitFeeSchedule, actor: Ac
         if district and district != programme.district_id:
             problems.append(f"programme {cmd.programme_id} is in district {programme.district_id}, not {district}")
         district = programme.district_id
-    district = district or await uow.district_of(cmd.school_id)
+    known = await uow.district_of(cmd.school_id)
+    if programme is None and district and known and district != known:
+        # The reviewer and the cap are the school's district's (R10): a body naming another is refused,
+        # never a way to choose who approves (issue 15, mass assignment).
+        problems.append(f"school {cmd.school_id} is in district {known}, not {district}")
+    district = district or known
     if not district:
         problems.append(f"district of school {cmd.school_id} is unknown: give district_id, the district that reviews it (R10)")
     if not cmd.parents_committee_ref.strip():
