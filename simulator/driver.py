@@ -19,7 +19,7 @@ from zoneinfo import ZoneInfo
 
 import httpx
 
-from shared.issuer import dev_issuer
+from shared.issuer import dev_issuer, register_client
 from simulator.city import City, School, Student
 
 LOCAL_TZ = ZoneInfo("Asia/Shanghai")
@@ -103,15 +103,20 @@ class Report:
 
 class Simulation:
     """One run over one city. `say` receives progress lines; `kafka` (optional) lets the simulator wait
-    for the services' consumers to catch up instead of guessing with sleeps."""
+    for the services' consumers to catch up instead of guessing with sleeps; `token_endpoint` (optional,
+    the local issuer's) makes each school's system get its token as integrators do, by OAuth2 client
+    credentials, instead of having it minted."""
 
     def __init__(self, city: City, urls: Urls, *, day: date | None = None, kafka: str | None = None,
-                 say: Callable[[str], None] = print, wait_timeout: float = 120) -> None:
+                 say: Callable[[str], None] = print, wait_timeout: float = 120,
+                 token_endpoint: str | None = None) -> None:
         self.city, self.urls, self.kafka, self.say = city, urls, kafka, say
         self.day = day or latest_school_day()
         self.period = self.day.strftime("%Y-%m")
         self.rng = random.Random(city.seed * 7919 + 1)
         self.tokens = dev_issuer()  # the local issuer: the simulated city runs against `make run`
+        self.token_endpoint = token_endpoint
+        self.system_tokens: dict[str, str] = {}  # school_id -> token from the token endpoint
         self.truth, self.report = Truth(), Report()
         self.wait_timeout = wait_timeout
         self.applications: dict[str, str] = {}  # student_id -> application_id
@@ -132,7 +137,17 @@ class Simulation:
         return self._h("district", f"off-{district_id}", district_id=district_id)
 
     def system_h(self, school: School) -> dict[str, str]:
+        if school.school_id in self.system_tokens:
+            return {"Authorization": f"Bearer {self.system_tokens[school.school_id]}"}
         return self._h("school_system", f"sys-{school.school_id}", school_id=school.school_id)
+
+    async def school_systems_sign_in(self) -> None:
+        """Each school's system registers with the local issuer and asks for its token (RFC 6749 §4.4)."""
+        for school in self.city.schools:
+            client_id, secret = register_client(school.school_id, client_id=f"sys-{school.school_id}")
+            reply = await self._send("post", self.token_endpoint, auth=(client_id, secret),
+                                     data={"grant_type": "client_credentials"})
+            self.system_tokens[school.school_id] = reply.json()["access_token"]
 
     @staticmethod
     def programme_id(school: School) -> str:
@@ -142,7 +157,8 @@ class Simulation:
     async def run(self) -> Report:
         async with httpx.AsyncClient(timeout=120) as client:
             self.client = client
-            phases = [("reference data", self.import_reference), ("programmes", self.publish_programmes),
+            phases = [("school systems' tokens", self.school_systems_sign_in)] if self.token_endpoint else []
+            phases += [("reference data", self.import_reference), ("programmes", self.publish_programmes),
                       ("fee schedules", self.approve_fee_schedules), ("applications", self.apply_and_file),
                       ("school day", self.school_day), ("month end", self.month_end),
                       ("messages", self.collect_messages), ("audit", self.audit)]

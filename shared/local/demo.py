@@ -12,7 +12,8 @@ SHOWCASE_SCALE = 0.0005  # 2 schools, about 280 participating students: done in 
 SHOWCASE_SEED = 7
 
 
-def run_demo(plat: Platform, kafka: str, *, scale: float = SHOWCASE_SCALE, seed: int = SHOWCASE_SEED) -> bool:
+def run_demo(plat: Platform, kafka: str, *, scale: float = SHOWCASE_SCALE, seed: int = SHOWCASE_SEED,
+             token_endpoint: str | None = None) -> bool:
     """Returns True when every phase worked; otherwise the summary says what could not be shown."""
     from simulator.city import generate
     from simulator.driver import Simulation, Urls, summary
@@ -21,7 +22,8 @@ def run_demo(plat: Platform, kafka: str, *, scale: float = SHOWCASE_SCALE, seed:
     print(f"\nShowcase: a simulated city of {len(city.schools)} schools and "
           f"{sum(len(s.students) for s in city.schools)} students (seed {seed})", flush=True)
     urls = Urls(**{n: plat[n].url for n in ("enrollment", "attendance", "billing", "notification", "audit")})
-    sim = Simulation(city, urls, kafka=kafka, say=lambda line: print(line, flush=True), wait_timeout=90)
+    sim = Simulation(city, urls, kafka=kafka, say=lambda line: print(line, flush=True), wait_timeout=90,
+                     token_endpoint=token_endpoint)
     started = time.monotonic()
     asyncio.run(sim.run())
     print(summary(sim, time.monotonic() - started), flush=True)

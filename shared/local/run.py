@@ -131,7 +131,7 @@ def main(argv: list[str] | None = None) -> int:
         if not args.no_demo:
             from shared.local.demo import run_demo
 
-            if not run_demo(plat, kafka.address):
+            if not run_demo(plat, kafka.address, token_endpoint=f"{issuer_url}/oauth/token"):
                 say("\nThe showcase could not show everything (see 'Not shown' above and the logs).")
         if args.exit_after_demo:
             return 0
