@@ -228,9 +228,11 @@ def token_app(issuer: Issuer | Callable[[], Issuer], clients: Mapping[str, dict[
 
 def main(argv: list[str] | None = None) -> None:
     import argparse
+    from functools import partial
 
     parser = argparse.ArgumentParser(prog="python -m shared.issuer", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--state", type=Path, default=LOCAL_AUTH_DIR, help="where the keys, JWKS and clients are")
     sub = parser.add_subparsers(dest="command", required=True)
     mint = sub.add_parser("mint", help="print a token signed by the local issuer")
     mint.add_argument("role", choices=ROLES)
@@ -247,21 +249,23 @@ def main(argv: list[str] | None = None) -> None:
     for name in ("rotate", "retire", "keys"):
         sub.add_parser(name)
     args = parser.parse_args(argv)
+    files = {"keys_file": args.state / KEYS_FILE.name, "jwks_file": args.state / JWKS_FILE.name}
+    clients = args.state / CLIENTS_FILE.name
     if args.command == "mint":
-        print(dev_issuer().mint(args.subject, args.role, school_id=args.school, district_id=args.district,
-                                ttl_seconds=args.ttl))
+        print(dev_issuer(**files).mint(args.subject, args.role, school_id=args.school, district_id=args.district,
+                                       ttl_seconds=args.ttl))
     elif args.command == "client":
-        client_id, secret = register_client(args.school_id, client_id=args.client_id)
+        client_id, secret = register_client(args.school_id, clients, client_id=args.client_id)
         print(f"client_id={client_id}\nclient_secret={secret}")
     elif args.command == "serve":
         import uvicorn
 
-        uvicorn.run(token_app(dev_issuer, ClientsFile(CLIENTS_FILE), base_url=f"http://{args.host}:{args.port}"),
+        uvicorn.run(token_app(partial(dev_issuer, **files), ClientsFile(clients),
+                              base_url=f"http://{args.host}:{args.port}"),
                     host=args.host, port=args.port, log_level="warning")
     else:
-        issuer = {"rotate": rotate, "retire": retire, "keys": dev_issuer}[args.command]()
-        print(f"{JWKS_FILE} (kids {', '.join(k['kid'] for k in issuer.keys)})")
-
+        issuer = {"rotate": rotate, "retire": retire, "keys": dev_issuer}[args.command](**files)
+        print(f"{files['jwks_file']} (kids {', '.join(k['kid'] for k in issuer.keys)})")
 
 if __name__ == "__main__":
     main()
