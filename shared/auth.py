@@ -100,7 +100,10 @@ def _public_keys(jwks: dict[str, Any]) -> dict[str, jwt.PyJWK]:
             raise ValueError(f"the JWKS holds a private key (kid {entry.get('kid')!r}); services take public keys only")
         if entry.get("use", "sig") != "sig" or not entry.get("kid"):
             continue
-        key = jwt.PyJWK(entry)
+        try:
+            key = jwt.PyJWK(entry)
+        except jwt.PyJWTError:  # a key type PyJWT cannot use (an IdP publishes more than one kind): not ours
+            continue
         if key.algorithm_name in ALGORITHMS:
             keys[entry["kid"]] = key
     if not keys:

@@ -117,6 +117,16 @@ def test_a_service_refuses_a_jwks_holding_a_private_key() -> None:
         TokenVerifier({"keys": ISSUER.keys})
 
 
+def test_the_providers_other_keys_are_ignored_and_only_eddsa_signing_keys_are_trusted() -> None:
+    rsa = {"kty": "RSA", "kid": "rsa-1", "use": "sig", "alg": "RS256", "n": "sXch", "e": "AQAB"}
+    odd = {"kty": "OKP", "crv": "X448", "kid": "x448", "x": "AAAA"}
+    encryption = {**ISSUER.jwks()["keys"][0], "kid": "enc-1", "use": "enc"}
+    verifier = TokenVerifier({"keys": [rsa, odd, encryption, *ISSUER.jwks()["keys"]]})
+    assert verifier.kids == (ISSUER.keys[0]["kid"],)
+    with pytest.raises(ValueError, match="no EdDSA signing key"):
+        TokenVerifier({"keys": [rsa, encryption]})
+
+
 async def test_routes_answer_401_with_the_reason_and_403_for_a_role_they_do_not_serve() -> None:
     app = FastAPI()
 
