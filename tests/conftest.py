@@ -15,6 +15,14 @@ from shared.local import infra
 from shared.local.platform import Platform
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    """The local issuer's key pair exists before any test builds a service: services verify with its JWKS
+    (the default AUTH_JWKS) and tests/tokens.py signs with its key; a fresh checkout has neither yet."""
+    from shared.issuer import dev_issuer
+
+    dev_issuer()
+
+
 def _say(config: pytest.Config, line: str) -> None:
     reporter = config.pluginmanager.get_plugin("terminalreporter")
     if reporter:
