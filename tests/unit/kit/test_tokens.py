@@ -91,6 +91,18 @@ def test_an_expired_token_is_refused_past_a_small_leeway() -> None:
     assert TokenVerifier(ISSUER.jwks()).verify(just_expired).role == "city"
 
 
+def test_a_token_verified_once_is_refused_once_it_expires(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Verified tokens are remembered (one Ed25519 check per token, not per request) only until they expire.
+    verifier = TokenVerifier(ISSUER.jwks(), leeway=0)
+    issued = time.time()
+    token = ISSUER.mint("sys-1", "school_system", school_id="sch-1", ttl_seconds=60, now=issued)
+    assert verifier.verify(token).school_id == "sch-1"
+    assert verifier.verify(token).school_id == "sch-1"  # from memory
+    later = issued + 61
+    monkeypatch.setattr(time, "time", lambda: later)  # PyJWT and the memory read the same clock
+    assert refused(token, verifier) == "token expired"
+
+
 def test_a_token_of_another_issuer_or_audience_is_refused() -> None:
     other_iss = Issuer(ISSUER.keys, issuer="https://idp.example")
     other_aud = Issuer(ISSUER.keys, audience="another-api")
