@@ -11,7 +11,7 @@ from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse
 from pydantic import BaseModel, Field, field_validator
 
-from shared.auth import Principal, current_principal, require
+from shared.auth import Principal, bearer, current_principal, require
 from shared.messaging.http import RequestBody
 from shared.privacy import mask_phone
 from services.notification.db import ContactRow, PreferenceRow
@@ -20,7 +20,20 @@ router = APIRouter(tags=["notification"])
 # The message log holds children's names, pickup times, who collected them and payments (R22, R27): it is
 # mounted only where no real provider carries messages (app.build_channels), and read only by the city
 # bureau's token even there.
-sink_router = APIRouter(tags=["notification"], dependencies=[Depends(require("city"))])
+sink_router = APIRouter(tags=["notification"])
+
+
+async def city_reader(request: Request,
+                      access_token: str | None = Query(None, description="A city token, for the page opened from a "
+                                                       "link (RFC 6750 §2.3); the Authorization header otherwise.")
+                      ) -> Principal:
+    """The sink page's reader: the city bureau, by its bearer token in the header or, so `make run` can print a
+    link a browser opens, in the query. Only on the development sink; never a real provider's routes."""
+    header = request.headers.get("authorization") or (f"Bearer {access_token}" if access_token else "")
+    principal = bearer(request.app.state.runtime.authority, header)
+    if principal.role != "city":
+        raise HTTPException(403, f"role {principal.role!r} may not do this; needs one of city")
+    return principal
 
 HHMM = r"^([01][0-9]|2[0-3]):[0-5][0-9]$"
 MOBILE = re.compile(r"^(\+?86)?1[3-9]\d{9}$")
@@ -52,7 +65,7 @@ async def _recent(request: Request, limit: int, recipient_id: str | None, status
     return [SinkMessage(**{**r.model_dump(), "event_id": str(r.event_id)}) for r in rows]
 
 
-@sink_router.get("/v1/sink", response_model=list[SinkMessage],
+@sink_router.get("/v1/sink", response_model=list[SinkMessage], dependencies=[Depends(require("city"))],
             summary="The message log, newest first: what was handed to each channel (the local sink included), "
                     "what waits, and what was refused.")
 async def sink(request: Request, limit: int = Query(100, ge=1, le=10_000), recipient_id: str | None = None,
@@ -61,7 +74,8 @@ async def sink(request: Request, limit: int = Query(100, ge=1, le=10_000), recip
     return await _recent(request, limit, recipient_id, status, kind, recipient_prefix)
 
 
-@sink_router.get("/sink", response_class=HTMLResponse, summary="The local delivery sink as a page.")
+@sink_router.get("/sink", response_class=HTMLResponse, summary="The local delivery sink as a page.",
+                 dependencies=[Depends(city_reader)], openapi_extra={"security": [{"bearerAuth": []}]})
 async def sink_page(request: Request, limit: int = Query(200, ge=1, le=2000)) -> str:
     rows = await _recent(request, limit, None, None, None)
     cells = "".join(

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import httpx
 
+from shared.issuer import dev_issuer
 from shared.local import infra
 from shared.local.platform import SERVICES, Platform
 
@@ -158,7 +159,9 @@ def _print_urls(plat: Platform, kafka: str, logs: Path, issuer: str) -> None:
         svc = plat[name]
         say(f"  {name:<13} {svc.url}/docs   (health {svc.url}/health/ready, metrics {svc.url}/metrics)")
     say(f"  events (AsyncAPI)   {plat['enrollment'].url}/asyncapi.json")
-    say(f"  messages to parents {plat['notification'].url}/sink")
+    # The sink shows children's names and pickups: the city's page only, opened with a local city token.
+    city = dev_issuer().mint("off-local-sink", "city")
+    say(f"  messages to parents {plat['notification'].url}/sink?access_token={city}")
     say(f"  tokens              {issuer}/oauth/token   (a school system's credentials: "
         "python -m shared.issuer client SCHOOL_ID; any role: python -m shared.issuer mint ROLE SUBJECT)")
     say(f"  Kafka               {kafka}")

@@ -90,3 +90,13 @@ async def test_the_sink_lists_messages_as_json_and_as_a_page_to_the_city_alone(c
     assert (await client.get("/v1/sink", params={"limit": 0}, headers=city)).status_code == 422
     assert (await client.get("/v1/sink")).status_code == 401 and (await client.get("/sink")).status_code == 401
     assert (await client.get("/v1/sink", headers=bearer("gdn-api-a", "guardian"))).status_code == 403
+
+
+async def test_the_sink_page_opens_from_the_link_make_run_prints_and_for_the_city_alone(client) -> None:
+    # A browser cannot send a header from a link: the page (only) takes the city token in the query.
+    page = await client.get("/sink", params={"access_token": mint("off-local-sink", "city")})
+    assert page.status_code == 200 and "Beilei local delivery sink" in page.text
+    assert (await client.get("/sink", params={"access_token": mint("gdn-1", "guardian")})).status_code == 403
+    assert (await client.get("/sink", params={"access_token": "not-a-token"})).status_code == 401
+    listed = await client.get("/v1/sink", params={"access_token": mint("off-local-sink", "city")})
+    assert listed.status_code == 401  # the JSON log keeps to the header
