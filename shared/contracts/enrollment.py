@@ -6,7 +6,7 @@ from typing import ClassVar, Literal
 
 from pydantic import Field, model_validator
 
-from shared.contracts.common import LOCAL_TIME_PATTERN, ActivityTier, ActorRole, Part, UtcDatetime, Weekday
+from shared.contracts.common import LOCAL_TIME_PATTERN, ActivityTier, ActorRole, Part, Text, UtcDatetime, Weekday
 from shared.contracts.envelope import Event
 from shared.contracts.topics import ENROLLMENT_EVENTS
 
@@ -388,6 +388,109 @@ class EnrollmentWithdrawn(Event):
     withdrawn_at: UtcDatetime = Field(description="When the withdrawal was recorded.", examples=["2025-09-30T08:00:00Z"])
 
 
+StaffAdmission = Literal["admitted", "suspended", "removed"]
+StaffRole = Literal["class_teacher", "programme_lead", "safety_contact"]
+
+
+class StaffAdmissionChanged(Event):
+    """The district admitted, suspended or removed a staff member or outside provider (R28). A school
+    may propose; only the district decides. Attendance refuses a suspended or removed staff member's
+    records from the next one on."""
+
+    type_name: ClassVar[str] = "StaffAdmissionChanged"
+    version: ClassVar[int] = 1
+    topic: ClassVar[str] = ENROLLMENT_EVENTS
+    key_field: ClassVar[str] = "staff_id"
+
+    staff_id: str = Field(description="Staff member or outside provider.", examples=["stf-0311"])
+    school_id: str = Field(description="School the staff member works at.", examples=["sch-0042"])
+    admission: StaffAdmission = Field(description="The district's decision (R28).", examples=["removed"])
+    decided_by: str = Field(description="Who decided (R27).", examples=["off-0701"])
+    decided_by_role: ActorRole = Field(description="Role of who decided (R27).", examples=["district_officer"])
+    reason: Text | None = Field(default=None, description="Reason in words, if given.", examples=["资质到期"])
+    effective_at: UtcDatetime = Field(description="From when the decision applies.", examples=["2025-10-08T06:00:00Z"])
+
+
+class StaffRegistered(Event):
+    """A staff member's contact details and responsibilities, sealed like a guardian's (R22): class
+    teachers, programme leads and school safety contacts are who notification reaches (R11, R12)."""
+
+    type_name: ClassVar[str] = "StaffRegistered"
+    version: ClassVar[int] = 1
+    topic: ClassVar[str] = ENROLLMENT_EVENTS
+    key_field: ClassVar[str] = "staff_id"
+
+    staff_id: str = Field(description="Staff member.", examples=["stf-0107"])
+    school_id: str = Field(description="School the staff member works at.", examples=["sch-0042"])
+    name: Text = Field(min_length=1, description="Staff member's name.", examples=["张老师"])
+    roles: list[StaffRole] = Field(
+        default_factory=list, description="Responsibilities messages are routed by.", examples=[["class_teacher"]]
+    )
+    class_ids: list[str] = Field(
+        default_factory=list, description="Classes the staff member is class teacher of.", examples=[["cls-0042-3-2"]]
+    )
+    programme_ids: list[str] = Field(
+        default_factory=list, description="Programmes the staff member leads.", examples=[["prg-0042-2025a"]]
+    )
+    phone_masked: str = Field(
+        pattern=r"\*", description="Phone with the middle digits masked; safe to show and log.", examples=["139****1234"]
+    )
+    phone_sealed: str = Field(
+        description="Phone encrypted with the contact sealing key; only notification opens it. Never the plain number.",
+        examples=["gAAAAABm3v2kZ8Q1sealedPhoneTokenExampleOnly=="],
+    )
+    push_token_sealed: str | None = Field(
+        default=None,
+        description="App push token encrypted with the contact sealing key; null if the app is not installed.",
+        examples=["gAAAAABm3v2kP0sealedPushTokenExampleOnly=="],
+    )
+    locale: Literal["zh-CN", "en"] = Field(default="zh-CN", description="Language for messages.", examples=["zh-CN"])
+    registered_by: str = Field(description="Who registered the contact (R27).", examples=["stf-0001"])
+    registered_by_role: ActorRole = Field(description="Role of who registered the contact (R27).", examples=["principal"])
+    registered_at: UtcDatetime = Field(description="When it was registered.", examples=["2025-08-26T11:20:00Z"])
+
+
+class PickupPersonAuthorised(Event):
+    """A guardian authorised a named person (a grandparent, relative, neighbour) to collect a student
+    until a day (R11). The plain phone number never travels."""
+
+    type_name: ClassVar[str] = "PickupPersonAuthorised"
+    version: ClassVar[int] = 1
+    topic: ClassVar[str] = ENROLLMENT_EVENTS
+    key_field: ClassVar[str] = "student_id"
+
+    pickup_person_id: str = Field(description="Pickup person id.", examples=["pku-000031"])
+    student_id: str = Field(description="Student they may collect.", examples=["stu-000123"])
+    guardian_id: str = Field(description="Guardian who authorised them.", examples=["gdn-000456"])
+    name: Text = Field(min_length=1, description="Name checked at the gate (R11).", examples=["李建国"])
+    relation: Text = Field(min_length=1, description="Relation to the student.", examples=["祖父"])
+    phone_masked: str = Field(pattern=r"\*", description="Phone with the middle digits masked.", examples=["137****4321"])
+    valid_until: date = Field(description="Last school-local day they may collect.", examples=["2026-01-31"])
+    decided_by: str = Field(description="Who decided (R27): the guardian, or staff on their behalf.", examples=["gdn-000456"])
+    decided_by_role: ActorRole = Field(description="Role of who decided (R27).", examples=["guardian"])
+    decided_at: UtcDatetime = Field(description="When the guardian authorised them.", examples=["2025-09-02T08:00:00Z"])
+
+
+class PickupPersonRevoked(Event):
+    """A guardian revoked a pickup person; from now they may not collect the student (R11)."""
+
+    type_name: ClassVar[str] = "PickupPersonRevoked"
+    version: ClassVar[int] = 1
+    topic: ClassVar[str] = ENROLLMENT_EVENTS
+    key_field: ClassVar[str] = "student_id"
+
+    pickup_person_id: str = Field(description="Pickup person revoked.", examples=["pku-000031"])
+    student_id: str = Field(description="Student concerned.", examples=["stu-000123"])
+    guardian_id: str = Field(description="Guardian who revoked.", examples=["gdn-000456"])
+    name: Text = Field(min_length=1, description="Name of the person revoked.", examples=["李建国"])
+    relation: Text = Field(min_length=1, description="Relation to the student.", examples=["祖父"])
+    phone_masked: str = Field(pattern=r"\*", description="Phone with the middle digits masked.", examples=["137****4321"])
+    valid_until: date = Field(description="Last day the authorisation would have run.", examples=["2026-01-31"])
+    decided_by: str = Field(description="Who decided (R27): the guardian, or staff on their behalf.", examples=["gdn-000456"])
+    decided_by_role: ActorRole = Field(description="Role of who decided (R27).", examples=["guardian"])
+    decided_at: UtcDatetime = Field(description="When the guardian revoked them.", examples=["2025-10-02T08:00:00Z"])
+
+
 EVENTS: tuple[type[Event], ...] = (
     ProgrammePublished,
     GuardianRegistered,
@@ -398,4 +501,8 @@ EVENTS: tuple[type[Event], ...] = (
     ApplicationReported,
     EnrollmentFiled,
     EnrollmentWithdrawn,
+    StaffAdmissionChanged,
+    StaffRegistered,
+    PickupPersonAuthorised,
+    PickupPersonRevoked,
 )
