@@ -12,7 +12,7 @@ from services.enrollment import handlers as h
 from services.enrollment.api.deps import ERRORS, Message, actor, correlation, uow
 from services.enrollment.domain import Actor
 from services.enrollment.domain.reference import KINDS, GuardianRecord
-from services.enrollment.domain.values import Id
+from services.enrollment.domain.values import Id, Text
 from services.enrollment.importer import FormatError, body_rows
 
 router = APIRouter(prefix="/v1", tags=["reference data"], responses=ERRORS)
@@ -54,7 +54,8 @@ class ImportReportOut(BaseModel):
 
 
 class AdmissionIn(BaseModel):
-    admission: Literal["admitted", "pending", "removed"] = Field(description="R28 准入和退出.")
+    admission: Literal["admitted", "pending", "suspended", "removed"] = Field(description="R28 准入和退出.")
+    reason: Text | None = Field(None, description="Why, in words; carried on StaffAdmissionChanged.")
     checked_on: date | None = Field(None, description="Day of the admission check.")
 
 
@@ -135,5 +136,6 @@ async def import_reference(request: Request, kind: Literal[tuple(KINDS)] = Path(
              summary="Admit (district, city) or remove (school too) staff and outside providers (R28).")
 async def set_admission(staff_id: Id, body: AdmissionIn, request: Request, who: Actor = Depends(actor)) -> StaffPublic:
     async with uow(request) as u:
-        row = await h.set_admission(u, who, staff_id, admission=body.admission, checked_on=body.checked_on)
+        row = await h.set_admission(u, who, staff_id, admission=body.admission, checked_on=body.checked_on,
+                                   reason=body.reason)
         return StaffPublic.model_validate(row)

@@ -11,7 +11,7 @@ from itertools import islice
 
 from pydantic import TypeAdapter
 
-from shared.contracts.enrollment import GuardianRegistered
+from shared.contracts.enrollment import GuardianRegistered, StaffAdmissionChanged
 from shared.privacy import Sealer, mask_phone
 from services.enrollment.db import EnrollmentUoW, StaffRow
 from services.enrollment.db import bulk
@@ -118,6 +118,8 @@ async def import_records(uow_factory: Callable[[], EnrollmentUoW], actor: Actor,
             if record is not None and record_id in first_line:
                 reasons = [f"{id_field}: {record_id} appears again (first on line {first_line[record_id]})"]
                 record = None
+            if record is not None and kind == "staff" and (reasons := import_admission_refusal(actor, record)):
+                record = None
             if record is None:
                 report.errors.append(RowError(line, record_id, reasons))
                 continue
@@ -183,7 +185,7 @@ async def _write_chunk(uow_factory: Callable[[], EnrollmentUoW], actor: Actor, k
 
 
 async def set_admission(uow: EnrollmentUoW, actor: Actor, staff_id: str, *, admission: str,
-                        checked_on: date | None) -> StaffRow:
+                        checked_on: date | None, reason: str | None = None) -> StaffRow:
     """R28 准入和退出: districts and the city admit staff and outside providers after the check; a school
     may remove its own (exit), but never admit them itself."""
     roles = ("district", "city") if admission == "admitted" else ("school", "district", "city")
@@ -200,5 +202,21 @@ async def set_admission(uow: EnrollmentUoW, actor: Actor, staff_id: str, *, admi
     row.admission_checked_on = checked_on or row.admission_checked_on
     row.updated_at = utcnow()
     uow.add(row)
+    # Attendance refuses a staff member who is not admitted from their next record on (R28, issue 16).
+    uow.publish(StaffAdmissionChanged(
+        staff_id=row.staff_id, school_id=row.school_id, admission=_EVENT_ADMISSION[admission],
+        decided_by=actor.subject, decided_by_role=actor.event_role, reason=reason, effective_at=row.updated_at))
     await uow.commit()
     return row
+
+
+# "pending" (not yet checked, or sent back for a new check) is not admitted: attendance hears "suspended".
+_EVENT_ADMISSION = {"admitted": "admitted", "pending": "suspended", "suspended": "suspended", "removed": "removed"}
+
+
+def import_admission_refusal(actor: Actor, record: Record) -> list[str]:
+    """A school's staff import may propose staff (pending) or record an exit, never admit: admission is
+    the district's decision after its check (R28, issue 16)."""
+    if actor.role == "school" and getattr(record, "admission", None) == "admitted":
+        return ["admission: a school may not admit its own staff; import them as pending and ask the district (R28)"]
+    return []

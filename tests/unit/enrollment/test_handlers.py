@@ -151,6 +151,20 @@ async def test_a_school_may_remove_staff_but_only_a_district_or_the_city_admits_
     assert row.admission == "removed" and row.admission_changed_by == w.principal
 
 
+async def test_every_admission_decision_is_published_for_attendance(world) -> None:
+    # R28, issue 16: set_admission published nothing, so attendance never heard of a removal.
+    store, w = world
+    async with store.uow() as uow:
+        await h.set_admission(uow, district(w), w.coach, admission="admitted", checked_on=date.today())
+    async with store.uow() as uow:
+        await h.set_admission(uow, district(w), w.coach, admission="removed", checked_on=None, reason="资质到期")
+    async with store.uow() as uow:
+        await h.set_admission(uow, district(w), w.coach, admission="removed", checked_on=None)
+    changes = [e for e, _ in store.events if e.type_name == "StaffAdmissionChanged"]
+    assert [(e.staff_id, e.admission, e.reason) for e in changes] == [(w.coach, "admitted", None), (w.coach, "removed", "资质到期")]
+    assert changes[1].decided_by_role == "district_officer" and changes[1].school_id == w.school
+
+
 async def test_every_problem_of_a_programme_is_reported_at_once(world) -> None:
     store, w = world
     with pytest.raises(DomainError) as caught:

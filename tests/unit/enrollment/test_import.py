@@ -198,3 +198,17 @@ async def test_a_large_chunk_of_events_is_copied_into_the_outbox_in_the_kits_for
     assert rows[0].headers == {"event_id": str(envelope.event_id), "type": "GuardianRegistered", "version": "1",
                                "correlation_id": envelope.correlation_id, "producer": "enrollment"}
     assert rows[0].key == event.guardian_id == envelope.key and event.registered_by == "city-1"
+
+
+async def test_a_schools_staff_import_proposes_staff_but_never_admits_them(client, prefix) -> None:
+    # R28, issue 16: the admission column was written as sent, so a school admitted its own staff.
+    w = World(prefix)
+    await w.load_reference(client)
+    report = await _import(client, "staff", [
+        {"staff_id": f"stf-{prefix}-new", "school_id": w.school, "name": "新老师", "admission": "pending"},
+        {"staff_id": f"stf-{prefix}-self", "school_id": w.school, "name": "自批", "admission": "admitted"},
+    ], w.school_token)
+
+    assert _counts(report) == (1, 0, 0, 1)
+    assert report["errors"][0]["record_id"] == f"stf-{prefix}-self"
+    assert "may not admit" in report["errors"][0]["reasons"][0]
