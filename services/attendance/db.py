@@ -368,6 +368,22 @@ class AttendanceUoW(UnitOfWork):
              "acts": json.dumps(activities, ensure_ascii=False, sort_keys=True)},
         )
 
+    async def save_staff_admissions(self, decisions: Sequence[tuple[str, str, str, str, datetime]]) -> None:
+        """(staff_id, school_id, admission, decided_by, effective_at): the latest decision per staff member
+        wins; an older one arriving late does not (R28)."""
+        if not decisions:
+            return
+        staff, schools, admissions, deciders, effective = _columns(decisions, 5)
+        await self._run(
+            "insert into staff_admissions (staff_id, school_id, admission, decided_by, effective_at)"
+            " select * from unnest(cast(:st as text[]), cast(:sc as text[]), cast(:ad as text[]), cast(:by as text[]),"
+            " cast(:at as timestamptz[]))"
+            " on conflict (staff_id) do update set school_id = excluded.school_id, admission = excluded.admission,"
+            " decided_by = excluded.decided_by, effective_at = excluded.effective_at"
+            " where staff_admissions.effective_at <= excluded.effective_at",
+            {"st": staff, "sc": schools, "ad": admissions, "by": deciders, "at": effective},
+        )
+
     async def save_guardians(self, guardians: Sequence[tuple[str, str, str, Sequence[str]]]) -> None:
         """(guardian_id, name, school_id, student_ids), each guardian at most once: a guardian's student list
         replaces the previous one (R11, R22). Two statements for any number of guardians."""
@@ -438,7 +454,10 @@ class AttendanceUoW(UnitOfWork):
             " i.event_id as seen_event_id, i.content as seen_content, i.received_at as seen_at,"
             " r.student_id is not null as enrolled, r.*, coalesce(g.ships, '[]'::jsonb) as ships,"
             " p.programme_id is not null as published, p.school_id as p_school_id, p.district_id as p_district_id,"
-            " p.sessions, p.extended_care_until_local, p.staff_ids, p.responsible_id, p.activities,"
+            " p.sessions, p.extended_care_until_local, p.responsible_id, p.activities,"
+            # Staff the district suspended or removed are not admitted, whatever the programme lists (R28).
+            " (select coalesce(jsonb_agg(x), '[]'::jsonb) from jsonb_array_elements_text(p.staff_ids) x where not exists"
+            "   (select 1 from staff_admissions a where a.staff_id = x and a.admission <> 'admitted')) as staff_ids,"
             f" d.session_date is not null as has_day, {', '.join('d.' + c.strip() for c in _DAY_COLUMNS.split(','))}"
             " from unnest(cast(:sc as text[]), cast(:st as text[]), cast(:dt as date[]), cast(:rc as text[]))"
             "   as k(school_id, student_id, session_date, record_id)"

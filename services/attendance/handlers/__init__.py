@@ -9,7 +9,7 @@ from services.attendance.handlers.excusals import Excused, excuse_student
 from services.attendance.handlers.group_commit import GroupCommit, Stopping
 from services.attendance.handlers.ingest import Submitted, event_id_for, ingest, record_from_topic, topic_ingest_handler
 from services.attendance.handlers.policy import Policy, utc_now
-from services.attendance.handlers.roster import apply_enrolment_changes, store_programme
+from services.attendance.handlers.roster import apply_enrolment_changes, apply_staff_admissions, store_programme
 from services.attendance.handlers.timers import SweepReport, sweep, timer_event_id
 from shared.messaging.consumer import BatchHandler, Item, batch_handler
 
@@ -30,6 +30,9 @@ def handler_table(policy: Policy) -> dict[str, BatchHandler]:
         for item in items:
             if item.envelope.type == "ProgrammePublished":
                 await store_programme(uow, item.envelope, item.event)
+        admissions = [item.event for item in items if item.envelope.type == "StaffAdmissionChanged"]
+        if admissions:
+            await apply_staff_admissions(uow, admissions)
         changes = [item for item in items if item.envelope.type in ENROLMENT_CHANGES]
         if changes:
             await apply_enrolment_changes(uow, changes)
@@ -37,13 +40,13 @@ def handler_table(policy: Policy) -> dict[str, BatchHandler]:
         if records:
             await ingest_school_records(uow, records)
 
-    return {name: apply_consumed for name in ("ProgrammePublished", *ENROLMENT_CHANGES, *SCHOOL_RECORDS)}
+    return {name: apply_consumed for name in ("ProgrammePublished", "StaffAdmissionChanged", *ENROLMENT_CHANGES, *SCHOOL_RECORDS)}
 
 
 HANDLERS = handler_table(Policy())
 
 __all__ = [
-    "HANDLERS", "Excused", "GroupCommit", "Policy", "Stopping", "Submitted", "SweepReport", "apply_enrolment_changes", "event_id_for", "excuse_student",
+    "HANDLERS", "Excused", "GroupCommit", "Policy", "Stopping", "Submitted", "SweepReport", "apply_enrolment_changes", "apply_staff_admissions", "event_id_for", "excuse_student",
     "handler_table", "ingest", "record_from_topic", "store_programme", "sweep",
     "timer_event_id", "utc_now",
 ]

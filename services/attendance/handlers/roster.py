@@ -7,7 +7,13 @@ from dataclasses import dataclass
 from datetime import date
 
 from services.attendance.db import AttendanceUoW, Filing
-from shared.contracts.enrollment import EnrollmentFiled, EnrollmentWithdrawn, GuardianRegistered, ProgrammePublished
+from shared.contracts.enrollment import (
+    EnrollmentFiled,
+    EnrollmentWithdrawn,
+    GuardianRegistered,
+    ProgrammePublished,
+    StaffAdmissionChanged,
+)
 from shared.contracts.envelope import Envelope
 from shared.messaging.consumer import Item, batch_handler
 
@@ -77,6 +83,18 @@ async def store_programme(uow: AttendanceUoW, envelope: Envelope, event: Program
         staff_ids=sorted(staff), responsible_id=event.published_by, published_at=event.published_at,
         activities={activity.activity_id: activity.tier for activity in event.activities},
     )
+
+
+async def apply_staff_admissions(uow: AttendanceUoW, events: Sequence[StaffAdmissionChanged]) -> None:
+    """The district's decisions (R28, issue 16): a suspended or removed staff member's next check-in,
+    check-out, handover or activity record is refused with staff_not_admitted. The latest decision per
+    staff member in the batch is kept; the table keeps the latest overall."""
+    latest: dict[str, StaffAdmissionChanged] = {}
+    for event in events:
+        if event.staff_id not in latest or latest[event.staff_id].effective_at <= event.effective_at:
+            latest[event.staff_id] = event
+    await uow.save_staff_admissions(
+        [(e.staff_id, e.school_id, e.admission, e.decided_by, e.effective_at) for e in latest.values()])
 
 
 async def _apply_guardians(uow: AttendanceUoW, events: list[GuardianRegistered]) -> None:

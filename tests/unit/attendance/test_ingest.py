@@ -3,10 +3,11 @@ duplicates, out-of-order records, handover refusals and the roster (R11, R14, R1
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import date
+from datetime import datetime
 
 from services.attendance import handlers as h
 from services.attendance.domain import Record, Rejection
+from shared.contracts.enrollment import StaffAdmissionChanged
 from tests.unit.attendance.conftest import DAY, School, local, outbox, unique
 
 
@@ -124,14 +125,32 @@ async def test_a_withdrawn_student_is_rejected_from_the_day_the_withdrawal_takes
     assert (outcome.status, outcome.reason_code) == ("rejected", "withdrawn")
 
 
-async def test_staff_removed_by_a_republished_programme_may_no_longer_check_children_in(school, uow_factory, policy) -> None:
-    student = await school.enrol()
-    await school.publish(staff=["stf-new"], published_at=local("08:00", date(2025, 9, 2)))
-    (outcome,) = await run(uow_factory, policy, [rec(school, "check_in", student, "15:25")])
-    assert outcome.reason_code == "staff_not_admitted"
-    await school.publish(staff=[school.staff_id], published_at=local("08:00", date(2025, 9, 1)))
-    (still,) = await run(uow_factory, policy, [rec(school, "check_in", student, "15:25")])
-    assert still.reason_code == "staff_not_admitted", "an older publication arriving late does not win"
+async def _decide(school: School, admission: str, effective_at: datetime) -> None:
+    await school._apply(h.HANDLERS["StaffAdmissionChanged"], StaffAdmissionChanged(
+        staff_id=school.staff_id, school_id=school.school_id, admission=admission, decided_by="off-unit",
+        decided_by_role="district_officer", effective_at=effective_at))
+
+
+async def test_staff_the_district_removes_are_refused_from_their_next_record_on(school, uow_factory, policy) -> None:
+    # R28, issue 16: the removal arrives as enrollment publishes it, not as a re-published programme.
+    student, other = await school.enrol(), await school.enrol()
+    (before,) = await run(uow_factory, policy, [rec(school, "check_in", student, "15:25")])
+    assert before.status == "accepted"
+    await _decide(school, "removed", local("16:00"))
+    refused = await run(uow_factory, policy, [rec(school, "check_out", student, "17:10"),
+                                              rec(school, "activity", student, "16:10"),
+                                              rec(school, "check_in", other, "16:20")])
+    assert [(o.status, o.reason_code) for o in refused] == [("rejected", "staff_not_admitted")] * 3
+    (day,) = await outbox(uow_factory, school.school_id, "StudentCheckedIn")
+    assert not await outbox(uow_factory, school.school_id, "StudentCheckedOut"), "the child stays on site"
+
+    await _decide(school, "admitted", local("16:30"))
+    await _decide(school, "suspended", local("16:05"))  # an older decision arriving late does not win
+    (after,) = await run(uow_factory, policy, [rec(school, "check_out", student, "17:12")])
+    assert after.status == "accepted"
+    await _decide(school, "suspended", local("16:40"))
+    (suspended,) = await run(uow_factory, policy, [rec(school, "check_in", other, "16:45")])
+    assert suspended.reason_code == "staff_not_admitted"
 
 
 async def test_a_record_about_another_schools_student_is_rejected(school, uow_factory, policy) -> None:
