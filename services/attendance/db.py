@@ -10,7 +10,7 @@ import json
 import re
 import uuid
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime
 from typing import Any
 
@@ -371,17 +371,30 @@ class AttendanceUoW(UnitOfWork):
     async def save_staff_admissions(self, decisions: Sequence[tuple[str, str, str, str, datetime]]) -> None:
         """(staff_id, school_id, admission, decided_by, effective_at): the latest decision per staff member
         wins; an older one arriving late does not (R28)."""
-        if not decisions:
+        await self._save_latest("staff_admissions", ("staff_id",), (("school_id", "text"), ("admission", "text"),
+                                ("decided_by", "text"), ("effective_at", "timestamptz")), decisions)
+
+    async def save_pickup_persons(self, decisions: Sequence[tuple[str, str, date, bool, datetime]]) -> None:
+        """(student_id, pickup_person_id, valid_until, revoked, decided_at): the latest decision per person
+        wins, so a late authorisation never undoes a revocation that came after it (R11)."""
+        await self._save_latest("pickup_persons", ("student_id", "pickup_person_id"), (
+            ("valid_until", "date"), ("revoked", "boolean"), ("decided_at", "timestamptz")), decisions)
+
+    async def _save_latest(self, table: str, keys: tuple[str, ...], values: tuple[tuple[str, str], ...],
+                           rows: Sequence[tuple]) -> None:
+        """Upsert text-keyed rows whose last value column is when they were decided: a row decided earlier
+        than the stored one changes nothing. Table and column names are this module's constants."""
+        if not rows:
             return
-        staff, schools, admissions, deciders, effective = _columns(decisions, 5)
+        columns = [(k, "text") for k in keys] + list(values)
+        names = ", ".join(name for name, _ in columns)
+        casts = ", ".join(f"cast(:c{i} as {kind}[])" for i, (_, kind) in enumerate(columns))
+        updates = ", ".join(f"{name} = excluded.{name}" for name, _ in values)
+        decided = values[-1][0]
         await self._run(
-            "insert into staff_admissions (staff_id, school_id, admission, decided_by, effective_at)"
-            " select * from unnest(cast(:st as text[]), cast(:sc as text[]), cast(:ad as text[]), cast(:by as text[]),"
-            " cast(:at as timestamptz[]))"
-            " on conflict (staff_id) do update set school_id = excluded.school_id, admission = excluded.admission,"
-            " decided_by = excluded.decided_by, effective_at = excluded.effective_at"
-            " where staff_admissions.effective_at <= excluded.effective_at",
-            {"st": staff, "sc": schools, "ad": admissions, "by": deciders, "at": effective},
+            f"insert into {table} ({names}) select * from unnest({casts})"
+            f" on conflict ({', '.join(keys)}) do update set {updates} where {table}.{decided} <= excluded.{decided}",
+            {f"c{i}": column for i, column in enumerate(_columns(rows, len(columns)))},
         )
 
     async def save_guardians(self, guardians: Sequence[tuple[str, str, str, Sequence[str]]]) -> None:
@@ -452,7 +465,7 @@ class AttendanceUoW(UnitOfWork):
             "select k.school_id as k_school_id, k.record_id as k_record_id, k.session_date as on_date,"
             " i.record_id is not null as seen, i.status as seen_status, i.reason_code as seen_reason_code,"
             " i.event_id as seen_event_id, i.content as seen_content, i.received_at as seen_at,"
-            " r.student_id is not null as enrolled, r.*, coalesce(g.ships, '[]'::jsonb) as ships,"
+            " r.student_id is not null as enrolled, r.*, coalesce(g.ships, '[]'::jsonb) as ships, pp.pp_valid, pp.pp_revoked,"
             " p.programme_id is not null as published, p.school_id as p_school_id, p.district_id as p_district_id,"
             " p.sessions, p.extended_care_until_local, p.responsible_id, p.activities,"
             # Staff the district suspended or removed are not admitted, whatever the programme lists (R28).
@@ -467,7 +480,12 @@ class AttendanceUoW(UnitOfWork):
             " left join attendance_days d on d.student_id = r.student_id and d.programme_id = r.programme_id"
             "   and d.session_date = k.session_date"
             " left join lateral (select jsonb_agg(jsonb_build_array(s.guardian_id, s.guardian_name)) as ships"
-            "   from guardianships s where s.student_id = r.student_id) g on true",
+            "   from guardianships s where s.student_id = r.student_id) g on true"
+            # Pickup persons the guardians named (R11): valid on the record's day, or revoked.
+            " left join lateral (select coalesce(jsonb_agg(pp.pickup_person_id) filter (where not pp.revoked"
+            "   and pp.valid_until >= k.session_date), '[]'::jsonb) as pp_valid, coalesce(jsonb_agg(pp.pickup_person_id)"
+            "   filter (where pp.revoked), '[]'::jsonb) as pp_revoked"
+            "   from pickup_persons pp where pp.student_id = r.student_id) pp on true",
             {"sc": schools, "st": students, "dt": dates, "rc": record_ids},
         )
         seen: dict[tuple[str, str], Seen] = {}
@@ -485,7 +503,11 @@ class AttendanceUoW(UnitOfWork):
             if (r.student_id, r.programme_id) not in enrolments:
                 ships = json.loads(r.ships) if isinstance(r.ships, str) else r.ships
                 names.update((guardian_id, name) for guardian_id, name in ships)
-                enrolments[(r.student_id, r.programme_id)] = _enrolment(r, (guardian_id for guardian_id, _ in ships))
+                enrolment = _enrolment(r, (guardian_id for guardian_id, _ in ships))
+                valid, revoked = (set(json.loads(v) if isinstance(v, str) else v) for v in (r.pp_valid, r.pp_revoked))
+                enrolments[(r.student_id, r.programme_id)] = replace(
+                    enrolment, authorised_pickup_ids=(enrolment.authorised_pickup_ids - revoked) | valid,
+                    revoked_pickup_ids=enrolment.revoked_pickup_ids | revoked)
             if r.published and r.programme_id not in schedules:
                 schedules[r.programme_id] = _timetable(r.programme_id, r.p_school_id, r.p_district_id, r.sessions,
                                                        r.extended_care_until_local, r.staff_ids, r.responsible_id,

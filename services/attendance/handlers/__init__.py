@@ -9,11 +9,17 @@ from services.attendance.handlers.excusals import Excused, excuse_student
 from services.attendance.handlers.group_commit import GroupCommit, Stopping
 from services.attendance.handlers.ingest import Submitted, event_id_for, ingest, record_from_topic, topic_ingest_handler
 from services.attendance.handlers.policy import Policy, utc_now
-from services.attendance.handlers.roster import apply_enrolment_changes, apply_staff_admissions, store_programme
+from services.attendance.handlers.roster import (
+    apply_enrolment_changes,
+    apply_pickup_persons,
+    apply_staff_admissions,
+    store_programme,
+)
 from services.attendance.handlers.timers import SweepReport, sweep, timer_event_id
 from shared.messaging.consumer import BatchHandler, Item, batch_handler
 
 ENROLMENT_CHANGES = ("GuardianRegistered", "EnrollmentFiled", "EnrollmentWithdrawn")
+PICKUP_PERSONS = ("PickupPersonAuthorised", "PickupPersonRevoked")
 SCHOOL_RECORDS = ("SchoolCheckInRecorded", "SchoolCheckOutRecorded", "SchoolActivityRecorded")
 
 
@@ -33,6 +39,9 @@ def handler_table(policy: Policy) -> dict[str, BatchHandler]:
         admissions = [item.event for item in items if item.envelope.type == "StaffAdmissionChanged"]
         if admissions:
             await apply_staff_admissions(uow, admissions)
+        pickups = [item.event for item in items if item.envelope.type in PICKUP_PERSONS]
+        if pickups:
+            await apply_pickup_persons(uow, pickups)
         changes = [item for item in items if item.envelope.type in ENROLMENT_CHANGES]
         if changes:
             await apply_enrolment_changes(uow, changes)
@@ -40,13 +49,14 @@ def handler_table(policy: Policy) -> dict[str, BatchHandler]:
         if records:
             await ingest_school_records(uow, records)
 
-    return {name: apply_consumed for name in ("ProgrammePublished", "StaffAdmissionChanged", *ENROLMENT_CHANGES, *SCHOOL_RECORDS)}
+    return {name: apply_consumed for name in ("ProgrammePublished", "StaffAdmissionChanged", *PICKUP_PERSONS, *ENROLMENT_CHANGES,
+                                       *SCHOOL_RECORDS)}
 
 
 HANDLERS = handler_table(Policy())
 
 __all__ = [
-    "HANDLERS", "Excused", "GroupCommit", "Policy", "Stopping", "Submitted", "SweepReport", "apply_enrolment_changes", "apply_staff_admissions", "event_id_for", "excuse_student",
+    "HANDLERS", "Excused", "GroupCommit", "Policy", "Stopping", "Submitted", "SweepReport", "apply_enrolment_changes", "apply_pickup_persons", "apply_staff_admissions", "event_id_for", "excuse_student",
     "handler_table", "ingest", "record_from_topic", "store_programme", "sweep",
     "timer_event_id", "utc_now",
 ]

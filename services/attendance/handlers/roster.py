@@ -11,6 +11,8 @@ from shared.contracts.enrollment import (
     EnrollmentFiled,
     EnrollmentWithdrawn,
     GuardianRegistered,
+    PickupPersonAuthorised,
+    PickupPersonRevoked,
     ProgrammePublished,
     StaffAdmissionChanged,
 )
@@ -95,6 +97,18 @@ async def apply_staff_admissions(uow: AttendanceUoW, events: Sequence[StaffAdmis
             latest[event.staff_id] = event
     await uow.save_staff_admissions(
         [(e.staff_id, e.school_id, e.admission, e.decided_by, e.effective_at) for e in latest.values()])
+
+
+async def apply_pickup_persons(uow: AttendanceUoW, events: Sequence[PickupPersonAuthorised | PickupPersonRevoked]) -> None:
+    """People a guardian named to collect the child (R11, issue 16): an authorised one may collect until
+    valid_until; a revoked one is refused as pickup_revoked. The latest decision per person wins."""
+    latest: dict[tuple[str, str], PickupPersonAuthorised | PickupPersonRevoked] = {}
+    for event in events:
+        key = (event.student_id, event.pickup_person_id)
+        if key not in latest or latest[key].decided_at <= event.decided_at:
+            latest[key] = event
+    await uow.save_pickup_persons([(e.student_id, e.pickup_person_id, e.valid_until, isinstance(e, PickupPersonRevoked),
+                                    e.decided_at) for e in latest.values()])
 
 
 async def _apply_guardians(uow: AttendanceUoW, events: list[GuardianRegistered]) -> None:

@@ -3,11 +3,11 @@ duplicates, out-of-order records, handover refusals and the roster (R11, R14, R1
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import datetime
+from datetime import date, datetime
 
 from services.attendance import handlers as h
 from services.attendance.domain import Record, Rejection
-from shared.contracts.enrollment import StaffAdmissionChanged
+from shared.contracts.enrollment import PickupPersonAuthorised, PickupPersonRevoked, StaffAdmissionChanged
 from tests.unit.attendance.conftest import DAY, School, local, outbox, unique
 
 
@@ -151,6 +151,37 @@ async def test_staff_the_district_removes_are_refused_from_their_next_record_on(
     await _decide(school, "suspended", local("16:40"))
     (suspended,) = await run(uow_factory, policy, [rec(school, "check_in", other, "16:45")])
     assert suspended.reason_code == "staff_not_admitted"
+
+
+def _pickup(school: School, student: str, person: str, *, revoked: bool = False, until: date = DAY,
+            decided_at: datetime | None = None):  # noqa: ANN202 - either pickup-person event
+    kind = PickupPersonRevoked if revoked else PickupPersonAuthorised
+    event = kind(pickup_person_id=person, student_id=student, guardian_id=f"gdn-{student}", name="李建国", relation="祖父",
+                 phone_masked="137****4321", valid_until=until, decided_by=f"gdn-{student}", decided_by_role="guardian",
+                 decided_at=decided_at or local("08:00"))
+    return school._apply(h.HANDLERS[kind.type_name], event)
+
+
+async def test_a_grandparent_the_guardian_authorised_collects_and_others_are_refused(school, uow_factory, policy) -> None:
+    # R11, issue 16: only registered guardians could collect; families name grandparents and neighbours.
+    a, b, c = await school.enrol(), await school.enrol(), await school.enrol()
+    await _pickup(school, a, "pku-grandpa")
+    await _pickup(school, b, "pku-neighbour")
+    await _pickup(school, b, "pku-neighbour", revoked=True, decided_at=local("09:00"))
+    await _pickup(school, b, "pku-neighbour", decided_at=local("08:30"))  # late, older: does not undo the revocation
+    await _pickup(school, c, "pku-aunt", until=date(2025, 9, 1))
+    await run(uow_factory, policy, [rec(school, "check_in", s, "15:25") for s in (a, b, c)])
+    outcomes = await run(uow_factory, policy, [
+        rec(school, "check_out", a, "17:10", collected_by_id="pku-stranger"),
+        rec(school, "check_out", a, "17:11", collected_by_id="pku-grandpa"),
+        rec(school, "check_out", b, "17:12", collected_by_id="pku-neighbour"),
+        rec(school, "check_out", c, "17:13", collected_by_id="pku-aunt"),
+    ])
+    assert [(o.status, o.reason_code) for o in outcomes] == [
+        ("rejected", "unauthorised_collector"), ("accepted", None), ("rejected", "unauthorised_collector"),
+        ("rejected", "unauthorised_collector")]
+    alerts = await outbox(uow_factory, school.school_id, "UnauthorisedPickupRefused")
+    assert sorted(e["payload"]["reason"] for e in alerts) == ["not_on_pickup_list", "not_on_pickup_list", "pickup_revoked"]
 
 
 async def test_a_record_about_another_schools_student_is_rejected(school, uow_factory, policy) -> None:
