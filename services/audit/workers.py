@@ -106,6 +106,8 @@ class LedgerWorkers:
             return await consistency_proof(uow, old, new)  # type: ignore[arg-type]
 
     async def _cosign(self, uow: AuditUoW, now: datetime) -> bool:
+        if self.cosigned_note is None and (kept := await uow.latest_cosigned()) is not None:
+            self.cosigned_size, self.cosigned_note = kept  # a restart serves the kept one at once
         latest = await uow.latest_checkpoint()
         if latest is not None and latest.tree_size > self.cosigned_size:
             size, lines = self._pending
@@ -118,6 +120,8 @@ class LedgerWorkers:
             if len(lines) >= self.witness_quorum:
                 self.cosigned_note = with_cosignatures(latest.signed_note, lines.values())
                 self.cosigned_size = size
+                await uow.insert_cosigned(size, self.cosigned_note, sorted(lines))
+                await uow.commit()
                 self._cosigned_published_at = latest.published_at or now
         since = self._cosigned_published_at or self._started
         self.cosigned_age.set(max(0.0, (now - since).total_seconds()))

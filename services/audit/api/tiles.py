@@ -121,9 +121,9 @@ def _tile_response(body: bytes, width: int) -> Response:
                     "quorum has cosigned; public.")
 async def checkpoint(request: Request, db: AuditUoW = UowDep) -> PlainTextResponse:
     workers = request.app.state.runtime.extras.get("workers")
-    note = None
     if workers is not None and getattr(workers, "witness_quorum", 0):
-        note = workers.cosigned_note
+        kept = await db.latest_cosigned()  # kept in the database: a restarted process serves it at once
+        note = kept[1] if kept else None
     else:
         cp = await db.latest_checkpoint()
         note = cp.signed_note if cp else None

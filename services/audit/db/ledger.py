@@ -193,6 +193,19 @@ class LedgerStore:
         return (await self.session.execute(
             text("select coalesce(max(tree_size), 0) from ledger_checkpoints"))).scalar_one()
 
+    async def insert_cosigned(self, size: int, cosigned_note: str, witnesses: Sequence[str]) -> None:
+        """Keep a checkpoint the witnesses' quorum cosigned (issue 17); a size kept already stays as it was."""
+        await self.session.execute(
+            text("insert into ledger_cosigned (tree_size, cosigned_note, witnesses) values (:s, :n, :w) "
+                 "on conflict (tree_size) do nothing"),
+            {"s": size, "n": cosigned_note, "w": list(witnesses)})
+
+    async def latest_cosigned(self) -> tuple[int, str] | None:
+        """(size, note with cosignature lines) of the newest checkpoint the quorum cosigned."""
+        row = (await self.session.execute(text(
+            "select tree_size, cosigned_note from ledger_cosigned order by tree_size desc limit 1"))).first()
+        return (row.tree_size, row.cosigned_note) if row else None
+
     # -- reading entries ----------------------------------------------------------------------
     async def entry(self, seq: int) -> StoredEntry | None:
         row = (await self.session.execute(select(ledger_entries).where(ledger_entries.c.seq == seq))).first()

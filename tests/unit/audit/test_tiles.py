@@ -5,11 +5,14 @@ which the checkpoint's root is rebuilt; entry bundles need an auditor's token, e
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from datetime import datetime, timezone
 from types import SimpleNamespace
 
 import httpx
 import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from fastapi import FastAPI
+from prometheus_client import CollectorRegistry
 
 from services.audit import api
 from services.audit.api.tiles import (
@@ -23,6 +26,9 @@ from services.audit.api.tiles import (
 )
 from services.audit.ledger.checkpoint import open_checkpoint
 from services.audit.ledger.merkle import leaf_hash, root
+from services.audit.ledger.witness import WitnessKey, _key_id, cosign, cosignatures
+from services.audit.witnesses import Witness, WitnessRefused
+from services.audit.workers import LedgerWorkers
 from tests.tokens import bearer, verifier
 from tests.unit.audit.harness import TestLedger
 from tests.unit.audit.money import School
@@ -112,3 +118,59 @@ async def test_entry_bundles_need_an_auditor_because_entries_name_students(serve
         data = data[2 + n:]
     tile = (await client.get("/tile/0/000")).content
     assert [leaf_hash(e) for e in entries] == [tile[i:i + 32] for i in range(0, len(tile), 32)]
+
+
+class _SigningWitness(Witness):
+    """A witness that cosigns whatever it is sent, with its own key (no HTTP), unless it is down."""
+
+    up = True
+
+    async def add_checkpoint(self, old_size: int, proof, signed_note: str) -> str:  # noqa: ANN001
+        if not self.up:
+            raise WitnessRefused(self.key.name, 503, "down")
+        return cosign(signed_note, self.key.name, self.private, 1_700_000_000)
+
+
+async def test_the_cosigned_checkpoint_is_kept_so_a_restart_serves_it_at_once(database_url: str) -> None:
+    ledger = await TestLedger.create(database_url, "kept")
+    try:
+        private = Ed25519PrivateKey.generate()
+        raw = private.public_key().public_bytes_raw()
+        witness = _SigningWitness("http://unused", WitnessKey("w.test", _key_id("w.test", raw), private.public_key()))
+        witness.private = private  # type: ignore[attr-defined]
+
+        def workers() -> LedgerWorkers:
+            return LedgerWorkers(SimpleNamespace(uow_factory=ledger.uow), ledger.signer,  # type: ignore[arg-type]
+                                 ledger.origin, ledger.policy, checkpoint_seconds=1, check_seconds=1,
+                                 registry=CollectorRegistry(), witnesses=[witness], witness_quorum=1)
+
+        def app_of(w: LedgerWorkers) -> FastAPI:
+            app = FastAPI()
+            for router in api.routers:
+                app.include_router(router)
+            app.state.runtime = SimpleNamespace(uow_factory=ledger.uow, authority=verifier(),
+                                                extras={"workers": w, "signer": ledger.signer, "origin": ledger.origin})
+            return app
+
+        school = School("kpt")
+        await ledger.feed(*(school.payment(school.student(), 100 + i) for i in range(5)))
+        first, now = workers(), datetime.now(timezone.utc)
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app_of(first)), base_url="http://a") as c:
+            async with ledger.uow() as uow:
+                await first._checkpoint(uow, now)
+            assert (await c.get("/checkpoint")).status_code == 404  # signed, not yet cosigned by the quorum
+            async with ledger.uow() as uow:
+                await first._cosign(uow, now)
+            served = (await c.get("/checkpoint")).text
+        assert served == first.cosigned_note and [c.witness for c in cosignatures(served, [witness.key])] == ["w.test"]
+
+        restarted = workers()  # a new process: nothing in memory, and the witness is down
+        witness.up = False
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app_of(restarted)), base_url="http://a") as c:
+            assert (await c.get("/checkpoint")).text == served
+            async with ledger.uow() as uow:
+                await restarted._cosign(uow, now)
+            listed = (await c.get("/v1/ledger/witnesses")).json()
+        assert listed["cosigned_note"] == served and listed["cosigned_size"] == 5
+    finally:
+        await ledger.close()
