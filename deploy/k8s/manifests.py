@@ -128,6 +128,9 @@ SPECS: dict[str, ServiceSpec] = {
         # LEDGER_WITNESS_QUORUM, default all) are the operators' choice: an overlay or `kubectl edit` sets
         # them (docs/audit.md, section 3a); empty, nothing is cosigned.
         config=(("LEDGER_ORIGIN", "beilei.city/audit-ledger"), ("LEDGER_WITNESSES", "")),
+        # The witnesses run outside the cluster, by other operators (C2SP tlog-witness over HTTPS): the
+        # pods must reach them to have checkpoints cosigned (issue 17).
+        egress_https_internet=True,
         database_roles=AUDIT_DATABASE_ROLES,
     ),
 }
@@ -434,7 +437,8 @@ def _namespace(name: str) -> dict:
 
 def network_policy(spec: ServiceSpec) -> dict:
     """Services never call each other: HTTP comes only from the ingress controller and Prometheus; a pod
-    reaches DNS, the Kafka brokers, its own database and (notification only) the providers over HTTPS."""
+    reaches DNS, the Kafka brokers, its own database and, over HTTPS, the providers (notification) or the
+    witnesses (audit)."""
     name = spec.name
     egress = [
         {

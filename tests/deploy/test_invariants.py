@@ -301,14 +301,17 @@ def test_each_service_may_reach_only_dns_kafka_and_its_own_database(rendered: Re
         labels = deployment["spec"]["template"]["metadata"]["labels"]
         [policy] = [p for p in policies if selects(p["spec"]["podSelector"], labels)]
         assert set(policy["spec"]["policyTypes"]) == {"Ingress", "Egress"}, name
-        allowed_ports = {53, 9093, 5432} | ({443} if name == "notification" else set())
+        # Over HTTPS outside the cluster: notification to the SMS and push providers, audit to the witnesses
+        # that cosign its checkpoints (issue 17), which other operators run.
+        outside = name in ("notification", "audit")
+        allowed_ports = {53, 9093, 5432} | ({443} if outside else set())
         assert egress_ports(policy) == allowed_ports, name
         databases = [peer["podSelector"]["matchLabels"]["cnpg.io/cluster"]
                      for rule in policy["spec"]["egress"] for peer in rule["to"]
                      if "cnpg.io/cluster" in peer.get("podSelector", {}).get("matchLabels", {})]
         assert databases == [f"pg-{name}"], name
         internet = [peer for rule in policy["spec"]["egress"] for peer in rule["to"] if "ipBlock" in peer]
-        assert bool(internet) == (name == "notification"), name
+        assert bool(internet) == outside, name
 
 
 def test_no_service_accepts_traffic_from_another_service(rendered: Rendered) -> None:
