@@ -99,6 +99,9 @@ async def test_checkpoint_and_hash_tiles_are_public_and_rebuild_the_signed_root(
     assert partial.status_code == 200 and "immutable" not in partial.headers["cache-control"]
     hashes = full.content + partial.content
     assert root([hashes[i:i + 32] for i in range(0, len(hashes), 32)]) == cp.root_hash
+    # Level 1 holds the stored hashes of complete 256-leaf subtrees: here the first one.
+    above = await client.get("/tile/1/000.p/1")
+    assert above.status_code == 200 and above.content == root([full.content[i:i + 32] for i in range(0, 8192, 32)])
     # Nothing beyond the signed tree, no level-1 tile before 256 complete subtrees, no odd paths.
     for missing in (f"/{tile_path(0, 1, width + 1)}", "/tile/0/002", "/tile/1/000", "/tile/0/0",
                     "/tile/0/x000/000", "/tile/9/000"):
