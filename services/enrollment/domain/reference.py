@@ -85,10 +85,15 @@ class GuardianRecord(Record):
     @field_validator("phone")
     @classmethod
     def _mobile(cls, value: str) -> str:
-        try:
-            return normalise_mobile(value)
-        except DomainError as exc:
-            raise ValueError(str(exc)) from None
+        return as_mobile(value)
+
+
+def as_mobile(value: str) -> str:
+    """A mainland mobile number in its normal form, or a validation error (guardians, pickup persons)."""
+    try:
+        return normalise_mobile(value)
+    except DomainError as exc:
+        raise ValueError(str(exc)) from None
 
 
 # In dependency order: a district's import runs in this order, so that each record finds those it names.
