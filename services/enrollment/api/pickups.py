@@ -5,11 +5,11 @@ from __future__ import annotations
 from datetime import date
 
 from fastapi import APIRouter, Depends, Request
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field
 
 from services.enrollment.api.deps import ERRORS, actor, uow
 from services.enrollment.domain import Actor
-from services.enrollment.domain.reference import as_mobile
+from services.enrollment.domain.reference import Mobile
 from services.enrollment.domain.values import Id, Text
 from services.enrollment.handlers import pickups as h
 
@@ -21,14 +21,8 @@ class PickupPersonIn(BaseModel):
 
     name: Text = Field(description="Name checked at the gate (R11).")
     relation: Text = Field(description="Relation to the child, e.g. 祖父, 邻居.")
-    phone: str = Field(description="Mainland mobile number; only its mask is kept and sent.")
+    phone: Mobile = Field(description="Mainland mobile number; only its mask is kept and sent.")
     valid_until: date = Field(description="Last school-local day they may collect the child.")
-
-    @field_validator("phone")
-    @classmethod
-    def _mobile(cls, value: str) -> str:
-        return as_mobile(value)
-
 
 class PickupPersonOut(BaseModel):
     pickup_person_id: str

@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from services.enrollment import handlers as h
 from services.enrollment.api.deps import ERRORS, Message, actor, correlation, uow
 from services.enrollment.domain import Actor
-from services.enrollment.domain.reference import KINDS, GuardianRecord
+from services.enrollment.domain.reference import KINDS, GuardianRecord, Mobile
 from services.enrollment.domain.values import Id, Text
 from services.enrollment.importer import FormatError, body_rows
 
@@ -139,3 +139,34 @@ async def set_admission(staff_id: Id, body: AdmissionIn, request: Request, who: 
         row = await h.set_admission(u, who, staff_id, admission=body.admission, checked_on=body.checked_on,
                                    reason=body.reason)
         return StaffPublic.model_validate(row)
+
+
+class StaffContactIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    roles: list[Literal["class_teacher", "programme_lead", "safety_contact"]] = Field(
+        default_factory=list, description="What the staff member is reached for (R11, R12).")
+    class_ids: list[Id] = Field(default_factory=list, description="Classes they are class teacher of.")
+    programme_ids: list[Id] = Field(default_factory=list, description="Programmes they lead.")
+    phone: Mobile = Field(description="Mainland mobile number; published only sealed and masked (R22).")
+    push_token: str | None = Field(None, max_length=512, description="App push token, sealed likewise.")
+    locale: Literal["zh-CN", "en"] = "zh-CN"
+
+class StaffContactOut(BaseModel):
+    staff_id: str
+    school_id: str
+    roles: list[str]
+    phone_masked: str
+
+
+@router.post("/staff/{staff_id}/contact", response_model=StaffContactOut,
+             summary="Record how to reach a staff member and what for (class teacher, programme lead, safety contact).")
+async def register_staff_contact(staff_id: Id, body: StaffContactIn, request: Request,
+                                 who: Actor = Depends(actor)) -> StaffContactOut:
+    async with uow(request) as u:
+        event = await h.register_staff_contact(
+            u, who, staff_id, roles=body.roles, class_ids=body.class_ids, programme_ids=body.programme_ids,
+            phone=body.phone, push_token=body.push_token, locale=body.locale,
+            sealer=request.app.state.runtime.extras["sealer"])
+    return StaffContactOut(staff_id=event.staff_id, school_id=event.school_id, roles=event.roles,
+                           phone_masked=event.phone_masked)

@@ -4,9 +4,9 @@ Enrolment is never reference data: only a guardian's application enrols (R1)."""
 from __future__ import annotations
 
 from datetime import date
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, field_validator
 
 from services.enrollment.domain.contacts import normalise_mobile
 from services.enrollment.domain.errors import DomainError
@@ -94,6 +94,9 @@ def as_mobile(value: str) -> str:
         return normalise_mobile(value)
     except DomainError as exc:
         raise ValueError(str(exc)) from None
+
+
+Mobile = Annotated[str, AfterValidator(as_mobile)]
 
 
 # In dependency order: a district's import runs in this order, so that each record finds those it names.

@@ -8,7 +8,14 @@ from services.enrollment.handlers.guardians import register_guardian
 from services.enrollment.handlers.programmes import (
     SaveProgramme, disclosure, publish_programme, record_fee_agreement, review_fees, save_programme,
 )
-from services.enrollment.handlers.reference import ImportReport, RowError, digest_key, import_records, set_admission
+from services.enrollment.handlers.reference import (
+    ImportReport,
+    RowError,
+    digest_key,
+    import_records,
+    register_staff_contact,
+    set_admission,
+)
 
 # Enrollment publishes the workflow's events and consumes none (topics.CONSUMES["enrollment"] is empty).
 HANDLERS: dict = {}
@@ -17,5 +24,5 @@ __all__ = [
     "HANDLERS", "ImportReport", "RowError", "SaveProgramme", "SubmitApplication", "approve_application", "digest_key",
     "disclosure", "file_application", "forbid_bulk", "import_records", "promote_from_waitlist", "publish_programme",
     "record_fee_agreement", "register_guardian", "reject_application", "report_application", "review_fees",
-    "save_programme", "set_admission", "submit_application", "withdraw_application",
+    "register_staff_contact", "save_programme", "set_admission", "submit_application", "withdraw_application",
 ]

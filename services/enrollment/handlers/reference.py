@@ -11,7 +11,7 @@ from itertools import islice
 
 from pydantic import TypeAdapter
 
-from shared.contracts.enrollment import GuardianRegistered, StaffAdmissionChanged
+from shared.contracts.enrollment import GuardianRegistered, StaffAdmissionChanged, StaffRegistered
 from shared.privacy import Sealer, mask_phone
 from services.enrollment.db import EnrollmentUoW, StaffRow
 from services.enrollment.db import bulk
@@ -220,3 +220,23 @@ def import_admission_refusal(actor: Actor, record: Record) -> list[str]:
     if actor.role == "school" and getattr(record, "admission", None) == "admitted":
         return ["admission: a school may not admit its own staff; import them as pending and ask the district (R28)"]
     return []
+
+
+async def register_staff_contact(uow: EnrollmentUoW, actor: Actor, staff_id: str, *, roles: list[str],
+                                 class_ids: list[str], programme_ids: list[str], phone: str, push_token: str | None,
+                                 locale: str, sealer: Sealer) -> StaffRegistered:
+    """A school records how to reach its staff and what they answer for (class teacher, programme lead,
+    safety contact), so notification can reach them (R11, R12, issue 16); sealed like a guardian's (R22)."""
+    require_role(actor, "school", "district", "city", doing="register staff contacts")
+    row = await uow.staff(staff_id)
+    if row is None:
+        raise NotFound(f"staff {staff_id} does not exist")
+    await school_in_scope(uow, actor, row.school_id, doing="register staff contacts")
+    event = StaffRegistered(
+        staff_id=staff_id, school_id=row.school_id, name=row.name, roles=sorted(set(roles)), class_ids=class_ids,
+        programme_ids=programme_ids, phone_masked=mask_phone(phone), phone_sealed=sealer.seal(phone),
+        push_token_sealed=sealer.seal(push_token) if push_token else None, locale=locale,
+        registered_by=actor.subject, registered_by_role=actor.event_role, registered_at=utcnow())
+    uow.publish(event)
+    await uow.commit()
+    return event

@@ -5,8 +5,10 @@ from __future__ import annotations
 from datetime import date, timedelta
 
 import pytest
+from cryptography.fernet import Fernet
 
 from services.enrollment import handlers as h
+from shared.privacy import Sealer
 from services.enrollment.domain import Actor, Conflict, DomainError, Forbidden, NotFound, ProgrammeSpec
 from tests.unit.enrollment.builders import World, seed
 from tests.unit.enrollment.fakes import FakeStore
@@ -494,3 +496,22 @@ async def test_the_enrolment_names_the_other_guardians_as_authorised_pickups(wor
 
     filed = store.events[-1][0]
     assert filed.authorised_pickup_ids == [w.guardians[1]]
+
+
+async def test_a_schools_staff_contact_is_published_sealed_with_what_the_staff_member_answers_for(world) -> None:
+    # Issue 16: notification had no way to reach class teachers, programme leads or safety contacts (R11, R12, R22).
+    store, w = world
+    sealer = Sealer(Fernet.generate_key().decode())
+    async with store.uow() as uow:
+        await h.register_staff_contact(uow, school(w), w.teacher, roles=["safety_contact", "class_teacher"],
+                                       class_ids=["cls-1"], programme_ids=[], phone="13912345678", push_token=None,
+                                       locale="zh-CN", sealer=sealer)
+    (event,) = [e for e, _ in store.events if e.type_name == "StaffRegistered"]
+    assert (event.staff_id, event.school_id, event.roles) == (w.teacher, w.school, ["class_teacher", "safety_contact"])
+    assert event.phone_masked == "139****5678" and "13912345678" not in event.model_dump_json()
+    assert sealer.unseal(event.phone_sealed) == "13912345678" and event.registered_by == w.principal
+    async with store.uow() as uow:
+        with pytest.raises(Forbidden):
+            await h.register_staff_contact(uow, Actor("gdn-1", "guardian"), w.teacher, roles=[], class_ids=[],
+                                           programme_ids=[], phone="13912345678", push_token=None, locale="zh-CN",
+                                           sealer=sealer)
