@@ -20,7 +20,8 @@ PUBLIC = {
                 "GET /v1/disclosures", "GET /v1/disclosures/{disclosure_id}"},
     "notification": set(),
     "audit": {"GET /v1/ledger/head", "GET /v1/ledger/checkpoint", "GET /v1/ledger/checkpoints", "GET /v1/ledger/key",
-              "GET /v1/ledger/consistency", "GET /v1/ledger/witnesses"},
+              "GET /v1/ledger/consistency", "GET /v1/ledger/witnesses",
+              "GET /checkpoint", "GET /tile/{level}/{rest}"},  # C2SP tlog-tiles: the public read path (R26)
 }
 
 
