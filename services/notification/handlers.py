@@ -330,10 +330,11 @@ async def notify_guardians(uow: NotificationUoW, items: Sequence[Item]) -> None:
 
 def _programme(event: ProgrammePublished) -> tuple[str, dict]:
     """R4, R7, R23: the programme and its fee standard reach the families of the school."""
-    return "programme_disclosure", {"school": event.school_id, "programme": event.name,
-                                    "fee": yuan(event.fee_per_session_fen),
-                                    "extended_fee": yuan(event.extended_care_fee_per_session_fen),
-                                    "url": event.disclosure_url or "-"}
+    params = {"school": event.school_id, "programme": event.name, "fee": yuan(event.fee_per_session_fen),
+              "extended_fee": yuan(event.extended_care_fee_per_session_fen)}
+    if not event.disclosure_url:  # issue 16: a notice ending in "详情：-" tells a parent nothing
+        return "programme_disclosure_no_link", params
+    return "programme_disclosure", {**params, "url": event.disclosure_url}
 
 
 def _finances(event: DisclosurePublished) -> tuple[str, dict]:

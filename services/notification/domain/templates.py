@@ -135,6 +135,10 @@ TEMPLATES: dict[str, Template] = {
         "programme_disclosure", B + "{school}公布了{programme}：每次{fee}元，延时托管每次{extended_fee}元，详情：{url}",
         "[Beilei] {school} published {programme}: CNY {fee} per session, CNY {extended_fee} per extended-care session. "
         "Details: {url}"),
+    # No page made for people yet: no link at all, never a placeholder or an internal API.
+    "programme_disclosure_no_link": Template(
+        "programme_disclosure", B + "{school}公布了{programme}：每次{fee}元，延时托管每次{extended_fee}元。",
+        "[Beilei] {school} published {programme}: CNY {fee} per session, CNY {extended_fee} per extended-care session."),
     "finance_disclosure": Template(
         "finance_disclosure", B + "{school}公布了{start}至{end}课后服务收支：收费{income}元，财政补助{subsidy}元，支出{spent}元，"
                                   "结余{balance}元。详情：{url}",

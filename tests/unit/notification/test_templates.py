@@ -5,7 +5,10 @@ import typing
 
 import pytest
 
+from shared.contracts.enrollment import ProgrammePublished
 from shared.contracts.notification import MessageKind
+from shared.contracts.schema import example_event
+from services.notification.handlers import _programme
 from services.notification.domain.templates import (
     TEMPLATES, VOCAB, MissingParameter, UnknownTemplate, locale_of, render, template, values, yuan,
 )
@@ -71,3 +74,22 @@ def test_money_in_fen_is_shown_in_yuan_with_two_decimals() -> None:
     assert yuan(1505) == "15.05"
     assert yuan(7) == "0.07"
     assert yuan(-250) == "-2.50"
+
+
+def test_a_programme_notice_without_a_page_for_people_carries_no_link_at_all() -> None:
+    """Issue 16: a programme notice ended in "详情：-"; with no page made for people there is no link (R23)."""
+    params = {"school": "实验小学", "programme": "秋季课后服务", "fee": "3.00", "extended_fee": "2.00"}
+    zh = render("programme_disclosure_no_link", "zh-CN", params)
+    en = render("programme_disclosure_no_link", "en", params)
+    assert zh == "【蓓蕾课后服务】实验小学公布了秋季课后服务：每次3.00元，延时托管每次2.00元。"
+    assert en == "[Beilei] 实验小学 published 秋季课后服务: CNY 3.00 per session, CNY 2.00 per extended-care session."
+    assert template("programme_disclosure_no_link").kind == template("programme_disclosure").kind
+
+
+def test_a_programme_published_without_a_disclosure_url_is_told_without_a_link() -> None:
+    event = example_event(ProgrammePublished)
+    name, params = _programme(event.model_copy(update={"disclosure_url": None}))
+    assert name == "programme_disclosure_no_link" and "url" not in params
+    assert "详情" not in render(name, "zh-CN", params)
+    name, params = _programme(event.model_copy(update={"disclosure_url": "https://example.org/p/1"}))
+    assert name == "programme_disclosure" and render(name, "zh-CN", params).endswith("详情：https://example.org/p/1")
