@@ -179,7 +179,10 @@ TO_GUARDIAN: dict[str, Callable[[Any, str], tuple[str, dict]]] = {
     "ApplicationSubmitted": lambda e, student: (
         "application_submitted", {"student": student, "programme": e.programme_id}),
     "ApplicationApproved": lambda e, student: (
-        "application_approved", {"student": student, "programme": e.programme_id}),
+        "application_promoted" if e.promoted_from_waitlist else "application_approved",
+        {"student": student, "programme": e.programme_id}),
+    "ApplicationWaitlisted": lambda e, student: (  # issue 16: being waitlisted was never told (R6)
+        "application_waitlisted", {"student": student, "programme": e.programme_id, "position": str(e.position)}),
     "ApplicationRejected": lambda e, student: (
         "application_rejected", {"student": student, "programme": e.programme_id, "reason": e.reason}),
     "EnrollmentFiled": lambda e, student: (
@@ -393,8 +396,8 @@ async def notify_billing(uow: NotificationUoW, items: Sequence[Item]) -> None:
 
 
 HANDLERS = {
-    **dict.fromkeys(["GuardianRegistered", "ApplicationSubmitted", "ApplicationApproved", "ApplicationRejected",
-                     "EnrollmentFiled", "EnrollmentWithdrawn"], apply_enrollment),
+    **dict.fromkeys(["GuardianRegistered", "ApplicationSubmitted", "ApplicationApproved", "ApplicationWaitlisted",
+                     "ApplicationRejected", "EnrollmentFiled", "EnrollmentWithdrawn"], apply_enrollment),
     **dict.fromkeys(ABOUT_STUDENT, notify_guardians),
     **dict.fromkeys(["FeeCharged", "FeeSettled", "PaymentReceived", "FeeWaived", "RefundIssued"], notify_billing),
     **dict.fromkeys(TO_FAMILIES, notify_families),

@@ -109,6 +109,16 @@ TEMPLATES: dict[str, Template] = {
     "application_approved": Template("application_approved", B + "{student}的课后服务申请（{programme}）已获学校批准，区教育局备案后生效。",
                                      "[Beilei] The school approved the application for {student} ({programme}); "
                                      "it takes effect once the district files it."),
+    # A waitlisting is the school's approval while the programme is full (ApplicationWaitlisted): same kind.
+    "application_waitlisted": Template(
+        "application_approved", B + "{student}的课后服务申请（{programme}）已获学校同意，但名额已满，目前排在候补第{position}位，"
+                                     "有名额空出时会通知您。",
+        "[Beilei] The school agreed to the application for {student} ({programme}), but it is full: your child is "
+        "number {position} on the waiting list. We will tell you when a place frees up."),
+    "application_promoted": Template(
+        "application_approved", B + "有名额空出，{student}已从候补转为录取（{programme}），区教育局备案后生效。",
+        "[Beilei] A place has freed up: {student} moves from the waiting list into {programme}; "
+        "it takes effect once the district files it."),
     "application_rejected": Template("application_rejected", B + "{student}的课后服务申请（{programme}）未获批准，原因：{reason}。",
                                      "[Beilei] The application for {student} ({programme}) was not approved. Reason: {reason}."),
     "enrollment_filed": Template("enrollment_filed", B + "{student}已正式参加课后服务（{programme}），已在区教育局备案。",

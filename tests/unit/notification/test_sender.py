@@ -407,7 +407,7 @@ async def test_every_consumed_event_becomes_its_kind_of_message(db) -> None:
                                         " where event_id = any(cast(:ids as uuid[]))"), {"ids": list(expected)})).all()
     kinds = {expected[r.event_id]: r.kind for r in rows}
     assert kinds == {
-        "ApplicationSubmitted": "application_submitted", "ApplicationApproved": "application_approved",
+        "ApplicationSubmitted": "application_submitted", "ApplicationApproved": "application_approved", "ApplicationWaitlisted": "application_approved",
         "ApplicationRejected": "application_rejected", "EnrollmentFiled": "enrollment_filed",
         "EnrollmentWithdrawn": "enrollment_withdrawn", "ProgrammePublished": "programme_disclosure",
         "StudentCheckedIn": "check_in", "StudentCheckedOut": "pickup", "StudentAbsent": "absence",

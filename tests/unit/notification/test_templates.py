@@ -5,10 +5,10 @@ import typing
 
 import pytest
 
-from shared.contracts.enrollment import ProgrammePublished
+from shared.contracts.enrollment import ApplicationApproved, ApplicationWaitlisted, ProgrammePublished
 from shared.contracts.notification import MessageKind
 from shared.contracts.schema import example_event
-from services.notification.handlers import _programme
+from services.notification.handlers import TO_GUARDIAN, _programme
 from services.notification.domain.templates import (
     TEMPLATES, VOCAB, MissingParameter, UnknownTemplate, locale_of, render, template, values, yuan,
 )
@@ -93,3 +93,16 @@ def test_a_programme_published_without_a_disclosure_url_is_told_without_a_link()
     assert "详情" not in render(name, "zh-CN", params)
     name, params = _programme(event.model_copy(update={"disclosure_url": "https://example.org/p/1"}))
     assert name == "programme_disclosure" and render(name, "zh-CN", params).endswith("详情：https://example.org/p/1")
+
+
+def test_a_family_is_told_its_place_on_the_waitlist_and_when_a_place_frees_up() -> None:
+    """Issue 16, R6: waitlisting was never told, and a promotion read like any approval."""
+    name, params = TO_GUARDIAN["ApplicationWaitlisted"](example_event(ApplicationWaitlisted).model_copy(
+        update={"position": 3}), "李小明")
+    assert name == "application_waitlisted" and template(name).kind == "application_approved"
+    assert "候补第3位" in render(name, "zh-CN", params) and "number 3 on the waiting list" in render(name, "en", params)
+    approved = example_event(ApplicationApproved)
+    assert TO_GUARDIAN["ApplicationApproved"](approved, "李小明")[0] == "application_approved"
+    name, params = TO_GUARDIAN["ApplicationApproved"](approved.model_copy(update={"promoted_from_waitlist": True}), "李小明")
+    assert name == "application_promoted" and template(name).kind == "application_approved"
+    assert render(name, "zh-CN", params).startswith("【蓓蕾课后服务】有名额空出，李小明已从候补转为录取")
