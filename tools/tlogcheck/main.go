@@ -22,6 +22,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"time"
 
 	"golang.org/x/mod/sumdb/note"
 	"golang.org/x/mod/sumdb/tlog"
@@ -36,27 +37,36 @@ var (
 	token = flag.String("token", "", "a bearer token that may read entry bundles")
 )
 
+// get fetches one resource; a 429 is waited out as its Retry-After says (a few times), as a polite
+// mirror or verifier does.
 func get(path string, auth bool) ([]byte, error) {
-	req, err := http.NewRequest("GET", strings.TrimRight(*base, "/")+"/"+path, nil)
-	if err != nil {
-		return nil, err
+	for attempt := 0; ; attempt++ {
+		req, err := http.NewRequest("GET", strings.TrimRight(*base, "/")+"/"+path, nil)
+		if err != nil {
+			return nil, err
+		}
+		if auth && *token != "" {
+			req.Header.Set("Authorization", "Bearer "+*token)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			return nil, err
+		}
+		body, err := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if err != nil {
+			return nil, err
+		}
+		if resp.StatusCode == http.StatusTooManyRequests && attempt < 5 {
+			wait, _ := strconv.Atoi(resp.Header.Get("Retry-After"))
+			time.Sleep(time.Duration(max(wait, 1)) * time.Second)
+			continue
+		}
+		if resp.StatusCode != 200 {
+			return nil, fmt.Errorf("GET %s: %s: %s", path, resp.Status, body)
+		}
+		return body, nil
 	}
-	if auth && *token != "" {
-		req.Header.Set("Authorization", "Bearer "+*token)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return nil, err
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(resp.Body)
-	if err != nil {
-		return nil, err
-	}
-	if resp.StatusCode != 200 {
-		return nil, fmt.Errorf("GET %s: %s: %s", path, resp.Status, body)
-	}
-	return body, nil
 }
 
 // checkpoint opens a signed note with the log's key and parses the C2SP checkpoint body.
@@ -82,18 +92,23 @@ func checkpoint(msg []byte, verifier note.Verifier) (string, tlog.Tree, error) {
 	return lines[0], tlog.Tree{N: size, Hash: h}, nil
 }
 
-// tiles reads hash tiles at C2SP paths: tile/<L>/<N>[.p/<W>] (sumdb's paths add the height).
-type tiles struct{}
+// tiles reads hash tiles at C2SP paths: tile/<L>/<N>[.p/<W>] (sumdb's paths add the height), each
+// fetched once: tiles are immutable, and proving many records reads the same few again and again.
+type tiles struct{ seen map[string][]byte }
 
 func (tiles) Height() int { return height }
 
-func (tiles) ReadTiles(ts []tlog.Tile) ([][]byte, error) {
+func (r tiles) ReadTiles(ts []tlog.Tile) ([][]byte, error) {
 	out := make([][]byte, len(ts))
 	for i, t := range ts {
-		path := strings.TrimPrefix(t.Path(), "tile/8/")
-		data, err := get("tile/"+path, false)
-		if err != nil {
-			return nil, err
+		path := "tile/" + strings.TrimPrefix(t.Path(), "tile/8/")
+		data, ok := r.seen[path]
+		if !ok {
+			var err error
+			if data, err = get(path, false); err != nil {
+				return nil, err
+			}
+			r.seen[path] = data
 		}
 		out[i] = data
 	}
@@ -117,7 +132,7 @@ func run() error {
 		return fmt.Errorf("checkpoint: %w", err)
 	}
 	fmt.Printf("checkpoint %s size %d\n", origin, tree.N)
-	reader := tlog.TileHashReader(tree, tiles{})
+	reader := tlog.TileHashReader(tree, tiles{seen: map[string][]byte{}})
 
 	if *old != "" {
 		data, err := os.ReadFile(*old)
