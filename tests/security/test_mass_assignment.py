@@ -12,6 +12,7 @@ from typing import Any
 import httpx
 import pytest
 
+from services.enrollment.domain.reference import KINDS as REFERENCE_KINDS
 from shared.local.platform import SERVICES
 from tests.security.matrix import OWN_SCHOOL, PRINCIPALS
 
@@ -27,11 +28,11 @@ DECLARED_AND_GUARDED = {
     ("enrollment", "/v1/staff/{staff_id}/admission", "admission"): "the district's admission decision is the route "
     "itself: district role and the staff member's school in its district (R1, R27)",
 }
-# Bodies of enrollment's routes are made strict with the staff lifecycle work (services/enrollment/**);
-# until then their probes would only record what is known. Attendance's batch is read record by record
-# (RecordsFastPath), whose record schemas are checked below instead.
+# Attendance's batch is read record by record (RecordsFastPath), whose record schemas are checked below
+# instead; so are billing's payments.
 NOT_PROBED_HERE = {
-    "enrollment": "strict bodies land with the staff lifecycle change in services/enrollment",
+    "enrollment POST /v1/reference/{kind}": "a spreadsheet's columns the record does not declare are ignored, "
+    "so its record models are checked below instead",
     "attendance POST /v1/schools/{school_id}/records": "records refuse unknown fields one by one (see below)",
     "billing POST /v1/payments": "payments are read one by one, each refusing unknown fields (see below)",
 }
@@ -102,6 +103,15 @@ def test_no_write_body_declares_a_field_the_server_decides_unless_its_rule_guard
     unguarded = {f for f in privileged if (service, path, f) not in DECLARED_AND_GUARDED
                  and not (f == "decision" and path.endswith("/fee-review"))}  # the district's review (R10)
     assert not unguarded, f"{_label(service, method, path)} lets the caller set {sorted(unguarded)}"
+
+
+@pytest.mark.parametrize("kind", sorted(REFERENCE_KINDS))
+def test_no_reference_import_record_declares_a_field_the_server_decides_unless_its_rule_guards_it(kind: str) -> None:
+    declared = set(REFERENCE_KINDS[kind].model_fields)
+    privileged = ({"admission", "approval", "approved", "decision", *SERVER_DECIDED} & declared) - {
+        # the staff import may only propose: "may not admit" (R28), test_import.py proves it
+        f for f in declared if kind == "staff" and f == "admission"}
+    assert not privileged, f"an import of {kind} lets a school set {sorted(privileged)}"
 
 
 def test_every_record_a_school_system_sends_refuses_fields_it_does_not_declare() -> None:

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Depends, Header, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.exc import IntegrityError
 
+from shared.messaging.http import RequestBody
 from services.enrollment import handlers as h
 from services.enrollment.api.deps import ERRORS, actor, correlation, uow
 from services.enrollment.db import ApplicationRow, EnrollmentUoW
@@ -21,7 +22,7 @@ router = APIRouter(prefix="/v1", tags=["applications"], responses=ERRORS)
 Status = Literal["submitted", "waitlisted", "approved", "reported", "filed", "rejected", "withdrawn"]
 
 
-class ApplicationIn(BaseModel):
+class ApplicationIn(RequestBody):
     """One guardian's application for one child (R1). School staff entering it for a guardian must say
     how the guardian consented; it is then marked as entered on the guardian's behalf."""
 
@@ -75,17 +76,17 @@ class ApplicationPublic(BaseModel):
     effective_on: date | None
 
 
-class ApproveIn(BaseModel):
+class ApproveIn(RequestBody):
     hardship_verified: bool = Field(False, description="The school verified the family's hardship (R9).")
     extended_care: bool | None = Field(None, description="Grant extended care; default: as the family asked (R8).")
 
 
-class RejectIn(BaseModel):
+class RejectIn(RequestBody):
     reason_code: Literal["capacity_full", "not_eligible", "incomplete", "duplicate", "other"]
     reason: Text = Field(description="Told to the guardian (R6).", examples=["学生不在本校就读"])
 
 
-class WithdrawIn(BaseModel):
+class WithdrawIn(RequestBody):
     reason: Text | None = Field(None, description="Optional: no reason is needed (R1).")
     effective_on: date | None = Field(None, description="First day not served; default today (school-local).")
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 from datetime import date
 
 from fastapi import APIRouter, Depends, Request
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 
+from shared.messaging.http import RequestBody
 from services.enrollment.api.deps import ERRORS, actor, uow
 from services.enrollment.domain import Actor
 from services.enrollment.domain.reference import Mobile
@@ -16,8 +17,7 @@ from services.enrollment.handlers import pickups as h
 router = APIRouter(prefix="/v1", tags=["pickup persons"], responses=ERRORS)
 
 
-class PickupPersonIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class PickupPersonIn(RequestBody):
 
     name: Text = Field(description="Name checked at the gate (R11).")
     relation: Text = Field(description="Relation to the child, e.g. 祖父, 邻居.")

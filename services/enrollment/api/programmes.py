@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlmodel import select
 
 from shared.contracts.enrollment import ProgrammePublished
+from shared.messaging.http import RequestBody
 from services.enrollment import handlers as h
 from services.enrollment.api.deps import ERRORS, Message, actor, correlation, uow
 from services.enrollment.db import ProgrammeRow
@@ -46,12 +47,12 @@ class ProgrammePublic(BaseModel):
     published_at: datetime | None
 
 
-class FeeAgreementIn(BaseModel):
+class FeeAgreementIn(RequestBody):
     agreed_on: date = Field(description="Day the parents' committee (家长委员会) agreed the fees (R10).")
     reference: Text = Field(description="Minutes or decision number.", examples=["家委会纪要 2026-03"])
 
 
-class FeeReviewIn(BaseModel):
+class FeeReviewIn(RequestBody):
     decision: Literal["approved", "returned"]
     note: LongText | None = None
 

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Depends, Path, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
+from shared.messaging.http import RequestBody
 from services.enrollment import handlers as h
 from services.enrollment.api.deps import ERRORS, Message, actor, correlation, uow
 from services.enrollment.domain import Actor
@@ -53,7 +54,7 @@ class ImportReportOut(BaseModel):
     errors_truncated: bool
 
 
-class AdmissionIn(BaseModel):
+class AdmissionIn(RequestBody):
     admission: Literal["admitted", "pending", "suspended", "removed"] = Field(description="R28 准入和退出.")
     reason: Text | None = Field(None, description="Why, in words; carried on StaffAdmissionChanged.")
     checked_on: date | None = Field(None, description="Day of the admission check.")
@@ -72,10 +73,17 @@ class StaffPublic(BaseModel):
     admission_changed_by: str | None
 
 
+class GuardianIn(GuardianRecord):
+    """A guardian registered one by one: unlike an import's spreadsheet columns, a field the record does not
+    declare is refused, not ignored (issue 15, mass assignment)."""
+
+    model_config = ConfigDict(RequestBody.model_config, str_strip_whitespace=True)
+
+
 @router.post("/guardians", response_model=GuardianPublic, status_code=201,
              summary="A school registers a guardian of its students (phone stored sealed, R22); the link to the "
                      "child comes from the school, never from the guardian's claim (R1).")
-async def register_guardian(body: GuardianRecord, request: Request, response: Response, who: Actor = Depends(actor),
+async def register_guardian(body: GuardianIn, request: Request, response: Response, who: Actor = Depends(actor),
                             correlation_id: str | None = Depends(correlation)) -> GuardianPublic:
     rt = request.app.state.runtime
     async with uow(request) as u:
@@ -141,8 +149,7 @@ async def set_admission(staff_id: Id, body: AdmissionIn, request: Request, who: 
         return StaffPublic.model_validate(row)
 
 
-class StaffContactIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class StaffContactIn(RequestBody):
 
     roles: list[Literal["class_teacher", "programme_lead", "safety_contact"]] = Field(
         default_factory=list, description="What the staff member is reached for (R11, R12).")
