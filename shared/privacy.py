@@ -1,11 +1,23 @@
-"""Sealing and masking of guardians' contact data; the only place that sees a phone number in the clear."""
+"""Sealing and masking of guardians' contact data and of personal numbers in free text; the only place that
+sees a phone number in the clear. Knows nothing of services, brokers or HTTP."""
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
 from cryptography.fernet import Fernet, InvalidToken
 
-_PHONE = re.compile(r"(?<!\d)(\+?86[- ]?)?(1[3-9]\d)(\d{4})(\d{4})(?!\d)")
+# A mainland mobile number, with or without +86, written whole or grouped 3-4-4 by spaces or dashes. It may sit
+# inside a word ("stu-13812345678") but not inside a longer digit run (an order number, epoch millis).
+_PHONE = re.compile(r"(?<!\d)(\+?86[- ]?)?(1[3-9]\d)[- ]?(\d{4})[- ]?(\d{4})(?!\d)")
+# A PRC resident ID number (GB 11643): a region code (first digit 1-8), a birth date 19xx/20xx with a real
+# month and day, a sequence and a check character (digit or X). The check character is not verified: a
+# mistyped number is still somebody's. The 15-digit first-generation form is deliberately not matched: those
+# cards stopped being valid in 2013 (no pupil and almost no parent holds one), while 15-digit runs are common
+# in what the platform does carry (compact timestamps such as 202612041015123, order and trace numbers).
+_ID_NUMBER = re.compile(
+    r"(?<!\d)([1-8]\d{2})\d{3}(?:19|20)\d{2}(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01])(\d{3}[\dXx])(?![\dXx])"
+)
 
 
 def mask_phone(phone: str) -> str:
@@ -16,9 +28,52 @@ def mask_phone(phone: str) -> str:
     return f"{digits[-11:-8] if len(digits) >= 11 else digits[:3]}****{digits[-4:]}"
 
 
+# Full-width digits (and plus, X) read as their ASCII forms when matching, one character for one, so that
+# "１３８１２３４５６７８" is found too; the masked form is written in ASCII.
+_FOLD = str.maketrans("０１２３４５６７８９＋Ｘｘ－", "0123456789+Xx-")
+
+
+# Event, message and trace ids are UUIDs; a hex group that happens to be eleven digits is not a phone number.
+_UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
+
+
+def _matches(pattern: re.Pattern[str], folded: str) -> list[re.Match[str]]:
+    found = list(pattern.finditer(folded))
+    if found and "-" in folded:
+        ids = [m.span() for m in _UUID.finditer(folded)]
+        found = [m for m in found if not any(a < m.end() and m.start() < b for a, b in ids)]
+    return found
+
+
+def _sub(pattern: re.Pattern[str], text: str, masked: Callable[[re.Match[str]], str]) -> str:
+    folded = text.translate(_FOLD)
+    out, last = [], 0
+    for match in _matches(pattern, folded):
+        out += [text[last:match.start()], masked(match)]
+        last = match.end()
+    return "".join(out) + text[last:] if out else text
+
+
 def mask_phones_in(text: str) -> str:
     """Replace every mainland mobile number in free text (logs, errors) by its masked form."""
-    return _PHONE.sub(lambda m: f"{m.group(2)}****{m.group(4)}", text)
+    return _sub(_PHONE, text, lambda m: f"{m.group(2)}****{m.group(4)}")
+
+
+def mask_id_numbers_in(text: str) -> str:
+    """110***********002X: the province and the last four, as on a printed receipt."""
+    return _sub(_ID_NUMBER, text, lambda m: f"{m.group(1)}{'*' * 11}{m.group(2)}")
+
+
+def redact(text: str) -> str:
+    """Mask every mobile number and resident ID number in free text: the one redaction for rejection reasons,
+    dead-letter records, HTTP error bodies and logs. Idempotent, and it never lengthens a phone or ID number."""
+    return mask_phones_in(mask_id_numbers_in(text))
+
+
+def contains_personal_number(text: str) -> bool:
+    """Whether free text carries a mobile or resident ID number (a person's name must not)."""
+    folded = text.translate(_FOLD)
+    return bool(_matches(_PHONE, folded) or _matches(_ID_NUMBER, folded))
 
 
 class Sealer:
