@@ -1,6 +1,7 @@
 """Events the notification service publishes on notification.events; payload shapes only, no rules or I/O."""
 from __future__ import annotations
 
+import typing
 import uuid
 from typing import ClassVar, Literal
 
@@ -33,6 +34,14 @@ MessageKind = Literal[
     "finance_disclosure",
     "anomaly_alert",
 ]
+
+# Version 2 of the receipts widens the vocabulary (a wider closed set is a new version, STYLE.md) by the
+# emergency notice an official sends to a school, a district or the city (issue 16). Every message version 1
+# can name is still receipted as version 1, so its readers keep working.
+MessageKindV2 = Literal[MessageKind, "emergency_broadcast"]
+KINDS_V1: frozenset[str] = frozenset(typing.get_args(MessageKind))
+
+BroadcastScope = Literal["school", "district", "city"]
 
 
 class NotificationSent(Event):
@@ -94,4 +103,48 @@ class NotificationFailed(Event):
     failed_at: UtcDatetime = Field(description="When the attempt failed.", examples=["2025-09-12T09:42:08Z"])
 
 
-EVENTS: tuple[type[Event], ...] = (NotificationSent, NotificationFailed)
+class NotificationSentV2(NotificationSent):
+    """A message was handed to the SMS gateway or push service for one recipient (R22, R23). Version 2 can
+    also name an emergency broadcast's notice; the broadcast's id is the cause_event_id."""
+
+    type_name: ClassVar[str] = "NotificationSent"
+    version: ClassVar[int] = 2
+
+    kind: MessageKindV2 = Field(description="What the message is about (R22, R23).", examples=["emergency_broadcast"])
+
+
+class NotificationFailedV2(NotificationFailed):
+    """A message could not be sent to a recipient; final says whether retries are over (R22). Version 2 can
+    also name an emergency broadcast's notice."""
+
+    type_name: ClassVar[str] = "NotificationFailed"
+    version: ClassVar[int] = 2
+
+    kind: MessageKindV2 = Field(description="What the message is about.", examples=["emergency_broadcast"])
+
+
+class EmergencyBroadcastIssued(Event):
+    """An official sent an urgent notice to every family (and staff contact) of a school, a district or the
+    whole city (issue 16, 应急处置预案; R22, R27): who sent it, with which role, to whom and why. One per broadcast: a
+    retried request publishes nothing more. Each recipient's message is receipted by NotificationSent v2."""
+
+    type_name: ClassVar[str] = "EmergencyBroadcastIssued"
+    version: ClassVar[int] = 1
+    topic: ClassVar[str] = NOTIFICATION_EVENTS
+    key_field: ClassVar[str] = "broadcast_id"
+
+    broadcast_id: str = Field(description="Broadcast id (a UUID); the cause_event_id of its messages' receipts.",
+                                    examples=["0b7e8f52-1c2d-4e3f-9a4b-5c6d7e8f9a0b"])
+    scope: BroadcastScope = Field(description="Whose families hear it: one school, one district or the city.",
+                                  examples=["school"])
+    scope_id: str | None = Field(description="The school or district id; null for the city.", examples=["sch-0042"])
+    title: str = Field(description="The notice's heading.", examples=["暴雨停课通知"])
+    body: str = Field(description="The notice as families read it.", examples=["受暴雨影响，今日课后服务暂停，请家长按时接孩子。"])
+    reason: str = Field(description="Why it was sent, for the record (R27).", examples=["市气象台暴雨红色预警"])
+    issued_by: str = Field(description="Who sent it (R27).", examples=["usr-principal-0042"])
+    issued_by_role: ActorRole = Field(description="Role of who sent it (R27).", examples=["principal"])
+    issued_at: UtcDatetime = Field(description="When it was sent.", examples=["2025-09-12T07:30:00Z"])
+
+
+EVENTS: tuple[type[Event], ...] = (NotificationSent, NotificationFailed, NotificationSentV2, NotificationFailedV2,
+                                   EmergencyBroadcastIssued)
