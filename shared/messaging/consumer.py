@@ -34,10 +34,20 @@ Handler = Callable[[UnitOfWork, Envelope, Event], Awaitable[None]]
 
 @dataclass(frozen=True)
 class Item:
-    """One consumed event this consumer has not processed before, as a batch handler receives it."""
+    """One consumed event this consumer has not processed before, as a batch handler receives it, with its
+    record's Kafka headers and timestamp (milliseconds since the epoch; None where the record had none)."""
 
     envelope: Envelope
     event: Event
+    headers: tuple[tuple[str, bytes], ...] = ()
+    timestamp_ms: int | None = None
+
+    def header(self, name: str) -> str | None:
+        """The first value of header `name` (case-insensitive) as text, or None."""
+        for key, value in self.headers:
+            if key.lower() == name:
+                return value.decode("utf-8", "replace")
+        return None
 
 
 BatchHandler = Callable[[UnitOfWork, Sequence[Item]], Awaitable[None]]
@@ -74,12 +84,14 @@ class RawRecord:
     key: bytes | None
     value: bytes | None
     headers: tuple[tuple[str, bytes], ...] = ()
+    timestamp_ms: int | None = None
 
     @classmethod
     def from_consumer_record(cls, record) -> "RawRecord":  # noqa: ANN001 - aiokafka ConsumerRecord
         # A Kafka header may carry a null value; the kit sees it as empty bytes.
         headers = tuple((k, v if v is not None else b"") for k, v in (record.headers or ()))
-        return cls(record.topic, record.partition, record.offset, record.key, record.value, headers)
+        timestamp = record.timestamp if isinstance(record.timestamp, int) and record.timestamp >= 0 else None
+        return cls(record.topic, record.partition, record.offset, record.key, record.value, headers, timestamp)
 
 
 @dataclass
@@ -161,6 +173,16 @@ def dead_claim_id(record: RawRecord) -> uuid.UUID:
     return uuid.uuid5(_DEAD_NAMESPACE, f"{record.topic}\x1f{record.partition}\x1f{record.offset}\x1f{digest}")
 
 
+def withhold_credential(name: str, value: str) -> str:
+    """A header value as a dead letter may keep it: a bearer token (school systems sign their ingest records)
+    loses its signature, so whoever reads the DLQ sees whose token it was but cannot use it."""
+    if name.lower() != "authorization":
+        return value
+    scheme, _, token = value.partition(" ")
+    signed, dot, _signature = token.strip().rpartition(".")
+    return f"{scheme} {signed}.[signature withheld]" if dot else "[withheld]"
+
+
 def dlq_record(record: RawRecord, *, consumer: str, kind: str, reason: str,
                limit: int = DLQ_ORIGINAL_LIMIT, minimal: bool = False) -> bytes:
     """The body of a DLQ record: why, who, where from, and the original bytes (base64) with their size
@@ -181,7 +203,7 @@ def dlq_record(record: RawRecord, *, consumer: str, kind: str, reason: str,
         "original_sha256": hashlib.sha256(original).hexdigest(),
         "original_truncated": len(kept) < len(original),
         "original_headers": {} if minimal else {
-            _text(k, 200): _text(v.decode("utf-8", "replace"), _HEADER_VALUE_LIMIT)
+            _text(k, 200): _text(withhold_credential(k, v.decode("utf-8", "replace")), _HEADER_VALUE_LIMIT)
             for k, v in record.headers[:_HEADERS_LIMIT]
         },
         "failed_at": datetime.now(timezone.utc).isoformat(),
@@ -313,7 +335,7 @@ class BatchConsumer:
                 if item.batch:
                     if run and item.handler != run_handler:
                         await flush()
-                    run.append(Item(item.envelope, item.event))
+                    run.append(Item(item.envelope, item.event, item.record.headers, item.record.timestamp_ms))
                     run_handler = item.handler  # type: ignore[assignment]
                 else:
                     await flush()
