@@ -1,4 +1,4 @@
-"""JSON logs with correlation ids and masked phone numbers, and the kit's Prometheus metrics."""
+"""JSON logs with correlation ids and masked phone and ID numbers, and the kit's Prometheus metrics."""
 from __future__ import annotations
 
 import contextvars
@@ -10,7 +10,7 @@ from datetime import datetime, timezone
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
-from shared.privacy import mask_phones_in
+from shared.privacy import redact
 
 correlation_id: contextvars.ContextVar[str | None] = contextvars.ContextVar("correlation_id", default=None)
 # The event being handled, so that what a handler publishes names it as its cause.
@@ -20,7 +20,8 @@ _STANDARD = set(logging.LogRecord("", 0, "", 0, "", (), None).__dict__) | {"mess
 
 
 class JsonFormatter(logging.Formatter):
-    """One JSON object per line. Phone numbers are masked in every field, whatever logged them."""
+    """One JSON object per line. Phone and ID numbers are masked in every field, message and traceback,
+    whatever logged them (shared.privacy.redact)."""
 
     def __init__(self, service: str) -> None:
         super().__init__()
@@ -42,7 +43,7 @@ class JsonFormatter(logging.Formatter):
                 entry[key] = value
         if record.exc_info:
             entry["exc"] = self.formatException(record.exc_info)
-        return mask_phones_in(json.dumps(entry, ensure_ascii=False, default=str))
+        return redact(json.dumps(entry, ensure_ascii=False, default=str))
 
 
 def configure_logging(service: str, level: str = "INFO") -> None:

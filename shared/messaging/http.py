@@ -1,7 +1,8 @@
 """HTTP edge of every service: a correlation id per request (taken from X-Correlation-Id or made),
 set for the logs and the events the request publishes, and echoed back to the caller; 503 with
 Retry-After, not 500, while the database is away; 4xx with a reason, not 500, for hostile input, and
-the one error shape (Problem) every operation documents. Nothing here knows a service's routes."""
+the one error shape (Problem) every operation documents; no phone or ID number echoed back in the clear.
+Nothing here knows a service's routes."""
 from __future__ import annotations
 
 import errno
@@ -21,6 +22,7 @@ from sqlalchemy import exc as sa_exc
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from shared.observability import correlation_id
+from shared.privacy import redact
 
 log = logging.getLogger(__name__)
 
@@ -312,6 +314,52 @@ class InputGuardMiddleware(_HttpMiddleware):
         return None
 
 
+class RedactionMiddleware(_HttpMiddleware):
+    """Masks mobile and resident ID numbers (shared.privacy.redact) in every JSON error body and in the answer
+    to every write, whatever built it: the framework's validation errors echo the refused `input`, per-record
+    reasons quote the value they refuse, a batch answer echoes each record id (issue 15: a phone sent as a
+    student id must not come back in the clear). Reads (GET) are left byte for byte as stored: what the
+    audit ledger serves is verified by its hash, and input boundaries refuse such numbers in names."""
+
+    _READS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+    async def http(self, scope: Scope, receive: Receive, send: Send) -> None:
+        write = scope.get("method", "GET") not in self._READS
+        held: Message | None = None
+        chunks: list[bytes] = []
+
+        async def redacting(message: Message) -> None:
+            nonlocal held
+            if message["type"] == "http.response.start":
+                if (write or message["status"] >= 400) and _is_json(message.get("headers") or []):
+                    held = message
+                    return
+            elif message["type"] == "http.response.body" and held is not None:
+                chunks.append(message.get("body", b""))
+                if message.get("more_body"):
+                    return
+                body = _redact_body(b"".join(chunks))
+                headers = [(k, v) for k, v in held.get("headers") or [] if k.lower() != b"content-length"]
+                await send({**held, "headers": [*headers, (b"content-length", str(len(body)).encode())]})
+                message = {"type": "http.response.body", "body": body}
+            await send(message)
+
+        await self.app(scope, receive, redacting)
+
+
+def _is_json(headers: list[tuple[bytes, bytes]]) -> bool:
+    return any(k.lower() == b"content-type" and b"json" in v.lower() for k, v in headers)
+
+
+def _redact_body(body: bytes) -> bytes:
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError:
+        return body
+    masked = redact(text)
+    return body if masked == text else masked.encode("utf-8")
+
+
 async def too_deep_handler(request: Request, exc: Exception) -> Response:
     return problem(400, "the body is nested too deeply to be read", "nested_too_deeply")
 
@@ -410,11 +458,12 @@ _ALWAYS = {
 
 
 def install_input_guards(app: FastAPI, max_body_bytes: int = DEFAULT_MAX_BODY_BYTES) -> None:
-    """Every route of `app` answers hostile input 4xx with a reason (see InputGuardMiddleware), and its
-    OpenAPI documents the errors routes answer. Call before CorrelationMiddleware is added, so refusals
+    """Every route of `app` answers hostile input 4xx with a reason (see InputGuardMiddleware) that echoes
+    no phone or ID number (RedactionMiddleware), and its OpenAPI documents the errors routes answer. Call before CorrelationMiddleware is added, so refusals
     carry the correlation id too."""
     app.add_exception_handler(RecursionError, too_deep_handler)
     app.add_middleware(InputGuardMiddleware, max_body_bytes=max_body_bytes)
+    app.add_middleware(RedactionMiddleware)  # around the guard, so its refusals are masked too
     document_errors(app)
 
 

@@ -1,9 +1,20 @@
 """One redaction for every reason, dead letter, error body and log line (issue 15): mobile numbers and resident
-ID numbers are masked wherever they sit in free text; numbers the platform itself carries are left alone."""
+ID numbers are masked wherever they sit in free text; numbers the platform itself carries are left alone; the
+kit's HTTP edge masks them in every error body and every answer to a write."""
 from __future__ import annotations
 
-import pytest
+import json
+import logging
+import sys
+from collections.abc import AsyncIterator
 
+import httpx
+import pytest
+from fastapi import FastAPI, HTTPException
+from pydantic import BaseModel, Field
+
+from shared.messaging.http import install_database_unavailable, install_input_guards
+from shared.observability import JsonFormatter
 from shared.privacy import contains_personal_number, redact
 
 ID_NUMBER = "11010519491231002X"
@@ -35,8 +46,74 @@ def test_phone_and_id_numbers_are_masked_wherever_they_sit_in_free_text(text: st
     "8f14e45f-ceea-467f-a0e6-138123456781",  # UUIDs, with eleven-digit runs in their groups
     "8f14e45f-ceea-467f-a0e6-a13812345678",
     "8f14e138-1234-5678-a0e6-7c0f2d9e4b1a",
+    "sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855",  # hex digests likewise
+    "9f86d081884c7d659a2feaa0c55ad015a13812345678ae5d6ac4b2b0b822cd15",
     "stu-000123 / rec-42 / 10:15",
 ])
 def test_numbers_the_platform_carries_are_left_alone(text: str) -> None:
     assert redact(text) == text
     assert not contains_personal_number(text)
+
+
+PHONE = "13812345678"
+
+
+class Pupil(BaseModel):
+    student_id: str = Field(pattern=r"^stu-[a-z0-9]+$")
+
+
+@pytest.fixture
+async def client() -> AsyncIterator[httpx.AsyncClient]:
+    app = FastAPI()
+    install_database_unavailable(app)
+    install_input_guards(app)
+
+    @app.post("/pupils")
+    async def add(pupil: Pupil) -> dict:
+        return {"student_id": pupil.student_id}
+
+    @app.post("/batch")
+    async def batch(records: list[dict]) -> dict:  # answers per record, as the batch routes do
+        return {"results": [{"record_id": r.get("record_id"), "status": "rejected",
+                             "reason": f"unknown student {r.get('student_id')}"} for r in records]}
+
+    @app.get("/pupils/{student_id}")
+    async def read(student_id: str) -> dict:
+        if not student_id.startswith("stu-"):
+            raise HTTPException(404, f"no pupil {student_id}")
+        return {"student_id": student_id}
+
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://kit") as c:
+        yield c
+
+
+async def test_a_validation_error_does_not_echo_a_phone_number_it_refused(client: httpx.AsyncClient) -> None:
+    answer = await client.post("/pupils", json={"student_id": PHONE})
+    assert answer.status_code == 422
+    assert PHONE not in answer.text and "138****5678" in answer.text, "the framework's `input` echo is masked"
+    assert int(answer.headers["content-length"]) == len(answer.content)
+
+
+async def test_per_record_reasons_and_echoed_ids_of_a_write_are_masked(client: httpx.AsyncClient) -> None:
+    answer = await client.post("/batch", json=[{"record_id": ID_NUMBER, "student_id": f"+86 {PHONE}"}])
+    assert answer.status_code == 200
+    assert answer.json() == {"results": [{"record_id": "110***********002X", "status": "rejected",
+                                          "reason": "unknown student 138****5678"}]}
+
+
+async def test_an_error_of_a_read_is_masked_but_a_read_itself_is_served_as_stored(client: httpx.AsyncClient) -> None:
+    refused = await client.get(f"/pupils/{PHONE}")
+    assert refused.status_code == 404 and PHONE not in refused.text and "138****5678" in refused.text
+    served = await client.get(f"/pupils/stu-{PHONE}")
+    assert served.json() == {"student_id": f"stu-{PHONE}"}, "reads are not rewritten: a ledger's bytes are hashed"
+
+
+def test_a_log_line_masks_id_numbers_in_its_message_fields_and_traceback() -> None:
+    try:
+        raise ValueError(f"no guardian with id {ID_NUMBER}")
+    except ValueError:
+        record = logging.LogRecord("t", logging.ERROR, __file__, 1, "lookup of %s failed", (PHONE,), sys.exc_info())
+    record.guardian = ID_NUMBER
+    line = JsonFormatter("enrollment").format(record)
+    assert ID_NUMBER not in line and PHONE not in line
+    assert json.loads(line)["guardian"] == "110***********002X" and "138****5678" in json.loads(line)["msg"]
