@@ -15,7 +15,16 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from services.attendance import handlers as h
 from services.attendance.db import AttendanceUoW
-from services.attendance.domain import DAILY_EXERCISE_MINUTES, KINDS, DayState, Record, Rejection, compliance, local_day
+from services.attendance.domain import (
+    DAILY_EXERCISE_MINUTES,
+    KINDS,
+    DayState,
+    Record,
+    Rejection,
+    compliance,
+    local_day,
+    submission_refusal,
+)
 from shared.auth import Principal, bearer, current_principal
 from shared.messaging.runtime import Runtime
 from shared.observability import correlation_id
@@ -151,11 +160,11 @@ def _policy(request: Request) -> h.Policy:
 
 
 async def school_system_of(school_id: str, principal: Principal = Depends(current_principal)) -> Principal:
-    """Only a school system, and only for its own school's students (R15, R27)."""
-    if principal.role != "school_system":
-        raise HTTPException(403, f"role {principal.role!r} may not post records; a school_system token is needed")
-    if principal.school_id != school_id:
-        raise HTTPException(403, f"this school system is authorised for school {principal.school_id}, not {school_id}")
+    """Only a school system, and only for its own school's students (R15, R27): the rule the attendance.ingest
+    topic applies to each record's token too."""
+    refusal = submission_refusal(principal.role, principal.school_id, school_id)
+    if refusal is not None:
+        raise HTTPException(403, refusal)
     return principal
 
 

@@ -9,7 +9,7 @@ from fastapi import FastAPI
 
 from shared.messaging.runtime import Runtime, build_runtime, create_app
 from shared.privacy import Sealer
-from services.notification import api
+from services.notification import api, broadcast, broadcast_api
 from services.notification.channels import aliyun, jpush, tencent
 from services.notification.channels.base import Channel
 from services.notification.channels.sink import SinkChannel
@@ -83,9 +83,11 @@ def build(settings: Settings | None = None) -> tuple[FastAPI, Runtime]:
                           loops=settings.send_loops,
                           retry=Retry(settings.send_max_attempts, settings.retry_base_seconds, settings.retry_max_seconds))
     sender = Sender(lambda: unit_of_work(SenderUoW), channels, sealer, config, metrics)  # type: ignore[arg-type,return-value]
+    fan_out = broadcast.FanOut(unit_of_work, chunk=settings.send_batch_size)
     rt.uow_factory = unit_of_work
-    rt.extras.update(sealer=sealer, sender=sender, channels=channels, defaults=defaults)
-    app = create_app(rt, handlers=HANDLERS, routers=[api.router, *([api.sink_router] if sink_only(settings) else [])],
+    rt.extras.update(sealer=sealer, sender=sender, channels=channels, defaults=defaults, fan_out=fan_out)
+    app = create_app(rt, handlers=broadcast.learning_districts(HANDLERS),
+                     routers=[api.router, broadcast_api.router, *([api.sink_router] if sink_only(settings) else [])],
                      title="Beilei notification",
                      description="Messages to guardians by SMS and app push (R22, R23).")
     kit_lifespan = app.router.lifespan_context
@@ -96,9 +98,11 @@ def build(settings: Settings | None = None) -> tuple[FastAPI, Runtime]:
         # receipts of its last round are still published by the relay's drain.
         async with kit_lifespan(a):
             await sender.start()
+            await fan_out.start()
             try:
                 yield
             finally:
+                await fan_out.stop()
                 await sender.stop()
                 for channel in channels.values():
                     await channel.aclose()

@@ -17,7 +17,9 @@ from datetime import date, datetime, timezone
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
 
-from shared.contracts.notification import NotificationFailed, NotificationSent
+from shared.contracts.notification import (
+    KINDS_V1, NotificationFailed, NotificationFailedV2, NotificationSent, NotificationSentV2,
+)
 from shared.privacy import Sealer
 from services.notification.channels.base import Channel, Outgoing, Result, failure
 from services.notification.db import Claimed, SenderUoW
@@ -292,12 +294,16 @@ class Sender:
                       recipient_role=row.recipient_role, channel=row.channel, kind=row.kind,
                       student_id=row.student_id, school_id=row.school_id, cause_event_id=row.event_id,
                       cause_event_type=row.cause_event_type)
+        # A kind version 1 can name keeps its v1 receipt, so v1 readers keep working; others (an emergency
+        # broadcast's notice) are receipted as v2.
+        sent, failed = ((NotificationSent, NotificationFailed) if row.kind in KINDS_V1
+                        else (NotificationSentV2, NotificationFailedV2))
         if decision.action == "sent":
-            event = NotificationSent(**common, locale=row.locale, provider_message_id=result.provider_message_id,
+            event = sent(**common, locale=row.locale, provider_message_id=result.provider_message_id,
                                      sent_by="notification", sent_by_role="platform", sent_at=now)
             event_id = uuid.uuid5(NAMESPACE, f"{row.out_id}:sent")
         else:
-            event = NotificationFailed(**common, error_code=result.error_code or "other", error=result.error or "-",
+            event = failed(**common, error_code=result.error_code or "other", error=result.error or "-",
                                        attempts=max(row.attempts, 1), final=decision.final,
                                        attempted_by="notification", attempted_by_role="platform", failed_at=now)
             event_id = uuid.uuid5(NAMESPACE, f"{row.out_id}:failed:{row.attempts}")

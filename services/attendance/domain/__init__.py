@@ -2,6 +2,7 @@
 
 R11 handover, R12 absence, R13 extended care, R14 exercise, R15 school-system records, R28 admitted staff.
 """
+from services.attendance.domain.access import submission_refusal
 from services.attendance.domain.exercise import DAILY_EXERCISE_MINUTES, SchoolCompliance, StudentExercise, compliance
 from services.attendance.domain.ingest import (
     Activity,
@@ -28,4 +29,5 @@ __all__ = [
     "Decision", "Duplicate", "Enrolment", "Limits", "Outcome", "Record", "Refusal", "Rejection", "Schedule", "SchoolCompliance",
     "SessionWindow", "Slot", "StudentExercise", "absence_due", "apply", "compliance", "decide", "escalation_contacts",
     "escalation_due", "extended_care_due", "local_day", "parse_hhmm", "resolve_enrolment", "screen",
+    "submission_refusal",
 ]

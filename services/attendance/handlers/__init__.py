@@ -16,6 +16,7 @@ from services.attendance.handlers.roster import (
     store_programme,
 )
 from services.attendance.handlers.timers import SweepReport, sweep, timer_event_id
+from shared.auth import TokenVerifier
 from shared.messaging.consumer import BatchHandler, Item, batch_handler
 
 ENROLMENT_CHANGES = ("GuardianRegistered", "EnrollmentFiled", "EnrollmentWithdrawn")
@@ -23,13 +24,15 @@ PICKUP_PERSONS = ("PickupPersonAuthorised", "PickupPersonRevoked")
 SCHOOL_RECORDS = ("SchoolCheckInRecorded", "SchoolCheckOutRecorded", "SchoolActivityRecorded")
 
 
-def handler_table(policy: Policy) -> dict[str, BatchHandler]:
-    """Which handler takes which consumed event type; the policy carries the clock and limits. Every type
+def handler_table(policy: Policy, authority: TokenVerifier | None = None) -> dict[str, BatchHandler]:
+    """Which handler takes which consumed event type; the policy carries the clock and limits, `authority`
+    verifies the tokens school systems sign their ingest records with (without one, every such record is
+    refused as unauthorised). Every type
     goes to one batch handler, so a consumed batch is applied with a few set-based statements, and the
     programmes, staff, roster and guardians it brings are in place before its school records are judged
     (R11, R22, R28): a check-out and the registration of the guardian collecting the child may arrive
     together, on different topics, in either order."""
-    ingest_school_records = topic_ingest_handler(policy)
+    ingest_school_records = topic_ingest_handler(policy, authority)
 
     @batch_handler
     async def apply_consumed(uow: AttendanceUoW, items: Sequence[Item]) -> None:

@@ -25,14 +25,18 @@ from services.attendance.domain import (
     decide,
     resolve_enrolment,
     screen,
+    submission_refusal,
 )
 from services.attendance.handlers.policy import Policy
+from services.attendance.handlers.record_tokens import AUTH_HEADER, RecordTokens
+from shared.auth import TokenVerifier
 from shared.contracts.attendance import ActivityRecorded, StudentCheckedIn, StudentCheckedOut, UnauthorisedPickupRefused
-from shared.contracts.envelope import Envelope, Event
+from shared.contracts.envelope import Event
 from shared.contracts.ingest import SchoolActivityRecorded, SchoolCheckInRecorded, SchoolCheckOutRecorded
 from shared.contracts.registry import encode
 from shared.contracts.topics import ATTENDANCE_INGEST, dlq
 from shared.messaging.consumer import Item, RawRecord, batch_handler, dlq_record
+from shared.privacy import redact
 
 # Event ids derive from the school's record id, so the same record can never become two events, even
 # if the dedupe table were bypassed; downstream inboxes then drop the copy.
@@ -286,28 +290,48 @@ def record_from_topic(event: IngestEvent) -> Record:
                   exercise_minutes=event.exercise_minutes, **common)
 
 
-def topic_ingest_handler(policy: Policy):  # noqa: ANN201 - a kit batch handler
+def topic_ingest_handler(policy: Policy, authority: TokenVerifier | None):  # noqa: ANN201 - a kit batch handler
     """The handler of SchoolCheckInRecorded / SchoolCheckOutRecorded / SchoolActivityRecorded: a run of
-    consumed records is judged together, like an HTTP batch; a rejected one goes to the DLQ."""
+    consumed records is judged together, like an HTTP batch; a rejected one goes to the DLQ.
+
+    Each record must carry its school system's token (header `authorization: Bearer <jwt>`), and the HTTP
+    route's rule decides whether that principal may speak for the record's school (R15, R27): a record
+    without one, with a bad or lapsed one, or signed for another school is refused alone (DLQ kind
+    `unauthorised`), and the records beside it are judged as if it had not been sent."""
 
     @batch_handler
     async def ingest_school_records(uow: AttendanceUoW, items: Sequence[Item]) -> None:
+        tokens = RecordTokens(authority, policy.clock(), policy.record_token_skew)
+        admitted: list[Item] = []
+        for item in items:
+            signer = tokens.signer(item.header(AUTH_HEADER), item.timestamp_ms)
+            refusal = signer if isinstance(signer, str) else submission_refusal(
+                signer.role, signer.school_id, item.event.school_id)
+            if refusal is None:
+                admitted.append(item)
+            else:
+                _dead_letter(uow, item, Outcome("rejected", "unauthorised", refusal))
         batch = [Submitted(item.event.record_id, record_from_topic(item.event), correlation_id=item.envelope.correlation_id,
-                           causation_id=item.envelope.event_id) for item in items]
-        outcomes = await ingest(uow, batch, policy)
-        for item, outcome in zip(items, outcomes):
+                           causation_id=item.envelope.event_id) for item in admitted]
+        outcomes = await ingest(uow, batch, policy) if batch else []
+        for item, outcome in zip(admitted, outcomes):
             if outcome.status == "conflict" or (outcome.status == "rejected" and outcome.reason_code != "unauthorised_collector"):
-                _dead_letter(uow, item.envelope, outcome)
+                _dead_letter(uow, item, outcome)
 
     return ingest_school_records
 
 
-def _dead_letter(uow: AttendanceUoW, envelope: Envelope, outcome: Outcome) -> None:
-    """A topic has nobody to answer, so a rejected or conflicting record goes to attendance.ingest.dlq with
-    its reason and its bytes, like any record that can never be processed; its partition is not blocked."""
-    reason = f"{outcome.reason_code}: {outcome.reason}"
-    kind = "conflict" if outcome.status == "conflict" else "rejected"
-    raw = RawRecord(ATTENDANCE_INGEST, -1, -1, envelope.key.encode(), encode(envelope))
-    uow.publish_raw(dlq(ATTENDANCE_INGEST), envelope.key,
+def _dead_letter(uow: AttendanceUoW, item: Item, outcome: Outcome) -> None:
+    """A topic has nobody to answer, so a rejected, unauthorised or conflicting record goes to
+    attendance.ingest.dlq with its reason and its bytes, like any record that can never be processed; its
+    partition is not blocked. The reason, key and headers echo what the school system sent (a phone number
+    typed as a student id), so they are redacted like every rejection (issue 15); the original bytes are kept
+    as sent, and the record's token without its signature."""
+    reason = redact(f"{outcome.reason_code}: {outcome.reason}")
+    kind = "conflict" if outcome.status == "conflict" else "unauthorised" if outcome.reason_code == "unauthorised" else "rejected"
+    key = redact(item.envelope.key)
+    headers = tuple((name, redact(value.decode("utf-8", "replace")).encode()) for name, value in item.headers)
+    raw = RawRecord(ATTENDANCE_INGEST, -1, -1, key.encode(), encode(item.envelope), headers, item.timestamp_ms)
+    uow.publish_raw(dlq(ATTENDANCE_INGEST), key,
                     dlq_record(raw, consumer="attendance", kind=kind, reason=reason),
                     {"reason": reason[:200], "kind": kind, "consumer": "attendance", "dlq_id": str(uuid.uuid4())})

@@ -22,5 +22,8 @@ class Policy:
     grace: timedelta = timedelta(minutes=10)
     # Students handled per sweep transaction, so a city-wide session start is many short transactions.
     sweep_batch: int = 2000
+    # How far a school system's clock may be from ours when a record on attendance.ingest is judged by its Kafka
+    # timestamp: its token must have been valid then, give or take this (R15: a backlog is not thrown away).
+    record_token_skew: timedelta = timedelta(minutes=5)
     # Told how many records of a batch were answered "conflict" (a metric; nothing by default).
     count_conflicts: Callable[[int], object] = lambda n: None

@@ -157,6 +157,9 @@ TEMPLATES: dict[str, Template] = {
     # R25: alerts to auditors
     "anomaly_alert": Template("anomaly_alert", B + "【审计预警】{school}：{check}（{severity}）。{detail}",
                               "[Beilei] AUDIT ALERT {school}: {check} ({severity}). {detail}"),
+    # Issue 16 (应急处置预案): an official's urgent notice to a school, a district or the city, in their words.
+    "emergency_broadcast": Template("emergency_broadcast", B + "【紧急通知】{title}：{body}",
+                                    "[Beilei] URGENT NOTICE: {title}: {body}"),
 }
 
 

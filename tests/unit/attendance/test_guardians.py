@@ -5,17 +5,14 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
-from prometheus_client import CollectorRegistry
 
 from services.attendance import handlers as h
 from shared.contracts.enrollment import EnrollmentFiled, GuardianRegistered
 from shared.contracts.envelope import new_envelope
 from shared.messaging.consumer import Item
 from shared.contracts.ingest import SchoolCheckInRecorded, SchoolCheckOutRecorded
-from shared.messaging.consumer import BatchConsumer
-from shared.observability import KitMetrics
 from tests.unit.attendance.conftest import School, local, outbox, unique
-from tests.unit.attendance.test_topic_ingest import common, raw
+from tests.unit.attendance.test_topic_ingest import common, raw, reader
 
 
 def registered(school: School, guardian_id: str, name: str, student_ids: list[str]) -> GuardianRegistered:
@@ -86,7 +83,7 @@ async def test_a_guardian_registered_in_the_same_consumed_batch_as_a_check_out_m
         school, uow_factory, policy) -> None:
     student = await school.enrol(pickups=[])
     guardian = unique("gdn")
-    consumer = BatchConsumer("attendance", h.handler_table(policy), uow_factory, KitMetrics(CollectorRegistry()))
+    consumer = reader(policy, uow_factory)
     check_in = SchoolCheckInRecorded(**common(school, student), checked_in_at=local("15:25"), checked_in_by=school.staff_id,
                                      checked_in_by_role="school_staff")
     check_out = SchoolCheckOutRecorded(**common(school, student), checked_out_at=local("17:20"),

@@ -11,21 +11,16 @@ from dataclasses import replace
 from datetime import time
 
 import httpx
-from prometheus_client import CollectorRegistry
 
 from services.attendance import handlers as h
 from services.attendance.app import build
 from services.attendance.domain import LOCAL_TZ, Activity, DayState, Enrolment, Record, Rejection, Schedule, Slot, decide
 from services.attendance.settings import Settings
-from shared.contracts.envelope import new_envelope
 from shared.contracts.ingest import SchoolActivityRecorded, SchoolCheckInRecorded
-from shared.contracts.registry import encode
-from shared.contracts.topics import ATTENDANCE_INGEST
-from shared.messaging.consumer import BatchConsumer, RawRecord
-from shared.observability import KitMetrics
 from tests.tokens import bearer
 from tests.unit.attendance.conftest import DAY, School, dead_letters, local, outbox, unique
 from tests.unit.attendance.test_ingest import rec, run
+from tests.unit.attendance.test_topic_ingest import raw, reader
 
 SCHEDULE = Schedule("prg-1", "sch-1", "dst-1", (Slot(frozenset({"fri"}), time(15, 30), time(17, 30)),), time(18, 30),
                     frozenset({"stf-1"}), "pri-1", (("act-football", "sports"), ("act-hw", "homework_help")))
@@ -212,13 +207,8 @@ async def test_the_batch_route_answers_conflict_per_record_and_counts_it(attenda
     assert rt.registry.get_sample_value("beilei_attendance_record_conflicts_total") == 1
 
 
-def raw(event, offset: int) -> RawRecord:  # noqa: ANN001 - an ingest event
-    envelope = new_envelope(event, producer="sys-gate")
-    return RawRecord(ATTENDANCE_INGEST, 0, offset, envelope.key.encode(), encode(envelope))
-
-
 async def test_the_topic_dead_letters_unknown_activities_and_conflicts_with_their_reasons(school, uow_factory, policy) -> None:
-    consumer = BatchConsumer("attendance", h.handler_table(policy), uow_factory, KitMetrics(CollectorRegistry()))
+    consumer = reader(policy, uow_factory)
     student = await school.enrol()
     common = dict(system_id="sys-gate", school_id=school.school_id, student_id=student, session_date=DAY)
     check_in = SchoolCheckInRecorded(record_id=unique("gate"), **common, checked_in_at=local("15:25"),

@@ -16,12 +16,24 @@ from shared.contracts.registry import encode
 from shared.contracts.topics import ATTENDANCE_INGEST
 from shared.messaging.consumer import BatchConsumer, RawRecord
 from shared.observability import KitMetrics
+from tests.tokens import mint, verifier
 from tests.unit.attendance.conftest import DAY, dead_letters, local, outbox, unique
 
 
-def raw(event, offset: int) -> RawRecord:  # noqa: ANN001 - any event, on its own topic
+def raw(event, offset: int, *, token: str | None = "", written_ms: int | None = None) -> RawRecord:  # noqa: ANN001
+    """Any event on its own topic as the kit reads it; a school record is signed, as school systems must, with its
+    school's system token unless `token` is given (None: no authorization header at all)."""
     envelope = new_envelope(event, producer="sys-gate" if event.topic == ATTENDANCE_INGEST else "enrollment")
-    return RawRecord(event.topic, 0, offset, envelope.key.encode(), encode(envelope))
+    headers: tuple[tuple[str, bytes], ...] = ()
+    if event.topic == ATTENDANCE_INGEST and token is not None:
+        token = token or mint(f"sys-{event.school_id}", "school_system", school_id=event.school_id)
+        headers = (("authorization", f"Bearer {token}".encode()),)
+    return RawRecord(event.topic, 0, offset, envelope.key.encode(), encode(envelope), headers, written_ms)
+
+
+def reader(policy: h.Policy, uow_factory) -> BatchConsumer:  # noqa: ANN001 - the unit-of-work factory fixture
+    """Attendance's consumer as the service builds it, verifying school systems' tokens with the issuer's keys."""
+    return BatchConsumer("attendance", h.handler_table(policy, verifier()), uow_factory, KitMetrics(CollectorRegistry()))
 
 
 def common(school, student_id: str) -> dict:  # noqa: ANN001 - the School helper
@@ -30,7 +42,7 @@ def common(school, student_id: str) -> dict:  # noqa: ANN001 - the School helper
 
 
 async def test_a_consumed_batch_publishes_valid_records_and_dead_letters_the_rest_with_reasons(school, uow_factory, policy) -> None:
-    consumer = BatchConsumer("attendance", h.handler_table(policy), uow_factory, KitMetrics(CollectorRegistry()))
+    consumer = reader(policy, uow_factory)
     student = await school.enrol()
     check_in = SchoolCheckInRecorded(**common(school, student), checked_in_at=local("15:25"), checked_in_by=school.staff_id,
                                      checked_in_by_role="school_staff")
@@ -63,7 +75,7 @@ async def test_a_consumed_batch_publishes_valid_records_and_dead_letters_the_res
 
 
 async def test_an_unauthorised_pickup_on_the_topic_raises_the_alert_and_is_not_dead_lettered(school, uow_factory, policy) -> None:
-    consumer = BatchConsumer("attendance", h.handler_table(policy), uow_factory, KitMetrics(CollectorRegistry()))
+    consumer = reader(policy, uow_factory)
     student = await school.enrol()
     check_in = SchoolCheckInRecorded(**common(school, student), checked_in_at=local("15:25"), checked_in_by=school.staff_id,
                                      checked_in_by_role="school_staff")
@@ -76,7 +88,7 @@ async def test_an_unauthorised_pickup_on_the_topic_raises_the_alert_and_is_not_d
 
 
 async def test_roster_changes_apply_in_consumed_order_and_before_the_batchs_records_are_judged(school, uow_factory, policy) -> None:
-    consumer = BatchConsumer("attendance", h.handler_table(policy), uow_factory, KitMetrics(CollectorRegistry()))
+    consumer = reader(policy, uow_factory)
     returning, leaving = unique("stu"), unique("stu")
 
     def filed(student: str) -> EnrollmentFiled:
