@@ -6,8 +6,9 @@ import typing
 import pytest
 
 from shared.contracts.enrollment import ApplicationApproved, ApplicationWaitlisted, ProgrammePublished
-from shared.contracts.notification import MessageKind
+from shared.contracts.notification import MessageKindV2
 from shared.contracts.schema import example_event
+from services.notification.db import Known
 from services.notification.handlers import TO_GUARDIAN, _programme
 from services.notification.domain.templates import (
     TEMPLATES, VOCAB, MissingParameter, UnknownTemplate, locale_of, render, template, values, yuan,
@@ -31,26 +32,26 @@ def test_every_template_renders_in_chinese_and_in_english_with_all_its_fields(na
 
 @pytest.mark.parametrize("name", sorted(TEMPLATES))
 def test_every_template_reports_a_message_kind_of_the_contract(name: str) -> None:
-    assert template(name).kind in typing.get_args(MessageKind)
+    assert template(name).kind in typing.get_args(MessageKindV2)
 
 
 def test_the_messages_the_issue_lists_each_have_a_template() -> None:
     kinds = {t.kind for t in TEMPLATES.values()}
-    assert kinds == set(typing.get_args(MessageKind))
+    assert kinds == set(typing.get_args(MessageKindV2))
 
 
 def test_chinese_is_the_default_and_english_is_chosen_per_guardian() -> None:
-    params = {"student": "李小明", "time": "17:42", "collector": "王芳", "relation": "@guardian", "staff": "stf-0311"}
-    assert render("pickup", "zh-CN", params) == "【蓓蕾课后服务】李小明已于17:42由王芳（家长）接走，交接老师：stf-0311。"
+    params = {"student": "李小明", "time": "17:42", "collector": "王芳", "relation": "@guardian", "staff": "@teacher:张"}
+    assert render("pickup", "zh-CN", params) == "【蓓蕾课后服务】李小明已于17:42由王芳（家长）接走，由张老师交接。"
     assert render("pickup", "fr", params) == render("pickup", "zh-CN", params)
     assert locale_of(None) == "zh-CN" and locale_of("en") == "en"
     assert render("pickup", "en", params) == (
-        "[Beilei] 李小明 was collected at 17:42 by 王芳 (guardian), handed over by stf-0311.")
+        "[Beilei] 李小明 was collected at 17:42 by 王芳 (guardian), handed over by Teacher 张.")
 
 
 def test_vocabulary_words_are_translated_and_names_are_left_as_they_are() -> None:
     params = {"student": "@your_child", "time": "17:35", "claimant": "@unknown", "reason": "@not_on_pickup_list",
-              "staff": "stf-0311"}
+              "staff": "@teacher"}
     assert "您的孩子" in render("unauthorised_pickup", "zh-CN", params)
     english = render("unauthorised_pickup", "en", params)
     assert "your child" in english and "they are not on the pickup list" in english and "an unknown person" in english
@@ -98,11 +99,12 @@ def test_a_programme_published_without_a_disclosure_url_is_told_without_a_link()
 def test_a_family_is_told_its_place_on_the_waitlist_and_when_a_place_frees_up() -> None:
     """Issue 16, R6: waitlisting was never told, and a promotion read like any approval."""
     name, params = TO_GUARDIAN["ApplicationWaitlisted"](example_event(ApplicationWaitlisted).model_copy(
-        update={"position": 3}), "李小明")
+        update={"position": 3}), "李小明", Known())
     assert name == "application_waitlisted" and template(name).kind == "application_approved"
     assert "候补第3位" in render(name, "zh-CN", params) and "number 3 on the waiting list" in render(name, "en", params)
     approved = example_event(ApplicationApproved)
-    assert TO_GUARDIAN["ApplicationApproved"](approved, "李小明")[0] == "application_approved"
-    name, params = TO_GUARDIAN["ApplicationApproved"](approved.model_copy(update={"promoted_from_waitlist": True}), "李小明")
+    assert TO_GUARDIAN["ApplicationApproved"](approved, "李小明", Known())[0] == "application_approved"
+    name, params = TO_GUARDIAN["ApplicationApproved"](approved.model_copy(update={"promoted_from_waitlist": True}),
+                                                      "李小明", Known())
     assert name == "application_promoted" and template(name).kind == "application_approved"
     assert render(name, "zh-CN", params).startswith("【蓓蕾课后服务】有名额空出，李小明已从候补转为录取")
