@@ -26,6 +26,7 @@ from shared.contracts.registry import ContractError, decode
 from shared.contracts.topics import dlq
 from shared.messaging.uow import UnitOfWork
 from shared.observability import KitMetrics, causing_event, correlation_id
+from shared.privacy import redact
 
 log = logging.getLogger(__name__)
 
@@ -153,9 +154,17 @@ _DEAD_NAMESPACE = uuid.UUID("6d1f4c3e-2b1a-5c8e-9f00-b1e11e1d1e77")
 
 
 def _text(value: str, limit: int | None = None) -> str:
-    """A string PostgreSQL text/jsonb and UTF-8 accept: lone surrogates and NUL replaced, bounded."""
-    cleaned = value.encode("utf-8", "replace").decode("utf-8").replace("\x00", "\ufffd")
+    """A string PostgreSQL text/jsonb and UTF-8 accept: lone surrogates and NUL replaced, phone and ID numbers
+    masked (a reason quotes what it refuses: a phone sent as a student id, issue 15), bounded."""
+    cleaned = redact(value.encode("utf-8", "replace").decode("utf-8").replace("\x00", "\ufffd"))
     return cleaned if limit is None or len(cleaned) <= limit else cleaned[:limit] + "..."
+
+
+def _redacted(original: bytes) -> bytes:
+    """The original bytes with phone and ID numbers masked; bytes that are not UTF-8 kept as they were."""
+    text = original.decode("utf-8", "surrogateescape")
+    masked = redact(text)
+    return original if masked == text else masked.encode("utf-8", "surrogateescape")
 
 
 def dlq_key(record: RawRecord) -> str | None:
@@ -187,9 +196,16 @@ def dlq_record(record: RawRecord, *, consumer: str, kind: str, reason: str,
                limit: int = DLQ_ORIGINAL_LIMIT, minimal: bool = False) -> bytes:
     """The body of a DLQ record: why, who, where from, and the original bytes (base64) with their size
     and sha256; above `limit` only their beginning (`original_truncated`). `minimal` leaves out the
-    original and its headers, for the rare record whose full dead letter could not be stored."""
+    original and its headers, for the rare record whose full dead letter could not be stored.
+
+    Every text in it passes shared.privacy.redact. An original that held a phone or ID number is kept
+    masked (`original_redacted`), without its sha256 (a hash of a short record is undone by trying every
+    number), and can no longer be republished as it was: acceptable for a record that could never be
+    processed, which its sender must correct and send again anyway (docs/security.md)."""
     original = record.value or b""
-    kept = b"" if minimal else original[:limit]
+    stored = _redacted(original)
+    redacted = stored is not original
+    kept = b"" if minimal else stored[:limit]
     body: dict[str, Any] = {
         "reason": _text(reason, _REASON_LIMIT),
         "kind": _text(kind, 100),
@@ -200,8 +216,9 @@ def dlq_record(record: RawRecord, *, consumer: str, kind: str, reason: str,
         "key": None if record.key is None else _text(record.key.decode("utf-8", "replace"), _KEY_LIMIT),
         "original_b64": base64.b64encode(kept).decode(),
         "original_size": len(original),
-        "original_sha256": hashlib.sha256(original).hexdigest(),
-        "original_truncated": len(kept) < len(original),
+        "original_sha256": None if redacted else hashlib.sha256(original).hexdigest(),
+        "original_truncated": len(kept) < len(stored),
+        "original_redacted": redacted,
         "original_headers": {} if minimal else {
             _text(k, 200): _text(withhold_credential(k, v.decode("utf-8", "replace")), _HEADER_VALUE_LIMIT)
             for k, v in record.headers[:_HEADERS_LIMIT]

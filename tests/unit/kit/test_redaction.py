@@ -1,8 +1,11 @@
 """One redaction for every reason, dead letter, error body and log line (issue 15): mobile numbers and resident
 ID numbers are masked wherever they sit in free text; numbers the platform itself carries are left alone; the
-kit's HTTP edge masks them in every error body and every answer to a write."""
+kit's HTTP edge masks them in every error body and every answer to a write, its logs everywhere, its dead
+letters in reason, key, headers and original."""
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
 import logging
 import sys
@@ -11,10 +14,19 @@ from collections.abc import AsyncIterator
 import httpx
 import pytest
 from fastapi import FastAPI, HTTPException
+from prometheus_client import CollectorRegistry
 from pydantic import BaseModel, Field
+from sqlalchemy import text
 
+from shared.contracts.enrollment import GuardianRegistered
+from shared.contracts.envelope import new_envelope
+from shared.contracts.registry import encode
+from shared.contracts.topics import ENROLLMENT_EVENTS
+from shared.messaging.consumer import BatchConsumer, RawRecord, Rejected, dlq_record
+from shared.messaging.db import Database
 from shared.messaging.http import install_database_unavailable, install_input_guards
-from shared.observability import JsonFormatter
+from shared.messaging.uow import UnitOfWork
+from shared.observability import JsonFormatter, KitMetrics
 from shared.privacy import contains_personal_number, redact
 
 ID_NUMBER = "11010519491231002X"
@@ -117,3 +129,43 @@ def test_a_log_line_masks_id_numbers_in_its_message_fields_and_traceback() -> No
     line = JsonFormatter("enrollment").format(record)
     assert ID_NUMBER not in line and PHONE not in line
     assert json.loads(line)["guardian"] == "110***********002X" and "138****5678" in json.loads(line)["msg"]
+
+
+def test_a_dead_letter_masks_its_reason_key_headers_and_original_and_says_so() -> None:
+    original = json.dumps({"payload": {"student_id": PHONE, "collected_by_name": f"王 {ID_NUMBER}"}}).encode()
+    record = RawRecord("attendance.ingest", 3, 9, PHONE.encode(), original, (("x-guardian", ID_NUMBER.encode()),))
+    body = json.loads(dlq_record(record, consumer="attendance", kind="rejected", reason=f"unknown student {PHONE}"))
+    letter = json.dumps(body, ensure_ascii=False) + base64.b64decode(body["original_b64"]).decode()
+    assert PHONE not in letter and ID_NUMBER not in letter
+    assert body["reason"] == "unknown student 138****5678" and body["key"] == "138****5678"
+    assert body["original_headers"] == {"x-guardian": "110***********002X"}
+    assert json.loads(base64.b64decode(body["original_b64"]))["payload"]["student_id"] == "138****5678"
+    assert body["original_redacted"] is True and body["original_sha256"] is None, "a short record's hash is reversible"
+    assert body["original_size"] == len(original) and body["original_truncated"] is False
+
+
+def test_a_dead_letter_without_personal_numbers_keeps_its_original_byte_for_byte() -> None:
+    original = b"\xff\xfe not json, rec-000123 at 1733318280000"
+    body = json.loads(dlq_record(RawRecord("t", 0, 1, b"k", original), consumer="c", kind="contract:not_json", reason="x"))
+    assert base64.b64decode(body["original_b64"]) == original, "still replayable"
+    assert body["original_redacted"] is False and body["original_sha256"] == hashlib.sha256(original).hexdigest()
+    masked = json.loads(dlq_record(RawRecord("t", 0, 1, None, b"\xff" + PHONE.encode()), consumer="c", kind="k", reason="x"))
+    assert base64.b64decode(masked["original_b64"]) == b"\xff138****5678", "bytes that are not text stay as they were"
+
+
+async def test_the_consumer_dead_letters_a_rejected_record_with_no_personal_number_in_the_clear(kit_db: Database) -> None:
+    async def handler(uow, envelope, event):  # noqa: ANN001, ANN202
+        raise Rejected(f"unknown student {event.student_ids[0]}")
+
+    event = GuardianRegistered(guardian_id="gdn-1", school_id="sch-1", student_ids=[PHONE], name="王芳",
+                               phone_masked="138****0000", phone_sealed="sealed", consent=True, registered_by="stf-1")
+    consumer = BatchConsumer("tester", {"GuardianRegistered": handler}, lambda: UnitOfWork(kit_db, producer="tester"),
+                             KitMetrics(CollectorRegistry()), retry_base_seconds=0.01)
+    raw = encode(new_envelope(event, producer="enrollment"))
+    await consumer.process([RawRecord(ENROLLMENT_EVENTS, 0, 5, ID_NUMBER.encode(), raw, (("type", b"GuardianRegistered"),))])
+    async with kit_db.engine.connect() as conn:
+        (row,) = (await conn.execute(text("select topic, key, value, headers from outbox"))).all()
+    assert row.topic == "enrollment.events.dlq"
+    stored = f"{row.key} {row.value.decode()} {json.dumps(row.headers, ensure_ascii=False)}"
+    assert PHONE not in stored and ID_NUMBER not in stored
+    assert row.key == "110***********002X" and row.headers["reason"] == "unknown student 138****5678"
