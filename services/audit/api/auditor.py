@@ -15,6 +15,7 @@ from shared.auth import Principal
 from shared.contracts.common import Int64
 from services.audit.api.deps import Index, ReaderDep, Size, UowDep, may_see, scope_of
 from services.audit.db import AuditUoW, StoredEntry
+from services.audit.domain import recorded_leaf, recorded_opening
 from services.audit.handlers.proofs import NotFound, Scope, checkpoint_for, fee_report, inclusion_proofs
 
 router = APIRouter(prefix="/v1/audit", tags=["auditor"])
@@ -46,8 +47,14 @@ class ProvenEntry(BaseModel):
     period: str = Field(description="School-local month the money moved, YYYY-MM.")
     amount_fen: int | None
     recorded_at: datetime | None
-    entry: dict[str, Any] = Field(description="The event exactly as recorded (hash it as compact UTF-8 JSON).")
-    entry_b64: str = Field(description="The recorded bytes, base64: the leaf is SHA-256(0x00 || bytes).")
+    entry: dict[str, Any] = Field(description="The event exactly as published.")
+    entry_b64: str = Field(description="The entry's bytes, base64: the leaf is SHA-256(0x00 || bytes). Format 1: "
+                                       "the event as published, compact UTF-8 JSON; format 2: the event with its "
+                                       "personal fields as salted commitments (docs/audit.md).")
+    entry_format: int = Field(description="1 or 2.", examples=[2])
+    opening: dict[str, Any] | None = Field(
+        default=None, description="Format 2: the salt (base64) and the committed values, by name, that open the "
+                                  "entry's commitments; null for format 1.")
     inclusion_proof: list[str] = Field(description="RFC 9162 audit path to the checkpoint's root, base64.")
 
 
@@ -78,7 +85,9 @@ def _proven(e: StoredEntry, proof: list[bytes]) -> ProvenEntry:
     return ProvenEntry(index=e.seq, event_id=str(e.event_id), event_type=e.event_type, school_id=e.school_id,
                        district_id=e.district_id, student_id=e.student_id, category=e.category,
                        subcategory=e.subcategory, period=e.period, amount_fen=e.amount_fen, recorded_at=e.recorded_at,
-                       entry=json.loads(e.body), entry_b64=_b64(e.body), inclusion_proof=[_b64(h) for h in proof])
+                       entry=json.loads(e.body), entry_b64=_b64(recorded_leaf(e.seq, e.body, e.salt)),
+                       entry_format=1 if e.salt is None else 2, opening=recorded_opening(e.body, e.salt),
+                       inclusion_proof=[_b64(h) for h in proof])
 
 
 def _ref(cp: Any) -> CheckpointRef:

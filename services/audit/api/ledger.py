@@ -4,14 +4,15 @@ export, need an auditor's (or a scoped reader's) token."""
 from __future__ import annotations
 
 import base64
+import json
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, HTTPException, Query, Request
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.responses import PlainTextResponse, StreamingResponse
 from pydantic import BaseModel, Field
 
-from shared.auth import Principal
+from shared.auth import Principal, require
 from shared.contracts.common import Int64
 from services.audit.api.deps import AuditorDep, Index, ReaderDep, Size, UowDep, may_see
 from services.audit.db import AuditUoW
@@ -26,6 +27,9 @@ from services.audit.handlers.proofs import (
 from services.audit.ledger.merkle import EMPTY_ROOT
 
 router = APIRouter(prefix="/v1/ledger", tags=["ledger"])
+
+# A family reads the receipts of its own entries (issue 17 part 3): the salt in them opens its personal fields.
+ReceiptReaderDep = Depends(require("auditor", "city", "district", "school", "guardian"))
 
 
 def _b64(data: bytes) -> str:
@@ -119,15 +123,24 @@ async def proof(index: Index, size: Size = None, principal: Principal = ReaderDe
                           proof=[_b64(h) for h in path], signed_note=cp.signed_note)
 
 
+def _guardian_of(body: bytes) -> object:
+    return json.loads(body).get("payload", {}).get("guardian_id")
+
+
 @router.get("/entries/{index}/receipt", response_class=PlainTextResponse,
-            summary="Receipt for one entry: a C2SP tlog-proof carrying the entry, verifiable offline.")
-async def entry_receipt(index: Index, size: Size = None, principal: Principal = ReaderDep,
+            summary="Receipt for one entry: a C2SP tlog-proof carrying the entry and, for the family and the "
+                    "school's readers, the salt and values that open its commitments; verifiable offline.")
+async def entry_receipt(index: Index, size: Size = None, principal: Principal = ReceiptReaderDep,
                         db: AuditUoW = UowDep) -> PlainTextResponse:
     try:
         entry, text = await receipt(db, index, size)
     except NotFound as exc:
         raise HTTPException(404, str(exc)) from exc
-    await may_see(principal, db, entry.school_id)
+    if principal.role == "guardian":
+        if _guardian_of(entry.body) != principal.subject:
+            raise HTTPException(403, "a guardian may read only the receipts of the family's own entries")
+    else:
+        await may_see(principal, db, entry.school_id)
     return PlainTextResponse(text, media_type="text/plain; charset=utf-8", headers={
         "Content-Disposition": f'attachment; filename="ledger-entry-{index}.tlog-proof"'})
 

@@ -6,9 +6,10 @@ Tiles are read from what the ledger stores, never recomputed: a level-0 tile is 
 (ledger_entries.leaf_hash), a level-L tile (L >= 1) is 256 stored subtree hashes at tree height 8L
 (ledger_nodes, every complete aligned subtree of 256 leaves or more is kept).
 
-Entry bundles are NOT public: a ledger entry's body names the student and the amount (R27), so
-/tile/entries/... needs an auditor's or the city's token until issue 17 part 3 takes children's data
-out of the entries.
+Entry bundles are public when every entry in them is of format 2 (issue 17 part 3): the leaf holds
+salted commitments of the personal fields, never their values (services/audit/ledger/commitments.py).
+A bundle holding a format-1 entry (the event as published, naming the student, R27) still needs an
+auditor's or the city's token: its bytes are fixed by the hashes already signed, so it cannot be redacted.
 """
 from __future__ import annotations
 
@@ -19,9 +20,10 @@ from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import PlainTextResponse, Response
 from sqlalchemy import text
 
-from shared.auth import Principal
-from services.audit.api.deps import AuditorDep, UowDep
+from shared.auth import current_principal
+from services.audit.api.deps import UowDep, auditors
 from services.audit.db import AuditUoW
+from services.audit.domain import recorded_leaf
 
 __all__ = ["TILE_HEIGHT", "TILE_WIDTH", "encode_bundle", "format_index", "parse_tile_path", "tile_path",
            "tile_width_available", "router"]
@@ -132,16 +134,19 @@ async def checkpoint(request: Request, db: AuditUoW = UowDep) -> PlainTextRespon
     return PlainTextResponse(note, headers={"Cache-Control": SHORT_LIVED})
 
 
-@router.get("/tile/entries/{rest:path}", summary="An entry bundle (auditors and the city only: entries name "
-                                                 "students).")
-async def entry_bundle(rest: str, principal: Principal = AuditorDep, db: AuditUoW = UowDep) -> Response:
+@router.get("/tile/entries/{rest:path}", summary="An entry bundle: public when all its entries are of format 2 "
+                                                 "(personal fields committed); else auditors and the city only.")
+async def entry_bundle(rest: str, request: Request, db: AuditUoW = UowDep) -> Response:
     n, width = _requested(0, rest, await _signed_size(db))
-    rows = (await db.session.execute(
-        text("select body from ledger_entries where seq >= :a and seq < :b order by seq"),
-        {"a": n * TILE_WIDTH, "b": n * TILE_WIDTH + width})).all()
-    body = encode_bundle([bytes(r.body) for r in rows])
-    response = _tile_response(body, width)
-    response.headers["Cache-Control"] = "private, no-store"
+    rows = await db.entry_range(n * TILE_WIDTH, n * TILE_WIDTH + width)
+    if len(rows) != width:
+        raise HTTPException(500, "the ledger is missing entries for this bundle")
+    public = all(salt is not None for _, _, salt in rows)
+    if not public:  # a format-1 entry names its student: only for those who may read that (R27)
+        await auditors(await current_principal(request))
+    response = _tile_response(encode_bundle([recorded_leaf(seq, body, salt) for seq, body, salt in rows]), width)
+    if not public:
+        response.headers["Cache-Control"] = "private, no-store"
     return response
 
 

@@ -2,6 +2,7 @@
 the auditor's entry queries and the export (R24, R26). A mixin of AuditUoW; SQL only, no rules."""
 from __future__ import annotations
 
+import os
 import uuid
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
@@ -11,8 +12,17 @@ from typing import Any
 from sqlalchemy import and_, func, insert, select, text
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from services.audit.db.tables import ledger_checkpoints, ledger_conflicts, ledger_entries, ledger_nodes, school_districts
+from services.audit.db.tables import (
+    ledger_checkpoints,
+    ledger_conflicts,
+    ledger_disclosures,
+    ledger_entries,
+    ledger_nodes,
+    school_districts,
+)
 from services.audit.ledger import books
+from services.audit.ledger.commitments import SALT_SIZE, seal
+from services.audit.ledger.merkle import leaf_hash
 from services.audit.ledger.tree import StoredNode
 
 
@@ -41,10 +51,12 @@ class StoredEntry:
     body: bytes
     leaf_hash: bytes
     recorded_at: datetime | None
+    salt: bytes | None = None
+    """Format 2: the salt of the leaf's commitments (body is the event as published); None: format 1."""
 
 
 _ENTRY_COLUMNS = ["seq", "event_id", "event_type", "school_id", "district_id", "student_id", "category", "subcategory",
-                  "period", "amount_fen", "body", "leaf_hash"]
+                  "period", "amount_fen", "body", "leaf_hash", "salt"]
 
 
 def _checkpoint(row: Any) -> StoredCheckpoint:
@@ -56,19 +68,20 @@ def _checkpoint(row: Any) -> StoredCheckpoint:
 def _entry(row: Any) -> StoredEntry:
     return StoredEntry(row.seq, row.event_id, row.event_type, row.school_id, row.district_id, row.student_id,
                        row.category, row.subcategory, row.period, row.amount_fen, bytes(row.body),
-                       bytes(row.leaf_hash), row.recorded_at)
+                       bytes(row.leaf_hash), row.recorded_at, bytes(row.salt) if row.salt is not None else None)
 
 
 class LedgerStore:
     session: AsyncSession
 
     def _init_ledger(self) -> None:
-        self._staged: dict[uuid.UUID, tuple[bytes, bytes, books.Entry]] = {}
+        self._staged: dict[uuid.UUID, tuple[bytes, dict[str, Any], books.Entry]] = {}
 
     # -- appends ------------------------------------------------------------------------------
-    def stage_entry(self, event_id: uuid.UUID, body: bytes, leaf: bytes, entry: books.Entry) -> None:
-        """Queue one entry; it gets its sequence number when the batch is written (one lock per batch)."""
-        self._staged[event_id] = (body, leaf, entry)
+    def stage_entry(self, event_id: uuid.UUID, body: bytes, document: dict[str, Any], entry: books.Entry) -> None:
+        """Queue one entry (the event as published, its bytes and what it says); it gets its sequence
+        number, its salt and its sealed leaf (entry format 2) when the batch is written."""
+        self._staged[event_id] = (body, document, entry)
 
     def staged(self, event_id: uuid.UUID) -> bytes | None:
         item = self._staged.get(event_id)
@@ -86,14 +99,24 @@ class LedgerStore:
             return []
         await self.lock("append")
         start = (await self.session.execute(text("select coalesce(max(seq) + 1, 0) from ledger_entries"))).scalar_one()
-        rows = [(start + offset, event_id, e.event_type, e.school_id, e.district_id, e.student_id, e.category,
-                 e.subcategory, e.period, e.amount_fen, body, leaf)
-                for offset, (event_id, (body, leaf, e)) in enumerate(self._staged.items())]
+        salts = os.urandom(SALT_SIZE * len(self._staged))  # one system call per batch
+        rows = []
+        disclosures = []
+        for offset, (event_id, (body, document, e)) in enumerate(self._staged.items()):
+            seq, salt = start + offset, salts[offset * SALT_SIZE:(offset + 1) * SALT_SIZE]
+            rows.append((seq, event_id, e.event_type, e.school_id, e.district_id, e.student_id, e.category,
+                         e.subcategory, e.period, e.amount_fen, body, leaf_hash(seal(document, salt, seq)), salt))
+            if e.event_type == "DisclosurePublished":
+                disclosures.append({"disclosure_id": e.payload["disclosure_id"], "seq": seq})
         # COPY writes a consumed batch in one round trip, inside this transaction (ARCHITECTURE: throughput
         # comes from batching); the lock above already holds.
         conn = await self.session.connection()
         driver = (await conn.get_raw_connection()).driver_connection
         await driver.copy_records_to_table("ledger_entries", records=rows, columns=_ENTRY_COLUMNS)
+        if disclosures:  # the first entry of a disclosure id is the one its page shows
+            await self.session.execute(
+                text("insert into ledger_disclosures (disclosure_id, seq) values (:disclosure_id, :seq) "
+                     "on conflict (disclosure_id) do nothing"), disclosures)
         self._staged.clear()
         return [(r[0], r[1]) for r in rows]
 
@@ -116,11 +139,11 @@ class LedgerStore:
         return (await self.session.execute(text("select coalesce(max(seq) + 1, 0) from ledger_entries"))).scalar_one()
 
     async def entry_chunks(self, start: int, end: int, chunk: int = 5000) -> AsyncIterator[list[Any]]:
-        """Entries [start, end) in order, `chunk` rows at a time: (seq, body, leaf_hash, school_id)."""
+        """Entries [start, end) in order, `chunk` rows at a time: (seq, body, leaf_hash, salt)."""
         at = start
         while at < end:
             rows = (await self.session.execute(
-                select(ledger_entries.c.seq, ledger_entries.c.body, ledger_entries.c.leaf_hash)
+                select(ledger_entries.c.seq, ledger_entries.c.body, ledger_entries.c.leaf_hash, ledger_entries.c.salt)
                 .where(ledger_entries.c.seq >= at, ledger_entries.c.seq < min(end, at + chunk))
                 .order_by(ledger_entries.c.seq)
             )).all()
@@ -210,6 +233,20 @@ class LedgerStore:
     async def entry(self, seq: int) -> StoredEntry | None:
         row = (await self.session.execute(select(ledger_entries).where(ledger_entries.c.seq == seq))).first()
         return _entry(row) if row else None
+
+    async def disclosure_entry(self, disclosure_id: str) -> StoredEntry | None:
+        """The ledger entry of a disclosure (R21), by its id."""
+        row = (await self.session.execute(
+            select(ledger_entries).join(ledger_disclosures, ledger_disclosures.c.seq == ledger_entries.c.seq)
+            .where(ledger_disclosures.c.disclosure_id == disclosure_id))).first()
+        return _entry(row) if row else None
+
+    async def entry_range(self, start: int, end: int) -> list[tuple[int, bytes, bytes | None]]:
+        """(seq, body, salt) of entries [start, end), in order: what their leaves are sealed from."""
+        rows = (await self.session.execute(
+            select(ledger_entries.c.seq, ledger_entries.c.body, ledger_entries.c.salt)
+            .where(ledger_entries.c.seq >= start, ledger_entries.c.seq < end).order_by(ledger_entries.c.seq))).all()
+        return [(r.seq, bytes(r.body), bytes(r.salt) if r.salt is not None else None) for r in rows]
 
     async def find_entries(self, *, below: int, school_id: str | None = None, district_id: str | None = None,
                            student_id: str | None = None, period: str | None = None, category: str | None = None,

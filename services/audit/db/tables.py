@@ -1,4 +1,4 @@
-"""Audit's tables as SQLAlchemy Core, mirroring migrations 0001-0003; no queries here.
+"""Audit's tables as SQLAlchemy Core, mirroring migrations 0001-0005; no queries here.
 
 They live in audit's own MetaData rather than SQLModel's process-wide one: other services also have
 tables called programmes, fee_schedules or disclosures, and tests import several services at once.
@@ -38,6 +38,16 @@ ledger_entries = Table(
     Column("body", LargeBinary, nullable=False),
     Column("leaf_hash", LargeBinary, nullable=False),
     Column("recorded_at", DateTime(timezone=True)),
+    # Entry format 2 (migration 0005): the salt of the entry's commitments, never published; null for a
+    # format-1 entry, whose leaf is `body` itself. A format-2 leaf is sealed from `body` and the salt.
+    Column("salt", LargeBinary),
+)
+
+# Which entry each disclosure is (R21): its public page fetches it by disclosure id.
+ledger_disclosures = Table(
+    "ledger_disclosures", metadata,
+    Column("disclosure_id", Text, primary_key=True),
+    Column("seq", BigInteger, nullable=False),
 )
 
 # Hashes of complete aligned subtrees of 256 leaves or more (tlog-tiles), written once.

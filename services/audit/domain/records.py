@@ -9,8 +9,10 @@ from pydantic_core import from_json
 from shared.contracts.envelope import Envelope
 from services.audit.ledger import books
 from services.audit.ledger.books import MONEY_TYPES, RECORD_TYPES
+from services.audit.ledger.commitments import opening, seal
 
-__all__ = ["MONEY_TYPES", "RECORD_TYPES", "leaf_bytes", "leaf_document", "read_entry"]
+__all__ = ["MONEY_TYPES", "RECORD_TYPES", "leaf_bytes", "leaf_document", "read_entry", "read_recorded", "recorded_leaf",
+           "recorded_opening"]
 
 # One encoder, not one per entry: json.dumps builds a new one whenever it is given options.
 _LEAF_JSON = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
@@ -30,6 +32,32 @@ def leaf_document(envelope: Envelope) -> tuple[bytes, dict[str, Any]]:
 
 def leaf_bytes(envelope: Envelope) -> bytes:
     return leaf_document(envelope)[0]
+
+
+def _document(body: bytes) -> dict[str, Any]:
+    try:
+        return from_json(body)
+    except ValueError:  # what pydantic's parser refuses (a lone surrogate, say), the standard one reads
+        return json.loads(body)
+
+
+def recorded_leaf(seq: int, body: bytes, salt: bytes | None) -> bytes:
+    """The leaf bytes of a recorded entry: the event itself (format 1, no salt) or the event sealed with
+    its salt (format 2, personal fields committed; services.audit.ledger.commitments)."""
+    return body if salt is None else seal(_document(body), salt, seq)
+
+
+def read_recorded(seq: int, body: bytes, salt: bytes | None) -> tuple[bytes, books.Entry]:
+    """(leaf bytes, what the event says) of a recorded entry, parsing it once."""
+    if salt is None:
+        return body, read_entry(body)
+    document = _document(body)
+    return seal(document, salt, seq), books.describe(document)
+
+
+def recorded_opening(body: bytes, salt: bytes | None) -> dict[str, Any] | None:
+    """What opens a format-2 entry's commitments (salt and values); None for format 1."""
+    return None if salt is None else opening(_document(body), salt)
 
 
 def read_entry(body: bytes) -> books.Entry:

@@ -25,13 +25,14 @@ from services.audit.ledger.merkle import leaf_hash
 
 
 async def record_fee_record(uow: AuditUoW, envelope: Envelope, event: Event) -> None:
-    """One ledger entry per fee record; the inbox drops an exact redelivery before it gets here."""
+    """One ledger entry per fee record; the inbox drops an exact redelivery before it gets here. Its leaf
+    is sealed when the batch is numbered: personal fields committed, the salt kept private (entry format 2)."""
     body, document = leaf_document(envelope)
     try:
         entry = books.describe(document)
     except books.EntryError as exc:
         raise Rejected(f"cannot be recorded in the ledger: {exc}") from exc
-    uow.stage_entry(envelope.event_id, body, leaf_hash(body), entry)
+    uow.stage_entry(envelope.event_id, body, document, entry)
     uow.note_district(entry.school_id, entry.district_id)
     if isinstance(event, FeeScheduleApproved):
         standard = FeeStandard(event.fee_schedule_id, event.school_id, event.programme_id,

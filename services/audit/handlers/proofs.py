@@ -8,8 +8,16 @@ from dataclasses import dataclass
 from typing import Any
 
 from services.audit.db import AuditUoW, StoredCheckpoint, StoredEntry
+from services.audit.domain import recorded_leaf, recorded_opening
 from services.audit.ledger import books
-from services.audit.ledger.bundles import Receipt, export_header, export_line, format_consistency, format_receipt
+from services.audit.ledger.bundles import (
+    Receipt,
+    export_header,
+    export_line,
+    format_consistency,
+    format_receipt,
+    receipt_extra,
+)
 from services.audit.ledger.tree import ProofPlan
 
 
@@ -57,14 +65,19 @@ async def consistency_proof(uow: AuditUoW, old_size: int, new_size: int) -> list
     return plan.consistency(old_size, new_size)
 
 
-async def receipt(uow: AuditUoW, index: int, size: int | None) -> tuple[StoredEntry, str]:
-    """The entry and its receipt: a C2SP tlog-proof carrying the entry, against a signed checkpoint."""
+async def receipt(uow: AuditUoW, index: int, size: int | None,
+                  may_open: Callable[[StoredEntry], bool] = lambda e: True) -> tuple[StoredEntry, str]:
+    """The entry and its receipt: a C2SP tlog-proof carrying the entry, against a signed checkpoint. For
+    whom `may_open` allows it (the family, a reader of the school), a format-2 entry travels with the
+    salt and values that open its commitments (bundles.receipt_extra)."""
     cp = await checkpoint_for(uow, size)
     entry = await uow.entry(index)
     if entry is None or index >= cp.tree_size:
         raise NotFound(f"entry {index} is not in the checkpoint of size {cp.tree_size}")
     proof = (await inclusion_proofs(uow, [index], cp.tree_size))[index]
-    return entry, format_receipt(Receipt(index, tuple(proof), cp.signed_note, entry.body))
+    opening = recorded_opening(entry.body, entry.salt) if may_open(entry) else None
+    extra = receipt_extra(recorded_leaf(entry.seq, entry.body, entry.salt), opening)
+    return entry, format_receipt(Receipt(index, tuple(proof), cp.signed_note, extra))
 
 
 def entry_columns(e: StoredEntry) -> dict[str, Any]:
@@ -86,7 +99,8 @@ async def export_lines(uow_factory: Callable[[], AbstractAsyncContextManager[Aud
             rows = await uow.export_rows(after, cp.tree_size, chunk)
         if not rows:
             return
-        yield "".join(export_line(r.seq, r.body, r.leaf_hash, entry_columns(r)) + "\n" for r in rows)
+        yield "".join(export_line(r.seq, recorded_leaf(r.seq, r.body, r.salt), r.leaf_hash, entry_columns(r),
+                                  recorded_opening(r.body, r.salt)) + "\n" for r in rows)
         after = rows[-1].seq
 
 

@@ -224,7 +224,9 @@ def read_entry(body: bytes) -> Entry:
 
 
 def describe(envelope: object) -> Entry:
-    """What an already parsed envelope says (see read_entry)."""
+    """What an already parsed envelope says (see read_entry). An unopened format-2 entry (personal fields
+    committed, services.audit.ledger.commitments) says the same about money: its event id is the
+    commitment's, and it names no student."""
     if not isinstance(envelope, dict):
         raise EntryError("not a JSON object")
     event_type = envelope.get("type")
@@ -234,6 +236,8 @@ def describe(envelope: object) -> Entry:
     if not isinstance(payload, dict):
         raise EntryError("payload must be an object")
     event_id = envelope.get("event_id")
+    if event_id is None and envelope.get("entry_format") == 2 and isinstance(envelope.get("commitments"), dict):
+        event_id = f"commitment:{envelope['commitments'].get('event_id')}"
     if not isinstance(event_id, str) or not event_id:
         raise EntryError("event_id is missing")
     version = envelope.get("version")

@@ -20,6 +20,7 @@ from services.audit.ledger.checkpoint import (
     NoteVerifier,
     open_checkpoint,
 )
+from services.audit.ledger.commitments import ENTRY_FORMAT, CommitmentError, entry_format, open_entry
 from services.audit.ledger.merkle import (
     EMPTY_ROOT,
     HASH_SIZE,
@@ -33,6 +34,7 @@ from services.audit.ledger.tree import Integrator
 __all__ = [
     "CONSISTENCY_FORMAT",
     "EXPORT_FORMAT",
+    "RECEIPT_EXTRA_FORMAT",
     "TLOG_PROOF_HEADER",
     "AuditReport",
     "BundleError",
@@ -44,6 +46,8 @@ __all__ = [
     "format_consistency",
     "format_receipt",
     "parse_receipt",
+    "read_opened",
+    "receipt_extra",
     "verify_consistency_bundle",
     "verify_receipt",
 ]
@@ -51,6 +55,7 @@ __all__ = [
 TLOG_PROOF_HEADER = "c2sp.org/tlog-proof@v1"
 CONSISTENCY_FORMAT = "beilei-ledger-consistency/1"
 EXPORT_FORMAT = "beilei-ledger-export/1"
+RECEIPT_EXTRA_FORMAT = "beilei-ledger-receipt-extra/2"
 _DECIMAL = re.compile(r"(?:0|[1-9][0-9]*)\Z")
 
 Keys = Iterable[str | NoteVerifier]
@@ -110,6 +115,35 @@ class VerifiedReceipt:
     index: int
     entry: bytes
     checkpoint: Checkpoint
+    opened: dict[str, Any] | None = None
+    """A format-2 entry opened with the receipt's salt: the event as published, its personal fields checked
+    against their commitments; None when the receipt carries no opening."""
+
+
+def receipt_extra(entry: bytes, opening: dict[str, Any] | None) -> bytes:
+    """The receipt's extra data (application-defined in C2SP tlog-proof): the entry itself, or for the
+    family of a format-2 entry a small JSON document with the entry and the salt and values that open
+    its commitments."""
+    if opening is None:
+        return entry
+    return json.dumps({"format": RECEIPT_EXTRA_FORMAT, "entry": _b64(entry), "opening": opening},
+                      ensure_ascii=False, separators=(",", ":")).encode()
+
+
+def _unwrap_extra(data: bytes) -> tuple[bytes, dict[str, Any] | None]:
+    """(entry, opening) from a receipt's extra data (see receipt_extra)."""
+    if not data.startswith(b'{"format":'):
+        return data, None
+    try:
+        wrapped = json.loads(data)
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise BundleError(f"the receipt's extra data is not JSON: {exc}") from exc
+    if not isinstance(wrapped, dict) or wrapped.get("format") != RECEIPT_EXTRA_FORMAT:
+        raise BundleError(f"the receipt's extra data is not {RECEIPT_EXTRA_FORMAT}")
+    opening = wrapped.get("opening")
+    if not isinstance(opening, dict):
+        raise BundleError("the receipt's extra data has no opening")
+    return _unb64(wrapped.get("entry"), "the receipt's entry"), opening
 
 
 def format_receipt(receipt: Receipt) -> str:
@@ -157,18 +191,24 @@ def parse_receipt(text: str) -> Receipt:
 def verify_receipt(text: str, keys: Keys, *, origin: str | None = None, entry: bytes | None = None) -> VerifiedReceipt:
     """Check that the receipt's entry is at its index in a checkpoint signed by one of `keys`.
 
-    The entry is the receipt's extra data, or `entry` when the auditor holds the bytes separately.
+    The entry is the receipt's extra data, or `entry` when the auditor holds the bytes separately. A
+    family's receipt of a format-2 entry also opens its commitments; they must open, or it fails.
     """
     receipt = parse_receipt(text)
     data = entry if entry is not None else receipt.extra
     if data is None:
         raise BundleError("the receipt carries no entry and none was given")
+    data, opening = _unwrap_extra(data)
     checkpoint = _open(receipt.checkpoint, keys, origin, "receipt checkpoint")
     try:
         verify_inclusion(leaf_hash(data), receipt.index, checkpoint.size, list(receipt.proof), checkpoint.root_hash)
     except ProofError as exc:
         raise BundleError(f"inclusion proof does not verify: {exc.reason}") from exc
-    return VerifiedReceipt(receipt.index, data, checkpoint)
+    try:
+        opened = open_entry(data, opening) if opening is not None else None
+    except CommitmentError as exc:
+        raise BundleError(f"the receipt's opening does not open its entry: {exc}") from exc
+    return VerifiedReceipt(receipt.index, data, checkpoint, opened)
 
 
 # --------------------------------------------------------------------------- consistency
@@ -227,11 +267,27 @@ def export_header(checkpoint_note: str, tree_size: int) -> str:
                       ensure_ascii=False)
 
 
-def export_line(index: int, body: bytes, stored_leaf_hash: bytes, columns: dict[str, Any]) -> str:
-    """One entry of an export: its bytes, the leaf hash the database stored, and the database's index
-    columns (school, student, amount...), so the verifier can check that they all agree with the bytes."""
-    return json.dumps({"index": index, "entry": _b64(body), "leaf_hash": _b64(stored_leaf_hash), **columns},
-                      ensure_ascii=False, separators=(",", ":"))
+def export_line(index: int, body: bytes, stored_leaf_hash: bytes, columns: dict[str, Any],
+                opening: dict[str, Any] | None = None) -> str:
+    """One entry of an export: its bytes, the leaf hash the database stored, the database's index
+    columns (school, student, amount...), so the verifier can check that they all agree with the bytes,
+    and for a format-2 entry the opening (salt and values) of its commitments."""
+    line = {"index": index, "entry": _b64(body), "leaf_hash": _b64(stored_leaf_hash), **columns}
+    if opening is not None:
+        line["opening"] = opening
+    return json.dumps(line, ensure_ascii=False, separators=(",", ":"))
+
+
+def read_opened(body: bytes, opening: object) -> books.Entry:
+    """What an entry says, a format-2 entry after opening its commitments with `opening`."""
+    if entry_format(body) != ENTRY_FORMAT:
+        return books.read_entry(body)
+    if not isinstance(opening, dict):
+        raise BundleError("a format-2 entry needs its opening (salt and values) to be audited")
+    try:
+        return books.describe(open_entry(body, opening))
+    except CommitmentError as exc:
+        raise BundleError(f"its commitments do not open: {exc}") from exc
 
 
 # Index columns of an export line and how each is read from the entry's bytes.
@@ -347,9 +403,12 @@ def audit_export(
                                   f"of size {tree.size} ({cp.root_hash.hex()}; they hash to {prefix_root.hex()}): "
                                   "history was rewritten")
         try:
-            entry = books.read_entry(body)
+            entry = read_opened(body, item.get("opening"))
         except books.EntryError as exc:
             _fail(report, f"entry {n}: not a fee record ({exc})")
+            continue
+        except BundleError as exc:
+            _fail(report, f"entry {n}: {exc}")
             continue
         uid = entry.event_id.encode()
         if uid in seen:

@@ -65,9 +65,10 @@ def _read(path: str) -> str:
     return Path(path).read_text(encoding="utf-8")
 
 
-def _summary(entry: bytes) -> dict[str, Any]:
+def _summary(entry: bytes, opened: dict[str, Any] | None = None) -> dict[str, Any]:
+    """What the entry says; a format-2 entry as its opening (checked against the commitments) reveals it."""
     try:
-        e = books.read_entry(entry)
+        e = books.describe(opened) if opened is not None else books.read_entry(entry)
     except books.EntryError as exc:
         return {"readable": False, "reason": str(exc)}
     return {"type": e.event_type, "event_id": e.event_id, "school_id": e.school_id, "student_id": e.student_id,
@@ -89,7 +90,7 @@ def _receipt(args: argparse.Namespace, out: TextIO) -> int:
     entry = Path(args.entry).read_bytes() if args.entry else None
     verified = verify_receipt(_read(args.file), _keys(args.key), origin=args.origin, entry=entry)
     cp = verified.checkpoint
-    summary = _summary(verified.entry)
+    summary = _summary(verified.entry, verified.opened)
     result = {"verified": True, "index": verified.index, "origin": cp.origin, "tree_size": cp.size,
               "root_hash": cp.root_hash.hex(), "entry": summary}
     lines = [f"OK: entry {verified.index} is in {cp.origin} at tree size {cp.size} (root {cp.root_hash.hex()})"]

@@ -15,6 +15,7 @@ from fastapi import FastAPI
 from services.audit import api
 from services.audit.ledger.bundles import verify_consistency_bundle, verify_receipt
 from services.audit.ledger.checkpoint import open_checkpoint
+from services.audit.ledger.commitments import open_entry
 from services.audit.ledger.merkle import leaf_hash, verify_inclusion
 from tests.tokens import mint, verifier
 from tests.unit.audit.harness import ORIGIN, TestLedger
@@ -71,7 +72,8 @@ async def test_an_auditor_reads_entries_by_school_each_proven_against_the_cited_
     assert [e["category"] for e in page["entries"]] == ["fee_schedule", "subsidy", "charge", "payment", "expense"]
     for e in page["entries"]:
         body = base64.b64decode(e["entry_b64"])
-        assert json.loads(body) == e["entry"]
+        assert e["entry_format"] == 2 and "student_id" not in json.loads(body)["payload"]
+        assert open_entry(body, e["opening"]) == e["entry"]  # the commitments open to the event as published
         verify_inclusion(leaf_hash(body), e["index"], checkpoint.size,
                          [base64.b64decode(h) for h in e["inclusion_proof"]], checkpoint.root_hash)
     by_category = await client.get("/v1/audit/entries", params={"school_id": mine.school_id, "category": "payment",

@@ -1,0 +1,157 @@
+"""Entry format 2: a fee record's personal fields are replaced in the public leaf by salted commitments,
+and opened again with the salt (issue 17 part 3; R24, R26, R27). Standard library only, like the rest of
+the ledger package, so the offline verifier and a browser can open a commitment without the service.
+
+A format-2 entry is compact UTF-8 JSON:
+
+    {"entry_format":2,"type":...,"version":...,"occurred_at":...,"producer":...,
+     "payload":{<every payload field but the personal ones>},
+     "commitments":{"event_id":"<base64>",...,"payload.student_id":"<base64>",...}}
+
+commitment = SHA-256(salt ‖ UTF-8 name ‖ 0x00 ‖ compact UTF-8 JSON of the value), with one 32-byte salt
+per entry kept only in audit's database. The name is the field's path (`payload.student_id`), so a
+commitment opens to one field only, and the NUL byte ends the name. School-level figures stay in the
+clear. Format-1 entries (the event exactly as published) keep their bytes.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import json
+from collections.abc import Mapping
+from typing import Any
+
+__all__ = [
+    "COMMITTED_ENVELOPE_FIELDS",
+    "COMMITTED_PAYLOAD_FIELDS",
+    "ENTRY_FORMAT",
+    "SALT_SIZE",
+    "CommitmentError",
+    "commitment",
+    "entry_format",
+    "open_entry",
+    "opening",
+    "seal",
+]
+
+ENTRY_FORMAT = 2
+SALT_SIZE = 32
+_PREFIX = b'{"entry_format":2,'
+
+# Envelope fields that name a family: billing derives event ids, correlation ids and partition keys
+# from the student (a settlement's id hashes programme, student and month; the key is the student id),
+# so anyone with a list of student ids could recompute them and find a child's entries.
+COMMITTED_ENVELOPE_FIELDS: tuple[str, ...] = ("event_id", "correlation_id", "causation_id", "key")
+# Payload fields that are personal (R27): the child and the guardian, the staff member paid, free text
+# written to a family, the hardship application (R9), the payment provider's reference a family sees on
+# its own statement, and every id billing derives from the student.
+COMMITTED_PAYLOAD_FIELDS: tuple[str, ...] = (
+    "student_id",
+    "guardian_id",
+    "staff_id",
+    "note",
+    "verification_ref",
+    "external_ref",
+    "settlement_id",
+    "charge_id",
+    "charge_ids",
+    "waiver_id",
+    "refund_id",
+    "payment_id",
+)
+_ENVELOPE = frozenset(COMMITTED_ENVELOPE_FIELDS)
+_PAYLOAD = frozenset(COMMITTED_PAYLOAD_FIELDS)
+_DISCLOSURE = "DisclosurePublished"
+
+# One encoder, not one per call: json.dumps builds a new one whenever it is given options.
+_JSON = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
+_sha256 = hashlib.sha256
+
+
+class CommitmentError(ValueError):
+    """An opening does not open the entry's commitments, or an entry is not format 2; str() says why."""
+
+
+def commitment(salt: bytes, name: str, value: Any) -> bytes:
+    """SHA-256(salt ‖ name ‖ 0x00 ‖ compact JSON of value)."""
+    return _sha256(salt + name.encode() + b"\x00" + _JSON.encode(value).encode()).digest()
+
+
+def _b64(data: bytes) -> str:
+    return base64.b64encode(data).decode("ascii")
+
+
+def entry_format(body: bytes) -> int:
+    """2 for a committed entry, 1 for an event recorded exactly as published."""
+    return ENTRY_FORMAT if body.startswith(_PREFIX) else 1
+
+
+def seal(document: Mapping[str, Any], salt: bytes, index: int) -> bytes:
+    """The format-2 leaf bytes of a published event (its envelope as a JSON document) at ledger `index`.
+
+    A disclosure that does not say which ledger size it was computed at gets `index` there: it was
+    appended after exactly those entries, which is the prefix the verifier recomputes it over (R21).
+    """
+    sealed: dict[str, Any] = {"entry_format": ENTRY_FORMAT}
+    commitments: dict[str, str] = {}
+    for name, value in document.items():
+        if name in _ENVELOPE:
+            commitments[name] = _b64(commitment(salt, name, value))
+        elif name != "payload":
+            sealed[name] = value
+    payload: dict[str, Any] = {}
+    for name, value in document["payload"].items():
+        if name in _PAYLOAD:
+            path = "payload." + name
+            commitments[path] = _b64(commitment(salt, path, value))
+        else:
+            payload[name] = value
+    if document.get("type") == _DISCLOSURE and payload.get("ledger_tree_size") is None:
+        payload["ledger_tree_size"] = index
+    sealed["payload"] = payload
+    sealed["commitments"] = commitments
+    return _JSON.encode(sealed).encode()
+
+
+def opening(document: Mapping[str, Any], salt: bytes) -> dict[str, Any]:
+    """What opens a sealed entry: its salt and the committed values, by name."""
+    values = {name: document[name] for name in COMMITTED_ENVELOPE_FIELDS if name in document}
+    payload = document["payload"]
+    values.update({"payload." + name: payload[name] for name in COMMITTED_PAYLOAD_FIELDS if name in payload})
+    return {"salt": _b64(salt), "values": values}
+
+
+def open_entry(body: bytes, opened: Mapping[str, Any]) -> dict[str, Any]:
+    """The published event a format-2 entry commits to, after checking that every commitment opens
+    to the value given (and that nothing is given that was not committed)."""
+    try:
+        sealed = json.loads(body)
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise CommitmentError(f"not a JSON document: {exc}") from exc
+    if not isinstance(sealed, dict) or sealed.get("entry_format") != ENTRY_FORMAT:
+        raise CommitmentError("not a format-2 entry")
+    commitments, payload = sealed.pop("commitments", None), sealed.get("payload")
+    if not isinstance(commitments, dict) or not isinstance(payload, dict):
+        raise CommitmentError("a format-2 entry has an object of commitments and a payload")
+    if not isinstance(opened, Mapping) or not isinstance(opened.get("values"), Mapping):
+        raise CommitmentError("an opening is an object with a salt and values")
+    try:
+        salt = base64.b64decode(str(opened.get("salt")).encode("ascii"), validate=True)
+    except (binascii.Error, UnicodeEncodeError, ValueError) as exc:
+        raise CommitmentError("the opening's salt is not base64") from exc
+    if len(salt) != SALT_SIZE:
+        raise CommitmentError(f"the opening's salt is {len(salt)} bytes, not {SALT_SIZE}")
+    values = opened["values"]
+    if set(values) != set(commitments):
+        raise CommitmentError(f"the opening names {sorted(values)} but the entry commits to {sorted(commitments)}")
+    del sealed["entry_format"]
+    for name, value in values.items():
+        if _b64(commitment(salt, name, value)) != commitments[name]:
+            raise CommitmentError(f"the value given for {name} does not open its commitment")
+        if name.startswith("payload."):
+            payload[name[len("payload."):]] = value
+        else:
+            sealed[name] = value
+    return sealed
