@@ -1,5 +1,6 @@
-"""Notification's tables (contacts, student links, preferences, the message log that doubles as the
-local delivery sink, per-number daily counts) and its unit of work; imports the kit, never another service."""
+"""Notification's tables (contacts, student links, staff duties, programme names, preferences, the message
+log that doubles as the local delivery sink, per-number daily counts) and its unit of work; imports the kit
+and its own domain, never another service."""
 from __future__ import annotations
 
 import json
@@ -14,6 +15,7 @@ from sqlalchemy.orm import registry
 from sqlmodel import Field, SQLModel, select
 
 from shared.messaging.uow import UnitOfWork
+from services.notification.domain.policy import StaffMember
 
 
 class NotificationTable(SQLModel, registry=registry()):
@@ -112,6 +114,33 @@ class MessageRow(NotificationTable, table=True):
     delivered_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))
 
 
+class StaffRow(NotificationTable, table=True):
+    """A staff member's duties (StaffRegistered) and the district's latest decision on them
+    (StaffAdmissionChanged, by effective time); their sealed contact is a ContactRow of role "staff"."""
+
+    __tablename__ = "staff"
+
+    staff_id: str = Field(primary_key=True)
+    school_id: str
+    name: str | None = None
+    roles: list[str] = Field(default_factory=list, sa_column=Column(ARRAY(Text), nullable=False, server_default="{}"))
+    class_ids: list[str] = Field(default_factory=list, sa_column=Column(ARRAY(Text), nullable=False, server_default="{}"))
+    programme_ids: list[str] = Field(default_factory=list,
+                                     sa_column=Column(ARRAY(Text), nullable=False, server_default="{}"))
+    admission: str | None = None
+    admission_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))
+
+
+class ProgrammeRow(NotificationTable, table=True):
+    """A programme's name as families know it (ProgrammePublished), for messages about it."""
+
+    __tablename__ = "programmes"
+
+    programme_id: str = Field(primary_key=True)
+    school_id: str
+    name: str
+
+
 class SendCountRow(NotificationTable, table=True):
     """Messages handed to a provider per recipient, channel and China day, for per-number daily limits."""
 
@@ -178,6 +207,14 @@ class NewContact:
     push_token_sealed: str | None
     consent: bool
     student_ids: list[str]
+
+
+@dataclass(frozen=True)
+class Known:
+    """Names learnt from earlier events for this run's messages (issue 16: messages spoke in ids)."""
+
+    staff: dict[str, str] = field(default_factory=dict)
+    programmes: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(slots=True)
@@ -336,6 +373,77 @@ class NotificationUoW(UnitOfWork):
 
     async def these(self, ids: list[str]) -> Found:
         return await self.recipients("c.recipient_id = any(cast(:ids as text[]))", {"ids": ids})
+
+    # -- staff and programmes (issue 16) ---------------------------------------------------------
+    async def write_staff(self, staff: list[tuple[str, str, str, list[str], list[str], list[str]]]) -> None:
+        """(staff id, school, name, roles, classes, programmes) as registered, one statement; the district's
+        decision on a member is left as it is."""
+        if staff:
+            await self.session.execute(
+                text("insert into staff (staff_id, school_id, name, roles, class_ids, programme_ids)"
+                     " select v.id, v.school, v.name, string_to_array(v.roles, ','), string_to_array(v.classes, ','),"
+                     " string_to_array(v.programmes, ',')"
+                     " from unnest(cast(:id as text[]), cast(:school as text[]), cast(:name as text[]),"
+                     " cast(:roles as text[]), cast(:classes as text[]), cast(:programmes as text[]))"
+                     " as v(id, school, name, roles, classes, programmes)"
+                     " on conflict (staff_id) do update set school_id = excluded.school_id, name = excluded.name,"
+                     " roles = excluded.roles, class_ids = excluded.class_ids, programme_ids = excluded.programme_ids"),
+                {c: [row[i] if i < 3 else ",".join(row[i]) for row in staff]
+                 for i, c in enumerate(("id", "school", "name", "roles", "classes", "programmes"))})
+
+    async def decide_staff(self, decisions: list[tuple[str, str, str, datetime]]) -> None:
+        """(staff id, school, admission, effective at): the latest decision by effective time wins, whatever
+        order the decisions arrive in; a decision may come before the member's registration."""
+        if decisions:
+            await self.session.execute(
+                text("insert into staff (staff_id, school_id, admission, admission_at)"
+                     " select * from unnest(cast(:id as text[]), cast(:school as text[]), cast(:admission as text[]),"
+                     " cast(:at as timestamptz[]))"
+                     " on conflict (staff_id) do update set admission = excluded.admission,"
+                     " admission_at = excluded.admission_at"
+                     " where staff.admission_at is null or staff.admission_at <= excluded.admission_at"),
+                {c: [d[i] for d in decisions] for i, c in enumerate(("id", "school", "admission", "at"))})
+
+    async def reachable_staff(self, school_ids: list[str], named: list[str]) -> list[tuple[StaffMember, Contact,
+                                                                                          PreferenceRow | None]]:
+        """Staff of these schools, and staff named by id, that have a contact and are neither suspended nor
+        removed (R28), with their preferences, in one round trip."""
+        result = await self.session.execute(
+            text("select st.staff_id, st.school_id as staff_school, st.roles, st.programme_ids,"
+                 " c.recipient_id, c.role, c.locale, c.phone_masked, c.consent,"
+                 " c.phone_sealed is not null as has_phone, c.push_token_sealed is not null as has_push,"
+                 " p.recipient_id as p_id, p.channels, p.quiet_start, p.quiet_end, p.locale as p_locale"
+                 " from staff st join contacts c on c.recipient_id = st.staff_id and c.role = 'staff'"
+                 " left join preferences p on p.recipient_id = c.recipient_id"
+                 " where coalesce(st.admission, 'admitted') = 'admitted'"
+                 " and (st.school_id = any(cast(:schools as text[])) or st.staff_id = any(cast(:named as text[])))"
+                 " order by st.staff_id"),
+            {"schools": school_ids, "named": named})
+        return [(StaffMember(r.staff_id, r.staff_school, tuple(r.roles), tuple(r.programme_ids)),
+                 Contact(r.recipient_id, r.role, r.locale, r.phone_masked, r.consent, r.has_phone, r.has_push),
+                 _preference(r)) for r in result.all()]
+
+    async def remember_programmes(self, programmes: dict[str, tuple[str, str]]) -> None:
+        """Programme id -> (school, name), one statement."""
+        if programmes:
+            await self.session.execute(
+                text("insert into programmes (programme_id, school_id, name)"
+                     " select * from unnest(cast(:p as text[]), cast(:s as text[]), cast(:n as text[]))"
+                     " on conflict (programme_id) do update set school_id = excluded.school_id, name = excluded.name"),
+                {"p": list(programmes), "s": [s for s, _ in programmes.values()], "n": [n for _, n in programmes.values()]})
+
+    async def known(self, staff_ids: list[str], programme_ids: list[str]) -> Known:
+        """The names of these staff members and programmes that are known, in one round trip."""
+        if not staff_ids and not programme_ids:
+            return Known()
+        result = await self.session.execute(
+            text("select 's', staff_id, name from staff where staff_id = any(cast(:s as text[])) and name is not null"
+                 " union all select 'p', programme_id, name from programmes where programme_id = any(cast(:p as text[]))"),
+            {"s": staff_ids, "p": programme_ids})
+        known = Known()
+        for kind, key, name in result.all():
+            (known.staff if kind == "s" else known.programmes)[key] = name
+        return known
 
     # -- students and preferences ---------------------------------------------------------------
     async def student_names(self, student_ids: list[str]) -> dict[str, str]:

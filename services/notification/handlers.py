@@ -1,6 +1,7 @@
 """Notification's consumer use cases: batch handlers that take a run of consumed events and record at
-most one message per event and recipient as an intent in the consumer's transaction (the sender delivers
-it), with a few set-based statements per run, plus the table of which handler takes which event (R22, R23)."""
+most one message per event and recipient (guardians, and the staff answering for a child's safety) as an
+intent in the consumer's transaction (the sender delivers it), with a few set-based statements per run,
+plus the table of which handler takes which event (R11-R13, R22, R23)."""
 from __future__ import annotations
 
 import hashlib
@@ -8,7 +9,7 @@ import logging
 import uuid
 from collections.abc import Callable, Sequence
 from typing import Any
-from datetime import date, datetime, time, timezone
+from datetime import datetime, time, timezone
 
 from shared.contracts.audit import AnomalyDetected
 from shared.contracts.attendance import (
@@ -16,15 +17,18 @@ from shared.contracts.attendance import (
     UnauthorisedPickupRefused,
 )
 from shared.contracts.billing import DisclosurePublished
-from shared.contracts.enrollment import ApplicationSubmitted, EnrollmentFiled, GuardianRegistered, ProgrammePublished
+from shared.contracts.enrollment import (
+    ApplicationSubmitted, EnrollmentFiled, GuardianRegistered, ProgrammePublished, StaffAdmissionChanged, StaffRegistered,
+)
 from shared.contracts.envelope import Envelope
 from shared.contracts.notification import NotificationFailed
 from shared.messaging.consumer import Item, batch_handler
-from services.notification.db import Contact, Intent, NewContact, NotificationUoW, PreferenceRow, Waiting
+from services.notification.db import Contact, Intent, Known, NewContact, NotificationUoW, PreferenceRow, Waiting
 from services.notification.domain.policy import (
-    DEFAULT_PREFERENCES, SHANGHAI, Intake, Preferences, Recipient, intake, is_urgent,
+    DEFAULT_PREFERENCES, SHANGHAI, Duty, Intake, Preferences, Recipient, actor_role, addressed_as, intake, is_urgent,
+    responsible,
 )
-from services.notification.domain.templates import render, template, yuan
+from services.notification.domain.templates import day, page_for_people, period, render, teacher, template, yuan
 
 log = logging.getLogger(__name__)
 
@@ -49,10 +53,6 @@ def out_id(event_id: uuid.UUID, recipient_id: str) -> str:
 
 def hm(at: datetime) -> str:
     return at.astimezone(SHANGHAI).strftime("%H:%M")
-
-
-def ymd(day: date) -> str:
-    return day.isoformat()
 
 
 def parse_hhmm(value: str | None) -> time | None:
@@ -97,7 +97,9 @@ def _refusal(uow: NotificationUoW, msg: Intent) -> None:
     no_consent = msg.status == "suppressed_no_consent"
     uow.publish(
         NotificationFailed(
-            notification_id=f"ntf-{msg.out_id}", recipient_id=msg.recipient_id, recipient_role=msg.recipient_role,
+            notification_id=f"ntf-{msg.out_id}", recipient_id=msg.recipient_id,
+            recipient_role=actor_role(msg.recipient_role),  # type: ignore[arg-type]
+            addressed_as=addressed_as(msg.recipient_role),  # type: ignore[arg-type]
             channel="sms", kind=msg.kind, student_id=msg.student_id, school_id=msg.school_id,
             cause_event_id=msg.event_id, cause_event_type=msg.cause_event_type,
             error_code="no_consent" if no_consent else "no_contact",
@@ -112,9 +114,10 @@ def _refusal(uow: NotificationUoW, msg: Intent) -> None:
 
 def intents(uow: NotificationUoW, envelope: Envelope, *, found: Found, template_name: str, params: dict,
             student_id: str | None = None, school_id: str | None = None, missing: tuple[str, ...] = (),
-            role: str = "guardian", severity: str | None = None) -> list[Intent]:
+            role: str = "guardian", severity: str | None = None, duty: Duty | None = None) -> list[Intent]:
     """One message per recipient for this event: pending (the sender delivers it), waiting for a contact
-    not yet known, or refused for want of consent."""
+    not yet known, or refused for want of consent. `duty` records why a staff member is told
+    (class_teacher, programme_lead, safety_contact) as the message's recipient role."""
     kind = template(template_name).kind
     urgent = is_urgent(kind, severity=severity)
     defaults: Preferences = getattr(uow, "default_preferences", DEFAULT_PREFERENCES)
@@ -124,7 +127,7 @@ def intents(uow: NotificationUoW, envelope: Envelope, *, found: Found, template_
         recipient_id = contact.recipient_id if contact else missing[len(rows) - len(found)]
         msg = Intent(
             event_id=envelope.event_id, out_id=out_id(envelope.event_id, recipient_id), recipient_id=recipient_id,
-            recipient_role=contact.role if contact else role, kind=kind, template=template_name, params=params,
+            recipient_role=duty or (contact.role if contact else role), kind=kind, template=template_name, params=params,
             student_id=student_id, school_id=school_id, cause_event_type=envelope.type, event_at=envelope.occurred_at,
             correlation_id=envelope.correlation_id, urgent=urgent,
         )
@@ -167,40 +170,60 @@ async def release_waiting(uow: NotificationUoW, contacts: dict[str, NewContact])
     await uow.release(waiting)
 
 
+# -- names for messages (issue 16: messages spoke in ids) ------------------------------------------------
+
+def staff_name(known: Known, staff_id: str) -> str:
+    """A staff member as families address them (surname + 老师), or just "老师": never their id."""
+    return teacher(known.staff.get(staff_id))
+
+
+def programme_name(known: Known, programme_id: str) -> str:
+    return known.programmes.get(programme_id) or "@the_programme"
+
+
+async def known_for(uow: NotificationUoW, events: Sequence[Any]) -> Known:
+    """One read of the names of the staff and programmes these events mention."""
+    staff = {getattr(e, f) for e in events
+             for f in ("checked_in_by", "handed_over_by", "supervising_staff_id", "refused_by") if getattr(e, f, None)}
+    programmes = {e.programme_id for e in events if getattr(e, "programme_id", None)}
+    return await uow.known(sorted(staff), sorted(programmes))
+
+
 # -- messages to the guardian an event names (enrollment.events, billing.events) ----------------------
-# Each gives the template and values, given the student's name: the event's own where it carries one,
-# else the name learnt from an earlier application or enrolment (or a stand-in word).
+# Each gives the template and values, given the student's name (the event's own where it carries one,
+# else the name learnt from an earlier application or enrolment, or a stand-in word) and the names of
+# the programmes known.
 
-def _period(start: date, end: date) -> str:
-    return f"{ymd(start)}~{ymd(end)}"
+Compose = Callable[[Any, str, Known], tuple[str, dict]]
 
-
-TO_GUARDIAN: dict[str, Callable[[Any, str], tuple[str, dict]]] = {
-    "ApplicationSubmitted": lambda e, student: (
-        "application_submitted", {"student": student, "programme": e.programme_id}),
-    "ApplicationApproved": lambda e, student: (
+TO_GUARDIAN: dict[str, Compose] = {
+    "ApplicationSubmitted": lambda e, student, k: (
+        "application_submitted", {"student": student, "programme": programme_name(k, e.programme_id)}),
+    "ApplicationApproved": lambda e, student, k: (
         "application_promoted" if e.promoted_from_waitlist else "application_approved",
-        {"student": student, "programme": e.programme_id}),
-    "ApplicationWaitlisted": lambda e, student: (  # issue 16: being waitlisted was never told (R6)
-        "application_waitlisted", {"student": student, "programme": e.programme_id, "position": str(e.position)}),
-    "ApplicationRejected": lambda e, student: (
-        "application_rejected", {"student": student, "programme": e.programme_id, "reason": e.reason}),
-    "EnrollmentFiled": lambda e, student: (
-        "enrollment_filed", {"student": student, "programme": e.programme_id}),
-    "EnrollmentWithdrawn": lambda e, student: (
-        "enrollment_withdrawn", {"student": student, "programme": e.programme_id, "date": ymd(e.effective_on)}),
-    "FeeCharged": lambda e, student: ("fee_due", {
-        "student": student, "amount": yuan(e.amount_fen), "period": _period(e.period_start, e.period_end),
-        "quantity": str(e.quantity), "due": e.due_at.astimezone(SHANGHAI).strftime("%Y-%m-%d")}),
-    "FeeSettled": lambda e, student: ("fee_statement", {
-        "student": student, "period": _period(e.period_start, e.period_end), "provided": str(e.sessions_provided),
+        {"student": student, "programme": programme_name(k, e.programme_id)}),
+    "ApplicationWaitlisted": lambda e, student, k: (  # issue 16: being waitlisted was never told (R6)
+        "application_waitlisted",
+        {"student": student, "programme": programme_name(k, e.programme_id), "position": str(e.position)}),
+    "ApplicationRejected": lambda e, student, k: (
+        "application_rejected", {"student": student, "programme": programme_name(k, e.programme_id), "reason": e.reason}),
+    "EnrollmentFiled": lambda e, student, k: (
+        "enrollment_filed", {"student": student, "programme": programme_name(k, e.programme_id)}),
+    "EnrollmentWithdrawn": lambda e, student, k: (
+        "enrollment_withdrawn",
+        {"student": student, "programme": programme_name(k, e.programme_id), "date": day(e.effective_on)}),
+    "FeeCharged": lambda e, student, k: ("fee_due", {
+        "student": student, "amount": yuan(e.amount_fen), "period": period(e.period_start, e.period_end),
+        "quantity": str(e.quantity), "due": day(e.due_at.astimezone(SHANGHAI).date())}),
+    "FeeSettled": lambda e, student, k: ("fee_statement", {
+        "student": student, "period": period(e.period_start, e.period_end), "provided": str(e.sessions_provided),
         "attended": str(e.sessions_attended), "charged": yuan(e.charged_fen), "waived": yuan(e.waived_fen),
         "paid": yuan(e.paid_fen), "refund": yuan(e.refund_due_fen), "outstanding": yuan(e.outstanding_fen)}),
-    "PaymentReceived": lambda e, student: (
+    "PaymentReceived": lambda e, student, k: (
         "payment_received", {"student": student, "amount": yuan(e.amount_fen), "method": f"@{e.method}"}),
-    "FeeWaived": lambda e, student: (
+    "FeeWaived": lambda e, student, k: (
         "fee_waived", {"student": student, "amount": yuan(e.amount_fen), "reason": f"@{e.reason}"}),
-    "RefundIssued": lambda e, student: (
+    "RefundIssued": lambda e, student, k: (
         "refund_issued", {"student": student, "amount": yuan(e.amount_fen), "reason": f"@{e.reason}"}),
 }
 
@@ -215,11 +238,12 @@ async def notify_named_guardians(uow: NotificationUoW, items: Sequence[Item]) ->
     names = await uow.student_names(unnamed)
     contacts = {contact.recipient_id: (contact, pref)
                 for contact, pref in await uow.these(sorted({item.event.guardian_id for item in items}))}
+    known = await known_for(uow, [item.event for item in items])
     rows: list[Intent] = []
     for item in items:
         event = item.event
         student = getattr(event, "student_name", None) or names.get(event.student_id) or "@your_child"
-        template_name, params = TO_GUARDIAN[item.envelope.type](event, student)
+        template_name, params = TO_GUARDIAN[item.envelope.type](event, student, known)
         found = contacts.get(event.guardian_id)
         rows += intents(uow, item.envelope, found=[found] if found else [], template_name=template_name, params=params,
                         student_id=event.student_id, school_id=event.school_id,
@@ -237,6 +261,8 @@ async def apply_enrollment(uow: NotificationUoW, items: Sequence[Item]) -> None:
     student links), the students' names, the filed links (kept whichever order the two events came in),
     the events' messages in one insert, then what waited for the contacts registered."""
     registered: dict[str, NewContact] = {}
+    staff: dict[str, StaffRegistered] = {}
+    decisions: dict[str, StaffAdmissionChanged] = {}
     students: dict[str, tuple[str, str | None]] = {}
     links: dict[tuple[str, str], None] = {}
     named: list[Item] = []
@@ -249,6 +275,20 @@ async def apply_enrollment(uow: NotificationUoW, items: Sequence[Item]) -> None:
                 push_token_sealed=event.push_token_sealed, consent=event.consent,
                 student_ids=list(dict.fromkeys(event.student_ids)))
             continue
+        if isinstance(event, StaffRegistered):
+            # Issue 16, R11-R12: a staff member's sealed contact, reached for their duties. The school records
+            # it for the job, so no family-style consent is asked (R22's consent is the families').
+            registered[event.staff_id] = NewContact(
+                recipient_id=event.staff_id, role="staff", locale=event.locale, name=event.name,
+                school_id=event.school_id, phone_sealed=event.phone_sealed, phone_masked=event.phone_masked,
+                push_token_sealed=event.push_token_sealed, consent=True, student_ids=[])
+            staff[event.staff_id] = event
+            continue
+        if isinstance(event, StaffAdmissionChanged):  # R28: the latest decision by effective time wins
+            known_decision = decisions.get(event.staff_id)
+            if known_decision is None or known_decision.effective_at <= event.effective_at:
+                decisions[event.staff_id] = event
+            continue
         if isinstance(event, (ApplicationSubmitted, EnrollmentFiled)):
             known = students.get(event.student_id)
             students[event.student_id] = (event.student_name, event.school_id or (known[1] if known else None))
@@ -256,6 +296,9 @@ async def apply_enrollment(uow: NotificationUoW, items: Sequence[Item]) -> None:
             links[(event.student_id, event.guardian_id)] = None
         named.append(item)
     await uow.write_contacts(list(registered.values()))
+    await uow.write_staff([(e.staff_id, e.school_id, e.name, list(e.roles), list(e.class_ids), list(e.programme_ids))
+                           for e in staff.values()])
+    await uow.decide_staff([(e.staff_id, e.school_id, e.admission, e.effective_at) for e in decisions.values()])
     await uow.remember_students(students)
     await uow.add_links(list(links))
     await notify_named_guardians(uow, named)
@@ -267,65 +310,115 @@ async def apply_enrollment(uow: NotificationUoW, items: Sequence[Item]) -> None:
 # What each attendance event about a student tells the guardians: its template and values, given the
 # student's name (or a stand-in word when it is not known).
 
-def _check_in(event: StudentCheckedIn, student: str) -> tuple[str, dict]:
-    return "check_in", {"student": student, "time": hm(event.checked_in_at), "staff": event.checked_in_by}
+def _check_in(event: StudentCheckedIn, student: str, known: Known) -> tuple[str, dict]:
+    return "check_in", {"student": student, "time": hm(event.checked_in_at),
+                        "staff": staff_name(known, event.checked_in_by)}
 
 
-def _pickup(event: StudentCheckedOut, student: str) -> tuple[str, dict]:
+def _pickup(event: StudentCheckedOut, student: str, known: Known) -> tuple[str, dict]:
     """R11, R22: who collected the child, when, and who handed the child over."""
     out = {"student": student, "time": hm(event.checked_out_at), "collector": event.collected_by_name,
-           "relation": f"@{event.collected_by_relation}", "staff": event.handed_over_by}
+           "relation": f"@{event.collected_by_relation}", "staff": staff_name(known, event.handed_over_by)}
     if event.extended_care:
         return "pickup_extended_care", {**out, "minutes": str(event.extended_care_minutes)}
     return "pickup", out
 
 
-def _absence(event: StudentAbsent, student: str) -> tuple[str, dict]:
-    return "absence", {"student": student, "date": ymd(event.session_date), "start": hm(event.session_starts_at),
+def _absence(event: StudentAbsent, student: str, known: Known) -> tuple[str, dict]:
+    return "absence", {"student": student, "date": day(event.session_date), "start": hm(event.session_starts_at),
                        "grace": str(event.grace_minutes)}
 
 
-def _extended_care(event: ExtendedCareStarted, student: str) -> tuple[str, dict]:
+def _extended_care(event: ExtendedCareStarted, student: str, known: Known) -> tuple[str, dict]:
     return "extended_care", {"student": student, "ended": hm(event.session_ended_at),
-                             "staff": event.supervising_staff_id, "until": hm(event.extended_care_ends_at)}
+                             "staff": staff_name(known, event.supervising_staff_id),
+                             "until": hm(event.extended_care_ends_at)}
 
 
-def _escalation(event: ExtendedCareEscalated, student: str) -> tuple[str, dict]:
+def _escalation(event: ExtendedCareEscalated, student: str, known: Known) -> tuple[str, dict]:
     return "extended_care_escalated", {"student": student, "ended": hm(event.extended_care_ended_at),
-                                       "staff": event.supervising_staff_id}
+                                       "staff": staff_name(known, event.supervising_staff_id)}
 
 
-def _unauthorised_pickup(event: UnauthorisedPickupRefused, student: str) -> tuple[str, dict]:
+def _unauthorised_pickup(event: UnauthorisedPickupRefused, student: str, known: Known) -> tuple[str, dict]:
     return "unauthorised_pickup", {"student": student, "time": hm(event.refused_at),
                                    "claimant": event.claimant_name or "@unknown", "reason": f"@{event.reason}",
-                                   "staff": event.refused_by}
+                                   "staff": staff_name(known, event.refused_by)}
 
 
-ABOUT_STUDENT: dict[str, Callable[[Any, str], tuple[str, dict]]] = {
+ABOUT_STUDENT: dict[str, Compose] = {
     "StudentCheckedIn": _check_in, "StudentCheckedOut": _pickup, "StudentAbsent": _absence,
     "ExtendedCareStarted": _extended_care, "ExtendedCareEscalated": _escalation,
     "UnauthorisedPickupRefused": _unauthorised_pickup,
 }
 
+# Issue 16, R11-R13: the safety events the staff answering for the child hear too, in their own words,
+# and who answers for each: absence -> the class teacher; an escalation -> the programme lead and the
+# school's safety contact; an unauthorised pickup attempt -> the safety contact. All are urgent kinds, so
+# quiet hours never hold them.
+TO_STAFF: dict[str, tuple[str, tuple[Duty, ...]]] = {
+    "StudentAbsent": ("absence_staff", ("class_teacher",)),
+    "ExtendedCareEscalated": ("extended_care_escalated_staff", ("programme_lead", "safety_contact")),
+    "UnauthorisedPickupRefused": ("unauthorised_pickup_staff", ("safety_contact",)),
+}
+
+
+def _staff_params(event: Any, student: str, known: Known) -> dict:
+    """The guardians' values for the event, plus the programme by name (the staff template may name it)."""
+    return {**ABOUT_STUDENT[type(event).type_name](event, student, known)[1],
+            "programme": programme_name(known, event.programme_id)}
+
+
+async def alert_staff(uow: NotificationUoW, about: list[tuple[Envelope, Any]], names: dict[str, str | None],
+                      known: Known) -> list[Intent]:
+    """The run's safety events to the staff answering for each child, each member once per event, recorded
+    with the duty they were told for; one read of the run's schools' reachable staff."""
+    alerts = [(envelope, event) for envelope, event in about if envelope.type in TO_STAFF]
+    if not alerts:
+        return []
+    staff = await uow.reachable_staff(sorted({e.school_id for _, e in alerts}),
+                                      sorted({e.class_teacher_id for _, e in alerts if getattr(e, "class_teacher_id", None)}))
+    members = [member for member, _, _ in staff]
+    reach = {member.staff_id: (contact, pref) for member, contact, pref in staff}
+    rows: list[Intent] = []
+    for envelope, event in alerts:
+        template_name, duties = TO_STAFF[envelope.type]
+        told = responsible(duties, members, school_id=event.school_id, programme_id=event.programme_id,
+                           class_teacher_id=getattr(event, "class_teacher_id", None))
+        if not told:
+            log.warning("no reachable staff answers for a safety event",
+                        extra={"type": envelope.type, "school_id": event.school_id, "duties": list(duties)})
+        params = _staff_params(event, names.get(event.student_id) or "@your_child", known)
+        for staff_id, duty in told:
+            rows += intents(uow, envelope, found=[reach[staff_id]], template_name=template_name, params=params,
+                            student_id=event.student_id, school_id=event.school_id, duty=duty)
+    return rows
+
 
 @batch_handler
 async def notify_guardians(uow: NotificationUoW, items: Sequence[Item]) -> None:
-    """R11-R13, R22: attendance news about a student reaches each of their guardians. A run of the batch's
-    attendance events costs one read of their students' guardians (with preferences and names), after
-    the contacts registered earlier in the batch are written, and one insert of all their messages."""
+    """R11-R13, R22: attendance news about a student reaches each of their guardians, and safety news the
+    staff answering for the child (issue 16). A run of the batch's attendance events costs one read of their
+    students' guardians (with preferences and names), one of the names of staff and programmes, one of the
+    schools' reachable staff when there is a safety event, after the contacts registered earlier in the
+    batch are written, and one insert of all their messages."""
     about: list[tuple[Envelope, Any]] = [(item.envelope, item.event) for item in items]  # events with a student_id
     found = await uow.guardians_of_many(sorted({event.student_id for _, event in about}))
+    known = await known_for(uow, [event for _, event in about])
     rows: list[Intent] = []
+    names: dict[str, str | None] = {}
     for envelope, event in about:
         guardians, name = found.get(event.student_id, ([], None))
+        names[event.student_id] = name
         if not guardians:
             # Guardians register before they apply (R6), so this is a student enrolled elsewhere or bad data.
             log.info("no guardian on file for a student; nothing to send",
                      extra={"student_id": event.student_id, "type": envelope.type})
             continue
-        template_name, params = ABOUT_STUDENT[envelope.type](event, name or "@your_child")
+        template_name, params = ABOUT_STUDENT[envelope.type](event, name or "@your_child", known)
         rows += intents(uow, envelope, found=guardians, template_name=template_name, params=params,
                         student_id=event.student_id, school_id=event.school_id)
+    rows += await alert_staff(uow, about, names, known)
     await record(uow, rows)
 
 
@@ -333,21 +426,23 @@ async def notify_guardians(uow: NotificationUoW, items: Sequence[Item]) -> None:
 
 def _programme(event: ProgrammePublished) -> tuple[str, dict]:
     """R4, R7, R23: the programme and its fee standard reach the families of the school."""
-    params = {"school": event.school_id, "programme": event.name, "fee": yuan(event.fee_per_session_fen),
+    params = {"school": "@the_school", "programme": event.name, "fee": yuan(event.fee_per_session_fen),
               "extended_fee": yuan(event.extended_care_fee_per_session_fen)}
-    if not event.disclosure_url:  # issue 16: a notice ending in "详情：-" tells a parent nothing
+    url = page_for_people(event.disclosure_url)
+    if not url:  # issue 16: a notice ending in "详情：-", or opening an API's JSON, tells a parent nothing
         return "programme_disclosure_no_link", params
-    return "programme_disclosure", {**params, "url": event.disclosure_url}
+    return "programme_disclosure", {**params, "url": url}
 
 
 def _finances(event: DisclosurePublished) -> tuple[str, dict]:
     """R21, R23: periodic income and spending reach the families of the school."""
     spent = (event.payouts_fen + event.staff_remuneration_fen + event.extra_hours_operating_fen
              + event.group_accident_insurance_fen)
-    return "finance_disclosure", {"school": event.school_id, "start": ymd(event.period_start),
-                                  "end": ymd(event.period_end), "income": yuan(event.fee_income_fen),
-                                  "subsidy": yuan(event.subsidy_income_fen), "spent": yuan(spent),
-                                  "balance": yuan(event.balance_fen), "url": event.url}
+    params = {"school": "@the_school", "start": day(event.period_start), "end": day(event.period_end),
+              "income": yuan(event.fee_income_fen), "subsidy": yuan(event.subsidy_income_fen), "spent": yuan(spent),
+              "balance": yuan(event.balance_fen)}
+    url = page_for_people(event.url)  # billing's own /v1/disclosures answers JSON, not a page for people
+    return ("finance_disclosure", {**params, "url": url}) if url else ("finance_disclosure_no_link", params)
 
 
 TO_FAMILIES: dict[str, Callable[[Any], tuple[str, dict]]] = {
@@ -360,6 +455,8 @@ async def notify_families(uow: NotificationUoW, items: Sequence[Item]) -> None:
     """A message to every guardian at the event's school; each school's guardians read once per run."""
     families: dict[str, Found] = {}
     rows: list[Intent] = []
+    await uow.remember_programmes({item.event.programme_id: (item.event.school_id, item.event.name) for item in items
+                                   if isinstance(item.event, ProgrammePublished)})
     for item in items:
         school = item.event.school_id
         if school not in families:
@@ -381,7 +478,7 @@ async def alert_auditors(uow: NotificationUoW, items: Sequence[Item]) -> None:
         if event.district_id not in auditors:
             auditors[event.district_id] = await uow.auditors_for(event.district_id)
         rows += intents(uow, item.envelope, found=auditors[event.district_id], template_name="anomaly_alert",
-                        params={"school": event.school_id, "check": event.check, "severity": f"@{event.severity}",
+                        params={"school": "@the_school", "check": event.check, "severity": f"@{event.severity}",
                                 "detail": event.detail[:200]},
                         student_id=event.student_id, school_id=event.school_id, role="auditor",
                         severity=event.severity)
@@ -396,8 +493,9 @@ async def notify_billing(uow: NotificationUoW, items: Sequence[Item]) -> None:
 
 
 HANDLERS = {
-    **dict.fromkeys(["GuardianRegistered", "ApplicationSubmitted", "ApplicationApproved", "ApplicationWaitlisted",
-                     "ApplicationRejected", "EnrollmentFiled", "EnrollmentWithdrawn"], apply_enrollment),
+    **dict.fromkeys(["GuardianRegistered", "StaffRegistered", "StaffAdmissionChanged", "ApplicationSubmitted",
+                     "ApplicationApproved", "ApplicationWaitlisted", "ApplicationRejected", "EnrollmentFiled",
+                     "EnrollmentWithdrawn"], apply_enrollment),
     **dict.fromkeys(ABOUT_STUDENT, notify_guardians),
     **dict.fromkeys(["FeeCharged", "FeeSettled", "PaymentReceived", "FeeWaived", "RefundIssued"], notify_billing),
     **dict.fromkeys(TO_FAMILIES, notify_families),

@@ -23,7 +23,7 @@ from shared.contracts.notification import (
 from shared.privacy import Sealer
 from services.notification.channels.base import Channel, Outgoing, Result, failure
 from services.notification.db import Claimed, SenderUoW
-from services.notification.domain.policy import SHANGHAI, Decision, Retry, decide
+from services.notification.domain.policy import SHANGHAI, Decision, Retry, actor_role, addressed_as, decide
 from services.notification.domain.ratelimit import under_daily_limit
 from services.notification.domain.templates import values
 from services.notification.handlers import NAMESPACE
@@ -291,7 +291,8 @@ class Sender:
         row, result = job.row, job.result
         assert result is not None
         common = dict(notification_id=f"ntf-{row.out_id}", recipient_id=row.recipient_id,
-                      recipient_role=row.recipient_role, channel=row.channel, kind=row.kind,
+                      recipient_role=actor_role(row.recipient_role), addressed_as=addressed_as(row.recipient_role),
+                      channel=row.channel, kind=row.kind,
                       student_id=row.student_id, school_id=row.school_id, cause_event_id=row.event_id,
                       cause_event_type=row.cause_event_type)
         # A kind version 1 can name keeps its v1 receipt, so v1 readers keep working; others (an emergency

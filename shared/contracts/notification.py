@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import typing
 import uuid
-from typing import ClassVar, Literal
+from typing import Any, ClassVar, Literal
 
 from pydantic import Field
 
@@ -43,6 +43,15 @@ KINDS_V1: frozenset[str] = frozenset(typing.get_args(MessageKind))
 
 BroadcastScope = Literal["school", "district", "city"]
 
+# Why a recipient was told (issue 16, R11-R13): as a guardian, an auditor, or for a staff duty.
+AddressedAs = Literal["guardian", "auditor", "class_teacher", "programme_lead", "safety_contact"]
+
+
+def _addressed_as() -> Any:
+    return Field(default=None, examples=["class_teacher"],
+                 description="Why the recipient was told: as a guardian or auditor, or for a staff duty (class teacher, "
+                 "programme lead, safety contact; issue 16). Null in receipts from before it was recorded.")
+
 
 class NotificationSent(Event):
     """A message was handed to the SMS gateway or push service for one recipient (R22, R23). One
@@ -56,6 +65,7 @@ class NotificationSent(Event):
     notification_id: str = Field(description="Notification id.", examples=["ntf-00004242"])
     recipient_id: str = Field(description="Who the message is for (guardian, staff, auditor).", examples=["gdn-000456"])
     recipient_role: ActorRole = Field(description="Role of the recipient.", examples=["guardian"])
+    addressed_as: AddressedAs | None = _addressed_as()
     channel: Channel = Field(description="Channel used (R22).", examples=["sms"])
     kind: MessageKind = Field(description="What the message is about (R22, R23).", examples=["pickup"])
     locale: Literal["zh-CN", "en"] = Field(default="zh-CN", description="Language of the message.", examples=["zh-CN"])
@@ -84,6 +94,7 @@ class NotificationFailed(Event):
     notification_id: str = Field(description="Notification id.", examples=["ntf-00004242"])
     recipient_id: str = Field(description="Who the message was for.", examples=["gdn-000456"])
     recipient_role: ActorRole = Field(description="Role of the recipient.", examples=["guardian"])
+    addressed_as: AddressedAs | None = _addressed_as()
     channel: Channel = Field(description="Channel tried.", examples=["sms"])
     kind: MessageKind = Field(description="What the message is about.", examples=["pickup"])
     student_id: str | None = Field(default=None, description="Student the message is about, if any.", examples=["stu-000123"])

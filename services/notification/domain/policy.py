@@ -41,11 +41,60 @@ class Recipient:
     """What policy needs to know of a contact; never the number itself."""
 
     recipient_id: str
-    role: Literal["guardian", "auditor"]
+    role: Literal["guardian", "auditor", "staff"]
     locale: str
     consent: bool
     has_phone: bool
     has_push: bool
+
+
+# -- staff answering for a child's safety (R11-R13, issue 16) --------------------------------------------
+
+Duty = Literal["class_teacher", "programme_lead", "safety_contact"]
+DUTIES: tuple[Duty, ...] = ("class_teacher", "programme_lead", "safety_contact")
+
+
+def actor_role(recipient_role: str) -> str:
+    """The R27 role of a message's recipient (a receipt's recipient_role): a staff contact, whatever duty
+    they were told for, is school staff."""
+    return "school_staff" if recipient_role == "staff" or recipient_role in DUTIES else recipient_role
+
+
+def addressed_as(recipient_role: str) -> str | None:
+    """Why the recipient was told, as a receipt records it (issue 16); None for anyone else."""
+    return recipient_role if recipient_role in ("guardian", "auditor", *DUTIES) else None
+
+
+@dataclass(frozen=True)
+class StaffMember:
+    """A staff member notification can reach (registered with a contact, not suspended or removed)."""
+
+    staff_id: str
+    school_id: str
+    roles: tuple[str, ...]
+    programme_ids: tuple[str, ...]
+
+
+def responsible(duties: tuple[Duty, ...], staff: list[StaffMember], *, school_id: str, programme_id: str,
+                class_teacher_id: str | None) -> list[tuple[str, Duty]]:
+    """Who answers for this event, each once, as (staff id, the first of `duties` they hold): the class
+    teacher the event names; the school's programme leads of this programme (or of all its programmes,
+    when registered for none in particular); the school's safety contacts."""
+    out: dict[str, Duty] = {}
+    for duty in duties:
+        for member in staff:
+            if member.staff_id in out:
+                continue
+            if duty == "class_teacher":
+                hit = member.staff_id == class_teacher_id
+            elif duty == "programme_lead":
+                hit = (member.school_id == school_id and duty in member.roles
+                       and (programme_id in member.programme_ids or not member.programme_ids))
+            else:
+                hit = member.school_id == school_id and duty in member.roles
+            if hit:
+                out[member.staff_id] = duty
+    return list(out.items())
 
 
 def channel_plan(prefs: Preferences, recipient: Recipient, *, urgent: bool) -> tuple[ChannelName, ...]:

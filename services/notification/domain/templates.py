@@ -1,9 +1,12 @@
-"""Message templates in Chinese (the default) and English, and how they are filled; no I/O (R22, R23)."""
+"""Message templates in Chinese (the default) and English, and how they are filled so a parent can read
+them: names, amounts in yuan, local times and dates in words, never an internal id; no I/O (R22, R23)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date
 from functools import cached_property
 from string import Formatter
+from urllib.parse import urlsplit
 
 LOCALES = ("zh-CN", "en")
 DEFAULT_LOCALE = "zh-CN"
@@ -31,6 +34,9 @@ VOCAB: dict[str, dict[str, str]] = {
         "@info": "提示",
         "@warning": "警告",
         "@critical": "严重",
+        "@teacher": "老师",
+        "@the_school": "学校",
+        "@the_programme": "课后服务",
     },
     "en": {
         "@your_child": "your child",
@@ -52,7 +58,28 @@ VOCAB: dict[str, dict[str, str]] = {
         "@info": "info",
         "@warning": "warning",
         "@critical": "critical",
+        "@teacher": "the teacher",
+        "@the_school": "the school",
+        "@the_programme": "after-school service",
     },
+}
+
+_MONTHS = ("January", "February", "March", "April", "May", "June", "July", "August", "September", "October",
+           "November", "December")
+
+
+def _day(value: str, locale: str) -> str:
+    day = date.fromisoformat(value)
+    return f"{day.month}月{day.day}日" if locale != "en" else f"{day.day} {_MONTHS[day.month - 1]}"
+
+
+# A parameter "@word:argument" is a phrase built from the argument in the recipient's language: a staff
+# member as surname + 老师 (en "Teacher" + the surname as written: a romanisation guessed from the
+# characters is wrong for surnames such as 单 or 曾), a day, a period of days.
+PHRASES = {
+    "teacher": lambda arg, locale: f"{arg}老师" if locale != "en" else f"Teacher {arg}",
+    "date": _day,
+    "period": lambda arg, locale: ("至" if locale != "en" else " to ").join(_day(d, locale) for d in arg.split("~")),
 }
 
 
@@ -78,18 +105,18 @@ B = "【蓓蕾课后服务】"
 
 TEMPLATES: dict[str, Template] = {
     # R22: attendance and safety (R11, R12, R13)
-    "check_in": Template("check_in", B + "{student}已于{time}签到参加课后服务，签到老师：{staff}。",
+    "check_in": Template("check_in", B + "{student}已于{time}由{staff}签到参加课后服务。",
                          "[Beilei] {student} was checked in to after-school service at {time} by {staff}."),
-    "pickup": Template("pickup", B + "{student}已于{time}由{collector}（{relation}）接走，交接老师：{staff}。",
+    "pickup": Template("pickup", B + "{student}已于{time}由{collector}（{relation}）接走，由{staff}交接。",
                        "[Beilei] {student} was collected at {time} by {collector} ({relation}), handed over by {staff}."),
     "pickup_extended_care": Template(
-        "pickup", B + "{student}已于{time}由{collector}（{relation}）从延时托管接走，交接老师：{staff}，延时{minutes}分钟。",
+        "pickup", B + "{student}已于{time}由{collector}（{relation}）从延时托管接走，由{staff}交接，延时{minutes}分钟。",
         "[Beilei] {student} was collected from extended care at {time} by {collector} ({relation}), "
         "handed over by {staff}; {minutes} minutes of extended care."),
     "absence": Template("absence", B + "{student}今天（{date}）课后服务{start}开始，{grace}分钟后仍未签到，请尽快确认孩子去向。",
                         "[Beilei] {student} had not checked in {grace} minutes after today's ({date}) session began at "
                         "{start}. Please check where your child is."),
-    "extended_care": Template("extended_care", B + "{student}在{ended}课后服务结束时尚未接走，已转入延时托管，看护老师：{staff}，"
+    "extended_care": Template("extended_care", B + "{student}在{ended}课后服务结束时尚未接走，已转入延时托管，由{staff}看护，"
                                                "请于{until}前接孩子。",
                               "[Beilei] {student} was not collected when the session ended at {ended} and is now in "
                               "extended care with {staff}. Please collect your child by {until}."),
@@ -101,6 +128,22 @@ TEMPLATES: dict[str, Template] = {
         "unauthorised_pickup", B + "【安全提醒】{time}有人（{claimant}）要求接走{student}，因{reason}被{staff}拒绝，孩子仍在校。",
         "[Beilei] SAFETY: at {time} someone ({claimant}) asked to collect {student} and was refused by {staff} "
         "because {reason}. Your child is still at school."),
+    # R11-R13, issue 16: the same safety events as the staff responsible read them (class teacher, programme
+    # lead, school safety contact); reported as the same kinds, so they are as urgent as the guardians' copy.
+    "absence_staff": Template(
+        "absence", B + "【缺勤提醒】您班上的{student}今天（{date}）课后服务{start}开始，{grace}分钟后仍未签到，请尽快联系家长确认孩子去向。",
+        "[Beilei] ABSENCE: {student} of your class had not checked in {grace} minutes after today's ({date}) session "
+        "began at {start}. Please contact the family now."),
+    "extended_care_escalated_staff": Template(
+        "extended_care_escalated", B + "【紧急】{programme}延时托管已于{ended}结束，{student}仍无人接走，由{staff}在校看护，"
+                                       "请立即跟进。",
+        "[Beilei] URGENT: extended care in {programme} ended at {ended} and no one has collected {student}, who is at "
+        "school with {staff}. Please follow up now."),
+    "unauthorised_pickup_staff": Template(
+        "unauthorised_pickup", B + "【安全提醒】{time}有人（{claimant}）要求接走{student}，因{reason}被{staff}拒绝，孩子仍在校，"
+                                   "请核实情况。",
+        "[Beilei] SAFETY: at {time} someone ({claimant}) asked to collect {student} and was refused by {staff} "
+        "because {reason}. The child is still at school; please look into it."),
     # R6: application decisions
     "application_submitted": Template(
         "application_submitted", B + "您已为{student}提交课后服务申请（{programme}），学校审核后会通知您。",
@@ -154,6 +197,11 @@ TEMPLATES: dict[str, Template] = {
                                   "结余{balance}元。详情：{url}",
         "[Beilei] {school} disclosed after-school income and spending for {start} to {end}: fees CNY {income}, "
         "subsidies {subsidy}, spending {spent}, balance {balance}. Details: {url}"),
+    "finance_disclosure_no_link": Template(
+        "finance_disclosure", B + "{school}公布了{start}至{end}课后服务收支：收费{income}元，财政补助{subsidy}元，支出{spent}元，"
+                                  "结余{balance}元。",
+        "[Beilei] {school} disclosed after-school income and spending for {start} to {end}: fees CNY {income}, "
+        "subsidies {subsidy}, spending {spent}, balance {balance}."),
     # R25: alerts to auditors
     "anomaly_alert": Template("anomaly_alert", B + "【审计预警】{school}：{check}（{severity}）。{detail}",
                               "[Beilei] AUDIT ALERT {school}: {check} ({severity}). {detail}"),
@@ -191,7 +239,11 @@ def values(name: str, locale: str, params: dict[str, str]) -> dict[str, str]:
         if field not in params:
             raise MissingParameter(f"template {name!r} needs {field!r}")
         value = str(params[field])
-        out[field] = words.get(value, value) if value.startswith("@") else value
+        if value.startswith("@") and ":" in value:
+            phrase, argument = value[1:].split(":", 1)
+            out[field] = PHRASES[phrase](argument, locale_of(locale))
+        else:
+            out[field] = words.get(value, value) if value.startswith("@") else value
     return out
 
 
@@ -204,3 +256,40 @@ def yuan(fen: int) -> str:
     """Money is integer fen everywhere; only a message shows yuan."""
     sign = "-" if fen < 0 else ""
     return f"{sign}{abs(fen) // 100}.{abs(fen) % 100:02d}"
+
+
+def day(value: date) -> str:
+    """A day as a parent reads it ("9月12日", "12 September")."""
+    return f"@date:{value.isoformat()}"
+
+
+def period(start: date, end: date) -> str:
+    return f"@period:{start.isoformat()}~{end.isoformat()}"
+
+
+# Compound surnames common enough to meet at a school gate; any other Chinese name starts with a
+# one-character surname.
+_COMPOUND_SURNAMES = frozenset({"欧阳", "司马", "诸葛", "上官", "东方", "皇甫", "尉迟", "公孙", "慕容", "令狐", "长孙",
+                                "宇文", "司徒", "夏侯", "端木", "独孤", "南宫", "西门"})
+
+
+def teacher(name: str | None) -> str:
+    """A staff member as families address them: surname + 老师 ("张伟" -> 张老师, "Anna Smith" -> Smith老师);
+    with no name known, just "老师" (issue 16: messages spoke in staff ids)."""
+    name = (name or "").strip().removesuffix("老师").strip()
+    if not name:
+        return "@teacher"
+    if name.isascii():
+        return f"@teacher:{name.split()[-1]}"
+    return f"@teacher:{name[:2] if name[:2] in _COMPOUND_SURNAMES and len(name) > 2 else name[0]}"
+
+
+def page_for_people(url: str | None) -> str | None:
+    """A link a parent can open: an https page, never a service's API (its /v1/ routes answer JSON) nor a
+    plain-http internal address (issue 16, R23). None means the message carries no link."""
+    if not url:
+        return None
+    parts = urlsplit(url)
+    if parts.scheme != "https" or not parts.hostname or parts.path.startswith(("/v1/", "/api/")):
+        return None
+    return url

@@ -396,8 +396,8 @@ async def test_every_consumed_event_becomes_its_kind_of_message(db) -> None:
         await uow.commit()
     expected = {}
     for type_name in HANDLERS:
-        if type_name == "GuardianRegistered":
-            continue
+        if type_name in ("GuardianRegistered", "StaffRegistered", "StaffAdmissionChanged"):
+            continue  # contacts, not news: the examples' sealed numbers are not real ones
         envelope = example_envelope(event_type(type_name, 1))
         await rig.consume(envelope)
         expected[envelope.event_id] = type_name
