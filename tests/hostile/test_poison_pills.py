@@ -31,7 +31,7 @@ from shared.local.platform import Platform
 from shared.messaging.consumer import RawRecord, dead_claim_id
 from shared.messaging.db import Database
 from tests.integration.kafkatools import committed, eventually, produce, read_topic
-from tests.integration.test_attendance_ingest import SchoolFixture, _full, _produce
+from tests.integration.test_attendance_ingest import SchoolFixture, _full, _produce, signed
 
 pytestmark = pytest.mark.integration
 
@@ -207,8 +207,9 @@ def _interleave(valid: list[Sent], poisons: list[Sent]) -> list[Sent]:
     return out
 
 
-async def _produce_all(bootstrap: str, topic: str, records: list[Sent]) -> None:
-    placed = await produce(bootstrap, topic, [(r.key, r.value) for r in records])
+async def _produce_all(bootstrap: str, topic: str, records: list[Sent], signed_for: str | None = None) -> None:
+    """Produce in order; on attendance.ingest signed, as school systems must, with `signed_for`'s system token."""
+    placed = await produce(bootstrap, topic, [(r.key, r.value) for r in records], signed(signed_for) if signed_for else None)
     for record, (partition, offset) in zip(records, placed):
         record.partition, record.offset = partition, offset
 
@@ -257,10 +258,10 @@ async def _unprocessed_below_committed(bootstrap: str, database_url: str, topic:
 
 
 async def _kill_and_restart_between(platform: Platform, service: str, bootstrap: str, database_url: str,
-                                    topic: str, first: list[Sent], second: list[Sent]) -> None:
+                                    topic: str, first: list[Sent], second: list[Sent], signed_for: str | None = None) -> None:
     """The consumer takes the first records, is SIGKILLed, the second records are produced while it is
     dead, and it is started again. At the kill, nothing below its committed offsets is unprocessed."""
-    await _produce_all(bootstrap, topic, first)
+    await _produce_all(bootstrap, topic, first, signed_for)
 
     async def taken() -> bool:
         offsets = await committed(bootstrap, service)
@@ -269,7 +270,7 @@ async def _kill_and_restart_between(platform: Platform, service: str, bootstrap:
     await eventually(taken, timeout=120, what=f"{service} to commit past the first records")
     platform[service].kill()
     assert await _unprocessed_below_committed(bootstrap, database_url, topic, service, first) == []
-    await _produce_all(bootstrap, topic, second)
+    await _produce_all(bootstrap, topic, second, signed_for)
     platform[service].start()
     platform[service].wait_ready(120)
 
@@ -320,7 +321,7 @@ async def test_poison_records_on_the_ingest_topic_are_dead_lettered_once_across_
     sent = _interleave(valid, _poisons(valid[0], "record_id", ("payload", "checked_in_at")))
     half = len(sent) // 2
     await _kill_and_restart_between(platform, "attendance", kafka_bootstrap, database_url, ATTENDANCE_INGEST,
-                                    sent[:half], sent[half:])
+                                    sent[:half], sent[half:], signed_for=school.school_id)
 
     dead, inbox = await _settled(kafka_bootstrap, database_url, ATTENDANCE_INGEST, "attendance", sent)
     _assert_each_poison_dead_once_and_each_valid_applied(ATTENDANCE_INGEST, sent, dead, inbox)

@@ -45,14 +45,15 @@ async def read_topic(bootstrap: str, topic: str, *, idle_ms: int = 1500) -> list
         await consumer.stop()
 
 
-async def produce(bootstrap: str, topic: str, items: list[tuple[bytes | None, bytes]]) -> list[tuple[int, int]]:
-    """Produce (key, value) pairs in order; returns (partition, offset) of each."""
+async def produce(bootstrap: str, topic: str, items: list[tuple[bytes | None, bytes]],
+                  headers: list[tuple[str, bytes]] | None = None) -> list[tuple[int, int]]:
+    """Produce (key, value) pairs in order, each with `headers`; returns (partition, offset) of each."""
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", enable_idempotence=True)
     await producer.start()
     try:
         placed = []
         for key, value in items:
-            meta = await producer.send_and_wait(topic, value=value, key=key)
+            meta = await producer.send_and_wait(topic, value=value, key=key, headers=headers)
             placed.append((meta.partition, meta.offset))
         return placed
     finally:

@@ -128,6 +128,11 @@ class SchoolFixture:
                 "staff_id": self.staff_id, "collected_by_id": f"gdn-{student}", **fields}
 
 
+def signed(school_id: str) -> list[tuple[str, bytes]]:
+    """The header a school system signs its records on attendance.ingest with: its school's system token."""
+    return [("authorization", f"Bearer {mint(f'sys-{school_id}', 'school_system', school_id=school_id)}".encode())]
+
+
 async def _produce(bootstrap: str, topic: str, events: list[Event], producer_name: str) -> None:
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", enable_idempotence=True, linger_ms=5)
     await producer.start()
@@ -135,7 +140,8 @@ async def _produce(bootstrap: str, topic: str, events: list[Event], producer_nam
         futures = []
         for event in events:
             envelope = new_envelope(event, producer=producer_name)
-            futures.append(await producer.send(topic, value=encode(envelope), key=envelope.key.encode()))
+            headers = signed(event.school_id) if topic == ATTENDANCE_INGEST else None  # type: ignore[attr-defined]
+            futures.append(await producer.send(topic, value=encode(envelope), key=envelope.key.encode(), headers=headers))
         await asyncio.gather(*futures)
     finally:
         await producer.stop()
