@@ -257,31 +257,34 @@ class FanOut:
         while not self._stopping.is_set():
             self._wake.clear()
             try:
-                busy = await self.run_once()
+                state = await self.run_once()
             except Exception:
                 log.exception("broadcast fan-out round failed; retrying")
-                busy = False
-            if not busy:
-                with contextlib.suppress(asyncio.TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), self.poll_seconds)
+                state = "idle"
+            if state == "queued":
+                continue
+            # While the queue is full the sender is draining it: look again soon, not at the next poll.
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), self.poll_seconds if state == "idle" else 0.05)
 
-    async def run_once(self) -> bool:
-        """Queue one chunk of each open broadcast, oldest first, if the queue has room. True if it queued."""
+    async def run_once(self) -> Literal["queued", "full", "idle"]:
+        """Queue one chunk of each open broadcast, oldest first, if the queue has room: "queued" if it
+        queued any, "full" if open broadcasts wait for room, "idle" if none is open."""
         async with self.uow_factory() as uow:
             open_ids = list((await uow.session.execute(
                 text("select broadcast_id from broadcasts where fanned_out_at is null order by issued_at"))).scalars())
             if not open_ids:
-                return False
+                return "idle"
             backlog = (await uow.session.execute(text(_URGENT_BACKLOG), {"window": self.chunk})).scalar_one()
         if backlog >= self.chunk:
-            return False
+            return "full"
         queued = False
         for bid in open_ids:
             async with self.uow_factory() as uow:
                 n = await fan_out_chunk(uow, bid, self.chunk)
                 await uow.commit()
             queued = queued or bool(n)
-        return queued
+        return "queued" if queued else "idle"
 
 
 # -- the report ----------------------------------------------------------------------------------------

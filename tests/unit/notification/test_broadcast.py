@@ -234,10 +234,10 @@ async def test_the_fan_out_waits_while_urgent_messages_fill_the_queue_so_pickups
     bid = await _issue(rig, Principal("usr-c", "city"), "school", school)
     fan_out = broadcast.FanOut(rig.uow, chunk=2)
 
-    assert await fan_out.run_once() is True  # two queued: the queue now holds a chunk of urgent due messages
-    assert await fan_out.run_once() is False
+    assert await fan_out.run_once() == "queued"  # two: the queue now holds a chunk of urgent due messages
+    assert await fan_out.run_once() == "full"
     assert await _count(db, "select count(*) from messages where event_id = :b", b=bid) == 2
     await rig.drain()
-    while await fan_out.run_once():
+    while await fan_out.run_once() == "queued":
         await rig.drain()
     assert await _count(db, "select count(*) from messages where event_id = :b and status = 'sent'", b=bid) == 4
