@@ -1,11 +1,13 @@
 """An emergency broadcast on the real broker and database (issue 16, 应急处置预案): a school official's notice
 to their school reaches every guardian there exactly once, across a retried request; the report counts
-them; another school's guardians get nothing; a broadcast to another school is refused (R22, R27)."""
+them; another school's guardians get nothing; a broadcast to another school is refused; a process killed in
+the middle of a fan-out resumes it from its cursor and still sends each guardian one notice (R22, R27)."""
 from __future__ import annotations
 
 import uuid
 from collections import Counter
 
+import asyncpg
 import httpx
 import pytest
 
@@ -86,3 +88,55 @@ async def test_a_school_broadcast_reaches_each_of_its_guardians_once_and_the_rep
     issued = [decode(r.value)[1] for r in await read_topic(kafka_bootstrap, NOTIFICATION_EVENTS)
               if dict(r.headers or []).get("type") == b"EmergencyBroadcastIssued"]
     assert [e.broadcast_id for e in issued if e.scope_id == OURS] == [bid]
+
+
+async def test_a_broadcast_whose_process_is_killed_mid_fan_out_resumes_and_still_reaches_each_guardian_once(
+        platform: Platform, kafka_bootstrap: str, database_url: str) -> None:
+    school, many = f"sch-eb{RUN}k", 1200
+    await produce(kafka_bootstrap, ENROLLMENT_EVENTS, _guardians(school, many))
+    await eventually(lambda: caught_up(kafka_bootstrap, "notification", ENROLLMENT_EVENTS), timeout=90,
+                     what="notification to read the guardians")
+    svc = platform["notification"]
+    original = dict(svc.env)
+    svc.env["SEND_BATCH_SIZE"] = "10"  # chunks of ten: the fan-out takes long enough to be killed in the middle
+    svc.kill()
+    svc.start()
+    svc.wait_ready()
+    official = bearer(f"stf-eb{RUN}k", "school", school_id=school)
+    try:
+        async with httpx.AsyncClient(base_url=svc.url, timeout=30) as client:
+            reply = await client.post("/v1/broadcasts", headers=official, json={
+                "scope": "school", "scope_id": school, "title": "燃气泄漏", "body": "学校附近燃气泄漏，请立即接孩子。",
+                "reason": "消防通报"})
+            assert reply.status_code == 201, reply.text
+            bid = reply.json()["broadcast_id"]
+
+            async def under_way() -> bool:
+                report = (await client.get(f"/v1/broadcasts/{bid}", headers=official)).json()
+                return report["recipients"] >= 50
+
+            await eventually(under_way, timeout=60, every=0.02, what="the fan-out to be under way")
+        svc.kill()
+        conn = await asyncpg.connect(database_url)
+        try:
+            at_kill = await conn.fetchrow("select fanned_out, fanned_out_at from notification.broadcasts"
+                                          " where broadcast_id = $1", uuid.UUID(bid))
+        finally:
+            await conn.close()
+        assert at_kill["fanned_out_at"] is None and at_kill["fanned_out"] < many  # killed in the middle
+    finally:
+        svc.env.clear()
+        svc.env.update(original)
+        svc.kill()
+        svc.start()
+        svc.wait_ready()
+
+    async with httpx.AsyncClient(base_url=svc.url, timeout=30) as client:
+        async def done() -> dict | None:
+            report = (await client.get(f"/v1/broadcasts/{bid}", headers=official)).json()
+            return report if report["fan_out_complete"] and report["queued"] == 0 else None
+
+        report = await eventually(done, timeout=120, what="the resumed fan-out to hand every notice over")
+        messages = await _messages(client, school)
+    assert Counter(m["recipient_id"] for m in messages) == {f"gdn-{school}-{i:02d}": 1 for i in range(many)}
+    assert (report["recipients"], report["handed_over"]) == (many, many)
