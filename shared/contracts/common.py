@@ -6,6 +6,8 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
 
+from shared.privacy import contains_personal_number
+
 
 def _to_utc(value: datetime) -> datetime:
     try:
@@ -27,6 +29,22 @@ def _storable(value: str) -> str:
 # Text every store and every wire format accepts: no NUL (PostgreSQL refuses it) and no lone surrogate
 # (not encodable as UTF-8), refused as the field's own error rather than failing a batch downstream.
 Text = Annotated[str, AfterValidator(_storable)]
+
+
+def _no_personal_number(value: str) -> str:
+    if contains_personal_number(value):
+        raise ValueError("a name may not hold a phone or ID number (it is shown in messages and records); "
+                         "send the person's name alone")
+    return value
+
+
+# A person's name as a caller types it (a collector at the gate, a guardian, a pickup person, staff, a payee):
+# names travel into events, messages to families and disclosures, so a mobile or resident ID number put in
+# one is refused as the field's own error rather than carried everywhere (issue 15). For input boundaries
+# only: published events keep their name fields as they were, so no stored event becomes unreadable.
+# `NoPersonalNumber` adds the same refusal to a service's own text type.
+NoPersonalNumber = AfterValidator(_no_personal_number)
+PersonName = Annotated[str, AfterValidator(_storable), NoPersonalNumber]
 
 # An integer as PostgreSQL's bigint holds it: a larger one (a route's size or index, say) is the caller's
 # error, refused by name, rather than an overflow in the database driver. In a route parameter with a

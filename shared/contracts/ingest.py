@@ -6,7 +6,7 @@ from typing import ClassVar
 
 from pydantic import Field
 
-from shared.contracts.common import ActivityTier, ActorRole, Text, UtcDatetime
+from shared.contracts.common import ActivityTier, ActorRole, PersonName, Text, UtcDatetime
 from shared.contracts.envelope import Event
 from shared.contracts.topics import ATTENDANCE_INGEST
 
@@ -59,7 +59,8 @@ class SchoolCheckOutRecorded(_SchoolRecord):
         description="Guardian or authorised pickup person who collected the child, as known to the platform.",
         examples=["gdn-000456"],
     )
-    collected_by_name: Text | None = Field(
+    # A name holding a phone or ID number is refused: the record is dead-lettered with the reason (issue 15).
+    collected_by_name: PersonName | None = Field(
         default=None,
         description="Name of the person collecting, as the gate recorded it; used when the platform has no name "
         "for them (an authorised pickup person) and in refusal alerts (R11, R22).",

@@ -10,6 +10,7 @@ from pydantic import ValidationError
 
 from shared.contracts import attendance, audit, billing, enrollment, ingest, notification
 from shared.contracts.envelope import Envelope, Event
+from shared.privacy import redact
 
 MODULES = (enrollment, attendance, ingest, billing, notification, audit)
 
@@ -56,7 +57,8 @@ _DIGITS = re.compile(r"\d{7,}")
 
 
 def _redact(text: str) -> str:
-    return _DIGITS.sub(lambda m: f"{m[0][:3]}****{m[0][-4:]}", text)
+    # Any long digit run, and phone and ID numbers however they are written (grouped 138-1234-5678, say).
+    return _DIGITS.sub(lambda m: f"{m[0][:3]}****{m[0][-4:]}", redact(text))
 
 
 def _where(loc: tuple[Any, ...], prefix: str) -> str:

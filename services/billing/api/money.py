@@ -11,7 +11,7 @@ from pydantic import BaseModel, Field, ValidationError
 from sqlmodel import select
 
 from shared.auth import Principal, current_principal, require
-from shared.contracts.common import Text, UtcDatetime
+from shared.contracts.common import PersonName, Text, UtcDatetime
 from shared.messaging.http import RequestBody
 from services.billing.api.common import Fen, Id, Period, actor, ensure_may_act, ensure_may_see, now, retry_on_conflict, uow
 from services.billing.db import RefusalRow
@@ -82,7 +82,8 @@ class ExpenseIn(RequestBody):
     category: str = Field(min_length=1, max_length=80, description="staff_remuneration, extra_hours_operating or "
                           "group_accident_insurance (R19); anything else is refused and reported.")
     amount_fen: Fen
-    payee: str = Field(min_length=1, max_length=200)
+    payee: PersonName = Field(min_length=1, max_length=200, description="Who was paid; disclosed (R19), so no phone "
+                              "or ID number in it.")
     details: str = Field(min_length=1, max_length=500)
     invoice_ref: str | None = Field(None, max_length=120)
     spent_on: date

@@ -11,7 +11,7 @@ from shared.messaging.http import RequestBody
 from services.enrollment.api.deps import ERRORS, actor, uow
 from services.enrollment.domain import Actor
 from services.enrollment.domain.reference import Mobile
-from services.enrollment.domain.values import Id, Text
+from services.enrollment.domain.values import Id, PersonName, Text
 from services.enrollment.handlers import pickups as h
 
 router = APIRouter(prefix="/v1", tags=["pickup persons"], responses=ERRORS)
@@ -19,7 +19,7 @@ router = APIRouter(prefix="/v1", tags=["pickup persons"], responses=ERRORS)
 
 class PickupPersonIn(RequestBody):
 
-    name: Text = Field(description="Name checked at the gate (R11).")
+    name: PersonName = Field(description="Name checked at the gate (R11).")
     relation: Text = Field(description="Relation to the child, e.g. 祖父, 邻居.")
     phone: Mobile = Field(description="Mainland mobile number; only its mask is kept and sent.")
     valid_until: date = Field(description="Last school-local day they may collect the child.")

@@ -10,7 +10,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, TypeAdapter, 
 
 from services.enrollment.domain.contacts import normalise_mobile
 from services.enrollment.domain.errors import DomainError
-from services.enrollment.domain.values import Id, LocalTime, Text
+from services.enrollment.domain.values import Id, LocalTime, PersonName, Text
 
 
 class Record(BaseModel):
@@ -51,7 +51,7 @@ class StaffRecord(Record):
 
     staff_id: Id
     school_id: Id
-    name: Text
+    name: PersonName
     kind: Literal["staff", "provider"] = "staff"
     position: Text | None = Field(None, description="e.g. principal, teacher, coach; the principal answers first (R27).")
     organisation: Text | None = Field(None, description="For outside providers: the university, club or company (R18).")
@@ -65,7 +65,7 @@ class StudentRecord(Record):
     student_id: Id
     school_id: Id
     class_id: Id | None = None
-    name: Text
+    name: PersonName
     grade: int = Field(ge=1, le=12)
     eligible: bool = True
 
@@ -75,7 +75,7 @@ class GuardianRecord(Record):
 
     guardian_id: Id
     school_id: Id
-    name: Text
+    name: PersonName
     phone: str = Field(description="Mainland mobile number; stored sealed, shown masked.")
     student_ids: list[Id] = Field(min_length=1, max_length=10)
     locale: Literal["zh-CN", "en"] = "zh-CN"

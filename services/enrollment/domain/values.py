@@ -7,6 +7,8 @@ from typing import Annotated
 
 from pydantic import AfterValidator, AwareDatetime, StringConstraints
 
+from shared.contracts.common import NoPersonalNumber
+
 # Identifiers are codes from school and bureau systems: short, printable, no spaces.
 Id = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$")]
 
@@ -23,6 +25,8 @@ def _printable(value: str) -> str:
 
 
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200), AfterValidator(_printable)]
+# A person's name (staff, student, guardian, pickup person): no phone or ID number in it (issue 15).
+PersonName = Annotated[Text, NoPersonalNumber]
 LongText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000), AfterValidator(_printable)]
 LocalTime = Annotated[str, StringConstraints(pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$")]
 
