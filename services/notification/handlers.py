@@ -478,7 +478,7 @@ async def alert_auditors(uow: NotificationUoW, items: Sequence[Item]) -> None:
         if event.district_id not in auditors:
             auditors[event.district_id] = await uow.auditors_for(event.district_id)
         rows += intents(uow, item.envelope, found=auditors[event.district_id], template_name="anomaly_alert",
-                        params={"school": "@the_school", "check": event.check, "severity": f"@{event.severity}",
+                        params={"school": "@the_school", "check": f"@{event.check}", "severity": f"@{event.severity}",
                                 "detail": event.detail[:200]},
                         student_id=event.student_id, school_id=event.school_id, role="auditor",
                         severity=event.severity)
