@@ -30,8 +30,8 @@ log = logging.getLogger(__name__)
 Scope = Literal["school", "district", "city"]
 TEMPLATE = "emergency_broadcast"
 KIND = "emergency_broadcast"
-# Who is reached: every guardian of the scope, and every staff member with a contact there (the staff-alerts
-# work registers them as contacts of role "staff" with their school).
+# Who is reached: every guardian of the scope, and every staff member with a contact there (contacts of role
+# "staff" with their school, from StaffRegistered).
 ROLES = ["guardian", "staff"]
 # A staff contact is receipted as school staff (R27): the broadcast reaches them as staff, for no duty.
 _ROLE = {"staff": "school_staff"}
@@ -154,7 +154,9 @@ async def issue(uow: NotificationUoW, principal: Principal, notice: Notice, key:
 
 def _audience(row: BroadcastRow) -> tuple[str, dict]:
     """The contacts a broadcast reaches, as a condition over contacts c."""
-    roles = "c.role = any(cast(:roles as text[]))"
+    # A suspended or removed staff member hears nothing from the school (R28), as for safety alerts.
+    roles = ("c.role = any(cast(:roles as text[])) and (c.role <> 'staff' or not exists (select 1 from staff st"
+             " where st.staff_id = c.recipient_id and coalesce(st.admission, 'admitted') <> 'admitted'))")
     if row.scope == "school":
         return f"{roles} and c.school_id = :scope_id", {"roles": ROLES, "scope_id": row.scope_id}
     if row.scope == "district":

@@ -169,8 +169,13 @@ async def test_a_school_broadcast_reaches_each_of_its_contacts_once_in_resumable
     ours = sorted(f"{school}-g{i}" for i in range(5))
     for rid in ours:
         await _contact(rig, rid, school, quiet_all_day=rid == ours[0])
-    staff, refuser = f"{school}-staff", f"{school}-no"
+    staff, refuser, removed = f"{school}-staff", f"{school}-no", f"{school}-removed"
     await _contact(rig, staff, school, role="staff")
+    await _contact(rig, removed, school, role="staff")
+    async with rig.uow() as uow:  # the district removed this one (R28): a broadcast does not reach them
+        await uow.session.execute(text("insert into staff (staff_id, school_id, admission) values (:s, :sc, 'removed')"),
+                                  {"s": removed, "sc": school})
+        await uow.commit()
     await _contact(rig, refuser, school, consent=False)
     await _contact(rig, f"{elsewhere}-g0", elsewhere)
     bid = await _issue(rig, Principal("usr-p", "school", school_id=school), "school", school)
