@@ -10,7 +10,7 @@ import json
 import re
 import uuid
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
@@ -232,13 +232,47 @@ class Judging:
     days: dict[DayKey, DayState]
 
 
-def _enrolment(row: Any, guardians: Iterable[str]) -> Enrolment:
+def _enrolment(row: Any, guardian_ids: Iterable[str] = (), valid: Iterable[str] = (),
+               revoked: Iterable[str] = ()) -> Enrolment:
+    """A roster row read with `_ROSTER_COLUMNS`, with the student's other guardians, and the pickup persons
+    the guardians named that are valid on the record's day and those revoked (R11)."""
+    revoked = frozenset(revoked)
     return Enrolment(
         student_id=row.student_id, programme_id=row.programme_id, school_id=row.school_id, student_name=row.student_name,
-        guardian_ids=frozenset({row.guardian_id, *guardians}), authorised_pickup_ids=frozenset(row.authorised_pickup_ids),
-        revoked_pickup_ids=frozenset(row.revoked_pickup_ids), class_teacher_id=row.class_teacher_id, active=row.active,
-        withdrawn_from=row.withdrawn_from, filed_at=row.filed_at,
+        guardian_ids=frozenset((row.guardian_id, *guardian_ids)),
+        authorised_pickup_ids=frozenset(row.roster_pickups).difference(revoked).union(valid),
+        revoked_pickup_ids=frozenset(row.roster_revoked).union(revoked), class_teacher_id=row.class_teacher_id,
+        active=row.active, withdrawn_from=row.withdrawn_from, filed_at=row.filed_at,
     )
+
+
+# A roster row as `_enrolment` takes it, and (joined with `_GUARDIANS`) the student's guardians as two
+# arrays in the same order: text arrays, which the driver decodes natively, where a jsonb value would cost
+# a json.loads per row.
+_ROSTER_COLUMNS = (
+    "r.student_id, r.programme_id, r.school_id, r.student_name, r.guardian_id, r.class_teacher_id, r.active,"
+    " r.withdrawn_from, r.filed_at,"
+    " array(select jsonb_array_elements_text(r.authorised_pickup_ids)) as roster_pickups,"
+    " array(select jsonb_array_elements_text(r.revoked_pickup_ids)) as roster_revoked"
+)
+_GUARDIAN_COLUMNS = "g.guardian_ids, g.guardian_names"
+_GUARDIANS = (
+    " left join lateral (select array_agg(s.guardian_id order by s.guardian_id) as guardian_ids,"
+    "   array_agg(s.guardian_name order by s.guardian_id) as guardian_names"
+    "   from guardianships s where s.student_id = r.student_id) g on true"
+)
+
+
+# A programme's staff the district has not suspended or removed, whatever the programme lists (R28).
+_ADMITTED_STAFF = (
+    "(select coalesce(jsonb_agg(x), '[]'::jsonb) from jsonb_array_elements_text(p.staff_ids) x where not exists"
+    " (select 1 from staff_admissions a where a.staff_id = x and a.admission <> 'admitted'))"
+)
+
+
+def _guardian_names(row: Any) -> dict[str, str]:
+    """The names of a row's guardians by id, read with `_GUARDIAN_COLUMNS`."""
+    return dict(zip(row.guardian_ids or (), row.guardian_names or ()))
 
 
 _DAY_COLUMNS = "checked_in_at, checked_in_by, checked_out_at, excused, absent_at, extended_care_started_at, escalated_at"
@@ -434,21 +468,18 @@ class AttendanceUoW(UnitOfWork):
         if not pairs:
             return [], {}
         schools, students = _columns(pairs, 2)
-        # One round trip: each roster row carries its students' guardians as [[id, name], ...].
         rows = await self._fetch(
-            "select r.*, coalesce(g.ships, '[]'::jsonb) as ships from roster r"
+            f"select {_ROSTER_COLUMNS}, {_GUARDIAN_COLUMNS} from roster r"
             " join unnest(cast(:sc as text[]), cast(:st as text[])) as k(school_id, student_id)"
-            " on r.school_id = k.school_id and r.student_id = k.student_id"
-            " left join lateral (select jsonb_agg(jsonb_build_array(s.guardian_id, s.guardian_name)) as ships"
-            "   from guardianships s where s.student_id = r.student_id) g on true",
+            " on r.school_id = k.school_id and r.student_id = k.student_id" + _GUARDIANS,
             {"sc": schools, "st": students},
         )
         names: dict[str, str] = {}
         enrolments = []
         for r in rows:
-            ships = json.loads(r.ships) if isinstance(r.ships, str) else r.ships
-            names.update((guardian_id, name) for guardian_id, name in ships)
-            enrolments.append(_enrolment(r, (guardian_id for guardian_id, _ in ships)))
+            guardians = _guardian_names(r)
+            names.update(guardians)
+            enrolments.append(_enrolment(r, guardians))
         return enrolments, names
 
     async def judging(self, records: Iterable[tuple[str, str, date, str]]) -> Judging:
@@ -461,16 +492,19 @@ class AttendanceUoW(UnitOfWork):
         if not records:
             return Judging({}, [], {}, {}, {})
         schools, students, dates, record_ids = _columns(records, 4)
+        # Each programme's timetable comes once per group (on its first row), not on every row: at city scale
+        # a group's records are of a few programmes, and decoding their sessions and staff per row cost more
+        # than the rest of the row.
+        first = "row_number() over (partition by p.programme_id) = 1"
         rows = await self._fetch(
             "select k.school_id as k_school_id, k.record_id as k_record_id, k.session_date as on_date,"
             " i.record_id is not null as seen, i.status as seen_status, i.reason_code as seen_reason_code,"
             " i.event_id as seen_event_id, i.content as seen_content, i.received_at as seen_at,"
-            " r.student_id is not null as enrolled, r.*, coalesce(g.ships, '[]'::jsonb) as ships, pp.pp_valid, pp.pp_revoked,"
-            " p.programme_id is not null as published, p.school_id as p_school_id, p.district_id as p_district_id,"
-            " p.sessions, p.extended_care_until_local, p.responsible_id, p.activities,"
-            # Staff the district suspended or removed are not admitted, whatever the programme lists (R28).
-            " (select coalesce(jsonb_agg(x), '[]'::jsonb) from jsonb_array_elements_text(p.staff_ids) x where not exists"
-            "   (select 1 from staff_admissions a where a.staff_id = x and a.admission <> 'admitted')) as staff_ids,"
+            f" r.student_id is not null as enrolled, {_ROSTER_COLUMNS}, {_GUARDIAN_COLUMNS}, pp.pp_valid, pp.pp_revoked,"
+            f" p.programme_id is not null and {first} as timetable,"
+            f" case when {first} then p.school_id end as p_school_id, case when {first} then p.district_id end as p_district_id,"
+            f" case when {first} then p.sessions end as sessions, p.extended_care_until_local, p.responsible_id,"
+            f" case when {first} then p.activities end as activities, case when {first} then {_ADMITTED_STAFF} end as staff_ids,"
             f" d.session_date is not null as has_day, {', '.join('d.' + c.strip() for c in _DAY_COLUMNS.split(','))}"
             " from unnest(cast(:sc as text[]), cast(:st as text[]), cast(:dt as date[]), cast(:rc as text[]))"
             "   as k(school_id, student_id, session_date, record_id)"
@@ -478,13 +512,11 @@ class AttendanceUoW(UnitOfWork):
             " left join roster r on r.school_id = k.school_id and r.student_id = k.student_id"
             " left join programmes p on p.programme_id = r.programme_id"
             " left join attendance_days d on d.student_id = r.student_id and d.programme_id = r.programme_id"
-            "   and d.session_date = k.session_date"
-            " left join lateral (select jsonb_agg(jsonb_build_array(s.guardian_id, s.guardian_name)) as ships"
-            "   from guardianships s where s.student_id = r.student_id) g on true"
+            "   and d.session_date = k.session_date" + _GUARDIANS +
             # Pickup persons the guardians named (R11): valid on the record's day, or revoked.
-            " left join lateral (select coalesce(jsonb_agg(pp.pickup_person_id) filter (where not pp.revoked"
-            "   and pp.valid_until >= k.session_date), '[]'::jsonb) as pp_valid, coalesce(jsonb_agg(pp.pickup_person_id)"
-            "   filter (where pp.revoked), '[]'::jsonb) as pp_revoked"
+            " left join lateral (select array_agg(pp.pickup_person_id) filter (where not pp.revoked"
+            "   and pp.valid_until >= k.session_date) as pp_valid, array_agg(pp.pickup_person_id)"
+            "   filter (where pp.revoked) as pp_revoked"
             "   from pickup_persons pp where pp.student_id = r.student_id) pp on true",
             {"sc": schools, "st": students, "dt": dates, "rc": record_ids},
         )
@@ -501,14 +533,10 @@ class AttendanceUoW(UnitOfWork):
             if not r.enrolled:
                 continue
             if (r.student_id, r.programme_id) not in enrolments:
-                ships = json.loads(r.ships) if isinstance(r.ships, str) else r.ships
-                names.update((guardian_id, name) for guardian_id, name in ships)
-                enrolment = _enrolment(r, (guardian_id for guardian_id, _ in ships))
-                valid, revoked = (set(json.loads(v) if isinstance(v, str) else v) for v in (r.pp_valid, r.pp_revoked))
-                enrolments[(r.student_id, r.programme_id)] = replace(
-                    enrolment, authorised_pickup_ids=(enrolment.authorised_pickup_ids - revoked) | valid,
-                    revoked_pickup_ids=enrolment.revoked_pickup_ids | revoked)
-            if r.published and r.programme_id not in schedules:
+                guardians = _guardian_names(r)
+                names.update(guardians)
+                enrolments[(r.student_id, r.programme_id)] = _enrolment(r, guardians, r.pp_valid or (), r.pp_revoked or ())
+            if r.timetable:
                 schedules[r.programme_id] = _timetable(r.programme_id, r.p_school_id, r.p_district_id, r.sessions,
                                                        r.extended_care_until_local, r.staff_ids, r.responsible_id,
                                                        r.activities)
@@ -517,12 +545,14 @@ class AttendanceUoW(UnitOfWork):
         return Judging(seen, list(enrolments.values()), names, schedules, days)
 
     async def schedules(self, programme_ids: Iterable[str] | None = None) -> dict[str, Schedule]:
-        """Published programmes by id; all of them when `programme_ids` is None."""
+        """Published programmes by id; all of them when `programme_ids` is None. Their staff are those the
+        district admits, as when records are judged (R28)."""
+        sql = (f"select p.programme_id, p.school_id, p.district_id, p.sessions, p.extended_care_until_local,"
+               f" p.responsible_id, p.activities, {_ADMITTED_STAFF} as staff_ids from programmes p")
         if programme_ids is None:
-            rows = await self._fetch("select * from programmes", {})
+            rows = await self._fetch(sql, {})
         else:
-            rows = await self._fetch("select * from programmes where programme_id = any(cast(:p as text[]))",
-                                    {"p": sorted(set(programme_ids))})
+            rows = await self._fetch(sql + " where p.programme_id = any(cast(:p as text[]))", {"p": sorted(set(programme_ids))})
         return {r.programme_id: _schedule(r) for r in rows}
 
     # -- writes for accepted records ---------------------------------------------------------------
@@ -658,7 +688,7 @@ class AttendanceUoW(UnitOfWork):
             return []
         progs, instants = _columns(sorted(starts.items()), 2)
         rows = await self._fetch(
-            "select r.* from roster r"
+            f"select {_ROSTER_COLUMNS} from roster r"
             " join unnest(cast(:p as text[]), cast(:t as timestamptz[])) as s(programme_id, starts_at) on s.programme_id = r.programme_id"
             " left join attendance_days d on d.student_id = r.student_id and d.programme_id = r.programme_id and d.session_date = :d"
             " where (r.active or r.withdrawn_from > :d) and (r.filed_at is null or r.filed_at <= s.starts_at)"
@@ -666,7 +696,7 @@ class AttendanceUoW(UnitOfWork):
             " order by r.programme_id, r.student_id limit :n",
             {"p": progs, "t": instants, "d": day, "n": limit},
         )
-        return [_enrolment(r, ()) for r in rows]
+        return [_enrolment(r) for r in rows]
 
     async def mark_absent(self, enrolments: Sequence[Enrolment], day: date, now: datetime) -> set[tuple[str, str]]:
         """Record the absence where nothing changed meanwhile; returns the (student, programme) pairs marked."""
@@ -692,13 +722,13 @@ class AttendanceUoW(UnitOfWork):
         """Students of these programmes still on site that day whose `pending` timestamp column is unset."""
         column = _TIMER_COLUMNS[pending]
         rows = await self._fetch(
-            f"select r.*, {', '.join('d.' + c.strip() for c in _DAY_COLUMNS.split(','))} from attendance_days d"
+            f"select {_ROSTER_COLUMNS}, {', '.join('d.' + c.strip() for c in _DAY_COLUMNS.split(','))} from attendance_days d"
             " join roster r on r.student_id = d.student_id and r.programme_id = d.programme_id"
             f" where d.programme_id = any(cast(:p as text[])) and d.session_date = :d and d.checked_in_at is not null"
             f" and d.checked_out_at is null and d.{column} is null order by d.programme_id, d.student_id limit :n",
             {"p": sorted(set(programme_ids)), "d": day, "n": limit},
         )
-        return [(_enrolment(r, ()), _day(r)) for r in rows]
+        return [(_enrolment(r), _day(r)) for r in rows]
 
     async def mark_on_site(self, pending: str, keys: Sequence[tuple[str, str]], day: date,
                            now: datetime) -> set[tuple[str, str]]:

@@ -153,6 +153,19 @@ async def test_staff_the_district_removes_are_refused_from_their_next_record_on(
     assert suspended.reason_code == "staff_not_admitted"
 
 
+async def test_timetables_read_outside_judging_list_only_staff_the_district_admits(school, uow_factory) -> None:
+    # R28: the sweeps and excusals read timetables through `schedules()`; a removed staff member must not
+    # stay responsible there while judging already refuses them.
+    await school.enrol()
+    async with uow_factory() as uow:
+        before = (await uow.schedules())[school.programme_id]
+    assert school.staff_id in before.staff_ids
+    await _decide(school, "removed", local("16:00"))
+    async with uow_factory() as uow:
+        after = (await uow.schedules([school.programme_id]))[school.programme_id]
+    assert school.staff_id not in after.staff_ids
+
+
 def _pickup(school: School, student: str, person: str, *, revoked: bool = False, until: date = DAY,
             decided_at: datetime | None = None):  # noqa: ANN202 - either pickup-person event
     kind = PickupPersonRevoked if revoked else PickupPersonAuthorised
