@@ -145,7 +145,7 @@ class EmergencyBroadcastIssued(Event):
     key_field: ClassVar[str] = "broadcast_id"
 
     broadcast_id: str = Field(description="Broadcast id (a UUID); the cause_event_id of its messages' receipts.",
-                                    examples=["0b7e8f52-1c2d-4e3f-9a4b-5c6d7e8f9a0b"])
+                              examples=["0b7e8f52-1c2d-4e3f-9a4b-5c6d7e8f9a0b"])
     scope: BroadcastScope = Field(description="Whose families hear it: one school, one district or the city.",
                                   examples=["school"])
     scope_id: str | None = Field(description="The school or district id; null for the city.", examples=["sch-0042"])
