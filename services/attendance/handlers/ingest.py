@@ -324,14 +324,13 @@ def topic_ingest_handler(policy: Policy, authority: TokenVerifier | None):  # no
 def _dead_letter(uow: AttendanceUoW, item: Item, outcome: Outcome) -> None:
     """A topic has nobody to answer, so a rejected, unauthorised or conflicting record goes to
     attendance.ingest.dlq with its reason and its bytes, like any record that can never be processed; its
-    partition is not blocked. The reason, key and headers echo what the school system sent (a phone number
-    typed as a student id), so they are redacted like every rejection (issue 15); the original bytes are kept
-    as sent, and the record's token without its signature."""
+    partition is not blocked. The reason and key echo what the school system sent (a phone number typed as a
+    student id), so they are redacted like every rejection (issue 15), here for the DLQ record's own key and
+    headers, and by dlq_record for its body, which also keeps the record's token without its signature."""
     reason = redact(f"{outcome.reason_code}: {outcome.reason}")
     kind = "conflict" if outcome.status == "conflict" else "unauthorised" if outcome.reason_code == "unauthorised" else "rejected"
     key = redact(item.envelope.key)
-    headers = tuple((name, redact(value.decode("utf-8", "replace")).encode()) for name, value in item.headers)
-    raw = RawRecord(ATTENDANCE_INGEST, -1, -1, key.encode(), encode(item.envelope), headers, item.timestamp_ms)
+    raw = RawRecord(ATTENDANCE_INGEST, -1, -1, key.encode(), encode(item.envelope), item.headers, item.timestamp_ms)
     uow.publish_raw(dlq(ATTENDANCE_INGEST), key,
                     dlq_record(raw, consumer="attendance", kind=kind, reason=reason),
                     {"reason": reason[:200], "kind": kind, "consumer": "attendance", "dlq_id": str(uuid.uuid4())})

@@ -6,6 +6,8 @@ from __future__ import annotations
 import base64
 import json
 
+from sqlalchemy import text
+
 from prometheus_client import CollectorRegistry
 
 from services.attendance import handlers as h
@@ -123,3 +125,11 @@ async def test_a_dead_letter_keeps_no_usable_token_and_no_phone_number_in_its_re
     # corrected by its sender, not replayed as it was.
     assert json.loads(base64.b64decode(dead["original_b64"]))["payload"]["student_id"] == "138****5678"
     assert dead["original_redacted"] is True and phone not in body
+    # Signed by its own school, the record is judged, and its reason names the student it does not know.
+    other_phone = "13987654321"
+    await consumer.process([raw(check_in(school, other_phone, record_id=unique("gate")), 2)])
+    async with uow_factory() as uow:
+        (row,) = (await uow.session.execute(text(
+            "select headers from outbox where topic like '%.dlq' and key = '139****4321'"))).all()
+    assert row.headers["reason"].startswith("unknown_student:") and "139****4321" in row.headers["reason"]
+    assert other_phone not in json.dumps(row.headers)
