@@ -3,6 +3,8 @@ and each service's workload (Deployment, Service, PDB, NetworkPolicy, KEDA scale
 Pure functions returning dicts; writing files is generate.py's job, and nothing here talks to a cluster."""
 from __future__ import annotations
 
+import hashlib
+import re
 from dataclasses import dataclass
 
 from shared.contracts import topics as T
@@ -30,10 +32,11 @@ RETENTION_MS = {
     **{t: 30 * DAY_MS for t in T.DLQ_TOPICS},
 }
 
-SCHOOL_SYSTEMS_USER = "school-systems"
 DLQ_READER_USER = "dlq-reader"
 # A school system's producer is capped so one runaway gate system cannot starve the brokers (R15).
 SCHOOL_SYSTEMS_PRODUCER_BYTES_PER_SECOND = 2 * 1024 * 1024
+SCHOOL_SYSTEM_USER_PREFIX = "school-system-"
+SCHOOL_ID_ANNOTATION = "beilei.io/school-id"
 
 
 @dataclass(frozen=True)
@@ -168,11 +171,17 @@ def kafka_topics() -> list[dict]:
                 "topicName": t,
                 "partitions": T.PARTITIONS[t],
                 "replicas": TOPIC_REPLICAS,
-                "config": {"retention.ms": RETENTION_MS[t], "cleanup.policy": "delete"},
+                "config": {"retention.ms": RETENTION_MS[t], "cleanup.policy": "delete", **_timestamps(t)},
             },
         }
         for t in T.ALL_TOPICS
     ]
+
+
+def _timestamps(topic: str) -> dict:
+    """School systems' records are stamped by the broker as it appends them: attendance judges a record's
+    token by that time (a backlog read after its token lapsed), so a producer must not choose it."""
+    return {"message.timestamp.type": "LogAppendTime"} if topic in T.EXTERNAL_PRODUCES.values() else {}
 
 
 def _acl(kind: str, name: str, *operations: str, pattern: str = "literal") -> dict:
@@ -212,14 +221,6 @@ def _kafka_user(name: str, acls: list[dict], quotas: dict | None = None) -> dict
 
 def kafka_users() -> list[dict]:
     users = [_kafka_user(s, service_acls(s)) for s in T.SERVICES]
-    # School systems that produce directly (R15) may write the ingest topic and nothing else.
-    users += [
-        _kafka_user(
-            SCHOOL_SYSTEMS_USER,
-            [_acl("topic", topic, "Describe", "Write") for topic in T.EXTERNAL_PRODUCES.values()],
-            {"producerByteRate": SCHOOL_SYSTEMS_PRODUCER_BYTES_PER_SECOND},
-        )
-    ]
     # The bureau's IT team reads dead letters to find out why they could not be processed; read only.
     users += [
         _kafka_user(
@@ -228,6 +229,36 @@ def kafka_users() -> list[dict]:
             + [_acl("group", DLQ_READER_USER, "Describe", "Read", pattern="prefix")],
         )
     ]
+    return users
+
+
+def school_system_user_name(school_id: str) -> str:
+    """The KafkaUser (and Secret, and Kafka principal) of one school's system: a valid Kubernetes name and
+    label value; an id that does not fit as it is gets a digest of itself, so two schools never share one."""
+    slug = re.sub(r"[^a-z0-9]+", "-", school_id.lower()).strip("-")
+    name = SCHOOL_SYSTEM_USER_PREFIX + slug
+    if slug != school_id or len(name) > 63:
+        digest = hashlib.sha256(school_id.encode()).hexdigest()[:10]
+        name = SCHOOL_SYSTEM_USER_PREFIX + "-".join(part for part in (slug[:38].strip("-"), digest) if part)
+    return name
+
+
+def school_system_users(school_ids: list[str]) -> list[dict]:
+    """One Kafka principal per school system (R15, issue 15), each allowed to write the ingest topic and
+    nothing else, with its own quota, so one school is revoked or throttled alone. Kafka ACLs cannot bind a
+    record's key or payload to a school: the records themselves are signed with the school's token, which
+    attendance checks against the school they speak for (docs/api.md)."""
+    if len(set(school_ids)) != len(school_ids):
+        raise ValueError("a school is listed twice")
+    users = []
+    for school_id in school_ids:
+        user = _kafka_user(
+            school_system_user_name(school_id),
+            [_acl("topic", topic, "Describe", "Write") for topic in T.EXTERNAL_PRODUCES.values()],
+            {"producerByteRate": SCHOOL_SYSTEMS_PRODUCER_BYTES_PER_SECOND},
+        )
+        user["metadata"]["annotations"] = {SCHOOL_ID_ANNOTATION: school_id}
+        users.append(user)
     return users
 
 

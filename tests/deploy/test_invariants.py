@@ -196,12 +196,6 @@ def test_each_services_kafka_acls_match_what_it_produces_and_consumes(rendered: 
         assert grants(user) == expected, service
 
 
-def test_school_systems_may_write_only_the_ingest_topic(rendered: Rendered) -> None:
-    user = rendered.named("KafkaUser", "school-systems")
-    assert grants(user) == {("topic", t, op) for t in T.EXTERNAL_PRODUCES.values() for op in ("Write", "Describe")}
-    assert user["spec"]["quotas"]["producerByteRate"] > 0
-
-
 def test_no_kafka_user_may_administer_the_cluster(rendered: Rendered) -> None:
     for user in rendered.of("KafkaUser"):
         for kind, _, op in grants(user):
