@@ -29,7 +29,7 @@ class RecordTokens:
     skew: timedelta
     # Per token: as judged on the clock now, and (once lapsed) as of the records it signed.
     _now: dict[str, Principal | str] = field(default_factory=dict)
-    _then: dict[str, Principal | str] = field(default_factory=dict)
+    _then: dict[str, tuple[Principal, int, int] | str] = field(default_factory=dict)
 
     def signer(self, header: str | None, written_ms: int | None) -> Principal | str:
         """The principal who signed the record, or why the record cannot be taken as theirs."""
@@ -53,26 +53,32 @@ class RecordTokens:
         return self._at(token, min(datetime.fromtimestamp(written_ms / 1000, timezone.utc), self.now))
 
     def _at(self, token: str, written: datetime) -> Principal | str:
-        try:
-            claims = jwt.decode(token, options={"verify_signature": False})  # times only; signature below
-            issued, expires = int(claims["iat"]), int(claims["exp"])
-        except (jwt.InvalidTokenError, KeyError, TypeError, ValueError):
-            return "token refused: it names no issue or expiry time"
-        at, skew, leeway = written.timestamp(), self.skew.total_seconds(), self.verifier.leeway  # type: ignore[union-attr]
-        if expires + leeway + skew < at:
+        signed = self._then.get(token)
+        if signed is None:
+            signed = self._then[token] = self._signed(token)
+        if isinstance(signed, str):
+            return signed
+        principal, issued, expires = signed
+        at, skew = written.timestamp(), self.skew.total_seconds()
+        if expires + self.verifier.leeway + skew < at:  # type: ignore[union-attr]
             return (f"token expired at {_iso(expires)}, before the record was written at {written.isoformat()}; "
                     "sign records with a current token")
         if issued - skew > at:
             return f"token issued at {_iso(issued)}, after the record was written at {written.isoformat()}"
-        known = self._then.get(token)
-        if known is None:
-            try:
-                # Judged as of its own expiry instant: whether it had lapsed was decided above, against the record.
-                known = self.verifier.verify(token, now=expires)  # type: ignore[union-attr]
-            except AuthError as exc:
-                known = f"token refused: {exc}"
-            self._then[token] = known
-        return known
+        return principal
+
+    def _signed(self, token: str) -> tuple[Principal, int, int] | str:
+        """A lapsed token's signer and validity, its signature checked as of its own expiry instant (whether it
+        had lapsed is judged against each record), or why it is refused whatever the time."""
+        try:
+            claims = jwt.decode(token, options={"verify_signature": False})  # its times; the signature just below
+            issued, expires = int(claims["iat"]), int(claims["exp"])
+        except (jwt.InvalidTokenError, KeyError, TypeError, ValueError):
+            return "token refused: it names no issue or expiry time"
+        try:
+            return self.verifier.verify(token, now=expires), issued, expires  # type: ignore[union-attr]
+        except AuthError as exc:
+            return f"token refused: {exc}"
 
 
 def _iso(epoch_seconds: int) -> str:

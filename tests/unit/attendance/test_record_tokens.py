@@ -14,7 +14,8 @@ from services.attendance import handlers as h
 from services.attendance.domain import submission_refusal
 from shared.auth import TokenVerifier
 from shared.contracts.ingest import SchoolCheckInRecorded
-from shared.messaging.consumer import BatchConsumer
+from shared.contracts.topics import ATTENDANCE_INGEST
+from shared.messaging.consumer import BatchConsumer, RawRecord, dlq_record, withhold_credential
 from shared.observability import KitMetrics
 from tests.tokens import ISSUER, mint
 from tests.unit.attendance.conftest import dead_letters, local, outbox, unique
@@ -133,3 +134,14 @@ async def test_a_dead_letter_keeps_no_usable_token_and_no_phone_number_in_its_re
             "select headers from outbox where topic like '%.dlq' and key = '139****4321'"))).all()
     assert row.headers["reason"].startswith("unknown_student:") and "139****4321" in row.headers["reason"]
     assert other_phone not in json.dumps(row.headers)
+
+
+def test_any_dead_letter_of_a_signed_record_keeps_its_token_without_the_signature() -> None:
+    # The kit's own dead letters too (a record that is not even an envelope), not only attendance's refusals.
+    token = mint("sys-x", "school_system", school_id="sch-x")
+    record = RawRecord(ATTENDANCE_INGEST, 3, 7, b"k", b"not json", (("authorization", f"Bearer {token}".encode()),
+                                                                  ("type", b"SchoolCheckInRecorded")))
+    letter = json.loads(dlq_record(record, consumer="attendance", kind="contract:not_json", reason="not json"))
+    assert letter["original_headers"] == {"authorization": f"Bearer {token.rpartition('.')[0]}.[signature withheld]",
+                                          "type": "SchoolCheckInRecorded"}
+    assert withhold_credential("Authorization", "Bearer not-a-jwt") == "[withheld]"
