@@ -21,7 +21,9 @@ PUBLIC = {
     "notification": set(),
     "audit": {"GET /v1/ledger/head", "GET /v1/ledger/checkpoint", "GET /v1/ledger/checkpoints", "GET /v1/ledger/key",
               "GET /v1/ledger/consistency", "GET /v1/ledger/witnesses",
-              "GET /checkpoint", "GET /tile/{level}/{rest}"},  # C2SP tlog-tiles: the public read path (R26)
+              "GET /v1/ledger/disclosures/{disclosure_id}",  # a disclosure's proof, for anyone to check (R21)
+              # C2SP tlog-tiles: the public read path (R26); a bundle holding a format-1 entry asks for a token
+              "GET /checkpoint", "GET /tile/{level}/{rest}", "GET /tile/entries/{rest}"},
 }
 
 

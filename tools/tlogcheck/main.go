@@ -1,12 +1,13 @@
 // Command tlogcheck verifies the Beilei ledger over its public C2SP tlog-tiles read path with
 // golang.org/x/mod's sumdb/tlog and sumdb/note, a client the project did not write (issue 17 part 2).
 //
-//	tlogcheck -url URL -vkey VKEY [-old FILE] [-token TOKEN]
+//	tlogcheck -url URL -vkey VKEY [-old FILE] [-entries] [-token TOKEN]
 //
 // It fetches /checkpoint, checks the log's signature, reads hash tiles through tlog.TileHashReader
 // (which checks every tile against the signed root), and proves:
 //   - consistency from the older checkpoint in FILE (a signed note) to the newest one;
-//   - inclusion of every entry of the first entry bundle, when TOKEN (an auditor's) may read bundles.
+//   - with -entries, inclusion of every entry of the first entry bundle: public when its entries are of
+//     format 2 (personal fields committed), else only with TOKEN (an auditor's).
 //
 // It prints one line per proof checked and exits non-zero on the first failure.
 package main
@@ -31,10 +32,11 @@ import (
 const height = 8
 
 var (
-	base  = flag.String("url", "", "the audit service's base URL")
-	vkey  = flag.String("vkey", "", "the ledger's note verifier key")
-	old   = flag.String("old", "", "a file holding an older signed checkpoint")
-	token = flag.String("token", "", "a bearer token that may read entry bundles")
+	base    = flag.String("url", "", "the audit service's base URL")
+	vkey    = flag.String("vkey", "", "the ledger's note verifier key")
+	old     = flag.String("old", "", "a file holding an older signed checkpoint")
+	token   = flag.String("token", "", "a bearer token that may read entry bundles of format-1 entries (implies -entries)")
+	entries = flag.Bool("entries", false, "prove inclusion of every entry of the first entry bundle")
 )
 
 // get fetches one resource; a 429 is waited out as its Retry-After says (a few times), as a polite
@@ -153,7 +155,7 @@ func run() error {
 		fmt.Printf("consistent %d %d\n", before.N, tree.N)
 	}
 
-	if *token != "" {
+	if *entries || *token != "" {
 		width := tree.N
 		if width > 1<<height {
 			width = 1 << height

@@ -4,7 +4,6 @@ fee reports that cite the checkpoint they were computed from."""
 from __future__ import annotations
 
 import base64
-import json
 from datetime import datetime
 from typing import Annotated, Any
 
@@ -15,7 +14,7 @@ from shared.auth import Principal
 from shared.contracts.common import Int64
 from services.audit.api.deps import Index, ReaderDep, Size, UowDep, may_see, scope_of
 from services.audit.db import AuditUoW, StoredEntry
-from services.audit.domain import recorded_leaf, recorded_opening
+from services.audit.domain import opened_document, recorded_opening
 from services.audit.handlers.proofs import NotFound, Scope, checkpoint_for, fee_report, inclusion_proofs
 
 router = APIRouter(prefix="/v1/audit", tags=["auditor"])
@@ -85,8 +84,8 @@ def _proven(e: StoredEntry, proof: list[bytes]) -> ProvenEntry:
     return ProvenEntry(index=e.seq, event_id=str(e.event_id), event_type=e.event_type, school_id=e.school_id,
                        district_id=e.district_id, student_id=e.student_id, category=e.category,
                        subcategory=e.subcategory, period=e.period, amount_fen=e.amount_fen, recorded_at=e.recorded_at,
-                       entry=json.loads(e.body), entry_b64=_b64(recorded_leaf(e.seq, e.body, e.salt)),
-                       entry_format=1 if e.salt is None else 2, opening=recorded_opening(e.body, e.salt),
+                       entry=opened_document(e.body, e.opening), entry_b64=_b64(e.body),
+                       entry_format=1 if e.opening is None else 2, opening=recorded_opening(e.opening),
                        inclusion_proof=[_b64(h) for h in proof])
 
 

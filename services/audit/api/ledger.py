@@ -8,18 +8,20 @@ import json
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, HTTPException, Query, Request
-from fastapi.responses import PlainTextResponse, StreamingResponse
+from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
+from fastapi.responses import JSONResponse, PlainTextResponse, StreamingResponse
 from pydantic import BaseModel, Field
 
 from shared.auth import Principal, require
 from shared.contracts.common import Int64
 from services.audit.api.deps import AuditorDep, Index, ReaderDep, Size, UowDep, may_see
-from services.audit.db import AuditUoW
+from services.audit.api.tiles import SHORT_LIVED, published_checkpoint
+from services.audit.db import AuditUoW, StoredEntry
 from services.audit.handlers.proofs import (
     NotFound,
     checkpoint_for,
     consistency_bundle,
+    disclosure_proof,
     export_lines,
     inclusion_proofs,
     receipt,
@@ -123,8 +125,10 @@ async def proof(index: Index, size: Size = None, principal: Principal = ReaderDe
                           proof=[_b64(h) for h in path], signed_note=cp.signed_note)
 
 
-def _guardian_of(body: bytes) -> object:
-    return json.loads(body).get("payload", {}).get("guardian_id")
+def _guardian_of(entry: StoredEntry) -> object:
+    if entry.opening is None:
+        return json.loads(entry.body).get("payload", {}).get("guardian_id")
+    return json.loads(entry.opening)["values"].get("payload.guardian_id")
 
 
 @router.get("/entries/{index}/receipt", response_class=PlainTextResponse,
@@ -137,12 +141,42 @@ async def entry_receipt(index: Index, size: Size = None, principal: Principal = 
     except NotFound as exc:
         raise HTTPException(404, str(exc)) from exc
     if principal.role == "guardian":
-        if _guardian_of(entry.body) != principal.subject:
+        if _guardian_of(entry) != principal.subject:
             raise HTTPException(403, "a guardian may read only the receipts of the family's own entries")
     else:
         await may_see(principal, db, entry.school_id)
     return PlainTextResponse(text, media_type="text/plain; charset=utf-8", headers={
         "Content-Disposition": f'attachment; filename="ledger-entry-{index}.tlog-proof"'})
+
+
+class DisclosureProof(BaseModel):
+    disclosure_id: str
+    school_id: str
+    index: int = Field(description="The disclosure's leaf index in the ledger.")
+    ledger_tree_size: int | None = Field(
+        description="Ledger tree size its figures were computed at: the entries before it, which the verifier "
+                    "recomputes them from (R21, R26).")
+    entry_format: int = Field(description="1: the event as published; 2: personal fields committed (none in a "
+                                          "disclosure, whose figures are the school's).")
+    entry: str = Field(description="The entry's bytes, base64 (compact UTF-8 JSON); the leaf is SHA-256(0x00 || bytes).")
+    leaf_hash: str = Field(description="Base64.")
+    tree_size: int = Field(description="Size of the checkpoint the proof is against.")
+    inclusion_proof: list[str] = Field(description="RFC 9162 audit path, leaf to root, base64 hashes.")
+    checkpoint: str = Field(description="The checkpoint, a C2SP signed note with the witnesses' cosignature lines "
+                                        "when witnesses are configured.")
+
+
+@router.get("/disclosures/{disclosure_id}", response_model=DisclosureProof,
+            summary="A school's disclosure (R21) as recorded in the ledger, with its inclusion proof against the "
+                    "published (cosigned) checkpoint; public, for a browser's Verify button.")
+async def disclosure(disclosure_id: Annotated[str, Path(min_length=1, max_length=200)], request: Request,
+                     db: AuditUoW = UowDep) -> JSONResponse:
+    size, note = await published_checkpoint(request, db)
+    try:
+        found = await disclosure_proof(db, disclosure_id, size, note)
+    except NotFound as exc:
+        raise HTTPException(404, str(exc)) from exc
+    return JSONResponse(DisclosureProof(**found).model_dump(), headers={"Cache-Control": SHORT_LIVED})
 
 
 @router.get("/export", summary="Every entry under a signed checkpoint, as JSON lines (auditors only).")

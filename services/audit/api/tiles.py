@@ -23,10 +23,9 @@ from sqlalchemy import text
 from shared.auth import current_principal
 from services.audit.api.deps import UowDep, auditors
 from services.audit.db import AuditUoW
-from services.audit.domain import recorded_leaf
 
-__all__ = ["TILE_HEIGHT", "TILE_WIDTH", "encode_bundle", "format_index", "parse_tile_path", "tile_path",
-           "tile_width_available", "router"]
+__all__ = ["TILE_HEIGHT", "TILE_WIDTH", "encode_bundle", "format_index", "parse_tile_path", "published_checkpoint",
+           "tile_path", "tile_width_available", "router"]
 
 TILE_HEIGHT = 8
 TILE_WIDTH = 1 << TILE_HEIGHT
@@ -122,16 +121,22 @@ def _tile_response(body: bytes, width: int) -> Response:
             summary="The newest checkpoint (C2SP signed note), with the witnesses' cosignatures once their "
                     "quorum has cosigned; public.")
 async def checkpoint(request: Request, db: AuditUoW = UowDep) -> PlainTextResponse:
+    _, note = await published_checkpoint(request, db)
+    return PlainTextResponse(note, headers={"Cache-Control": SHORT_LIVED})
+
+
+async def published_checkpoint(request: Request, db: AuditUoW) -> tuple[int, str]:
+    """(size, note) of the checkpoint the public verifies against: the newest the witnesses' quorum
+    cosigned when witnesses are configured, else the newest signed; 404 until there is one."""
     workers = request.app.state.runtime.extras.get("workers")
     if workers is not None and getattr(workers, "witness_quorum", 0):
         kept = await db.latest_cosigned()  # kept in the database: a restarted process serves it at once
-        note = kept[1] if kept else None
     else:
         cp = await db.latest_checkpoint()
-        note = cp.signed_note if cp else None
-    if note is None:
+        kept = (cp.tree_size, cp.signed_note) if cp else None
+    if kept is None:
         raise HTTPException(404, "no checkpoint has been signed (and cosigned by the witnesses' quorum) yet")
-    return PlainTextResponse(note, headers={"Cache-Control": SHORT_LIVED})
+    return kept
 
 
 @router.get("/tile/entries/{rest:path}", summary="An entry bundle: public when all its entries are of format 2 "
@@ -141,10 +146,10 @@ async def entry_bundle(rest: str, request: Request, db: AuditUoW = UowDep) -> Re
     rows = await db.entry_range(n * TILE_WIDTH, n * TILE_WIDTH + width)
     if len(rows) != width:
         raise HTTPException(500, "the ledger is missing entries for this bundle")
-    public = all(salt is not None for _, _, salt in rows)
+    public = all(committed for _, committed in rows)
     if not public:  # a format-1 entry names its student: only for those who may read that (R27)
         await auditors(await current_principal(request))
-    response = _tile_response(encode_bundle([recorded_leaf(seq, body, salt) for seq, body, salt in rows]), width)
+    response = _tile_response(encode_bundle([body for body, _ in rows]), width)
     if not public:
         response.headers["Cache-Control"] = "private, no-store"
     return response

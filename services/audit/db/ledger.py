@@ -21,7 +21,7 @@ from services.audit.db.tables import (
     school_districts,
 )
 from services.audit.ledger import books
-from services.audit.ledger.commitments import SALT_SIZE, seal
+from services.audit.ledger.commitments import SALT_SIZE, encode_opening, seal
 from services.audit.ledger.merkle import leaf_hash
 from services.audit.ledger.tree import StoredNode
 
@@ -51,12 +51,13 @@ class StoredEntry:
     body: bytes
     leaf_hash: bytes
     recorded_at: datetime | None
-    salt: bytes | None = None
-    """Format 2: the salt of the leaf's commitments (body is the event as published); None: format 1."""
+    opening: bytes | None = None
+    """Format 2: what opens the commitments in `body` (salt and values, JSON); None: format 1, `body` is
+    the event as published."""
 
 
 _ENTRY_COLUMNS = ["seq", "event_id", "event_type", "school_id", "district_id", "student_id", "category", "subcategory",
-                  "period", "amount_fen", "body", "leaf_hash", "salt"]
+                  "period", "amount_fen", "body", "leaf_hash", "opening"]
 
 
 def _checkpoint(row: Any) -> StoredCheckpoint:
@@ -68,22 +69,22 @@ def _checkpoint(row: Any) -> StoredCheckpoint:
 def _entry(row: Any) -> StoredEntry:
     return StoredEntry(row.seq, row.event_id, row.event_type, row.school_id, row.district_id, row.student_id,
                        row.category, row.subcategory, row.period, row.amount_fen, bytes(row.body),
-                       bytes(row.leaf_hash), row.recorded_at, bytes(row.salt) if row.salt is not None else None)
+                       bytes(row.leaf_hash), row.recorded_at, bytes(row.opening) if row.opening is not None else None)
 
 
 class LedgerStore:
     session: AsyncSession
 
     def _init_ledger(self) -> None:
-        self._staged: dict[uuid.UUID, tuple[bytes, dict[str, Any], books.Entry]] = {}
+        self._staged: dict[uuid.UUID, tuple[dict[str, Any], books.Entry]] = {}
 
     # -- appends ------------------------------------------------------------------------------
-    def stage_entry(self, event_id: uuid.UUID, body: bytes, document: dict[str, Any], entry: books.Entry) -> None:
-        """Queue one entry (the event as published, its bytes and what it says); it gets its sequence
-        number, its salt and its sealed leaf (entry format 2) when the batch is written."""
-        self._staged[event_id] = (body, document, entry)
+    def stage_entry(self, event_id: uuid.UUID, document: dict[str, Any], entry: books.Entry) -> None:
+        """Queue one entry (the event as published, as a JSON document, and what it says); it gets its
+        sequence number, its salt and its sealed bytes (entry format 2) when the batch is written."""
+        self._staged[event_id] = (document, entry)
 
-    def staged(self, event_id: uuid.UUID) -> bytes | None:
+    def staged(self, event_id: uuid.UUID) -> dict[str, Any] | None:
         item = self._staged.get(event_id)
         return item[0] if item else None
 
@@ -102,10 +103,11 @@ class LedgerStore:
         salts = os.urandom(SALT_SIZE * len(self._staged))  # one system call per batch
         rows = []
         disclosures = []
-        for offset, (event_id, (body, document, e)) in enumerate(self._staged.items()):
+        for offset, (event_id, (document, e)) in enumerate(self._staged.items()):
             seq, salt = start + offset, salts[offset * SALT_SIZE:(offset + 1) * SALT_SIZE]
+            body = seal(document, salt, seq)
             rows.append((seq, event_id, e.event_type, e.school_id, e.district_id, e.student_id, e.category,
-                         e.subcategory, e.period, e.amount_fen, body, leaf_hash(seal(document, salt, seq)), salt))
+                         e.subcategory, e.period, e.amount_fen, body, leaf_hash(body), encode_opening(document, salt)))
             if e.event_type == "DisclosurePublished":
                 disclosures.append({"disclosure_id": e.payload["disclosure_id"], "seq": seq})
         # COPY writes a consumed batch in one round trip, inside this transaction (ARCHITECTURE: throughput
@@ -120,13 +122,15 @@ class LedgerStore:
         self._staged.clear()
         return [(r[0], r[1]) for r in rows]
 
-    async def recorded(self, event_id: uuid.UUID) -> tuple[int, str, str, bytes, bytes] | None:
-        """(seq, type, school, body, leaf hash) of the entry recorded for an event id, if any."""
+    async def recorded(self, event_id: uuid.UUID) -> tuple[int, str, str, bytes, bytes, bytes | None] | None:
+        """(seq, type, school, body, leaf hash, opening) of the entry recorded for an event id, if any."""
         row = (await self.session.execute(
             select(ledger_entries.c.seq, ledger_entries.c.event_type, ledger_entries.c.school_id,
-                   ledger_entries.c.body, ledger_entries.c.leaf_hash).where(ledger_entries.c.event_id == event_id)
+                   ledger_entries.c.body, ledger_entries.c.leaf_hash, ledger_entries.c.opening)
+            .where(ledger_entries.c.event_id == event_id)
         )).first()
-        return (row.seq, row.event_type, row.school_id, bytes(row.body), bytes(row.leaf_hash)) if row else None
+        return (row.seq, row.event_type, row.school_id, bytes(row.body), bytes(row.leaf_hash),
+                bytes(row.opening) if row.opening is not None else None) if row else None
 
     async def record_conflict(self, event_id: uuid.UUID, body: bytes, leaf: bytes) -> None:
         await self.session.execute(
@@ -139,11 +143,12 @@ class LedgerStore:
         return (await self.session.execute(text("select coalesce(max(seq) + 1, 0) from ledger_entries"))).scalar_one()
 
     async def entry_chunks(self, start: int, end: int, chunk: int = 5000) -> AsyncIterator[list[Any]]:
-        """Entries [start, end) in order, `chunk` rows at a time: (seq, body, leaf_hash, salt)."""
+        """Entries [start, end) in order, `chunk` rows at a time: (seq, body, leaf_hash, event_id)."""
         at = start
         while at < end:
             rows = (await self.session.execute(
-                select(ledger_entries.c.seq, ledger_entries.c.body, ledger_entries.c.leaf_hash, ledger_entries.c.salt)
+                select(ledger_entries.c.seq, ledger_entries.c.body, ledger_entries.c.leaf_hash,
+                       ledger_entries.c.event_id)
                 .where(ledger_entries.c.seq >= at, ledger_entries.c.seq < min(end, at + chunk))
                 .order_by(ledger_entries.c.seq)
             )).all()
@@ -153,9 +158,9 @@ class LedgerStore:
             at = rows[-1].seq + 1
 
     async def entries_to_check(self, start: int, end: int) -> list[Any]:
-        """(seq, body, recorded_at) of entries [start, end), in order."""
+        """(seq, body, opening, recorded_at) of entries [start, end), in order."""
         return list((await self.session.execute(
-            select(ledger_entries.c.seq, ledger_entries.c.body, ledger_entries.c.recorded_at)
+            select(ledger_entries.c.seq, ledger_entries.c.body, ledger_entries.c.opening, ledger_entries.c.recorded_at)
             .where(ledger_entries.c.seq >= start, ledger_entries.c.seq < end).order_by(ledger_entries.c.seq)
         )).all())
 
@@ -241,12 +246,13 @@ class LedgerStore:
             .where(ledger_disclosures.c.disclosure_id == disclosure_id))).first()
         return _entry(row) if row else None
 
-    async def entry_range(self, start: int, end: int) -> list[tuple[int, bytes, bytes | None]]:
-        """(seq, body, salt) of entries [start, end), in order: what their leaves are sealed from."""
+    async def entry_range(self, start: int, end: int) -> list[tuple[bytes, bool]]:
+        """(body, format 2?) of entries [start, end), in order: their leaves, and whether they commit to
+        their personal fields."""
         rows = (await self.session.execute(
-            select(ledger_entries.c.seq, ledger_entries.c.body, ledger_entries.c.salt)
+            select(ledger_entries.c.body, ledger_entries.c.opening.is_not(None).label("committed"))
             .where(ledger_entries.c.seq >= start, ledger_entries.c.seq < end).order_by(ledger_entries.c.seq))).all()
-        return [(r.seq, bytes(r.body), bytes(r.salt) if r.salt is not None else None) for r in rows]
+        return [(bytes(r.body), bool(r.committed)) for r in rows]
 
     async def find_entries(self, *, below: int, school_id: str | None = None, district_id: str | None = None,
                            student_id: str | None = None, period: str | None = None, category: str | None = None,

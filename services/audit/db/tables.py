@@ -38,9 +38,10 @@ ledger_entries = Table(
     Column("body", LargeBinary, nullable=False),
     Column("leaf_hash", LargeBinary, nullable=False),
     Column("recorded_at", DateTime(timezone=True)),
-    # Entry format 2 (migration 0005): the salt of the entry's commitments, never published; null for a
-    # format-1 entry, whose leaf is `body` itself. A format-2 leaf is sealed from `body` and the salt.
-    Column("salt", LargeBinary),
+    # Entry format 2 (migration 0005): `body` is the leaf with personal fields committed, and this is what
+    # opens them (salt and values, compact JSON), never published; null for a format-1 entry, whose body
+    # is the event as published.
+    Column("opening", LargeBinary),
 )
 
 # Which entry each disclosure is (R21): its public page fetches it by disclosure id.

@@ -6,11 +6,12 @@ from services.audit.domain.records import (
     RECORD_TYPES,
     leaf_bytes,
     leaf_document,
+    opened_document,
+    published_bytes,
     read_entry,
-    read_recorded,
-    recorded_leaf,
+    read_signed_entry,
     recorded_opening,
 )
 
 __all__ = ["MONEY_TYPES", "RECORD_TYPES", "SEVERITY", "Finding", "anomaly_event", "leaf_bytes", "leaf_document", "read_entry",
-           "read_recorded", "recorded_leaf", "recorded_opening"]
+           "opened_document", "published_bytes", "read_signed_entry", "recorded_opening"]

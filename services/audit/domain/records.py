@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from typing import Any
 
 from pydantic_core import from_json
@@ -9,10 +10,10 @@ from pydantic_core import from_json
 from shared.contracts.envelope import Envelope
 from services.audit.ledger import books
 from services.audit.ledger.books import MONEY_TYPES, RECORD_TYPES
-from services.audit.ledger.commitments import opening, seal
+from services.audit.ledger.commitments import open_entry
 
-__all__ = ["MONEY_TYPES", "RECORD_TYPES", "leaf_bytes", "leaf_document", "read_entry", "read_recorded", "recorded_leaf",
-           "recorded_opening"]
+__all__ = ["MONEY_TYPES", "RECORD_TYPES", "leaf_bytes", "leaf_document", "opened_document", "published_bytes",
+           "read_entry", "read_signed_entry", "recorded_opening"]
 
 # One encoder, not one per entry: json.dumps builds a new one whenever it is given options.
 _LEAF_JSON = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
@@ -41,23 +42,27 @@ def _document(body: bytes) -> dict[str, Any]:
         return json.loads(body)
 
 
-def recorded_leaf(seq: int, body: bytes, salt: bytes | None) -> bytes:
-    """The leaf bytes of a recorded entry: the event itself (format 1, no salt) or the event sealed with
-    its salt (format 2, personal fields committed; services.audit.ledger.commitments)."""
-    return body if salt is None else seal(_document(body), salt, seq)
+def recorded_opening(opening: bytes | None) -> dict[str, Any] | None:
+    """What opens a format-2 entry's commitments (salt and values) as stored beside it; None for format 1."""
+    return None if opening is None else json.loads(opening)
 
 
-def read_recorded(seq: int, body: bytes, salt: bytes | None) -> tuple[bytes, books.Entry]:
-    """(leaf bytes, what the event says) of a recorded entry, parsing it once."""
-    if salt is None:
-        return body, read_entry(body)
-    document = _document(body)
-    return seal(document, salt, seq), books.describe(document)
+def opened_document(body: bytes, opening: bytes | None) -> dict[str, Any]:
+    """The event as published, of an entry of either format: a format-2 entry opened with its stored
+    opening, each commitment checked (a changed row fails here rather than feed the checks)."""
+    return _document(body) if opening is None else open_entry(body, json.loads(opening))
 
 
-def recorded_opening(body: bytes, salt: bytes | None) -> dict[str, Any] | None:
-    """What opens a format-2 entry's commitments (salt and values); None for format 1."""
-    return None if salt is None else opening(_document(body), salt)
+def published_bytes(body: bytes, opening: bytes | None) -> bytes:
+    """The event as published, as compact JSON, of an entry of either format (see opened_document)."""
+    return body if opening is None else _LEAF_JSON.encode(opened_document(body, opening)).encode("utf-8")
+
+
+def read_signed_entry(body: bytes, event_id: str) -> books.Entry:
+    """What an entry says about money, from its leaf bytes alone (a format-2 entry's figures are in the
+    clear), named by the event id recorded beside it when the leaf commits to it."""
+    entry = read_entry(body)
+    return entry if entry.event_id == event_id else replace(entry, event_id=event_id)
 
 
 def read_entry(body: bytes) -> books.Entry:

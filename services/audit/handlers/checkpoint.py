@@ -7,7 +7,7 @@ from datetime import datetime
 
 from shared.contracts.audit import LedgerCheckpointPublished
 from services.audit.db import AuditUoW, StoredCheckpoint
-from services.audit.domain import read_recorded
+from services.audit.domain import read_signed_entry
 from services.audit.domain.rules import check_books
 from services.audit.handlers.findings import record_findings
 from services.audit.ledger import books
@@ -54,12 +54,12 @@ async def publish_checkpoint(uow: AuditUoW, signer: NoteSigner, origin: str, now
     async for rows in uow.entry_chunks(start, size, chunk):
         parsed = []
         for row in rows:
-            leaf, entry = read_recorded(row.seq, bytes(row.body), bytes(row.salt) if row.salt is not None else None)
-            h = leaf_hash(leaf)
+            body = bytes(row.body)
+            h = leaf_hash(body)
             if h != bytes(row.leaf_hash) or row.seq != tree.size:
                 raise LedgerIntegrityError(f"entry {row.seq} was changed or misplaced before it was signed")
             tree.append(h)
-            parsed.append((row.seq, entry))
+            parsed.append((row.seq, read_signed_entry(body, str(row.event_id))))
         missing = {e.school_id for _, e in parsed} - touched.keys()
         found = await uow.books_of(missing)
         touched.update({s: found.get(s, books.SchoolBooks()) for s in missing})

@@ -9,7 +9,7 @@ from datetime import date, datetime, timedelta
 from shared.contracts.billing import FeeCharged, FeeSettled, PaymentReceived, PayoutIssued
 from shared.contracts.registry import decode
 from services.audit.db import AuditUoW
-from services.audit.domain import Finding, read_entry
+from services.audit.domain import Finding, published_bytes, read_entry
 from services.audit.domain import rules
 from services.audit.handlers.findings import record_findings
 from services.audit.ledger import books
@@ -51,7 +51,7 @@ async def run_checks(uow: AuditUoW, policy: CheckPolicy, now: datetime) -> int:
     for row in await uow.entries_to_check(start, min(covered, start + policy.batch)):
         if row.recorded_at is not None and row.recorded_at > horizon:
             break
-        body = bytes(row.body)
+        body = published_bytes(bytes(row.body), bytes(row.opening) if row.opening is not None else None)
         _, event = decode(body)
         items.append(_Item(row.seq, event, read_entry(body)))
     findings = await _check_entries(uow, items, policy) if items else []

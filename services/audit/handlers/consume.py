@@ -17,7 +17,7 @@ from shared.contracts.enrollment import EnrollmentFiled, EnrollmentWithdrawn, Pr
 from shared.contracts.envelope import Envelope, Event
 from shared.messaging.consumer import Item, Rejected, batch_handler
 from services.audit.db import AuditUoW
-from services.audit.domain import leaf_bytes, leaf_document
+from services.audit.domain import leaf_bytes, opened_document
 from services.audit.domain.rules import FeeStandard, LabourFeePlan, conflicting_delivery
 from services.audit.handlers.findings import record_findings
 from services.audit.ledger import books
@@ -27,12 +27,12 @@ from services.audit.ledger.merkle import leaf_hash
 async def record_fee_record(uow: AuditUoW, envelope: Envelope, event: Event) -> None:
     """One ledger entry per fee record; the inbox drops an exact redelivery before it gets here. Its leaf
     is sealed when the batch is numbered: personal fields committed, the salt kept private (entry format 2)."""
-    body, document = leaf_document(envelope)
+    document = envelope.model_dump(mode="json")
     try:
         entry = books.describe(document)
     except books.EntryError as exc:
         raise Rejected(f"cannot be recorded in the ledger: {exc}") from exc
-    uow.stage_entry(envelope.event_id, body, document, entry)
+    uow.stage_entry(envelope.event_id, document, entry)
     uow.note_district(entry.school_id, entry.district_id)
     if isinstance(event, FeeScheduleApproved):
         standard = FeeStandard(event.fee_schedule_id, event.school_id, event.programme_id,
@@ -50,16 +50,19 @@ async def record_fee_record(uow: AuditUoW, envelope: Envelope, event: Event) -> 
 async def compare_redelivery(uow: AuditUoW, envelope: Envelope, event: Event) -> None:
     """A fee record whose event id was seen before: the same bytes change nothing; other bytes are
     refused (the ledger keeps what it recorded first), kept as evidence and reported once (R24)."""
-    body = leaf_bytes(envelope)
+    document = envelope.model_dump(mode="json")
     staged = uow.staged(envelope.event_id)
-    if staged == body:
+    if staged == document:
         return
     if staged is not None:
         await uow.write_staged_entries()
     recorded = await uow.recorded(envelope.event_id)
-    if recorded is None or recorded[3] == body:
+    if recorded is None:
         return
-    seq, event_type, school_id, _, first_hash = recorded
+    seq, event_type, school_id, first_body, first_hash, opening = recorded
+    if opened_document(first_body, opening) == document:
+        return
+    body = leaf_bytes(envelope)
     delivered_hash = leaf_hash(body)
     await uow.record_conflict(envelope.event_id, body, delivered_hash)
     covering = await uow.checkpoint_covering(seq + 1)

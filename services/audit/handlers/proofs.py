@@ -2,13 +2,15 @@
 receipts, the export, and monthly and annual reports that cite the checkpoint they were computed at."""
 from __future__ import annotations
 
+import base64
+import json
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from typing import Any
 
 from services.audit.db import AuditUoW, StoredCheckpoint, StoredEntry
-from services.audit.domain import recorded_leaf, recorded_opening
+from services.audit.domain import recorded_opening
 from services.audit.ledger import books
 from services.audit.ledger.bundles import (
     Receipt,
@@ -75,9 +77,40 @@ async def receipt(uow: AuditUoW, index: int, size: int | None,
     if entry is None or index >= cp.tree_size:
         raise NotFound(f"entry {index} is not in the checkpoint of size {cp.tree_size}")
     proof = (await inclusion_proofs(uow, [index], cp.tree_size))[index]
-    opening = recorded_opening(entry.body, entry.salt) if may_open(entry) else None
-    extra = receipt_extra(recorded_leaf(entry.seq, entry.body, entry.salt), opening)
+    extra = receipt_extra(entry.body, recorded_opening(entry.opening) if may_open(entry) else None)
     return entry, format_receipt(Receipt(index, tuple(proof), cp.signed_note, extra))
+
+
+async def disclosure_proof(uow: AuditUoW, disclosure_id: str, size: int, note: str) -> dict[str, Any]:
+    """A disclosure's ledger entry (R21), public: its bytes (school-level figures only; a format-2 entry
+    also commits to anything personal), the tree size its figures were computed at, and its RFC 9162
+    inclusion proof against the checkpoint of `size` whose (cosigned) note is given, for a browser's
+    "Verify" button (issue 17 part 4)."""
+    entry = await uow.disclosure_entry(disclosure_id)
+    if entry is None:
+        raise NotFound(f"no disclosure {disclosure_id} is recorded in the ledger")
+    if entry.seq >= size:
+        raise NotFound(f"disclosure {disclosure_id} is entry {entry.seq}, not yet under the published checkpoint "
+                       f"of size {size}; it will be within seconds")
+    proof = (await inclusion_proofs(uow, [entry.seq], size))[entry.seq]
+    recorded = json.loads(entry.body)
+    return {
+        "disclosure_id": disclosure_id,
+        "school_id": entry.school_id,
+        "index": entry.seq,
+        "ledger_tree_size": next((n for n in (recorded["payload"].get("ledger_tree_size"),
+                                              recorded.get("ledger_tree_size")) if n is not None), None),
+        "entry_format": 1 if entry.opening is None else 2,
+        "entry": _b64(entry.body),
+        "leaf_hash": _b64(entry.leaf_hash),
+        "tree_size": size,
+        "inclusion_proof": [_b64(h) for h in proof],
+        "checkpoint": note,
+    }
+
+
+def _b64(data: bytes) -> str:
+    return base64.b64encode(data).decode("ascii")
 
 
 def entry_columns(e: StoredEntry) -> dict[str, Any]:
@@ -99,8 +132,8 @@ async def export_lines(uow_factory: Callable[[], AbstractAsyncContextManager[Aud
             rows = await uow.export_rows(after, cp.tree_size, chunk)
         if not rows:
             return
-        yield "".join(export_line(r.seq, recorded_leaf(r.seq, r.body, r.salt), r.leaf_hash, entry_columns(r),
-                                  recorded_opening(r.body, r.salt)) + "\n" for r in rows)
+        yield "".join(export_line(r.seq, r.body, r.leaf_hash, entry_columns(r), recorded_opening(r.opening)) + "\n"
+                      for r in rows)
         after = rows[-1].seq
 
 

@@ -9,7 +9,7 @@ import binascii
 import json
 import re
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from services.audit.ledger import books
@@ -422,7 +422,7 @@ def audit_export(
                                    f"{problem}")
         ledger.add(entry)
         if entry.event_type == "DisclosurePublished":
-            disclosures.append((n, entry))
+            disclosures.append((n, _with_ledger_size(entry, body)))
     if report.entries != checkpoint.size:
         _fail(report, f"the export holds {report.entries} entries but its checkpoint says {checkpoint.size}")
     elif tree.root() != checkpoint.root_hash:
@@ -435,6 +435,14 @@ def audit_export(
     if disclosures:
         _recompute_disclosures(open_lines, disclosures, report)
     return report
+
+
+def _with_ledger_size(entry: books.Entry, body: bytes) -> books.Entry:
+    """A format-2 disclosure's size as the ledger noted it (commitments.seal) when its publisher gave none."""
+    if entry.payload.get("ledger_tree_size") is not None or entry_format(body) != ENTRY_FORMAT:
+        return entry
+    noted = json.loads(body).get("ledger_tree_size")
+    return replace(entry, payload={**entry.payload, "ledger_tree_size": noted})
 
 
 def _recompute_disclosures(

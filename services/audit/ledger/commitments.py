@@ -8,6 +8,9 @@ A format-2 entry is compact UTF-8 JSON:
      "payload":{<every payload field but the personal ones>},
      "commitments":{"event_id":"<base64>",...,"payload.student_id":"<base64>",...}}
 
+and a disclosure (R21) that does not say which ledger size it was computed at also carries the ledger's
+own `"ledger_tree_size":N` after its commitments: the entries before it, the prefix it is recomputed over.
+
 commitment = SHA-256(salt ‖ UTF-8 name ‖ 0x00 ‖ compact UTF-8 JSON of the value), with one 32-byte salt
 per entry kept only in audit's database. The name is the field's path (`payload.student_id`), so a
 commitment opens to one field only, and the NUL byte ends the name. School-level figures stay in the
@@ -20,6 +23,7 @@ import base64
 import binascii
 import hashlib
 import json
+import json.encoder
 from collections.abc import Mapping
 from typing import Any
 
@@ -31,6 +35,7 @@ __all__ = [
     "CommitmentError",
     "commitment",
     "entry_format",
+    "encode_opening",
     "open_entry",
     "opening",
     "seal",
@@ -61,13 +66,28 @@ COMMITTED_PAYLOAD_FIELDS: tuple[str, ...] = (
     "refund_id",
     "payment_id",
 )
-_ENVELOPE = frozenset(COMMITTED_ENVELOPE_FIELDS)
-_PAYLOAD = frozenset(COMMITTED_PAYLOAD_FIELDS)
 _DISCLOSURE = "DisclosurePublished"
 
 # One encoder, not one per call: json.dumps builds a new one whenever it is given options.
 _JSON = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
 _sha256 = hashlib.sha256
+# Sealing runs once per appended entry and again when it is signed: the hot path avoids the encoder's
+# Python-level dispatch for string values (the C routine gives the same bytes as _JSON.encode) and
+# re-encoding field names.
+_encode_str = json.encoder.encode_basestring
+# The C encoder JSONEncoder.encode builds afresh on every call, built once (without the circular-reference
+# check: a published event is a tree); it writes the same bytes as _JSON.
+_c_encoder = json.encoder.c_make_encoder(  # type: ignore[attr-defined]
+    None, _JSON.default, _encode_str, None, ":", ",", False, False, True) if json.encoder.c_make_encoder else None
+
+
+def _dumps(value: Any) -> str:
+    return "".join(_c_encoder(value, 0)) if _c_encoder is not None else _JSON.encode(value)
+
+_b2a = binascii.b2a_base64
+_PATHS = {name: "payload." + name for name in COMMITTED_PAYLOAD_FIELDS}
+_PATH_BYTES = {path: path.encode() + b"\x00" for path in _PATHS.values()} | {
+    name: name.encode() + b"\x00" for name in COMMITTED_ENVELOPE_FIELDS}
 
 
 class CommitmentError(ValueError):
@@ -77,6 +97,15 @@ class CommitmentError(ValueError):
 def commitment(salt: bytes, name: str, value: Any) -> bytes:
     """SHA-256(salt ‖ name ‖ 0x00 ‖ compact JSON of value)."""
     return _sha256(salt + name.encode() + b"\x00" + _JSON.encode(value).encode()).digest()
+
+
+def _committed(salted: Any, name: str, value: Any) -> str:
+    """base64(commitment(salt, name, value)), the same bytes by a shorter road: `salted` is SHA-256 with
+    the salt already absorbed."""
+    h = salted.copy()
+    encoded = _encode_str(value) if type(value) is str else _dumps(value)
+    h.update(_PATH_BYTES[name] + encoded.encode())
+    return _b2a(h.digest(), newline=False).decode()
 
 
 def _b64(data: bytes) -> str:
@@ -91,28 +120,26 @@ def entry_format(body: bytes) -> int:
 def seal(document: Mapping[str, Any], salt: bytes, index: int) -> bytes:
     """The format-2 leaf bytes of a published event (its envelope as a JSON document) at ledger `index`.
 
-    A disclosure that does not say which ledger size it was computed at gets `index` there: it was
-    appended after exactly those entries, which is the prefix the verifier recomputes it over (R21).
+    A disclosure that does not say which ledger size it was computed at gets `index` as the ledger's
+    `ledger_tree_size`: it was appended after exactly those entries, the prefix the verifier recomputes
+    it over (R21).
     """
+    salted = _sha256(salt)
     sealed: dict[str, Any] = {"entry_format": ENTRY_FORMAT}
+    sealed.update(document)
     commitments: dict[str, str] = {}
-    for name, value in document.items():
-        if name in _ENVELOPE:
-            commitments[name] = _b64(commitment(salt, name, value))
-        elif name != "payload":
-            sealed[name] = value
-    payload: dict[str, Any] = {}
-    for name, value in document["payload"].items():
-        if name in _PAYLOAD:
-            path = "payload." + name
-            commitments[path] = _b64(commitment(salt, path, value))
-        else:
-            payload[name] = value
-    if document.get("type") == _DISCLOSURE and payload.get("ledger_tree_size") is None:
-        payload["ledger_tree_size"] = index
+    for name in COMMITTED_ENVELOPE_FIELDS:
+        if name in sealed:
+            commitments[name] = _committed(salted, name, sealed.pop(name))
+    payload = dict(sealed.pop("payload"))
+    for name, path in _PATHS.items():
+        if name in payload:
+            commitments[path] = _committed(salted, path, payload.pop(name))
     sealed["payload"] = payload
     sealed["commitments"] = commitments
-    return _JSON.encode(sealed).encode()
+    if document.get("type") == _DISCLOSURE and payload.get("ledger_tree_size") is None:
+        sealed["ledger_tree_size"] = index
+    return _dumps(sealed).encode()
 
 
 def opening(document: Mapping[str, Any], salt: bytes) -> dict[str, Any]:
@@ -123,9 +150,15 @@ def opening(document: Mapping[str, Any], salt: bytes) -> dict[str, Any]:
     return {"salt": _b64(salt), "values": values}
 
 
+def encode_opening(document: Mapping[str, Any], salt: bytes) -> bytes:
+    """opening() as compact UTF-8 JSON, as audit keeps it beside the entry."""
+    return _dumps(opening(document, salt)).encode()
+
+
 def open_entry(body: bytes, opened: Mapping[str, Any]) -> dict[str, Any]:
     """The published event a format-2 entry commits to, after checking that every commitment opens
-    to the value given (and that nothing is given that was not committed)."""
+    to the value given (and that nothing is given that was not committed). The keys come back in
+    another order than the producer's; the values are the event's."""
     try:
         sealed = json.loads(body)
     except (UnicodeDecodeError, ValueError) as exc:
@@ -147,6 +180,7 @@ def open_entry(body: bytes, opened: Mapping[str, Any]) -> dict[str, Any]:
     if set(values) != set(commitments):
         raise CommitmentError(f"the opening names {sorted(values)} but the entry commits to {sorted(commitments)}")
     del sealed["entry_format"]
+    sealed.pop("ledger_tree_size", None)  # the ledger's own note on a disclosure, not the publisher's
     for name, value in values.items():
         if _b64(commitment(salt, name, value)) != commitments[name]:
             raise CommitmentError(f"the value given for {name} does not open its commitment")

@@ -16,6 +16,7 @@ from fastapi import FastAPI
 
 from shared.contracts.registry import encode
 from services.audit import api
+from services.audit.domain import published_bytes
 from services.audit.ledger import books
 from services.audit.ledger.bundles import BundleError, audit_export, verify_receipt
 from services.audit.ledger.commitments import (
@@ -27,10 +28,11 @@ from services.audit.ledger.commitments import (
     opening,
     seal,
 )
-from services.audit.ledger.merkle import leaf_hash
+from services.audit.ledger.checkpoint import open_checkpoint
+from services.audit.ledger.merkle import leaf_hash, verify_inclusion
 from tests.tokens import bearer, verifier
 from tests.unit.audit.harness import TestLedger
-from tests.unit.audit.money import School, envelope
+from tests.unit.audit.money import DAY, School, envelope
 
 SALT = bytes(range(32))
 
@@ -81,11 +83,10 @@ def test_an_opening_with_another_value_or_salt_or_a_missing_field_is_refused() -
 
 def test_a_disclosure_is_sealed_with_the_tree_size_it_was_appended_at_and_its_figures_in_the_clear() -> None:
     school = School("cmt")
-    from tests.unit.audit.money import DAY
-
     document = _document(school.disclosure(DAY.replace(day=1), DAY))
     sealed = json.loads(seal(document, SALT, 41))
-    assert sealed["payload"]["ledger_tree_size"] == 41
+    assert sealed["ledger_tree_size"] == 41 and sealed["payload"]["ledger_tree_size"] is None
+    assert open_entry(seal(document, SALT, 41), opening(document, SALT)) == document
     assert sealed["payload"]["fee_income_fen"] == document["payload"]["fee_income_fen"]
     assert sealed["payload"]["disclosure_id"] == document["payload"]["disclosure_id"]
 
@@ -100,9 +101,15 @@ async def mixed(database_url: str, tmp_path_factory: pytest.TempPathFactory
     student = school.student()
     await ledger.feed(school.schedule(), school.enrolment(student), school.subsidy(),
                       *(school.payment(student, 100 + i) for i in range(2)))
-    # What a ledger written before entry format 2 holds: the event itself as the leaf, and no salt.
-    await ledger.superuser(["update ledger_entries set salt = null, leaf_hash = sha256('\\x00'::bytea || body)"])
-    await ledger.feed(*(school.payment(student, 200 + i) for i in range(300)))
+    # What a ledger written before entry format 2 holds: the event itself as the leaf, and no opening.
+    async with ledger.uow() as uow:
+        rows = [(r.seq, r.body, r.opening) for r in await uow.entries_to_check(0, 4)]
+    await ledger.superuser([
+        f"update ledger_entries set opening = null, body = '\\x{published_bytes(bytes(b), bytes(o)).hex()}'::bytea, "
+        f"leaf_hash = '\\x{leaf_hash(published_bytes(bytes(b), bytes(o))).hex()}'::bytea where seq = {seq}"
+        for seq, b, o in rows])
+    await ledger.feed(*(school.payment(student, 200 + i) for i in range(299)))
+    await ledger.feed(school.disclosure(DAY.replace(day=1), DAY, disclosure_id=f"dsc-{school.school_id}"))
     await ledger.checkpoint()
     app = FastAPI()
     for router in api.routers:
@@ -168,3 +175,17 @@ async def test_the_familys_receipt_opens_its_own_entry_and_no_other_family_gets_
     # The receipt of a format-1 entry still verifies as before.
     v1 = await client.get("/v1/ledger/entries/3/receipt", headers=bearer("a", "auditor"))
     assert verify_receipt(v1.text, [ledger.vkey]).opened is None
+
+
+async def test_a_disclosure_is_public_with_the_size_it_was_computed_at_and_its_inclusion_proof(mixed) -> None:  # noqa: ANN001,E501
+    client, ledger, school, _ = mixed
+    reply = await client.get(f"/v1/ledger/disclosures/dsc-{school.school_id}")
+    assert reply.status_code == 200, reply.text
+    found = reply.json()
+    assert found["index"] == 303 and found["ledger_tree_size"] == 303 and found["entry_format"] == 2
+    entry = base64.b64decode(found["entry"])
+    assert json.loads(entry)["ledger_tree_size"] == 303
+    cp = open_checkpoint(found["checkpoint"], [ledger.vkey], ledger.origin)
+    verify_inclusion(leaf_hash(entry), found["index"], cp.size, [base64.b64decode(h) for h in found["inclusion_proof"]],
+                     cp.root_hash)
+    assert (await client.get("/v1/ledger/disclosures/dsc-unknown")).status_code == 404

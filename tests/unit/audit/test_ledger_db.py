@@ -4,14 +4,14 @@ stored subtrees that verify against the signed checkpoints."""
 from __future__ import annotations
 
 import base64
-import json
 
 from sqlalchemy import text
 
+from services.audit.domain import opened_document
 from services.audit.handlers.proofs import consistency_bundle, inclusion_proofs, receipt
 from services.audit.ledger.bundles import verify_consistency_bundle, verify_receipt
 from services.audit.ledger.checkpoint import open_checkpoint
-from services.audit.ledger.merkle import leaf_hash, root, verify_inclusion
+from services.audit.ledger.merkle import root, verify_inclusion
 from tests.unit.audit.harness import ORIGIN, TestLedger
 from tests.unit.audit.money import School, envelope
 
@@ -64,7 +64,7 @@ async def test_checkpoints_extend_each_other_and_equal_a_full_rebuild(ledger: Te
             verify_inclusion(hashes[i], i, last, proofs[i], root(hashes[:last]))
         entry, issued = await receipt(uow, last - 1, None)
         verified = verify_receipt(issued, [ledger.vkey])
-        assert leaf_hash(verified.entry) == entry.leaf_hash and verified.opened == json.loads(entry.body)
+        assert verified.entry == entry.body and verified.opened == opened_document(entry.body, entry.opening)
         stored_nodes = (await uow.session.execute(text("select count(*) from ledger_nodes"))).scalar_one()
     assert stored_nodes == sum(last >> level for level in range(8, 64))
 

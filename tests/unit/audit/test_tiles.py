@@ -29,7 +29,7 @@ from services.audit.ledger.merkle import leaf_hash, root
 from services.audit.ledger.witness import WitnessKey, _key_id, cosign, cosignatures
 from services.audit.witnesses import Witness, WitnessRefused
 from services.audit.workers import LedgerWorkers
-from tests.tokens import bearer, verifier
+from tests.tokens import verifier
 from tests.unit.audit.harness import TestLedger
 from tests.unit.audit.money import School
 
