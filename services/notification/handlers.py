@@ -378,6 +378,7 @@ async def alert_staff(uow: NotificationUoW, about: list[tuple[Envelope, Any]], n
         return []
     staff = await uow.reachable_staff(sorted({e.school_id for _, e in alerts}),
                                       sorted({e.class_teacher_id for _, e in alerts if getattr(e, "class_teacher_id", None)}))
+    names = {**names, **await uow.student_names(sorted({e.student_id for _, e in alerts if not names.get(e.student_id)}))}
     members = [member for member, _, _ in staff]
     reach = {member.staff_id: (contact, pref) for member, contact, pref in staff}
     rows: list[Intent] = []
@@ -388,7 +389,7 @@ async def alert_staff(uow: NotificationUoW, about: list[tuple[Envelope, Any]], n
         if not told:
             log.warning("no reachable staff answers for a safety event",
                         extra={"type": envelope.type, "school_id": event.school_id, "duties": list(duties)})
-        params = _staff_params(event, names.get(event.student_id) or "@your_child", known)
+        params = _staff_params(event, names.get(event.student_id) or "@a_student", known)
         for staff_id, duty in told:
             rows += intents(uow, envelope, found=[reach[staff_id]], template_name=template_name, params=params,
                             student_id=event.student_id, school_id=event.school_id, duty=duty)

@@ -35,6 +35,7 @@ VOCAB: dict[str, dict[str, str]] = {
         "@warning": "警告",
         "@critical": "严重",
         "@teacher": "老师",
+        "@a_student": "一名学生",
         "@the_school": "学校",
         "@the_programme": "课后服务",
         # R25's checks, for auditors' alerts
@@ -73,6 +74,7 @@ VOCAB: dict[str, dict[str, str]] = {
         "@warning": "warning",
         "@critical": "critical",
         "@teacher": "the teacher",
+        "@a_student": "a student",
         "@the_school": "The school",
         "@the_programme": "after-school service",
         # R25's checks, for auditors' alerts
