@@ -261,8 +261,8 @@ async def broadcast_city(n: int, pickups: int, run: str, kafka: str, svc: Servic
           f"{percentile(late, 0.5) if late else 0:>8.2f}{percentile(late, 0.99) if late else 0:>8.2f}")
     print("seconds: from the POST until the last family's notice was accepted by the provider; 557k min: the city at"
           " that rate; pickups: check-outs produced right after the POST, with their event-to-provider latency"
-          " while the notice fans out (the fan-out keeps urgent messages to about two sender rounds, so pickups"
-          " are not held behind 557,000 notices)")
+          " while the notice fans out (a chunk of notices is half a sender round, queued only when no urgent"
+          " message is due, so pickups are not held behind 557,000 notices)")
 
 
 async def main(args: argparse.Namespace) -> None:

@@ -83,7 +83,7 @@ def build(settings: Settings | None = None) -> tuple[FastAPI, Runtime]:
                           loops=settings.send_loops,
                           retry=Retry(settings.send_max_attempts, settings.retry_base_seconds, settings.retry_max_seconds))
     sender = Sender(lambda: unit_of_work(SenderUoW), channels, sealer, config, metrics)  # type: ignore[arg-type,return-value]
-    fan_out = broadcast.FanOut(unit_of_work, chunk=settings.send_batch_size)
+    fan_out = broadcast.FanOut(unit_of_work, chunk=max(1, settings.send_batch_size // 2))
     rt.uow_factory = unit_of_work
     rt.extras.update(sealer=sealer, sender=sender, channels=channels, defaults=defaults, fan_out=fan_out)
     app = create_app(rt, handlers=broadcast.learning_districts(HANDLERS),

@@ -224,15 +224,17 @@ async def fan_out_chunk(uow: NotificationUoW, broadcast_id: uuid.UUID, size: int
     return len(found)
 
 
-# Fan-out keeps the queue's urgent, due messages below about two chunks: the sender claims urgent messages
-# first, so a city's 557,000 notices queued at once would hold back every pickup message behind them.
-_URGENT_BACKLOG = ("select count(*) from (select 1 from messages where status = 'pending' and urgent"
-                   " and next_attempt_at <= now() limit :window) as due")
+# The sender claims urgent messages first, so a city's 557,000 notices queued at once would hold back every
+# pickup message behind them; and a fan-out that refilled the queue as soon as a round had claimed would
+# keep every round full of notices. So a chunk is half a sender round, queued only when no urgent message
+# is due: each round leaves at least half its claims to the messages behind.
+_URGENT_DUE = "select exists (select 1 from messages where status = 'pending' and urgent and next_attempt_at <= now())"
 
 
 class FanOut:
-    """One per process: queues open broadcasts chunk by chunk while the sender keeps up. Replicas share the
-    work through the broadcast row's lock; a restarted process picks up open broadcasts from their cursor."""
+    """One per process: queues open broadcasts chunk by chunk (`chunk`: half the sender's round) while the
+    sender keeps up. Replicas share the work through the broadcast row's lock; a restarted process picks up
+    open broadcasts from their cursor."""
 
     def __init__(self, uow_factory: Callable[[], NotificationUoW], chunk: int, poll_seconds: float = 1.0) -> None:
         self.uow_factory = uow_factory
@@ -277,9 +279,8 @@ class FanOut:
                 text("select broadcast_id from broadcasts where fanned_out_at is null order by issued_at"))).scalars())
             if not open_ids:
                 return "idle"
-            backlog = (await uow.session.execute(text(_URGENT_BACKLOG), {"window": self.chunk})).scalar_one()
-        if backlog >= self.chunk:
-            return "full"
+            if (await uow.session.execute(text(_URGENT_DUE))).scalar_one():
+                return "full"
         queued = False
         for bid in open_ids:
             async with self.uow_factory() as uow:

@@ -18,7 +18,7 @@ from services.notification import broadcast, broadcast_api
 from services.notification.broadcast import NotAllowed, Notice, authorise
 from services.notification.db import ContactRow, PreferenceRow
 from tests.tokens import bearer, verifier
-from tests.unit.notification.test_sender import SEALER, Rig, unique
+from tests.unit.notification.test_sender import SEALER, Rig, checkout, guardian, unique
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 
@@ -229,6 +229,7 @@ async def test_a_district_broadcast_reaches_the_schools_enrollment_placed_in_the
     assert await _count(db, "select count(*) from messages where event_id = :b", b=bid) == 1
     assert await _count(db, "select count(*) from messages where event_id = :b and recipient_id = :r",
                         b=bid, r=f"{inside}-g") == 1
+    await rig.drain()  # nothing urgent left due for the next test's fan-out to wait on
 
 
 async def test_the_fan_out_waits_while_urgent_messages_fill_the_queue_so_pickups_are_not_starved(db) -> None:
@@ -246,3 +247,20 @@ async def test_the_fan_out_waits_while_urgent_messages_fill_the_queue_so_pickups
     while await fan_out.run_once() == "queued":
         await rig.drain()
     assert await _count(db, "select count(*) from messages where event_id = :b and status = 'sent'", b=bid) == 4
+
+
+async def test_a_pickup_message_goes_out_in_the_first_round_while_a_large_broadcast_is_still_fanning_out(db) -> None:
+    rig = Rig(db)  # sender rounds of 100: the fan-out's chunks are half a round
+    school, student, parent = unique("sch"), unique("stu"), unique("gdn")
+    for i in range(300):
+        await _contact(rig, f"{school}-g{i:03d}", school)
+    await rig.consume(guardian(parent, [student], phone="13900000123", school=unique("sch")))
+    bid = await _issue(rig, Principal("usr-c", "city"), "school", school)
+    fan_out = broadcast.FanOut(rig.uow, chunk=50)
+    assert await fan_out.run_once() == "queued"
+    await rig.consume(checkout(student))  # the evening's pickup, behind 50 urgent notices
+
+    claimed = await rig.sender.run_once()
+
+    assert claimed == 51 and [m["status"] for m in await rig.messages(parent)] == ["sent"]
+    assert await _count(db, "select count(*) from messages where event_id = :b", b=bid) == 50  # 250 still to queue
