@@ -59,7 +59,7 @@ def _seed(school: School, tag: str) -> tuple[list, list, list[str]]:
 
 def _verify_note(note: str, vkey: str) -> tuple[int, bytes]:
     """C2SP signed-note, checked here: the line of the key named in `vkey` signs the text. (size, root)."""
-    name, key_hash, key_b64 = vkey.split("+")
+    name, key_hash, key_b64 = vkey.split("+", 2)
     key = base64.b64decode(key_b64)
     assert key[0] == 1 and len(key) == 33  # Ed25519
     assert hashlib.sha256(name.encode() + b"\n" + key).digest()[:4].hex() == key_hash
