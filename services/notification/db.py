@@ -141,6 +141,15 @@ class ProgrammeRow(NotificationTable, table=True):
     name: str
 
 
+class SchoolNameRow(NotificationTable, table=True):
+    """A school's name as families know it (ProgrammePublished.school_name), for messages about it."""
+
+    __tablename__ = "school_names"
+
+    school_id: str = Field(primary_key=True)
+    name: str
+
+
 class SendCountRow(NotificationTable, table=True):
     """Messages handed to a provider per recipient, channel and China day, for per-number daily limits."""
 
@@ -215,6 +224,7 @@ class Known:
 
     staff: dict[str, str] = field(default_factory=dict)
     programmes: dict[str, str] = field(default_factory=dict)
+    schools: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(slots=True)
@@ -432,17 +442,31 @@ class NotificationUoW(UnitOfWork):
                      " on conflict (programme_id) do update set school_id = excluded.school_id, name = excluded.name"),
                 {"p": list(programmes), "s": [s for s, _ in programmes.values()], "n": [n for _, n in programmes.values()]})
 
-    async def known(self, staff_ids: list[str], programme_ids: list[str]) -> Known:
-        """The names of these staff members and programmes that are known, in one round trip."""
-        if not staff_ids and not programme_ids:
+    async def upsert_pairs(self, table: str, key: str, value: str, pairs: dict[str, str]) -> None:
+        """Key -> value rows of a two-column text table (the key its primary key), one statement; the latest
+        value wins."""
+        if pairs:
+            await self.session.execute(
+                text(f"insert into {table} ({key}, {value}) select * from unnest(cast(:k as text[]), cast(:v as text[]))"
+                     f" on conflict ({key}) do update set {value} = excluded.{value}"),
+                {"k": list(pairs), "v": list(pairs.values())})
+
+    async def remember_schools(self, schools: dict[str, str]) -> None:
+        """School id -> name as families know it."""
+        await self.upsert_pairs("school_names", "school_id", "name", schools)
+
+    async def known(self, staff_ids: list[str], programme_ids: list[str], school_ids: list[str] = ()) -> Known:
+        """The names of these staff members, programmes and schools that are known, in one round trip."""
+        if not staff_ids and not programme_ids and not school_ids:
             return Known()
         result = await self.session.execute(
             text("select 's', staff_id, name from staff where staff_id = any(cast(:s as text[])) and name is not null"
-                 " union all select 'p', programme_id, name from programmes where programme_id = any(cast(:p as text[]))"),
-            {"s": staff_ids, "p": programme_ids})
+                 " union all select 'p', programme_id, name from programmes where programme_id = any(cast(:p as text[]))"
+                 " union all select 'c', school_id, name from school_names where school_id = any(cast(:c as text[]))"),
+            {"s": staff_ids, "p": programme_ids, "c": list(school_ids)})
         known = Known()
         for kind, key, name in result.all():
-            (known.staff if kind == "s" else known.programmes)[key] = name
+            {"s": known.staff, "p": known.programmes, "c": known.schools}[kind][key] = name
         return known
 
     # -- students and preferences ---------------------------------------------------------------

@@ -181,6 +181,10 @@ def programme_name(known: Known, programme_id: str) -> str:
     return known.programmes.get(programme_id) or "@the_programme"
 
 
+def school_name(known: Known, school_id: str | None) -> str:
+    return known.schools.get(school_id or "") or "@the_school"
+
+
 async def known_for(uow: NotificationUoW, events: Sequence[Any]) -> Known:
     """One read of the names of the staff and programmes these events mention."""
     staff = {getattr(e, f) for e in events
@@ -425,9 +429,9 @@ async def notify_guardians(uow: NotificationUoW, items: Sequence[Item]) -> None:
 
 # -- broadcasts to a school's families (R4, R7, R21, R23) and to auditors (R25) -----------------------
 
-def _programme(event: ProgrammePublished) -> tuple[str, dict]:
+def _programme(event: ProgrammePublished, known: Known) -> tuple[str, dict]:
     """R4, R7, R23: the programme and its fee standard reach the families of the school."""
-    params = {"school": "@the_school", "programme": event.name, "fee": yuan(event.fee_per_session_fen),
+    params = {"school": event.school_name or school_name(known, event.school_id), "programme": event.name, "fee": yuan(event.fee_per_session_fen),
               "extended_fee": yuan(event.extended_care_fee_per_session_fen)}
     url = page_for_people(event.disclosure_url)
     if not url:  # issue 16: a notice ending in "详情：-", or opening an API's JSON, tells a parent nothing
@@ -435,18 +439,18 @@ def _programme(event: ProgrammePublished) -> tuple[str, dict]:
     return "programme_disclosure", {**params, "url": url}
 
 
-def _finances(event: DisclosurePublished) -> tuple[str, dict]:
+def _finances(event: DisclosurePublished, known: Known) -> tuple[str, dict]:
     """R21, R23: periodic income and spending reach the families of the school."""
     spent = (event.payouts_fen + event.staff_remuneration_fen + event.extra_hours_operating_fen
              + event.group_accident_insurance_fen)
-    params = {"school": "@the_school", "start": day(event.period_start), "end": day(event.period_end),
+    params = {"school": school_name(known, event.school_id), "start": day(event.period_start), "end": day(event.period_end),
               "income": yuan(event.fee_income_fen), "subsidy": yuan(event.subsidy_income_fen), "spent": yuan(spent),
               "balance": yuan(event.balance_fen)}
     url = page_for_people(event.url)  # billing's own /v1/disclosures answers JSON, not a page for people
     return ("finance_disclosure", {**params, "url": url}) if url else ("finance_disclosure_no_link", params)
 
 
-TO_FAMILIES: dict[str, Callable[[Any], tuple[str, dict]]] = {
+TO_FAMILIES: dict[str, Callable[[Any, Known], tuple[str, dict]]] = {
     "ProgrammePublished": _programme, "DisclosurePublished": _finances,
 }
 
@@ -456,13 +460,15 @@ async def notify_families(uow: NotificationUoW, items: Sequence[Item]) -> None:
     """A message to every guardian at the event's school; each school's guardians read once per run."""
     families: dict[str, Found] = {}
     rows: list[Intent] = []
-    await uow.remember_programmes({item.event.programme_id: (item.event.school_id, item.event.name) for item in items
-                                   if isinstance(item.event, ProgrammePublished)})
+    published = [item.event for item in items if isinstance(item.event, ProgrammePublished)]
+    await uow.remember_programmes({e.programme_id: (e.school_id, e.name) for e in published})
+    await uow.remember_schools({e.school_id: e.school_name for e in published if e.school_name})
+    known = await uow.known([], [], sorted({item.event.school_id for item in items}))
     for item in items:
         school = item.event.school_id
         if school not in families:
             families[school] = await uow.guardians_at(school)
-        template_name, params = TO_FAMILIES[item.envelope.type](item.event)
+        template_name, params = TO_FAMILIES[item.envelope.type](item.event, known)
         rows += intents(uow, item.envelope, found=families[school], template_name=template_name, params=params,
                         school_id=school)
     await record(uow, rows)
@@ -474,12 +480,13 @@ async def alert_auditors(uow: NotificationUoW, items: Sequence[Item]) -> None:
     Each district's auditors read once per run."""
     auditors: dict[str | None, Found] = {}
     rows: list[Intent] = []
+    known = await uow.known([], [], sorted({item.event.school_id for item in items if item.event.school_id}))
     for item in items:
         event: AnomalyDetected = item.event  # type: ignore[assignment]
         if event.district_id not in auditors:
             auditors[event.district_id] = await uow.auditors_for(event.district_id)
         rows += intents(uow, item.envelope, found=auditors[event.district_id], template_name="anomaly_alert",
-                        params={"school": "@the_school", "check": f"@{event.check}", "severity": f"@{event.severity}",
+                        params={"school": school_name(known, event.school_id), "check": f"@{event.check}", "severity": f"@{event.severity}",
                                 "detail": event.detail[:200]},
                         student_id=event.student_id, school_id=event.school_id, role="auditor",
                         severity=event.severity)

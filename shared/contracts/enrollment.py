@@ -67,6 +67,10 @@ class ProgrammePublished(Event):
     programme_id: str = Field(description="Programme id; one per school per term.", examples=["prg-0042-2025a"])
     school_id: str = Field(description="School running the programme.", examples=["sch-0042"])
     district_id: str = Field(description="District that owns the school (R27).", examples=["dst-07"])
+    school_name: str | None = Field(
+        default=None, description="The school's name as families know it, for messages (issue 16); null from "
+        "publishers before it was carried.", examples=["实验小学"]
+    )
     term: str = Field(
         pattern=r"^[0-9]{4}-(spring|autumn)$", description="School term, YYYY-spring or YYYY-autumn.", examples=["2025-autumn"]
     )

@@ -111,11 +111,13 @@ async def review_fees(uow: EnrollmentUoW, actor: Actor, programme_id: str, *, de
     return row
 
 
-def disclosure(row: ProgrammeRow) -> ProgrammePublished:
-    """What the school discloses (R4): the published programme, exactly as announced."""
+def disclosure(row: ProgrammeRow, school_name: str | None = None) -> ProgrammePublished:
+    """What the school discloses (R4): the published programme, exactly as announced, with the school's name
+    when the caller has it (for families' messages, issue 16)."""
     spec = ProgrammeSpec.model_validate(row.spec)
     return ProgrammePublished(
-        programme_id=row.programme_id, school_id=row.school_id, district_id=row.district_id, term=spec.term,
+        programme_id=row.programme_id, school_id=row.school_id, district_id=row.district_id, school_name=school_name,
+        term=spec.term,
         name=spec.name,
         sessions=[SessionTime(weekdays=s.weekdays, starts_at_local=s.starts_at_local, ends_at_local=s.ends_at_local)
                   for s in spec.sessions],
@@ -159,6 +161,7 @@ async def publish_programme(uow: EnrollmentUoW, actor: Actor, programme_id: str,
     row.applications_open_at = max(spec.applications_open_at or now, now)
     row.applications_close_at = spec.applications_close_at
     uow.add(row)
-    uow.publish(disclosure(row), correlation_id=correlation_id)
+    school = await uow.school(row.school_id)
+    uow.publish(disclosure(row, school.name if school else None), correlation_id=correlation_id)
     await uow.commit()
     return row, True

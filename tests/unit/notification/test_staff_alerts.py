@@ -13,6 +13,7 @@ from sqlalchemy import text
 from shared.contracts.attendance import (
     ExtendedCareEscalated, StudentAbsent, StudentCheckedIn, UnauthorisedPickupRefused,
 )
+from shared.contracts.billing import DisclosurePublished
 from shared.contracts.enrollment import ApplicationSubmitted, ProgrammePublished, StaffAdmissionChanged, StaffRegistered
 from shared.contracts.envelope import Envelope, new_envelope
 from shared.contracts.schema import example_event
@@ -202,3 +203,17 @@ def test_who_answers_for_an_event_is_decided_by_duty_school_and_programme() -> N
                        class_teacher_id=None) == []
     assert responsible(("safety_contact",), members, school_id="sch-2", programme_id="prg-9",
                        class_teacher_id=None) == [("stf-d", "safety_contact")]
+
+
+async def test_disclosures_name_the_school_its_programme_was_published_with(db) -> None:
+    rig = Rig(db)
+    school, _, gid = await _school(rig)
+    published = example_event(ProgrammePublished).model_copy(update={
+        "programme_id": unique("prg"), "school_id": school, "school_name": "实验小学", "disclosure_url": None})
+    finances = example_event(DisclosurePublished).model_copy(update={"school_id": school})
+    unnamed = example_event(DisclosurePublished).model_copy(update={"school_id": unique("sch")})
+    await rig.consume(new_envelope(published, producer="enrollment"))
+    await rig.consume_batch([new_envelope(finances, producer="billing"), new_envelope(unnamed, producer="billing")])
+    programme, finance = (m["body"] for m in await rig.messages(gid))
+    assert programme.startswith("【蓓蕾课后服务】实验小学公布了") and finance.startswith("【蓓蕾课后服务】实验小学公布了7月1日至")
+    assert school not in programme + finance

@@ -89,10 +89,10 @@ def test_a_programme_notice_without_a_page_for_people_carries_no_link_at_all() -
 
 def test_a_programme_published_without_a_disclosure_url_is_told_without_a_link() -> None:
     event = example_event(ProgrammePublished)
-    name, params = _programme(event.model_copy(update={"disclosure_url": None}))
+    name, params = _programme(event.model_copy(update={"disclosure_url": None}), Known())
     assert name == "programme_disclosure_no_link" and "url" not in params
     assert "详情" not in render(name, "zh-CN", params)
-    name, params = _programme(event.model_copy(update={"disclosure_url": "https://example.org/p/1"}))
+    name, params = _programme(event.model_copy(update={"disclosure_url": "https://example.org/p/1"}), Known())
     assert name == "programme_disclosure" and render(name, "zh-CN", params).endswith("详情：https://example.org/p/1")
 
 
