@@ -61,8 +61,13 @@ def published_bytes(body: bytes, opening: bytes | None) -> bytes:
 def read_signed_entry(body: bytes, event_id: str) -> books.Entry:
     """What an entry says about money, from its leaf bytes alone (a format-2 entry's figures are in the
     clear), named by the event id recorded beside it when the leaf commits to it."""
-    entry = read_entry(body)
-    return entry if entry.event_id == event_id else replace(entry, event_id=event_id)
+    try:
+        document = from_json(body)
+    except ValueError:
+        return replace(books.read_entry(body), event_id=event_id)
+    if isinstance(document, dict) and "event_id" not in document:
+        document["event_id"] = event_id
+    return books.describe(document)
 
 
 def read_entry(body: bytes) -> books.Entry:

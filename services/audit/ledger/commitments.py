@@ -13,8 +13,8 @@ own `"ledger_tree_size":N` after its commitments: the entries before it, the pre
 
 commitment = SHA-256(salt ‖ UTF-8 name ‖ 0x00 ‖ compact UTF-8 JSON of the value), with one 32-byte salt
 per entry kept only in audit's database. The name is the field's path (`payload.student_id`), so a
-commitment opens to one field only, and the NUL byte ends the name. School-level figures stay in the
-clear. Format-1 entries (the event exactly as published) keep their bytes.
+commitment opens to one field only, and the NUL byte ends the name. A null names no one and stays in
+the clear, and so do school-level figures. Format-1 entries (the event exactly as published) keep their bytes.
 """
 
 from __future__ import annotations
@@ -128,12 +128,13 @@ def seal(document: Mapping[str, Any], salt: bytes, index: int) -> bytes:
     sealed: dict[str, Any] = {"entry_format": ENTRY_FORMAT}
     sealed.update(document)
     commitments: dict[str, str] = {}
+    # A null names no one and stays in the clear; everything else personal is committed.
     for name in COMMITTED_ENVELOPE_FIELDS:
-        if name in sealed:
+        if sealed.get(name) is not None:
             commitments[name] = _committed(salted, name, sealed.pop(name))
     payload = dict(sealed.pop("payload"))
     for name, path in _PATHS.items():
-        if name in payload:
+        if payload.get(name) is not None:
             commitments[path] = _committed(salted, path, payload.pop(name))
     sealed["payload"] = payload
     sealed["commitments"] = commitments
@@ -144,9 +145,9 @@ def seal(document: Mapping[str, Any], salt: bytes, index: int) -> bytes:
 
 def opening(document: Mapping[str, Any], salt: bytes) -> dict[str, Any]:
     """What opens a sealed entry: its salt and the committed values, by name."""
-    values = {name: document[name] for name in COMMITTED_ENVELOPE_FIELDS if name in document}
+    values = {name: document[name] for name in COMMITTED_ENVELOPE_FIELDS if document.get(name) is not None}
     payload = document["payload"]
-    values.update({"payload." + name: payload[name] for name in COMMITTED_PAYLOAD_FIELDS if name in payload})
+    values.update({path: payload[name] for name, path in _PATHS.items() if payload.get(name) is not None})
     return {"salt": _b64(salt), "values": values}
 
 
