@@ -13,6 +13,8 @@ from collections.abc import AsyncIterator
 
 import httpx
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from fastapi import FastAPI, HTTPException
 from prometheus_client import CollectorRegistry
 from pydantic import BaseModel, Field
@@ -27,7 +29,7 @@ from shared.messaging.db import Database
 from shared.messaging.http import install_database_unavailable, install_input_guards
 from shared.messaging.uow import UnitOfWork
 from shared.observability import JsonFormatter, KitMetrics
-from shared.privacy import contains_personal_number, redact
+from shared.privacy import contains_personal_number, mask_id_numbers_in, mask_phones_in, redact
 
 ID_NUMBER = "11010519491231002X"
 
@@ -65,6 +67,18 @@ def test_phone_and_id_numbers_are_masked_wherever_they_sit_in_free_text(text: st
 def test_numbers_the_platform_carries_are_left_alone(text: str) -> None:
     assert redact(text) == text
     assert not contains_personal_number(text)
+
+
+_PIECES = ["1", "3", "8", "0", "9", "2", "X", "-", " ", "+86", "a", "f", "１", "３", "８", "－", "号", '"', "19", "20",
+           "13812345678", "138-1234-5678", "138 1234-5678", "1381234-5678", "138-12345678", ID_NUMBER, "0101", "1231"]
+
+
+@settings(max_examples=3000, deadline=None)
+@given(st.lists(st.sampled_from(_PIECES), max_size=40).map("".join))
+def test_the_quick_screen_never_passes_over_a_number_the_patterns_mask(text: str) -> None:
+    # redact() skips the patterns when a byte scan finds no phone- or ID-shaped run of digits; that must never
+    # leave one in the clear.
+    assert redact(text) == mask_phones_in(mask_id_numbers_in(text))
 
 
 PHONE = "13812345678"
