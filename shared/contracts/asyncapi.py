@@ -105,8 +105,26 @@ def _component_schemas() -> dict[str, dict[str, Any]]:
     return dict(sorted(schemas.items()))
 
 
+# What a school system puts beside each record it writes on attendance.ingest: its credential, checked
+# per record against the record's school (services/attendance/handlers/record_tokens.py, docs/api.md).
+INGEST_HEADERS: dict[str, Any] = {
+    "type": "object",
+    "required": ["authorization"],
+    "properties": {
+        "authorization": {
+            "type": "string",
+            "pattern": "^Bearer ",
+            "description": "Bearer <the school system's school_system token>, the same it sends over HTTP. A record "
+            "without it, with a token refused, or for another school is dead-lettered as `unauthorised` on its "
+            "own; a token lapsed since is judged at the record's Kafka timestamp, within 5 minutes of skew.",
+        },
+    },
+}
+
+
 def _message(cls: type[Event]) -> dict[str, Any]:
     doc = docstring(cls)
+    headers = {"headers": INGEST_HEADERS} if cls.topic == topics.ATTENDANCE_INGEST else {}
     return {
         "name": cls.type_name,
         "title": f"{cls.type_name} v{cls.version}",
@@ -114,6 +132,7 @@ def _message(cls: type[Event]) -> dict[str, Any]:
         "description": doc,
         "contentType": "application/json",
         "payload": {"$ref": f"#/components/schemas/{message_id(cls)}"},
+        **headers,
         "bindings": {
             "kafka": {
                 "key": {
