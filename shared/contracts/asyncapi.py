@@ -35,7 +35,8 @@ DEAD_LETTER_SCHEMA: dict[str, Any] = {
     "type": "object",
     "title": "DeadLetter",
     "description": "A record that could never be processed, with why, by whom and where from; "
-    "the original bytes are kept untouched in base64.",
+    "the original bytes are kept untouched in base64, unless they held a phone or ID number: then masked "
+    "(docs/security.md, section 6). Every text here is masked likewise.",
     "properties": {
         "reason": {"type": "string", "description": "Human-readable reason, e.g. a ContractError message."},
         "kind": {"type": "string", "description": "Kind of failure: contract:<code> (undecodable; code as in ContractError), rejected (a handler said it can never be processed) or failed (a handler kept failing)."},
@@ -45,6 +46,8 @@ DEAD_LETTER_SCHEMA: dict[str, Any] = {
         "offset": {"type": "integer", "description": "Its offset."},
         "key": {"type": ["string", "null"], "description": "Its key, as text."},
         "original_b64": {"type": "string", "description": "The original record value, base64."},
+        "original_redacted": {"type": "boolean", "description": "True if phone or ID numbers in the original "
+                              "were masked: it cannot be republished as it was, and original_sha256 is null."},
         "original_headers": {
             "type": "object",
             "additionalProperties": {"type": "string"},
