@@ -28,7 +28,7 @@ from services.attendance.domain import (
 from shared.auth import Principal, bearer, current_principal
 from shared.messaging.runtime import Runtime
 from shared.observability import correlation_id
-from shared.contracts.common import ActivityTier, PersonName, Text, UtcDatetime
+from shared.contracts.common import ActivityTier, CollectorName, Text, UtcDatetime
 
 router = APIRouter(prefix="/v1", tags=["attendance"])
 
@@ -62,7 +62,7 @@ class CheckOutIn(_RecordIn):
     kind: Literal["check_out"]
     collected_by_id: ID = Field(description="Guardian or authorised pickup person, as known to the platform (R11).",
                                 examples=["gdn-000456"])
-    collected_by_name: PersonName | None = Field(None, max_length=64, description="Their name as your gate recorded it.")
+    collected_by_name: CollectorName | None = Field(None, max_length=64, description="Their name as your gate recorded it.")
 
 
 class ActivityIn(_RecordIn):

@@ -6,7 +6,7 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
 
-from shared.privacy import contains_personal_number
+from shared.privacy import contains_personal_number, redact
 
 
 def _to_utc(value: datetime) -> datetime:
@@ -45,6 +45,11 @@ def _no_personal_number(value: str) -> str:
 # `NoPersonalNumber` adds the same refusal to a service's own text type.
 NoPersonalNumber = AfterValidator(_no_personal_number)
 PersonName = Annotated[str, AfterValidator(_storable), NoPersonalNumber]
+
+# The name of who collected a child, as the gate recorded it: masked, not refused. The check-out is a fact
+# about a child who has left; refusing the record over its name field would leave the child on site in the
+# records (and raise the extended-care alarm) until the school system resent it (issue 15, R11).
+CollectorName = Annotated[str, AfterValidator(_storable), AfterValidator(redact)]
 
 # An integer as PostgreSQL's bigint holds it: a larger one (a route's size or index, say) is the caller's
 # error, refused by name, rather than an overflow in the database driver. In a route parameter with a

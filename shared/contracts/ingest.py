@@ -6,7 +6,7 @@ from typing import ClassVar
 
 from pydantic import Field
 
-from shared.contracts.common import ActivityTier, ActorRole, PersonName, Text, UtcDatetime
+from shared.contracts.common import ActivityTier, ActorRole, CollectorName, Text, UtcDatetime
 from shared.contracts.envelope import Event
 from shared.contracts.topics import ATTENDANCE_INGEST
 
@@ -59,8 +59,8 @@ class SchoolCheckOutRecorded(_SchoolRecord):
         description="Guardian or authorised pickup person who collected the child, as known to the platform.",
         examples=["gdn-000456"],
     )
-    # A name holding a phone or ID number is refused: the record is dead-lettered with the reason (issue 15).
-    collected_by_name: PersonName | None = Field(
+    # A phone or ID number in the name is masked, the check-out kept (issue 15, CollectorName).
+    collected_by_name: CollectorName | None = Field(
         default=None,
         description="Name of the person collecting, as the gate recorded it; used when the platform has no name "
         "for them (an authorised pickup person) and in refusal alerts (R11, R22).",

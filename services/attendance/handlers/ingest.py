@@ -323,7 +323,8 @@ def topic_ingest_handler(policy: Policy, authority: TokenVerifier | None):  # no
 
 def _dead_letter(uow: AttendanceUoW, item: Item, outcome: Outcome) -> None:
     """A topic has nobody to answer, so a rejected, unauthorised or conflicting record goes to
-    attendance.ingest.dlq with its reason and its bytes, like any record that can never be processed; its
+    attendance.ingest.dlq with its reason and its bytes (masked where they hold a phone or ID number, see
+    dlq_record), like any record that can never be processed; its
     partition is not blocked. The reason and key echo what the school system sent (a phone number typed as a
     student id), so they are redacted like every rejection (issue 15), here for the DLQ record's own key and
     headers, and by dlq_record for its body, which also keeps the record's token without its signature."""
