@@ -15,6 +15,7 @@ import argparse
 import asyncio
 import json
 import resource
+import signal
 import sys
 import tempfile
 import time
@@ -301,6 +302,9 @@ def main() -> None:
     from shared.local import infra
     from shared.local.platform import ServiceProcess
 
+    # SIGTERM ends the run like Ctrl-C, so the broker and the service it started are stopped too (they were
+    # left running, a broker and a service per killed run).
+    signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
     state = Path(tempfile.mkdtemp(prefix="bench-attendance-"))
     kafka = infra.kafka(state_dir=state / "kafka")
     database = infra.create_database(infra.postgres().address, f"beilei_bench_{uuid.uuid4().hex[:8]}")
