@@ -21,7 +21,7 @@ from shared.contracts.ingest import SchoolActivityRecorded, SchoolCheckInRecorde
 from shared.contracts.registry import encode
 from shared.contracts.topics import ATTENDANCE_EVENTS, ATTENDANCE_INGEST, CONSUMES, ENROLLMENT_EVENTS, dlq
 from shared.local.platform import Platform
-from tests.integration.kafkatools import caught_up, eventually, read_topic
+from tests.integration.kafkatools import caught_up, envelope_of, eventually, read_topic
 from tests.tokens import mint
 
 pytestmark = pytest.mark.integration
@@ -153,8 +153,8 @@ async def _roster_size(client: httpx.AsyncClient, school: SchoolFixture) -> int:
 
 
 async def _events_of(bootstrap: str, school: SchoolFixture) -> list[dict]:
-    bodies = [json.loads(r.value) for r in await read_topic(bootstrap, ATTENDANCE_EVENTS)]
-    return [b for b in bodies if b["payload"].get("school_id") == school.school_id]
+    bodies = [envelope_of(r.value) for r in await read_topic(bootstrap, ATTENDANCE_EVENTS)]
+    return [b for b in bodies if b and b["payload"].get("school_id") == school.school_id]
 
 
 async def test_a_mixed_batch_and_a_killed_attendance_process_give_exactly_one_event_per_valid_record(

@@ -3,7 +3,6 @@ through enrollment, enrollment publishes the decision, and attendance refuses th
 record, so the child they tried to hand over stays on site."""
 from __future__ import annotations
 
-import json
 from datetime import date, timedelta
 
 import httpx
@@ -11,24 +10,15 @@ import pytest
 
 from shared.contracts.topics import ENROLLMENT_EVENTS
 from shared.local.platform import Platform
-from tests.integration.kafkatools import caught_up, eventually, read_topic
+from tests.integration.kafkatools import caught_up, envelope_of, eventually, read_topic
 from tests.integration.test_attendance_ingest import SchoolFixture, _full, _produce
 from tests.tokens import bearer
 
 pytestmark = pytest.mark.integration
 
 
-def _envelope(value: bytes | None) -> dict:
-    """A record's envelope; {} for what is not one (the hostile battery leaves poison on the shared topic)."""
-    try:
-        body = json.loads(value or b"")
-    except (ValueError, RecursionError):  # not JSON, or nested past any parser's depth
-        return {}
-    return body if isinstance(body, dict) and isinstance(body.get("payload"), dict) else {}
-
-
 async def _published(bootstrap: str, type_name: str, **payload: str) -> bool:
-    bodies = [_envelope(r.value) for r in await read_topic(bootstrap, ENROLLMENT_EVENTS)]
+    bodies = [envelope_of(r.value) for r in await read_topic(bootstrap, ENROLLMENT_EVENTS)]
     return any(b.get("type") == type_name and payload.items() <= b["payload"].items() for b in bodies)
 
 

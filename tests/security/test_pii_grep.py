@@ -87,7 +87,7 @@ def _searchable(value: bytes | None) -> str:
     text = value.decode("utf-8", "replace")
     try:
         stack = [json.loads(text)]
-    except ValueError:
+    except (ValueError, RecursionError):  # not JSON, or the hostile battery's nesting past any parser's depth
         return text
     parts = [text]
     while stack:
