@@ -8,8 +8,9 @@ from collections.abc import Callable
 from cryptography.fernet import Fernet, InvalidToken
 
 # A mainland mobile number, with or without +86, written whole or grouped 3-4-4 by spaces or dashes. It may sit
-# inside a word ("stu-13812345678") but not inside a longer digit run (an order number, epoch millis).
-_PHONE = re.compile(r"(?<!\d)(\+?86[- ]?)?(1[3-9]\d)[- ]?(\d{4})[- ]?(\d{4})(?!\d)")
+# inside a word ("stu-13812345678") but not inside a longer digit run (an order number, epoch millis) nor run on
+# into letters ("app-15312349302f4b67", a hex id: masking it would hand the caller a wrong id).
+_PHONE = re.compile(r"(?<!\d)(\+?86[- ]?)?(1[3-9]\d)[- ]?(\d{4})[- ]?(\d{4})(?![0-9A-Za-z])")
 # A PRC resident ID number (GB 11643): a region code (first digit 1-8), a birth date 19xx/20xx with a real
 # month and day, a sequence and a check character (digit or X). The check character is not verified: a
 # mistyped number is still somebody's. The 15-digit first-generation form is deliberately not matched: those
