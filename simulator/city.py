@@ -67,6 +67,11 @@ def _name(rng: random.Random) -> str:
     return rng.choice(SURNAMES) + "".join(rng.choice(GIVEN) for _ in range(rng.choice((1, 2))))
 
 
+def staff_name(staff_id: str) -> str:
+    """A staff member's name, the same for the same id: messages call them by surname + 老师 (issue 16)."""
+    return _name(random.Random(staff_id))
+
+
 def generate(scale: float = 0.002, seed: int = 2026, *, min_schools: int = 2, prefix: str = "") -> City:
     """scale=1.0 is the whole city (508 schools, 557,000 participating students); the default makes a
     city small enough to run through every service in about a minute. `prefix` namespaces every id so

@@ -10,6 +10,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import zlib
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -20,7 +21,10 @@ from zoneinfo import ZoneInfo
 import httpx
 
 from shared.issuer import dev_issuer, register_client
-from simulator.city import City, School, Student
+from shared.contracts.topics import ENROLLMENT_EVENTS
+from shared.local.lag import ends
+from simulator.broker import await_record
+from simulator.city import City, School, Student, staff_name
 
 LOCAL_TZ = ZoneInfo("Asia/Shanghai")
 SESSION_FEN, CARE_FEN = 1500, 800  # the fee standard every simulated school agrees with its parents (R10)
@@ -28,6 +32,9 @@ STAFF_SESSION_FEN, STAFF_CARE_FEN = 6000, 3000  # labour fee per session run / e
 SESSION = ("15:30", "17:30")  # ends at the districts' off-work time (R8)
 CARE_UNTIL = "18:30"
 CONCURRENCY = 12
+# The notice one school's principal sends the evening before a storm (应急处置预案).
+STORM = {"title": "暴雨停课通知", "body": "受暴雨影响，明日课后服务暂停，请家长放学时按时接孩子。",
+         "reason": "市气象台暴雨红色预警"}
 
 
 def latest_school_day(now: datetime | None = None) -> date:
@@ -68,6 +75,8 @@ class Truth:
     charged_fen: int = 0
     waived_fen: int = 0
     paid_fen: int = 0
+    staff_removed: int = 0  # the district's removals; the removed member then tries one check-out (R28)
+    broadcast_families: int = 0  # guardians registered at the school the emergency notice is sent to
 
 
 @dataclass
@@ -98,6 +107,12 @@ class Report:
     checkpoint_verified: str = ""
     export_verified: str = ""
     anomalies: list[dict] = field(default_factory=list)
+    staff_removed: int = 0  # removals enrollment answered as made
+    removal: dict = field(default_factory=dict)  # what attendance said and showed about the removed member's child
+    staff_alerts: Counter = field(default_factory=Counter)  # "cause/duty" -> messages to the city's staff (sink)
+    broadcast: dict = field(default_factory=dict)  # notification's delivery report of the emergency notice
+    broadcast_families: int = 0  # guardians the notice was sent to (sink)
+    broadcast_staff: int = 0
     problems: list[str] = field(default_factory=list)
 
 
@@ -121,6 +136,8 @@ class Simulation:
         self.wait_timeout = wait_timeout
         self.applications: dict[str, str] = {}  # student_id -> application_id
         self.filed: list[Student] = []
+        # The child the removed staff member tries to hand over: (student, their check-out, the admitted teacher's).
+        self.handover: tuple[Student, dict, dict] | None = None
         self._gate = asyncio.Semaphore(CONCURRENCY)
 
     # -- tokens ---------------------------------------------------------------------------------------
@@ -153,14 +170,25 @@ class Simulation:
     def programme_id(school: School) -> str:
         return f"prg-{school.school_id}"
 
+    @staticmethod
+    def substitute(school: School) -> str:
+        """A substitute teacher at the city's first school, admitted at the start of term and removed by the
+        district on the simulated afternoon (R28)."""
+        return f"{school.staff_ids[0].rsplit('-', 1)[0]}-sub"
+
+    def staff_prefix(self) -> str:
+        return self.city.schools[0].staff_ids[0].rsplit("-", 2)[0] + "-"
+
     # -- the run --------------------------------------------------------------------------------------
     async def run(self) -> Report:
         async with httpx.AsyncClient(timeout=120) as client:
             self.client = client
             phases = [("school systems' tokens", self.school_systems_sign_in)] if self.token_endpoint else []
             phases += [("reference data", self.import_reference), ("programmes", self.publish_programmes),
+                      ("staff contacts", self.register_staff_contacts),
                       ("fee schedules", self.approve_fee_schedules), ("applications", self.apply_and_file),
-                      ("school day", self.school_day), ("month end", self.month_end),
+                      ("school day", self.school_day), ("emergency broadcast", self.broadcast_storm_notice),
+                      ("month end", self.month_end),
                       ("messages", self.collect_messages), ("audit", self.audit)]
             for name, phase in phases:
                 started = time.monotonic()
@@ -199,8 +227,12 @@ class Simulation:
         staff, classes, students, guardians = [], {}, [], []
         for school in self.city.schools:
             for j, sid in enumerate(school.staff_ids):
-                staff.append({"staff_id": sid, "school_id": school.school_id, "name": f"老师{j + 1}",
+                staff.append({"staff_id": sid, "school_id": school.school_id, "name": staff_name(sid),
                               "position": "principal" if j == 0 else "teacher", "admission": "admitted"})
+            if school is self.city.schools[0]:
+                staff.append({"staff_id": self.substitute(school), "school_id": school.school_id,
+                              "name": staff_name(self.substitute(school)),
+                              "position": "teacher", "admission": "admitted"})
             for st in school.students:
                 grade = int(st.class_id.rsplit("-g", 1)[1][0])
                 classes.setdefault(st.class_id, {"class_id": st.class_id, "school_id": school.school_id, "grade": grade,
@@ -231,6 +263,8 @@ class Simulation:
     def programme_spec(self, school: School) -> dict:
         today = date.today()
         teachers = school.staff_ids[1:] or school.staff_ids
+        if school is self.city.schools[0]:
+            teachers = [*teachers, self.substitute(school)]
         return {
             "school_id": school.school_id, "term": f"{self.day.year}-{'spring' if 2 <= self.day.month <= 7 else 'autumn'}", "name": f"{school.name}课后服务",
             "served": "本校1-6年级有需要的学生", "delivery": "本校教师为主",
@@ -264,6 +298,26 @@ class Simulation:
 
         await asyncio.gather(*(one(s) for s in self.city.schools))
         self.say(f"    {len(self.city.schools)} programmes agreed, reviewed by their district and published")
+
+    # -- who answers for the children: staff contacts with their duties (R11-R13) -----------------------
+    async def register_staff_contacts(self) -> None:
+        """Each school tells enrollment how to reach its class teacher (of every class, as the classes were
+        imported) and its principal, who leads the programme and is the safety contact; notification then
+        sends them the safety alerts of their duty."""
+        e = self.urls.enrollment
+
+        async def one(school: School) -> None:
+            classes = sorted({st.class_id for st in school.students})
+            duties = {school.staff_ids[-1]: {"roles": ["class_teacher"], "class_ids": classes},
+                      school.staff_ids[0]: {"roles": ["programme_lead", "safety_contact"],
+                                            "programme_ids": [self.programme_id(school)]}}
+            for staff_id, duty in duties.items():
+                phone = f"139{zlib.crc32(staff_id.encode()) % 10**8:08d}"
+                await self._send("post", f"{e}/v1/staff/{staff_id}/contact", headers=self.school_h(school),
+                                 json={**duty, "phone": phone})
+
+        await asyncio.gather(*(one(s) for s in self.city.schools))
+        self.say(f"    {len(self.city.schools)} schools registered their class teacher, programme lead and safety contact")
 
     # -- billing's schedules and labour-fee plans (R10, R18) ------------------------------------------
     async def approve_fee_schedules(self) -> None:
@@ -364,8 +418,12 @@ class Simulation:
                 t.absent += 1
                 continue
             t.checked_in += 1
+            # The substitute checks in one child of the first school (not the one a stranger asks for): the
+            # district removes them in the afternoon, before that child is collected.
+            held = school is self.city.schools[0] and self.handover is None and t.refused_pickups > 0
             records.append({"record_id": f"in-{st.student_id}-{self.day}", "kind": "check_in", "student_id": st.student_id,
-                            "at": self._at(SESSION[0], self.rng.uniform(-8, 4)), "staff_id": teacher})
+                            "at": self._at(SESSION[0], self.rng.uniform(-8, 4)),
+                            "staff_id": self.substitute(school) if held else teacher})
             records.append({"record_id": f"pe-{st.student_id}-{self.day}", "kind": "activity", "student_id": st.student_id,
                             "at": self._at("16:30"), "staff_id": principal, "activity_id": "act-pe", "tier": "sports",
                             "minutes": 60, "exercise_minutes": 45})
@@ -384,9 +442,15 @@ class Simulation:
                 minutes, t.late_pickups = self.rng.uniform(10, 40), t.late_pickups + 1
             else:
                 minutes = self.rng.uniform(-1, 8)
-            records.append({"record_id": f"out-{st.student_id}-{self.day}", "kind": "check_out", "student_id": st.student_id,
-                            "at": self._at(SESSION[1], max(minutes, 0.5)), "staff_id": teacher,
-                            "collected_by_id": st.guardian.guardian_id, "collected_by_name": st.guardian.name})
+            out = {"record_id": f"out-{st.student_id}-{self.day}", "kind": "check_out", "student_id": st.student_id,
+                   "at": self._at(SESSION[1], max(minutes, 0.5)), "staff_id": teacher,
+                   "collected_by_id": st.guardian.guardian_id, "collected_by_name": st.guardian.name}
+            if held:  # sent after the removal: first as the substitute hands over, then by the admitted teacher
+                self.handover = (st, {**out, "record_id": f"out-sub-{st.student_id}-{self.day}",
+                                      "staff_id": self.substitute(school)}, out)
+                t.staff_removed += 1
+            else:
+                records.append(out)
             t.collected += 1
             if not st.hardship:
                 t.charged_fen += SESSION_FEN + (CARE_FEN if st.extended_care else 0)
@@ -436,12 +500,91 @@ class Simulation:
                     self.report.rejected.update(r["reason_code"] for r in body["results"] if r["status"] == "rejected")
                 else:
                     self.report.duplicates += body["duplicate"]
+        await self.remove_staff_in_the_afternoon()
         t = self.truth
         self.say(f"    {t.checked_in} checked in, {t.absent} absent, {t.activities} sports sessions "
                  f"({t.exercise_minutes} exercise minutes), {t.collected} collected ({t.extended_care} in extended care, "
                  f"{t.late_pickups} late pickups cared for free), {t.refused_pickups} unauthorised collector refused; "
                  f"attendance accepted {self.report.accepted}, rejected {sum(self.report.rejected.values())} "
                  f"({', '.join(f'{k} {v}' for k, v in self.report.rejected.items())})")
+
+    async def remove_staff_in_the_afternoon(self) -> None:
+        """The district removes the substitute (R28); once attendance has heard it, the school's system sends
+        the substitute's check-out of the child they checked in, which must be refused with the child kept
+        on site (R11), then the same check-out by an admitted teacher. What happened is read back from
+        enrollment's and attendance's answers, not assumed."""
+        if self.handover is None:
+            return
+        student, refused, accepted = self.handover
+        school = self.city.schools[0]
+        a, staff_id = self.urls.attendance, self.substitute(school)
+        since = await ends(self.kafka, [ENROLLMENT_EVENTS]) if self.kafka else None
+        reply = await self._send("post", f"{self.urls.enrollment}/v1/staff/{staff_id}/admission",
+                                 headers=self.district_h(school.district_id),
+                                 json={"admission": "removed", "reason": "资质复核未通过", "checked_on": str(self.day)})
+        self.report.staff_removed += reply.json()["admission"] == "removed"
+        if since is not None:
+            await await_record(self.kafka, since, staff_id, "StaffAdmissionChanged", self.wait_timeout)
+        await self._caught_up("attendance", ENROLLMENT_EVENTS)
+        sh, params = self.system_h(school), {"date": str(self.day)}
+        judged = {}
+        for record in (refused, accepted):
+            reply = await self._send("post", f"{a}/v1/schools/{school.school_id}/records", headers=sh,
+                                     json={"records": [record]})
+            (result,) = reply.json()["results"]
+            judged[record["record_id"]] = result
+            if result["status"] == "accepted":
+                self.report.accepted += 1
+            elif result["status"] == "rejected":
+                self.report.rejected[result["reason_code"]] += 1
+            if record is refused:
+                on_site = (await self._send("get", f"{a}/v1/schools/{school.school_id}/on-site", headers=sh,
+                                            params=params)).json()
+                self.report.removal["stayed"] = any(s["student_id"] == student.student_id for s in on_site)
+        day = (await self._send("get", f"{a}/v1/schools/{school.school_id}/attendance", headers=sh, params=params)).json()
+        (mine,) = [s for s in day["students"] if s["student_id"] == student.student_id]
+        self.report.removal.update(
+            refused=judged[refused["record_id"]].get("reason_code") or judged[refused["record_id"]]["status"],
+            handover=judged[accepted["record_id"]]["status"], status=mine["status"],
+            handed_over_by=mine["handed_over_by"])
+        r = self.report.removal
+        if (r["refused"], r["stayed"], r["handover"], r["status"], r["handed_over_by"]) != (
+                "staff_not_admitted", True, "accepted", "collected", accepted["staff_id"]):
+            self.report.problems.append(f"the removed staff member's check-out: {r}")
+        self.say(f"    the district removed {self.report.staff_removed} staff member; their check-out: {r['refused']}, "
+                 f"child on site {'still' if r['stayed'] else 'NOT'}; the admitted teacher's: {r['handover']}")
+
+    # -- the evening: an emergency notice to one school's families (应急处置预案) ----------------------------
+    async def broadcast_storm_notice(self) -> None:
+        """The first school's principal tells every family and staff contact that tomorrow's programme is
+        suspended for a storm; the delivery report is notification's, the families counted from its sink."""
+        n, school = self.urls.notification, self.city.schools[0]
+        self.truth.broadcast_families = len({st.guardian.guardian_id for st in school.students})
+        await self._caught_up("notification", ENROLLMENT_EVENTS)  # it knows every guardian of the school
+        sh = self.school_h(school)
+        sent = (await self._send("post", f"{n}/v1/broadcasts", ok=(200, 201), json={
+            "scope": "school", "scope_id": school.school_id, **STORM},
+            headers={**sh, "Idempotency-Key": f"storm-{school.school_id}-{self.day}"})).json()
+        deadline = time.monotonic() + self.wait_timeout
+        while True:
+            report = (await self._send("get", f"{n}/v1/broadcasts/{sent['broadcast_id']}", headers=sh)).json()
+            if (report["fan_out_complete"] and report["queued"] == 0) or time.monotonic() > deadline:
+                break
+            await asyncio.sleep(0.5)
+        self.report.broadcast = report
+        told = []
+        for prefix in (self._guardian_prefix(), self.staff_prefix()):
+            sink = (await self._send("get", f"{n}/v1/sink", headers=self.city_h(), params={
+                "kind": "emergency_broadcast", "limit": 10_000, "recipient_prefix": prefix})).json()
+            told.append(len({m["recipient_id"] for m in sink if m["event_id"] == sent["broadcast_id"]}))
+        self.report.broadcast_families, self.report.broadcast_staff = told
+        r = self.report
+        if (r.broadcast_families, report["handed_over"] + report["failed"]) != (
+                self.truth.broadcast_families, report["recipients"]) or report["queued"]:
+            r.problems.append(f"emergency broadcast: {r.broadcast_families} families told of "
+                              f"{self.truth.broadcast_families}; report {report}")
+        self.say(f"    {school.name}'s principal sent 「{STORM['title']}」: {r.broadcast_families} families and "
+                 f"{r.broadcast_staff} staff, {report['handed_over']} handed to the channel, {report['failed']} failed")
 
     # -- phase 5: month end (R9, R16-R21) ---------------------------------------------------------------
     async def _caught_up(self, group: str, topic: str) -> None:
@@ -524,7 +667,7 @@ class Simulation:
     # -- phase 6: what guardians were told (R22) ----------------------------------------------------------
     async def collect_messages(self) -> None:
         n = self.urls.notification
-        prefix = self.city.schools[0].students[0].guardian.guardian_id.rsplit("-", 1)[0] + "-"
+        prefix = self._guardian_prefix()
         want = self.truth.collected
         deadline = time.monotonic() + self.wait_timeout
         messages: list[dict] = []
@@ -547,6 +690,29 @@ class Simulation:
         self.report.sample_sms = samples[:3]
         self.say(f"    {len(messages)} messages to the city's guardians: "
                  + ", ".join(f"{k} {v}" for k, v in self.report.messages_by_kind.most_common()))
+        await self.collect_staff_alerts()
+
+    async def collect_staff_alerts(self) -> None:
+        """Safety alerts to the staff the schools registered, by the duty each was told for (the sink's
+        recipient role): a refused pickup to the safety contact, an absence to the class teacher."""
+        deadline = time.monotonic() + self.wait_timeout
+        while True:
+            reply = await self._send("get", f"{self.urls.notification}/v1/sink", headers=self.city_h(),
+                                     params={"recipient_prefix": self.staff_prefix(), "limit": 10_000})
+            alerts = Counter(f"{m['cause_event_type']}/{m['recipient_role']}" for m in reply.json()
+                             if m["kind"] != "emergency_broadcast" and m["status"] == "sent")
+            if alerts["UnauthorisedPickupRefused/safety_contact"] >= self.truth.refused_pickups \
+                    or time.monotonic() > deadline:
+                break
+            await asyncio.sleep(1)
+        self.report.staff_alerts = alerts
+        if alerts["UnauthorisedPickupRefused/safety_contact"] < self.truth.refused_pickups:
+            self.report.problems.append(f"{self.truth.refused_pickups} refused pickups, "
+                                        f"{alerts['UnauthorisedPickupRefused/safety_contact']} told to a safety contact")
+        self.say("    alerts to staff: " + (", ".join(f"{k} {v}" for k, v in alerts.most_common()) or "none"))
+
+    def _guardian_prefix(self) -> str:
+        return self.city.schools[0].students[0].guardian.guardian_id.rsplit("-", 1)[0] + "-"
 
     def _guardian_ids(self) -> set[str]:
         if not hasattr(self, "_gids"):
@@ -619,6 +785,7 @@ def summary(sim: Simulation, elapsed: float) -> str:
              f"  Messages      {r.messages} to guardians ({', '.join(f'{k} {v}' for k, v in r.messages_by_kind.most_common()) or 'none'})"]
     for m in r.sample_sms:
         lines.append(f"                SMS to {m['to_masked']}: {m['body']}")
+    lines += _safety(sim)
     if r.statements:
         fees = (f"  Fees          charged {_yuan(r.charged_fen)}, waived for hardship {_yuan(r.waived_fen)} in "
                 f"{r.statements} statements (simulator expected {_yuan(t.charged_fen)} / {_yuan(t.waived_fen)}); "
@@ -642,6 +809,33 @@ def summary(sim: Simulation, elapsed: float) -> str:
     if r.problems:
         lines.append("  Not shown     " + "\n                ".join(r.problems))
     return "\n".join(lines)
+
+
+def _safety(sim: Simulation) -> list[str]:
+    """Children's safety at work (issue 16): the removed staff member, the alerts staff received, the notice."""
+    t, r = sim.truth, sim.report
+    removal = r.removal
+    if removal.get("refused"):
+        kept = ("the child stayed until an admitted teacher handed them over"
+                if (removal.get("stayed"), removal.get("status")) == (True, "collected")
+                else f"the child {'stayed' if removal.get('stayed') else 'was NOT kept'}; the admitted teacher's "
+                     f"check-out: {removal.get('handover')}")
+        staff = (f"  Staff         district removed {r.staff_removed} staff member; their next check-out was "
+                 f"{'refused' if removal['refused'] != 'accepted' else 'ACCEPTED'} ({removal['refused']}) and {kept}")
+    else:
+        staff = f"  Staff         removal not shown (simulator: {t.staff_removed} planned)"
+    absences = r.staff_alerts["StudentAbsent/class_teacher"]
+    why = ("" if absences or not t.absent else f" (of {t.absent} absent: attendance raises an absence while the "
+           "session runs, for children enrolled before it started, and this day is replayed after the fact)")
+    alerts = [f"  Alerts        {absences} absence alerts reached class teachers{why}",
+              f"                {r.staff_alerts['UnauthorisedPickupRefused/safety_contact']} refused-pickup alerts reached "
+              f"the school's safety contact (notification's sink, by the duty each was told for)"]
+    b = r.broadcast
+    notice = (f"  Broadcast     1 emergency broadcast ({b.get('title')}): {r.broadcast_families} families and "
+              f"{r.broadcast_staff} staff, {b.get('handed_over')} handed to the channel, {b.get('failed')} failed "
+              f"(simulator expected {t.broadcast_families} families "
+              f"{_tick((r.broadcast_families,), (t.broadcast_families,))})" if b else "  Broadcast     none sent")
+    return [staff, *alerts, notice]
 
 
 def as_json(sim: Simulation) -> str:

@@ -1,7 +1,9 @@
 """The simulator on a tiny city against the session's real platform: its own ground truth agrees with
 what the services report — every application filed (R1, R6), every check-out message handed to the
 channel exactly once (R11, R22), invalid records rejected with reasons (R15), and money on a signed,
-offline-verified ledger (R24, R26)."""
+offline-verified ledger (R24, R26) — and children's safety at work (issue 16): a staff member the district
+removes is refused at their next check-out and the child stays (R28, R11), a refused pickup reaches the
+school's safety contact, and one emergency notice reaches every family of its school."""
 from __future__ import annotations
 
 import uuid
@@ -30,9 +32,10 @@ async def test_a_tiny_simulated_city_matches_the_simulators_ground_truth_in_ever
     assert truth.filed == truth.applied == len(city.participants) > 0
     assert report.filed == truth.filed, "enrollment lists every application the simulator saw filed"
     assert report.accepted == truth.checked_in + truth.activities + truth.collected
-    assert report.duplicates == report.accepted + truth.refused_pickups, "a resent batch changes nothing"
+    # The handover after the removal is sent once; every other batch twice.
+    assert report.duplicates == report.accepted - truth.staff_removed + truth.refused_pickups, "a resent batch changes nothing"
     assert report.rejected == {"unauthorised_collector": 1, "unknown_student": 2, "invalid": 2,
-                               "staff_not_admitted": 2}, (report.refusals, "\n".join(lines))
+                               "staff_not_admitted": 3}, (report.refusals, "\n".join(lines))
     assert report.messages_by_kind["StudentCheckedOut"] == truth.collected, "one message per collected child"
     assert report.messages_by_kind["UnauthorisedPickupRefused"] >= truth.refused_pickups
     assert report.payments_accepted > 0 and report.disclosures == len(city.schools)
@@ -43,3 +46,20 @@ async def test_a_tiny_simulated_city_matches_the_simulators_ground_truth_in_ever
     assert report.ledger_size > 0
     assert report.checkpoint_verified == "verified" and report.export_verified.startswith("verified")
     assert "Applications" in text and "Ledger" in text
+
+    # Issue 16, acceptance 4: the summary shows the removal, a staff alert and one broadcast, from the services.
+    assert report.staff_removed == truth.staff_removed == 1
+    assert report.removal == {"refused": "staff_not_admitted", "stayed": True, "handover": "accepted",
+                              "status": "collected", "handed_over_by": city.schools[0].staff_ids[1]}, report.removal
+    assert ("district removed 1 staff member; their next check-out was refused (staff_not_admitted) and the child "
+            "stayed until an admitted teacher handed them over") in text, text
+    assert report.staff_alerts["UnauthorisedPickupRefused/safety_contact"] == truth.refused_pickups == 1
+    absences = report.staff_alerts["StudentAbsent/class_teacher"]
+    assert f"{absences} absence alerts reached class teachers" in text and "1 refused-pickup alerts reached" in text
+    families = len(city.schools[0].students)
+    broadcast = report.broadcast
+    assert report.broadcast_families == truth.broadcast_families == families
+    assert (broadcast["recipients"], broadcast["handed_over"], broadcast["failed"], broadcast["queued"]) == (
+        families + report.broadcast_staff, families + report.broadcast_staff, 0, 0), broadcast
+    assert report.broadcast_staff == 2, "the class teacher and the principal, who registered their contacts"
+    assert f"1 emergency broadcast (暴雨停课通知): {families} families and 2 staff, {families + 2} handed to the channel" in text
