@@ -75,6 +75,7 @@ def build(settings: Settings | None = None) -> tuple[FastAPI, Runtime]:
         uow = cls(rt.db, producer=NAME, on_commit=rt.relay.wake)
         uow.default_preferences = defaults
         uow.push_enabled = "push" in channels
+        uow.portal_url = settings.portal_url
         uow.on_messages = sender.wake  # a committed batch with new messages starts a sender round at once
         return uow
 

@@ -28,7 +28,9 @@ from services.notification.domain.policy import (
     DEFAULT_PREFERENCES, SHANGHAI, Duty, Intake, Preferences, Recipient, actor_role, addressed_as, intake, is_urgent,
     responsible,
 )
-from services.notification.domain.templates import day, page_for_people, period, render, teacher, template, yuan
+from services.notification.domain.templates import (
+    day, page_for_people, period, portal_page, render, teacher, template, yuan,
+)
 
 log = logging.getLogger(__name__)
 
@@ -429,28 +431,30 @@ async def notify_guardians(uow: NotificationUoW, items: Sequence[Item]) -> None:
 
 # -- broadcasts to a school's families (R4, R7, R21, R23) and to auditors (R25) -----------------------
 
-def _programme(event: ProgrammePublished, known: Known) -> tuple[str, dict]:
-    """R4, R7, R23: the programme and its fee standard reach the families of the school."""
+def _programme(event: ProgrammePublished, known: Known, portal: str | None) -> tuple[str, dict]:
+    """R4, R7, R23: the programme and its fee standard reach the families of the school; the link goes to the
+    school's page on the portal when there is one."""
     params = {"school": event.school_name or school_name(known, event.school_id), "programme": event.name, "fee": yuan(event.fee_per_session_fen),
               "extended_fee": yuan(event.extended_care_fee_per_session_fen)}
-    url = page_for_people(event.disclosure_url)
+    url = portal_page(portal, f"/s/{event.school_id}") or page_for_people(event.disclosure_url)
     if not url:  # issue 16: a notice ending in "详情：-", or opening an API's JSON, tells a parent nothing
         return "programme_disclosure_no_link", params
     return "programme_disclosure", {**params, "url": url}
 
 
-def _finances(event: DisclosurePublished, known: Known) -> tuple[str, dict]:
-    """R21, R23: periodic income and spending reach the families of the school."""
+def _finances(event: DisclosurePublished, known: Known, portal: str | None) -> tuple[str, dict]:
+    """R21, R23: periodic income and spending reach the families of the school; the link goes to the
+    disclosure's page on the portal, where the family can verify the figures against the ledger."""
     spent = (event.payouts_fen + event.staff_remuneration_fen + event.extra_hours_operating_fen
              + event.group_accident_insurance_fen)
     params = {"school": school_name(known, event.school_id), "start": day(event.period_start), "end": day(event.period_end),
               "income": yuan(event.fee_income_fen), "subsidy": yuan(event.subsidy_income_fen), "spent": yuan(spent),
               "balance": yuan(event.balance_fen)}
-    url = page_for_people(event.url)  # billing's own /v1/disclosures answers JSON, not a page for people
+    url = portal_page(portal, f"/d/{event.disclosure_id}") or page_for_people(event.url)  # billing's own /v1/disclosures answers JSON, not a page for people
     return ("finance_disclosure", {**params, "url": url}) if url else ("finance_disclosure_no_link", params)
 
 
-TO_FAMILIES: dict[str, Callable[[Any, Known], tuple[str, dict]]] = {
+TO_FAMILIES: dict[str, Callable[[Any, Known, str | None], tuple[str, dict]]] = {
     "ProgrammePublished": _programme, "DisclosurePublished": _finances,
 }
 
@@ -464,11 +468,12 @@ async def notify_families(uow: NotificationUoW, items: Sequence[Item]) -> None:
     await uow.remember_programmes({e.programme_id: (e.school_id, e.name) for e in published})
     await uow.remember_schools({e.school_id: e.school_name for e in published if e.school_name})
     known = await uow.known([], [], sorted({item.event.school_id for item in items}))
+    portal = getattr(uow, "portal_url", None)
     for item in items:
         school = item.event.school_id
         if school not in families:
             families[school] = await uow.guardians_at(school)
-        template_name, params = TO_FAMILIES[item.envelope.type](item.event, known)
+        template_name, params = TO_FAMILIES[item.envelope.type](item.event, known, portal)
         rows += intents(uow, item.envelope, found=families[school], template_name=template_name, params=params,
                         school_id=school)
     await record(uow, rows)

@@ -57,6 +57,10 @@ class Settings(CommonSettings):
     push_rate_per_second: float | None = Field(None, description="Push calls per second; default: JPush's limit.")
     sms_daily_limit_per_number: int | None = Field(
         None, description="Messages per number per China day; default: the provider's documented limit.")
+    portal_url: str | None = Field(
+        None, description="Public address of the portal (services/portal), e.g. https://khfw.example.cn: disclosure "
+        "and programme messages link to its pages (/d/<disclosure>, /s/<school>). Unset: the school's own https "
+        "page when the event names one, else no link.")
     quiet_hours_start: str = Field("21:30", description="Default quiet hours start, school-local HH:MM.")
     quiet_hours_end: str = Field("07:00", description="Default quiet hours end, school-local HH:MM.")
     send_max_attempts: int = Field(5, description="Attempts per channel before falling back or giving up.")

@@ -323,3 +323,12 @@ def page_for_people(url: str | None) -> str | None:
     if parts.scheme != "https" or not parts.hostname or parts.path.startswith(("/v1/", "/api/")):
         return None
     return url
+
+
+def portal_page(portal_url: str | None, path: str) -> str | None:
+    """The portal's page for people at `path` (issue 18: /d/<disclosure> with its Verify button, /s/<school>),
+    when the operator configured the portal's public address (PORTAL_URL); None otherwise. Configured by
+    the operator, it is trusted as is: on a local platform it is a loopback http address."""
+    if not portal_url:
+        return None
+    return portal_url.rstrip("/") + path

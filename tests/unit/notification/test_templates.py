@@ -5,11 +5,12 @@ import typing
 
 import pytest
 
+from shared.contracts.billing import DisclosurePublished
 from shared.contracts.enrollment import ApplicationApproved, ApplicationWaitlisted, ProgrammePublished
 from shared.contracts.notification import MessageKindV2
 from shared.contracts.schema import example_event
 from services.notification.db import Known
-from services.notification.handlers import TO_GUARDIAN, _programme
+from services.notification.handlers import TO_GUARDIAN, _finances, _programme
 from services.notification.domain.templates import (
     TEMPLATES, VOCAB, MissingParameter, UnknownTemplate, locale_of, render, template, values, yuan,
 )
@@ -89,11 +90,25 @@ def test_a_programme_notice_without_a_page_for_people_carries_no_link_at_all() -
 
 def test_a_programme_published_without_a_disclosure_url_is_told_without_a_link() -> None:
     event = example_event(ProgrammePublished)
-    name, params = _programme(event.model_copy(update={"disclosure_url": None}), Known())
+    name, params = _programme(event.model_copy(update={"disclosure_url": None}), Known(), None)
     assert name == "programme_disclosure_no_link" and "url" not in params
     assert "详情" not in render(name, "zh-CN", params)
-    name, params = _programme(event.model_copy(update={"disclosure_url": "https://example.org/p/1"}), Known())
+    name, params = _programme(event.model_copy(update={"disclosure_url": "https://example.org/p/1"}), Known(), None)
     assert name == "programme_disclosure" and render(name, "zh-CN", params).endswith("详情：https://example.org/p/1")
+
+
+def test_with_a_portal_configured_disclosures_and_programmes_link_to_its_pages_for_people() -> None:
+    """Issue 18: the SMS link of a disclosure opens the portal's disclosure page (with its Verify button), a
+    programme notice the school's page; short paths, never an API. Without a portal, the school's own page."""
+    disclosure = example_event(DisclosurePublished)
+    name, params = _finances(disclosure, Known(), "https://khfw.example.cn/")
+    assert name == "finance_disclosure" and params["url"] == f"https://khfw.example.cn/d/{disclosure.disclosure_id}"
+    assert render(name, "zh-CN", params).endswith(f"详情：https://khfw.example.cn/d/{disclosure.disclosure_id}")
+    name, params = _finances(disclosure, Known(), None)
+    assert params.get("url") == (disclosure.url if disclosure.url.startswith("https://") else None)
+    programme = example_event(ProgrammePublished)
+    name, params = _programme(programme, Known(), "http://127.0.0.1:8006")
+    assert name == "programme_disclosure" and params["url"] == f"http://127.0.0.1:8006/s/{programme.school_id}"
 
 
 def test_a_family_is_told_its_place_on_the_waitlist_and_when_a_place_frees_up() -> None:
