@@ -55,13 +55,14 @@ import time
 import uuid
 from collections import Counter
 from collections.abc import Iterable, Iterator
+import dataclasses
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
 from itertools import islice
 from pathlib import Path
 
 import asyncpg
-from aiokafka import AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from bench import pickup_baseline
 from bench.loadgen import Client, HTTPError, cpu_seconds, open_loop
@@ -70,11 +71,11 @@ from bench.targets import evaluate, setup_verdict
 from shared.contracts.enrollment import EnrollmentFiled, GuardianRegistered, ProgrammePublished
 from shared.contracts.envelope import Event, new_envelope
 from shared.contracts.registry import encode
-from shared.contracts.topics import CONSUMES, ENROLLMENT_EVENTS
+from shared.contracts.topics import ATTENDANCE_EVENTS, CONSUMES, ENROLLMENT_EVENTS
 from shared.issuer import dev_issuer
 from shared.local import infra
 from shared.local.infra import free_port
-from shared.local.lag import lag as behind
+from shared.local.lag import ends as partition_ends, lag as behind
 from shared.local.platform import SERVICES, Platform
 from shared.privacy import Sealer, mask_phone
 from shared.settings import CommonSettings
@@ -279,6 +280,7 @@ class Told:
     created: float
     claimed: float
     delivered: float
+    published: float | None = None  # the StudentCheckedOut record's Kafka timestamp (the relay's send)
 
 
 async def effects(db: asyncpg.Pool, s: Surge) -> tuple[dict[str, int], dict[str, list[Told]]]:
@@ -298,10 +300,38 @@ async def effects(db: asyncpg.Pool, s: Surge) -> tuple[dict[str, int], dict[str,
     return {r["student_id"]: r["n"] for r in days}, delivered
 
 
-# Where a check-out's time goes, from the POST to the handover (`Told`): through attendance, its outbox
-# relay, Kafka and notification's consumer until the message row exists; queued until the sender claims
-# it; and the channel's answer.
-STAGES = {"to notification": lambda posted, t: t.created - posted, "queued for the sender": lambda posted, t: t.claimed - t.created,
+async def published(kafka: str, s: Surge) -> dict[str, float]:
+    """Per student of this run, when attendance's relay sent its StudentCheckedOut to Kafka (the record's
+    timestamp, by this machine's clock like the POST's and the database's): it splits the way to
+    notification into attendance (HTTP, judging, group commit, outbox relay) and Kafka plus notification's
+    consumer."""
+    end = await partition_ends(kafka, [ATTENDANCE_EVENTS])
+    parts = list(end)
+    consumer = AIOKafkaConsumer(bootstrap_servers=kafka, enable_auto_commit=False, group_id=None)
+    await consumer.start()
+    out: dict[str, float] = {}
+    try:
+        consumer.assign(parts)
+        await consumer.seek_to_beginning(*parts)
+        prefix = f'"student_id":"stu-surge-{s.run}-'.encode()
+        while [p for p in parts if await consumer.position(p) < end[p]]:
+            for records in (await consumer.getmany(timeout_ms=1000, max_records=5000)).values():
+                for r in records:
+                    if prefix not in (r.value or b"") or b'"StudentCheckedOut"' not in r.value:
+                        continue
+                    sid = json.loads(r.value)["payload"]["student_id"]
+                    out.setdefault(sid, r.timestamp / 1000)
+    finally:
+        await consumer.stop()
+    return out
+
+
+# Where a check-out's time goes, from the POST to the handover (`Told`): through attendance (judging, group
+# commit) and its outbox relay until the event is on Kafka; Kafka and notification's consumer until the
+# message row exists; queued until the sender claims it; and the channel's answer.
+STAGES = {"attendance to Kafka": lambda posted, t: (t.published or t.created) - posted,
+          "Kafka to notification": lambda posted, t: t.created - (t.published or t.created),
+          "queued for the sender": lambda posted, t: t.claimed - t.created,
           "handed to the channel": lambda posted, t: t.delivered - t.claimed}
 
 
@@ -512,6 +542,8 @@ async def platform_run(args: argparse.Namespace, kafka: str, database: str, datn
             m2 = await meter.read()
             hot = read_profiles(profiles)
         days, delivered = await effects(db, s)
+        sent = await published(kafka, s)
+        delivered = {sid: [dataclasses.replace(t, published=sent.get(sid)) for t in told] for sid, told in delivered.items()}
         truth = {s.student(i) for i in range(s.students)}
         lost = len(truth - set(days)) + len(truth - set(delivered))
         duplicated = sum(n - 1 for n in days.values() if n > 1) + sum(len(v) - 1 for v in delivered.values() if len(v) > 1)
