@@ -42,6 +42,12 @@ class CommonSettings(BaseSettings):
     migrate_on_start: bool = Field(True, description="Run this service's migrations at startup.")
     create_topics: bool = Field(True, description="Create missing topics at startup (local runs).")
     consumer_max_records: int = Field(500, description="Records per consumed batch (one transaction).")
+    consumer_fetch_min_bytes: int = Field(
+        4 * 1024, ge=1, description="Kafka answers a fetch once this many bytes wait (or the wait below passed). "
+        "Larger: bigger batches, less CPU per event, each event later by up to the wait.")
+    consumer_fetch_max_wait_ms: int = Field(
+        100, ge=0, description="Longest a fetch waits for consumer_fetch_min_bytes. A consumer nobody waits on "
+        "(billing, audit) takes longer, fuller batches; one a parent waits on (notification) stays short.")
     relay_batch_size: int = Field(1000, description="Outbox rows published per relay round.")
     relay_poll_seconds: float = Field(0.2, description="Relay poll interval when not woken directly.")
     auth_jwks: str = Field(

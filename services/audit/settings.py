@@ -10,6 +10,10 @@ REPO = Path(__file__).resolve().parents[2]
 
 class Settings(CommonSettings):
     http_port: int = 8005
+    # Nobody waits on this consumer at the evening's rate: fuller fetches, a fraction of the CPU per event
+    # (PickupSurge, issue 13). See CommonSettings.consumer_fetch_max_wait_ms.
+    consumer_fetch_min_bytes: int = 512 * 1024
+    consumer_fetch_max_wait_ms: int = 500
 
     ledger_origin: str = Field(
         "beilei.local/audit-ledger",

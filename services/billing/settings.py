@@ -6,6 +6,10 @@ from shared.settings import CommonSettings
 
 class Settings(CommonSettings):
     http_port: int = 8003
+    # Nobody waits on this consumer at the evening's rate: fuller fetches, a fraction of the CPU per event
+    # (PickupSurge, issue 13). See CommonSettings.consumer_fetch_max_wait_ms.
+    consumer_fetch_min_bytes: int = 512 * 1024
+    consumer_fetch_max_wait_ms: int = 500
     city_cap_per_session_fen: int | None = Field(
         3000, description="City cap per session until the city sets one over HTTP (R2, R10); none if unset.")
     settlement_chunk_size: int = Field(2000, description="Accounts settled per transaction at month-end.")

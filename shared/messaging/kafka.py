@@ -74,11 +74,10 @@ async def _tolerant_parser(records: Any, original: Any) -> Any:
         return message
 
 
-FETCH_MIN_BYTES = 4 * 1024
-FETCH_MAX_WAIT_MS = 100
 
 
-def subscribe_batches(broker: KafkaBroker, consumer: BatchConsumer, topics: tuple[str, ...], *, max_records: int) -> None:
+def subscribe_batches(broker: KafkaBroker, consumer: BatchConsumer, topics: tuple[str, ...], *, max_records: int,
+                      fetch_min_bytes: int = 4 * 1024, fetch_max_wait_ms: int = 100) -> None:
     """One batch subscriber per service over all the topics it consumes; offsets are committed
     (msg.ack) only after `consumer.process` has committed the batch's effects.
 
@@ -102,8 +101,8 @@ def subscribe_batches(broker: KafkaBroker, consumer: BatchConsumer, topics: tupl
         # for every new record: at the evening's rate each consumer otherwise asks several hundred times a
         # second, and the broker's and client's per-request work outweighed the records. A shorter wait
         # costs more than it saves on a consumer with nothing to read (each is polled every wait).
-        fetch_min_bytes=FETCH_MIN_BYTES,
-        fetch_max_wait_ms=FETCH_MAX_WAIT_MS,
+        fetch_min_bytes=fetch_min_bytes,
+        fetch_max_wait_ms=fetch_max_wait_ms,
         title=f"{consumer.name}:consume",
     )
     async def on_events(body: Any, msg: KafkaMessage) -> None:

@@ -196,7 +196,9 @@ def create_app(
     consumer = BatchConsumer(rt.name, handlers, rt.uow_factory, rt.metrics,
                              duplicate_handlers=duplicate_handlers or {})
     if consumed:
-        subscribe_batches(broker, consumer, consumed, max_records=rt.settings.consumer_max_records)
+        subscribe_batches(broker, consumer, consumed, max_records=rt.settings.consumer_max_records,
+                          fetch_min_bytes=rt.settings.consumer_fetch_min_bytes,
+                          fetch_max_wait_ms=rt.settings.consumer_fetch_max_wait_ms)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
