@@ -4,7 +4,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from shared.contracts.schema import WRITE_HINT, check, write
+from shared.contracts.snapshots import WRITE_HINT, check, write
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -8,7 +8,7 @@ import pytest
 from shared.contracts import topics
 from shared.contracts.asyncapi import asyncapi_document, channel_id, message_id
 from shared.contracts.registry import EVENT_TYPES
-from shared.contracts.schema import ASYNCAPI_PATH, WRITE_HINT
+from shared.contracts.snapshots import ASYNCAPI_PATH, WRITE_HINT
 
 
 @pytest.fixture(scope="module")

@@ -9,14 +9,8 @@ from jsonschema import Draft202012Validator
 from shared.contracts import attendance, billing
 from shared.contracts.compat import breaking_changes
 from shared.contracts.registry import EVENT_TYPES, encode
-from shared.contracts.schema import (
-    SCHEMAS_DIR,
-    WRITE_HINT,
-    envelope_schema,
-    example_envelope,
-    expected_files,
-    snapshot_name,
-)
+from shared.contracts.schema import envelope_schema, example_envelope, snapshot_name
+from shared.contracts.snapshots import SCHEMAS_DIR, WRITE_HINT, expected_files
 
 ALL = sorted(EVENT_TYPES.values(), key=lambda c: (c.type_name, c.version))
 ids = lambda c: f"{c.type_name}.v{c.version}"  # noqa: E731

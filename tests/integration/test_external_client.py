@@ -12,7 +12,7 @@ import httpx
 import pytest
 from jsonschema import Draft202012Validator
 
-from shared.contracts.schema import SCHEMAS_DIR
+from shared.contracts.snapshots import SCHEMAS_DIR
 from shared.contracts.topics import ENROLLMENT_EVENTS
 from shared.local.platform import Platform
 from tests.tokens import mint
