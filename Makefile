@@ -7,12 +7,13 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cat requirements.lock pyproject.toml | md5sum | cut -c1-8)
 
-.PHONY: run test unit integration deps system-deps kafka-jars witness stop schemas check-schemas bench faults clean help
+.PHONY: run test lint unit integration deps system-deps kafka-jars witness stop schemas check-schemas bench faults clean help
 
 help:
 	@echo "make run    start Kafka, PostgreSQL and the five services, run a demo, leave it running (Ctrl-C stops)"
 	@echo "make test   run unit, contract and integration tests (real Kafka and PostgreSQL)"
 	@echo "make unit   only the fast tests (no broker)"
+	@echo "make lint   ruff: pyflakes, pycodestyle, isort, bugbear, pyupgrade (pyproject.toml [tool.ruff])"
 	@echo "make stop   stop a local Kafka and PostgreSQL left running"
 	@echo "make bench  the PickupSurge benchmark (STUDENTS=20000 by default; STUDENTS=557000 SCHOOLS=508 for the city)"
 	@echo "make faults the full fault drill: a school day through killed services, broker and database (FAULTS_ARGS=--help)"
@@ -22,6 +23,9 @@ run: deps
 
 test: deps
 	$(BIN)/python -m pytest
+
+lint: deps
+	$(BIN)/ruff check .
 
 unit: deps
 	$(BIN)/python -m pytest -m "not integration" tests/unit tests/contracts

@@ -19,6 +19,9 @@ from collections.abc import Callable
 from prometheus_client import CollectorRegistry
 
 from bench.ledger_append import drop_database
+from services.audit.db import AuditUoW, prepare_writer, writer_url
+from services.audit.handlers import DUPLICATE_HANDLERS, HANDLERS
+from services.audit.settings import Settings
 from shared.contracts.attendance import StudentCheckedIn, StudentCheckedOut
 from shared.contracts.enrollment import EnrollmentFiled
 from shared.contracts.envelope import Event, new_envelope
@@ -29,9 +32,6 @@ from shared.messaging import migrate
 from shared.messaging.consumer import BatchConsumer, RawRecord
 from shared.messaging.db import Database
 from shared.observability import KitMetrics
-from services.audit.db import AuditUoW, prepare_writer, writer_url
-from services.audit.handlers import DUPLICATE_HANDLERS, HANDLERS
-from services.audit.settings import Settings
 
 SCHOOLS = 508
 PROGRAMMES_PER_SCHOOL = 4

@@ -17,7 +17,7 @@ import resource
 import sys
 import time
 import uuid
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 
 CITY_STUDENTS = 557_000
 CITY_SCHOOLS = 508
@@ -66,7 +66,7 @@ async def seed(url: str, schema: str, args: argparse.Namespace, schools: list[st
     rnd = random.Random(args.seed)
     weekdays = [d for d in days_in(period_mask(args.period), args.period) if d.weekday() < 5]
     first = weekdays[0].replace(day=1)
-    filed = datetime(first.year, first.month, 1, tzinfo=timezone.utc) - (datetime(2000, 1, 2) - datetime(2000, 1, 1))
+    filed = datetime(first.year, first.month, 1, tzinfo=UTC) - (datetime(2000, 1, 2) - datetime(2000, 1, 1))
     conn = await asyncpg.connect(url, server_settings={"search_path": schema})
     try:
         await conn.copy_records_to_table("schools", records=[(s, f"dst-{i % 12:02d}") for i, s in enumerate(schools)])
@@ -128,7 +128,7 @@ async def seed(url: str, schema: str, args: argparse.Namespace, schools: list[st
         await conn.close()
 
 
-async def settle_all(db, schools: list[str], args: argparse.Namespace, trigger: str = "schedule") -> tuple[int, int, int]:  # noqa: ANN001
+async def settle_all(db, schools: list[str], args: argparse.Namespace, trigger: str = "schedule") -> tuple[int, int, int]:
     """The service's month-end over `schools`: `--workers` at a time, each school under its claim, so
     processes running this at once share the schools as billing's replicas do."""
     from services.billing.db import BillingUoW
@@ -137,7 +137,7 @@ async def settle_all(db, schools: list[str], args: argparse.Namespace, trigger: 
     from services.billing.handlers.settlement import settle_schools
 
     summaries = await settle_schools(lambda: BillingUoW(db, producer="billing"), schools=schools, period=args.period,
-                                     actor=Actor("bench", "platform"), now=datetime.now(timezone.utc),
+                                     actor=Actor("bench", "platform"), now=datetime.now(UTC),
                                      claim=month_end_claims(db.engine), trigger=trigger, workers=args.workers,
                                      chunk_size=args.chunk_size)
     return (sum(x.statements for x in summaries), sum(x.events for x in summaries),
@@ -178,7 +178,7 @@ def pool_size(args: argparse.Namespace) -> int:
     return 2 * max(1, args.workers) + 1  # per worker: its school's claim and its unit of work
 
 
-async def settle_everywhere(db, schools: list[str], args: argparse.Namespace, url: str) -> tuple[int, int, int]:  # noqa: ANN001
+async def settle_everywhere(db, schools: list[str], args: argparse.Namespace, url: str) -> tuple[int, int, int]:
     if args.processes <= 1:
         return await settle_all(db, schools, args)
     import multiprocessing
@@ -197,7 +197,6 @@ async def main_async(args: argparse.Namespace, url: str, name: str) -> None:
     import asyncpg
 
     from bench.procstats import spent
-
     from shared.messaging import migrate
     from shared.messaging.db import Database
 
@@ -249,13 +248,13 @@ async def setup_async(args: argparse.Namespace, url: str, name: str) -> None:
 
     from bench.pickup_surge import Surge, seed_events
     from bench.procstats import spent
+    from services.billing.db import BillingUoW
+    from services.billing.handlers import HANDLERS
     from shared.contracts.topics import ENROLLMENT_EVENTS
     from shared.messaging import migrate
     from shared.messaging.consumer import BatchConsumer, RawRecord
     from shared.messaging.db import Database
     from shared.observability import KitMetrics
-    from services.billing.db import BillingUoW
-    from services.billing.handlers import HANDLERS
 
     schools_n = args.schools or max(1, round(args.students * CITY_SCHOOLS / CITY_STUDENTS))
     surge = Surge(uuid.uuid4().hex[:6], args.students, schools_n)

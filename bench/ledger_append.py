@@ -19,13 +19,19 @@ import statistics
 import tempfile
 import time
 import uuid
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import asyncpg
 from prometheus_client import CollectorRegistry
 
 from bench.procstats import percentile
+from services.audit.db import AuditUoW, prepare_writer, writer_url
+from services.audit.handlers import DUPLICATE_HANDLERS, HANDLERS, publish_checkpoint
+from services.audit.handlers.proofs import consistency_bundle, export_lines, inclusion_proofs, receipt
+from services.audit.ledger.bundles import audit_export, verify_consistency_bundle, verify_receipt
+from services.audit.ledger.checkpoint import generate_signer, load_signer
+from services.audit.settings import Settings
 from shared.contracts.billing import FeeCharged
 from shared.contracts.envelope import new_envelope
 from shared.contracts.schema import example_payload
@@ -34,12 +40,6 @@ from shared.messaging import migrate
 from shared.messaging.consumer import BatchConsumer, RawRecord
 from shared.messaging.db import Database
 from shared.observability import KitMetrics
-from services.audit.db import AuditUoW, prepare_writer, writer_url
-from services.audit.handlers import DUPLICATE_HANDLERS, HANDLERS, publish_checkpoint
-from services.audit.handlers.proofs import consistency_bundle, export_lines, inclusion_proofs, receipt
-from services.audit.ledger.bundles import audit_export, verify_consistency_bundle, verify_receipt
-from services.audit.ledger.checkpoint import generate_signer, load_signer
-from services.audit.settings import Settings
 
 ORIGIN = "beilei.bench/audit-ledger"
 SCHOOLS = 508
@@ -94,7 +94,7 @@ async def run(args: argparse.Namespace) -> None:
     async def signer_loop() -> None:
         while True:
             async with uow() as unit:
-                cp = await publish_checkpoint(unit, signer, ORIGIN, datetime.now(timezone.utc))
+                cp = await publish_checkpoint(unit, signer, ORIGIN, datetime.now(UTC))
                 await unit.commit()
             if cp is not None:
                 signed.append((cp.tree_size, time.perf_counter()))
@@ -164,7 +164,7 @@ async def run(args: argparse.Namespace) -> None:
                 out.write(chunk)
         export_s = time.perf_counter() - t
 
-        def lines():  # noqa: ANN202
+        def lines():
             with path.open(encoding="utf-8") as f:
                 yield from f
 

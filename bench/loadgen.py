@@ -140,7 +140,7 @@ class Client:
         await self.close()
 
 
-async def open_loop(count: int, rate: float, fire) -> float:  # noqa: ANN001
+async def open_loop(count: int, rate: float, fire) -> float:
     """Call `fire(i)` (which must not block: it starts a task) for i in range(count) at `rate` per second,
     catching up at once when the loop falls behind; returns the monotonic start."""
     start = time.monotonic()

@@ -21,12 +21,15 @@ import statistics
 import tempfile
 import time
 import uuid
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import httpx
 from aiokafka import AIOKafkaProducer
 
+from bench.procstats import usage
+from services.notification.domain.templates import template
+from services.notification.settings import Settings
 from shared.contracts.attendance import StudentCheckedOut
 from shared.contracts.enrollment import EnrollmentFiled, GuardianRegistered
 from shared.contracts.envelope import new_envelope
@@ -36,9 +39,6 @@ from shared.local import infra
 from shared.local.platform import ServiceProcess
 from shared.privacy import Sealer, mask_phone
 from shared.settings import CommonSettings
-from services.notification.domain.templates import template
-from services.notification.settings import Settings
-from bench.procstats import usage
 from tests.fakes.aliyun_sms import AliyunBatchSmsFake
 from tests.fakes.server import ThreadServer
 from tests.integration.kafkatools import caught_up
@@ -98,7 +98,7 @@ async def check_outs(bootstrap: str, events: list[StudentCheckedOut], offered: f
     return stamped
 
 
-async def _wait(probe, timeout: float, what: str) -> None:  # noqa: ANN001
+async def _wait(probe, timeout: float, what: str) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         result = probe()
@@ -127,7 +127,7 @@ def city(n: int, tag: str) -> list:
             enrollment_id=f"enr-{tag}-{i}", application_id=f"app-{tag}-{i}", programme_id="prg-bench",
             school_id="sch-bench", district_id="dst-bench", student_id=student, student_name="小明",
             guardian_id=guardian, hardship=False, extended_care=False, filed_by="bench",
-            filed_by_role="district_officer", filed_at=datetime.now(timezone.utc)), producer="enrollment"))
+            filed_by_role="district_officer", filed_at=datetime.now(UTC)), producer="enrollment"))
     return seed
 
 
@@ -156,7 +156,7 @@ async def run_mode(label: str, n: int, run: str, kafka: str, svc: ServiceProcess
         setup = await seed_city(n, f"{run}-{label}", kafka, pid, fake, timeout)
 
         before = len(fake.delivered())
-        now = datetime.now(timezone.utc)
+        now = datetime.now(UTC)
         checkouts = []
         for i in range(n):
             event = StudentCheckedOut(student_id=f"stu-{run}-{label}-{i}", school_id="sch-bench", programme_id="prg-bench",
@@ -171,7 +171,7 @@ async def run_mode(label: str, n: int, run: str, kafka: str, svc: ServiceProcess
 
         async def read() -> None:  # when the consumer had recorded every check-out's message
             await _wait(lambda: caught_up(kafka, "notification", ATTENDANCE_EVENTS), timeout, "the check-outs read")
-            consumed.append((datetime.now(timezone.utc) - min(stamped.values())).total_seconds())
+            consumed.append((datetime.now(UTC) - min(stamped.values())).total_seconds())
 
         reading = asyncio.create_task(read())
         await _wait(lambda: len(fake.delivered()) - before >= n, timeout, f"{n} messages at the provider")
@@ -183,7 +183,8 @@ async def run_mode(label: str, n: int, run: str, kafka: str, svc: ServiceProcess
         first = min(stamped.values())
         last = max(a["at"] for a in accepted)
         span = (last - first).total_seconds()
-        return {"mode": label, "messages": len(accepted), "duplicates": duplicates, "consumed": consumed[0], "seconds": span, "per_second": len(accepted) / span,
+        return {"mode": label, "messages": len(accepted), "duplicates": duplicates, "consumed": consumed[0],
+                "seconds": span, "per_second": len(accepted) / span,
                 "p50": percentile(latencies, 0.50), "p99": percentile(latencies, 0.99), "max": max(latencies),
                 "mean": statistics.fmean(latencies), "cpu_per_1000": burst_cpu / len(accepted) * 1000,
                 **setup}
@@ -227,11 +228,11 @@ async def broadcast_city(n: int, pickups: int, run: str, kafka: str, svc: Servic
         before, cpu0 = len(fake.delivered()), usage(svc.proc.pid).cpu_s
         notice = {"scope": "city", "title": "暴雨停课", "body": "受暴雨影响，今日课后服务暂停，请家长尽快接孩子。",
                   "reason": "bench: city-wide emergency"}
-        started = datetime.now(timezone.utc)
+        started = datetime.now(UTC)
         async with httpx.AsyncClient(base_url=svc.url, timeout=30) as client:
             reply = await client.post("/v1/broadcasts", json=notice, headers=bearer("city-bench", "city"))
             assert reply.status_code == 201, reply.text
-        now = datetime.now(timezone.utc)
+        now = datetime.now(UTC)
         stamped = await check_outs(kafka, [
             StudentCheckedOut(student_id=f"stu-{tag}-{i}", school_id="sch-bench", programme_id="prg-bench",
                               session_date=date.today(), checked_out_at=now, handed_over_by="stf-1",

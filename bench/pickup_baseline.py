@@ -125,7 +125,7 @@ class Baseline:
         if self.pool is not None:
             await self.pool.close()
 
-    async def __call__(self, scope: dict, receive, send) -> None:  # noqa: ANN001
+    async def __call__(self, scope: dict, receive, send) -> None:
         if scope["type"] == "lifespan":
             while True:
                 message = await receive()
@@ -192,7 +192,7 @@ class Baseline:
             await self.consumer.commit()
 
 
-async def _reply(send, status: int, body: bytes) -> None:  # noqa: ANN001
+async def _reply(send, status: int, body: bytes) -> None:
     await send({"type": "http.response.start", "status": status,
                 "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
     await send({"type": "http.response.body", "body": body})

@@ -44,6 +44,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import json
 import logging
 import os
@@ -55,9 +56,8 @@ import time
 import uuid
 from collections import Counter
 from collections.abc import Iterable, Iterator
-import dataclasses
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta, timezone
 from itertools import islice
 from pathlib import Path
 
@@ -68,6 +68,7 @@ from bench import pickup_baseline
 from bench.loadgen import Client, HTTPError, cpu_seconds, open_loop
 from bench.procstats import kafka_pid, parent_of, percentile, snapshot, spent, tree_cpu, usage
 from bench.targets import evaluate, setup_verdict
+from services.attendance.domain.schedule import WEEKDAYS
 from shared.contracts.enrollment import EnrollmentFiled, GuardianRegistered, ProgrammePublished
 from shared.contracts.envelope import Event, new_envelope
 from shared.contracts.registry import encode
@@ -75,11 +76,11 @@ from shared.contracts.topics import ATTENDANCE_EVENTS, CONSUMES, ENROLLMENT_EVEN
 from shared.issuer import dev_issuer
 from shared.local import infra
 from shared.local.infra import free_port
-from shared.local.lag import ends as partition_ends, lag as behind
+from shared.local.lag import ends as partition_ends
+from shared.local.lag import lag as behind
 from shared.local.platform import SERVICES, Platform
 from shared.privacy import Sealer, mask_phone
 from shared.settings import CommonSettings
-from services.attendance.domain.schedule import WEEKDAYS
 
 LOCAL = timezone(timedelta(hours=8))  # Asia/Shanghai has no daylight saving time
 BATCH = 50  # records per POST: a school system's gate flushing every few seconds
@@ -178,7 +179,7 @@ async def produce(kafka: str, topic: str, records: Iterable[tuple[bytes, bytes]]
     return sent
 
 
-async def until(probe, timeout: float, what: str, every: float = 1.0, progress=None):  # noqa: ANN001, ANN201
+async def until(probe, timeout: float, what: str, every: float = 1.0, progress=None):
     """Wait for `probe()` to be truthy; on long waits print `progress()` every 15 s."""
     deadline = time.monotonic() + timeout
     shown = time.monotonic()
@@ -482,7 +483,7 @@ async def platform_run(args: argparse.Namespace, kafka: str, database: str, datn
         async def still() -> str:
             return "records still to consume: " + ", ".join(f"{k} {v:,}" for k, v in (await lag(kafka)).items())
 
-        async def both(*probes) -> str:  # noqa: ANN002
+        async def both(*probes) -> str:
             return "; ".join([await p() for p in probes])
 
         async def ready() -> bool:
@@ -573,7 +574,7 @@ async def _listening(port: int, proc: subprocess.Popen, timeout: float) -> None:
             return
         except OSError:
             if proc.poll() is not None or time.monotonic() > deadline:
-                raise SystemExit(f"the raw baseline did not start listening on {port} (exit code {proc.poll()})")
+                raise SystemExit(f"the raw baseline did not start listening on {port} (exit code {proc.poll()})") from None
             await asyncio.sleep(0.2)
 
 
@@ -644,7 +645,7 @@ async def baseline_run(args: argparse.Namespace, kafka: str, database: str, datn
     return out
 
 
-async def _at_least(count, n: int) -> bool:  # noqa: ANN001
+async def _at_least(count, n: int) -> bool:
     return await count() >= n
 
 
@@ -727,7 +728,7 @@ async def main(args: argparse.Namespace) -> int:
         result = {"rate": args.rate, "platform": platform, "baseline": baseline,
                   "loadavg_before": " ".join(f"{x:.2f}" for x in load_before),
                   "loadavg_after": " ".join(f"{x:.2f}" for x in os.getloadavg()),
-                  "cpus": os.cpu_count(), "at": datetime.now(timezone.utc).isoformat()}
+                  "cpus": os.cpu_count(), "at": datetime.now(UTC).isoformat()}
         result["targets"] = [v.as_dict() for v in evaluate(result)]
         print(table(result), flush=True)
         args.json.write_text(json.dumps(result, indent=2))

@@ -217,7 +217,7 @@ def bearer(authority: TokenVerifier, header: str) -> Principal:
         raise HTTPException(401, str(exc), headers={"WWW-Authenticate": 'Bearer error="invalid_token"'}) from exc
 
 
-def require(*roles: str):  # noqa: ANN201 - returns a FastAPI dependency
+def require(*roles: str):
     """Dependency factory: the caller must hold one of `roles`, else 403."""
     unknown = set(roles) - set(ROLES)
     if unknown:

@@ -5,8 +5,8 @@ import contextvars
 import json
 import logging
 import sys
-import uuid  # noqa: F401 - for the annotation of causing_event
-from datetime import datetime, timezone
+import uuid
+from datetime import UTC, datetime
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
@@ -14,7 +14,7 @@ from shared.privacy import redact
 
 correlation_id: contextvars.ContextVar[str | None] = contextvars.ContextVar("correlation_id", default=None)
 # The event being handled, so that what a handler publishes names it as its cause.
-causing_event: contextvars.ContextVar["uuid.UUID | None"] = contextvars.ContextVar("causing_event", default=None)
+causing_event: contextvars.ContextVar[uuid.UUID | None] = contextvars.ContextVar("causing_event", default=None)
 
 _STANDARD = set(logging.LogRecord("", 0, "", 0, "", (), None).__dict__) | {"message", "asctime", "taskName", "color_message"}
 
@@ -29,7 +29,7 @@ class JsonFormatter(logging.Formatter):
 
     def format(self, record: logging.LogRecord) -> str:
         entry = {
-            "ts": datetime.fromtimestamp(record.created, timezone.utc).isoformat(timespec="milliseconds"),
+            "ts": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
             "level": record.levelname.lower(),
             "service": self.service,
             "logger": record.name,

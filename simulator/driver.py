@@ -14,14 +14,14 @@ import zlib
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import httpx
 
-from shared.issuer import dev_issuer, register_client
 from shared.contracts.topics import ENROLLMENT_EVENTS
+from shared.issuer import dev_issuer, register_client
 from shared.local.lag import ends
 from simulator.broker import await_record
 from simulator.city import City, School, Student, staff_name
@@ -40,7 +40,7 @@ STORM = {"title": "暴雨停课通知", "body": "受暴雨影响，明日课后�
 def latest_school_day(now: datetime | None = None) -> date:
     """The simulated school day: today if its extended care is over (school-local), else yesterday.
     Attendance takes records only about the recent past and never from the future (R15)."""
-    local = (now or datetime.now(timezone.utc)).astimezone(LOCAL_TZ)
+    local = (now or datetime.now(UTC)).astimezone(LOCAL_TZ)
     h, m = (int(x) for x in CARE_UNTIL.split(":"))
     over = local.replace(hour=h, minute=m, second=0, microsecond=0) + timedelta(minutes=5)
     return local.date() if local >= over else local.date() - timedelta(days=1)
@@ -203,14 +203,14 @@ class Simulation:
                 self.say(f"  ✓ {name} ({time.monotonic() - started:.1f} s)")
         return self.report
 
-    async def _send(self, method: str, url: str, *, ok: tuple[int, ...] = (200, 201), **kw) -> httpx.Response:  # noqa: ANN003
+    async def _send(self, method: str, url: str, *, ok: tuple[int, ...] = (200, 201), **kw) -> httpx.Response:
         async with self._gate:
             reply = await self.client.request(method, url, **kw)
         if reply.status_code not in ok:
             raise RuntimeError(f"{method.upper()} {url} → HTTP {reply.status_code}: {reply.text[:300]}")
         return reply
 
-    async def _retry(self, what: str, attempt: Callable[[], "asyncio.Future[httpx.Response]"]) -> httpx.Response:
+    async def _retry(self, what: str, attempt: Callable[[], asyncio.Future[httpx.Response]]) -> httpx.Response:
         """For a step that needs an event another service has yet to consume (eventual consistency)."""
         deadline = time.monotonic() + self.wait_timeout
         while True:
@@ -266,7 +266,8 @@ class Simulation:
         if school is self.city.schools[0]:
             teachers = [*teachers, self.substitute(school)]
         return {
-            "school_id": school.school_id, "term": f"{self.day.year}-{'spring' if 2 <= self.day.month <= 7 else 'autumn'}", "name": f"{school.name}课后服务",
+            "school_id": school.school_id, "term": f"{self.day.year}-{'spring' if 2 <= self.day.month <= 7 else 'autumn'}",
+            "name": f"{school.name}课后服务",
             "served": "本校1-6年级有需要的学生", "delivery": "本校教师为主",
             "sessions": [{"weekdays": ["mon", "tue", "wed", "thu", "fri", "sat", "sun"],
                           "starts_at_local": SESSION[0], "ends_at_local": SESSION[1]}],
@@ -281,7 +282,7 @@ class Simulation:
             "insurance": {"liability_policy_no": f"PL-{school.school_id}", "accident_policy_no": f"GA-{school.school_id}",
                           "insurer": "人保", "valid_from": str(self.day - timedelta(days=60)),
                           "valid_until": str(today + timedelta(days=180))},
-            "applications_close_at": (datetime.now(timezone.utc) + timedelta(days=30)).isoformat(),
+            "applications_close_at": (datetime.now(UTC) + timedelta(days=30)).isoformat(),
         }
 
     async def publish_programmes(self) -> None:
@@ -606,7 +607,7 @@ class Simulation:
         prepay the month instead; the next run after the month ends settles it (SETTLEMENT_AUTO)."""
         b = self.urls.billing
         await self._caught_up("billing", "attendance.events")
-        now = datetime.now(timezone.utc)
+        now = datetime.now(UTC)
         for school in self.city.schools:
             dh, sh = self.district_h(school.district_id), self.school_h(school)
             reply = await self._send("post", f"{b}/v1/settlements", headers=dh, ok=(200, 409),

@@ -26,9 +26,9 @@ from services.attendance.domain import (
     submission_refusal,
 )
 from shared.auth import Principal, bearer, current_principal
+from shared.contracts.common import ActivityTier, CollectorName, Text, UtcDatetime
 from shared.messaging.runtime import Runtime
 from shared.observability import correlation_id
-from shared.contracts.common import ActivityTier, CollectorName, Text, UtcDatetime
 
 router = APIRouter(prefix="/v1", tags=["attendance"])
 
@@ -314,7 +314,7 @@ async def _body(receive: Receive, limit: int) -> bytes:
             return b"".join(chunks)
 
 
-def _handler_for(handlers: dict, exc: Exception):  # noqa: ANN202 - an exception handler or None
+def _handler_for(handlers: dict, exc: Exception):
     """The app's exception handler for this error (as the framework would pick it), if it has one."""
     for cls in type(exc).__mro__:
         if cls in handlers:

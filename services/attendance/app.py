@@ -10,8 +10,8 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 
 from fastapi import FastAPI
-from starlette.middleware import Middleware
 from prometheus_client import Counter, Gauge
+from starlette.middleware import Middleware
 
 from services.attendance import api
 from services.attendance.db import AttendanceUoW

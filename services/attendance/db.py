@@ -692,7 +692,8 @@ class AttendanceUoW(UnitOfWork):
             " join unnest(cast(:p as text[]), cast(:t as timestamptz[])) as s(programme_id, starts_at) on s.programme_id = r.programme_id"
             " left join attendance_days d on d.student_id = r.student_id and d.programme_id = r.programme_id and d.session_date = :d"
             " where (r.active or r.withdrawn_from > :d) and (r.filed_at is null or r.filed_at <= s.starts_at)"
-            " and (d.student_id is null or (d.checked_in_at is null and d.checked_out_at is null and not d.excused and d.absent_at is null))"
+            " and (d.student_id is null or (d.checked_in_at is null and d.checked_out_at is null and not d.excused"
+            " and d.absent_at is null))"
             " order by r.programme_id, r.student_id limit :n",
             {"p": progs, "t": instants, "d": day, "n": limit},
         )

@@ -15,7 +15,7 @@ class Settings(CommonSettings):
     ingest_max_body_bytes: int = Field(8 * 1024 * 1024, ge=1024, description="Largest HTTP batch body accepted, in "
                                        "bytes (413 beyond, before parsing).")
     ingest_linger_ms: float = Field(20.0, ge=0, le=1000, description="How long a group of HTTP batches waits for more "
-                                    "after its first, so one transaction serves several one-record POSTs: at the evening's 310 POSTs/s, 20 ms "
-                                    "took a third off attendance's CPU per check-out against 5 ms (PickupSurge).")
+                                    "after its first, so one transaction serves several one-record POSTs: at the evening's "
+                                    "310 POSTs/s, 20 ms took a third off attendance's CPU per check-out against 5 ms (PickupSurge).")
     ingest_max_age_days: int = Field(7, ge=0, description="Oldest session day a late record may still be about (R15).")
     ingest_future_tolerance_seconds: int = Field(300, ge=0, description="Clock skew allowed for records stamped ahead of us.")

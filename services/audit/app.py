@@ -9,8 +9,6 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from shared.messaging import migrate
-from shared.messaging.runtime import Runtime, build_runtime, create_app
 from services.audit import api
 from services.audit.db import AuditUoW, prepare_writer, writer_url
 from services.audit.handlers import DUPLICATE_HANDLERS, HANDLERS, CheckPolicy
@@ -18,6 +16,8 @@ from services.audit.settings import Settings
 from services.audit.signing import load_or_create_signer
 from services.audit.witnesses import Witness
 from services.audit.workers import LedgerWorkers
+from shared.messaging import migrate
+from shared.messaging.runtime import Runtime, build_runtime, create_app
 
 NAME = "audit"
 

@@ -7,19 +7,19 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Sequence
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import get_args
 
 from prometheus_client import CollectorRegistry, Counter, Gauge
 
-from shared.contracts.audit import AnomalyCheckV2
-from shared.messaging.runtime import Runtime
 from services.audit.db import AuditUoW
 from services.audit.handlers import CheckPolicy, publish_checkpoint, run_checks
 from services.audit.handlers.proofs import consistency_proof
 from services.audit.ledger.checkpoint import NoteSigner
 from services.audit.ledger.witness import with_cosignatures
 from services.audit.witnesses import Witness, collect
+from shared.contracts.audit import AnomalyCheckV2
+from shared.messaging.runtime import Runtime
 
 log = logging.getLogger(__name__)
 
@@ -65,7 +65,7 @@ class LedgerWorkers:
         self.cosigned_size = 0
         self._pending: tuple[int, dict[str, str]] = (0, {})
         self._cosigned_published_at: datetime | None = None
-        self._started = datetime.now(timezone.utc)
+        self._started = datetime.now(UTC)
         self.cosigned_age = Gauge("beilei_ledger_cosigned_checkpoint_age_seconds",
                                   "Seconds since the newest checkpoint cosigned by the witness quorum was signed "
                                   "(since start while none is).", registry=registry)
@@ -145,7 +145,7 @@ class LedgerWorkers:
         while True:
             try:
                 async with self.rt.uow_factory() as uow:
-                    more = await step(uow, datetime.now(timezone.utc))  # type: ignore[arg-type]
+                    more = await step(uow, datetime.now(UTC))  # type: ignore[arg-type]
                 backoff = interval
                 if more:
                     continue

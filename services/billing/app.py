@@ -6,18 +6,18 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from fastapi import FastAPI
 from prometheus_client import Counter
 
-from shared.messaging.runtime import Runtime, build_runtime, create_app
 from services.billing import api
 from services.billing.db import BillingUoW
 from services.billing.db.claims import month_end_claims
 from services.billing.handlers import HANDLERS
 from services.billing.handlers.settlement import settle_due_month
 from services.billing.settings import Settings
+from shared.messaging.runtime import Runtime, build_runtime, create_app
 
 NAME = "billing"
 log = logging.getLogger(__name__)
@@ -57,7 +57,7 @@ async def _month_end_schedule(rt: Runtime, settings: Settings, every_seconds: fl
     claim = month_end_claims(rt.db.engine)
     while True:
         try:
-            await settle_due_month(rt.uow_factory, now=datetime.now(timezone.utc), claim=claim,
+            await settle_due_month(rt.uow_factory, now=datetime.now(UTC), claim=claim,
                                    day_of_month=settings.settlement_day_of_month,
                                    hour_local=settings.settlement_hour_local, workers=settings.settlement_workers,
                                    chunk_size=settings.settlement_chunk_size, due_days=settings.payment_due_days)

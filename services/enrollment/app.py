@@ -3,12 +3,12 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from shared.messaging.runtime import Runtime, build_runtime, create_app
-from shared.privacy import Sealer
 from services.enrollment import api
 from services.enrollment.db import EnrollmentUoW
 from services.enrollment.handlers import HANDLERS, digest_key
 from services.enrollment.settings import Settings
+from shared.messaging.runtime import Runtime, build_runtime, create_app
+from shared.privacy import Sealer
 
 NAME = "enrollment"
 

@@ -84,7 +84,7 @@ def file_rows(path: Path) -> Iterable[tuple[int, object]]:
     raise FormatError(f"{path.name}: unknown format; use .csv, .json or .jsonl")
 
 
-def _streamed(path: Path, reader) -> Iterator[tuple[int, object]]:  # noqa: ANN001
+def _streamed(path: Path, reader) -> Iterator[tuple[int, object]]:
     with path.open(encoding="utf-8-sig", newline="") as stream:
         yield from reader(stream)
 
@@ -103,8 +103,8 @@ def files_in_order(paths: list[Path]) -> list[tuple[str, Path]]:
     return sorted(found, key=lambda kp: ORDER.index(kp[0]))
 
 
-def _progress_printer(stream: IO[str]):  # noqa: ANN202
-    def show(report) -> None:  # noqa: ANN001
+def _progress_printer(stream: IO[str]):
+    def show(report) -> None:
         stream.write(f"  {report.kind:<9} {report.received:>9,} rows  +{report.inserted:,} new  ~{report.updated:,} "
                      f"changed  ={report.unchanged:,} same  !{report.rejected:,} refused  "
                      f"{report.rows_per_second:>9,.0f} rows/s\n")
@@ -113,15 +113,15 @@ def _progress_printer(stream: IO[str]):  # noqa: ANN202
 
 
 async def run(paths: list[Path], *, role: str, subject: str, district_id: str | None, school_id: str | None,
-              errors_to: Path | None, quiet: bool = False, settings=None) -> list:  # noqa: ANN001
+              errors_to: Path | None, quiet: bool = False, settings=None) -> list:
     """Import files into the database of the settings (DATABASE_URL), migrating it first."""
-    from shared.messaging import migrate
-    from shared.messaging.db import Database
-    from shared.privacy import Sealer
     from services.enrollment.db import EnrollmentUoW
     from services.enrollment.domain import Actor
     from services.enrollment.handlers import digest_key, import_records
     from services.enrollment.settings import Settings
+    from shared.messaging import migrate
+    from shared.messaging.db import Database
+    from shared.privacy import Sealer
 
     settings = settings or Settings()
     schema = settings.database_schema or "enrollment"

@@ -4,17 +4,17 @@ from __future__ import annotations
 
 import html
 import re
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse
 from pydantic import BaseModel, Field, field_validator
 
+from services.notification.db import ContactRow, PreferenceRow
 from shared.auth import Principal, bearer, current_principal, require
 from shared.messaging.http import RequestBody
 from shared.privacy import mask_phone
-from services.notification.db import ContactRow, PreferenceRow
 
 router = APIRouter(tags=["notification"])
 # The message log holds children's names, pickup times, who collected them and payments (R22, R27): it is
@@ -145,7 +145,7 @@ async def put_preferences(recipient_id: str, body: PreferencesIn, request: Reque
     row = PreferenceRow(recipient_id=recipient_id, channels=body.channels,
                         quiet_start=body.quiet_hours.start if body.quiet_hours else None,
                         quiet_end=body.quiet_hours.end if body.quiet_hours else None, locale=body.locale,
-                        updated_at=datetime.now(timezone.utc))
+                        updated_at=datetime.now(UTC))
     async with request.app.state.runtime.uow_factory() as uow:
         await uow.save_preferences(row)
         await uow.commit()

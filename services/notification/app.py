@@ -7,8 +7,6 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from shared.messaging.runtime import Runtime, build_runtime, create_app
-from shared.privacy import Sealer
 from services.notification import api, broadcast, broadcast_api
 from services.notification.channels import aliyun, jpush, tencent
 from services.notification.channels.base import Channel
@@ -18,6 +16,8 @@ from services.notification.domain.policy import Preferences, Retry
 from services.notification.handlers import HANDLERS, parse_hhmm
 from services.notification.sender import NotificationMetrics, Sender, SenderConfig
 from services.notification.settings import Settings
+from shared.messaging.runtime import Runtime, build_runtime, create_app
+from shared.privacy import Sealer
 
 NAME = "notification"
 

@@ -10,20 +10,20 @@ import logging
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Literal
 
 from sqlalchemy import Column, DateTime, Integer, Text, UniqueConstraint, text
 from sqlalchemy.dialects.postgresql import UUID
 from sqlmodel import Field
 
-from shared.auth import Principal
-from shared.contracts.notification import EmergencyBroadcastIssued, NotificationFailedV2
-from shared.messaging.consumer import Item, batch_handler, is_batch_handler
 from services.notification.db import Found, Intent, NotificationTable, NotificationUoW
 from services.notification.domain.policy import DEFAULT_PREFERENCES, Preferences, intake
 from services.notification.domain.templates import render
 from services.notification.handlers import NAMESPACE, REFUSED, out_id, preferences_of, recipient_of
+from shared.auth import Principal
+from shared.contracts.notification import EmergencyBroadcastIssued, NotificationFailedV2
+from shared.messaging.consumer import Item, batch_handler, is_batch_handler
 
 log = logging.getLogger(__name__)
 
@@ -125,7 +125,7 @@ async def issue(uow: NotificationUoW, principal: Principal, notice: Notice, key:
     """Record the broadcast and publish EmergencyBroadcastIssued in one transaction; a retried request
     (same caller, same key) finds the broadcast it made and records nothing. Returns (row, created)."""
     bid = broadcast_id or uuid.uuid5(NAMESPACE, f"broadcast/{principal.subject}/{key}")
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     values = dict(broadcast_id=bid, idempotency_key=key, scope=notice.scope, scope_id=notice.scope_id,
                   title=notice.title, body=notice.body, reason=notice.reason, issued_by=principal.subject,
                   issued_by_role=ISSUER_ROLES[principal.role], issuer_school_id=principal.school_id,
@@ -201,7 +201,7 @@ async def fan_out_chunk(uow: NotificationUoW, broadcast_id: uuid.UUID, size: int
     found = await uow.recipients(
         f"c.recipient_id in (select c.recipient_id from contacts c where {where} and c.recipient_id > :cursor"
         f" order by c.recipient_id limit :size)", {**params, "cursor": row.cursor or "", "size": size})
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     msgs = messages_for(uow, row, found, now)
     new = await uow.add_messages(msgs)
     for msg in msgs:

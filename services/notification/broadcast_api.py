@@ -9,11 +9,11 @@ from typing import Literal
 from fastapi import APIRouter, Depends, Header, HTTPException, Query, Request, Response
 from pydantic import BaseModel, Field, model_validator
 
+from services.notification import broadcast
+from services.notification.broadcast import BroadcastRow, KeyReused, NotAllowed, Notice
 from shared.auth import Principal, current_principal
 from shared.messaging.http import RequestBody
 from shared.observability import correlation_id
-from services.notification import broadcast
-from services.notification.broadcast import BroadcastRow, KeyReused, NotAllowed, Notice
 
 router = APIRouter(tags=["notification"])
 

@@ -14,8 +14,8 @@ from sqlalchemy.dialects.postgresql import ARRAY, JSONB, UUID
 from sqlalchemy.orm import registry
 from sqlmodel import Field, SQLModel, select
 
-from shared.messaging.uow import UnitOfWork
 from services.notification.domain.policy import StaffMember
+from shared.messaging.uow import UnitOfWork
 
 
 class NotificationTable(SQLModel, registry=registry()):
@@ -282,7 +282,7 @@ _MESSAGE_COLUMNS = ("event_id", "out_id", "recipient_id", "recipient_role", "kin
 Found = list[tuple["Contact", "PreferenceRow | None"]]
 
 
-def _preference(r) -> PreferenceRow | None:  # noqa: ANN001 - a result row with the p_* columns
+def _preference(r) -> PreferenceRow | None:
     if r.p_id is None:
         return None
     return PreferenceRow.model_construct(recipient_id=r.p_id, channels=r.channels, quiet_start=r.quiet_start,

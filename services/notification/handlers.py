@@ -8,29 +8,54 @@ import hashlib
 import logging
 import uuid
 from collections.abc import Callable, Sequence
+from datetime import UTC, datetime, time
 from typing import Any
-from datetime import datetime, time, timezone
 
-from shared.contracts.audit import AnomalyDetected
+from services.notification.db import Contact, Intent, Known, NewContact, NotificationUoW, PreferenceRow, Waiting
+from services.notification.domain.policy import (
+    DEFAULT_PREFERENCES,
+    SHANGHAI,
+    Duty,
+    Intake,
+    Preferences,
+    Recipient,
+    actor_role,
+    addressed_as,
+    intake,
+    is_urgent,
+    responsible,
+)
+from services.notification.domain.templates import (
+    day,
+    page_for_people,
+    period,
+    portal_page,
+    render,
+    teacher,
+    template,
+    yuan,
+)
 from shared.contracts.attendance import (
-    ExtendedCareEscalated, ExtendedCareStarted, StudentAbsent, StudentCheckedIn, StudentCheckedOut,
+    ExtendedCareEscalated,
+    ExtendedCareStarted,
+    StudentAbsent,
+    StudentCheckedIn,
+    StudentCheckedOut,
     UnauthorisedPickupRefused,
 )
+from shared.contracts.audit import AnomalyDetected
 from shared.contracts.billing import DisclosurePublished
 from shared.contracts.enrollment import (
-    ApplicationSubmitted, EnrollmentFiled, GuardianRegistered, ProgrammePublished, StaffAdmissionChanged, StaffRegistered,
+    ApplicationSubmitted,
+    EnrollmentFiled,
+    GuardianRegistered,
+    ProgrammePublished,
+    StaffAdmissionChanged,
+    StaffRegistered,
 )
 from shared.contracts.envelope import Envelope
 from shared.contracts.notification import NotificationFailed
 from shared.messaging.consumer import Item, batch_handler
-from services.notification.db import Contact, Intent, Known, NewContact, NotificationUoW, PreferenceRow, Waiting
-from services.notification.domain.policy import (
-    DEFAULT_PREFERENCES, SHANGHAI, Duty, Intake, Preferences, Recipient, actor_role, addressed_as, intake, is_urgent,
-    responsible,
-)
-from services.notification.domain.templates import (
-    day, page_for_people, period, portal_page, render, teacher, template, yuan,
-)
 
 log = logging.getLogger(__name__)
 
@@ -107,7 +132,7 @@ def _refusal(uow: NotificationUoW, msg: Intent) -> None:
             error_code="no_consent" if no_consent else "no_contact",
             error="the recipient has not consented to messages" if no_consent else "no phone number or app on file",
             attempts=1, final=True, attempted_by="notification", attempted_by_role="platform",
-            failed_at=datetime.now(timezone.utc),
+            failed_at=datetime.now(UTC),
         ),
         correlation_id=msg.correlation_id, causation_id=msg.event_id,
         event_id=uuid.uuid5(NAMESPACE, f"{msg.out_id}:refused"),
@@ -123,7 +148,7 @@ def intents(uow: NotificationUoW, envelope: Envelope, *, found: Found, template_
     kind = template(template_name).kind
     urgent = is_urgent(kind, severity=severity)
     defaults: Preferences = getattr(uow, "default_preferences", DEFAULT_PREFERENCES)
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     rows: list[Intent] = []
     for contact, pref in [*found, *((None, None) for _ in missing)]:
         recipient_id = contact.recipient_id if contact else missing[len(rows) - len(found)]
@@ -159,7 +184,7 @@ async def release_waiting(uow: NotificationUoW, contacts: dict[str, NewContact])
     if not waiting:
         return
     defaults: Preferences = getattr(uow, "default_preferences", DEFAULT_PREFERENCES)
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     for item in waiting:
         msg = item.msg
         contact = contact_of(contacts[msg.recipient_id])
@@ -434,7 +459,8 @@ async def notify_guardians(uow: NotificationUoW, items: Sequence[Item]) -> None:
 def _programme(event: ProgrammePublished, known: Known, portal: str | None) -> tuple[str, dict]:
     """R4, R7, R23: the programme and its fee standard reach the families of the school; the link goes to the
     school's page on the portal when there is one."""
-    params = {"school": event.school_name or school_name(known, event.school_id), "programme": event.name, "fee": yuan(event.fee_per_session_fen),
+    params = {"school": event.school_name or school_name(known, event.school_id), "programme": event.name,
+              "fee": yuan(event.fee_per_session_fen),
               "extended_fee": yuan(event.extended_care_fee_per_session_fen)}
     url = portal_page(portal, f"/s/{event.school_id}") or page_for_people(event.disclosure_url)
     if not url:  # issue 16: a notice ending in "详情：-", or opening an API's JSON, tells a parent nothing
@@ -450,7 +476,8 @@ def _finances(event: DisclosurePublished, known: Known, portal: str | None) -> t
     params = {"school": school_name(known, event.school_id), "start": day(event.period_start), "end": day(event.period_end),
               "income": yuan(event.fee_income_fen), "subsidy": yuan(event.subsidy_income_fen), "spent": yuan(spent),
               "balance": yuan(event.balance_fen)}
-    url = portal_page(portal, f"/d/{event.disclosure_id}") or page_for_people(event.url)  # billing's own /v1/disclosures answers JSON, not a page for people
+    # billing's own /v1/disclosures answers JSON, not a page for people
+    url = portal_page(portal, f"/d/{event.disclosure_id}") or page_for_people(event.url)
     return ("finance_disclosure", {**params, "url": url}) if url else ("finance_disclosure_no_link", params)
 
 

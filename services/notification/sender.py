@@ -13,20 +13,24 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
 
-from shared.contracts.notification import (
-    KINDS_V1, NotificationFailed, NotificationFailedV2, NotificationSent, NotificationSentV2,
-)
-from shared.privacy import Sealer
 from services.notification.channels.base import Channel, Outgoing, Result, failure
 from services.notification.db import Claimed, SenderUoW
 from services.notification.domain.policy import SHANGHAI, Decision, Retry, actor_role, addressed_as, decide
 from services.notification.domain.ratelimit import under_daily_limit
 from services.notification.domain.templates import values
 from services.notification.handlers import NAMESPACE
+from shared.contracts.notification import (
+    KINDS_V1,
+    NotificationFailed,
+    NotificationFailedV2,
+    NotificationSent,
+    NotificationSentV2,
+)
+from shared.privacy import Sealer
 
 log = logging.getLogger(__name__)
 
@@ -201,7 +205,7 @@ class Sender:
         except (ValueError, KeyError) as exc:
             return _Job(row, channel, None, failure("rejected", "other", f"cannot prepare the message: {exc}"))
         outgoing = Outgoing(row.id, row.out_id, row.channel, row.kind, row.template, row.locale, fields, row.body or "",
-                            address, row.to_masked or "", row.claimed_at or datetime.now(timezone.utc), row.push_cid,
+                            address, row.to_masked or "", row.claimed_at or datetime.now(UTC), row.push_cid,
                             row.in_doubt)
         return _Job(row, channel, outgoing)
 
@@ -249,7 +253,7 @@ class Sender:
         return results
 
     async def _mark(self, token: uuid.UUID, jobs: list[_Job], today: date) -> None:
-        now = datetime.now(timezone.utc)
+        now = datetime.now(UTC)
         updates, plans = [], {}
         for job in jobs:
             row, result = job.row, job.result

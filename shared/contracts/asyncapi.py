@@ -39,7 +39,8 @@ DEAD_LETTER_SCHEMA: dict[str, Any] = {
     "(docs/security.md, section 6). Every text here is masked likewise.",
     "properties": {
         "reason": {"type": "string", "description": "Human-readable reason, e.g. a ContractError message."},
-        "kind": {"type": "string", "description": "Kind of failure: contract:<code> (undecodable; code as in ContractError), rejected (a handler said it can never be processed) or failed (a handler kept failing)."},
+        "kind": {"type": "string", "description": "Kind of failure: contract:<code> (undecodable; code as in ContractError), "
+                 "rejected (a handler said it can never be processed) or failed (a handler kept failing)."},
         "consumer": {"type": "string", "description": "Consumer group (service) that gave up."},
         "topic": {"type": "string", "description": "Topic the record was read from."},
         "partition": {"type": "integer", "description": "Its partition."},

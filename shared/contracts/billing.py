@@ -43,7 +43,7 @@ class Posting(Part):
         return self
 
 
-def _postings(*example: tuple[str, str, int]):  # noqa: ANN202 - a pydantic FieldInfo
+def _postings(*example: tuple[str, str, int]):
     return Field(
         default_factory=list,
         description="Balanced double-entry postings of this event in the school's books (R24, R25); "

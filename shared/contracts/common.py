@@ -1,7 +1,7 @@
 """Vocabulary shared by several event modules (roles, activity tiers, UTC times); publishes nothing itself."""
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Annotated, Literal
 
 from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
@@ -11,7 +11,7 @@ from shared.privacy import contains_personal_number, redact
 
 def _to_utc(value: datetime) -> datetime:
     try:
-        return value.astimezone(timezone.utc)
+        return value.astimezone(UTC)
     except OverflowError:  # e.g. 9999-12-31T23:59:59-14:00 is in year 10000 in UTC: a bad value, not a crash
         raise ValueError("the instant is outside the years 1-9999 once converted to UTC") from None
 

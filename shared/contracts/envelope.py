@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any, ClassVar
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
@@ -60,7 +60,7 @@ def new_envelope(
         event_id=eid,
         type=event.type_name,
         version=event.version,
-        occurred_at=occurred_at or datetime.now(timezone.utc),
+        occurred_at=occurred_at or datetime.now(UTC),
         producer=producer,
         correlation_id=correlation_id or str(eid),
         causation_id=causation_id,

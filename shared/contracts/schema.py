@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import inspect
 import uuid
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from shared.contracts import topics
@@ -85,6 +85,6 @@ def example_envelope(cls: type[Event]) -> Envelope:
         example_event(cls),
         producer=producer_of(cls),
         correlation_id=f"req-{event_id.hex[:12]}",
-        occurred_at=datetime(2025, 9, 12, 9, 42, tzinfo=timezone.utc),
+        occurred_at=datetime(2025, 9, 12, 9, 42, tzinfo=UTC),
         event_id=event_id,
     )

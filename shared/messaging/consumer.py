@@ -15,7 +15,7 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 import asyncpg
@@ -88,7 +88,7 @@ class RawRecord:
     timestamp_ms: int | None = None
 
     @classmethod
-    def from_consumer_record(cls, record) -> "RawRecord":  # noqa: ANN001 - aiokafka ConsumerRecord
+    def from_consumer_record(cls, record) -> RawRecord:
         # A Kafka header may carry a null value; the kit sees it as empty bytes.
         headers = tuple((k, v if v is not None else b"") for k, v in (record.headers or ()))
         timestamp = record.timestamp if isinstance(record.timestamp, int) and record.timestamp >= 0 else None
@@ -223,7 +223,7 @@ def dlq_record(record: RawRecord, *, consumer: str, kind: str, reason: str,
             _text(k, 200): _text(withhold_credential(k, v.decode("utf-8", "replace")), _HEADER_VALUE_LIMIT)
             for k, v in record.headers[:_HEADERS_LIMIT]
         },
-        "failed_at": datetime.now(timezone.utc).isoformat(),
+        "failed_at": datetime.now(UTC).isoformat(),
     }
     return json.dumps(body, ensure_ascii=False).encode()
 
@@ -443,7 +443,7 @@ class BatchConsumer:
         """Sleep, but wake at once when the service stops."""
         try:
             await asyncio.wait_for(self._stop_event.wait(), seconds)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             pass
 
     def _set_stuck(self) -> None:

@@ -459,8 +459,8 @@ _ALWAYS = {
 
 def install_input_guards(app: FastAPI, max_body_bytes: int = DEFAULT_MAX_BODY_BYTES) -> None:
     """Every route of `app` answers hostile input 4xx with a reason (see InputGuardMiddleware) that echoes
-    no phone or ID number (RedactionMiddleware), and its OpenAPI documents the errors routes answer. Call before CorrelationMiddleware is added, so refusals
-    carry the correlation id too."""
+    no phone or ID number (RedactionMiddleware), and its OpenAPI documents the errors routes answer. Call before
+    CorrelationMiddleware is added, so refusals carry the correlation id too."""
     app.add_exception_handler(RecursionError, too_deep_handler)
     app.add_middleware(InputGuardMiddleware, max_body_bytes=max_body_bytes)
     app.add_middleware(RedactionMiddleware)  # around the guard, so its refusals are masked too

@@ -30,7 +30,7 @@ def run_env() -> None:
     cfg = context.config
     url, schema = cfg.attributes["url"], cfg.attributes["schema"]
 
-    def do_run(connection) -> None:  # noqa: ANN001 - alembic hands a sync connection
+    def do_run(connection) -> None:
         context.configure(connection=connection, version_table_schema=schema, target_metadata=None)
         with context.begin_transaction():
             context.run_migrations()

@@ -111,7 +111,7 @@ class OutboxRelay:
         if self._task:
             try:
                 await asyncio.wait_for(self._task, drain_seconds)
-            except (asyncio.TimeoutError, asyncio.CancelledError):
+            except (TimeoutError, asyncio.CancelledError):
                 self._task.cancel()
 
     async def _run(self) -> None:
@@ -128,7 +128,7 @@ class OutboxRelay:
                 log.exception("outbox relay failed; retrying", extra={"retry_in_s": backoff})
                 try:
                     await asyncio.wait_for(self._stopping.wait(), backoff)
-                except asyncio.TimeoutError:
+                except TimeoutError:
                     pass
                 backoff = min(backoff * 2, 10.0)
 
@@ -179,7 +179,7 @@ class OutboxRelay:
             self._wake.clear()
             try:
                 await asyncio.wait_for(self._wake.wait(), self.poll_seconds)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 pass
 
     async def publish_once(self, producer: AIOKafkaProducer) -> int:
@@ -240,7 +240,7 @@ class OutboxRelay:
         return refused
 
     @staticmethod
-    async def _send_one(producer: AIOKafkaProducer, row: Any) -> "asyncio.Future":
+    async def _send_one(producer: AIOKafkaProducer, row: Any) -> asyncio.Future:
         headers = [(k, str(v).encode()) for k, v in (row.headers or {}).items()]
         return await producer.send(
             row.topic,

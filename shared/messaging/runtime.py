@@ -21,8 +21,7 @@ from shared.contracts import topics as T
 from shared.messaging import migrate
 from shared.messaging.consumer import BatchConsumer, Handler
 from shared.messaging.db import Database
-from shared.messaging.http import (CorrelationMiddleware, install_database_unavailable, install_input_guards,
-                                   install_rate_limits)
+from shared.messaging.http import CorrelationMiddleware, install_database_unavailable, install_input_guards, install_rate_limits
 from shared.messaging.kafka import client_options, client_security, ensure_topics, make_broker, subscribe_batches
 from shared.messaging.relay import OutboxRelay
 from shared.messaging.uow import UnitOfWork

@@ -36,7 +36,7 @@ class InboxRow(SQLModel, table=True):
     )
 
 
-def create_kit_tables(op) -> None:  # noqa: ANN001 - alembic's op proxy
+def create_kit_tables(op) -> None:
     """Called from each service's first migration, so every schema has the same kit tables."""
     import sqlalchemy as sa
 

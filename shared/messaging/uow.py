@@ -20,7 +20,6 @@ from shared.messaging.tables import OutboxRow
 from shared.observability import causing_event
 from shared.observability import correlation_id as current_correlation
 
-
 # The inbox and outbox statements of the asyncpg path; parameters cast, as asyncpg takes types from the SQL.
 _CLAIM = ("insert into inbox (consumer, event_id) select $1::text, unnest($2::uuid[]) "
           "on conflict do nothing returning event_id")

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -53,7 +53,7 @@ def test_times_with_a_china_offset_are_normalised_to_utc() -> None:
 
     _, event = decode(raw(data))
 
-    assert event.checked_out_at == datetime(2025, 9, 12, 9, 42, tzinfo=timezone.utc)
+    assert event.checked_out_at == datetime(2025, 9, 12, 9, 42, tzinfo=UTC)
     assert event.checked_out_at.utcoffset() == timedelta(0)
 
 

@@ -15,7 +15,8 @@ from shared.contracts.registry import EVENT_TYPES, MODULES
 from shared.contracts.schema import envelope_schema, example_payload
 
 ALL = sorted(EVENT_TYPES.values(), key=lambda c: (c.type_name, c.version))
-ids = lambda c: f"{c.type_name}.v{c.version}"  # noqa: E731
+def ids(c) -> str:
+    return f"{c.type_name}.v{c.version}"
 PRODUCER_TOPIC = {
     enrollment: topics.ENROLLMENT_EVENTS,
     attendance: topics.ATTENDANCE_EVENTS,

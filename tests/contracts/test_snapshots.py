@@ -13,7 +13,8 @@ from shared.contracts.schema import envelope_schema, example_envelope, snapshot_
 from shared.contracts.snapshots import SCHEMAS_DIR, WRITE_HINT, expected_files
 
 ALL = sorted(EVENT_TYPES.values(), key=lambda c: (c.type_name, c.version))
-ids = lambda c: f"{c.type_name}.v{c.version}"  # noqa: E731
+def ids(c) -> str:
+    return f"{c.type_name}.v{c.version}"
 
 
 def committed(cls) -> dict:

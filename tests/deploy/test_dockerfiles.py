@@ -37,7 +37,7 @@ def instructions(path: Path) -> list[tuple[str, str]]:
             continue
         joined.append(pending + line)
         pending = ""
-    return [(l.split(None, 1)[0].upper(), l.split(None, 1)[1].strip() if " " in l.strip() else "") for l in joined]
+    return [(line.split(None, 1)[0].upper(), line.split(None, 1)[1].strip() if " " in line.strip() else "") for line in joined]
 
 
 def final_stage(steps: list[tuple[str, str]]) -> list[tuple[str, str]]:
@@ -77,7 +77,7 @@ def ignored(rel: str, patterns: list[str]) -> bool:
 
 def build_context(service: str) -> list[str]:
     ignore_file = Path(f"{dockerfile(service)}.dockerignore")
-    patterns = [l.strip() for l in ignore_file.read_text().splitlines() if l.strip() and not l.startswith("#")]
+    patterns = [line.strip() for line in ignore_file.read_text().splitlines() if line.strip() and not line.startswith("#")]
     files = []
     for root, dirs, names in os.walk(REPO):
         dirs[:] = [d for d in dirs if d not in NEVER_IN_CONTEXT]

@@ -231,7 +231,7 @@ def test_clients_reach_kafka_only_over_tls_with_a_user(rendered: Rendered) -> No
         assert listener["tls"] is True, listener["name"]
         assert listener["authentication"]["type"] == "scram-sha-512", listener["name"]
     bootstrap = {resolved_env(rendered, main_container(d))["KAFKA_BOOTSTRAP_SERVERS"] for d in deployments(rendered).values()}
-    tls_port = {l["port"] for l in kafka["spec"]["kafka"]["listeners"] if l["type"] == "internal"}
+    tls_port = {listener["port"] for listener in kafka["spec"]["kafka"]["listeners"] if listener["type"] == "internal"}
     assert bootstrap == {f"{kafka['metadata']['name']}-kafka-bootstrap:{port}" for port in tls_port}
 
 
@@ -331,7 +331,7 @@ def test_each_database_accepts_only_its_own_service(rendered: Rendered) -> None:
 
 def test_the_kafka_listener_admits_the_service_pods(rendered: Rendered) -> None:
     [kafka] = rendered.of("Kafka")
-    [internal] = [l for l in kafka["spec"]["kafka"]["listeners"] if l["type"] == "internal"]
+    [internal] = [listener for listener in kafka["spec"]["kafka"]["listeners"] if listener["type"] == "internal"]
     peer_selectors = [p["podSelector"] for p in internal["networkPolicyPeers"] if "podSelector" in p]
     for name, deployment in deployments(rendered).items():
         labels = deployment["spec"]["template"]["metadata"]["labels"]

@@ -16,7 +16,7 @@ import threading
 import time
 import uuid
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 from urllib.parse import parse_qsl, quote
 
 from starlette.applications import Starlette
@@ -98,10 +98,10 @@ class AliyunSmsFake:
         if params["SignatureMethod"] != "HMAC-SHA1" or params["SignatureVersion"] != "1.0":
             return self._error("InvalidSignatureMethod", "Specified signature method is not supported.", 400)
         try:
-            stamp = datetime.strptime(params["Timestamp"], "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=timezone.utc)
+            stamp = datetime.strptime(params["Timestamp"], "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
         except ValueError:
             return self._error("InvalidTimeStamp.Format", "Specified time stamp or date value is not well formatted.", 400)
-        if abs((datetime.now(timezone.utc) - stamp).total_seconds()) > 15 * 60:
+        if abs((datetime.now(UTC) - stamp).total_seconds()) > 15 * 60:
             return self._error("InvalidTimeStamp.Expired", "Specified time stamp or date value is expired.", 400)
         canonical = "&".join(f"{_pe(k)}={_pe(v)}" for k, v in sorted(params.items()) if k != "Signature")
         string_to_sign = f"{method}&{_pe('/')}&{_pe(canonical)}"
@@ -142,7 +142,7 @@ class AliyunSmsFake:
                 return self._error("isv.BUSINESS_LIMIT_CONTROL", f"触发天级流控Permits:{self.daily_limit_per_number}")
             biz_id = f"{random.randrange(10**14, 10**15)}^0"
             self.accepted.append({"phone": number, "template": p["TemplateCode"], "params": given,
-                                  "out_id": p.get("OutId"), "biz_id": biz_id, "at": datetime.now(timezone.utc)})
+                                  "out_id": p.get("OutId"), "biz_id": biz_id, "at": datetime.now(UTC)})
         if self.latency:
             with self._lock:
                 self.answering += 1
@@ -216,7 +216,7 @@ class AliyunBatchSmsFake(AliyunSmsFake):
             return self._error("isv.SMS_TEMPLATE_ILLEGAL", "该账号下找不到对应模板")
         if any(not isinstance(g, dict) or any(v not in g for v in variables) for g in given):
             return self._error("isv.TEMPLATE_MISSING_PARAMETERS", "模板变量缺少对应参数值")
-        now = datetime.now(timezone.utc)
+        now = datetime.now(UTC)
         day = now.astimezone(CHINA).strftime("%Y%m%d")
         with self._lock:
             if self.scripted:

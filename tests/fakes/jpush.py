@@ -10,7 +10,7 @@ import threading
 import time
 import uuid
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -93,7 +93,7 @@ class JPushFake:
             result = {"sendno": str(body.get("options", {}).get("sendno", 0)), "msg_id": str(random.randrange(10**17, 10**18))}
             self.pushed.append({"registration_ids": ids, "alert": alert, "cid": cid, "msg_id": result["msg_id"],
                                 "extras": body["notification"].get("android", {}).get("extras", {}),
-                                "at": datetime.now(timezone.utc)})
+                                "at": datetime.now(UTC)})
             if cid is not None:
                 self._cids[cid] = result
         if self.latency:

@@ -12,7 +12,7 @@ from shared.local.infra import free_port
 class ThreadServer:
     """`with ThreadServer(app) as url:` serves `app` at url until the block ends."""
 
-    def __init__(self, app, port: int | None = None) -> None:  # noqa: ANN001 - any ASGI app
+    def __init__(self, app, port: int | None = None) -> None:
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=self.port, log_config=None,

@@ -13,7 +13,7 @@ import threading
 import time
 import uuid
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -86,7 +86,7 @@ class TencentSmsFake:
             return self._error("AuthFailure.InvalidAuthorization", "X-TC-Timestamp is missing.")
         if abs(time.time() - stamp) > 300:
             return self._error("AuthFailure.SignatureExpire", "The signature has expired.")
-        if day != datetime.fromtimestamp(stamp, timezone.utc).strftime("%Y-%m-%d") or service != "sms":
+        if day != datetime.fromtimestamp(stamp, UTC).strftime("%Y-%m-%d") or service != "sms":
             return self._error("AuthFailure.InvalidAuthorization", "The credential scope is wrong.")
         names = signed_headers.split(";")
         if "content-type" not in names or "host" not in names:
@@ -127,7 +127,7 @@ class TencentSmsFake:
                     serial = f"{random.randrange(10**6, 10**7)}:{uuid.uuid4().hex[:24]}"
                     self.accepted.append({"phone": national, "template": str(p["TemplateId"]),
                                           "params": list(p["TemplateParamSet"]), "session": p.get("SessionContext"),
-                                          "serial": serial, "at": datetime.now(timezone.utc)})
+                                          "serial": serial, "at": datetime.now(UTC)})
             statuses.append({"SerialNo": serial, "PhoneNumber": number, "Fee": 1 if code == "Ok" else 0,
                              "SessionContext": p.get("SessionContext", ""), "Code": code, "Message": message,
                              "IsoCode": "CN"})

@@ -157,13 +157,13 @@ class Provider(AliyunBatchSmsFake):
     _indexed: int = 0
     _by_number: dict | None = None
 
-    async def _send(self, p: dict[str, str]):  # noqa: ANN202 - a starlette response
+    async def _send(self, p: dict[str, str]):
         return await self._answer_late(await super()._send(p))
 
-    async def _send_batch(self, p: dict[str, str]):  # noqa: ANN202
+    async def _send_batch(self, p: dict[str, str]):
         return await self._answer_late(await super()._send_batch(p))
 
-    def _query(self, p: dict[str, str]):  # noqa: ANN202
+    def _query(self, p: dict[str, str]):
         """QuerySendDetails as the imitation answers it, over this number's messages only: the imitation scans
         every message it accepted, which at a drill's tens of thousands starves its thread and leaves the
         sender without answers (then in doubt, it looks up more)."""
@@ -179,7 +179,7 @@ class Provider(AliyunBatchSmsFake):
         finally:
             self.accepted = all_
 
-    async def _answer_late(self, reply):  # noqa: ANN001, ANN202
+    async def _answer_late(self, reply):
         if b'"Code":"OK"' in reply.body:
             with self._lock:
                 self.answering += 1
@@ -350,7 +350,7 @@ class Drill:
                 if await self.condition(fault, killed):
                     fault.recovered, fault.seconds = True, time.monotonic() - ended
                     break
-            except (OSError, asyncpg.PostgresError, asyncio.TimeoutError):
+            except (TimeoutError, OSError, asyncpg.PostgresError):
                 pass  # the database the condition reads is itself coming back
             await asyncio.sleep(0.25)
         if self.waiting_on and (not fault.recovered or fault.seconds > 15):
@@ -477,13 +477,13 @@ class Drill:
     async def caught_up(self, reads: dict[str, tuple[str, ...]]) -> bool:
         return not any((await lag(self.kafka, reads)).values())
 
-    async def until(self, probe, what: str) -> None:  # noqa: ANN001
+    async def until(self, probe, what: str) -> None:
         deadline = time.monotonic() + self.cfg.settle_timeout
         while True:
             try:
                 if await probe():
                     return
-            except Exception:  # noqa: BLE001 - the broker or database may be coming back
+            except Exception:
                 pass
             if time.monotonic() > deadline:
                 raise DrillFailed(f"timed out after {self.cfg.settle_timeout:.0f} s waiting for {what}")

@@ -66,13 +66,13 @@ def fuzz(base_url: str, *, max_examples: int) -> Report:
     return report
 
 
-def _fuzz_operation(base_url: str, operation, report: Report, max_examples: int) -> None:  # noqa: ANN001
+def _fuzz_operation(base_url: str, operation, report: Report, max_examples: int) -> None:
     cases = st.one_of(operation.as_strategy(GenerationMode.POSITIVE), operation.as_strategy(GenerationMode.NEGATIVE))
 
     @settings(max_examples=max_examples, derandomize=True, deadline=None, database=None, report_multiple_bugs=False,
               phases=[Phase.explicit, Phase.generate], suppress_health_check=list(HealthCheck))
     @given(case=cases, who=st.sampled_from(PRINCIPALS))
-    def run(case, who) -> None:  # noqa: ANN001
+    def run(case, who) -> None:
         role, token, school = who
         if school is not None and "school_id" in (case.path_parameters or {}):
             case.path_parameters["school_id"] = school

@@ -16,7 +16,7 @@ import json
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 
 import httpx
 import pytest
@@ -45,7 +45,7 @@ def _deep(depth: int) -> str:
 
 
 def _now_minus(minutes: int) -> str:
-    return (datetime.now(timezone.utc) - timedelta(minutes=minutes)).isoformat()
+    return (datetime.now(UTC) - timedelta(minutes=minutes)).isoformat()
 
 
 async def _rostered(platform: Platform, bootstrap: str, tag: str, students: int) -> SchoolFixture:
@@ -275,7 +275,7 @@ async def _kill_and_restart_between(platform: Platform, service: str, bootstrap:
     platform[service].wait_ready(120)
 
 
-async def _settled(bootstrap: str, database_url: str, topic: str, consumer: str, sent: list[Sent]):  # noqa: ANN202
+async def _settled(bootstrap: str, database_url: str, topic: str, consumer: str, sent: list[Sent]):
     """Once every record is processed: this consumer's dead letters of them, and its inbox."""
     async def done() -> tuple[dict, set] | None:
         inbox = await _inbox(database_url, consumer)
@@ -306,7 +306,7 @@ async def test_poison_records_on_the_ingest_topic_are_dead_lettered_once_across_
     platform: Platform, kafka_bootstrap: str, database_url: str
 ) -> None:
     school = await _rostered(platform, kafka_bootstrap, "poison", 6)
-    at = datetime.now(timezone.utc) - timedelta(minutes=2)
+    at = datetime.now(UTC) - timedelta(minutes=2)
     tag = uuid.uuid4().hex[:8]
 
     def check_in(student: str) -> Sent:

@@ -94,7 +94,7 @@ async def caught_up(bootstrap: str, group: str, topic: str) -> bool:
     return bool(ends) and all(offsets.get((tp.topic, tp.partition), 0) >= end for tp, end in ends.items())
 
 
-async def eventually(probe: Callable[[], "asyncio.Future[T] | T"], *, timeout: float = 60, every: float = 0.5,
+async def eventually(probe: Callable[[], asyncio.Future[T] | T], *, timeout: float = 60, every: float = 0.5,
                      what: str = "condition") -> T:
     """Poll until probe() returns something truthy; fail with the last value after timeout."""
     deadline = time.monotonic() + timeout

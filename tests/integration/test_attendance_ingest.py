@@ -8,7 +8,7 @@ import asyncio
 import base64
 import json
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
@@ -30,7 +30,7 @@ N = 500
 
 
 def _now_local() -> datetime:
-    return datetime.now(timezone.utc).astimezone(LOCAL_TZ)
+    return datetime.now(UTC).astimezone(LOCAL_TZ)
 
 
 def _base_time() -> datetime:

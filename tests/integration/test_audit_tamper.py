@@ -14,7 +14,6 @@ from pathlib import Path
 import asyncpg
 import pytest
 
-from shared.contracts.registry import encode
 from services.audit.db import writer_url
 from services.audit.handlers import LedgerIntegrityError
 from services.audit.handlers.proofs import consistency_proof, receipt
@@ -22,8 +21,10 @@ from services.audit.ledger.bundles import BundleError, verify_receipt
 from services.audit.ledger.checkpoint import Checkpoint, format_checkpoint
 from services.audit.ledger.merkle import leaf_hash, root
 from services.audit.ledger.witness import with_cosignatures
-from services.audit.verifier import EXIT_FAILED, EXIT_OK, main as verify
+from services.audit.verifier import EXIT_FAILED, EXIT_OK
+from services.audit.verifier import main as verify
 from services.audit.witnesses import Witness, WitnessRefused, collect
+from shared.contracts.registry import encode
 from tests.unit.audit.harness import TestLedger
 from tests.unit.audit.money import School, envelope
 

@@ -4,7 +4,6 @@ valid record is applied once, every poison record is in the DLQ once, no offset 
 past an unprocessed record, and an outbox row too large for Kafka does not wedge the relay."""
 from __future__ import annotations
 
-import asyncio
 import json
 import uuid
 from collections.abc import Sequence
@@ -106,7 +105,7 @@ async def test_poison_records_and_a_kill_between_effects_and_offsets_lose_and_du
                 crashed.extend(records)  # effects committed; the offsets never will be
                 raise RuntimeError("killed between the commit and the offsets")
 
-    async def consume(consumer: BatchConsumer, until) -> None:  # noqa: ANN001
+    async def consume(consumer: BatchConsumer, until) -> None:
         broker = make_broker(kafka_bootstrap, group, CollectorRegistry())
         subscribe_batches(broker, consumer, (ENROLLMENT_EVENTS,), max_records=500)
         await broker.start()
@@ -115,7 +114,8 @@ async def test_poison_records_and_a_kill_between_effects_and_offsets_lose_and_du
         finally:
             await broker.stop()
 
-    uow_factory = lambda: UnitOfWork(db, producer=group, on_commit=relay.wake)  # noqa: E731
+    def uow_factory() -> UnitOfWork:
+        return UnitOfWork(db, producer=group, on_commit=relay.wake)
     try:
         dying = DiesBeforeItsOffsets(group, {"GuardianRegistered": apply_guardians}, uow_factory, metrics,
                                      retry_base_seconds=0.01)

@@ -10,12 +10,15 @@ import schemathesis
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from schemathesis.checks import (
-    content_type_conformance, not_a_server_error, response_schema_conformance, status_code_conformance,
+    content_type_conformance,
+    not_a_server_error,
+    response_schema_conformance,
+    status_code_conformance,
 )
 from schemathesis.generation import GenerationMode
 
-from shared.local.platform import Platform
 from services.enrollment.app import build
+from shared.local.platform import Platform
 from tests.unit.enrollment.builders import bearer
 
 pytestmark = pytest.mark.integration
@@ -41,7 +44,7 @@ TOKENS = list(ROLES.values())
 
 
 @pytest.fixture(scope="module")
-def served_schema(platform: Platform, request: pytest.FixtureRequest):  # noqa: ANN201
+def served_schema(platform: Platform, request: pytest.FixtureRequest):
     """The OpenAPI document the running service serves, which is what is tested."""
     yield schemathesis.openapi.from_url(f"{platform['enrollment'].url}/openapi.json")
     reporter = request.config.pluginmanager.get_plugin("terminalreporter")
@@ -53,7 +56,7 @@ def served_schema(platform: Platform, request: pytest.FixtureRequest):  # noqa: 
 
 
 @pytest.mark.parametrize("method, path", OPERATIONS, ids=[f"{m} {p}" for m, p in OPERATIONS])
-def test_no_generated_request_gets_a_server_error_or_a_reply_outside_the_schema(served_schema, method, path) -> None:  # noqa: ANN001
+def test_no_generated_request_gets_a_server_error_or_a_reply_outside_the_schema(served_schema, method, path) -> None:
     operation = served_schema[path][method]
     RAN["operations"].add((method, path))
     for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE):
@@ -61,7 +64,7 @@ def test_no_generated_request_gets_a_server_error_or_a_reply_outside_the_schema(
         @given(case=operation.as_strategy(generation_mode=mode))
         @settings(max_examples=EXAMPLES, deadline=None, derandomize=True, database=None,
                   suppress_health_check=list(HealthCheck))
-        def exercise(case) -> None:  # noqa: ANN001
+        def exercise(case) -> None:
             RAN["cases"] += 1
             case.call_and_validate(headers=TOKENS[RAN["cases"] % len(TOKENS)], checks=CHECKS, timeout=60)
 

@@ -8,13 +8,14 @@ import asyncio
 import json
 import re
 import uuid
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import asyncpg
 import httpx
 import pytest
 
+from services.notification.domain.templates import template
 from shared.contracts.attendance import StudentCheckedOut
 from shared.contracts.enrollment import GuardianRegistered
 from shared.contracts.envelope import Envelope, new_envelope
@@ -23,7 +24,6 @@ from shared.contracts.topics import ATTENDANCE_EVENTS, ENROLLMENT_EVENTS
 from shared.local.platform import Platform
 from shared.privacy import Sealer, mask_phone
 from shared.settings import CommonSettings
-from services.notification.domain.templates import template
 from tests.fakes.aliyun_sms import AliyunSmsFake
 from tests.fakes.jpush import JPushFake
 from tests.fakes.server import ThreadServer
@@ -68,7 +68,7 @@ def _guardians() -> tuple[list[Envelope], dict[str, str]]:
 
 def _checkouts() -> list[Envelope]:
     out = []
-    start = datetime.now(timezone.utc) - timedelta(minutes=5)
+    start = datetime.now(UTC) - timedelta(minutes=5)
     for day in range(DAYS):
         for s in range(STUDENTS):
             event = StudentCheckedOut(

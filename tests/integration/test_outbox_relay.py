@@ -85,7 +85,7 @@ async def test_a_relay_that_failed_takes_its_lock_again_and_publishes(database_u
     failures = 1
     real = relay.publish_once
 
-    async def flaky(producer):  # noqa: ANN001, ANN202 - the broker refuses once, as right after topic creation
+    async def flaky(producer):
         nonlocal failures
         if failures:
             failures -= 1

@@ -14,7 +14,11 @@ from shared.contracts.topics import ENROLLMENT_EVENTS
 from shared.local.platform import Platform
 from tests.integration.kafkatools import caught_up, eventually
 from tests.integration.test_attendance_ingest import (  # noqa: F401 - the fixture keeps clear of local midnight
-    SchoolFixture, _clear_of_midnight, _full, _now_local, _produce,
+    SchoolFixture,
+    _clear_of_midnight,
+    _full,
+    _now_local,
+    _produce,
 )
 from tests.integration.test_staff_lifecycle import CITY, _load, _published
 
@@ -57,7 +61,8 @@ async def test_absence_escalation_and_a_refused_pickup_reach_the_named_staff_wit
               for e in school.events()]
     await _produce(kafka_bootstrap, ENROLLMENT_EVENTS, events, "enrollment")
     midnight = _now_local().replace(hour=0, minute=0, second=0, microsecond=0)
-    at = lambda seconds: (midnight + timedelta(seconds=seconds)).isoformat()  # noqa: E731
+    def at(seconds: float) -> str:
+        return (midnight + timedelta(seconds=seconds)).isoformat()
     async with httpx.AsyncClient(base_url=platform["attendance"].url, timeout=60) as attendance:
         await eventually(lambda: _full(attendance, school), timeout=120, what="the roster")
         records = [school.check_in(stays) | {"at": at(20)}, school.check_in(refused) | {"at": at(20)},

@@ -45,7 +45,7 @@ def issuer(tmp_path: Path) -> Iterator[tuple[str, Path]]:
     proc.wait(10)
 
 
-async def test_a_service_knowing_only_the_issuers_jwks_url_accepts_what_its_token_endpoint_grants(  # noqa: ANN001
+async def test_a_service_knowing_only_the_issuers_jwks_url_accepts_what_its_token_endpoint_grants(
         issuer) -> None:
     url, state = issuer
     client_id, secret = register_client("sch-tok-a", state / "clients.json")

@@ -4,7 +4,7 @@ and redelivered events (R1, R6, R22)."""
 from __future__ import annotations
 
 import json
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 
 import httpx
 import pytest
@@ -53,7 +53,7 @@ async def _open_programme(client: httpx.AsyncClient) -> None:
         "safety_measures": ["凭接送卡交接"],
         "insurance": {"liability_policy_no": "PL-ws", "accident_policy_no": "GA-ws", "insurer": "人保",
                       "valid_from": str(today), "valid_until": str(today + timedelta(days=200))},
-        "applications_close_at": (datetime.now(timezone.utc) + timedelta(days=30)).isoformat(),
+        "applications_close_at": (datetime.now(UTC) + timedelta(days=30)).isoformat(),
     }
     for method, url, body, token in [
         ("put", "/v1/programmes/prg-ws-2026a", programme, SCHOOL),

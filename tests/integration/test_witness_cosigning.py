@@ -4,7 +4,7 @@ cosigned checkpoint (its age grows, which the LedgerCosignatureStale alert reads
 from __future__ import annotations
 
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
 
 import httpx
@@ -37,7 +37,7 @@ async def test_a_down_witness_delays_the_cosigned_checkpoint_and_the_quorum_cosi
         value = registry.get_sample_value
         school = School("wit")
         student = school.student()
-        start = datetime.now(timezone.utc)
+        start = datetime.now(UTC)
 
         await lg.feed(*[school.payment(student, 10 + i) for i in range(40)])
         async with lg.uow() as uow:
@@ -55,7 +55,7 @@ async def test_a_down_witness_delays_the_cosigned_checkpoint_and_the_quorum_cosi
         assert value("beilei_ledger_checkpoint_age_seconds") is not None and value("audit_checkpoints_total") == 2
 
         down.url = url_b  # b is back: a fresh witness for this log, cosigning from size 0
-        now = datetime.now(timezone.utc)
+        now = datetime.now(UTC)
         async with lg.uow() as uow:
             await workers._cosign(uow, now)
         assert workers.cosigned_size == 65

@@ -77,6 +77,6 @@ def test_the_sink_and_the_fee_reports_answer_each_role_by_its_scope_never_by_a_p
     platform: Platform, service: str, path: str, query: dict[str, str], expected: dict[str, str]
 ) -> None:
     op = Operation(service, "get", path, True)
-    got = {who: "allowed" if allowed(status := _call(platform, op, who, path, **query)) else "refused"
+    got = {who: "allowed" if allowed(_call(platform, op, who, path, **query)) else "refused"
            for who in expected}
     assert got == expected

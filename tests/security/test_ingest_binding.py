@@ -20,7 +20,13 @@ from shared.contracts.topics import ATTENDANCE_INGEST, ENROLLMENT_EVENTS, dlq
 from shared.local.platform import Platform
 from tests.integration import test_attendance_ingest as ingest
 from tests.integration.kafkatools import eventually, read_topic
-from tests.integration.test_attendance_ingest import SchoolFixture, _clear_of_midnight, _events_of, _full, _produce  # noqa: F401
+from tests.integration.test_attendance_ingest import (  # noqa: F401 - _clear_of_midnight is a fixture used by name
+    SchoolFixture,
+    _clear_of_midnight,
+    _events_of,
+    _full,
+    _produce,
+)
 from tests.tokens import ISSUER, mint
 
 pytestmark = pytest.mark.integration

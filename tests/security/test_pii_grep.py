@@ -23,10 +23,10 @@ from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient
 
 from services.audit.api.tiles import format_index
+from shared.contracts.attendance import StudentCheckedIn
 from shared.contracts.envelope import new_envelope
 from shared.contracts.ingest import SchoolCheckInRecorded, SchoolCheckOutRecorded
 from shared.contracts.registry import encode
-from shared.contracts.attendance import StudentCheckedIn
 from shared.contracts.topics import ATTENDANCE_EVENTS, ATTENDANCE_INGEST, ENROLLMENT_EVENTS
 from shared.local.platform import SERVICES, Platform
 from shared.privacy import redact
@@ -69,7 +69,7 @@ class Run:
     public: dict[str, str] = field(default_factory=dict)
     logs: dict[str, str] = field(default_factory=dict)
 
-    def number(self, make) -> str:  # noqa: ANN001
+    def number(self, make) -> str:
         value = make()
         self.numbers.append(value)
         return value
@@ -140,7 +140,7 @@ async def _seed_http(platform: Platform, run: Run, school: SchoolFixture) -> Non
 
 
 async def _seed_topics(bootstrap: str, run: Run, school: SchoolFixture) -> None:
-    def n(make) -> str:  # noqa: ANN001
+    def n(make) -> str:
         run.dead.append(run.number(make))
         return run.dead[-1]
 

@@ -2,7 +2,8 @@
 a phone number flowed unmasked into events, messages to families and the sink. Each boundary refuses the one
 record with a reason naming the field (HTTP per-record reason or 422, a dead letter on the topic), never the
 batch, and the reason does not repeat the number; except a check-out's collector name, which is masked, since
-the child has left and refusing the record would leave them on site in the records (R11). In-process: the models and parsers decide before any I/O."""
+the child has left and refusing the record would leave them on site in the records (R11). In-process: the models
+and parsers decide before any I/O."""
 from __future__ import annotations
 
 from typing import Any

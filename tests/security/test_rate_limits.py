@@ -63,7 +63,7 @@ def _app(clock: Clock, rate: float = RATE, burst: int = BURST) -> FastAPI:
     return app
 
 
-async def _codes(app: FastAPI, n: int, path: str = "/v1/thing", **kw) -> list[int]:  # noqa: ANN003
+async def _codes(app: FastAPI, n: int, path: str = "/v1/thing", **kw) -> list[int]:
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://svc") as client:
         return [(await client.get(path, **kw)).status_code for _ in range(n)]
 

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 
 KINDS = ("check_in", "check_out", "activity")
 
@@ -51,7 +51,7 @@ class Record:
         id) and the sending system. A resend of the record must claim the same, or it is a conflict (R15);
         the instant is compared in UTC, so "+08:00" and "Z" spellings of one moment are one claim."""
         said = {name: getattr(self, name) for name in _CLAIMED if getattr(self, name) is not None}
-        said["at"] = self.at.astimezone(timezone.utc).isoformat()
+        said["at"] = self.at.astimezone(UTC).isoformat()
         said["session_date"] = self.session_date.isoformat()
         return said
 

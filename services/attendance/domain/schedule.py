@@ -2,8 +2,8 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
-from datetime import date, datetime, time, timedelta, timezone
 from zoneinfo import ZoneInfo
 
 # Timetables are school-local wall-clock times; every instant the service stores or publishes is UTC.
@@ -23,7 +23,7 @@ def local_day(instant: datetime) -> date:
 
 def at_local(day: date, wall: time) -> datetime:
     """The UTC instant of a school-local wall-clock time on a day."""
-    return datetime.combine(day, wall, LOCAL_TZ).astimezone(timezone.utc)
+    return datetime.combine(day, wall, LOCAL_TZ).astimezone(UTC)
 
 
 @dataclass(frozen=True)

@@ -290,7 +290,7 @@ def record_from_topic(event: IngestEvent) -> Record:
                   exercise_minutes=event.exercise_minutes, **common)
 
 
-def topic_ingest_handler(policy: Policy, authority: TokenVerifier | None):  # noqa: ANN201 - a kit batch handler
+def topic_ingest_handler(policy: Policy, authority: TokenVerifier | None):
     """The handler of SchoolCheckInRecorded / SchoolCheckOutRecorded / SchoolActivityRecorded: a run of
     consumed records is judged together, like an HTTP batch; a rejected one goes to the DLQ.
 

@@ -4,7 +4,7 @@ Must not judge what the record says (ingest does) nor decide which school it may
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import jwt
 
@@ -50,7 +50,7 @@ class RecordTokens:
             return current
         if written_ms is None:
             return "token expired, and the record has no timestamp to judge it by"
-        return self._at(token, min(datetime.fromtimestamp(written_ms / 1000, timezone.utc), self.now))
+        return self._at(token, min(datetime.fromtimestamp(written_ms / 1000, UTC), self.now))
 
     def _at(self, token: str, written: datetime) -> Principal | str:
         signed = self._then.get(token)
@@ -82,4 +82,4 @@ class RecordTokens:
 
 
 def _iso(epoch_seconds: int) -> str:
-    return datetime.fromtimestamp(epoch_seconds, timezone.utc).isoformat()
+    return datetime.fromtimestamp(epoch_seconds, UTC).isoformat()

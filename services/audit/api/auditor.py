@@ -10,12 +10,12 @@ from typing import Annotated, Any
 from fastapi import APIRouter, HTTPException, Query
 from pydantic import BaseModel, Field
 
-from shared.auth import Principal
-from shared.contracts.common import Int64
 from services.audit.api.deps import Index, ReaderDep, Size, UowDep, may_see, scope_of
 from services.audit.db import AuditUoW, StoredEntry
 from services.audit.domain import opened_document, recorded_opening
 from services.audit.handlers.proofs import NotFound, Scope, checkpoint_for, fee_report, inclusion_proofs
+from shared.auth import Principal
+from shared.contracts.common import Int64
 
 router = APIRouter(prefix="/v1/audit", tags=["auditor"])
 

@@ -7,10 +7,10 @@ from typing import Annotated
 
 from fastapi import Depends, HTTPException, Path, Query, Request
 
-from shared.auth import Principal, require
-from shared.contracts.common import Int64
 from services.audit.db import AuditUoW
 from services.audit.handlers.proofs import Scope
+from shared.auth import Principal, require
+from shared.contracts.common import Int64
 
 # Auditors and the city bureau read everything; a district its own schools; a school itself (R27).
 readers = require("auditor", "city", "district", "school")

@@ -12,8 +12,6 @@ from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
 from fastapi.responses import JSONResponse, PlainTextResponse, StreamingResponse
 from pydantic import BaseModel, Field
 
-from shared.auth import Principal, require
-from shared.contracts.common import Int64
 from services.audit.api.deps import AuditorDep, Index, ReaderDep, Size, UowDep, may_see
 from services.audit.api.tiles import SHORT_LIVED, published_checkpoint
 from services.audit.db import AuditUoW, StoredEntry
@@ -27,6 +25,8 @@ from services.audit.handlers.proofs import (
     receipt,
 )
 from services.audit.ledger.merkle import EMPTY_ROOT
+from shared.auth import Principal, require
+from shared.contracts.common import Int64
 
 router = APIRouter(prefix="/v1/ledger", tags=["ledger"])
 

@@ -20,9 +20,9 @@ from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import PlainTextResponse, Response
 from sqlalchemy import text
 
-from shared.auth import current_principal
 from services.audit.api.deps import UowDep, auditors
 from services.audit.db import AuditUoW
+from shared.auth import current_principal
 
 __all__ = ["TILE_HEIGHT", "TILE_WIDTH", "encode_bundle", "format_index", "parse_tile_path", "published_checkpoint",
            "tile_path", "tile_width_available", "router"]

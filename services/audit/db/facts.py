@@ -11,7 +11,6 @@ from sqlalchemy import and_, func, select, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from shared.messaging.db import Database
 from services.audit.db.tables import (
     distribution_plans,
     fee_schedules,
@@ -24,6 +23,7 @@ from services.audit.db.tables import (
     waivers,
 )
 from services.audit.domain.rules import DisclosedProgramme, Enrolment, FeeStandard, LabourFeePlan, StudentCash
+from shared.messaging.db import Database
 
 _CHUNK = 1000
 

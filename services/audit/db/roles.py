@@ -7,8 +7,8 @@ import logging
 import asyncpg
 from sqlalchemy.engine import make_url
 
-from shared.messaging.db import asyncpg_url
 from services.audit.settings import Settings
+from shared.messaging.db import asyncpg_url
 
 log = logging.getLogger(__name__)
 

@@ -6,15 +6,15 @@ import uuid
 from collections.abc import Iterable
 from typing import Self
 
-from shared.messaging.db import Database
-from shared.messaging.uow import UnitOfWork
 from services.audit.db.facts import FactsStore
 from services.audit.db.findings import FindingsStore
 from services.audit.db.ledger import LedgerStore
+from shared.messaging.db import Database
+from shared.messaging.uow import UnitOfWork
 
 
 class AuditUoW(LedgerStore, FactsStore, FindingsStore, UnitOfWork):
-    def __init__(self, db: Database, **kwargs) -> None:  # noqa: ANN003 - the kit's keyword arguments
+    def __init__(self, db: Database, **kwargs) -> None:
         super().__init__(db, **kwargs)
         self._init_ledger()
         self._init_facts()

@@ -7,10 +7,10 @@ from typing import Any
 
 from pydantic_core import from_json
 
-from shared.contracts.envelope import Envelope
 from services.audit.ledger import books
 from services.audit.ledger.books import MONEY_TYPES, RECORD_TYPES
 from services.audit.ledger.commitments import open_entry
+from shared.contracts.envelope import Envelope
 
 __all__ = ["MONEY_TYPES", "RECORD_TYPES", "leaf_bytes", "leaf_document", "opened_document", "published_bytes",
            "read_entry", "read_signed_entry", "recorded_opening"]

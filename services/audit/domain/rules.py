@@ -7,9 +7,9 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 
-from shared.contracts.billing import ExpenseRecorded, FeeCharged, FeeSettled, PaymentReceived, PayoutIssued
 from services.audit.domain.findings import Finding
 from services.audit.ledger import books
+from shared.contracts.billing import ExpenseRecorded, FeeCharged, FeeSettled, PaymentReceived, PayoutIssued
 
 # R19: words that name a management fee (提取管理费) or a cut taken by the institution itself.
 MANAGEMENT_FEE_WORDS = ("管理费", "管理經費", "管理经费", "提取", "提成", "management fee", "admin fee",

@@ -5,7 +5,6 @@ from __future__ import annotations
 import base64
 from datetime import datetime
 
-from shared.contracts.audit import LedgerCheckpointPublished
 from services.audit.db import AuditUoW, StoredCheckpoint
 from services.audit.domain import read_signed_entry
 from services.audit.domain.rules import check_books
@@ -14,6 +13,7 @@ from services.audit.ledger import books
 from services.audit.ledger.checkpoint import Checkpoint, NoteSigner, format_checkpoint, open_checkpoint
 from services.audit.ledger.merkle import MerkleAccumulator, leaf_hash
 from services.audit.ledger.tree import Integrator
+from shared.contracts.audit import LedgerCheckpointPublished
 
 
 class LedgerIntegrityError(RuntimeError):

@@ -6,13 +6,12 @@ import uuid
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from shared.contracts.billing import FeeCharged, FeeSettled, PaymentReceived, PayoutIssued
-from shared.contracts.registry import decode
 from services.audit.db import AuditUoW
-from services.audit.domain import Finding, published_bytes, read_entry
-from services.audit.domain import rules
+from services.audit.domain import Finding, published_bytes, read_entry, rules
 from services.audit.handlers.findings import record_findings
 from services.audit.ledger import books
+from shared.contracts.billing import FeeCharged, FeeSettled, PaymentReceived, PayoutIssued
+from shared.contracts.registry import decode
 
 
 @dataclass(frozen=True)

@@ -3,8 +3,14 @@ bytes is refused and reported; enrolment and attendance events become the facts 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 
+from services.audit.db import AuditUoW
+from services.audit.domain import leaf_bytes, opened_document
+from services.audit.domain.rules import FeeStandard, LabourFeePlan, conflicting_delivery
+from services.audit.handlers.findings import record_findings
+from services.audit.ledger import books
+from services.audit.ledger.merkle import leaf_hash
 from shared.contracts.attendance import ActivityRecorded, ExtendedCareStarted, StudentCheckedIn, StudentCheckedOut
 from shared.contracts.billing import (
     DisclosurePublished,
@@ -16,12 +22,6 @@ from shared.contracts.billing import (
 from shared.contracts.enrollment import EnrollmentFiled, EnrollmentWithdrawn, ProgrammePublished
 from shared.contracts.envelope import Envelope, Event
 from shared.messaging.consumer import Item, Rejected, batch_handler
-from services.audit.db import AuditUoW
-from services.audit.domain import leaf_bytes, opened_document
-from services.audit.domain.rules import FeeStandard, LabourFeePlan, conflicting_delivery
-from services.audit.handlers.findings import record_findings
-from services.audit.ledger import books
-from services.audit.ledger.merkle import leaf_hash
 
 
 async def record_fee_record(uow: AuditUoW, envelope: Envelope, event: Event) -> None:
@@ -68,7 +68,7 @@ async def compare_redelivery(uow: AuditUoW, envelope: Envelope, event: Event) ->
     covering = await uow.checkpoint_covering(seq + 1)
     finding = conflicting_delivery(envelope.event_id, seq, school_id, event_type, first_hash, delivered_hash)
     await record_findings(uow, [finding], ledger_tree_size=covering.tree_size if covering else None,
-                          now=datetime.now(timezone.utc))
+                          now=datetime.now(UTC))
 
 
 async def record_distribution_plan(uow: AuditUoW, envelope: Envelope, event: DistributionPlanRecorded) -> None:

@@ -177,7 +177,7 @@ class _SubtreeHashing(ABC):
     def _leaves(self, start: int, end: int) -> list[bytes]:
         """Leaf hashes [start, end)."""
 
-    def _check_available(self, size: int) -> None:
+    def _check_available(self, size: int) -> None:  # noqa: B027 - a hook: only some sources know their size
         """Raise ValueError if fewer than `size` leaves are known (when that is knowable)."""
 
     def _range_hash(self, start: int, end: int) -> bytes:

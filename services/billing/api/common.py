@@ -3,19 +3,19 @@ and retrying a command that lost a deadlock."""
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Annotated, TypeVar
 
 from fastapi import HTTPException, Request
 from pydantic import Field
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
-from shared.auth import Principal
-from shared.contracts.common import Text
-from shared.messaging.consumer import is_transient
 from services.billing.db import BillingUoW
 from services.billing.handlers.common import Actor
 from services.billing.settings import Settings
+from shared.auth import Principal
+from shared.contracts.common import Text
+from shared.messaging.consumer import is_transient
 
 T = TypeVar("T")
 
@@ -36,7 +36,7 @@ def settings(request: Request) -> Settings:
 
 
 def now() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 def actor(principal: Principal) -> Actor:

@@ -10,12 +10,12 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field, ValidationError
 from sqlmodel import select
 
-from shared.auth import Principal, current_principal, require
-from shared.contracts.common import PersonName, Text, UtcDatetime
-from shared.messaging.http import RequestBody
 from services.billing.api.common import Fen, Id, Period, actor, ensure_may_act, ensure_may_see, now, retry_on_conflict, uow
 from services.billing.db import RefusalRow
 from services.billing.handlers import money as m
+from shared.auth import Principal, current_principal, require
+from shared.contracts.common import PersonName, Text, UtcDatetime
+from shared.messaging.http import RequestBody
 
 router = APIRouter(prefix="/v1", tags=["money"])
 
@@ -139,7 +139,7 @@ async def record_payments(request: Request, payments: list[Any] = Body(..., embe
             continue
         valid.append((index, m.RecordPayment(**{**p.model_dump(), "charge_ids": tuple(p.charge_ids)})))
 
-    async def call():  # noqa: ANN202
+    async def call():
         async with uow(request) as u:
             out = await m.record_payments(u, [cmd for _, cmd in valid], actor(principal), now())
             await u.commit()
@@ -164,7 +164,7 @@ async def grant_subsidy(body: SubsidyIn, request: Request, response: Response,
                         principal: Principal = Depends(require("district", "city"))) -> SubsidyPublic:
     await ensure_may_act(request, principal, body.school_id, "district", "city")
 
-    async def call():  # noqa: ANN202
+    async def call():
         async with uow(request) as u:
             row, created = await m.grant_subsidy(u, m.GrantSubsidy(**body.model_dump()), actor(principal), now())
             await u.commit()
@@ -182,7 +182,7 @@ async def record_expense(body: ExpenseIn, request: Request, response: Response,
                          principal: Principal = Depends(require("school"))) -> Any:
     await ensure_may_act(request, principal, body.school_id, "school")
 
-    async def call():  # noqa: ANN202
+    async def call():
         async with uow(request) as u:
             outcome = await m.record_expense(u, m.RecordExpense(**body.model_dump()), actor(principal), now())
             await u.commit()

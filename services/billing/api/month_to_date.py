@@ -7,10 +7,10 @@ from datetime import date, datetime
 from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, Field
 
-from shared.auth import Principal, current_principal
 from services.billing.api.common import Period, ensure_may_see, now, settings, uow
 from services.billing.handlers.common import local_day
 from services.billing.handlers.month_to_date import Tally, month_to_date
+from shared.auth import Principal, current_principal
 
 router = APIRouter(prefix="/v1", tags=["statements"])
 

@@ -9,12 +9,12 @@ from fastapi import APIRouter, Depends, HTTPException, Request, Response
 from pydantic import BaseModel, Field
 from sqlmodel import select
 
-from shared.auth import Principal, current_principal, require
-from shared.messaging.http import RequestBody
 from services.billing.api.common import Id, RateFen, actor, ensure_may_act, ensure_may_see, now, retry_on_conflict, settings, uow
 from services.billing.db import DistributionPlanRow, FeeCapRow, FeeScheduleRow
 from services.billing.domain import FeeItem
 from services.billing.handlers import schedules as s
+from shared.auth import Principal, current_principal, require
+from shared.messaging.http import RequestBody
 
 router = APIRouter(prefix="/v1", tags=["fee schedules"])
 
@@ -142,7 +142,7 @@ async def submit_schedule(body: ScheduleIn, request: Request, response: Response
         parents_committee_agreed_on=body.parents_committee_agreed_on, parents_committee_ref=body.parents_committee_ref,
         effective_from=body.effective_from, district_id=body.district_id, fee_schedule_id=body.fee_schedule_id)
 
-    async def call():  # noqa: ANN202
+    async def call():
         async with uow(request) as u:
             row, created = await s.submit_fee_schedule(u, cmd, actor(principal), now(),
                                                         settings(request).city_cap_per_session_fen)
@@ -169,7 +169,7 @@ async def approve_schedule(fee_schedule_id: str, request: Request,
                            principal: Principal = Depends(require("district", "city"))) -> SchedulePublic:
     await _review_access(request, principal, fee_schedule_id)
 
-    async def call():  # noqa: ANN202
+    async def call():
         async with uow(request) as u:
             row, _ = await s.approve_fee_schedule(u, fee_schedule_id, actor(principal), now(),
                                                   settings(request).city_cap_per_session_fen)

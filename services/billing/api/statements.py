@@ -10,14 +10,14 @@ from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
 from pydantic import BaseModel, Field, model_validator
 from sqlmodel import select
 
-from shared.auth import Principal, current_principal, require
-from shared.messaging.http import RequestBody
 from services.billing.api.common import Id, Period, actor, ensure_may_act, ensure_may_see, now, retry_on_conflict, settings, uow
 from services.billing.db import DisclosureRow, FeeAccountRow, PaymentRow, RefundRow, StatementRow
 from services.billing.domain import balances, disclosure_figures, is_balanced, parse_period
 from services.billing.domain.books import Move
 from services.billing.handlers import money as m
 from services.billing.handlers.settlement import settle_school_month
+from shared.auth import Principal, current_principal, require
+from shared.messaging.http import RequestBody
 
 router = APIRouter(prefix="/v1", tags=["statements"])
 
@@ -217,7 +217,7 @@ async def disclose(body: DisclosureIn, request: Request, response: Response,
                    principal: Principal = Depends(require("school"))) -> dict[str, Any]:
     await ensure_may_act(request, principal, body.school_id, "school")
 
-    async def call():  # noqa: ANN202
+    async def call():
         async with uow(request) as u:
             row, created = await m.publish_disclosure(u, body.school_id, body.period_start, body.period_end,
                                                       actor(principal), now(), settings(request).public_base_url)

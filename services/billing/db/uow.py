@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 import uuid
 from collections.abc import Iterable, Sequence
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from typing import Any, NamedTuple, Self
 
 import asyncpg
@@ -171,7 +171,7 @@ class BillingUoW(UnitOfWork):
         head = _Head(str(event_id), event.type_name, event.version, correlation_id, self.producer)
         value = b"".join((
             b'{"event_id":"', head.event_id.encode(), b'","type":', to_json(head.type),
-            b',"version":', b"%d" % head.version, b',"occurred_at":', _instant(occurred_at or datetime.now(timezone.utc)),
+            b',"version":', b"%d" % head.version, b',"occurred_at":', _instant(occurred_at or datetime.now(UTC)),
             b',"producer":', to_json(head.producer), b',"correlation_id":', to_json(correlation_id),
             b',"causation_id":null,"key":', to_json(key), b',"payload":', event.model_dump_json().encode(), b"}",
         ))

@@ -4,11 +4,11 @@ from __future__ import annotations
 import hashlib
 import uuid
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from shared.contracts.billing import Posting
 from services.billing.domain import Move
+from shared.contracts.billing import Posting
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 _NAMESPACE = uuid.UUID("5d1b7c52-3f0e-4c1a-9a57-2b8f0e6d4c31")
@@ -60,7 +60,7 @@ def local_day(instant: datetime) -> date:
 
 def local_midnight_utc(day: date) -> datetime:
     """The instant school-local `day` begins, in UTC."""
-    return datetime.combine(day, time(0), tzinfo=SHANGHAI).astimezone(timezone.utc)
+    return datetime.combine(day, time(0), tzinfo=SHANGHAI).astimezone(UTC)
 
 
 def due_at(settled: datetime, days: int) -> datetime:

@@ -5,6 +5,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import date
 
+from services.billing.db import BillingUoW, FeeAccountRow, HardshipVerificationRow, ProgrammeRow
+from services.billing.domain import chargeable, period_of
+from services.billing.domain.calendar import day_bit
 from shared.contracts.attendance import (
     ActivityRecorded,
     ExtendedCareEscalated,
@@ -15,9 +18,6 @@ from shared.contracts.attendance import (
 from shared.contracts.enrollment import ApplicationApproved, EnrollmentFiled, EnrollmentWithdrawn, ProgrammePublished
 from shared.contracts.envelope import Envelope
 from shared.messaging.consumer import Item, batch_handler
-from services.billing.db import BillingUoW, FeeAccountRow, HardshipVerificationRow, ProgrammeRow
-from services.billing.domain import chargeable, period_of
-from services.billing.domain.calendar import day_bit
 
 # Only people who deliver the service are paid for sessions (R20, R28); a gate system or the
 # platform itself checking a child in ran no session.
@@ -114,7 +114,7 @@ async def apply_enrolments(uow: BillingUoW, items: Sequence[Item]) -> None:
     await uow.upsert_hardship_verifications(verifications)
 
 
-def _note(uow: BillingUoW, event, *, extended_care: bool, staff_id: str | None, staff_role: str | None,  # noqa: ANN001
+def _note(uow: BillingUoW, event, *, extended_care: bool, staff_id: str | None, staff_role: str | None,
           staff_in_extended_care: bool = False) -> None:
     period, bit = period_of(event.session_date), day_bit(event.session_date)
     uow.note_presence(event.school_id, event.programme_id, event.student_id, period, bit, extended_care)

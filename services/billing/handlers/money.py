@@ -6,7 +6,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
-from shared.contracts.billing import DisclosurePublished, ExpenseRecorded, PaymentReceived, RefundIssued, SubsidyGranted
 from services.billing.db import (
     BillingUoW,
     DisclosureRow,
@@ -26,6 +25,7 @@ from services.billing.domain import (
     subsidy_moves,
 )
 from services.billing.handlers.common import Actor, event_uuid, local_day, postings, stable_id
+from shared.contracts.billing import DisclosurePublished, ExpenseRecorded, PaymentReceived, RefundIssued, SubsidyGranted
 
 
 # -- payments (R17, R19) --------------------------------------------------------------------------
@@ -149,7 +149,7 @@ async def _record_payment(uow: BillingUoW, cmd: RecordPayment, actor: Actor, now
                          settles=[sid for sid, _ in allocation.applied])
 
 
-async def _payer_account(uow: BillingUoW, cmd: RecordPayment):  # noqa: ANN202
+async def _payer_account(uow: BillingUoW, cmd: RecordPayment):
     if cmd.programme_id:
         account = await uow.account(cmd.student_id, cmd.programme_id, lock=True)
         if account is None:

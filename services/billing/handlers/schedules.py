@@ -7,10 +7,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from shared.contracts.billing import DistributionPlanRecorded, FeeItem as ContractFeeItem, FeeScheduleApproved
 from services.billing.db import BillingUoW, DistributionPlanRow, FeeCapRow, FeeScheduleRow
 from services.billing.domain import DomainError, FeeItem, effective_cap, schedule_problems
 from services.billing.handlers.common import Actor, event_uuid, stable_id
+from shared.contracts.billing import DistributionPlanRecorded, FeeScheduleApproved
+from shared.contracts.billing import FeeItem as ContractFeeItem
 
 CITY = "city"
 
@@ -98,7 +99,7 @@ async def submit_fee_schedule(uow: BillingUoW, cmd: SubmitFeeSchedule, actor: Ac
     return row, True
 
 
-def _disclosed(programme) -> dict[str, int] | None:  # noqa: ANN001
+def _disclosed(programme) -> dict[str, int] | None:
     if programme is None:
         return None
     return {"session": programme.fee_per_session_fen, "extended_care": programme.extended_care_fee_per_session_fen}

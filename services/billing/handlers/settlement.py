@@ -19,7 +19,6 @@ from datetime import date, datetime, timedelta
 
 from pydantic_core import to_json
 
-from shared.contracts.billing import FeeCharged, FeeSettled, FeeWaived, PayoutIssued, RefundIssued
 from services.billing.db import BillingUoW, SettlementRunRow
 from services.billing.domain import (
     Account,
@@ -45,6 +44,7 @@ from services.billing.handlers.common import (
     postings,
     stable_id,
 )
+from shared.contracts.billing import FeeCharged, FeeSettled, FeeWaived, PayoutIssued, RefundIssued
 
 log = logging.getLogger(__name__)
 
@@ -190,7 +190,7 @@ def _days(mask: int, period: str) -> tuple[tuple[date, ...], tuple[str, ...]]:
     return days, tuple(d.isoformat() for d in days)
 
 
-def statement_of(row, provided_mask: int, spans: list, period: str) -> Statement:  # noqa: ANN001
+def statement_of(row, provided_mask: int, spans: list, period: str) -> Statement:
     """A fee account's statement for the month from its row (see BillingUoW.accounts_to_settle). The
     month-end and the month-to-date view both go through here, so they cannot disagree (R17)."""
     account = Account(hardship=row.hardship, extended_care=row.extended_care, credit_fen=int(row.credit_fen),
@@ -198,11 +198,11 @@ def statement_of(row, provided_mask: int, spans: list, period: str) -> Statement
     return settle(account, Usage(int(row.attended_mask), int(row.extended_care_mask)), provided_mask, spans, period)
 
 
-def _charge_id(settlement_id: str, line) -> str:  # noqa: ANN001
+def _charge_id(settlement_id: str, line) -> str:
     return stable_id("chg", settlement_id, line.fee_schedule_id, line.category)
 
 
-def _publish_statement(uow: BillingUoW, ctx: _Context, row, statement: Statement, settlement_id: str,  # noqa: ANN001
+def _publish_statement(uow: BillingUoW, ctx: _Context, row, statement: Statement, settlement_id: str,
                        charge_ids: list[str], dates: list[tuple[date, ...]], summary: SettlementSummary) -> list[dict]:
     """The statement's events in the order a family's account changes: charges, waiver, the
     statement itself, then any refund. Each is booked in the school's journal on the school-local

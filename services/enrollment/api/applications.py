@@ -9,13 +9,14 @@ from fastapi import APIRouter, Depends, Header, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.exc import IntegrityError
 
-from shared.messaging.http import RequestBody
 from services.enrollment import handlers as h
 from services.enrollment.api.deps import ERRORS, actor, correlation, uow
 from services.enrollment.db import ApplicationRow, EnrollmentUoW
-from services.enrollment.db.reports import Scope, applications as list_applications
+from services.enrollment.db.reports import Scope
+from services.enrollment.db.reports import applications as list_applications
 from services.enrollment.domain import Actor, Forbidden, NotFound, require_own_child, require_school_scope
 from services.enrollment.domain.values import Id, Text
+from shared.messaging.http import RequestBody
 
 router = APIRouter(prefix="/v1", tags=["applications"], responses=ERRORS)
 
@@ -104,7 +105,7 @@ async def refuse_bulk(request: Request) -> None:
     h.forbid_bulk(body)
 
 
-async def _run_once_more_on_race(call):  # noqa: ANN001, ANN202
+async def _run_once_more_on_race(call):
     """Two identical requests racing: the loser's unique-key violation means the winner committed,
     so running the command again returns the winner's result."""
     try:
@@ -129,7 +130,7 @@ async def submit_application(
     cmd = h.SubmitApplication(idempotency_key=key, correlation_id=correlation_id,
                               **{**body.model_dump(), "activity_ids": tuple(body.activity_ids)})
 
-    async def call():  # noqa: ANN202
+    async def call():
         async with uow(request) as u:
             return await h.submit_application(u, who, cmd)
 

@@ -7,9 +7,9 @@ from fastapi import Header, Request, Security
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel
 
-from shared.auth import current_principal
 from services.enrollment.db import EnrollmentUoW
 from services.enrollment.domain import Actor
+from shared.auth import current_principal
 
 _bearer = HTTPBearer(auto_error=False, description="Bearer token (docs/security.md) with a role and a school or"
                      " district scope; `python -m shared.issuer mint ROLE SUBJECT` mints one for local use.")

@@ -7,12 +7,12 @@ from datetime import date
 from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, Field
 
-from shared.messaging.http import RequestBody
 from services.enrollment.api.deps import ERRORS, actor, uow
 from services.enrollment.domain import Actor
 from services.enrollment.domain.reference import Mobile
 from services.enrollment.domain.values import Id, PersonName, Text
 from services.enrollment.handlers import pickups as h
+from shared.messaging.http import RequestBody
 
 router = APIRouter(prefix="/v1", tags=["pickup persons"], responses=ERRORS)
 

@@ -9,13 +9,13 @@ from fastapi import APIRouter, Depends, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 from sqlmodel import select
 
-from shared.contracts.enrollment import ProgrammePublished
-from shared.messaging.http import RequestBody
 from services.enrollment import handlers as h
 from services.enrollment.api.deps import ERRORS, Message, actor, correlation, uow
 from services.enrollment.db import ProgrammeRow
 from services.enrollment.domain import Actor, NotFound, ProgrammeSpec, require_school_scope
 from services.enrollment.domain.values import Id, LongText, Text
+from shared.contracts.enrollment import ProgrammePublished
+from shared.messaging.http import RequestBody
 
 router = APIRouter(prefix="/v1", tags=["programmes"], responses=ERRORS)
 public_router = APIRouter(prefix="/v1", tags=["disclosure"], responses={404: {"model": Message, "description": "Not published."}})

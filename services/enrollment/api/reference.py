@@ -8,13 +8,13 @@ from fastapi import APIRouter, Depends, Path, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from shared.messaging.http import RequestBody
 from services.enrollment import handlers as h
 from services.enrollment.api.deps import ERRORS, Message, actor, correlation, uow
 from services.enrollment.domain import Actor
 from services.enrollment.domain.reference import KINDS, GuardianRecord, Mobile
 from services.enrollment.domain.values import Id, Text
 from services.enrollment.importer import FormatError, body_rows
+from shared.messaging.http import RequestBody
 
 router = APIRouter(prefix="/v1", tags=["reference data"], responses=ERRORS)
 

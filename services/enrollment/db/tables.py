@@ -14,7 +14,7 @@ class EnrollmentTable(SQLModel, registry=registry()):
     name (each service owns its schema) never clash with these when imported in one process."""
 
 
-def _at(nullable: bool = True, **kw) -> Column:  # noqa: ANN003
+def _at(nullable: bool = True, **kw) -> Column:
     return Column(DateTime(timezone=True), nullable=nullable, **kw)
 
 

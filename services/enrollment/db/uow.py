@@ -6,10 +6,17 @@ import json
 from sqlalchemy import func, text
 from sqlmodel import SQLModel, select
 
-from shared.messaging.uow import UnitOfWork
 from services.enrollment.db.tables import (
-    ApplicationRow, ClassRow, DistrictRow, GuardianRow, ProgrammeRow, SchoolRow, StaffRow, StudentRow,
+    ApplicationRow,
+    ClassRow,
+    DistrictRow,
+    GuardianRow,
+    ProgrammeRow,
+    SchoolRow,
+    StaffRow,
+    StudentRow,
 )
+from shared.messaging.uow import UnitOfWork
 
 # Past this many queued events a commit writes the outbox with COPY (bulk imports queue thousands).
 COPY_OUTBOX_ABOVE = 500
@@ -19,7 +26,7 @@ class EnrollmentUoW(UnitOfWork):
     """Reads lock what a command will change (`lock=True`: SELECT … FOR UPDATE), so two racing
     commands on one application or programme run one after the other."""
 
-    async def _get(self, model: type[SQLModel], key: str, lock: bool = False):  # noqa: ANN202
+    async def _get(self, model: type[SQLModel], key: str, lock: bool = False):
         return await self.session.get(model, key, with_for_update=lock or None)
 
     async def district(self, district_id: str) -> DistrictRow | None:
@@ -107,7 +114,7 @@ class EnrollmentUoW(UnitOfWork):
         return len(rows)
 
 
-async def raw_connection(uow: UnitOfWork):  # noqa: ANN201 - an asyncpg connection
+async def raw_connection(uow: UnitOfWork):
     """The asyncpg connection under the unit of work's transaction, for COPY and array queries."""
     # The first statement through SQLAlchemy opens the transaction; raw statements before it would
     # each commit on their own.

@@ -2,7 +2,14 @@
 workflow (R1, R6, R9), reference data (R28) and contacts. Imports nothing of the service."""
 from services.enrollment.domain.access import Actor, require_own_child, require_role, require_school_scope
 from services.enrollment.domain.applications import (
-    ACTIVE, HOLDS_PLACE, Placement, check_applications_open, check_consent, coercion_signal, hardship_status, place,
+    ACTIVE,
+    HOLDS_PLACE,
+    Placement,
+    check_applications_open,
+    check_consent,
+    coercion_signal,
+    hardship_status,
+    place,
     step,
 )
 from services.enrollment.domain.contacts import normalise_mobile

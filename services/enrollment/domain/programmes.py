@@ -7,9 +7,9 @@ from typing import Annotated, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from shared.contracts.common import ActivityTier, Weekday
 from services.enrollment.domain.errors import Problem
 from services.enrollment.domain.values import Id, Instant, LocalTime, LongText, Text
+from shared.contracts.common import ActivityTier, Weekday
 
 TIERS: tuple[str, ...] = get_args(ActivityTier)
 

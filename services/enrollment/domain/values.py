@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import re
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Annotated
 
 from pydantic import AfterValidator, AwareDatetime, StringConstraints
@@ -35,7 +35,7 @@ def _sane_instant(value: datetime) -> datetime:
     # Bounded so that every instant converts to UTC and fits the database; nothing here is older or later.
     if not 2000 <= value.year <= 2100:
         raise ValueError("must be between the years 2000 and 2100")
-    return value.astimezone(timezone.utc)
+    return value.astimezone(UTC)
 
 
 Instant = Annotated[AwareDatetime, AfterValidator(_sane_instant)]

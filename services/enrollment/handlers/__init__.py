@@ -1,12 +1,24 @@
 """Enrollment's use cases: one async function per command, each one transaction with its events;
 and the table of consumed events (enrollment consumes none: it is where enrolment starts)."""
 from services.enrollment.handlers.applications import (
-    SubmitApplication, approve_application, file_application, forbid_bulk, promote_from_waitlist, reject_application,
-    report_application, submit_application, withdraw_application,
+    SubmitApplication,
+    approve_application,
+    file_application,
+    forbid_bulk,
+    promote_from_waitlist,
+    reject_application,
+    report_application,
+    submit_application,
+    withdraw_application,
 )
 from services.enrollment.handlers.guardians import register_guardian
 from services.enrollment.handlers.programmes import (
-    SaveProgramme, disclosure, publish_programme, record_fee_agreement, review_fees, save_programme,
+    SaveProgramme,
+    disclosure,
+    publish_programme,
+    record_fee_agreement,
+    review_fees,
+    save_programme,
 )
 from services.enrollment.handlers.reference import (
     ImportReport,

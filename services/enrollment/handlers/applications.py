@@ -8,16 +8,33 @@ import uuid
 from dataclasses import asdict, dataclass, field
 from datetime import date
 
-from shared.contracts.enrollment import (
-    ApplicationApproved, ApplicationRejected, ApplicationReported, ApplicationSubmitted, ApplicationWaitlisted,
-    EnrollmentFiled, EnrollmentWithdrawn,
-)
 from services.enrollment.db import ApplicationRow, EnrollmentUoW, ProgrammeRow
 from services.enrollment.domain import (
-    HOLDS_PLACE, Actor, Conflict, DomainError, NotFound, Problem, check_applications_open, check_consent,
-    hardship_status, place, require_own_child, require_role, require_school_scope, step,
+    HOLDS_PLACE,
+    Actor,
+    Conflict,
+    DomainError,
+    NotFound,
+    Problem,
+    check_applications_open,
+    check_consent,
+    hardship_status,
+    place,
+    require_own_child,
+    require_role,
+    require_school_scope,
+    step,
 )
 from services.enrollment.handlers.common import school_in_scope, today_local, utcnow, with_position
+from shared.contracts.enrollment import (
+    ApplicationApproved,
+    ApplicationRejected,
+    ApplicationReported,
+    ApplicationSubmitted,
+    ApplicationWaitlisted,
+    EnrollmentFiled,
+    EnrollmentWithdrawn,
+)
 
 
 @dataclass(frozen=True)

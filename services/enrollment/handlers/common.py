@@ -1,7 +1,7 @@
 """What every use case shares: the clock, the school-local calendar, and who the caller is in events."""
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta, timezone
 
 from services.enrollment.db import EnrollmentUoW, SchoolRow
 from services.enrollment.domain import Actor, NotFound, require_school_scope
@@ -11,7 +11,7 @@ SCHOOL_TZ = timezone(timedelta(hours=8), "Asia/Shanghai")
 
 
 def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 def today_local(now: datetime | None = None) -> date:

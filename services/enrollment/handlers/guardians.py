@@ -1,13 +1,13 @@
 """Guardian registration (R1, R22): a school records a guardian of its students, with sealed contacts."""
 from __future__ import annotations
 
-from shared.contracts.enrollment import GuardianRegistered
-from shared.privacy import Sealer, mask_phone
 from services.enrollment.db import EnrollmentUoW, GuardianRow
 from services.enrollment.domain import Actor, Conflict, DomainError, Problem, require_role
 from services.enrollment.domain.reference import GuardianRecord
 from services.enrollment.handlers.common import school_in_scope, utcnow, with_position
 from services.enrollment.handlers.reference import row_digest
+from shared.contracts.enrollment import GuardianRegistered
+from shared.privacy import Sealer, mask_phone
 
 
 async def register_guardian(uow: EnrollmentUoW, actor: Actor, record: GuardianRecord, *, sealer: Sealer, key: bytes,

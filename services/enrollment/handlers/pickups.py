@@ -7,11 +7,11 @@ from datetime import date
 
 from sqlalchemy import text
 
-from shared.contracts.enrollment import PickupPersonAuthorised, PickupPersonRevoked
-from shared.privacy import mask_phone
 from services.enrollment.db import EnrollmentUoW
 from services.enrollment.domain import Actor, DomainError, Forbidden, NotFound, Problem
 from services.enrollment.handlers.common import utcnow
+from shared.contracts.enrollment import PickupPersonAuthorised, PickupPersonRevoked
+from shared.privacy import mask_phone
 
 
 async def _guardian_of(uow: EnrollmentUoW, actor: Actor, student_id: str) -> None:

@@ -4,12 +4,20 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
-from shared.contracts.enrollment import ActivityOffer, InsuranceCover, ProgrammePublished, SessionTime
 from services.enrollment.db import EnrollmentUoW, ProgrammeRow
 from services.enrollment.domain import (
-    Actor, Conflict, DomainError, NotFound, Problem, ProgrammeSpec, programme_problems, publish_problems, require_role,
+    Actor,
+    Conflict,
+    DomainError,
+    NotFound,
+    Problem,
+    ProgrammeSpec,
+    programme_problems,
+    publish_problems,
+    require_role,
 )
 from services.enrollment.handlers.common import school_in_scope, today_local, utcnow, with_position
+from shared.contracts.enrollment import ActivityOffer, InsuranceCover, ProgrammePublished, SessionTime
 
 
 @dataclass(frozen=True)

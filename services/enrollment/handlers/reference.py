@@ -11,13 +11,12 @@ from itertools import islice
 
 from pydantic import TypeAdapter
 
-from shared.contracts.enrollment import GuardianRegistered, StaffAdmissionChanged, StaffRegistered
-from shared.privacy import Sealer, mask_phone
-from services.enrollment.db import EnrollmentUoW, StaffRow
-from services.enrollment.db import bulk
+from services.enrollment.db import EnrollmentUoW, StaffRow, bulk
 from services.enrollment.domain import Actor, DomainError, NotFound, Problem, require_role
 from services.enrollment.domain.reference import ID_FIELD, KINDS, GuardianRecord, Record, Unreadable, parse_records
 from services.enrollment.handlers.common import school_in_scope, utcnow, with_position
+from shared.contracts.enrollment import GuardianRegistered, StaffAdmissionChanged, StaffRegistered
+from shared.privacy import Sealer, mask_phone
 
 _REGISTERED = TypeAdapter(list[GuardianRegistered])
 

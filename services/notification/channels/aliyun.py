@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import httpx
 
@@ -44,7 +44,7 @@ class AliyunSms(HttpChannel):
         common = {
             "AccessKeyId": self.key_id, "Action": action, "Format": "JSON", "RegionId": self.region,
             "SignatureMethod": "HMAC-SHA1", "SignatureNonce": uuid.uuid4().hex, "SignatureVersion": "1.0",
-            "Timestamp": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"), "Version": "2017-05-25",
+            "Timestamp": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"), "Version": "2017-05-25",
         }
         signed = {**common, **params}
         signed["Signature"] = aliyun_signature("POST", signed, self.secret)

@@ -10,9 +10,9 @@ from typing import Literal
 
 import httpx
 
-from shared.privacy import mask_phones_in
 from services.notification.domain.policy import Outcome
 from services.notification.domain.ratelimit import TokenBucket
+from shared.privacy import mask_phones_in
 
 log = logging.getLogger(__name__)
 
@@ -115,7 +115,7 @@ class HttpChannel(Channel):
         self.client = httpx.AsyncClient(base_url=self.endpoint, timeout=timeout, transport=transport,
                                         limits=httpx.Limits(max_connections=64, max_keepalive_connections=32))
 
-    async def call(self, method: str, url: str, **kwargs) -> httpx.Response | Result:  # noqa: ANN003
+    async def call(self, method: str, url: str, **kwargs) -> httpx.Response | Result:
         try:
             return await self.client.request(method, url, **kwargs)
         except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:

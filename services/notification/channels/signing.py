@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from urllib.parse import quote
 
 
@@ -38,7 +38,7 @@ def tc3_authorization(*, secret_id: str, secret_key: str, service: str, host: st
     canonical_headers = f"content-type:{content_type}\nhost:{host}\nx-tc-action:{action.lower()}\n"
     canonical_request = "\n".join(
         ["POST", "/", "", canonical_headers, signed_headers, hashlib.sha256(payload).hexdigest()])
-    day = datetime.fromtimestamp(timestamp, timezone.utc).strftime("%Y-%m-%d")
+    day = datetime.fromtimestamp(timestamp, UTC).strftime("%Y-%m-%d")
     scope = f"{day}/{service}/tc3_request"
     string_to_sign = "\n".join(
         ["TC3-HMAC-SHA256", str(timestamp), scope, hashlib.sha256(canonical_request.encode()).hexdigest()])

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass
-from datetime import datetime, time, timedelta, timezone
+from datetime import UTC, datetime, time, timedelta
 from typing import Literal
 from zoneinfo import ZoneInfo
 
@@ -131,14 +131,14 @@ def not_before(at: datetime, prefs: Preferences, *, urgent: bool) -> datetime | 
     end = local.replace(hour=prefs.quiet_end.hour, minute=prefs.quiet_end.minute, second=0, microsecond=0)
     if end <= local:
         end += timedelta(days=1)
-    return end.astimezone(timezone.utc)
+    return end.astimezone(UTC)
 
 
 def next_local_midnight(at: datetime) -> datetime:
     """Providers' per-number daily limits reset at midnight China time."""
     local = at.astimezone(SHANGHAI)
     midnight = (local + timedelta(days=1)).replace(hour=0, minute=0, second=0, microsecond=0)
-    return midnight.astimezone(timezone.utc)
+    return midnight.astimezone(UTC)
 
 
 def local_day(at: datetime) -> str:

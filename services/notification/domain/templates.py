@@ -161,7 +161,8 @@ TEMPLATES: dict[str, Template] = {
     # R11-R13, issue 16: the same safety events as the staff responsible read them (class teacher, programme
     # lead, school safety contact); reported as the same kinds, so they are as urgent as the guardians' copy.
     "absence_staff": Template(
-        "absence", B + "【缺勤提醒】您班上的{student}今天（{date}）课后服务{start}开始，{grace}分钟后仍未签到，请尽快联系家长确认孩子去向。",
+        "absence", B + "【缺勤提醒】您班上的{student}今天（{date}）课后服务{start}开始，{grace}分钟后仍未签到，"
+                   "请尽快联系家长确认孩子去向。",
         "[Beilei] ABSENCE: {student} of your class had not checked in {grace} minutes after today's ({date}) session "
         "began at {start}. Please contact the family now."),
     "extended_care_escalated_staff": Template(
@@ -196,7 +197,8 @@ TEMPLATES: dict[str, Template] = {
                                      "[Beilei] The application for {student} ({programme}) was not approved. Reason: {reason}."),
     "enrollment_filed": Template("enrollment_filed", B + "{student}已正式参加课后服务（{programme}），已在区教育局备案。",
                                  "[Beilei] {student} is now enrolled in after-school service ({programme}), filed with the district."),
-    "enrollment_withdrawn": Template("enrollment_withdrawn", B + "{student}自{date}起退出课后服务（{programme}），未提供的服务不收费或按实退费。",
+    "enrollment_withdrawn": Template("enrollment_withdrawn", B + "{student}自{date}起退出课后服务（{programme}），"
+                                                                 "未提供的服务不收费或按实退费。",
                                      "[Beilei] {student} leaves after-school service ({programme}) from {date}. "
                                      "Nothing not provided is charged; prepaid sessions are refunded."),
     # R16, R17, R22: fees, payments, waivers, refunds

@@ -6,7 +6,7 @@ import asyncio
 import json
 import uuid
 from collections.abc import AsyncIterator, Callable
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from sqlalchemy import text
@@ -16,8 +16,8 @@ from services.attendance.db import AttendanceUoW
 from services.attendance.domain import LOCAL_TZ, Limits
 from shared.contracts.enrollment import EnrollmentFiled, EnrollmentWithdrawn, GuardianRegistered, ProgrammePublished
 from shared.contracts.envelope import new_envelope
-from shared.messaging.consumer import Item, is_batch_handler
 from shared.messaging import migrate
+from shared.messaging.consumer import Item, is_batch_handler
 from shared.messaging.db import Database
 
 # A Friday; sessions run 15:30-17:30 local with extended care until 18:30 (R8, R13).
@@ -26,7 +26,7 @@ DAY = date(2025, 9, 12)
 
 def local(hhmm: str, day: date = DAY) -> datetime:
     hours, minutes = map(int, hhmm.split(":"))
-    return datetime(day.year, day.month, day.day, hours, minutes, tzinfo=LOCAL_TZ).astimezone(timezone.utc)
+    return datetime(day.year, day.month, day.day, hours, minutes, tzinfo=LOCAL_TZ).astimezone(UTC)
 
 
 class Clock:
@@ -96,7 +96,7 @@ class School:
                        "valid_from": "2025-09-01", "valid_until": "2026-01-31"},
             applications_open_at="2025-08-25T00:00:00Z", applications_close_at="2025-09-05T00:00:00Z",
             published_by=self.principal_id, published_by_role="principal",
-            published_at=published_at or datetime(2025, 8, 20, tzinfo=timezone.utc),
+            published_at=published_at or datetime(2025, 8, 20, tzinfo=UTC),
         )
         await self._apply(h.store_programme, event)
 
@@ -108,7 +108,7 @@ class School:
             school_id=self.school_id, district_id="dst-unit", student_id=student_id, student_name=f"学生{student_id[-4:]}",
             guardian_id=f"gdn-{student_id}", hardship=False, extended_care=True, class_teacher_id=teacher,
             authorised_pickup_ids=pickups if pickups is not None else [f"pku-{student_id}"],
-            filed_by="off-1", filed_by_role="district_officer", filed_at=filed_at or datetime(2025, 9, 1, tzinfo=timezone.utc),
+            filed_by="off-1", filed_by_role="district_officer", filed_at=filed_at or datetime(2025, 9, 1, tzinfo=UTC),
         )
         await self._apply(h.apply_enrolment_changes, event)
         return student_id
@@ -117,7 +117,7 @@ class School:
         event = EnrollmentWithdrawn(
             enrollment_id=f"enr-{student_id}", programme_id=self.programme_id, school_id=self.school_id,
             student_id=student_id, guardian_id=f"gdn-{student_id}", effective_on=effective_on, withdrawn_by=f"gdn-{student_id}",
-            withdrawn_by_role="guardian", withdrawn_at=datetime(2025, 9, 10, tzinfo=timezone.utc),
+            withdrawn_by_role="guardian", withdrawn_at=datetime(2025, 9, 10, tzinfo=UTC),
         )
         await self._apply(h.apply_enrolment_changes, event)
 
@@ -128,7 +128,7 @@ class School:
         )
         await self._apply(h.apply_enrolment_changes, event)
 
-    async def _apply(self, handler, event) -> None:  # noqa: ANN001 - any roster handler and its event
+    async def _apply(self, handler, event) -> None:
         envelope = new_envelope(event, producer="enrollment")
         async with self.uow_factory() as uow:
             if is_batch_handler(handler):

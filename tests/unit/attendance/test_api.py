@@ -14,6 +14,7 @@ from shared.messaging.db import Database
 from tests.tokens import mint
 from tests.unit.attendance.conftest import DAY, Clock, School, unique
 
+
 @pytest.fixture
 async def client(attendance_db: Database, clock: Clock) -> AsyncIterator[httpx.AsyncClient]:
     settings = Settings(database_url=attendance_db.url, database_schema=attendance_db.schema, ingest_max_records=5)

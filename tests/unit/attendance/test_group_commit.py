@@ -21,8 +21,7 @@ from tests.unit.attendance.conftest import Clock, School, outbox, unique
 from tests.unit.attendance.test_ingest import rec, run
 
 
-
-def grouped(uow_factory, policy, *, max_records: int = 100, max_in_flight: int = 2,  # noqa: ANN001
+def grouped(uow_factory, policy, *, max_records: int = 100, max_in_flight: int = 2,
             linger: float = 0.0) -> h.GroupCommit:
     async def judge(uow: AttendanceUoW, batch: Sequence[h.Submitted]) -> list:
         return await h.ingest(uow, batch, policy)
@@ -30,7 +29,7 @@ def grouped(uow_factory, policy, *, max_records: int = 100, max_in_flight: int =
     return h.GroupCommit(uow_factory, judge, max_records=max_records, max_in_flight=max_in_flight, linger=linger)
 
 
-async def evening(school: School, uow_factory, policy) -> list[h.Submitted]:  # noqa: ANN001
+async def evening(school: School, uow_factory, policy) -> list[h.Submitted]:
     """One school's evening as single-record requests, each about a different child, covering every answer
     a check-out or check-in can get; the children were checked in earlier, one by one."""
     s = [await school.enrol(f"{school.school_id}-stu-{i}") for i in range(8)]
@@ -56,7 +55,7 @@ def answers(outcomes: Sequence) -> list[tuple[str, str | None]]:
     return [(o.status, o.reason_code) for o in outcomes]
 
 
-async def event_types(uow_factory, school: School) -> Counter:  # noqa: ANN001
+async def event_types(uow_factory, school: School) -> Counter:
     return Counter(e["type"] for e in await outbox(uow_factory, school.school_id))
 
 
@@ -135,7 +134,7 @@ async def test_closing_processes_what_is_queued_and_refuses_what_comes_after(sch
 
 
 @pytest.fixture
-async def service(attendance_db: Database, clock: Clock):  # noqa: ANN201
+async def service(attendance_db: Database, clock: Clock):
     settings = Settings(database_url=attendance_db.url, database_schema=attendance_db.schema)
     app, rt = build(settings, clock=clock)
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://attendance") as client:

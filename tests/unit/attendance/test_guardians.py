@@ -3,14 +3,13 @@ replaces the previous one, the batch's last registration wins, and filings in th
 before or after (R11, R22)."""
 from __future__ import annotations
 
-from datetime import datetime, timezone
-
+from datetime import UTC, datetime
 
 from services.attendance import handlers as h
 from shared.contracts.enrollment import EnrollmentFiled, GuardianRegistered
 from shared.contracts.envelope import new_envelope
-from shared.messaging.consumer import Item
 from shared.contracts.ingest import SchoolCheckInRecorded, SchoolCheckOutRecorded
+from shared.messaging.consumer import Item
 from tests.unit.attendance.conftest import School, local, outbox, unique
 from tests.unit.attendance.test_topic_ingest import common, raw, reader
 
@@ -25,18 +24,18 @@ def filed(school: School, student_id: str) -> EnrollmentFiled:
         enrollment_id=f"enr-{student_id}", application_id=f"app-{student_id}", programme_id=school.programme_id,
         school_id=school.school_id, district_id="dst-unit", student_id=student_id, student_name="学生", guardian_id=f"gdn-{student_id}",
         hardship=False, extended_care=False, class_teacher_id=None, authorised_pickup_ids=[], filed_by="off-1",
-        filed_by_role="district_officer", filed_at=datetime(2025, 9, 1, tzinfo=timezone.utc),
+        filed_by_role="district_officer", filed_at=datetime(2025, 9, 1, tzinfo=UTC),
     )
 
 
-async def consume(uow_factory, events: list) -> None:  # noqa: ANN001
+async def consume(uow_factory, events: list) -> None:
     """One consumed batch: one run of the batch handler, one unit of work, one commit (as the kit's consumer does)."""
     async with uow_factory() as uow:
         await h.apply_enrolment_changes(uow, [Item(new_envelope(event, producer="enrollment"), event) for event in events])
         await uow.commit()
 
 
-async def guardianships(uow_factory, school: School) -> set[tuple[str, str, str]]:  # noqa: ANN001
+async def guardianships(uow_factory, school: School) -> set[tuple[str, str, str]]:
     async with uow_factory() as uow:
         rows = await uow._fetch("select student_id, guardian_id, guardian_name from guardianships where school_id = :s",
                                {"s": school.school_id})

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 
 from services.attendance.domain import (
     Activity,
@@ -189,7 +189,7 @@ def test_two_sessions_on_one_day_need_the_programme_named() -> None:
 
 
 def test_a_session_window_is_the_local_timetable_in_utc() -> None:
-    assert WINDOW.starts_at == datetime(2025, 9, 12, 7, 30, tzinfo=timezone.utc)
-    assert WINDOW.ends_at == datetime(2025, 9, 12, 9, 30, tzinfo=timezone.utc)
-    assert WINDOW.extended_care_ends_at == datetime(2025, 9, 12, 10, 30, tzinfo=timezone.utc)
+    assert WINDOW.starts_at == datetime(2025, 9, 12, 7, 30, tzinfo=UTC)
+    assert WINDOW.ends_at == datetime(2025, 9, 12, 9, 30, tzinfo=UTC)
+    assert WINDOW.extended_care_ends_at == datetime(2025, 9, 12, 10, 30, tzinfo=UTC)
     assert replace(SCHEDULE, extended_care_until=None).window(DAY).escalation_due_at == WINDOW.ends_at

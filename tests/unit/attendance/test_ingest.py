@@ -22,7 +22,7 @@ def rec(school: School, kind: str, student_id: str, hhmm: str, **changes) -> h.S
     return h.Submitted(base.record_id, base)
 
 
-async def run(uow_factory, policy, batch: list[h.Submitted]):  # noqa: ANN001, ANN201
+async def run(uow_factory, policy, batch: list[h.Submitted]):
     async with uow_factory() as uow:
         outcomes = await h.ingest(uow, batch, policy)
         await uow.commit()
@@ -167,7 +167,7 @@ async def test_timetables_read_outside_judging_list_only_staff_the_district_admi
 
 
 def _pickup(school: School, student: str, person: str, *, revoked: bool = False, until: date = DAY,
-            decided_at: datetime | None = None):  # noqa: ANN202 - either pickup-person event
+            decided_at: datetime | None = None):
     kind = PickupPersonRevoked if revoked else PickupPersonAuthorised
     event = kind(pickup_person_id=person, student_id=student, guardian_id=f"gdn-{student}", name="李建国", relation="祖父",
                  phone_masked="137****4321", valid_until=until, decided_by=f"gdn-{student}", decided_by_role="guardian",

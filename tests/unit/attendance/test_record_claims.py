@@ -82,7 +82,7 @@ def test_a_claim_is_what_the_record_says_whatever_the_offset_it_was_written_in()
 
 
 # -- through the ingest use case ------------------------------------------------------------------------
-async def conflicts_of(uow_factory, school_id: str) -> list:  # noqa: ANN001
+async def conflicts_of(uow_factory, school_id: str) -> list:
     async with uow_factory() as uow:
         return await uow.record_conflicts(school_id)
 
@@ -179,7 +179,7 @@ async def test_a_record_id_twice_in_one_batch_with_other_content_is_a_conflict(s
 # -- over HTTP and on the topic ---------------------------------------------------------------------------
 
 
-async def test_the_batch_route_answers_conflict_per_record_and_counts_it(attendance_db, clock, uow_factory) -> None:  # noqa: ANN001
+async def test_the_batch_route_answers_conflict_per_record_and_counts_it(attendance_db, clock, uow_factory) -> None:
     app, rt = build(Settings(database_url=attendance_db.url, database_schema=attendance_db.schema), clock=clock)
     school = School(uow_factory)
     await school.publish()

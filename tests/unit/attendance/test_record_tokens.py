@@ -6,9 +6,8 @@ from __future__ import annotations
 import base64
 import json
 
-from sqlalchemy import text
-
 from prometheus_client import CollectorRegistry
+from sqlalchemy import text
 
 from services.attendance import handlers as h
 from services.attendance.domain import submission_refusal
@@ -22,12 +21,12 @@ from tests.unit.attendance.conftest import dead_letters, local, outbox, unique
 from tests.unit.attendance.test_topic_ingest import common, raw, reader
 
 
-def check_in(school, student: str, **changes) -> SchoolCheckInRecorded:  # noqa: ANN001 - the School helper
+def check_in(school, student: str, **changes) -> SchoolCheckInRecorded:
     return SchoolCheckInRecorded(**common(school, student), checked_in_at=local("15:25"), checked_in_by=school.staff_id,
                                  checked_in_by_role="school_staff").model_copy(update=changes)
 
 
-def ms(when) -> int:  # noqa: ANN001 - an aware datetime
+def ms(when) -> int:
     return int(when.timestamp() * 1000)
 
 
@@ -91,7 +90,7 @@ async def test_within_the_allowed_clock_skew_a_lapsed_token_still_signs_and_its_
     checks = []
 
     class Counting(TokenVerifier):
-        def _check(self, token, now):  # noqa: ANN001, ANN202 - counts the expensive signature checks
+        def _check(self, token, now):
             checks.append(now)
             return super()._check(token, now)
 

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 
 from services.attendance.domain import (
     DayState,
@@ -21,7 +21,7 @@ SCHEDULE = Schedule("prg-1", "sch-1", "dst-1", (Slot(frozenset({"fri"}), time(15
                     frozenset({"stf-1"}), "pri-1")
 WINDOW = SCHEDULE.window(DAY)
 ENROLMENT = Enrolment("stu-1", "prg-1", "sch-1", "李小明", frozenset({"gdn-1"}), frozenset(), class_teacher_id="stf-teacher",
-                      filed_at=datetime(2025, 9, 1, tzinfo=timezone.utc))
+                      filed_at=datetime(2025, 9, 1, tzinfo=UTC))
 GRACE = timedelta(minutes=10)
 
 

@@ -20,7 +20,7 @@ from tests.tokens import mint, verifier
 from tests.unit.attendance.conftest import DAY, dead_letters, local, outbox, unique
 
 
-def raw(event, offset: int, *, token: str | None = "", written_ms: int | None = None) -> RawRecord:  # noqa: ANN001
+def raw(event, offset: int, *, token: str | None = "", written_ms: int | None = None) -> RawRecord:
     """Any event on its own topic as the kit reads it; a school record is signed, as school systems must, with its
     school's system token unless `token` is given (None: no authorization header at all)."""
     envelope = new_envelope(event, producer="sys-gate" if event.topic == ATTENDANCE_INGEST else "enrollment")
@@ -31,12 +31,12 @@ def raw(event, offset: int, *, token: str | None = "", written_ms: int | None = 
     return RawRecord(event.topic, 0, offset, envelope.key.encode(), encode(envelope), headers, written_ms)
 
 
-def reader(policy: h.Policy, uow_factory) -> BatchConsumer:  # noqa: ANN001 - the unit-of-work factory fixture
+def reader(policy: h.Policy, uow_factory) -> BatchConsumer:
     """Attendance's consumer as the service builds it, verifying school systems' tokens with the issuer's keys."""
     return BatchConsumer("attendance", h.handler_table(policy, verifier()), uow_factory, KitMetrics(CollectorRegistry()))
 
 
-def common(school, student_id: str) -> dict:  # noqa: ANN001 - the School helper
+def common(school, student_id: str) -> dict:
     return dict(record_id=unique("gate"), system_id="sys-gate", school_id=school.school_id, student_id=student_id,
                 session_date=DAY)
 

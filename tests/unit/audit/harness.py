@@ -6,22 +6,22 @@ import asyncio
 import json
 import uuid
 from collections.abc import Iterable
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from prometheus_client import CollectorRegistry
 from sqlalchemy import text
 
+from services.audit.db import AuditUoW, prepare_writer, writer_url
+from services.audit.handlers import DUPLICATE_HANDLERS, HANDLERS, CheckPolicy, publish_checkpoint, run_checks
+from services.audit.handlers.proofs import export_lines
+from services.audit.ledger.checkpoint import generate_signer, load_signer
+from services.audit.settings import Settings
 from shared.contracts.envelope import Envelope, Event
 from shared.messaging import migrate
 from shared.messaging.consumer import BatchConsumer, RawRecord
 from shared.messaging.db import Database
 from shared.observability import KitMetrics
-from services.audit.db import AuditUoW, prepare_writer, writer_url
-from services.audit.handlers import DUPLICATE_HANDLERS, HANDLERS, CheckPolicy, publish_checkpoint, run_checks
-from services.audit.handlers.proofs import export_lines
-from services.audit.ledger.checkpoint import load_signer, generate_signer
-from services.audit.settings import Settings
 from tests.unit.audit.money import record
 
 ORIGIN = "beilei.test/audit-ledger"
@@ -67,9 +67,9 @@ class TestLedger:
             records.append(raw)
         await self.consumer.process(records)
 
-    async def checkpoint(self, now: datetime | None = None):  # noqa: ANN201 - StoredCheckpoint | None
+    async def checkpoint(self, now: datetime | None = None):
         async with self.uow() as uow:
-            cp = await publish_checkpoint(uow, self.signer, self.origin, now or datetime.now(timezone.utc))
+            cp = await publish_checkpoint(uow, self.signer, self.origin, now or datetime.now(UTC))
             await uow.commit()
         return cp
 
@@ -77,7 +77,7 @@ class TestLedger:
         total = 0
         while True:
             async with self.uow() as uow:
-                n = await run_checks(uow, self.policy, now or datetime.now(timezone.utc))
+                n = await run_checks(uow, self.policy, now or datetime.now(UTC))
                 await uow.commit()
             total += n
             if n < self.policy.batch:

@@ -4,15 +4,15 @@ quarter by default, so no disclosure is due yet."""
 from __future__ import annotations
 
 import uuid
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
+from services.audit.ledger.books import SCHOOL_TZ
 from shared.contracts import attendance, billing, enrollment
 from shared.contracts.envelope import Envelope, Event, new_envelope
 from shared.contracts.registry import encode, event_type
 from shared.contracts.schema import example_payload
 from shared.messaging.consumer import RawRecord
-from services.audit.ledger.books import SCHOOL_TZ
 
 TODAY = datetime.now(SCHOOL_TZ).date()
 # A day earlier this month (or today on the 1st): its quarter is the current one.
@@ -21,7 +21,7 @@ DAY = TODAY.replace(day=max(1, TODAY.day - 1))
 
 def at(day: date, hour: int = 10) -> datetime:
     """A UTC instant on a school-local day."""
-    return datetime.combine(day, time(hour), SCHOOL_TZ).astimezone(timezone.utc)
+    return datetime.combine(day, time(hour), SCHOOL_TZ).astimezone(UTC)
 
 
 def _build(cls: type[Event], fields: dict[str, Any], overrides: dict[str, Any]) -> Event:

@@ -21,6 +21,7 @@ from tests.tokens import mint, verifier
 from tests.unit.audit.harness import ORIGIN, TestLedger
 from tests.unit.audit.money import DAY, School
 
+
 def _bearer(role: str, **scope: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {mint('who', role, **scope)}"}
 
@@ -43,7 +44,7 @@ async def setup(ledger: TestLedger) -> AsyncIterator[tuple[httpx.AsyncClient, Sc
         yield client, mine, theirs
 
 
-async def test_checkpoints_the_key_and_consistency_proofs_are_public(setup, ledger: TestLedger) -> None:  # noqa: ANN001
+async def test_checkpoints_the_key_and_consistency_proofs_are_public(setup, ledger: TestLedger) -> None:
     client, _, _ = setup
     note = (await client.get("/v1/ledger/checkpoint")).text
     latest = open_checkpoint(note, [ledger.vkey], ORIGIN)
@@ -63,7 +64,7 @@ async def test_checkpoints_the_key_and_consistency_proofs_are_public(setup, ledg
     assert (old.size, new.size) == (0, latest.size)
 
 
-async def test_an_auditor_reads_entries_by_school_each_proven_against_the_cited_checkpoint(setup, ledger: TestLedger) -> None:  # noqa: ANN001,E501
+async def test_an_auditor_reads_entries_by_school_each_proven_against_the_cited_checkpoint(setup, ledger: TestLedger) -> None:
     client, mine, _ = setup
     reply = await client.get("/v1/audit/entries", params={"school_id": mine.school_id}, headers=_bearer("auditor"))
     assert reply.status_code == 200, reply.text
@@ -82,7 +83,7 @@ async def test_an_auditor_reads_entries_by_school_each_proven_against_the_cited_
     assert [e["event_type"] for e in by_category.json()["entries"]] == ["PaymentReceived"]
 
 
-async def test_a_school_and_a_district_see_only_their_own_schools(setup) -> None:  # noqa: ANN001
+async def test_a_school_and_a_district_see_only_their_own_schools(setup) -> None:
     client, mine, theirs = setup
     own = await client.get("/v1/audit/entries", headers=_bearer("school", school_id=mine.school_id))
     assert {e["school_id"] for e in own.json()["entries"]} == {mine.school_id}
@@ -98,7 +99,7 @@ async def test_a_school_and_a_district_see_only_their_own_schools(setup) -> None
     assert (await client.get("/v1/audit/entries")).status_code == 401
 
 
-async def test_a_receipt_downloads_and_verifies_offline(setup, ledger: TestLedger) -> None:  # noqa: ANN001
+async def test_a_receipt_downloads_and_verifies_offline(setup, ledger: TestLedger) -> None:
     client, mine, _ = setup
     index = (await client.get("/v1/audit/entries", params={"school_id": mine.school_id, "category": "charge"},
                               headers=_bearer("auditor"))).json()["entries"][0]["index"]
@@ -108,7 +109,7 @@ async def test_a_receipt_downloads_and_verifies_offline(setup, ledger: TestLedge
     assert verified.index == index and json.loads(verified.entry)["type"] == "FeeCharged"
 
 
-async def test_anomalies_and_reports_cite_evidence_and_their_checkpoint(setup, ledger: TestLedger) -> None:  # noqa: ANN001
+async def test_anomalies_and_reports_cite_evidence_and_their_checkpoint(setup, ledger: TestLedger) -> None:
     client, mine, theirs = setup
     anomalies = (await client.get("/v1/audit/anomalies", params={"school_id": mine.school_id},
                                   headers=_bearer("auditor"))).json()
@@ -126,7 +127,7 @@ async def test_anomalies_and_reports_cite_evidence_and_their_checkpoint(setup, l
     assert {mine.school_id, theirs.school_id} <= {s["school_id"] for s in annual["schools"]}
 
 
-async def test_the_export_is_for_auditors_and_starts_with_its_signed_checkpoint(setup, ledger: TestLedger) -> None:  # noqa: ANN001
+async def test_the_export_is_for_auditors_and_starts_with_its_signed_checkpoint(setup, ledger: TestLedger) -> None:
     client, mine, _ = setup
     assert (await client.get("/v1/ledger/export", headers=_bearer("school", school_id=mine.school_id))).status_code == 403
     reply = await client.get("/v1/ledger/export", headers=_bearer("auditor"))
@@ -151,7 +152,7 @@ async def test_the_export_is_for_auditors_and_starts_with_its_signed_checkpoint(
     ("/v1/ledger/consistency", {"old": 0, "new": 2**63}, 422, "less than or equal to 9223372036854775807"),
     ("/v1/audit/reports/annual", {"year": "2025", "size": 2**70}, 422, "less than or equal to 9223372036854775807"),
 ])
-async def test_bad_requests_get_a_4xx_with_the_reason(setup, path: str, params: dict, status: int, reason: str) -> None:  # noqa: ANN001,E501
+async def test_bad_requests_get_a_4xx_with_the_reason(setup, path: str, params: dict, status: int, reason: str) -> None:
     client, _, _ = setup
     reply = await client.get(path, params=params, headers=_bearer("auditor"))
     assert reply.status_code == status and reason in reply.text

@@ -3,20 +3,20 @@ disclosure totals, as both the service and the offline verifier compute them."""
 from __future__ import annotations
 
 import json
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from typing import get_args
 
 import pytest
 
+from services.audit.domain import leaf_bytes, leaf_document
+from services.audit.ledger import books
 from shared.contracts.billing import LedgerAccount
 from shared.contracts.common import ExpenseCategory
 from shared.contracts.registry import encode
-from services.audit.domain import leaf_bytes, leaf_document
-from services.audit.ledger import books
 from tests.unit.audit.money import DAY, School, envelope
 
 
-def _entry(event) -> books.Entry:  # noqa: ANN001 - any fee record
+def _entry(event) -> books.Entry:
     return books.read_entry(encode(envelope(event)))
 
 
@@ -34,7 +34,7 @@ def test_a_leaf_is_the_event_exactly_as_the_codec_puts_it_on_the_topic() -> None
 
 def test_an_entry_says_its_school_student_category_amount_and_school_local_month() -> None:
     school = School("bk")
-    payment = school.payment("stu-1", 1234, received_at=datetime(2025, 9, 30, 17, 0, tzinfo=timezone.utc))
+    payment = school.payment("stu-1", 1234, received_at=datetime(2025, 9, 30, 17, 0, tzinfo=UTC))
     e = _entry(payment)
     assert (e.event_type, e.school_id, e.student_id, e.category, e.subcategory, e.amount_fen) == (
         "PaymentReceived", school.school_id, "stu-1", "payment", "wechat_pay", 1234)
@@ -77,7 +77,7 @@ def test_disclosure_totals_count_each_amount_on_the_day_the_money_moved() -> Non
     events = [school.payment("stu-1", 3000), school.subsidy(10000), school.waiver("stu-1", "chg-1", 100),
               school.refund("stu-1", 200), school.payout(amount=2500), school.expense(700, "group_accident_insurance"),
               school.expense(300, "extra_hours_operating"), school.charge("stu-1"),
-              school.payment("stu-1", 999, received_at=datetime(2020, 1, 5, tzinfo=timezone.utc))]
+              school.payment("stu-1", 999, received_at=datetime(2020, 1, 5, tzinfo=UTC))]
     totals = books.disclosure_totals([_entry(e) for e in events], school.school_id, DAY.replace(day=1), DAY)
     assert totals == {"fee_income_fen": 3000, "subsidy_income_fen": 10000, "waived_fen": 100, "refunded_fen": 200,
                       "payouts_fen": 2500, "staff_remuneration_fen": 0, "extra_hours_operating_fen": 300,

@@ -7,7 +7,6 @@ import json
 
 import pytest
 
-from shared.contracts.registry import encode
 from services.audit.ledger import books
 from services.audit.ledger.bundles import (
     BundleError,
@@ -23,6 +22,7 @@ from services.audit.ledger.bundles import (
 )
 from services.audit.ledger.checkpoint import Checkpoint, format_checkpoint, generate_signer, load_signer
 from services.audit.ledger.merkle import MemoryTree, leaf_hash
+from shared.contracts.registry import encode
 from tests.unit.audit.money import DAY, School, envelope
 
 ORIGIN = "beilei.test/bundles"
@@ -42,7 +42,7 @@ def _ledger(n: int = 40) -> tuple[School, list[bytes], MemoryTree]:
 SCHOOL, BODIES, TREE = _ledger()
 
 
-def _note(size: int, signer=SIGNER) -> str:  # noqa: ANN001
+def _note(size: int, signer=SIGNER) -> str:
     return signer.sign_note(format_checkpoint(Checkpoint(ORIGIN, size, TREE.root(size))))
 
 
@@ -69,7 +69,7 @@ def test_a_receipt_is_a_c2sp_tlog_proof_that_carries_and_proves_its_entry() -> N
     (lambda t: t.replace(t.split("\n")[3], base64.b64encode(bytes(31)).decode(), 1), "not a SHA-256 hash"),
     (lambda t: t.replace(t.split("\n")[3] + "\n", "", 1), "wrong proof size"),
 ])
-def test_a_changed_receipt_is_refused_with_the_reason(mutate, reason: str) -> None:  # noqa: ANN001
+def test_a_changed_receipt_is_refused_with_the_reason(mutate, reason: str) -> None:
     with pytest.raises(BundleError, match=reason):
         verify_receipt(mutate(_receipt(7, 40)), [VKEY])
 

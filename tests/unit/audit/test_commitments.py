@@ -14,11 +14,11 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from shared.contracts.registry import encode
 from services.audit import api
 from services.audit.domain import published_bytes
 from services.audit.ledger import books
 from services.audit.ledger.bundles import BundleError, audit_export, verify_receipt
+from services.audit.ledger.checkpoint import open_checkpoint
 from services.audit.ledger.commitments import (
     COMMITTED_PAYLOAD_FIELDS,
     CommitmentError,
@@ -28,8 +28,8 @@ from services.audit.ledger.commitments import (
     opening,
     seal,
 )
-from services.audit.ledger.checkpoint import open_checkpoint
 from services.audit.ledger.merkle import leaf_hash, verify_inclusion
+from shared.contracts.registry import encode
 from tests.tokens import bearer, verifier
 from tests.unit.audit.harness import TestLedger
 from tests.unit.audit.money import DAY, School, envelope
@@ -37,7 +37,7 @@ from tests.unit.audit.money import DAY, School, envelope
 SALT = bytes(range(32))
 
 
-def _document(event) -> dict:  # noqa: ANN001
+def _document(event) -> dict:
     return json.loads(encode(envelope(event)))
 
 
@@ -122,7 +122,7 @@ async def mixed(database_url: str, tmp_path_factory: pytest.TempPathFactory
     await ledger.close()
 
 
-async def test_an_export_of_both_entry_formats_verifies_and_a_changed_opening_fails(mixed) -> None:  # noqa: ANN001
+async def test_an_export_of_both_entry_formats_verifies_and_a_changed_opening_fails(mixed) -> None:
     _, ledger, school, export = mixed
     lines = export.read_text(encoding="utf-8").splitlines()
     report = audit_export(lambda: iter(lines), [ledger.vkey])
@@ -138,7 +138,7 @@ async def test_an_export_of_both_entry_formats_verifies_and_a_changed_opening_fa
     assert any("do not open" in f for f in failed.failures), failed.failures
 
 
-async def test_a_bundle_with_a_format_1_entry_needs_an_auditor_and_a_format_2_bundle_is_public(mixed) -> None:  # noqa: ANN001,E501
+async def test_a_bundle_with_a_format_1_entry_needs_an_auditor_and_a_format_2_bundle_is_public(mixed) -> None:
     client, _, school, _ = mixed
     assert (await client.get("/tile/entries/000")).status_code == 401
     assert (await client.get("/tile/entries/000", headers=bearer("p", "school", school_id=school.school_id))
@@ -156,7 +156,7 @@ async def test_a_bundle_with_a_format_1_entry_needs_an_auditor_and_a_format_2_bu
     assert b"".join(hashes) == tile
 
 
-async def test_the_familys_receipt_opens_its_own_entry_and_no_other_family_gets_it(mixed) -> None:  # noqa: ANN001
+async def test_the_familys_receipt_opens_its_own_entry_and_no_other_family_gets_it(mixed) -> None:
     client, ledger, school, _ = mixed
     page = (await client.get("/v1/audit/entries/300", headers=bearer("a", "auditor"))).json()
     guardian = page["entries"][0]["entry"]["payload"]["guardian_id"]
@@ -177,7 +177,7 @@ async def test_the_familys_receipt_opens_its_own_entry_and_no_other_family_gets_
     assert verify_receipt(v1.text, [ledger.vkey]).opened is None
 
 
-async def test_a_disclosure_is_public_with_the_size_it_was_computed_at_and_its_inclusion_proof(mixed) -> None:  # noqa: ANN001,E501
+async def test_a_disclosure_is_public_with_the_size_it_was_computed_at_and_its_inclusion_proof(mixed) -> None:
     client, ledger, school, _ = mixed
     reply = await client.get(f"/v1/ledger/disclosures/dsc-{school.school_id}")
     assert reply.status_code == 200, reply.text

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
+from services.audit.handlers import HANDLERS
 from shared.contracts import attendance
 from shared.contracts.schema import example_payload
-from services.audit.handlers import HANDLERS
 from tests.unit.audit.harness import TestLedger
 from tests.unit.audit.money import DAY, School, at, envelope, record
 

@@ -6,9 +6,9 @@ import json
 
 import pytest
 
-from shared.contracts.registry import encode
 from services.audit.domain import records
 from services.audit.ledger import books
+from shared.contracts.registry import encode
 from tests.unit.audit.money import School, envelope
 
 

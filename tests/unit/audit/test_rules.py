@@ -6,9 +6,9 @@ from datetime import date
 
 import pytest
 
-from shared.contracts.registry import encode
 from services.audit.domain import rules
 from services.audit.ledger import books
+from shared.contracts.registry import encode
 from tests.unit.audit.money import DAY, School, envelope
 
 EID = uuid.UUID(int=7)
@@ -34,7 +34,7 @@ def test_a_period_is_covered_only_when_disclosures_leave_no_day_out() -> None:
     assert not rules.covered(*q3, [])
 
 
-def _charge_facts(**kw) -> tuple[School, rules.ChargeFacts]:  # noqa: ANN003
+def _charge_facts(**kw) -> tuple[School, rules.ChargeFacts]:
     school = School("r")
     standard = rules.FeeStandard(school.schedule_id, school.school_id, school.programme_id,
                                  {"session": (1500, "per_session")})
@@ -63,7 +63,7 @@ def test_an_advance_charge_without_session_dates_is_not_judged_on_sessions() -> 
     assert rules.check_charge(3, EID, school.charge("stu-1", days=[], quantity=20), facts) == []
 
 
-def _entry(event) -> books.Entry:  # noqa: ANN001
+def _entry(event) -> books.Entry:
     return books.read_entry(encode(envelope(event)))
 
 

@@ -5,7 +5,7 @@ which the checkpoint's root is rebuilt; entry bundles of format-2 entries are pu
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from types import SimpleNamespace
 
 import httpx
@@ -85,7 +85,7 @@ async def served(database_url: str) -> AsyncIterator[tuple[httpx.AsyncClient, Te
     await ledger.close()
 
 
-async def test_checkpoint_and_hash_tiles_are_public_and_rebuild_the_signed_root(served) -> None:  # noqa: ANN001
+async def test_checkpoint_and_hash_tiles_are_public_and_rebuild_the_signed_root(served) -> None:
     client, ledger = served
     reply = await client.get("/checkpoint")
     assert reply.status_code == 200, reply.text
@@ -108,7 +108,7 @@ async def test_checkpoint_and_hash_tiles_are_public_and_rebuild_the_signed_root(
         assert (await client.get(missing)).status_code == 404, missing
 
 
-async def test_entry_bundles_of_committed_entries_are_public_and_name_no_student(served) -> None:  # noqa: ANN001
+async def test_entry_bundles_of_committed_entries_are_public_and_name_no_student(served) -> None:
     client, _ = served
     reply = await client.get("/tile/entries/000")
     assert reply.status_code == 200 and reply.headers["cache-control"] == IMMUTABLE
@@ -127,7 +127,7 @@ class _SigningWitness(Witness):
 
     up = True
 
-    async def add_checkpoint(self, old_size: int, proof, signed_note: str) -> str:  # noqa: ANN001
+    async def add_checkpoint(self, old_size: int, proof, signed_note: str) -> str:
         if not self.up:
             raise WitnessRefused(self.key.name, 503, "down")
         return cosign(signed_note, self.key.name, self.private, 1_700_000_000)
@@ -156,7 +156,7 @@ async def test_the_cosigned_checkpoint_is_kept_so_a_restart_serves_it_at_once(da
 
         school = School("kpt")
         await ledger.feed(*(school.payment(school.student(), 100 + i) for i in range(5)))
-        first, now = workers(), datetime.now(timezone.utc)
+        first, now = workers(), datetime.now(UTC)
         async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app_of(first)), base_url="http://a") as c:
             async with ledger.uow() as uow:
                 await first._checkpoint(uow, now)

@@ -18,6 +18,7 @@ from services.audit.ledger.checkpoint import (
 from services.audit.ledger.witness import (
     QuorumError,
     WitnessKey,
+    _key_id,
     add_checkpoint_body,
     cosign,
     cosignatures,
@@ -25,7 +26,6 @@ from services.audit.ledger.witness import (
     load_witness_key,
     with_cosignatures,
 )
-from services.audit.ledger.witness import _key_id
 
 ORIGIN = "beilei.test/ledger"
 

@@ -2,7 +2,7 @@
 checkpoint age and interval, unsigned entries, and anomalies by rule."""
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from prometheus_client import CollectorRegistry
 
@@ -23,12 +23,12 @@ async def test_checkpoint_and_anomaly_metrics_follow_the_ledger(ledger: TestLedg
     stranger = "stu-metrics-stranger"
     await ledger.feed(school.schedule(), school.programme(), school.check_in(stranger, DAY), school.charge(stranger))
     async with ledger.uow() as uow:
-        await workers._checks(uow, datetime.now(timezone.utc))  # baseline, nothing signed yet
+        await workers._checks(uow, datetime.now(UTC))  # baseline, nothing signed yet
     async with ledger.uow() as uow:
-        await workers._checkpoint(uow, datetime.now(timezone.utc) + timedelta(seconds=30))
+        await workers._checkpoint(uow, datetime.now(UTC) + timedelta(seconds=30))
     assert value("beilei_ledger_unsigned_entries") == 0
     assert value("beilei_ledger_checkpoint_age_seconds") >= 0
     async with ledger.uow() as uow:
-        await workers._checks(uow, datetime.now(timezone.utc) + timedelta(minutes=5))
+        await workers._checks(uow, datetime.now(UTC) + timedelta(minutes=5))
     assert value("beilei_anomalies_detected_total", {"rule": "charge_to_unenrolled"}) == 1
     assert value("audit_checkpoints_total") == 1

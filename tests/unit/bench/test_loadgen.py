@@ -22,7 +22,7 @@ def test_cpu_spent_counts_processes_alive_at_the_end_and_new_ones_from_zero() ->
     assert spent({1: 2.0, 2: 5.0, 3: 1.0}, {1: 3.5, 2: 5.0, 4: 0.25}) == 1.75
 
 
-def test_the_kafka_pid_is_read_from_the_state_folder_and_must_be_alive(tmp_path) -> None:  # noqa: ANN001
+def test_the_kafka_pid_is_read_from_the_state_folder_and_must_be_alive(tmp_path) -> None:
     import os
 
     from bench.procstats import kafka_pid

@@ -2,13 +2,13 @@
 from __future__ import annotations
 
 import uuid
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 
 from shared.contracts.attendance import ExtendedCareStarted, StudentCheckedIn, StudentCheckedOut
 from shared.contracts.enrollment import ApplicationApproved, EnrollmentFiled, EnrollmentWithdrawn, ProgrammePublished
 from shared.contracts.schema import example_payload
 
-UTC = timezone.utc
+UTC = UTC
 
 
 def unique(prefix: str) -> str:

@@ -11,14 +11,14 @@ import pytest
 from prometheus_client import CollectorRegistry
 from sqlalchemy import text
 
+from services.billing.db import BillingUoW
+from services.billing.handlers import HANDLERS
 from shared.contracts.envelope import Event, new_envelope
 from shared.contracts.registry import decode, encode
 from shared.messaging import migrate
 from shared.messaging.consumer import BatchConsumer, RawRecord
 from shared.messaging.db import Database
 from shared.observability import KitMetrics
-from services.billing.db import BillingUoW
-from services.billing.handlers import HANDLERS
 
 SCHEMA = "billing_unit"
 _offsets = itertools.count()
@@ -38,7 +38,7 @@ def uow_factory(billing_db: Database) -> Callable[[], BillingUoW]:
 
 
 @pytest.fixture
-def consumer(uow_factory) -> BatchConsumer:  # noqa: ANN001
+def consumer(uow_factory) -> BatchConsumer:
     return BatchConsumer("billing", HANDLERS, uow_factory, KitMetrics(CollectorRegistry()), retry_base_seconds=0.01)
 
 

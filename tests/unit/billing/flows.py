@@ -2,12 +2,11 @@
 schedule, record a month of attendance, take payments and settle, all through billing's handlers."""
 from __future__ import annotations
 
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from types import SimpleNamespace
 
 from fastapi import FastAPI
 
-from shared.messaging.consumer import BatchConsumer
 from services.billing import api
 from services.billing.domain import FeeItem
 from services.billing.handlers import money as m
@@ -15,13 +14,14 @@ from services.billing.handlers import schedules as s
 from services.billing.handlers.common import Actor
 from services.billing.handlers.settlement import SettlementSummary, settle_school_month
 from services.billing.settings import Settings
+from shared.messaging.consumer import BatchConsumer
 from tests.tokens import verifier
 from tests.unit.billing.builders import School
 from tests.unit.billing.conftest import record
 
 PRINCIPAL = Actor("stf-principal", "school_staff")
 OFFICER = Actor("off-1", "district_officer")
-NOW = datetime(2025, 10, 1, 1, 0, tzinfo=timezone.utc)
+NOW = datetime(2025, 10, 1, 1, 0, tzinfo=UTC)
 
 
 async def enrol(consumer: BatchConsumer, school: School, students: dict[int, tuple[bool, bool]]) -> None:
@@ -33,7 +33,7 @@ async def enrol(consumer: BatchConsumer, school: School, students: dict[int, tup
     await consumer.process(records)
 
 
-async def approve_schedule(uow_factory, school: School, *, session_fen: int | None = None,  # noqa: ANN001
+async def approve_schedule(uow_factory, school: School, *, session_fen: int | None = None,
                            care_fen: int | None = None, effective_from: date = date(2025, 9, 1)) -> str:
     items = [FeeItem("session", session_fen if session_fen is not None else school.fee_fen, "per_session")]
     items.append(FeeItem("extended_care", care_fen if care_fen is not None else school.care_fen, "per_session"))
@@ -60,11 +60,11 @@ async def attend(consumer: BatchConsumer, school: School, n: int, days: list[dat
     await consumer.process(records)
 
 
-async def pay(uow_factory, school: School, n: int, amount_fen: int, ref: str, *,  # noqa: ANN001
+async def pay(uow_factory, school: School, n: int, amount_fen: int, ref: str, *,
               prepaid_period: str | None = None, charge_ids: tuple[str, ...] = ()) -> m.PaymentResult:
     cmd = m.RecordPayment(external_ref=ref, method="wechat_pay", school_id=school.school_id,
                           student_id=school.student(n), amount_fen=amount_fen,
-                          received_at=datetime(2025, 9, 1, 4, 0, tzinfo=timezone.utc),
+                          received_at=datetime(2025, 9, 1, 4, 0, tzinfo=UTC),
                           deposited_to_account=f"acct-{school.school_id}", programme_id=school.programme_id,
                           prepaid_period=prepaid_period, charge_ids=charge_ids)
     async with uow_factory() as uow:
@@ -73,13 +73,13 @@ async def pay(uow_factory, school: School, n: int, amount_fen: int, ref: str, *,
     return result
 
 
-async def settle(uow_factory, school: School, period: str = "2025-09", chunk_size: int = 3,  # noqa: ANN001
+async def settle(uow_factory, school: School, period: str = "2025-09", chunk_size: int = 3,
                  now: datetime = NOW) -> SettlementSummary:
     return await settle_school_month(uow_factory, school_id=school.school_id, period=period, actor=PRINCIPAL,
                                      now=now, chunk_size=chunk_size)
 
 
-def billing_app(uow_factory, extras: dict | None = None) -> FastAPI:  # noqa: ANN001
+def billing_app(uow_factory, extras: dict | None = None) -> FastAPI:
     """Billing's routes and error handlers over the test database, as the service mounts them."""
     app = FastAPI()
     app.include_router(api.router)

@@ -15,13 +15,13 @@ from prometheus_client import CollectorRegistry, Counter
 from tests.tokens import mint
 from tests.unit.billing.builders import School, school_days
 from tests.unit.billing.conftest import payloads, published
-from tests.unit.billing.flows import billing_app, approve_schedule, attend, enrol
+from tests.unit.billing.flows import approve_schedule, attend, billing_app, enrol
 
 DAYS = school_days("2025-09")
 
 
 @pytest.fixture
-async def client(uow_factory) -> AsyncIterator[httpx.AsyncClient]:  # noqa: ANN001
+async def client(uow_factory) -> AsyncIterator[httpx.AsyncClient]:
     refusals = Counter("beilei_billing_refusals", "refusals", ["kind"], registry=CollectorRegistry())
     app = billing_app(uow_factory, {"refusals": refusals})
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://billing") as c:
@@ -32,7 +32,7 @@ def auth(role: str, subject: str = "someone", **scope: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {mint(subject, role, **scope)}"}
 
 
-async def _settled_school(consumer, uow_factory, client) -> School:  # noqa: ANN001
+async def _settled_school(consumer, uow_factory, client) -> School:
     school = School("sch-api")
     await enrol(consumer, school, {1: (False, False), 2: (True, False)})
     await approve_schedule(uow_factory, school)

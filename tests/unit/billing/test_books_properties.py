@@ -49,7 +49,7 @@ class Books:
     charged: int = 0
     waived: int = 0
 
-    def book(self, event_type: str, moves) -> None:  # noqa: ANN001
+    def book(self, event_type: str, moves) -> None:
         self.lines += [(event_type, m.debit, m.credit, m.amount_fen) for m in moves]
 
 

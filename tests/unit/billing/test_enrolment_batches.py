@@ -7,8 +7,6 @@ from datetime import date, timedelta
 from prometheus_client import CollectorRegistry
 from sqlalchemy import text
 
-from shared.messaging.consumer import BatchConsumer, RawRecord
-from shared.observability import KitMetrics
 from services.billing.handlers import HANDLERS
 from services.billing.handlers.events import (
     close_fee_account,
@@ -16,6 +14,8 @@ from services.billing.handlers.events import (
     record_hardship_verification,
     record_programme,
 )
+from shared.messaging.consumer import BatchConsumer, RawRecord
+from shared.observability import KitMetrics
 from tests.unit.billing.builders import School
 from tests.unit.billing.conftest import record
 
@@ -48,7 +48,7 @@ def _batches(school: School) -> list[list[RawRecord]]:
     return [first, second]
 
 
-async def _apply(consumer: BatchConsumer, batches: list[list[RawRecord]], billing_db, school: School) -> dict:  # noqa: ANN001
+async def _apply(consumer: BatchConsumer, batches: list[list[RawRecord]], billing_db, school: School) -> dict:
     await consumer.process(batches[0])
     async with billing_db.engine.begin() as conn:  # money held between the runs must stay held
         await conn.execute(text("update fee_accounts set credit_fen = 1234, outstanding_fen = 99 "

@@ -3,7 +3,7 @@ month is settled for every school, once, catching up after downtime."""
 from __future__ import annotations
 
 import asyncio
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from services.billing.db.claims import month_end_claims
 from services.billing.handlers.settlement import previous_period, settle_due_month
@@ -16,9 +16,9 @@ NOVEMBER = school_days("2025-11")
 
 def test_the_previous_month_is_counted_in_school_local_time() -> None:
     # 2025-11-30T17:00Z is already 1 December in Shanghai, so last month is November.
-    assert previous_period(datetime(2025, 11, 30, 17, 0, tzinfo=timezone.utc)) == "2025-11"
-    assert previous_period(datetime(2025, 11, 30, 15, 0, tzinfo=timezone.utc)) == "2025-10"
-    assert previous_period(datetime(2026, 1, 10, tzinfo=timezone.utc)) == "2025-12"
+    assert previous_period(datetime(2025, 11, 30, 17, 0, tzinfo=UTC)) == "2025-11"
+    assert previous_period(datetime(2025, 11, 30, 15, 0, tzinfo=UTC)) == "2025-10"
+    assert previous_period(datetime(2026, 1, 10, tzinfo=UTC)) == "2025-12"
 
 
 async def test_the_schedule_settles_last_month_once_after_its_day_and_hour(consumer, uow_factory, billing_db) -> None:
@@ -27,8 +27,8 @@ async def test_the_schedule_settles_last_month_once_after_its_day_and_hour(consu
     await approve_schedule(uow_factory, school)
     await attend(consumer, school, 1, NOVEMBER[:9])
     await attend(consumer, school, 2, NOVEMBER[:4])
-    early = datetime(2025, 11, 30, 17, 30, tzinfo=timezone.utc)  # 1 December, 01:30 in Shanghai
-    due = datetime(2025, 11, 30, 18, 5, tzinfo=timezone.utc)  # 1 December, 02:05
+    early = datetime(2025, 11, 30, 17, 30, tzinfo=UTC)  # 1 December, 01:30 in Shanghai
+    due = datetime(2025, 11, 30, 18, 5, tzinfo=UTC)  # 1 December, 02:05
 
     claim = month_end_claims(billing_db.engine)
     before = await settle_due_month(uow_factory, now=early, day_of_month=1, hour_local=2, claim=claim)
@@ -51,7 +51,7 @@ async def test_replicas_share_the_month_end_and_settle_each_school_once(consumer
         await approve_schedule(uow_factory, school)
         await attend(consumer, school, 1, NOVEMBER[:3])
         await attend(consumer, school, 2, NOVEMBER[:2])
-    due = datetime(2025, 11, 30, 18, 5, tzinfo=timezone.utc)
+    due = datetime(2025, 11, 30, 18, 5, tzinfo=UTC)
 
     # Two replicas, each claiming on its own connections, run the same month-end at once.
     first, second = await asyncio.gather(*(
@@ -72,7 +72,7 @@ async def test_a_school_another_replica_holds_is_left_to_it(consumer, uow_factor
     await enrol(consumer, school, {1: (False, False)})
     await approve_schedule(uow_factory, school)
     await attend(consumer, school, 1, NOVEMBER[:2])
-    due = datetime(2025, 11, 30, 18, 5, tzinfo=timezone.utc)
+    due = datetime(2025, 11, 30, 18, 5, tzinfo=UTC)
     claim = month_end_claims(billing_db.engine)
 
     async with claim(school.school_id) as held:  # another replica is in the middle of this school

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 
 import httpx
 import pytest
@@ -15,14 +15,14 @@ from services.billing.handlers.month_to_date import month_to_date
 from tests.tokens import mint
 from tests.unit.billing.builders import School, school_days
 from tests.unit.billing.conftest import payloads, published, record
-from tests.unit.billing.flows import billing_app, NOW, approve_schedule, attend, enrol, pay, settle
+from tests.unit.billing.flows import NOW, approve_schedule, attend, billing_app, enrol, pay, settle
 
 DAYS = school_days("2025-09")  # 22 weekdays; DAYS[:10] are 1-12 September
-MID_MONTH = datetime(2025, 9, 16, 4, 0, tzinfo=timezone.utc)  # noon in Shanghai, the month still running
+MID_MONTH = datetime(2025, 9, 16, 4, 0, tzinfo=UTC)  # noon in Shanghai, the month still running
 
 
 @pytest.fixture
-async def client(uow_factory) -> AsyncIterator[httpx.AsyncClient]:  # noqa: ANN001
+async def client(uow_factory) -> AsyncIterator[httpx.AsyncClient]:
     app = billing_app(uow_factory)
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://billing") as c:
         yield c
@@ -32,7 +32,7 @@ def auth(role: str, subject: str = "someone", **scope: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {mint(subject, role, **scope)}"}
 
 
-async def _month_of_a_school(consumer, uow_factory) -> School:  # noqa: ANN001
+async def _month_of_a_school(consumer, uow_factory) -> School:
     """Five families in September 2025: extended care asked for and used, care used but never asked
     for (free, R13), a hardship family (R9), a prepaid family, and one withdrawn on the 5th (R1)."""
     school = School("sch-mtd")
@@ -49,7 +49,7 @@ async def _month_of_a_school(consumer, uow_factory) -> School:  # noqa: ANN001
     return school
 
 
-async def _view(uow_factory, school: School, now: datetime, period: str = "2025-09"):  # noqa: ANN001, ANN202
+async def _view(uow_factory, school: School, now: datetime, period: str = "2025-09"):
     async with uow_factory() as uow:
         return await month_to_date(uow, school_id=school.school_id, period=period, now=now, chunk_size=2)
 

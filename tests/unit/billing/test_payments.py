@@ -3,14 +3,14 @@ rest held as credit and used by the next statement; a hardship family's money go
 (R9, R17, R19)."""
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from tests.unit.billing.builders import School, school_days
 from tests.unit.billing.conftest import payloads, published
 from tests.unit.billing.flows import approve_schedule, attend, enrol, pay, settle
 
 SEPTEMBER, OCTOBER = school_days("2025-09"), school_days("2025-10")
-NOVEMBER_FIRST = datetime(2025, 11, 1, 2, 0, tzinfo=timezone.utc)
+NOVEMBER_FIRST = datetime(2025, 11, 1, 2, 0, tzinfo=UTC)
 
 
 async def test_a_payment_settles_the_charges_it_names_first_then_older_statements(consumer, uow_factory,

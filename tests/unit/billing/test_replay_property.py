@@ -33,7 +33,7 @@ def _inputs(school: School, chosen: list[tuple[int, object, str]]) -> list[RawRe
     return out
 
 
-async def _balances(uow_factory, school: School) -> dict:  # noqa: ANN001
+async def _balances(uow_factory, school: School) -> dict:
     async with uow_factory() as uow:
         uow: BillingUoW
         accounts = (await uow.session.execute(text(

@@ -20,7 +20,7 @@ def _cmd(school_id: str, district_id: str | None) -> s.SubmitFeeSchedule:
                                effective_from=date(2025, 9, 1), district_id=district_id)
 
 
-async def test_a_known_school_naming_another_district_is_refused_and_stays_in_its_own(uow_factory) -> None:  # noqa: ANN001
+async def test_a_known_school_naming_another_district_is_refused_and_stays_in_its_own(uow_factory) -> None:
     school = f"sch-rv-{uuid.uuid4().hex[:6]}"
     async with uow_factory() as uow:
         await uow.remember_school(school, "dst-own")

@@ -4,22 +4,22 @@ the same statements, balances, refunds, journal and event bytes as the rule says
 from __future__ import annotations
 
 import uuid
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 
 from sqlalchemy import text
 
+from services.billing.db import BillingUoW
+from services.billing.handlers.common import event_uuid
 from shared.contracts.billing import FeeCharged, FeeSettled, FeeWaived, Posting, RefundIssued
 from shared.contracts.envelope import new_envelope
 from shared.contracts.registry import encode
 from shared.messaging.uow import kafka_headers
-from services.billing.db import BillingUoW
-from services.billing.handlers.common import event_uuid
 from tests.unit.billing.builders import School, school_days
 from tests.unit.billing.conftest import payloads, published, record
 from tests.unit.billing.flows import approve_schedule, attend, enrol, pay, settle
 
 DAYS = school_days("2025-09")  # 22 weekdays
-AT = datetime(2025, 10, 1, 1, 0, tzinfo=timezone.utc)
+AT = datetime(2025, 10, 1, 1, 0, tzinfo=UTC)
 
 
 def _month_end_events() -> list:

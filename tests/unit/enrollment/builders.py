@@ -2,7 +2,7 @@
 so that tests sharing one database never see each other's rows."""
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 
 import httpx
 
@@ -60,8 +60,8 @@ class World:
                            "student_ids": [self.students[i]], "consent": True} for i, g in enumerate(self.guardians)],
         }
 
-    def programme_spec(self, **changes) -> dict:  # noqa: ANN003
-        now = datetime.now(timezone.utc)
+    def programme_spec(self, **changes) -> dict:
+        now = datetime.now(UTC)
         spec = {
             "school_id": self.school, "term": "2026-spring", "name": "2026春季课后服务",
             "served": "本校1-6年级有需要的学生", "delivery": "本校教师为主",
@@ -89,7 +89,7 @@ class World:
             reply = await client.post(f"/v1/reference/{kind}", json={"records": records}, headers=self.city)
             assert reply.status_code == 200 and reply.json()["rejected"] == 0, reply.text
 
-    async def open_programme(self, client: httpx.AsyncClient, **changes) -> dict:  # noqa: ANN003
+    async def open_programme(self, client: httpx.AsyncClient, **changes) -> dict:
         """Propose, agree, review and publish: the programme is disclosed and open for applications."""
         steps = [
             ("put", f"/v1/programmes/{self.programme}", self.programme_spec(**changes), self.school_token),
@@ -104,7 +104,7 @@ class World:
             assert reply.status_code in (200, 201), (url, reply.text)
         return reply.json()
 
-    def application(self, i: int, **changes) -> dict:  # noqa: ANN003
+    def application(self, i: int, **changes) -> dict:
         body = {"programme_id": self.programme, "student_id": self.students[i], "guardian_id": self.guardians[i],
                 "consent": True}
         body.update(changes)
@@ -127,7 +127,7 @@ def seed_rows(w: World) -> list:
     return rows
 
 
-async def seed(uow_factory, w: World) -> None:  # noqa: ANN001
+async def seed(uow_factory, w: World) -> None:
     async with uow_factory() as uow:
         for row in seed_rows(w):
             uow.add(row)

@@ -11,13 +11,13 @@ import httpx
 import pytest
 from sqlalchemy import text
 
-from shared.messaging import migrate
 from services.enrollment.app import build
 from services.enrollment.settings import Settings
+from shared.messaging import migrate
 
 
 @pytest.fixture(scope="session")
-async def enrollment_app(database_url: str):  # noqa: ANN201
+async def enrollment_app(database_url: str):
     schema = "enrollment_unit"
     await asyncio.to_thread(migrate.upgrade, "enrollment", database_url, schema)
     app, rt = build(Settings(database_url=database_url, database_schema=schema, migrate_on_start=False,
@@ -27,14 +27,14 @@ async def enrollment_app(database_url: str):  # noqa: ANN201
 
 
 @pytest.fixture
-async def client(enrollment_app) -> AsyncIterator[httpx.AsyncClient]:  # noqa: ANN001
+async def client(enrollment_app) -> AsyncIterator[httpx.AsyncClient]:
     app, _ = enrollment_app
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://enrollment") as c:
         yield c
 
 
 @pytest.fixture
-def runtime(enrollment_app):  # noqa: ANN001, ANN201
+def runtime(enrollment_app):
     return enrollment_app[1]
 
 
@@ -43,7 +43,7 @@ def prefix() -> str:
     return f"u{uuid.uuid4().hex[:8]}"
 
 
-async def outbox_events(runtime, key: str | None = None) -> list[dict]:  # noqa: ANN001
+async def outbox_events(runtime, key: str | None = None) -> list[dict]:
     """Envelopes queued in the outbox (in commit order), optionally only those with one partition key."""
     async with runtime.db.engine.connect() as conn:
         rows = (await conn.execute(text("select key, value from outbox order by id"))).all()

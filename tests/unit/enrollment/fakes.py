@@ -7,10 +7,17 @@ from collections import defaultdict
 
 from sqlmodel import SQLModel
 
-from shared.contracts.envelope import Event
 from services.enrollment.db import (
-    ApplicationRow, ClassRow, DistrictRow, GuardianRow, ProgrammeRow, SchoolRow, StaffRow, StudentRow,
+    ApplicationRow,
+    ClassRow,
+    DistrictRow,
+    GuardianRow,
+    ProgrammeRow,
+    SchoolRow,
+    StaffRow,
+    StudentRow,
 )
+from shared.contracts.envelope import Event
 
 _KEY = {DistrictRow: "district_id", SchoolRow: "school_id", ClassRow: "class_id", StaffRow: "staff_id",
         StudentRow: "student_id", GuardianRow: "guardian_id", ProgrammeRow: "programme_id",
@@ -28,7 +35,7 @@ class FakeStore:
         self.rows: dict[type, dict[str, SQLModel]] = defaultdict(dict)
         self.events: list[tuple[Event, str | None]] = []
 
-    def uow(self) -> "FakeEnrollmentUoW":
+    def uow(self) -> FakeEnrollmentUoW:
         return FakeEnrollmentUoW(self)
 
     def types(self) -> list[str]:
@@ -42,7 +49,7 @@ class FakeEnrollmentUoW:
         self._outbox: list[tuple[Event, str | None]] = []
         self.committed = False
 
-    async def __aenter__(self) -> "FakeEnrollmentUoW":
+    async def __aenter__(self) -> FakeEnrollmentUoW:
         return self
 
     async def __aexit__(self, *exc: object) -> None:
@@ -112,7 +119,7 @@ class FakeEnrollmentUoW:
     def add(self, row: SQLModel) -> None:
         self._staged[type(row)][getattr(row, _KEY[type(row)])] = row
 
-    def publish(self, event: Event, *, correlation_id: str | None = None, causation_id=None, event_id=None) -> None:  # noqa: ANN001
+    def publish(self, event: Event, *, correlation_id: str | None = None, causation_id=None, event_id=None) -> None:
         self._outbox.append((event, correlation_id))
 
     async def commit(self) -> None:

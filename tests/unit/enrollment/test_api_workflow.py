@@ -8,7 +8,7 @@ from tests.unit.enrollment.builders import World, bearer
 from tests.unit.enrollment.conftest import outbox_events
 
 
-async def _world(client: httpx.AsyncClient, prefix: str, **kw) -> World:  # noqa: ANN003
+async def _world(client: httpx.AsyncClient, prefix: str, **kw) -> World:
     world = World(prefix, **kw)
     await world.load_reference(client)
     return world

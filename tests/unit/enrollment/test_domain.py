@@ -2,16 +2,26 @@
 signal, who may act, and phone numbers (R1, R6, R7, R9, R27)."""
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from services.enrollment.domain import (
-    Actor, Conflict, DomainError, Forbidden, check_applications_open, check_consent, coercion_signal,
-    hardship_status, normalise_mobile, place, require_own_child, step,
+    Actor,
+    Conflict,
+    DomainError,
+    Forbidden,
+    check_applications_open,
+    check_consent,
+    coercion_signal,
+    hardship_status,
+    normalise_mobile,
+    place,
+    require_own_child,
+    step,
 )
 
-NOW = datetime(2026, 3, 1, 2, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 3, 1, 2, 0, tzinfo=UTC)
 
 
 @pytest.mark.parametrize("command, status, moves", [

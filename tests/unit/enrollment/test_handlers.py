@@ -8,8 +8,8 @@ import pytest
 from cryptography.fernet import Fernet
 
 from services.enrollment import handlers as h
-from shared.privacy import Sealer
 from services.enrollment.domain import Actor, Conflict, DomainError, Forbidden, NotFound, ProgrammeSpec
+from shared.privacy import Sealer
 from tests.unit.enrollment.builders import World, seed
 from tests.unit.enrollment.fakes import FakeStore
 
@@ -33,16 +33,16 @@ def guardian(w: World, i: int) -> Actor:
     return Actor(w.guardians[i], "guardian")
 
 
-def spec(w: World, **changes) -> ProgrammeSpec:  # noqa: ANN003
+def spec(w: World, **changes) -> ProgrammeSpec:
     return ProgrammeSpec.model_validate(w.programme_spec(**changes))
 
 
-async def save(store: FakeStore, w: World, **changes):  # noqa: ANN003, ANN201
+async def save(store: FakeStore, w: World, **changes):
     async with store.uow() as uow:
         return await h.save_programme(uow, school(w), h.SaveProgramme(w.programme, spec(w, **changes)))
 
 
-async def open_programme(store: FakeStore, w: World, **changes) -> None:  # noqa: ANN003
+async def open_programme(store: FakeStore, w: World, **changes) -> None:
     await save(store, w, **changes)
     async with store.uow() as uow:
         await h.record_fee_agreement(uow, school(w), w.programme, agreed_on=date.today(), reference="纪要")
@@ -52,19 +52,19 @@ async def open_programme(store: FakeStore, w: World, **changes) -> None:  # noqa
         await h.publish_programme(uow, school(w), w.programme)
 
 
-def application(w: World, i: int, **changes) -> h.SubmitApplication:  # noqa: ANN003
+def application(w: World, i: int, **changes) -> h.SubmitApplication:
     return h.SubmitApplication(**{"idempotency_key": f"k{i}", "programme_id": w.programme,
                                   "student_id": w.students[i], "guardian_id": w.guardians[i], "consent": True,
                                   **changes})
 
 
-async def apply(store: FakeStore, w: World, i: int, actor: Actor | None = None, **changes):  # noqa: ANN003, ANN201
+async def apply(store: FakeStore, w: World, i: int, actor: Actor | None = None, **changes):
     async with store.uow() as uow:
         row, _ = await h.submit_application(uow, actor or guardian(w, i), application(w, i, **changes))
         return row
 
 
-async def run(store: FakeStore, command, actor: Actor, application_id: str, **kw):  # noqa: ANN001, ANN003, ANN201
+async def run(store: FakeStore, command, actor: Actor, application_id: str, **kw):
     async with store.uow() as uow:
         return await command(uow, actor, application_id, **kw)
 

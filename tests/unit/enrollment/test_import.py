@@ -9,11 +9,11 @@ import pytest
 from services.enrollment import handlers as h
 from services.enrollment.domain import Actor, DomainError, Forbidden
 from services.enrollment.domain.reference import ORDER, parse_record
-from tests.unit.enrollment.builders import World, bearer
+from tests.unit.enrollment.builders import World
 from tests.unit.enrollment.conftest import outbox_events
 
 
-async def _import(client, kind: str, records: list[dict], token: dict) -> dict:  # noqa: ANN001
+async def _import(client, kind: str, records: list[dict], token: dict) -> dict:
     reply = await client.post(f"/v1/reference/{kind}", json={"records": records}, headers=token)
     assert reply.status_code == 200, reply.text
     return reply.json()
@@ -143,7 +143,6 @@ async def test_an_unreadable_file_is_refused_whole(client, prefix) -> None:
 
 
 async def test_progress_is_reported_after_every_chunk(runtime, prefix) -> None:
-    w = World(prefix)
     rows = list(enumerate([{"district_id": f"dst-{prefix}-{i}", "name": f"区{i}"} for i in range(1200)], 1))
     seen: list[int] = []
 

@@ -13,7 +13,7 @@ from tests.unit.enrollment.conftest import outbox_events
 from tests.unit.enrollment.fakes import FakeStore
 
 
-async def scenario(uow_factory, w: World) -> dict:  # noqa: ANN001
+async def scenario(uow_factory, w: World) -> dict:
     """Publish a 2-place programme, four applications approved, one withdrawn, one filed; then ask
     every repository question the handlers ask."""
     principal = Actor(w.principal, "school", school_id=w.school)

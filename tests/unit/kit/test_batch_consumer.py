@@ -30,7 +30,7 @@ def _record(offset: int, value: bytes, key: bytes = b"k") -> RawRecord:
     return RawRecord(ENROLLMENT_EVENTS, 0, offset, key, value, (("type", b"GuardianRegistered"),))
 
 
-def _consumer(db: Database, handler, name: str = "tester") -> BatchConsumer:  # noqa: ANN001
+def _consumer(db: Database, handler, name: str = "tester") -> BatchConsumer:
     return BatchConsumer(name, {"GuardianRegistered": handler},
                          lambda: UnitOfWork(db, producer=name), KitMetrics(CollectorRegistry()),
                          retry_base_seconds=0.01)
@@ -44,7 +44,7 @@ async def _outbox(db: Database) -> list:
 async def test_each_event_is_applied_once_across_batches_and_within_a_batch(kit_db: Database) -> None:
     applied: list[str] = []
 
-    async def handler(uow, envelope, event):  # noqa: ANN001, ANN202
+    async def handler(uow, envelope, event):
         applied.append(event.guardian_id)
 
     consumer = _consumer(kit_db, handler)
@@ -58,7 +58,7 @@ async def test_each_event_is_applied_once_across_batches_and_within_a_batch(kit_
 async def test_a_malformed_record_is_dead_lettered_with_its_reason_and_original_bytes(kit_db: Database) -> None:
     applied: list[str] = []
 
-    async def handler(uow, envelope, event):  # noqa: ANN001, ANN202
+    async def handler(uow, envelope, event):
         applied.append(event.guardian_id)
 
     good = encode(new_envelope(_guardian_event(7), producer="enrollment"))
@@ -75,7 +75,7 @@ async def test_a_malformed_record_is_dead_lettered_with_its_reason_and_original_
 async def test_a_rejected_event_is_dead_lettered_and_its_neighbours_still_apply(kit_db: Database) -> None:
     applied: list[str] = []
 
-    async def handler(uow, envelope, event):  # noqa: ANN001, ANN202
+    async def handler(uow, envelope, event):
         if event.guardian_id == "gdn-2":
             raise Rejected("unknown student stu-2")
         applied.append(event.guardian_id)
@@ -94,7 +94,7 @@ async def test_a_handler_that_keeps_failing_is_retried_a_bounded_number_of_times
 ) -> None:
     calls = 0
 
-    async def handler(uow, envelope, event):  # noqa: ANN001, ANN202
+    async def handler(uow, envelope, event):
         nonlocal calls
         calls += 1
         raise ZeroDivisionError("bug")
@@ -112,7 +112,7 @@ async def test_a_transient_database_error_is_retried_until_it_succeeds_without_a
     failures = 2
     applied = []
 
-    async def handler(uow, envelope, event):  # noqa: ANN001, ANN202
+    async def handler(uow, envelope, event):
         nonlocal failures
         if failures:
             failures -= 1
@@ -126,7 +126,7 @@ async def test_a_transient_database_error_is_retried_until_it_succeeds_without_a
 
 
 async def test_effects_and_outbox_rows_of_a_failed_batch_are_rolled_back(kit_db: Database) -> None:
-    async def handler(uow, envelope, event):  # noqa: ANN001, ANN202
+    async def handler(uow, envelope, event):
         uow.publish(_guardian_event(99))
         if event.guardian_id == "gdn-1":
             raise Rejected("no")
@@ -170,7 +170,7 @@ async def test_an_event_id_is_claimed_once_per_consumer(kit_db: Database) -> Non
 async def test_what_a_handler_publishes_names_the_consumed_event_as_cause_and_keeps_its_correlation(
     kit_db: Database,
 ) -> None:
-    async def handler(uow, envelope, event):  # noqa: ANN001, ANN202
+    async def handler(uow, envelope, event):
         uow.publish(_guardian_event(42))
 
     consumed = new_envelope(_guardian_event(1), producer="enrollment", correlation_id="req-7")
@@ -184,7 +184,7 @@ async def test_what_a_handler_publishes_names_the_consumed_event_as_cause_and_ke
 async def test_a_record_of_a_type_nobody_here_handles_is_passed_over_unread_by_its_type_header(kit_db: Database) -> None:
     applied: list[str] = []
 
-    async def handler(uow, envelope, event):  # noqa: ANN001, ANN202
+    async def handler(uow, envelope, event):
         applied.append(event.guardian_id)
 
     consumer = _consumer(kit_db, handler, name="header-reader")
@@ -207,7 +207,7 @@ async def test_a_unit_of_work_on_asyncpg_alone_claims_and_commits_without_a_sess
     applied: list[str] = []
     sessions: list[bool] = []
 
-    async def handler(uow, envelope, event):  # noqa: ANN001, ANN202
+    async def handler(uow, envelope, event):
         await (await uow.connection()).execute("select 1")
         sessions.append(uow._session is not None)
         applied.append(event.guardian_id)

@@ -45,7 +45,7 @@ def _record(offset: int, value: bytes, key: bytes | None = b"k", headers: tuple 
     return RawRecord(ENROLLMENT_EVENTS, 0, offset, key, value, headers)
 
 
-def _consumer(db: Database, handlers: dict, name: str = "tester", **options) -> BatchConsumer:  # noqa: ANN003
+def _consumer(db: Database, handlers: dict, name: str = "tester", **options) -> BatchConsumer:
     return BatchConsumer(name, handlers, lambda: UnitOfWork(db, producer=name), KitMetrics(CollectorRegistry()),
                          retry_base_seconds=0.01, **options)
 
@@ -61,10 +61,10 @@ async def test_a_batch_handler_gets_each_run_of_its_events_in_partition_order_in
     order: list[str] = []
 
     @batch_handler
-    async def apply_guardians(uow, items: Sequence[Item]) -> None:  # noqa: ANN001
+    async def apply_guardians(uow, items: Sequence[Item]) -> None:
         order.append("+".join(i.event.guardian_id for i in items))
 
-    async def apply_other(uow, envelope, event) -> None:  # noqa: ANN001
+    async def apply_other(uow, envelope, event) -> None:
         order.append(envelope.type)
 
     other = example_envelope(next(c for c in EVENT_TYPES.values()
@@ -82,7 +82,7 @@ async def test_a_failing_event_in_a_batch_goes_to_the_dlq_while_the_rest_of_its_
     calls: list[int] = []
 
     @batch_handler
-    async def apply_batch(uow, items: Sequence[Item]) -> None:  # noqa: ANN001
+    async def apply_batch(uow, items: Sequence[Item]) -> None:
         calls.append(len(items))
         for item in items:
             if item.event.guardian_id == "gdn-2":
@@ -102,7 +102,7 @@ async def test_a_batch_handler_is_never_called_again_for_events_already_claimed(
     seen: list[str] = []
 
     @batch_handler
-    async def apply_batch(uow, items: Sequence[Item]) -> None:  # noqa: ANN001
+    async def apply_batch(uow, items: Sequence[Item]) -> None:
         seen.extend(i.event.guardian_id for i in items)
 
     consumer = _consumer(kit_db, {"GuardianRegistered": apply_batch})
@@ -118,7 +118,7 @@ async def test_records_that_fail_to_decode_in_any_way_are_dead_lettered_once_and
 ) -> None:
     applied: list[str] = []
 
-    async def handler(uow, envelope, event) -> None:  # noqa: ANN001
+    async def handler(uow, envelope, event) -> None:
         applied.append(event.guardian_id)
 
     deep = b'{"a":' * 100_000 + b"1" + b"}" * 100_000  # RecursionError in the JSON parser, not a ContractError
@@ -161,7 +161,7 @@ class _FailingDeadLetters(UnitOfWork):
     refusals = 0
     refused = asyncio.Event
 
-    def publish_raw(self, topic, key, value, headers) -> None:  # noqa: ANN001
+    def publish_raw(self, topic, key, value, headers) -> None:
         if topic.endswith(".dlq") and not type(self).healed:
             type(self).refusals += 1
             type(self).refused.set()
@@ -172,7 +172,7 @@ class _FailingDeadLetters(UnitOfWork):
 async def test_a_record_that_cannot_be_dead_lettered_holds_its_batch_back_stuck_until_it_can(kit_db: Database) -> None:
     applied: list[str] = []
 
-    async def handler(uow, envelope, event) -> None:  # noqa: ANN001
+    async def handler(uow, envelope, event) -> None:
         applied.append(event.guardian_id)
 
     _FailingDeadLetters.healed, _FailingDeadLetters.refusals = False, 0

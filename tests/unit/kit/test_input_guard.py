@@ -56,7 +56,7 @@ async def client() -> AsyncIterator[tuple[httpx.AsyncClient, list[str]]]:
     ("/things/a?q=%ED%A0%80", "not UTF-8"),  # a lone surrogate (U+D800) encoded as if it were UTF-8
     ("/things/%FF%FE", "not UTF-8"),
 ])
-async def test_a_bad_path_or_query_is_refused_before_routing(client, target: str, says: str) -> None:  # noqa: ANN001
+async def test_a_bad_path_or_query_is_refused_before_routing(client, target: str, says: str) -> None:
     c, reached = client
     reply = await c.get(target)
     assert reply.status_code == 400 and reply.json()["reason"] == "invalid_request_target"
@@ -64,13 +64,13 @@ async def test_a_bad_path_or_query_is_refused_before_routing(client, target: str
     assert reached == []
 
 
-async def test_a_good_path_and_query_pass(client) -> None:  # noqa: ANN001
+async def test_a_good_path_and_query_pass(client) -> None:
     c, reached = client
     reply = await c.get("/things/%E8%93%93%E8%95%BE", params={"q": "a b+c"})
     assert reply.status_code == 200 and reply.json() == {"thing_id": "蓓蕾", "q": "a b+c"}
 
 
-async def test_a_body_over_the_limit_is_refused_from_its_content_length_before_the_route_runs(client) -> None:  # noqa: ANN001
+async def test_a_body_over_the_limit_is_refused_from_its_content_length_before_the_route_runs(client) -> None:
     c, reached = client
     reply = await c.post("/raw", content=b"x" * (LIMIT + 1))
     assert reply.status_code == 413 and reply.json()["reason"] == "body_too_large"
@@ -78,7 +78,7 @@ async def test_a_body_over_the_limit_is_refused_from_its_content_length_before_t
     assert (await c.post("/raw", content=b"x" * LIMIT)).json() == {"size": LIMIT}
 
 
-async def test_a_streamed_body_is_refused_once_it_passes_the_limit(client) -> None:  # noqa: ANN001
+async def test_a_streamed_body_is_refused_once_it_passes_the_limit(client) -> None:
     c, _ = client
 
     async def chunks() -> AsyncIterator[bytes]:  # no Content-Length: sent chunked
@@ -91,27 +91,27 @@ async def test_a_streamed_body_is_refused_once_it_passes_the_limit(client) -> No
         assert "over 4,096 bytes" in reply.json()["detail"]
 
 
-async def test_a_content_length_that_is_not_a_number_is_refused(client) -> None:  # noqa: ANN001
+async def test_a_content_length_that_is_not_a_number_is_refused(client) -> None:
     c, _ = client
     reply = await c.post("/raw", content=b"{}", headers={"Content-Length": "2x"})
     assert reply.status_code == 400 and reply.json()["reason"] == "invalid_content_length"
 
 
-async def test_json_nested_too_deeply_is_a_400_not_a_500(client) -> None:  # noqa: ANN001
+async def test_json_nested_too_deeply_is_a_400_not_a_500(client) -> None:
     c, _ = client
     deep = '{"a": ' + "[" * 2000 + "]" * 2000 + "}"
     reply = await c.post("/things", content=deep, headers={"Content-Type": "application/json"})
     assert reply.status_code == 400, reply.text
 
 
-async def test_a_value_the_database_cannot_store_is_a_422_with_the_reason(client) -> None:  # noqa: ANN001
+async def test_a_value_the_database_cannot_store_is_a_422_with_the_reason(client) -> None:
     c, _ = client
     reply = await c.post("/store")
     assert reply.status_code == 422 and reply.json()["reason"] == "unstorable_value"
     assert "NUL" in reply.json()["detail"]
 
 
-async def test_every_operation_documents_the_errors_in_the_problem_shape(client) -> None:  # noqa: ANN001
+async def test_every_operation_documents_the_errors_in_the_problem_shape(client) -> None:
     c, _ = client
     document = (await c.get("/openapi.json")).json()
     problem = {"$ref": "#/components/schemas/Problem"}

@@ -13,9 +13,9 @@ from collections.abc import AsyncIterator
 
 import httpx
 import pytest
+from fastapi import FastAPI, HTTPException
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from fastapi import FastAPI, HTTPException
 from prometheus_client import CollectorRegistry
 from pydantic import BaseModel, Field
 from sqlalchemy import text
@@ -169,7 +169,7 @@ def test_a_dead_letter_without_personal_numbers_keeps_its_original_byte_for_byte
 
 
 async def test_the_consumer_dead_letters_a_rejected_record_with_no_personal_number_in_the_clear(kit_db: Database) -> None:
-    async def handler(uow, envelope, event):  # noqa: ANN001, ANN202
+    async def handler(uow, envelope, event):
         raise Rejected(f"unknown student {event.student_ids[0]}")
 
     event = GuardianRegistered(guardian_id="gdn-1", school_id="sch-1", student_ids=[PHONE], name="王芳",

@@ -32,7 +32,7 @@ async def client(clients: tuple[ClientsFile, str, str]) -> AsyncIterator[httpx.A
         yield c
 
 
-async def test_a_registered_school_system_gets_a_token_scoped_to_its_school(client, clients) -> None:  # noqa: ANN001
+async def test_a_registered_school_system_gets_a_token_scoped_to_its_school(client, clients) -> None:
     _, client_id, secret = clients
     answer = await client.post("/oauth/token", data={"grant_type": "client_credentials", "client_id": client_id,
                                                      "client_secret": secret})
@@ -43,7 +43,7 @@ async def test_a_registered_school_system_gets_a_token_scoped_to_its_school(clie
     assert TokenVerifier(jwks).verify(body["access_token"]) == Principal(client_id, "school_system", "sch-42")
 
 
-async def test_http_basic_client_authentication_works_too(client, clients) -> None:  # noqa: ANN001
+async def test_http_basic_client_authentication_works_too(client, clients) -> None:
     _, client_id, secret = clients
     basic = base64.b64encode(f"{client_id}:{secret}".encode()).decode()
     answer = await client.post("/oauth/token", content="grant_type=client_credentials",
@@ -51,7 +51,7 @@ async def test_http_basic_client_authentication_works_too(client, clients) -> No
     assert answer.status_code == 200 and answer.json()["scope"] == "school_system"
 
 
-async def test_a_wrong_secret_or_unknown_client_is_401_invalid_client(client, clients) -> None:  # noqa: ANN001
+async def test_a_wrong_secret_or_unknown_client_is_401_invalid_client(client, clients) -> None:
     _, client_id, secret = clients
     for who, password in ((client_id, secret + "x"), ("sys-nobody", secret), (client_id, "")):
         answer = await client.post("/oauth/token", data={"grant_type": "client_credentials", "client_id": who,
@@ -60,7 +60,7 @@ async def test_a_wrong_secret_or_unknown_client_is_401_invalid_client(client, cl
         assert "access_token" not in answer.json()
 
 
-async def test_another_grant_is_400_unsupported_grant_type(client, clients) -> None:  # noqa: ANN001
+async def test_another_grant_is_400_unsupported_grant_type(client, clients) -> None:
     _, client_id, secret = clients
     for grant in ("password", "authorization_code", "urn:ietf:params:oauth:grant-type:jwt-bearer"):
         answer = await client.post("/oauth/token", data={"grant_type": grant, "client_id": client_id,
@@ -68,7 +68,7 @@ async def test_another_grant_is_400_unsupported_grant_type(client, clients) -> N
         assert answer.status_code == 400 and answer.json()["error"] == "unsupported_grant_type", grant
 
 
-async def test_a_malformed_request_or_a_wider_scope_is_refused(client, clients) -> None:  # noqa: ANN001
+async def test_a_malformed_request_or_a_wider_scope_is_refused(client, clients) -> None:
     _, client_id, secret = clients
     no_grant = await client.post("/oauth/token", data={"client_id": client_id, "client_secret": secret})
     as_json = await client.post("/oauth/token", json={"grant_type": "client_credentials", "client_id": client_id,
@@ -79,7 +79,7 @@ async def test_a_malformed_request_or_a_wider_scope_is_refused(client, clients) 
         (400, "invalid_request"), (400, "invalid_request"), (400, "invalid_scope")]
 
 
-async def test_the_issuer_publishes_public_keys_and_keeps_only_secret_digests(  # noqa: ANN001
+async def test_the_issuer_publishes_public_keys_and_keeps_only_secret_digests(
         client, clients, tmp_path) -> None:
     jwks = (await client.get("/.well-known/jwks.json")).json()
     assert [set(key) for key in jwks["keys"]] == [{"kty", "crv", "x", "kid", "alg", "use"}]

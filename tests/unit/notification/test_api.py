@@ -9,11 +9,11 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from shared.privacy import Sealer
-from shared.settings import CommonSettings
 from services.notification import api
 from services.notification.db import NotificationUoW
 from services.notification.domain.policy import Preferences
+from shared.privacy import Sealer
+from shared.settings import CommonSettings
 from tests.tokens import mint, verifier
 
 SETTINGS = CommonSettings()

@@ -12,11 +12,11 @@ import pytest
 from fastapi import FastAPI
 from sqlalchemy import text
 
-from shared.auth import Principal
-from shared.contracts.notification import NotificationFailedV2, NotificationSentV2
 from services.notification import broadcast, broadcast_api
 from services.notification.broadcast import NotAllowed, Notice, authorise
 from services.notification.db import ContactRow, PreferenceRow
+from shared.auth import Principal
+from shared.contracts.notification import NotificationFailedV2, NotificationSentV2
 from tests.tokens import bearer, verifier
 from tests.unit.notification.test_sender import SEALER, Rig, checkout, guardian, unique
 

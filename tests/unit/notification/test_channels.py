@@ -2,7 +2,7 @@
 signatures, success answers and error answers (R22)."""
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import httpx
 import pytest
@@ -25,7 +25,7 @@ PICKUP_FIELDS = ["student", "time", "collector", "relation", "staff"]
 def outgoing(address: str = "13800138000", *, out_id: str = "a1b2c3", channel: str = "sms", locale: str = "zh-CN",
              message_id: int = 1, cid: str | None = None) -> Outgoing:
     return Outgoing(message_id, out_id, channel, "pickup", "pickup", locale, values("pickup", locale, PARAMS),
-                    render("pickup", locale, PARAMS), address, "138****8000", datetime.now(timezone.utc), cid)
+                    render("pickup", locale, PARAMS), address, "138****8000", datetime.now(UTC), cid)
 
 
 def aliyun(fake: AliyunSmsFake, **overrides: str) -> AliyunSms:

@@ -8,25 +8,25 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from sqlalchemy import event, text
 
+from services.notification.db import ContactRow
+from services.notification.handlers import HANDLERS, NAMESPACE, out_id
 from shared.contracts.billing import FeeCharged
 from shared.contracts.enrollment import ApplicationSubmitted, EnrollmentFiled
 from shared.contracts.envelope import Envelope, new_envelope
 from shared.contracts.registry import event_type
 from shared.contracts.schema import example_event
 from shared.messaging.consumer import is_batch_handler
-from services.notification.db import ContactRow
-from services.notification.handlers import HANDLERS, NAMESPACE, out_id
 from tests.unit.notification.test_sender import SEALER, Rig, checkout, guardian, unique
 
 
 def applied(student: str, gid: str) -> Envelope:
     event = ApplicationSubmitted(application_id=unique("app"), programme_id="prg-u", school_id="sch-u",
                                  student_id=student, student_name="李小明", guardian_id=gid, submitted_by=gid,
-                                 consent=True, submitted_at=datetime.now(timezone.utc))
+                                 consent=True, submitted_at=datetime.now(UTC))
     return new_envelope(event, producer="enrollment")
 
 
@@ -34,7 +34,7 @@ def filed(student: str, gid: str, *, name: str = "李小明") -> Envelope:
     event = EnrollmentFiled(enrollment_id=unique("enr"), application_id=unique("app"), programme_id="prg-u",
                             school_id="sch-u", district_id="dst-u", student_id=student, student_name=name,
                             guardian_id=gid, hardship=False, extended_care=False, filed_by="off-u",
-                            filed_by_role="district_officer", filed_at=datetime.now(timezone.utc))
+                            filed_by_role="district_officer", filed_at=datetime.now(UTC))
     return new_envelope(event, producer="enrollment")
 
 
@@ -134,7 +134,7 @@ def statements(rig: Rig) -> Iterator[list[str]]:
     """The SQL statements sent to PostgreSQL meanwhile."""
     sent: list[str] = []
 
-    def seen(conn, cursor, statement, parameters, context, executemany) -> None:  # noqa: ANN001 - SQLAlchemy's hook
+    def seen(conn, cursor, statement, parameters, context, executemany) -> None:
         sent.append(statement)
 
     event.listen(rig.db.engine.sync_engine, "before_cursor_execute", seen)

@@ -2,20 +2,29 @@
 backoff, per-number daily limits (R11, R12, R13, R22)."""
 from __future__ import annotations
 
-from datetime import datetime, time, timedelta, timezone
+from datetime import UTC, datetime, time, timedelta
 
 import pytest
 
 from services.notification.domain.policy import (
-    SHANGHAI, Preferences, Recipient, Retry, channel_plan, decide, in_quiet_hours, intake, is_urgent,
-    next_local_midnight, not_before,
+    SHANGHAI,
+    Preferences,
+    Recipient,
+    Retry,
+    channel_plan,
+    decide,
+    in_quiet_hours,
+    intake,
+    is_urgent,
+    next_local_midnight,
+    not_before,
 )
 
-NOW = datetime(2025, 9, 12, 9, 42, tzinfo=timezone.utc)  # 17:42 in Shanghai
+NOW = datetime(2025, 9, 12, 9, 42, tzinfo=UTC)  # 17:42 in Shanghai
 
 
 def local(hour: int, minute: int = 0) -> datetime:
-    return datetime(2025, 9, 12, hour, minute, tzinfo=SHANGHAI).astimezone(timezone.utc)
+    return datetime(2025, 9, 12, hour, minute, tzinfo=SHANGHAI).astimezone(UTC)
 
 
 def guardian(*, push: bool = True, phone: bool = True, consent: bool = True) -> Recipient:

@@ -5,13 +5,21 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from datetime import UTC, date, datetime, timedelta
 from itertools import groupby
-from datetime import date, datetime, timedelta, timezone
 
 import httpx
 from prometheus_client import CollectorRegistry
 from sqlalchemy import text
 
+from services.notification.channels.aliyun import AliyunSms
+from services.notification.channels.jpush import JPush
+from services.notification.channels.sink import SinkChannel
+from services.notification.db import ContactRow, NotificationUoW, PreferenceRow, SenderUoW
+from services.notification.domain.policy import SHANGHAI, Preferences, Retry
+from services.notification.domain.templates import TEMPLATES, template
+from services.notification.handlers import HANDLERS
+from services.notification.sender import NotificationMetrics, Sender, SenderConfig
 from shared.contracts.attendance import StudentAbsent, StudentCheckedOut
 from shared.contracts.enrollment import ApplicationSubmitted, GuardianRegistered
 from shared.contracts.envelope import Envelope, new_envelope
@@ -21,14 +29,6 @@ from shared.messaging.consumer import Item, is_batch_handler
 from shared.messaging.db import Database
 from shared.privacy import Sealer, mask_phone
 from shared.settings import CommonSettings
-from services.notification.channels.aliyun import AliyunSms
-from services.notification.channels.jpush import JPush
-from services.notification.channels.sink import SinkChannel
-from services.notification.db import ContactRow, NotificationUoW, PreferenceRow, SenderUoW
-from services.notification.domain.policy import SHANGHAI, Preferences, Retry
-from services.notification.domain.templates import TEMPLATES, template
-from services.notification.handlers import HANDLERS
-from services.notification.sender import NotificationMetrics, Sender, SenderConfig
 from tests.fakes.aliyun_sms import AliyunBatchSmsFake
 from tests.fakes.jpush import JPushFake
 
@@ -109,7 +109,7 @@ def guardian(gid: str, students: list[str], *, phone: str = "13800138000", push:
 
 
 def checkout(student: str, *, school: str = "sch-u") -> Envelope:
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     event = StudentCheckedOut(student_id=student, school_id=school, programme_id="prg-u", session_date=date.today(),
                               checked_out_at=now, handed_over_by="stf-0311", handed_over_by_role="school_staff",
                               collected_by_id="gdn-x", collected_by_name="王芳", collected_by_relation="guardian",
@@ -118,7 +118,7 @@ def checkout(student: str, *, school: str = "sch-u") -> Envelope:
 
 
 def absent(student: str) -> Envelope:
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     event = StudentAbsent(student_id=student, school_id="sch-u", programme_id="prg-u", session_date=date.today(),
                           session_starts_at=now - timedelta(minutes=10), grace_minutes=10, detected_by="attendance",
                           detected_by_role="platform", detected_at=now)
@@ -363,7 +363,7 @@ async def test_quiet_hours_hold_a_pickup_message_but_not_an_absence_alert(db) ->
     await rig.drain()
     pickup, absence = await rig.messages(gid)
     assert pickup["kind"] == "pickup" and pickup["status"] == "pending"
-    assert pickup["not_before"] > datetime.now(timezone.utc) + timedelta(minutes=20)
+    assert pickup["not_before"] > datetime.now(UTC) + timedelta(minutes=20)
     assert absence["kind"] == "absence" and absence["status"] == "sent" and absence["urgent"]
 
 
@@ -372,7 +372,7 @@ async def test_a_message_waiting_for_its_guardian_goes_out_once_the_contact_arri
     student, gid = unique("stu"), unique("gdn")
     applied = ApplicationSubmitted(application_id=unique("app"), programme_id="prg-u", school_id="sch-u",
                                    student_id=student, student_name="李小明", guardian_id=gid, submitted_by=gid,
-                                   consent=True, submitted_at=datetime.now(timezone.utc))
+                                   consent=True, submitted_at=datetime.now(UTC))
     await rig.consume(new_envelope(applied, producer="enrollment"))
     await rig.drain()
     (waiting,) = await rig.messages(gid)
@@ -407,7 +407,8 @@ async def test_every_consumed_event_becomes_its_kind_of_message(db) -> None:
                                         " where event_id = any(cast(:ids as uuid[]))"), {"ids": list(expected)})).all()
     kinds = {expected[r.event_id]: r.kind for r in rows}
     assert kinds == {
-        "ApplicationSubmitted": "application_submitted", "ApplicationApproved": "application_approved", "ApplicationWaitlisted": "application_approved",
+        "ApplicationSubmitted": "application_submitted", "ApplicationApproved": "application_approved",
+        "ApplicationWaitlisted": "application_approved",
         "ApplicationRejected": "application_rejected", "EnrollmentFiled": "enrollment_filed",
         "EnrollmentWithdrawn": "enrollment_withdrawn", "ProgrammePublished": "programme_disclosure",
         "StudentCheckedIn": "check_in", "StudentCheckedOut": "pickup", "StudentAbsent": "absence",

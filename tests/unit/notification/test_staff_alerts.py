@@ -6,23 +6,26 @@ programmes instead of showing their ids."""
 from __future__ import annotations
 
 import uuid
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 
 from sqlalchemy import text
 
+from services.notification.db import PreferenceRow
+from services.notification.domain.policy import StaffMember, responsible
 from shared.contracts.attendance import (
-    ExtendedCareEscalated, StudentAbsent, StudentCheckedIn, UnauthorisedPickupRefused,
+    ExtendedCareEscalated,
+    StudentAbsent,
+    StudentCheckedIn,
+    UnauthorisedPickupRefused,
 )
 from shared.contracts.billing import DisclosurePublished
 from shared.contracts.enrollment import ApplicationSubmitted, ProgrammePublished, StaffAdmissionChanged, StaffRegistered
 from shared.contracts.envelope import Envelope, new_envelope
 from shared.contracts.schema import example_event
 from shared.privacy import mask_phone
-from services.notification.db import PreferenceRow
-from services.notification.domain.policy import StaffMember, responsible
 from tests.unit.notification.test_sender import SEALER, Rig, guardian, unique
 
-NOW = datetime.now(timezone.utc)
+NOW = datetime.now(UTC)
 
 
 def staff(staff_id: str, school: str, roles: list[str], *, programmes: tuple[str, ...] = (), name: str = "张伟",

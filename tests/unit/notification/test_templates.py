@@ -5,15 +5,23 @@ import typing
 
 import pytest
 
+from services.notification.db import Known
+from services.notification.domain.templates import (
+    TEMPLATES,
+    VOCAB,
+    MissingParameter,
+    UnknownTemplate,
+    locale_of,
+    render,
+    template,
+    values,
+    yuan,
+)
+from services.notification.handlers import TO_GUARDIAN, _finances, _programme
 from shared.contracts.billing import DisclosurePublished
 from shared.contracts.enrollment import ApplicationApproved, ApplicationWaitlisted, ProgrammePublished
 from shared.contracts.notification import MessageKindV2
 from shared.contracts.schema import example_event
-from services.notification.db import Known
-from services.notification.handlers import TO_GUARDIAN, _finances, _programme
-from services.notification.domain.templates import (
-    TEMPLATES, VOCAB, MissingParameter, UnknownTemplate, locale_of, render, template, values, yuan,
-)
 
 
 def _params(name: str) -> dict[str, str]:

@@ -9,9 +9,9 @@ import uuid
 import pytest
 from sqlalchemy import text
 
+from services.notification.domain.templates import TEMPLATES, page_for_people, render, teacher
 from shared.contracts.registry import EVENT_TYPES
 from shared.contracts.schema import example_envelope
-from services.notification.domain.templates import TEMPLATES, page_for_people, render, teacher
 from tests.unit.notification.test_sender import Rig, guardian
 from tests.unit.notification.test_staff_alerts import staff
 
