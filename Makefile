@@ -19,7 +19,7 @@ help:
 	@echo "make faults the full fault drill: a school day through killed services, broker and database (FAULTS_ARGS=--help)"
 
 run: deps
-	$(BIN)/python -m shared.local.run
+	$(BIN)/python -m simulator.run
 
 test: deps
 	$(BIN)/python -m pytest

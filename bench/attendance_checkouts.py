@@ -22,7 +22,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import httpx
@@ -34,10 +34,10 @@ from shared.contracts.envelope import new_envelope
 from shared.contracts.registry import encode
 from shared.contracts.topics import ENROLLMENT_EVENTS
 from shared.issuer import Issuer, dev_issuer
+from shared.time import SCHOOL_TZ as LOCAL
 
 CITY_STUDENTS = 557_000
 CITY_SCHOOLS = 508
-LOCAL = timezone(timedelta(hours=8))  # Asia/Shanghai has no daylight saving time
 
 
 @dataclass
@@ -299,8 +299,8 @@ def main() -> None:
         asyncio.run(run(args, args.url, args.kafka, args.service_pid))
         return
 
-    from shared.local import infra
-    from shared.local.platform import ServiceProcess
+    from local import infra
+    from local.platform import ServiceProcess
 
     # SIGTERM ends the run like Ctrl-C, so the broker and the service it started are stopped too (they were
     # left running, a broker and a service per killed run).

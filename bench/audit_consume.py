@@ -19,6 +19,7 @@ from collections.abc import Callable
 from prometheus_client import CollectorRegistry
 
 from bench.ledger_append import drop_database
+from local import infra
 from services.audit.db import AuditUoW, prepare_writer, writer_url
 from services.audit.handlers import DUPLICATE_HANDLERS, HANDLERS
 from services.audit.settings import Settings
@@ -27,7 +28,6 @@ from shared.contracts.enrollment import EnrollmentFiled
 from shared.contracts.envelope import Event, new_envelope
 from shared.contracts.schema import example_payload
 from shared.contracts.topics import ATTENDANCE_EVENTS, ENROLLMENT_EVENTS
-from shared.local import infra
 from shared.messaging import migrate
 from shared.messaging.consumer import BatchConsumer, RawRecord
 from shared.messaging.db import Database

@@ -315,7 +315,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.students < 1:
         print("--students must be at least 1", file=sys.stderr)
         return 2
-    from shared.local import infra
+    from local import infra
 
     server = args.database_url or infra.postgres().address
     name = f"beilei_bench_{uuid.uuid4().hex[:8]}"

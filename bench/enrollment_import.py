@@ -95,7 +95,7 @@ def generate(folder: Path, *, schools: int, students: int, districts: int, fmt: 
 def _database(url: str | None) -> tuple[str, str, str]:
     """A fresh database on the given server, or on the project's local PostgreSQL (sync: call it
     before the event loop starts)."""
-    from shared.local import infra
+    from local import infra
 
     server = url or os.environ.get("DATABASE_URL") or infra.postgres().address
     name = f"beilei_bench_{uuid.uuid4().hex[:8]}"

@@ -26,6 +26,7 @@ import asyncpg
 from prometheus_client import CollectorRegistry
 
 from bench.procstats import percentile
+from local import infra
 from services.audit.db import AuditUoW, prepare_writer, writer_url
 from services.audit.handlers import DUPLICATE_HANDLERS, HANDLERS, publish_checkpoint
 from services.audit.handlers.proofs import consistency_bundle, export_lines, inclusion_proofs, receipt
@@ -35,7 +36,6 @@ from services.audit.settings import Settings
 from shared.contracts.billing import FeeCharged
 from shared.contracts.envelope import new_envelope
 from shared.contracts.schema import example_payload
-from shared.local import infra
 from shared.messaging import migrate
 from shared.messaging.consumer import BatchConsumer, RawRecord
 from shared.messaging.db import Database

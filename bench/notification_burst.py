@@ -28,6 +28,8 @@ import httpx
 from aiokafka import AIOKafkaProducer
 
 from bench.procstats import usage
+from local import infra
+from local.platform import ServiceProcess
 from services.notification.domain.templates import template
 from services.notification.settings import Settings
 from shared.contracts.attendance import StudentCheckedOut
@@ -35,8 +37,6 @@ from shared.contracts.enrollment import EnrollmentFiled, GuardianRegistered
 from shared.contracts.envelope import new_envelope
 from shared.contracts.registry import encode
 from shared.contracts.topics import ATTENDANCE_EVENTS, ENROLLMENT_EVENTS
-from shared.local import infra
-from shared.local.platform import ServiceProcess
 from shared.privacy import Sealer, mask_phone
 from shared.settings import CommonSettings
 from tests.fakes.aliyun_sms import AliyunBatchSmsFake

@@ -4,8 +4,8 @@ and against a raw aiokafka + asyncpg baseline doing the same durable writes behi
 (bench/pickup_baseline.py).
 
 What it does, all in one run on one machine:
-  1. starts (or reuses) Kafka and PostgreSQL (shared.local.infra), a fresh database, and the five
-     services as real processes (shared.local.platform);
+  1. starts (or reuses) Kafka and PostgreSQL (local.infra), a fresh database, and the five
+     services as real processes (local.platform);
   2. seeds N filed students, one guardian each, by putting ProgrammePublished, GuardianRegistered
      (phones sealed) and EnrollmentFiled on enrollment.events exactly as enrollment publishes them —
      seeding through enrollment's HTTP workflow would take hours at city scale and is not what is
@@ -57,7 +57,7 @@ import uuid
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from itertools import islice
 from pathlib import Path
 
@@ -68,21 +68,21 @@ from bench import pickup_baseline
 from bench.loadgen import Client, HTTPError, cpu_seconds, open_loop
 from bench.procstats import kafka_pid, parent_of, percentile, snapshot, spent, tree_cpu, usage
 from bench.targets import evaluate, setup_verdict
+from local import infra
+from local.infra import free_port
+from local.lag import ends as partition_ends
+from local.lag import lag as behind
+from local.platform import SERVICES, Platform
 from services.attendance.domain.schedule import WEEKDAYS
 from shared.contracts.enrollment import EnrollmentFiled, GuardianRegistered, ProgrammePublished
 from shared.contracts.envelope import Event, new_envelope
 from shared.contracts.registry import encode
 from shared.contracts.topics import ATTENDANCE_EVENTS, CONSUMES, ENROLLMENT_EVENTS
 from shared.issuer import dev_issuer
-from shared.local import infra
-from shared.local.infra import free_port
-from shared.local.lag import ends as partition_ends
-from shared.local.lag import lag as behind
-from shared.local.platform import SERVICES, Platform
 from shared.privacy import Sealer, mask_phone
 from shared.settings import CommonSettings
+from shared.time import SCHOOL_TZ as LOCAL
 
-LOCAL = timezone(timedelta(hours=8))  # Asia/Shanghai has no daylight saving time
 BATCH = 50  # records per POST: a school system's gate flushing every few seconds
 
 

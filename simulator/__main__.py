@@ -43,8 +43,8 @@ def main(argv: list[str] | None = None) -> int:
         urls.update(dict(item.split("=", 1) for item in args.url))
         kafka = args.kafka
         if args.start or not all(_healthy(u) for u in urls.values()):
-            from shared.local import infra
-            from shared.local.platform import Platform
+            from local import infra
+            from local.platform import Platform
 
             print("Starting Kafka, PostgreSQL and the five services …", flush=True)
             k = infra.kafka()

@@ -16,17 +16,16 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 import httpx
 
+from local.lag import ends
 from shared.contracts.topics import ENROLLMENT_EVENTS
 from shared.issuer import dev_issuer, register_client
-from shared.local.lag import ends
+from shared.time import SCHOOL_TZ as LOCAL_TZ
 from simulator.broker import await_record
 from simulator.city import City, School, Student, staff_name
 
-LOCAL_TZ = ZoneInfo("Asia/Shanghai")
 SESSION_FEN, CARE_FEN = 1500, 800  # the fee standard every simulated school agrees with its parents (R10)
 STAFF_SESSION_FEN, STAFF_CARE_FEN = 6000, 3000  # labour fee per session run / extended-care session (R18)
 SESSION = ("15:30", "17:30")  # ends at the districts' off-work time (R8)
@@ -592,7 +591,7 @@ class Simulation:
         if not self.kafka:
             await asyncio.sleep(10)  # no broker address: give the consumers a moment
             return
-        from shared.local.lag import lag
+        from local.lag import lag
 
         deadline = time.monotonic() + self.wait_timeout
         while (await lag(self.kafka, {group: (topic,)}))[group]:

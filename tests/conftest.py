@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from shared.local import infra
-from shared.local.platform import Platform
+from local import infra
+from local.platform import Platform
 
 
 def pytest_configure(config: pytest.Config) -> None:

@@ -56,6 +56,7 @@ from shared.contracts.enrollment import (
 from shared.contracts.envelope import Envelope
 from shared.contracts.notification import NotificationFailed
 from shared.messaging.consumer import Item, batch_handler
+from shared.time import parse_hhmm as school_time
 
 log = logging.getLogger(__name__)
 
@@ -83,10 +84,8 @@ def hm(at: datetime) -> str:
 
 
 def parse_hhmm(value: str | None) -> time | None:
-    if not value:
-        return None
-    hours, minutes = value.split(":")
-    return time(int(hours), int(minutes))
+    """A preference's HH:MM, or None when it is not set."""
+    return school_time(value) if value else None
 
 
 def preferences_of(row: PreferenceRow | None, defaults: Preferences) -> Preferences:

@@ -150,7 +150,7 @@ def test_the_build_context_holds_only_the_shared_code_and_this_service(service: 
     others = [f for f in context if f.startswith("services/") and f != "services/__init__.py"
               and not f.startswith(f"services/{service}/")]
     assert not others, others
-    assert not [f for f in context if f.startswith("shared/local/")], "local-run helpers do not ship"
+    assert not [f for f in context if f.startswith("local/")], "local-run helpers do not ship"
     assert not [f for f in context if "__pycache__" in f or f.startswith(("tests/", "deploy/", "docs/"))]
 
 

@@ -6,7 +6,7 @@ import time
 
 import uvicorn
 
-from shared.local.infra import free_port
+from local.infra import free_port
 
 
 class ThreadServer:

@@ -44,11 +44,11 @@ import asyncpg
 import httpx
 
 from bench.pickup_surge import Surge, evening, produce, seed_events, the_day
+from local.infra import REPO, SCRIPTS
+from local.lag import lag
+from local.platform import SERVICES, Platform, ServiceProcess
 from services.notification.domain.templates import TEMPLATES
 from shared.contracts.topics import ATTENDANCE_EVENTS, CONSUMES, ENROLLMENT_EVENTS
-from shared.local.infra import REPO, SCRIPTS
-from shared.local.lag import lag
-from shared.local.platform import SERVICES, Platform, ServiceProcess
 from tests.fakes.aliyun_sms import AliyunBatchSmsFake
 from tests.fakes.server import ThreadServer
 from tests.integration.kafkatools import read_topic

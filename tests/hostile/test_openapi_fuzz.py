@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 
-from shared.local.platform import SERVICES, Platform
+from local.platform import SERVICES, Platform
 from tests.hostile.fuzz import fuzz
 
 pytestmark = pytest.mark.integration

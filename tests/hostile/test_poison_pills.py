@@ -22,12 +22,12 @@ import httpx
 import pytest
 from sqlalchemy import text
 
+from local.platform import Platform
 from shared.contracts.enrollment import GuardianRegistered
 from shared.contracts.envelope import new_envelope
 from shared.contracts.ingest import SchoolCheckInRecorded
 from shared.contracts.registry import encode
 from shared.contracts.topics import ATTENDANCE_EVENTS, ATTENDANCE_INGEST, ENROLLMENT_EVENTS, dlq
-from shared.local.platform import Platform
 from shared.messaging.consumer import RawRecord, dead_claim_id
 from shared.messaging.db import Database
 from tests.integration.kafkatools import committed, eventually, produce, read_topic

@@ -14,13 +14,13 @@ import httpx
 import pytest
 from aiokafka import AIOKafkaProducer
 
+from local.platform import Platform
 from services.attendance.domain import LOCAL_TZ
 from shared.contracts.enrollment import EnrollmentFiled, GuardianRegistered, ProgrammePublished
 from shared.contracts.envelope import Event, new_envelope
 from shared.contracts.ingest import SchoolActivityRecorded, SchoolCheckInRecorded
 from shared.contracts.registry import encode
 from shared.contracts.topics import ATTENDANCE_EVENTS, ATTENDANCE_INGEST, CONSUMES, ENROLLMENT_EVENTS, dlq
-from shared.local.platform import Platform
 from tests.integration.kafkatools import caught_up, envelope_of, eventually, read_topic
 from tests.tokens import mint
 

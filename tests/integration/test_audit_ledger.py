@@ -12,10 +12,10 @@ from pathlib import Path
 import httpx
 import pytest
 
+from local.infra import REPO
+from local.platform import Platform
 from shared.contracts.registry import encode
 from shared.contracts.topics import AUDIT_EVENTS, BILLING_EVENTS
-from shared.local.infra import REPO
-from shared.local.platform import Platform
 from tests.integration.kafkatools import eventually, produce, read_topic
 from tests.tokens import mint
 from tests.unit.audit.money import School, envelope

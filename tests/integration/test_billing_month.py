@@ -12,10 +12,10 @@ from zoneinfo import ZoneInfo
 import httpx
 import pytest
 
+from local.platform import Platform
 from shared.contracts.envelope import Event, new_envelope
 from shared.contracts.registry import encode
 from shared.contracts.topics import ATTENDANCE_EVENTS, BILLING_EVENTS, ENROLLMENT_EVENTS
-from shared.local.platform import Platform
 from tests.integration.kafkatools import caught_up, eventually, produce, read_topic
 from tests.tokens import mint
 from tests.unit.billing.builders import School, school_days

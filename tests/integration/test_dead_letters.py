@@ -8,10 +8,10 @@ import uuid
 
 import pytest
 
+from local.platform import Platform
 from shared.contracts import topics as T
 from shared.contracts.registry import EVENT_TYPES, encode
 from shared.contracts.schema import example_envelope
-from shared.local.platform import Platform
 from tests.integration.kafkatools import committed, eventually, produce, read_topic
 
 pytestmark = pytest.mark.integration

@@ -11,11 +11,11 @@ import asyncpg
 import httpx
 import pytest
 
+from local.platform import Platform
 from shared.contracts.enrollment import GuardianRegistered
 from shared.contracts.envelope import new_envelope
 from shared.contracts.registry import decode, encode
 from shared.contracts.topics import ENROLLMENT_EVENTS, NOTIFICATION_EVENTS
-from shared.local.platform import Platform
 from shared.privacy import Sealer, mask_phone
 from shared.settings import CommonSettings
 from tests.integration.kafkatools import caught_up, eventually, produce, read_topic

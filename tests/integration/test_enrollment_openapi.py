@@ -17,8 +17,8 @@ from schemathesis.checks import (
 )
 from schemathesis.generation import GenerationMode
 
+from local.platform import Platform
 from services.enrollment.app import build
-from shared.local.platform import Platform
 from tests.unit.enrollment.builders import bearer
 
 pytestmark = pytest.mark.integration

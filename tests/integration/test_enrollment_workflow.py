@@ -9,8 +9,8 @@ import uuid
 import httpx
 import pytest
 
+from local.platform import Platform
 from shared.contracts.topics import ENROLLMENT_EVENTS
-from shared.local.platform import Platform
 from tests.integration.kafkatools import eventually, read_topic
 from tests.unit.enrollment.builders import World
 

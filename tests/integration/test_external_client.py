@@ -12,9 +12,9 @@ import httpx
 import pytest
 from jsonschema import Draft202012Validator
 
+from local.platform import Platform
 from shared.contracts.snapshots import SCHEMAS_DIR
 from shared.contracts.topics import ENROLLMENT_EVENTS
-from shared.local.platform import Platform
 from tests.tokens import mint
 
 pytestmark = pytest.mark.integration

@@ -7,7 +7,7 @@ import signal
 
 import pytest
 
-from shared.local.platform import Platform
+from local.platform import Platform
 
 pytestmark = pytest.mark.integration
 

@@ -18,7 +18,7 @@ import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
-from shared.local.infra import SCRIPTS
+from local.infra import SCRIPTS
 
 pytestmark = pytest.mark.integration
 

@@ -15,13 +15,13 @@ import asyncpg
 import httpx
 import pytest
 
+from local.platform import Platform
 from services.notification.domain.templates import template
 from shared.contracts.attendance import StudentCheckedOut
 from shared.contracts.enrollment import GuardianRegistered
 from shared.contracts.envelope import Envelope, new_envelope
 from shared.contracts.registry import encode
 from shared.contracts.topics import ATTENDANCE_EVENTS, ENROLLMENT_EVENTS
-from shared.local.platform import Platform
 from shared.privacy import Sealer, mask_phone
 from shared.settings import CommonSettings
 from tests.fakes.aliyun_sms import AliyunSmsFake

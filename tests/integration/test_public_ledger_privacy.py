@@ -18,10 +18,10 @@ import pytest
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
+from local.platform import Platform
 from services.audit.api.tiles import format_index
 from shared.contracts.registry import encode
 from shared.contracts.topics import BILLING_EVENTS, ENROLLMENT_EVENTS
-from shared.local.platform import Platform
 from tests.integration.kafkatools import eventually, produce
 from tests.integration.test_tiles_go_client import _tlogcheck
 from tests.unit.audit.money import DAY, School, envelope

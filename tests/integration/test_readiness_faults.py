@@ -18,8 +18,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from shared.local import infra
-from shared.local.platform import ServiceProcess
+from local import infra
+from local.platform import ServiceProcess
 
 pytestmark = pytest.mark.integration
 

@@ -10,7 +10,7 @@ import uuid
 
 import pytest
 
-from shared.local.platform import Platform
+from local.platform import Platform
 from simulator.city import generate
 from simulator.driver import Simulation, Urls, summary
 

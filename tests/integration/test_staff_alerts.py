@@ -9,9 +9,9 @@ from datetime import timedelta
 import httpx
 import pytest
 
+from local.platform import Platform
 from shared.contracts.enrollment import EnrollmentFiled
 from shared.contracts.topics import ENROLLMENT_EVENTS
-from shared.local.platform import Platform
 from tests.integration.kafkatools import caught_up, eventually
 from tests.integration.test_attendance_ingest import (  # noqa: F401 - the fixture keeps clear of local midnight
     SchoolFixture,

@@ -8,8 +8,8 @@ from datetime import date, timedelta
 import httpx
 import pytest
 
+from local.platform import Platform
 from shared.contracts.topics import ENROLLMENT_EVENTS
-from shared.local.platform import Platform
 from tests.integration.kafkatools import caught_up, envelope_of, eventually, read_topic
 from tests.integration.test_attendance_ingest import SchoolFixture, _full, _produce
 from tests.tokens import bearer

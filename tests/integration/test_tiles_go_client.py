@@ -14,11 +14,11 @@ from pathlib import Path
 import httpx
 import pytest
 
+from local.infra import REPO
+from local.platform import Platform
 from services.audit.ledger.checkpoint import generate_signer
 from shared.contracts.registry import encode
 from shared.contracts.topics import BILLING_EVENTS
-from shared.local.infra import REPO
-from shared.local.platform import Platform
 from tests.integration.kafkatools import eventually, produce
 from tests.unit.audit.money import School, envelope
 

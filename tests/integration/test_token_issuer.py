@@ -13,10 +13,10 @@ import httpx
 import jwt
 import pytest
 
+from local.infra import REPO, free_port
 from services.attendance.app import build
 from services.attendance.settings import Settings
 from shared.issuer import Issuer, new_signing_key, register_client
-from shared.local.infra import REPO, free_port
 
 pytestmark = pytest.mark.integration
 

@@ -9,8 +9,8 @@ from datetime import UTC, date, datetime, timedelta
 import httpx
 import pytest
 
+from local.platform import Platform
 from shared.contracts.topics import ENROLLMENT_EVENTS
-from shared.local.platform import Platform
 from tests.integration.kafkatools import caught_up, eventually, produce, read_topic
 from tests.tokens import mint
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from shared.local.platform import SERVICES, Platform
+from local.platform import SERVICES, Platform
 from tests.security.matrix import OWN_DISTRICT, OWN_SCHOOL, PRINCIPALS, ROLES, Operation, allowed, operations
 
 pytestmark = pytest.mark.integration

@@ -13,11 +13,11 @@ import httpx
 import pytest
 from aiokafka import AIOKafkaProducer
 
+from local.platform import Platform
 from shared.contracts.envelope import new_envelope
 from shared.contracts.ingest import SchoolCheckInRecorded
 from shared.contracts.registry import encode
 from shared.contracts.topics import ATTENDANCE_INGEST, ENROLLMENT_EVENTS, dlq
-from shared.local.platform import Platform
 from tests.integration import test_attendance_ingest as ingest
 from tests.integration.kafkatools import eventually, read_topic
 from tests.integration.test_attendance_ingest import (  # noqa: F401 - _clear_of_midnight is a fixture used by name

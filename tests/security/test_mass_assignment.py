@@ -12,8 +12,8 @@ from typing import Any
 import httpx
 import pytest
 
+from local.platform import SERVICES
 from services.enrollment.domain.reference import KINDS as REFERENCE_KINDS
-from shared.local.platform import SERVICES
 from tests.security.matrix import OWN_SCHOOL, PRINCIPALS
 
 # What a caller must never set: the server assigns, decides or derives these.

@@ -9,7 +9,7 @@ import importlib
 
 import pytest
 
-from shared.local.platform import SERVICES
+from local.platform import SERVICES
 from shared.messaging.http import BEARER
 
 OPERATIONS_OF_THE_KIT = {"GET /health/live", "GET /health/ready", "GET /metrics", "GET /asyncapi.json"}

@@ -22,13 +22,13 @@ import pytest
 from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient
 
+from local.platform import SERVICES, Platform
 from services.audit.api.tiles import format_index
 from shared.contracts.attendance import StudentCheckedIn
 from shared.contracts.envelope import new_envelope
 from shared.contracts.ingest import SchoolCheckInRecorded, SchoolCheckOutRecorded
 from shared.contracts.registry import encode
 from shared.contracts.topics import ATTENDANCE_EVENTS, ATTENDANCE_INGEST, ENROLLMENT_EVENTS
-from shared.local.platform import SERVICES, Platform
 from shared.privacy import redact
 from tests.integration import test_attendance_ingest as ingest
 from tests.integration.kafkatools import caught_up, eventually, read_topic

@@ -11,8 +11,8 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
+from local.platform import SERVICES
 from shared.auth import AuthError, Principal
-from shared.local.platform import SERVICES
 from shared.messaging.http import RateLimitMiddleware
 from shared.settings import CommonSettings
 

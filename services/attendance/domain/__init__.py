@@ -21,8 +21,10 @@ from services.attendance.domain.ingest import (
     screen,
 )
 from services.attendance.domain.records import KINDS, STAFF_ROLES, Limits, Record
-from services.attendance.domain.schedule import LOCAL_TZ, Schedule, SessionWindow, Slot, local_day, parse_hhmm
+from services.attendance.domain.schedule import Schedule, SessionWindow, Slot
 from services.attendance.domain.timers import absence_due, escalation_contacts, escalation_due, extended_care_due
+from shared.time import SCHOOL_TZ as LOCAL_TZ
+from shared.time import local_day, parse_hhmm
 
 __all__ = [
     "DAILY_EXERCISE_MINUTES", "KINDS", "LOCAL_TZ", "STAFF_ROLES", "Activity", "CheckIn", "CheckOut", "DayState",

@@ -11,7 +11,8 @@ from datetime import date, datetime
 from typing import Literal
 
 from services.attendance.domain.records import STAFF_ROLES, Limits, Record
-from services.attendance.domain.schedule import Schedule, SessionWindow, local_day
+from services.attendance.domain.schedule import Schedule, SessionWindow
+from shared.time import local_day
 
 
 @dataclass(frozen=True)

@@ -2,28 +2,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 from functools import lru_cache
-from zoneinfo import ZoneInfo
 
 # Timetables are school-local wall-clock times; every instant the service stores or publishes is UTC.
-LOCAL_TZ = ZoneInfo("Asia/Shanghai")
+from shared.time import at_local
+
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
-
-
-def parse_hhmm(text: str) -> time:
-    hours, minutes = text.split(":")
-    return time(int(hours), int(minutes))
-
-
-def local_day(instant: datetime) -> date:
-    """The school-local calendar day an instant falls on."""
-    return instant.astimezone(LOCAL_TZ).date()
-
-
-def at_local(day: date, wall: time) -> datetime:
-    """The UTC instant of a school-local wall-clock time on a day."""
-    return datetime.combine(day, wall, LOCAL_TZ).astimezone(UTC)
 
 
 @dataclass(frozen=True)

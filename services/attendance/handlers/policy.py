@@ -3,13 +3,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from services.attendance.domain import Limits
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
+from shared.time import utc_now
 
 
 @dataclass(frozen=True)

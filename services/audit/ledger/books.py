@@ -33,6 +33,7 @@ __all__ = [
 
 # Asia/Shanghai has kept UTC+8 without daylight saving since 1991, so a fixed offset gives the school's
 # local day without needing a time-zone database on the auditor's machine.
+# shared.time says the same; the offline verifier runs without the platform's code, so it is kept here.
 SCHOOL_TZ = timezone(timedelta(hours=8), "Asia/Shanghai")
 
 # Every money event becomes exactly one ledger entry (R24) ...

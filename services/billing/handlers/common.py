@@ -5,12 +5,12 @@ import hashlib
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
-from zoneinfo import ZoneInfo
 
 from services.billing.domain import Move
 from shared.contracts.billing import Posting
+from shared.time import SCHOOL_TZ as SHANGHAI
+from shared.time import local_day
 
-SHANGHAI = ZoneInfo("Asia/Shanghai")
 _NAMESPACE = uuid.UUID("5d1b7c52-3f0e-4c1a-9a57-2b8f0e6d4c31")
 _NAMESPACE_BYTES = _NAMESPACE.bytes
 
@@ -52,10 +52,6 @@ def event_uuid(type_name: str, business_id: str) -> uuid.UUID:
     without its per-call import and namespace conversion: a month-end derives millions."""
     digest = hashlib.sha1(_NAMESPACE_BYTES + f"{type_name}:{business_id}".encode()).digest()
     return uuid.UUID(bytes=digest[:16], version=5)
-
-
-def local_day(instant: datetime) -> date:
-    return instant.astimezone(SHANGHAI).date()
 
 
 def local_midnight_utc(day: date) -> datetime:

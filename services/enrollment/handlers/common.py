@@ -1,17 +1,12 @@
 """What every use case shares: the clock, the school-local calendar, and who the caller is in events."""
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta, timezone
+from datetime import date, datetime
 
 from services.enrollment.db import EnrollmentUoW, SchoolRow
 from services.enrollment.domain import Actor, NotFound, require_school_scope
-
-# Schools keep Asia/Shanghai time, which has had no daylight saving since 1991: a fixed offset.
-SCHOOL_TZ = timezone(timedelta(hours=8), "Asia/Shanghai")
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
+from shared.time import SCHOOL_TZ
+from shared.time import utc_now as utcnow
 
 
 def today_local(now: datetime | None = None) -> date:

@@ -6,9 +6,8 @@ import random
 from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
 from typing import Literal
-from zoneinfo import ZoneInfo
 
-SHANGHAI = ZoneInfo("Asia/Shanghai")
+from shared.time import SCHOOL_TZ as SHANGHAI
 
 ChannelName = Literal["sms", "push"]
 ChannelPreference = Literal["push_then_sms", "sms_only", "push_only"]

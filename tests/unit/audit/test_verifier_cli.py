@@ -11,13 +11,13 @@ from pathlib import Path
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from local.infra import REPO
 from services.audit.ledger.bundles import Receipt, export_header, export_line, format_consistency, format_receipt
 from services.audit.ledger.checkpoint import Checkpoint, format_checkpoint, generate_signer, load_signer
 from services.audit.ledger.merkle import MemoryTree, leaf_hash
 from services.audit.ledger.witness import WitnessKey, _key_id, cosign, with_cosignatures
 from services.audit.verifier import EXIT_FAILED, EXIT_FINDINGS, EXIT_OK, main
 from shared.contracts.registry import encode
-from shared.local.infra import REPO
 from tests.unit.audit.money import School, envelope
 
 ORIGIN = "beilei.test/cli"

@@ -1,5 +1,5 @@
 """`make run`: real Kafka and PostgreSQL, the five services as processes, the simulated-city showcase
-(shared.local.demo), then it stays up until Ctrl-C, when everything it started is stopped cleanly."""
+(simulator.showcase), then it stays up until Ctrl-C, when everything it started is stopped cleanly."""
 from __future__ import annotations
 
 import argparse
@@ -13,9 +13,9 @@ from pathlib import Path
 
 import httpx
 
+from local import infra
+from local.platform import SERVICES, Platform
 from shared.issuer import dev_issuer
-from shared.local import infra
-from shared.local.platform import SERVICES, Platform
 
 PREFERRED_PORTS = {"enrollment": 8001, "attendance": 8002, "billing": 8003, "notification": 8004, "audit": 8005}
 
@@ -130,7 +130,7 @@ def main(argv: list[str] | None = None) -> int:
         say(f"  ✓ all five services healthy after {time.monotonic() - started:.0f} s")
         _print_urls(plat, kafka.address, state / "logs", issuer_url)
         if not args.no_demo:
-            from shared.local.demo import run_demo
+            from simulator.showcase import run_demo
 
             if not run_demo(plat, kafka.address, token_endpoint=f"{issuer_url}/oauth/token"):
                 say("\nThe showcase could not show everything (see 'Not shown' above and the logs).")

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import httpx
 
-from shared.local.infra import REPO, free_port
+from local.infra import REPO, free_port
 
 SERVICES = ("enrollment", "attendance", "billing", "notification", "audit")
 

@@ -6,7 +6,7 @@ import asyncio
 import time
 import uuid
 
-from shared.local.platform import Platform
+from local.platform import Platform
 
 SHOWCASE_SCALE = 0.0005  # 2 schools, about 280 participating students: done in about a minute
 SHOWCASE_SEED = 7
