@@ -56,10 +56,8 @@ def handler_table(policy: Policy, authority: TokenVerifier | None = None) -> dic
                                        *SCHOOL_RECORDS)}
 
 
-HANDLERS = handler_table(Policy())
-
 __all__ = [
-    "HANDLERS", "Excused", "GroupCommit", "Policy", "Stopping", "Submitted", "SweepReport", "apply_enrolment_changes",
+    "Excused", "GroupCommit", "Policy", "Stopping", "Submitted", "SweepReport", "apply_enrolment_changes",
     "apply_pickup_persons", "apply_staff_admissions", "event_id_for", "excuse_student",
     "handler_table", "ingest", "record_from_topic", "store_programme", "sweep",
     "timer_event_id", "utc_now",

@@ -87,12 +87,6 @@ class FindingsStore:
             await self.session.execute(stmt.on_conflict_do_update(
                 index_elements=["school_id"], set_={"books": stmt.excluded.books, "as_of_size": stmt.excluded.as_of_size}))
 
-    async def all_books(self, schools: Sequence[str] | None = None) -> list[Any]:
-        query = select(school_books)
-        if schools is not None:
-            query = query.where(school_books.c.school_id.in_(list(schools)))
-        return list((await self.session.execute(query.order_by(school_books.c.school_id))).all())
-
     # -- disclosures (R21) --------------------------------------------------------------------
     async def open_periods(self, periods: Iterable[tuple[str, str, date, date, date]]) -> None:
         rows = [{"school_id": s, "period": p, "starts_on": a, "ends_on": b, "due_on": d, "status": "open"}

@@ -126,7 +126,7 @@ async def test_a_withdrawn_student_is_rejected_from_the_day_the_withdrawal_takes
 
 
 async def _decide(school: School, admission: str, effective_at: datetime) -> None:
-    await school._apply(h.HANDLERS["StaffAdmissionChanged"], StaffAdmissionChanged(
+    await school._apply(h.handler_table(h.Policy())["StaffAdmissionChanged"], StaffAdmissionChanged(
         staff_id=school.staff_id, school_id=school.school_id, admission=admission, decided_by="off-unit",
         decided_by_role="district_officer", effective_at=effective_at))
 
@@ -172,7 +172,7 @@ def _pickup(school: School, student: str, person: str, *, revoked: bool = False,
     event = kind(pickup_person_id=person, student_id=student, guardian_id=f"gdn-{student}", name="李建国", relation="祖父",
                  phone_masked="137****4321", valid_until=until, decided_by=f"gdn-{student}", decided_by_role="guardian",
                  decided_at=decided_at or local("08:00"))
-    return school._apply(h.HANDLERS[kind.type_name], event)
+    return school._apply(h.handler_table(h.Policy())[kind.type_name], event)
 
 
 async def test_a_grandparent_the_guardian_authorised_collects_and_others_are_refused(school, uow_factory, policy) -> None:
