@@ -37,12 +37,12 @@ class LedgerWorkers:
         self.policy = policy
         self.checkpoint_seconds = checkpoint_seconds
         self.check_seconds = check_seconds
-        self.tree_size = Gauge("audit_checkpoint_tree_size", "Entries under the latest signed checkpoint.",
+        self.tree_size = Gauge("beilei_audit_checkpoint_tree_size", "Entries under the latest signed checkpoint.",
                                registry=registry)
-        self.checkpoints = Counter("audit_checkpoints", "Checkpoints signed and published.", registry=registry)
-        self.checked = Counter("audit_entries_checked", "Ledger entries run through the R25 checks.",
+        self.checkpoints = Counter("beilei_audit_checkpoints", "Checkpoints signed and published.", registry=registry)
+        self.checked = Counter("beilei_audit_entries_checked", "Ledger entries run through the R25 checks.",
                                registry=registry)
-        self.failures = Counter("audit_worker_failures", "Failed checkpoint or check steps (retried).", ["worker"],
+        self.failures = Counter("beilei_audit_worker_failures", "Failed checkpoint or check steps (retried).", ["worker"],
                                 registry=registry)
         # What the operators' dashboard and alerts read (docs/operations.md, deploy/k8s).
         self.checkpoint_age = Gauge("beilei_ledger_checkpoint_age_seconds",

@@ -52,7 +52,7 @@ async def test_a_down_witness_delays_the_cosigned_checkpoint_and_the_quorum_cosi
         await lg.feed(*[school.payment(student, 100 + i) for i in range(25)])
         async with lg.uow() as uow:
             await workers._checkpoint(uow, start + timedelta(minutes=11))
-        assert value("beilei_ledger_checkpoint_age_seconds") is not None and value("audit_checkpoints_total") == 2
+        assert value("beilei_ledger_checkpoint_age_seconds") is not None and value("beilei_audit_checkpoints_total") == 2
 
         down.url = url_b  # b is back: a fresh witness for this log, cosigning from size 0
         now = datetime.now(UTC)

@@ -31,4 +31,4 @@ async def test_checkpoint_and_anomaly_metrics_follow_the_ledger(ledger: TestLedg
     async with ledger.uow() as uow:
         await workers._checks(uow, datetime.now(UTC) + timedelta(minutes=5))
     assert value("beilei_anomalies_detected_total", {"rule": "charge_to_unenrolled"}) == 1
-    assert value("audit_checkpoints_total") == 1
+    assert value("beilei_audit_checkpoints_total") == 1
