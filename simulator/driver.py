@@ -337,14 +337,18 @@ class Simulation:
                                                                          headers=sh))
             await self._send("post", f"{b}/v1/fee-schedules/{reply.json()['fee_schedule_id']}/approve",
                              headers=self.district_h(school.district_id))
-            await self._send("post", f"{b}/v1/distribution-plans", headers=sh, json={
+            plan = await self._send("post", f"{b}/v1/distribution-plans", headers=sh, json={
                 "school_id": school.school_id, "per_session_fen": STAFF_SESSION_FEN,
                 "extended_care_per_session_fen": STAFF_CARE_FEN, "approval_ref": f"jdh-{school.school_id}",
                 "approved_on": str(first - timedelta(days=5)), "effective_from": str(first),
                 "paid_from_account": f"acct-{school.school_id}"})
+            # R10: the district reviews the plan; payouts follow approved plans only (R20).
+            await self._send("post", f"{b}/v1/distribution-plans/{plan.json()['plan_id']}/review",
+                             headers=self.district_h(school.district_id), json={"decision": "approved"})
 
         await asyncio.gather(*(one(s) for s in self.city.schools))
-        self.say(f"    {len(self.city.schools)} fee schedules submitted and approved; labour-fee plans recorded")
+        self.say(f"    {len(self.city.schools)} fee schedules submitted and approved; "
+                 "labour-fee plans recorded and approved by the districts")
 
     # -- phase 3: guardians apply, schools approve and report, districts file (R1, R6, R9) -----------
     async def apply_and_file(self) -> None:

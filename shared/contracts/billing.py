@@ -327,6 +327,30 @@ class DistributionPlanRecorded(Event):
     recorded_at: UtcDatetime = Field(description="When it was recorded.", examples=["2025-08-30T08:00:00Z"])
 
 
+class DistributionPlanReviewed(Event):
+    """The district education authority reviewed a school's labour-fee distribution plan (R10): approved,
+    so payouts may follow it (R20), or returned to the school with the reason. Published on the billing
+    topic, it is the plan's filing with the city bureau, which lists every plan with its review."""
+
+    type_name: ClassVar[str] = "DistributionPlanReviewed"
+    version: ClassVar[int] = 1
+    topic: ClassVar[str] = BILLING_EVENTS
+    key_field: ClassVar[str] = "school_id"
+
+    plan_id: str = Field(description="The plan reviewed (DistributionPlanRecorded).", examples=["dpl-0042-2025a"])
+    school_id: str = Field(description="School whose plan it is.", examples=["sch-0042"])
+    district_id: str | None = Field(description="District of the school, which reviewed it (R10); null when the "
+                                                "city reviewed a school whose district is not known.",
+                                    examples=["dst-07"])
+    decision: Literal["approved", "returned"] = Field(description="Approved: payouts follow it. Returned: the school "
+                                                                  "must record a corrected plan.", examples=["approved"])
+    reason: str | None = Field(description="Why it was returned (required then); a note on approval.",
+                               examples=["每次劳务费标准高于区定标准，请调整后重报"])
+    reviewed_by: str = Field(description="Who reviewed it (R27).", examples=["dst-07-officer-3"])
+    reviewed_by_role: ActorRole = Field(description="Role of who reviewed it (R27).", examples=["district_officer"])
+    reviewed_at: UtcDatetime = Field(description="When it was reviewed.", examples=["2025-09-02T02:00:00Z"])
+
+
 class PayoutIssued(Event):
     """A staff member's labour fee or subsidy was paid under the school's approved distribution plan
     (R19, R20)."""
@@ -432,4 +456,5 @@ EVENTS: tuple[type[Event], ...] = (
     ExpenseRecorded,
     DisclosurePublished,
     DistributionPlanRecorded,
+    DistributionPlanReviewed,
 )

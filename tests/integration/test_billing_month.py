@@ -38,7 +38,8 @@ MONEY_EVENTS = ("FeeCharged", "FeeWaived", "SubsidyGranted", "PaymentReceived", 
 ID_FIELD = {"FeeCharged": "charge_id", "FeeWaived": "waiver_id", "SubsidyGranted": "subsidy_id",
             "PaymentReceived": "payment_id", "FeeSettled": "settlement_id", "RefundIssued": "refund_id",
             "PayoutIssued": "payout_id", "ExpenseRecorded": "expense_id", "DisclosurePublished": "disclosure_id",
-            "FeeScheduleApproved": "fee_schedule_id", "DistributionPlanRecorded": "plan_id"}
+            "FeeScheduleApproved": "fee_schedule_id", "DistributionPlanRecorded": "plan_id",
+            "DistributionPlanReviewed": "plan_id"}
 
 
 def _pair(event: Event, producer: str) -> tuple[bytes, bytes]:
@@ -96,6 +97,10 @@ async def test_a_month_of_attendance_settles_pays_and_discloses_each_money_event
             "school_id": sid, "per_session_fen": 6000, "extended_care_per_session_fen": 3000, "approval_ref": "jdh-bil",
             "approved_on": "2025-08-30", "effective_from": "2025-09-01", "paid_from_account": f"acct-{sid}"})
         assert plan.status_code == 201, plan.text
+        assert plan.json()["review_status"] == "proposed"
+        reviewed = await client.post(f"/v1/distribution-plans/{plan.json()['plan_id']}/review", headers=as_district,
+                                     json={"decision": "approved"})
+        assert reviewed.status_code == 200 and reviewed.json()["review_status"] == "approved", reviewed.text
         prepay = await client.post("/v1/payments", headers=as_school, json={"payments": [{
             "external_ref": f"wx-{sid}-pre4", "method": "wechat_pay", "school_id": sid, "student_id": school.student(4),
             "programme_id": school.programme_id, "amount_fen": 22 * SESSION_FEN, "received_at": "2025-09-01T02:00:00Z",
@@ -154,7 +159,8 @@ async def test_a_month_of_attendance_settles_pays_and_discloses_each_money_event
         guardian_view = await client.get(f"/v1/students/{school.student(6)}/statements",
                                          headers=_bearer("guardian", school.guardian(6)))
 
-    expected_events = {"FeeScheduleApproved": 1, "DistributionPlanRecorded": 1, "SubsidyGranted": 1,
+    expected_events = {"FeeScheduleApproved": 1, "DistributionPlanRecorded": 1, "DistributionPlanReviewed": 1,
+                       "SubsidyGranted": 1,
                        "ExpenseRecorded": 1, "FeeSettled": 6, "FeeWaived": 2, "RefundIssued": 1, "PayoutIssued": 2,
                        "PaymentReceived": 4, "DisclosurePublished": 1, "FeeCharged": 5}
     total = sum(expected_events.values())

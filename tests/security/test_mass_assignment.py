@@ -27,6 +27,8 @@ SERVER_DECIDED: dict[str, Any] = {
 DECLARED_AND_GUARDED = {
     ("enrollment", "/v1/staff/{staff_id}/admission", "admission"): "the district's admission decision is the route "
     "itself: district role and the staff member's school in its district (R1, R27)",
+    ("billing", "/v1/distribution-plans/{plan_id}/review", "decision"): "the district's review of a plan is the "
+    "route itself: district or city role, the plan's school in the district's scope (R10, R27)",
 }
 # Attendance's batch is read record by record (RecordsFastPath), whose record schemas are checked below
 # instead; so are billing's payments.

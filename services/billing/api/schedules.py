@@ -10,7 +10,7 @@ from pydantic import BaseModel, Field
 from sqlmodel import select
 
 from services.billing.api.common import Id, RateFen, actor, ensure_may_act, ensure_may_see, now, retry_on_conflict, settings, uow
-from services.billing.db import DistributionPlanRow, FeeCapRow, FeeScheduleRow
+from services.billing.db import FeeCapRow, FeeScheduleRow
 from services.billing.domain import FeeItem
 from services.billing.handlers import schedules as s
 from shared.auth import Principal, current_principal, require
@@ -91,6 +91,18 @@ class PlanPublic(BaseModel):
     effective_from: date
     paid_from_account: str
     recorded_by: str
+    review_status: Literal["proposed", "approved", "returned"] = Field(
+        description="Proposed until the school's district reviews it (R10); payouts follow approved plans only (R20).")
+    district_id: str | None = None
+    reviewed_by: str | None = None
+    reviewed_at: datetime | None = None
+    review_reason: str | None = None
+
+
+class PlanReview(RequestBody):
+    decision: Literal["approved", "returned"]
+    reason: str | None = Field(None, min_length=1, max_length=500,
+                               description="Required when the plan is returned: what the school must change.")
 
 
 def _schedule(row: FeeScheduleRow) -> SchedulePublic:
@@ -222,11 +234,42 @@ async def record_plan(body: PlanIn, request: Request, response: Response,
     return PlanPublic(**row.model_dump(include=set(PlanPublic.model_fields)))
 
 
-@router.get("/distribution-plans", response_model=list[PlanPublic], summary="A school's distribution plans (R20).")
-async def list_plans(school_id: str, request: Request,
-                     principal: Principal = Depends(current_principal)) -> list[PlanPublic]:
-    await ensure_may_see(request, principal, school_id)
+@router.post("/distribution-plans/{plan_id}/review", response_model=PlanPublic,
+             summary="The school's district approves or returns its distribution plan; the decision is filed with "
+                     "the city as DistributionPlanReviewed (R10, R20).")
+async def review_plan(plan_id: str, body: PlanReview, request: Request, response: Response,
+                      principal: Principal = Depends(require("district", "city"))) -> PlanPublic:
     async with uow(request) as u:
-        rows = (await u.session.execute(select(DistributionPlanRow).where(DistributionPlanRow.school_id == school_id)
-                                        .order_by(DistributionPlanRow.effective_from))).scalars().all()
+        row = await u.plan_row(plan_id)
+    if row is None:
+        raise HTTPException(404, f"no distribution plan {plan_id}")
+    await ensure_may_act(request, principal, row.school_id, "district", "city")
+
+    async def call():
+        async with uow(request) as u:
+            reviewed, changed = await s.review_distribution_plan(u, plan_id, body.decision, body.reason,
+                                                                 actor(principal), now())
+            await u.commit()
+            return reviewed, changed
+
+    reviewed, _ = await retry_on_conflict(call)
+    return PlanPublic(**reviewed.model_dump(include=set(PlanPublic.model_fields)))
+
+
+@router.get("/distribution-plans", response_model=list[PlanPublic],
+            summary="Distribution plans with their review (R10, R20): a school its own, a district its schools', "
+                    "the city and auditors every school's (the filing with the city bureau).")
+async def list_plans(request: Request, school_id: str | None = None, district_id: str | None = None,
+                     status: Literal["proposed", "approved", "returned"] | None = None,
+                     principal: Principal = Depends(current_principal)) -> list[PlanPublic]:
+    if school_id is not None:
+        await ensure_may_see(request, principal, school_id)
+    elif principal.role == "district":
+        if district_id not in (None, principal.district_id):
+            raise HTTPException(403, f"district {principal.district_id} may not list district {district_id}'s plans")
+        district_id = principal.district_id
+    elif principal.role not in ("city", "auditor"):
+        raise HTTPException(403, "name the school (school_id) whose plans to list")
+    async with uow(request) as u:
+        rows = await u.plan_rows(school_id=school_id, district_id=district_id, status=status)
     return [PlanPublic(**r.model_dump(include=set(PlanPublic.model_fields))) for r in rows]

@@ -144,7 +144,8 @@ class FeeScheduleRow(BillingTable, table=True):
 
 
 class DistributionPlanRow(BillingTable, table=True):
-    """The school's approved labour-fee distribution plan (劳务费分配方案) (R20)."""
+    """The school's labour-fee distribution plan (劳务费分配方案) (R20), proposed until the district of the
+    school reviews it (R10): approved, or returned with the reason. Payouts follow approved plans only."""
 
     __tablename__ = "distribution_plans"
 
@@ -159,6 +160,12 @@ class DistributionPlanRow(BillingTable, table=True):
     recorded_by: str
     recorded_by_role: str
     recorded_at: datetime | None = _at()
+    review_status: str = "proposed"
+    district_id: str | None = None
+    reviewed_by: str | None = None
+    reviewed_by_role: str | None = None
+    reviewed_at: datetime | None = _at()
+    review_reason: str | None = None
 
 
 class StatementRow(BillingTable, table=True):

@@ -289,12 +289,27 @@ class BillingUoW(UnitOfWork):
         return out
 
     async def plans(self, school_id: str) -> list[DistributionPlan]:
-        stmt = select(DistributionPlanRow).where(DistributionPlanRow.school_id == school_id)
+        """The school's plans the district approved (R10): the only ones payouts may follow (R20)."""
+        stmt = select(DistributionPlanRow).where(DistributionPlanRow.school_id == school_id,
+                                                 DistributionPlanRow.review_status == "approved")
         return [DistributionPlan(r.plan_id, r.effective_from, r.per_session_fen, r.extended_care_per_session_fen)
                 for r in (await self.session.execute(stmt)).scalars()]
 
-    async def plan_row(self, plan_id: str) -> DistributionPlanRow | None:
-        return await self.session.get(DistributionPlanRow, plan_id)
+    async def plan_row(self, plan_id: str, *, lock: bool = False) -> DistributionPlanRow | None:
+        return await self.session.get(DistributionPlanRow, plan_id, with_for_update=lock)
+
+    async def plan_rows(self, *, school_id: str | None = None, district_id: str | None = None,
+                        status: str | None = None) -> list[DistributionPlanRow]:
+        """Plans by school, by the district reviewing them and by review status, oldest first."""
+        stmt = select(DistributionPlanRow)
+        if school_id is not None:
+            stmt = stmt.where(DistributionPlanRow.school_id == school_id)
+        if district_id is not None:
+            stmt = stmt.where(DistributionPlanRow.district_id == district_id)
+        if status is not None:
+            stmt = stmt.where(DistributionPlanRow.review_status == status)
+        stmt = stmt.order_by(DistributionPlanRow.school_id, DistributionPlanRow.effective_from)
+        return list((await self.session.execute(stmt)).scalars())
 
     # -- month-end -------------------------------------------------------------------------------
     async def programmes_with_accounts(self, school_id: str) -> list[str]:

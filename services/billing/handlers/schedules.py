@@ -10,7 +10,7 @@ from datetime import date, datetime
 from services.billing.db import BillingUoW, DistributionPlanRow, FeeCapRow, FeeScheduleRow
 from services.billing.domain import DomainError, FeeItem, effective_cap, schedule_problems
 from services.billing.handlers.common import Actor, event_uuid, stable_id
-from shared.contracts.billing import DistributionPlanRecorded, FeeScheduleApproved
+from shared.contracts.billing import DistributionPlanRecorded, DistributionPlanReviewed, FeeScheduleApproved
 from shared.contracts.billing import FeeItem as ContractFeeItem
 
 CITY = "city"
@@ -162,8 +162,9 @@ class RecordDistributionPlan:
 
 async def record_distribution_plan(uow: BillingUoW, cmd: RecordDistributionPlan, actor: Actor,
                                    now: datetime) -> tuple[DistributionPlanRow, bool]:
-    """A school records its approved labour-fee distribution plan (R20) and publishes it, so that the
-    audit service can judge every payout against the plan it names (R25). Recording the same plan
+    """A school records its labour-fee distribution plan (R20), as its staff meeting approved it, and publishes
+    it, so that the audit service can judge every payout against the plan it names (R25). The plan is
+    proposed until the school's district reviews it (R10, review_distribution_plan). Recording the same plan
     again changes nothing and publishes nothing; other rates under the same id are refused."""
     plan_id = cmd.plan_id or stable_id("dpl", cmd.school_id, cmd.effective_from)
     existing = await uow.plan_row(plan_id)
@@ -178,7 +179,8 @@ async def record_distribution_plan(uow: BillingUoW, cmd: RecordDistributionPlan,
                               extended_care_per_session_fen=cmd.extended_care_per_session_fen,
                               approval_ref=cmd.approval_ref, approved_on=cmd.approved_on,
                               effective_from=cmd.effective_from, paid_from_account=cmd.paid_from_account,
-                              recorded_by=actor.subject, recorded_by_role=actor.role, recorded_at=now)
+                              recorded_by=actor.subject, recorded_by_role=actor.role, recorded_at=now,
+                              review_status="proposed", district_id=await uow.district_of(cmd.school_id))
     uow.session.add(row)
     uow.publish(DistributionPlanRecorded(
         plan_id=plan_id, school_id=cmd.school_id, per_session_fen=cmd.per_session_fen,
@@ -186,4 +188,31 @@ async def record_distribution_plan(uow: BillingUoW, cmd: RecordDistributionPlan,
         approved_on=cmd.approved_on, effective_from=cmd.effective_from, paid_from_account=cmd.paid_from_account,
         recorded_by=actor.subject, recorded_by_role=actor.role, recorded_at=now,
     ), event_id=event_uuid("DistributionPlanRecorded", plan_id), correlation_id=plan_id)
+    return row, True
+
+
+async def review_distribution_plan(uow: BillingUoW, plan_id: str, decision: str, reason: str | None, actor: Actor,
+                                   now: datetime) -> tuple[DistributionPlanRow, bool]:
+    """The district reviews a school's proposed plan (R10): approved, payouts follow it from its effective day
+    (R20); returned, with the reason, the school records a corrected plan. DistributionPlanReviewed files the
+    decision with the city. The same decision again changes nothing and publishes nothing; a different
+    decision on a plan already reviewed is refused (a plan in force is replaced by a new plan, not undone)."""
+    row = await uow.plan_row(plan_id, lock=True)
+    if row is None:
+        raise DomainError(f"no distribution plan {plan_id}", status=404)
+    if decision == "returned" and not (reason or "").strip():
+        raise DomainError("a returned plan needs the reason the school must act on (R10)", status=422)
+    if row.review_status == decision:
+        return row, False
+    if row.review_status != "proposed":
+        raise DomainError(f"distribution plan {plan_id} was already {row.review_status} by {row.reviewed_by}; "
+                          "the school records a new plan to change it", status=409)
+    row.review_status, row.review_reason = decision, reason
+    row.district_id = row.district_id or await uow.district_of(row.school_id)
+    row.reviewed_by, row.reviewed_by_role, row.reviewed_at = actor.subject, actor.role, now
+    uow.session.add(row)
+    uow.publish(DistributionPlanReviewed(
+        plan_id=plan_id, school_id=row.school_id, district_id=row.district_id, decision=decision,  # type: ignore[arg-type]
+        reason=reason, reviewed_by=actor.subject, reviewed_by_role=actor.role, reviewed_at=now,  # type: ignore[arg-type]
+    ), event_id=event_uuid("DistributionPlanReviewed", plan_id), correlation_id=plan_id)
     return row, True

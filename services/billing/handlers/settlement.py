@@ -277,7 +277,8 @@ async def _pay_staff(uow_factory: Callable[[], BillingUoW], school_id: str, peri
     async with uow_factory() as uow:
         plan = plan_in_force(await uow.plans(school_id), last)
         if plan is None:
-            summary.skipped.append(f"{school_id}: no approved distribution plan in force in {period}; no payouts (R20)")
+            summary.skipped.append(f"{school_id}: no distribution plan approved by the district in force in {period}; "
+                                   "no payouts (R10, R20)")
             return
         plan_row = await uow.plan_row(plan.plan_id)
         rows = []

@@ -7,8 +7,9 @@ import itertools
 import uuid
 from collections.abc import AsyncIterator, Callable
 
+import httpx
 import pytest
-from prometheus_client import CollectorRegistry
+from prometheus_client import CollectorRegistry, Counter
 from sqlalchemy import text
 
 from services.billing.db import BillingUoW
@@ -19,6 +20,7 @@ from shared.messaging import migrate
 from shared.messaging.consumer import BatchConsumer, RawRecord
 from shared.messaging.db import Database
 from shared.observability import KitMetrics
+from tests.tokens import mint
 
 SCHEMA = "billing_unit"
 _offsets = itertools.count()
@@ -61,3 +63,17 @@ async def published(billing_db: Database, school_id: str) -> list[tuple[str, dic
 
 def payloads(events: list[tuple[str, dict, uuid.UUID]], type_name: str) -> list[dict]:
     return [p for t, p, _ in events if t == type_name]
+
+
+@pytest.fixture
+async def client(uow_factory) -> AsyncIterator[httpx.AsyncClient]:
+    refusals = Counter("beilei_billing_refusals", "refusals", ["kind"], registry=CollectorRegistry())
+    from tests.unit.billing.flows import billing_app  # flows builds on this module's helpers
+
+    app = billing_app(uow_factory, {"refusals": refusals})
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://billing") as c:
+        yield c
+
+
+def auth(role: str, subject: str = "someone", **scope: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {mint(subject, role, **scope)}"}

@@ -49,6 +49,12 @@ async def approve_schedule(uow_factory, school: School, *, session_fen: int | No
     return row.fee_schedule_id
 
 
+async def district_approves_the_plans(uow, school: School) -> None:
+    """R10: the district approves every plan the school proposed, so payouts may follow them (R20)."""
+    for plan in await uow.plan_rows(school_id=school.school_id, status="proposed"):
+        await s.review_distribution_plan(uow, plan.plan_id, "approved", None, OFFICER, NOW)
+
+
 async def attend(consumer: BatchConsumer, school: School, n: int, days: list[date], *,
                  care_days: list[date] = ()) -> None:
     records = []

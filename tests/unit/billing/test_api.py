@@ -4,32 +4,14 @@ management fee (R19), and the public disclosure that reconciles with the books (
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-import httpx
-import pytest
-from prometheus_client import CollectorRegistry, Counter
-
-from tests.tokens import mint
 from tests.unit.billing.builders import School, school_days
-from tests.unit.billing.conftest import payloads, published
-from tests.unit.billing.flows import approve_schedule, attend, billing_app, enrol
+from tests.unit.billing.conftest import auth, payloads, published
+from tests.unit.billing.flows import approve_schedule, attend, enrol
 
 DAYS = school_days("2025-09")
-
-
-@pytest.fixture
-async def client(uow_factory) -> AsyncIterator[httpx.AsyncClient]:
-    refusals = Counter("beilei_billing_refusals", "refusals", ["kind"], registry=CollectorRegistry())
-    app = billing_app(uow_factory, {"refusals": refusals})
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://billing") as c:
-        yield c
-
-
-def auth(role: str, subject: str = "someone", **scope: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {mint(subject, role, **scope)}"}
 
 
 async def _settled_school(consumer, uow_factory, client) -> School:

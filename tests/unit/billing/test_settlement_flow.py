@@ -7,7 +7,7 @@ from datetime import date
 from services.billing.handlers import schedules as s
 from tests.unit.billing.builders import School, school_days
 from tests.unit.billing.conftest import payloads, published, record
-from tests.unit.billing.flows import NOW, PRINCIPAL, approve_schedule, attend, enrol, pay, settle
+from tests.unit.billing.flows import NOW, PRINCIPAL, approve_schedule, attend, district_approves_the_plans, enrol, pay, settle
 
 DAYS = school_days("2025-09")  # 22 weekdays
 
@@ -103,6 +103,7 @@ async def test_staff_are_paid_per_the_plan_for_the_sessions_they_ran(consumer, u
             school_id=school.school_id, per_session_fen=6000, extended_care_per_session_fen=3000,
             approval_ref="jdh-2025-3", approved_on=date(2025, 8, 30), effective_from=date(2025, 9, 1),
             paid_from_account="acct-main"), PRINCIPAL, NOW)
+        await district_approves_the_plans(uow, school)
         await uow.commit()
     await attend(consumer, school, 1, DAYS[:5], care_days=DAYS[:2])  # stf-1 runs 5 sessions, stf-2 supervises 2
     await attend(consumer, school, 2, DAYS[:3])
@@ -138,6 +139,7 @@ async def test_a_gate_systems_check_in_counts_as_attendance_but_is_no_session_ru
             school_id=school.school_id, per_session_fen=6000, extended_care_per_session_fen=0, approval_ref="jdh-1",
             approved_on=date(2025, 8, 30), effective_from=date(2025, 9, 1), paid_from_account="acct-main"),
             PRINCIPAL, NOW)
+        await district_approves_the_plans(uow, school)
         await uow.commit()
     gate = school.check_in(1, DAYS[0], staff="gate-07")
     await consumer.process([record(gate.model_copy(update={"checked_in_by_role": "school_system",
