@@ -79,8 +79,9 @@ async def seed(url: str, schema: str, args: argparse.Namespace, schools: list[st
              date(2025, 8, 15), "pc-1", first, "approved", "stf-0", "principal") for i, s in enumerate(schools)])
         await conn.copy_records_to_table("distribution_plans", columns=[
             "plan_id", "school_id", "per_session_fen", "extended_care_per_session_fen", "approval_ref", "approved_on",
-            "effective_from", "paid_from_account", "recorded_by", "recorded_by_role"], records=[
-            (f"dpl-{s}", s, 6000, 3000, "jdh-1", date(2025, 8, 30), first, f"acct-{s}", "stf-0", "school_staff")
+            "effective_from", "paid_from_account", "recorded_by", "recorded_by_role", "review_status"], records=[
+            (f"dpl-{s}", s, 6000, 3000, "jdh-1", date(2025, 8, 30), first, f"acct-{s}", "stf-0", "school_staff",
+             "approved")  # approved by the district (R10), as payouts need
             for s in schools])
         total = 0
         for i, school in enumerate(schools):
