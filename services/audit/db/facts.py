@@ -3,11 +3,11 @@ distribution plans, sessions held, staff sessions, waivers, school accounts and 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from datetime import date
+from datetime import date, datetime
 from weakref import WeakKeyDictionary
 
 import asyncpg
-from sqlalchemy import and_, func, select, text
+from sqlalchemy import and_, func, select, text, tuple_
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -18,10 +18,12 @@ from services.audit.db.tables import (
     school_accounts,
     school_districts,
     sessions_held,
+    staff_entered_applications,
     staff_sessions,
     student_cash,
     waivers,
 )
+from services.audit.domain.coercion import StaffEntered
 from services.audit.domain.rules import DisclosedProgramme, Enrolment, FeeStandard, LabourFeePlan, StudentCash
 from shared.messaging.db import Database
 
@@ -143,6 +145,27 @@ class FactsStore:
             extended_care_per_session_fen=plan.extended_care_per_session_fen, approval_ref=approval_ref,
             approved_on=approved_on, effective_from=effective_from, paid_from_account=paid_from_account,
         ).on_conflict_do_nothing())
+
+    async def add_staff_entered(self, rows: Sequence[StaffEntered]) -> None:
+        """Applications entered on families' behalf (R1); a redelivery changes nothing."""
+        if rows:
+            await self.session.execute(pg_insert(staff_entered_applications).values([
+                {"application_id": r.application_id, "school_id": r.school_id, "programme_id": r.programme_id,
+                 "submitted_by": r.submitted_by, "submitted_at": r.submitted_at, "event_id": r.event_id}
+                for r in rows]).on_conflict_do_nothing())
+
+    async def staff_entered_on(self, keys: Iterable[tuple[str, str, str]], since: datetime,
+                               until: datetime) -> list[StaffEntered]:
+        """The applications each (school, programme, staff member) entered on families' behalf in [since, until]."""
+        a = staff_entered_applications.c
+        wanted = sorted(set(keys))
+        if not wanted:
+            return []
+        rows = await self.session.execute(select(staff_entered_applications).where(
+            tuple_(a.school_id, a.programme_id, a.submitted_by).in_(wanted),
+            a.submitted_at.between(since, until)))
+        return [StaffEntered(r.application_id, r.school_id, r.programme_id, r.submitted_by, r.submitted_at, r.event_id)
+                for r in rows]
 
     async def file_enrolments(self, filed: dict[tuple[str, str], tuple[str, bool]]) -> None:
         """(student, programme) -> (school, hardship): enrolled from now on, whatever was withdrawn before."""

@@ -211,3 +211,15 @@ distribution_plans = Table(
     Column("effective_from", Date, nullable=False),
     Column("paid_from_account", Text, nullable=False),
 )
+
+
+# R1: applications schools entered on families' behalf, which the coercion check reads (migration 0006).
+staff_entered_applications = Table(
+    "staff_entered_applications", metadata,
+    Column("application_id", Text, primary_key=True),
+    Column("school_id", Text, nullable=False),
+    Column("programme_id", Text, nullable=False),
+    Column("submitted_by", Text, nullable=False),
+    Column("submitted_at", DateTime(timezone=True), nullable=False),
+    Column("event_id", UUID(as_uuid=True), nullable=False),
+)

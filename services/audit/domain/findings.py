@@ -21,6 +21,7 @@ SEVERITY: dict[str, str] = {
     "management_fee": "critical",
     "payout_not_per_plan": "warning",
     "books_unbalanced": "critical",
+    "coerced_applications": "warning",
     "disclosure_missing": "warning",
     "conflicting_duplicate": "critical",
 }

@@ -5,6 +5,7 @@ from services.audit.handlers.checkpoint import LedgerIntegrityError, publish_che
 from services.audit.handlers.checks import CheckPolicy, run_checks
 from services.audit.handlers.consume import (
     compare_redelivery,
+    record_applications,
     record_distribution_plan,
     record_enrolments,
     record_fee_record,
@@ -19,6 +20,7 @@ HANDLERS = {
     "DistributionPlanRecorded": record_distribution_plan,
     "ProgrammePublished": record_programme,
     "EnrollmentFiled": record_enrolments,
+    "ApplicationSubmitted": record_applications,
     "EnrollmentWithdrawn": record_withdrawals,
     "StudentCheckedIn": record_sessions,
     "StudentCheckedOut": record_sessions,

@@ -7,6 +7,7 @@ from datetime import UTC, date, datetime
 
 from services.audit.db import AuditUoW
 from services.audit.domain import leaf_bytes, opened_document
+from services.audit.domain.coercion import COERCION_WINDOW, StaffEntered, coerced_applications
 from services.audit.domain.rules import FeeStandard, LabourFeePlan, conflicting_delivery
 from services.audit.handlers.findings import record_findings
 from services.audit.ledger import books
@@ -19,7 +20,7 @@ from shared.contracts.billing import (
     FeeWaived,
     SubsidyGranted,
 )
-from shared.contracts.enrollment import EnrollmentFiled, EnrollmentWithdrawn, ProgrammePublished
+from shared.contracts.enrollment import ApplicationSubmitted, EnrollmentFiled, EnrollmentWithdrawn, ProgrammePublished
 from shared.contracts.envelope import Envelope, Event
 from shared.messaging.consumer import Item, Rejected, batch_handler
 
@@ -125,3 +126,19 @@ async def record_sessions(uow: AuditUoW, items: Sequence[Item]) -> None:
         uow.note_session_held(event.school_id, event.programme_id, event.session_date)  # type: ignore[attr-defined]
         uow.note_staff_session(event.school_id, getattr(event, _STAFF_FIELD[type(event)]),  # type: ignore[attr-defined]
                                event.session_date)  # type: ignore[attr-defined]
+
+
+@batch_handler
+async def record_applications(uow: AuditUoW, items: Sequence[Item]) -> None:
+    """R1: applications a school entered on families' behalf are kept, and each (school, programme, staff
+    member) they touch is checked for a run entered within minutes (coerced_applications), once per day."""
+    entered = [StaffEntered(e.application_id, e.school_id, e.programme_id, e.submitted_by, e.submitted_at,
+                            item.envelope.event_id)
+               for item in items if isinstance(e := item.event, ApplicationSubmitted) and e.on_behalf]
+    if not entered:
+        return
+    await uow.add_staff_entered(entered)
+    around = await uow.staff_entered_on({(e.school_id, e.programme_id, e.submitted_by) for e in entered},
+                                        min(e.submitted_at for e in entered) - COERCION_WINDOW,
+                                        max(e.submitted_at for e in entered) + COERCION_WINDOW)
+    await record_findings(uow, coerced_applications(around), ledger_tree_size=None, now=datetime.now(UTC))
