@@ -495,6 +495,30 @@ class PickupPersonRevoked(Event):
     decided_at: UtcDatetime = Field(description="When the guardian revoked them.", examples=["2025-10-02T08:00:00Z"])
 
 
+class CoercionReported(Event):
+    """A guardian reported being pressed to enrol a child (R1: enrolment is voluntary; signs of coercion are
+    reportable). Anonymous: no guardian or student is named, so neither the school nor anyone reading the
+    topic learns who reported. Audit raises coerced_applications on it."""
+
+    type_name: ClassVar[str] = "CoercionReported"
+    version: ClassVar[int] = 1
+    topic: ClassVar[str] = ENROLLMENT_EVENTS
+    key_field: ClassVar[str] = "school_id"
+
+    report_id: str = Field(description="Opaque id of the report; it identifies no person.", examples=["rpt-3f9a0c1e2b7d4a55"])
+    school_id: str = Field(description="School the pressure came from.", examples=["sch-0042"])
+    programme_id: str | None = Field(None, description="Programme concerned, if the guardian named one.",
+                                     examples=["prg-0042-2025a"])
+    what_happened: str = Field(description="The guardian's account, phone and ID numbers masked.",
+                               examples=["班主任在家长群要求全班必须报名课后服务，不报名要写说明"])
+    happened_on: date = Field(description="School-local day it happened.", examples=["2025-08-26"])
+    reported_at: UtcDatetime = Field(description="When it was reported.", examples=["2025-08-27T12:00:00Z"])
+    reported_by: Literal["anonymous"] = Field("anonymous", description="Who reported (R27): always anonymous, "
+                                              "by design (R1).", examples=["anonymous"])
+    reported_by_role: ActorRole = Field("guardian", description="Role of who reported (R27): a guardian.",
+                                        examples=["guardian"])
+
+
 EVENTS: tuple[type[Event], ...] = (
     ProgrammePublished,
     GuardianRegistered,
@@ -509,4 +533,5 @@ EVENTS: tuple[type[Event], ...] = (
     StaffRegistered,
     PickupPersonAuthorised,
     PickupPersonRevoked,
+    CoercionReported,
 )

@@ -65,3 +65,17 @@ def coerced_applications(entered: Sequence[StaffEntered], *, threshold: int = CO
                       "application_ids": ",".join(r.application_id for r in best[:50])},
         ))
     return findings
+
+
+def reported_coercion(report_id: str, school_id: str, programme_id: str | None, happened_on: str,
+                      what_happened: str, event_id: uuid.UUID) -> Finding:
+    """A guardian's report of pressure to enrol (CoercionReported) is itself a sign of coercion (R1): one
+    finding per report, naming no one."""
+    return Finding(
+        check="coerced_applications", dedup_key=f"coerced_applications:report:{report_id}", school_id=school_id,
+        period=happened_on,
+        detail=(f"a guardian reported pressure to enrol on {happened_on}"
+                + (f" ({programme_id})" if programme_id else "") + f": {what_happened[:300]} (R1)"),
+        subject_event_ids=(event_id,),
+        evidence={"report_id": report_id, "programme_id": programme_id, "happened_on": happened_on},
+    )

@@ -6,6 +6,7 @@ from services.audit.handlers.checks import CheckPolicy, run_checks
 from services.audit.handlers.consume import (
     compare_redelivery,
     record_applications,
+    record_coercion_reports,
     record_distribution_plan,
     record_enrolments,
     record_fee_record,
@@ -21,6 +22,7 @@ HANDLERS = {
     "ProgrammePublished": record_programme,
     "EnrollmentFiled": record_enrolments,
     "ApplicationSubmitted": record_applications,
+    "CoercionReported": record_coercion_reports,
     "EnrollmentWithdrawn": record_withdrawals,
     "StudentCheckedIn": record_sessions,
     "StudentCheckedOut": record_sessions,

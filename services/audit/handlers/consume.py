@@ -7,7 +7,7 @@ from datetime import UTC, date, datetime
 
 from services.audit.db import AuditUoW
 from services.audit.domain import leaf_bytes, opened_document
-from services.audit.domain.coercion import COERCION_WINDOW, StaffEntered, coerced_applications
+from services.audit.domain.coercion import COERCION_WINDOW, StaffEntered, coerced_applications, reported_coercion
 from services.audit.domain.rules import FeeStandard, LabourFeePlan, conflicting_delivery
 from services.audit.handlers.findings import record_findings
 from services.audit.ledger import books
@@ -20,7 +20,13 @@ from shared.contracts.billing import (
     FeeWaived,
     SubsidyGranted,
 )
-from shared.contracts.enrollment import ApplicationSubmitted, EnrollmentFiled, EnrollmentWithdrawn, ProgrammePublished
+from shared.contracts.enrollment import (
+    ApplicationSubmitted,
+    CoercionReported,
+    EnrollmentFiled,
+    EnrollmentWithdrawn,
+    ProgrammePublished,
+)
 from shared.contracts.envelope import Envelope, Event
 from shared.messaging.consumer import Item, Rejected, batch_handler
 
@@ -142,3 +148,12 @@ async def record_applications(uow: AuditUoW, items: Sequence[Item]) -> None:
                                         min(e.submitted_at for e in entered) - COERCION_WINDOW,
                                         max(e.submitted_at for e in entered) + COERCION_WINDOW)
     await record_findings(uow, coerced_applications(around), ledger_tree_size=None, now=datetime.now(UTC))
+
+
+@batch_handler
+async def record_coercion_reports(uow: AuditUoW, items: Sequence[Item]) -> None:
+    """R1: each guardian's report of pressure to enrol is a coerced_applications finding for its school."""
+    findings = [reported_coercion(e.report_id, e.school_id, e.programme_id, e.happened_on.isoformat(), e.what_happened,
+                                  item.envelope.event_id)
+                for item in items if isinstance(e := item.event, CoercionReported)]
+    await record_findings(uow, findings, ledger_tree_size=None, now=datetime.now(UTC))

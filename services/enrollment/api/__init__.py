@@ -2,10 +2,10 @@
 route but the public disclosure needs a bearer token (R27)."""
 from fastapi import FastAPI
 
-from services.enrollment.api import applications, errors, pickups, programmes, reference, reports
+from services.enrollment.api import applications, coercion, errors, pickups, programmes, reference, reports
 
 routers = [reference.router, programmes.router, programmes.public_router, applications.router, reports.router,
-           pickups.router]
+           pickups.router, coercion.router]
 
 
 def install(app: FastAPI) -> None:

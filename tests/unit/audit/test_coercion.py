@@ -72,3 +72,16 @@ async def test_the_consumer_reports_a_class_entered_by_staff_once_even_when_it_a
     (anomaly,) = await ledger.anomalies(school)
     assert anomaly["check"] == "coerced_applications"
     assert anomaly["evidence"]["applications"] == 12 and anomaly["evidence"]["entered_by"] == "stf-7"
+
+
+async def test_a_guardians_coercion_report_is_a_coerced_applications_finding_once(ledger) -> None:
+    from shared.contracts.enrollment import CoercionReported
+    from shared.contracts.schema import example_payload
+
+    school = f"sch-report-{uuid.uuid4().hex[:6]}"
+    report = CoercionReported.model_validate({**example_payload(CoercionReported), "school_id": school,
+                                              "report_id": f"rpt-{school}"})
+    await ledger.feed(report)
+    (anomaly,) = await ledger.anomalies(school)
+    assert anomaly["check"] == "coerced_applications" and anomaly["evidence"]["report_id"] == f"rpt-{school}"
+    assert "R1" in anomaly["detail"]
