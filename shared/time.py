@@ -29,3 +29,14 @@ def parse_hhmm(text: str) -> time:
 def at_local(day: date, wall: time) -> datetime:
     """The UTC instant of a school-local wall-clock time on a day."""
     return datetime.combine(day, wall, SCHOOL_TZ).astimezone(UTC)
+
+
+def term_bounds(term: str) -> tuple[date, date]:
+    """First and last school-local day of a term written YYYY-autumn (September to January) or YYYY-spring
+    (February to mid-July), the span insurance must cover (R30)."""
+    year, season = term.split("-")
+    if season == "autumn":
+        return date(int(year), 9, 1), date(int(year) + 1, 1, 31)
+    if season == "spring":
+        return date(int(year), 2, 1), date(int(year), 7, 15)
+    raise ValueError(f"unknown term {term!r}: YYYY-autumn or YYYY-spring")

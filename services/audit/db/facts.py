@@ -244,9 +244,11 @@ class FactsStore:
         return {k: frozenset(v) for k, v in out.items()}
 
     async def districts_of(self, schools: Iterable[str]) -> dict[str, str]:
+        """Each school's district: as recorded, or as noted in this batch and not yet written."""
+        wanted = set(schools)
         rows = (await self.session.execute(
-            select(school_districts).where(school_districts.c.school_id.in_(set(schools))))).all()
-        return {r.school_id: r.district_id for r in rows}
+            select(school_districts).where(school_districts.c.school_id.in_(wanted)))).all()
+        return {r.school_id: r.district_id for r in rows} | {s: d for s, d in self._districts.items() if s in wanted}
 
     async def schools_of_district(self, district_id: str) -> list[str]:
         rows = (await self.session.execute(

@@ -22,6 +22,7 @@ SEVERITY: dict[str, str] = {
     "payout_not_per_plan": "warning",
     "books_unbalanced": "critical",
     "coerced_applications": "warning",
+    "insurance_missing": "warning",
     "disclosure_missing": "warning",
     "conflicting_duplicate": "critical",
 }

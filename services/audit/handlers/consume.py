@@ -8,6 +8,7 @@ from datetime import UTC, date, datetime
 from services.audit.db import AuditUoW
 from services.audit.domain import leaf_bytes, opened_document
 from services.audit.domain.coercion import COERCION_WINDOW, StaffEntered, coerced_applications, reported_coercion
+from services.audit.domain.insurance import insurance_gap
 from services.audit.domain.rules import FeeStandard, LabourFeePlan, conflicting_delivery
 from services.audit.handlers.findings import record_findings
 from services.audit.ledger import books
@@ -86,10 +87,14 @@ async def record_distribution_plan(uow: AuditUoW, envelope: Envelope, event: Dis
 
 
 async def record_programme(uow: AuditUoW, envelope: Envelope, event: ProgrammePublished) -> None:
-    """The disclosed per-session fees (R4, R7) that no charge may exceed (R25)."""
+    """The disclosed per-session fees (R4, R7) that no charge may exceed (R25); and the programme's insurance,
+    which must cover its whole term (R30: insurance_missing otherwise)."""
     await uow.upsert_programme(event.programme_id, event.school_id, event.district_id, event.fee_per_session_fen,
                                event.extended_care_fee_per_session_fen)
     uow.note_district(event.school_id, event.district_id)
+    gap = insurance_gap(event.programme_id, event.school_id, event.term, event.insurance, envelope.event_id)
+    if gap is not None:
+        await record_findings(uow, [gap], ledger_tree_size=None, now=datetime.now(UTC))
 
 
 @batch_handler

@@ -17,6 +17,7 @@ from services.enrollment.db.reports import applications as list_applications
 from services.enrollment.domain import Actor, Forbidden, NotFound, require_own_child, require_school_scope
 from services.enrollment.domain.values import Id, Text
 from shared.messaging.http import RequestBody
+from shared.time import local_day, term_bounds, utc_now
 
 router = APIRouter(prefix="/v1", tags=["applications"], responses=ERRORS)
 
@@ -157,6 +158,46 @@ async def _readable(u: EnrollmentUoW, who: Actor, application_id: str) -> Applic
 async def get_application(application_id: Id, request: Request, who: Actor = Depends(actor)) -> ApplicationPublic:
     async with uow(request) as u:
         return public(await _readable(u, who, application_id))
+
+
+class StudentInsurance(BaseModel):
+    """The cover in force for one student's enrolment (R30): the programme's school liability and student
+    group accident insurance, against the term it must span."""
+
+    application_id: str
+    student_id: str
+    programme_id: str
+    term: str
+    term_starts: date
+    term_ends: date
+    insurer: str
+    liability_policy_no: str
+    accident_policy_no: str
+    valid_from: date
+    valid_until: date
+    in_force_today: bool
+    covers_the_term: bool = Field(description="False when the cover lapses before the term ends (audit then "
+                                              "raises insurance_missing).")
+
+
+@router.get("/applications/{application_id}/insurance", response_model=StudentInsurance,
+            summary="The insurance covering the student of an application (R30), for the guardian and the school.")
+async def get_insurance(application_id: Id, request: Request, who: Actor = Depends(actor)) -> StudentInsurance:
+    async with uow(request) as u:
+        row = await _readable(u, who, application_id)
+        programme = await u.programme(row.programme_id)
+    if programme is None:
+        raise NotFound(f"programme {row.programme_id} does not exist")
+    cover = programme.spec["insurance"]
+    starts, ends = term_bounds(programme.term)
+    valid_from, valid_until = date.fromisoformat(cover["valid_from"]), date.fromisoformat(cover["valid_until"])
+    today = local_day(utc_now())
+    return StudentInsurance(
+        application_id=row.application_id, student_id=row.student_id, programme_id=row.programme_id,
+        term=programme.term, term_starts=starts, term_ends=ends, insurer=cover["insurer"],
+        liability_policy_no=cover["liability_policy_no"], accident_policy_no=cover["accident_policy_no"],
+        valid_from=valid_from, valid_until=valid_until, in_force_today=valid_from <= today <= valid_until,
+        covers_the_term=valid_until >= ends)
 
 
 @router.get("/applications", response_model=list[ApplicationPublic],

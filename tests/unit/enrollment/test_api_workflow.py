@@ -180,3 +180,21 @@ async def test_reports_show_participation_waitlists_filing_times_and_staff_enter
     assert (await client.get("/v1/reports/participation", headers=w.guardian_token(0))).status_code == 403
     assert (await client.get("/v1/reports/participation", params={"district_id": "dst-other"},
                              headers=w.district_token)).status_code == 403
+
+
+async def test_a_students_insurance_is_shown_on_the_enrolment_against_the_term(client, runtime, prefix) -> None:
+    """R30: the guardian and the school see the cover in force for the student, and whether it spans the term."""
+    w = await _world(client, prefix)
+    await w.open_programme(client)
+    reply = await client.post("/v1/applications", json=w.application(0), headers=w.guardian_token(0))
+    app_id = reply.json()["application_id"]
+    shown = await client.get(f"/v1/applications/{app_id}/insurance", headers=w.guardian_token(0))
+    assert shown.status_code == 200, shown.text
+    cover = w.programme_spec()["insurance"]
+    body = shown.json()
+    assert (body["accident_policy_no"], body["insurer"], body["valid_until"]) == (
+        cover["accident_policy_no"], cover["insurer"], cover["valid_until"])
+    assert body["in_force_today"] is True and body["student_id"] == w.students[0]
+    assert body["covers_the_term"] == (body["valid_until"] >= body["term_ends"])
+    assert (await client.get(f"/v1/applications/{app_id}/insurance", headers=w.school_token)).status_code == 200
+    assert (await client.get(f"/v1/applications/{app_id}/insurance", headers=w.guardian_token(1))).status_code == 403
