@@ -275,6 +275,8 @@ def _guardian_names(row: Any) -> dict[str, str]:
     return dict(zip(row.guardian_ids or (), row.guardian_names or ()))
 
 
+_HANDOVER_COLUMNS = ("school_id, handover_id, programme_id, session_date, from_staff_id, to_staff_id, handed_over_at,"
+                     " student_ids, refused::text as refused, request_hash")
 _DAY_COLUMNS = "checked_in_at, checked_in_by, checked_out_at, excused, absent_at, extended_care_started_at, escalated_at"
 
 
@@ -653,6 +655,34 @@ class AttendanceUoW(UnitOfWork):
             ),
             dict(zip("abcdefghijk", c)),
         )
+
+    # -- staff shift handovers (交接班, R11) --------------------------------------------------------------
+    async def on_site(self, programme_id: str, day: date) -> list[str]:
+        """Children checked in to the programme's session that day and not yet collected."""
+        rows = await self._fetch("select student_id from attendance_days where programme_id = :p and session_date = :d"
+                                 " and checked_in_at is not null and checked_out_at is null order by student_id",
+                                 {"p": programme_id, "d": day})
+        return [r.student_id for r in rows]
+
+    async def lock_handover(self, school_id: str, handover_id: str) -> None:
+        """Two deliveries of one handover record it once: the second waits for the first to commit."""
+        await self._run("select pg_advisory_xact_lock(hashtext(:k))", {"k": f"handover:{school_id}:{handover_id}"})
+
+    async def handover(self, school_id: str, handover_id: str) -> _Row | None:
+        rows = await self._fetch(f"select {_HANDOVER_COLUMNS} from shift_handovers"
+                                 " where school_id = :s and handover_id = :h", {"s": school_id, "h": handover_id})
+        return rows[0] if rows else None
+
+    async def save_handover(self, row: dict[str, Any]) -> None:
+        await self._run(
+            "insert into shift_handovers (school_id, handover_id, programme_id, session_date, from_staff_id, to_staff_id,"
+            " handed_over_at, student_ids, refused, request_hash, recorded_by) values (:school_id, :handover_id,"
+            " :programme_id, :session_date, :from_staff_id, :to_staff_id, :handed_over_at, :student_ids,"
+            " cast(:refused as jsonb), :request_hash, :recorded_by)", row)
+
+    async def handovers_on(self, school_id: str, day: date) -> list[_Row]:
+        return await self._fetch(f"select {_HANDOVER_COLUMNS} from shift_handovers where school_id = :s"
+                                 " and session_date = :d order by handed_over_at, handover_id", {"s": school_id, "d": day})
 
     async def excuse(self, key: DayKey, school_id: str, reason: str) -> None:
         """An excused student raises no absence (R12)."""

@@ -163,6 +163,31 @@ class UnauthorisedPickupRefused(_SessionFact):
     refused_at: UtcDatetime = Field(description="When it happened.", examples=["2025-09-12T09:35:00Z"])
 
 
+class StaffShiftHandedOver(Event):
+    """A staff member going off shift handed the children still on site to a colleague (交接班, R11): from
+    whom, to whom, when, which children. Both were admitted to run the programme (R28). Keyed by school, so a
+    school's handovers stay in order."""
+
+    type_name: ClassVar[str] = "StaffShiftHandedOver"
+    version: ClassVar[int] = 1
+    topic: ClassVar[str] = ATTENDANCE_EVENTS
+    key_field: ClassVar[str] = "school_id"
+
+    handover_id: str = Field(description="The school system's id for the handover; a resent one is the same.",
+                             examples=["hov-0042-20250912-1"])
+    school_id: str = Field(description="School running the session.", examples=["sch-0042"])
+    programme_id: str = Field(description="Programme the session belongs to.", examples=["prg-0042-2025a"])
+    session_date: date = Field(description="School-local day of the session.", examples=["2025-09-12"])
+    from_staff_id: str = Field(description="Staff member going off shift.", examples=["stf-0311"])
+    to_staff_id: str = Field(description="Staff member taking over the children.", examples=["stf-0312"])
+    handed_over_at: UtcDatetime = Field(description="When the children were handed over.",
+                                        examples=["2025-09-12T09:30:00Z"])
+    student_ids: list[str] = Field(description="The children handed over, each checked in and not yet collected.",
+                                   examples=[["stu-000123", "stu-000124"]])
+    recorded_by: str = Field(description="Who recorded it (R27): the school's system.", examples=["sys-0042"])
+    recorded_by_role: ActorRole = Field(description="Role of who recorded it (R27).", examples=["school_system"])
+
+
 EVENTS: tuple[type[Event], ...] = (
     StudentCheckedIn,
     StudentCheckedOut,
@@ -171,4 +196,5 @@ EVENTS: tuple[type[Event], ...] = (
     ExtendedCareEscalated,
     ActivityRecorded,
     UnauthorisedPickupRefused,
+    StaffShiftHandedOver,
 )

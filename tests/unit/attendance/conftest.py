@@ -8,6 +8,7 @@ import uuid
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, date, datetime, timedelta
 
+import httpx
 import pytest
 from sqlalchemy import text
 
@@ -19,6 +20,7 @@ from shared.contracts.envelope import new_envelope
 from shared.messaging import migrate
 from shared.messaging.consumer import Item, is_batch_handler
 from shared.messaging.db import Database
+from tests.tokens import mint
 
 # A Friday; sessions run 15:30-17:30 local with extended care until 18:30 (R8, R13).
 DAY = date(2025, 9, 12)
@@ -162,3 +164,24 @@ async def dead_letters(uow_factory: Callable[[], AttendanceUoW], keys: set[str])
     async with uow_factory() as uow:
         rows = (await uow.session.execute(text("select key, value from outbox where topic like '%.dlq' order by id"))).all()
     return [json.loads(bytes(r.value)) for r in rows if r.key in keys]
+
+
+@pytest.fixture
+async def client(attendance_db: Database, clock: Clock) -> AsyncIterator[httpx.AsyncClient]:
+    from services.attendance.app import build
+    from services.attendance.settings import Settings
+
+    settings = Settings(database_url=attendance_db.url, database_schema=attendance_db.schema, ingest_max_records=5)
+    app, rt = build(settings, clock=clock)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://attendance") as c:
+        yield c
+    await rt.db.dispose()
+
+
+def bearer(role: str, *, school: str | None = None, district: str | None = None) -> dict[str, str]:
+    return {"Authorization": f"Bearer {mint(unique('sub'), role, school_id=school, district_id=district)}"}
+
+
+def check_in(school: School, student: str, **fields) -> dict:
+    return {"record_id": unique("gate"), "kind": "check_in", "student_id": student, "at": "2025-09-12T15:25:00+08:00",
+            "staff_id": school.staff_id, **fields}

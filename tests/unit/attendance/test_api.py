@@ -3,34 +3,8 @@
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
 
-import httpx
-import pytest
-
-from services.attendance.app import build
-from services.attendance.settings import Settings
-from shared.messaging.db import Database
-from tests.tokens import mint
-from tests.unit.attendance.conftest import DAY, Clock, School, unique
-
-
-@pytest.fixture
-async def client(attendance_db: Database, clock: Clock) -> AsyncIterator[httpx.AsyncClient]:
-    settings = Settings(database_url=attendance_db.url, database_schema=attendance_db.schema, ingest_max_records=5)
-    app, rt = build(settings, clock=clock)
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://attendance") as c:
-        yield c
-    await rt.db.dispose()
-
-
-def bearer(role: str, *, school: str | None = None, district: str | None = None) -> dict[str, str]:
-    return {"Authorization": f"Bearer {mint(unique('sub'), role, school_id=school, district_id=district)}"}
-
-
-def check_in(school: School, student: str, **fields) -> dict:
-    return {"record_id": unique("gate"), "kind": "check_in", "student_id": student, "at": "2025-09-12T15:25:00+08:00",
-            "staff_id": school.staff_id, **fields}
+from tests.unit.attendance.conftest import DAY, School, bearer, check_in, unique
 
 
 async def test_a_school_system_cannot_post_or_read_anything_of_another_school(client, uow_factory) -> None:
