@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import replace
+from dataclasses import asdict, replace
 from datetime import date, datetime
 from typing import Annotated, Literal
 
@@ -384,10 +384,7 @@ class HandoverOut(BaseModel):
 
 
 def _handover_out(r: HandoverRecord) -> HandoverOut:
-    return HandoverOut(handover_id=r.handover_id, school_id=r.school_id, programme_id=r.programme_id,
-                       session_date=r.session_date, from_staff_id=r.from_staff_id, to_staff_id=r.to_staff_id,
-                       handed_over_at=r.handed_over_at, student_ids=list(r.student_ids),
-                       refused=[HandoverRefusal(**x) for x in r.refused])
+    return HandoverOut.model_validate(asdict(r))
 
 
 @router.post("/schools/{school_id}/handovers", status_code=201, response_model=HandoverOut,
