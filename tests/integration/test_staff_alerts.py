@@ -51,8 +51,9 @@ async def test_absence_escalation_and_a_refused_pickup_reach_the_named_staff_wit
             reply = await enrollment.post(f"/v1/staff/{staff_id}/contact", headers=CITY,
                                           json={**duties, "phone": f"1370000{i:04d}"})
             assert reply.status_code == 200 and reply.json()["phone_masked"] == f"137****{i:04d}", reply.text
-    await eventually(lambda: _published(kafka_bootstrap, "StaffRegistered", staff_id=safety), timeout=60,
-                     what="the staff contacts published")
+    for staff_id in contacts:  # each contact is its own outbox record: wait for the last as well as the first
+        await eventually(lambda s=staff_id: _published(kafka_bootstrap, "StaffRegistered", staff_id=s), timeout=60,
+                         what=f"the contact of {staff_id} published")
     await eventually(lambda: caught_up(kafka_bootstrap, "notification", ENROLLMENT_EVENTS), timeout=120,
                      what="notification caught up with the staff contacts")
 
