@@ -30,8 +30,9 @@ from local import infra
 from services.audit.db import AuditUoW, prepare_writer, writer_url
 from services.audit.handlers import DUPLICATE_HANDLERS, HANDLERS, publish_checkpoint
 from services.audit.handlers.proofs import consistency_bundle, export_lines, inclusion_proofs, receipt
-from services.audit.ledger.bundles import audit_export, verify_consistency_bundle, verify_receipt
+from services.audit.ledger.bundles import verify_consistency_bundle, verify_receipt
 from services.audit.ledger.checkpoint import generate_signer, load_signer
+from services.audit.ledger.full_audit import audit_export_file
 from services.audit.settings import Settings
 from shared.contracts.billing import FeeCharged
 from shared.contracts.envelope import new_envelope
@@ -164,12 +165,8 @@ async def run(args: argparse.Namespace) -> None:
                 out.write(chunk)
         export_s = time.perf_counter() - t
 
-        def lines():
-            with path.open(encoding="utf-8") as f:
-                yield from f
-
         t = time.perf_counter()
-        report = audit_export(lines, [signer.vkey])
+        report = audit_export_file(str(path), [signer.vkey], processes=args.processes)
         audit_s = time.perf_counter() - t
         assert report.verified, report.failures
         print(f"full export of {size:,} entries: {path.stat().st_size / 1e6:.0f} MB written in {export_s:.1f} s; "
@@ -195,6 +192,8 @@ def main() -> None:
     parser.add_argument("--entries", type=int, default=100_000, help="fee records to append (default 100000)")
     parser.add_argument("--batch", type=int, default=500, help="records per consumed batch (the service's default 500)")
     parser.add_argument("--checkpoint-interval", type=float, default=1.0, help="seconds between checkpoints")
+    parser.add_argument("--processes", type=int, default=None,
+                        help="processes for the offline audit (default: one per core)")
     parser.add_argument("--receipts", type=int, default=200, help="receipts to build and verify")
     parser.add_argument("--database-url", help="an existing PostgreSQL database (default: a fresh local one)")
     parser.add_argument("--keep", action="store_true", help="keep the fresh database for inspection")

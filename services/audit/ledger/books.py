@@ -4,11 +4,12 @@ verifier recomputes everything the service reports from an export, without trust
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
 from typing import Any
+
+from services.audit.ledger.decoding import loads
 
 __all__ = [
     "ACCOUNTS",
@@ -218,8 +219,8 @@ def _producer_postings(raw: object) -> tuple[Posting, ...]:
 def read_entry(body: bytes) -> Entry:
     """Parse one entry (a compact JSON event envelope, exactly as published) into what it says."""
     try:
-        envelope = json.loads(body)
-    except (UnicodeDecodeError, ValueError) as exc:
+        envelope = loads(body)
+    except ValueError as exc:  # UnicodeDecodeError is one
         raise EntryError(f"not a JSON document: {exc}") from exc
     return describe(envelope)
 
@@ -326,6 +327,15 @@ class SchoolBooks:
         self.cash_fen += entry.cash_fen
         self.entries += 1
 
+    def merge(self, other: SchoolBooks) -> None:
+        """Add another stretch of the same school's books (an audit read in parts)."""
+        for account, amount in other.debits.items():
+            self.debits[account] = self.debits.get(account, 0) + amount
+        for account, amount in other.credits.items():
+            self.credits[account] = self.credits.get(account, 0) + amount
+        self.cash_fen += other.cash_fen
+        self.entries += other.entries
+
     def to_json(self) -> dict[str, Any]:
         return {"debits": dict(self.debits), "credits": dict(self.credits), "cash_fen": self.cash_fen,
                 "entries": self.entries}
@@ -363,18 +373,29 @@ def disclosure_totals(entries: Iterable[Entry], school_id: str, start: date, end
 
 def add_to_totals(totals: dict[str, int], e: Entry) -> None:
     """Add one entry's amount to the disclosure field it belongs to, and to the balance."""
-    amount = e.amount_fen or 0
-    name = {
-        "PaymentReceived": "fee_income_fen",
-        "SubsidyGranted": "subsidy_income_fen",
-        "FeeWaived": "waived_fen",
-        "RefundIssued": "refunded_fen",
-        "PayoutIssued": "payouts_fen",
-    }.get(e.event_type)
+    name = disclosed_field(e)
+    if name is not None:
+        add_amount(totals, name, e.amount_fen or 0)
+
+
+_DISCLOSED_BY_TYPE = {
+    "PaymentReceived": "fee_income_fen",
+    "SubsidyGranted": "subsidy_income_fen",
+    "FeeWaived": "waived_fen",
+    "RefundIssued": "refunded_fen",
+    "PayoutIssued": "payouts_fen",
+}
+
+
+def disclosed_field(e: Entry) -> str | None:
+    """The disclosure field (R21) an entry's amount counts in, if any."""
     if e.event_type == "ExpenseRecorded" and e.subcategory in EXPENSE_ACCOUNTS:
-        name = f"{e.subcategory}_fen"
-    if name is None:
-        return
+        return f"{e.subcategory}_fen"
+    return _DISCLOSED_BY_TYPE.get(e.event_type)
+
+
+def add_amount(totals: dict[str, int], name: str, amount: int) -> None:
+    """Add an amount to disclosure field `name` and to the balance (income adds, waivers are neither)."""
     totals[name] += amount
     if name in ("fee_income_fen", "subsidy_income_fen"):
         totals["balance_fen"] += amount

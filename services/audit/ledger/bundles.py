@@ -1,15 +1,15 @@
 """File formats an auditor downloads and verifies offline: the receipt (a C2SP tlog-proof carrying its
-entry), the consistency bundle, and the full export; and the checks that verify each of them (R24, R26).
+entry), the consistency bundle, and the full export; and the checks that verify the first two (R24, R26;
+the full export's audit is services.audit.ledger.full_audit).
 Standard library and `cryptography` only: nothing here may trust, or import, the service."""
 
 from __future__ import annotations
 
 import base64
-import binascii
 import json
 import re
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass, field, replace
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from services.audit.ledger import books
@@ -21,6 +21,7 @@ from services.audit.ledger.checkpoint import (
     open_checkpoint,
 )
 from services.audit.ledger.commitments import ENTRY_FORMAT, CommitmentError, entry_format, open_entry
+from services.audit.ledger.decoding import b64decode
 from services.audit.ledger.merkle import (
     EMPTY_ROOT,
     HASH_SIZE,
@@ -29,25 +30,25 @@ from services.audit.ledger.merkle import (
     verify_consistency,
     verify_inclusion,
 )
-from services.audit.ledger.tree import Integrator
 
 __all__ = [
     "CONSISTENCY_FORMAT",
     "EXPORT_FORMAT",
     "RECEIPT_EXTRA_FORMAT",
     "TLOG_PROOF_HEADER",
-    "AuditReport",
     "BundleError",
+    "Keys",
     "Receipt",
     "VerifiedReceipt",
-    "audit_export",
     "export_header",
     "export_line",
     "format_consistency",
     "format_receipt",
+    "open_note",
     "parse_receipt",
     "read_opened",
     "receipt_extra",
+    "unb64",
     "verify_consistency_bundle",
     "verify_receipt",
 ]
@@ -69,26 +70,26 @@ def _b64(data: bytes) -> str:
     return base64.b64encode(data).decode("ascii")
 
 
-def _unb64(text: object, what: str) -> bytes:
+def unb64(text: object, what: str) -> bytes:
     if not isinstance(text, str):
         raise BundleError(f"{what} must be a base64 string")
     try:
-        return base64.b64decode(text.encode("ascii"), validate=True)
-    except (binascii.Error, UnicodeEncodeError, ValueError) as exc:
+        return b64decode(text)
+    except ValueError as exc:  # binascii.Error, or a character outside ASCII
         raise BundleError(f"{what} is not valid base64") from exc
 
 
 def _hashes(values: object, what: str) -> list[bytes]:
     if not isinstance(values, list):
         raise BundleError(f"{what} must be a list of base64 hashes")
-    out = [_unb64(v, f"{what}[{i}]") for i, v in enumerate(values)]
+    out = [unb64(v, f"{what}[{i}]") for i, v in enumerate(values)]
     for i, h in enumerate(out):
         if len(h) != HASH_SIZE:
             raise BundleError(f"{what}[{i}] is {len(h)} bytes, not a SHA-256 hash")
     return out
 
 
-def _open(note: object, keys: Keys, origin: str | None, what: str) -> Checkpoint:
+def open_note(note: object, keys: Keys, origin: str | None, what: str) -> Checkpoint:
     if not isinstance(note, str):
         raise BundleError(f"{what} must be a signed note (text)")
     try:
@@ -143,7 +144,7 @@ def _unwrap_extra(data: bytes) -> tuple[bytes, dict[str, Any] | None]:
     opening = wrapped.get("opening")
     if not isinstance(opening, dict):
         raise BundleError("the receipt's extra data has no opening")
-    return _unb64(wrapped.get("entry"), "the receipt's entry"), opening
+    return unb64(wrapped.get("entry"), "the receipt's entry"), opening
 
 
 def format_receipt(receipt: Receipt) -> str:
@@ -170,7 +171,7 @@ def parse_receipt(text: str) -> Receipt:
     pos = 1
     extra = None
     if pos < len(lines) and lines[pos].startswith("extra "):
-        extra = _unb64(lines[pos][len("extra "):], "extra data")
+        extra = unb64(lines[pos][len("extra "):], "extra data")
         pos += 1
     if pos >= len(lines) or not lines[pos].startswith("index "):
         raise BundleError("receipt has no index line")
@@ -181,7 +182,7 @@ def parse_receipt(text: str) -> Receipt:
     for i, line in enumerate(lines[pos + 1:]):
         if not line:
             raise BundleError("empty line inside the inclusion proof")
-        h = _unb64(line, f"proof line {i + 1}")
+        h = unb64(line, f"proof line {i + 1}")
         if len(h) != HASH_SIZE:
             raise BundleError(f"proof line {i + 1} is {len(h)} bytes, not a SHA-256 hash")
         proof.append(h)
@@ -199,7 +200,7 @@ def verify_receipt(text: str, keys: Keys, *, origin: str | None = None, entry: b
     if data is None:
         raise BundleError("the receipt carries no entry and none was given")
     data, opening = _unwrap_extra(data)
-    checkpoint = _open(receipt.checkpoint, keys, origin, "receipt checkpoint")
+    checkpoint = open_note(receipt.checkpoint, keys, origin, "receipt checkpoint")
     try:
         verify_inclusion(leaf_hash(data), receipt.index, checkpoint.size, list(receipt.proof), checkpoint.root_hash)
     except ProofError as exc:
@@ -236,11 +237,11 @@ def verify_consistency_bundle(
     if not isinstance(bundle, dict) or bundle.get("format") != CONSISTENCY_FORMAT:
         raise BundleError(f"not a {CONSISTENCY_FORMAT} bundle")
     keys = list(keys)
-    new = _open(bundle.get("new_checkpoint"), keys, origin, "new checkpoint")
+    new = open_note(bundle.get("new_checkpoint"), keys, origin, "new checkpoint")
     old_note = old_checkpoint or bundle.get("old_checkpoint")
     if old_note is None and "old_checkpoint" in bundle and bundle.get("proof") == []:
         return Checkpoint(new.origin, 0, EMPTY_ROOT), new  # from the empty tree: nothing to prove
-    old = _open(old_note, keys, origin, "old checkpoint")
+    old = open_note(old_note, keys, origin, "old checkpoint")
     if old.origin != new.origin:
         raise BundleError(f"the checkpoints are of two logs: {old.origin!r} and {new.origin!r}")
     proof = _hashes(bundle.get("proof"), "proof")
@@ -288,218 +289,3 @@ def read_opened(body: bytes, opening: object) -> books.Entry:
         return books.describe(open_entry(body, opening))
     except CommitmentError as exc:
         raise BundleError(f"its commitments do not open: {exc}") from exc
-
-
-# Index columns of an export line and how each is read from the entry's bytes.
-_COLUMNS: dict[str, Callable[[books.Entry], Any]] = {
-    "event_id": lambda e: e.event_id,
-    "event_type": lambda e: e.event_type,
-    "school_id": lambda e: e.school_id,
-    "student_id": lambda e: e.student_id,
-    "category": lambda e: e.category,
-    "period": lambda e: e.period,
-    "amount_fen": lambda e: e.amount_fen,
-}
-
-
-@dataclass
-class AuditReport:
-    """Outcome of a full audit. `failures` break verification (tampering, bad signatures); `findings`
-    are about the books themselves (unbalanced, a disclosure that does not add up)."""
-
-    origin: str = ""
-    tree_size: int = 0
-    root_hash: bytes = b""
-    entries: int = 0
-    failures: list[str] = field(default_factory=list)
-    findings: list[str] = field(default_factory=list)
-    prefix_checks: list[tuple[int, bool]] = field(default_factory=list)
-    books: dict[str, books.SchoolBooks] = field(default_factory=dict)
-    disclosures: list[dict[str, Any]] = field(default_factory=list)
-
-    @property
-    def verified(self) -> bool:
-        return not self.failures
-
-
-_MAX_LISTED = 20
-
-
-def _fail(report: AuditReport, message: str) -> None:
-    if len(report.failures) < _MAX_LISTED:
-        report.failures.append(message)
-    elif len(report.failures) == _MAX_LISTED:
-        report.failures.append("... more failures not listed")
-
-
-def audit_export(
-    open_lines: Callable[[], Iterator[str]],
-    keys: Keys,
-    *,
-    saved_checkpoints: Sequence[str] = (),
-    origin: str | None = None,
-) -> AuditReport:
-    """Audit a full export: re-hash every entry, rebuild the root and compare it with the export's
-    signed checkpoint and with every checkpoint the auditor saved earlier (a rewritten history cannot
-    match those), check the database's stored hashes and index columns against the bytes, recompute
-    every school's books (R25) and every disclosure's totals (R21).
-
-    `open_lines` opens the export afresh (it is read twice when disclosures must be recomputed).
-    """
-    keys = list(keys)
-    report = AuditReport()
-    lines = open_lines()
-    try:
-        header = json.loads(next(lines))
-    except (StopIteration, ValueError) as exc:
-        raise BundleError("export has no header line") from exc
-    if not isinstance(header, dict) or header.get("format") != EXPORT_FORMAT:
-        raise BundleError(f"not a {EXPORT_FORMAT} file")
-    checkpoint = _open(header.get("checkpoint"), keys, origin, "export checkpoint")
-    report.origin, report.tree_size, report.root_hash = checkpoint.origin, checkpoint.size, checkpoint.root_hash
-
-    saved: dict[int, list[Checkpoint]] = {}
-    for i, note in enumerate(saved_checkpoints):
-        cp = _open(note, keys, checkpoint.origin, f"saved checkpoint {i + 1}")
-        saved.setdefault(cp.size, []).append(cp)
-    for size in sorted(saved):
-        roots = {cp.root_hash for cp in saved[size]} | ({checkpoint.root_hash} if size == checkpoint.size else set())
-        if len(roots) > 1:
-            _fail(report, f"split view: the log signed {len(roots)} different roots for tree size {size} "
-                          f"({', '.join(sorted(r.hex() for r in roots))}); an honest log signs one")
-        if size > checkpoint.size:
-            _fail(report, f"a saved checkpoint has {size} entries, more than the export's {checkpoint.size}: "
-                          "the ledger was truncated or rolled back")
-            report.prefix_checks.extend((size, False) for _ in saved[size])
-    report.prefix_checks.extend((0, True) for _ in saved.get(0, []))
-
-    tree = Integrator()
-    ledger = books.Books()
-    seen: set[bytes] = set()
-    disclosures: list[tuple[int, books.Entry]] = []
-    for n, line in enumerate(lines):
-        try:
-            item = json.loads(line)
-            index, body = item["index"], _unb64(item["entry"], "entry")
-            stored = _unb64(item["leaf_hash"], "leaf_hash")
-        except (ValueError, KeyError, TypeError, BundleError) as exc:
-            _fail(report, f"line {n + 2}: unreadable export line ({exc})")
-            continue
-        if index != n:
-            _fail(report, f"line {n + 2}: entry index {index} where {n} was expected (an entry was removed, "
-                          "inserted or moved)")
-        h = leaf_hash(body)
-        if stored != h:
-            _fail(report, f"entry {n}: the stored leaf hash does not match the entry's bytes")
-        tree.append(h)
-        report.entries += 1
-        if tree.size in saved:
-            prefix_root = tree.root()
-            for cp in saved[tree.size]:
-                same = prefix_root == cp.root_hash
-                report.prefix_checks.append((tree.size, same))
-                if not same:
-                    _fail(report, f"the first {tree.size} entries do not hash to the root of the saved checkpoint "
-                                  f"of size {tree.size} ({cp.root_hash.hex()}; they hash to {prefix_root.hex()}): "
-                                  "history was rewritten")
-        try:
-            entry = read_opened(body, item.get("opening"))
-        except books.EntryError as exc:
-            _fail(report, f"entry {n}: not a fee record ({exc})")
-            continue
-        except BundleError as exc:
-            _fail(report, f"entry {n}: {exc}")
-            continue
-        uid = entry.event_id.encode()
-        if uid in seen:
-            _fail(report, f"entry {n}: event {entry.event_id} is recorded twice")
-        seen.add(uid)
-        for name, read in _COLUMNS.items():
-            if name in item and item[name] != read(entry):
-                _fail(report, f"entry {n}: stored column {name}={item[name]!r} but the entry says {read(entry)!r}")
-        for problem in books.entry_problems(entry):
-            report.findings.append(f"entry {n} ({entry.event_type} {entry.event_id}, school {entry.school_id}): "
-                                   f"{problem}")
-        ledger.add(entry)
-        if entry.event_type == "DisclosurePublished":
-            disclosures.append((n, _with_ledger_size(entry, body)))
-    if report.entries != checkpoint.size:
-        _fail(report, f"the export holds {report.entries} entries but its checkpoint says {checkpoint.size}")
-    elif tree.root() != checkpoint.root_hash:
-        _fail(report, "the entries do not hash to the root of the export's signed checkpoint")
-    report.books = ledger.schools
-    for school in ledger.unbalanced():
-        b = ledger.schools[school]
-        report.findings.append(f"school {school}: books do not balance (debits {b.debit_fen}, credits "
-                               f"{b.credit_fen}, bank {b.bank_fen}, cash stated by its events {b.cash_fen})")
-    if disclosures:
-        _recompute_disclosures(open_lines, disclosures, report)
-    return report
-
-
-def _with_ledger_size(entry: books.Entry, body: bytes) -> books.Entry:
-    """A format-2 disclosure's size as the ledger noted it (commitments.seal) when its publisher gave none."""
-    if entry.payload.get("ledger_tree_size") is not None or entry_format(body) != ENTRY_FORMAT:
-        return entry
-    noted = json.loads(body).get("ledger_tree_size")
-    return replace(entry, payload={**entry.payload, "ledger_tree_size": noted})
-
-
-def _recompute_disclosures(
-    open_lines: Callable[[], Iterator[str]], disclosures: list[tuple[int, books.Entry]], report: AuditReport
-) -> None:
-    """Second pass: each disclosure's figures against the entries of the ledger prefix it was computed
-    at (its ledger_tree_size, else everything before it)."""
-    wanted = []
-    for index, d in disclosures:
-        p = d.payload
-        size = p.get("ledger_tree_size")
-        size = size if isinstance(size, int) and not isinstance(size, bool) and 0 <= size <= index else index
-        try:
-            start, end = books.local_day(p.get("period_start"), "period_start"), books.local_day(p.get("period_end"), "period_end")
-        except books.EntryError as exc:
-            report.findings.append(f"entry {index}: disclosure has no readable period ({exc})")
-            continue
-        wanted.append((size, index, d, start, end))
-    wanted.sort(key=lambda w: w[0])
-    totals: dict[int, dict[str, int]] = {w[1]: {k: 0 for k in books.DISCLOSED_FIELDS} for w in wanted}
-    open_by_school: dict[str, list[tuple[int, int, books.Entry, Any, Any]]] = {}
-    for w in wanted:
-        open_by_school.setdefault(w[2].school_id, []).append(w)
-    lines = open_lines()
-    next(lines)
-    cursor = 0
-    for n, line in enumerate(lines):
-        while cursor < len(wanted) and wanted[cursor][0] <= n:
-            _compare(wanted[cursor], totals, report)
-            open_by_school[wanted[cursor][2].school_id].remove(wanted[cursor])
-            cursor += 1
-        if cursor == len(wanted):
-            break
-        try:
-            entry = books.read_entry(_unb64(json.loads(line)["entry"], "entry"))
-        except (ValueError, KeyError, TypeError, BundleError, books.EntryError):
-            continue
-        if not entry.amount_fen:
-            continue
-        for _size, index, _d, start, end in open_by_school.get(entry.school_id, ()):
-            if start <= entry.day <= end:
-                books.add_to_totals(totals[index], entry)
-    for w in wanted[cursor:]:
-        _compare(w, totals, report)
-
-
-def _compare(want: tuple[int, int, books.Entry, Any, Any], totals: dict[int, dict[str, int]], report: AuditReport) -> None:
-    size, index, d, start, end = want
-    computed = totals[index]
-    stated = {k: d.payload.get(k) for k in books.DISCLOSED_FIELDS}
-    differences = {k: (stated[k], computed[k]) for k in books.DISCLOSED_FIELDS if stated[k] != computed[k]}
-    report.disclosures.append({
-        "index": index, "school_id": d.school_id, "disclosure_id": d.payload.get("disclosure_id"),
-        "period_start": start.isoformat(), "period_end": end.isoformat(), "computed_at_size": size,
-        "computed": computed, "differences": {k: {"stated": s, "computed": c} for k, (s, c) in differences.items()},
-    })
-    if differences:
-        shown = ", ".join(f"{k} stated {s} computed {c}" for k, (s, c) in differences.items())
-        report.findings.append(f"disclosure {d.payload.get('disclosure_id')} of school {d.school_id} "
-                               f"({start}..{end}, entry {index}) does not match the ledger: {shown}")

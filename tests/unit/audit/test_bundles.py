@@ -11,7 +11,6 @@ from services.audit.ledger import books
 from services.audit.ledger.bundles import (
     BundleError,
     Receipt,
-    audit_export,
     export_header,
     export_line,
     format_consistency,
@@ -21,6 +20,7 @@ from services.audit.ledger.bundles import (
     verify_receipt,
 )
 from services.audit.ledger.checkpoint import Checkpoint, format_checkpoint, generate_signer, load_signer
+from services.audit.ledger.full_audit import audit_export
 from services.audit.ledger.merkle import MemoryTree, leaf_hash
 from shared.contracts.registry import encode
 from tests.unit.audit.money import DAY, School, envelope

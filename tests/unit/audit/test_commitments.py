@@ -17,7 +17,7 @@ from fastapi import FastAPI
 from services.audit import api
 from services.audit.domain import published_bytes
 from services.audit.ledger import books
-from services.audit.ledger.bundles import BundleError, audit_export, verify_receipt
+from services.audit.ledger.bundles import BundleError, verify_receipt
 from services.audit.ledger.checkpoint import open_checkpoint
 from services.audit.ledger.commitments import (
     COMMITTED_PAYLOAD_FIELDS,
@@ -28,6 +28,7 @@ from services.audit.ledger.commitments import (
     opening,
     seal,
 )
+from services.audit.ledger.full_audit import audit_export
 from services.audit.ledger.merkle import leaf_hash, verify_inclusion
 from shared.contracts.registry import encode
 from tests.tokens import bearer, verifier
