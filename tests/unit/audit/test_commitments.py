@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import AsyncIterator
+import zlib
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -16,7 +17,7 @@ from fastapi import FastAPI
 
 from services.audit import api
 from services.audit.domain import published_bytes
-from services.audit.ledger import books
+from services.audit.ledger import books, bundles
 from services.audit.ledger.bundles import BundleError, verify_receipt
 from services.audit.ledger.checkpoint import open_checkpoint
 from services.audit.ledger.commitments import (
@@ -157,6 +158,16 @@ async def test_a_bundle_with_a_format_1_entry_needs_an_auditor_and_a_format_2_bu
     assert b"".join(hashes) == tile
 
 
+def _reopened(receipt: str, change: Callable[[bytes], bytes]) -> str:
+    """The receipt with its extra data (format 3: BLR3 + raw DEFLATE with the preset dictionary) changed."""
+    extra = base64.b64decode(receipt.split("\n")[1][len("extra "):])
+    assert extra.startswith(b"BLR3")
+    document = zlib.decompressobj(-15, zdict=bundles._DICTIONARY).decompress(extra[4:])
+    deflate = zlib.compressobj(9, zlib.DEFLATED, -15, 9, zlib.Z_DEFAULT_STRATEGY, bundles._DICTIONARY)
+    changed = b"BLR3" + deflate.compress(change(document)) + deflate.flush()
+    return receipt.replace(receipt.split("\n")[1], "extra " + base64.b64encode(changed).decode())
+
+
 async def test_the_familys_receipt_opens_its_own_entry_and_no_other_family_gets_it(mixed) -> None:
     client, ledger, school, _ = mixed
     page = (await client.get("/v1/audit/entries/300", headers=bearer("a", "auditor"))).json()
@@ -168,11 +179,12 @@ async def test_the_familys_receipt_opens_its_own_entry_and_no_other_family_gets_
     assert verified.opened["payload"]["student_id"].encode() not in verified.entry
     stranger = await client.get("/v1/ledger/entries/300/receipt", headers=bearer("gdn-stranger", "guardian"))
     assert stranger.status_code == 403
-    # A receipt whose opening was altered does not verify.
-    forged = reply.text.replace(reply.text.split("\n")[1], "extra " + base64.b64encode(
-        base64.b64decode(reply.text.split("\n")[1][6:]).replace(b"stu-", b"stv-")).decode())
-    with pytest.raises(BundleError, match="opening"):
-        verify_receipt(forged, [ledger.vkey])
+    # A receipt whose opening was altered does not verify: the commitment it gives is not the entry's.
+    with pytest.raises(BundleError, match="inclusion proof does not verify"):
+        verify_receipt(_reopened(reply.text, lambda doc: doc.replace(b"stu-", b"stv-")), [ledger.vkey])
+    with pytest.raises(BundleError, match="does not commit to"):
+        verify_receipt(_reopened(reply.text, lambda doc: doc.replace(b'"values":{', b'"values":{"x":1,')),
+                       [ledger.vkey])
     # The receipt of a format-1 entry still verifies as before.
     v1 = await client.get("/v1/ledger/entries/3/receipt", headers=bearer("a", "auditor"))
     assert verify_receipt(v1.text, [ledger.vkey]).opened is None
@@ -190,3 +202,28 @@ async def test_a_disclosure_is_public_with_the_size_it_was_computed_at_and_its_i
     verify_inclusion(leaf_hash(entry), found["index"], cp.size, [base64.b64decode(h) for h in found["inclusion_proof"]],
                      cp.root_hash)
     assert (await client.get("/v1/ledger/disclosures/dsc-unknown")).status_code == 404
+
+
+def test_a_familys_receipt_carries_its_entry_compressed_and_a_format_2_receipt_still_verifies() -> None:
+    """Receipt extra format 3 (issue 17 part 5): the entry without the commitments it opens, and the opening,
+    DEFLATEd with the preset dictionary; the same proof as before, a third of the bytes."""
+    from services.audit.ledger.bundles import Receipt, format_receipt
+    from services.audit.ledger.checkpoint import Checkpoint, format_checkpoint, generate_signer, load_signer
+    from services.audit.ledger.merkle import MemoryTree
+
+    school = School("rcp")
+    documents = [_document(school.payment(school.student(), 100 + i)) for i in range(5)]
+    bodies = [seal(d, SALT, i) for i, d in enumerate(documents)]
+    tree = MemoryTree([leaf_hash(b) for b in bodies])
+    skey, vkey = generate_signer("beilei.test/receipts")
+    note = load_signer(skey).sign_note(format_checkpoint(Checkpoint("beilei.test/receipts", 5, tree.root())))
+    opened = opening(documents[3], SALT)
+    old_extra = json.dumps({"format": bundles.RECEIPT_EXTRA_FORMAT_2, "entry": base64.b64encode(bodies[3]).decode(),
+                            "opening": opened}, separators=(",", ":")).encode()
+    receipts = {extra: format_receipt(Receipt(3, tuple(tree.inclusion_proof(3, 5)), note, extra))
+                for extra in (bundles.receipt_extra(bodies[3], opened), old_extra)}
+    for text in receipts.values():
+        verified = verify_receipt(text, [vkey])
+        assert verified.entry == bodies[3] and verified.opened == documents[3]
+    new, old = (len(t) for t in receipts.values())
+    assert new * 2 < old, (new, old)
