@@ -33,7 +33,7 @@ unit: deps
 integration: deps
 	$(BIN)/python -m pytest -m integration
 
-deps: system-deps $(STAMP) kafka-jars witness tests/deploy/node_modules/.installed
+deps: system-deps $(STAMP) kafka-jars witness tests/deploy/node_modules/.installed services/portal/static/vendor/.installed
 
 system-deps:
 	@infra/local/system-deps.sh
@@ -46,6 +46,12 @@ $(STAMP):
 
 tests/deploy/node_modules/.installed: tests/deploy/package-lock.json
 	npm ci --prefix tests/deploy --no-audit --no-fund --loglevel=error
+	@touch $@
+
+# The portal's browser code from the pinned npm packages, copied where the portal serves it (/static/vendor/).
+services/portal/static/vendor/.installed: services/portal/web/package-lock.json services/portal/web/copy-vendor.sh
+	npm ci --prefix services/portal/web --no-audit --no-fund --loglevel=error
+	@services/portal/web/copy-vendor.sh
 	@touch $@
 
 kafka-jars:
