@@ -16,3 +16,4 @@ for f in sha2.js _md.js _u64.js utils.js; do cp "$src/@noble/hashes/$f" "$out/no
 for p in htmx.org echarts axe-core @noble/ed25519 @noble/hashes; do
   printf '%s %s\n' "$p" "$(node -p "require('$src/$p/package.json').version")"
 done > "$out/VERSIONS"
+echo '{"type": "module"}' > "$out/package.json"  # Node reads these ES modules as the browser does (the verifier's tests)
