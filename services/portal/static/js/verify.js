@@ -343,11 +343,11 @@ export function createVerifier({ sha256, ed25519Verify }) {
         throw new VerifyError("figure-unknown", { figure: name });
       }
       const recorded = String(payload[name]);
-      if (value !== recorded) throw new VerifyError("figure-differs", { figure: name, shown: value, recorded });
+      if (value !== recorded) throw new VerifyError("figure-differs", { figure: name, shown: value, recorded, as: "value" });
       const shownDigits = String(text ?? "").replace(/[,\s\u00a0]/g, "");
       const expected = name.endsWith("_fen") ? yuan(payload[name]).replace(/,/g, "") : recorded;
       if (!shownDigits.includes(expected.replace(/^-/, ""))) {
-        throw new VerifyError("figure-differs", { figure: name, shown: String(text ?? "").trim(), recorded });
+        throw new VerifyError("figure-differs", { figure: name, shown: String(text ?? "").trim(), recorded, as: "text" });
       }
       return { name, value: recorded };
     });
