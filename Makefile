@@ -7,7 +7,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cat requirements.lock pyproject.toml | md5sum | cut -c1-8)
 
-.PHONY: run test lint unit integration deps system-deps kafka-jars witness stop schemas check-schemas bench faults clean help
+.PHONY: run test lint unit integration deps system-deps kafka-jars witness stop schemas check-schemas bench faults screenshots clean help
 
 help:
 	@echo "make run    start Kafka, PostgreSQL and the five services, run a demo, leave it running (Ctrl-C stops)"
@@ -70,6 +70,10 @@ bench: deps
 # seconds, lost, duplicated; fails on any loss, duplicate or fault not recovered from.
 faults: deps
 	$(BIN)/python -m tests.faults.drill $(FAULTS_ARGS)
+
+# The portal's pages in Debian's Chromium, desktop and phone: docs/screenshots/<page>-<desktop|phone>.png.
+screenshots: deps
+	$(BIN)/python -m tests.web.screenshots
 
 stop:
 	-infra/local/kafka.sh stop
