@@ -1,5 +1,5 @@
-"""A stand-in for the portal's disclosure page, built exactly to the page's contract (docs/portal.md, "The
-disclosure page and its Verify button") over a real ledger made by the audit's own code
+"""A stand-in for the portal's disclosure page, built exactly to the page's contract
+(docs/portal-verifier.md, "What the page carries") over a real ledger made by the audit's own code
 (tests/portal_js/ledger_fixture.py), so the browser verifier is tested in a browser before and beside the
 portal itself. It serves the portal's real static files (services/portal/static) and nothing else of it."""
 

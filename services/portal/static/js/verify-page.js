@@ -1,6 +1,6 @@
 // The disclosure page's Verify button (issue 18; R21, R26): fetches the disclosure's proof from the portal,
 // checks it with verify.js in the browser and says in the page's language (zh-CN or en) what was proven, or
-// exactly what failed. It reads only the page's contract (docs/portal.md): the figures ([data-figure]), the
+// exactly what failed. It reads only the page's contract (docs/portal-verifier.md): the figures ([data-figure]), the
 // #verify section, the #ledger-keys JSON; it changes only #verify-result and the button's state.
 import { primitives } from "./crypto.js";
 import { createVerifier, VerifyError, yuan } from "./verify.js";
