@@ -4,10 +4,16 @@ that fixture.json is what the audit's code builds today, so the browser is teste
 
 from __future__ import annotations
 
+import base64
 import shutil
 import subprocess
 from pathlib import Path
 
+import pytest
+
+from services.audit.ledger.checkpoint import open_checkpoint
+from services.audit.ledger.merkle import leaf_hash, verify_inclusion
+from services.audit.ledger.witness import QuorumError, WitnessPolicy, load_witness_key
 from tests.portal_js.ledger_fixture import FIXTURE, build, dumps
 
 HERE = Path(__file__).resolve().parent
@@ -18,6 +24,21 @@ VENDOR = ROOT / "services" / "portal" / "static" / "vendor"
 def test_the_committed_fixture_is_what_the_audit_code_builds():
     assert FIXTURE.read_text(encoding="utf-8") == dumps(build()), (
         "fixture.json is stale: run .venv/bin/python -m tests.portal_js.ledger_fixture")
+
+
+def test_the_audit_python_verifier_accepts_the_fixture_the_browser_is_tested_with():
+    fixture = build()
+    proof, keys = fixture["proof"], fixture["keys"]
+    checkpoint = open_checkpoint(proof["checkpoint"], [keys["log_vkey"]])
+    policy = WitnessPolicy(tuple(map(load_witness_key, keys["witness_vkeys"])), keys["quorum"])
+    assert [c.witness for c in policy.check(proof["checkpoint"], [keys["log_vkey"]])] == [
+        "witness-city-archive", "witness-district-07"]
+    with pytest.raises(QuorumError):
+        policy.check(fixture["checkpoint_without_witnesses"], [keys["log_vkey"]])
+    entry = base64.b64decode(proof["entry"])
+    assert base64.b64encode(leaf_hash(entry)).decode() == proof["leaf_hash"]
+    verify_inclusion(leaf_hash(entry), proof["index"], checkpoint.size,
+                     [base64.b64decode(h) for h in proof["inclusion_proof"]], checkpoint.root_hash)
 
 
 def test_the_browser_verifier_passes_its_node_tests():
