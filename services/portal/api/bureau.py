@@ -1,0 +1,70 @@
+"""The bureau's dashboard (issue 18; R29): participation by district and school against the eligible
+students and the city's 78.5%, as a table that prints cleanly, a chart, and CSV. The figures are
+enrollment's own report, asked with the signed-in officer's token, so a district sees only its schools."""
+from __future__ import annotations
+
+import csv
+import io
+import json
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import Response
+
+from services.portal.api.deps import COOKIE, lang, message, render, who
+from services.portal.api.upstream import Upstream, UpstreamError
+from services.portal.domain.words import word
+
+router = APIRouter(include_in_schema=False)
+OFFICERS = ("city", "district", "auditor")
+
+
+def _rows(report: dict[str, Any], language: str) -> list[dict[str, Any]]:
+    """Each district, then its schools: the table's rows, in order."""
+    rows = []
+    for d in report["districts"]:
+        rows.append({"level": "district", "id": d["district_id"], "name": d["district_id"], **_figures(d)})
+        rows.extend({"level": "school", "id": s["school_id"], "name": s["school_id"], **_figures(s)}
+                    for s in report["schools"] if s["district_id"] == d["district_id"])
+    total = report["total"]
+    rows.append({"level": "city", "id": "city", "name": word("city", language), **_figures(total)})
+    return rows
+
+
+def _figures(p: dict[str, Any]) -> dict[str, Any]:
+    return {"enrolled": p["enrolled"], "eligible": p["eligible"], "rate": p["rate"]}
+
+
+async def _report(request: Request) -> dict[str, Any] | Response:
+    person = who(request)
+    if person is None or person.role not in OFFICERS:
+        return message(request, "forbidden", 403)
+    upstream: Upstream = request.app.state.runtime.extras["upstream"]
+    try:
+        return await upstream.participation(request.cookies[COOKIE])
+    except UpstreamError as exc:
+        return message(request, "forbidden" if exc.status == 403 else "upstream", exc.status)
+
+
+@router.get("/bureau")
+async def bureau(request: Request) -> Response:
+    report = await _report(request)
+    if isinstance(report, Response):
+        return report
+    rows = _rows(report, lang(request))
+    chart = [{"name": r["name"], "rate": r["rate"] or 0} for r in rows if r["level"] == "district"]
+    return render(request, "bureau.html", rows=rows, chart_json=json.dumps(chart, ensure_ascii=False))
+
+
+@router.get("/bureau/participation.csv")
+async def participation_csv(request: Request) -> Response:
+    report = await _report(request)
+    if isinstance(report, Response):
+        return report
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(["level", "id", "enrolled", "eligible", "rate"])
+    for r in _rows(report, "en"):
+        writer.writerow([r["level"], r["id"], r["enrolled"], r["eligible"], "" if r["rate"] is None else r["rate"]])
+    return Response("\ufeff" + out.getvalue(), media_type="text/csv; charset=utf-8", headers={
+        "Content-Disposition": 'attachment; filename="participation.csv"', "Cache-Control": "private, no-store"})

@@ -1,0 +1,23 @@
+"""The parent's view (issue 18; R11, R12): each of my enrolled children today, checked in or not, collected
+by whom (and in what relation), handed over by which teacher, extended care; from the portal's own read
+models, for the signed-in guardian only."""
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from fastapi.responses import Response
+
+from services.portal.api.deps import message, render, who
+from shared.time import local_day, utc_now
+
+router = APIRouter(include_in_schema=False)
+
+
+@router.get("/me")
+async def me(request: Request) -> Response:
+    person = who(request)
+    if person is None or person.role != "guardian":
+        return message(request, "forbidden", 403)
+    today = local_day(utc_now())
+    async with request.app.state.runtime.uow_factory() as uow:
+        children = await uow.children_of(person.subject, today)
+    return render(request, "me.html", children=children, today=today.isoformat())

@@ -1,0 +1,63 @@
+"""What the portal asks other services over HTTP, and how long it keeps their answers: the ledger's public
+proofs and keys from audit (cached, so a burst of parents asks audit once per few seconds), the bureau's
+reports from enrollment (with the signed-in user's own token, so each sees only its scope, R27)."""
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import httpx
+
+
+class UpstreamError(Exception):
+    """Another service did not answer usefully; `status` is what the page should answer."""
+
+    def __init__(self, status: int, reason: str) -> None:
+        super().__init__(reason)
+        self.status = status
+
+
+class Upstream:
+    def __init__(self, audit_url: str, enrollment_url: str, *, proof_seconds: float = 5.0,
+                 client: httpx.AsyncClient | None = None) -> None:
+        self.audit_url, self.enrollment_url = audit_url.rstrip("/"), enrollment_url.rstrip("/")
+        self.proof_seconds = proof_seconds
+        self.client = client or httpx.AsyncClient(timeout=10)
+        self._cache: dict[str, tuple[float, Any]] = {}
+
+    async def _get(self, url: str, *, token: str | None = None, keep: float = 0.0) -> Any:
+        if keep:
+            hit = self._cache.get(url)
+            if hit is not None and hit[0] > time.monotonic():
+                return hit[1]
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        try:
+            reply = await self.client.get(url, headers=headers)
+        except httpx.HTTPError as exc:
+            raise UpstreamError(503, f"{url} unreachable: {exc}") from exc
+        if reply.status_code in (403, 404):
+            raise UpstreamError(reply.status_code, reply.text[:300])
+        if reply.status_code != 200:
+            raise UpstreamError(503, f"{url} answered {reply.status_code}")
+        value = reply.json()
+        if keep:
+            if len(self._cache) > 10_000:
+                self._cache.clear()
+            self._cache[url] = (time.monotonic() + keep, value)
+        return value
+
+    async def disclosure_proof(self, disclosure_id: str) -> dict[str, Any]:
+        return await self._get(f"{self.audit_url}/v1/ledger/disclosures/{disclosure_id}", keep=self.proof_seconds)
+
+    async def entry_proof(self, index: int) -> dict[str, Any]:
+        return await self._get(f"{self.audit_url}/v1/ledger/entries/{index}/proof", keep=self.proof_seconds)
+
+    async def ledger_keys(self) -> dict[str, Any]:
+        """What the disclosure page's verifier trusts: the log's key and the witnesses with their quorum."""
+        key = await self._get(f"{self.audit_url}/v1/ledger/key", keep=60)
+        witnessed = await self._get(f"{self.audit_url}/v1/ledger/witnesses", keep=60)
+        return {"log_vkey": key["vkey"], "witness_vkeys": [w["vkey"] for w in witnessed["witnesses"]],
+                "quorum": witnessed["quorum"]}
+
+    async def participation(self, token: str) -> dict[str, Any]:
+        return await self._get(f"{self.enrollment_url}/v1/reports/participation", token=token)

@@ -1,0 +1,1 @@
+"""The portal's words and figures: no I/O."""

@@ -1,0 +1,157 @@
+"""What the pages say, in Chinese (the default) and English: labels, amounts in yuan, weekdays, roles.
+Pure functions; the templates call them through the `t` and `yuan` filters."""
+from __future__ import annotations
+
+from datetime import datetime
+
+from shared.time import SCHOOL_TZ
+
+LANGS = ("zh", "en")
+
+# (DisclosurePublished field, zh, en): the figures of a disclosure (R21), in the order the page shows them.
+FIGURES: tuple[tuple[str, str, str], ...] = (
+    ("students_served", "服务学生数", "Students served"),
+    ("fee_income_fen", "收费收入", "Fee income"),
+    ("subsidy_income_fen", "财政补助收入", "Subsidy income"),
+    ("waived_fen", "减免", "Fees waived"),
+    ("refunded_fen", "退费", "Refunds"),
+    ("payouts_fen", "劳务费和补助支出", "Staff labour fees and subsidies"),
+    ("staff_remuneration_fen", "其他人员报酬", "Other staff remuneration"),
+    ("extra_hours_operating_fen", "延时服务运行支出", "Extra-hours operating costs"),
+    ("group_accident_insurance_fen", "团体意外险", "Group accident insurance"),
+    ("balance_fen", "结余", "Balance"),
+)
+
+WORDS: dict[str, tuple[str, str]] = {
+    "site": ("蓓蕾课后服务", "Beilei after-school services"),
+    "schools": ("学校", "Schools"),
+    "district": ("区", "District"),
+    "all_districts": ("全部区", "All districts"),
+    "filter": ("筛选", "Filter"),
+    "programmes": ("课后服务项目", "Programmes"),
+    "no_schools": ("还没有学校公布课后服务。", "No school has published a programme yet."),
+    "term": ("学期", "Term"),
+    "times": ("服务时间", "Times"),
+    "extended_care": ("延时托管", "Extended care"),
+    "until": ("至", "until"),
+    "activities": ("活动", "Activities"),
+    "capacity": ("名额", "Places"),
+    "staff_count": ("服务人员", "Staff"),
+    "fee_per_session": ("每次收费", "Fee per session"),
+    "extended_fee": ("延时托管每次收费", "Extended care fee per session"),
+    "safety": ("安全措施", "Safety measures"),
+    "insurance": ("保险", "Insurance"),
+    "insurer": ("承保公司", "Insurer"),
+    "liability": ("校方责任险", "Liability policy"),
+    "accident": ("意外险", "Accident policy"),
+    "valid": ("有效期", "Valid"),
+    "served": ("服务对象", "Who it serves"),
+    "delivery": ("服务提供", "Who delivers it"),
+    "applications": ("报名时间", "Applications"),
+    "disclosures": ("收支公示", "Income and spending disclosures"),
+    "no_disclosures": ("暂无收支公示。", "No disclosure yet."),
+    "disclosure": ("收支公示", "Income and spending disclosure"),
+    "period": ("期间", "Period"),
+    "unit": ("单位：元", "Amounts in yuan (元)"),
+    "verify": ("验证", "Verify"),
+    "verify_button": ("验证这份公示", "Verify this disclosure"),
+    "verify_intro": ("按下按钮，您的浏览器会自己取回账本的签名检查点和这份公示的包含证明并逐项核对，不需要信任本网站。",
+                     "Press the button and your browser fetches the ledger's signed checkpoint and this "
+                     "disclosure's inclusion proof and checks every figure itself: you need not trust this site."),
+    "ledger_size": ("核算至账本第 {n} 条", "Computed over the first {n} ledger entries"),
+    "school": ("学校", "School"),
+    "sign_in": ("登录", "Sign in"),
+    "sign_out": ("退出", "Sign out"),
+    "signed_in_as": ("已登录：{who}（{role}）", "Signed in as {who} ({role})"),
+    "role": ("身份", "Role"),
+    "subject": ("用户编号", "User id"),
+    "scope_school": ("学校编号（学校身份）", "School id (school role)"),
+    "scope_district": ("区编号（区身份）", "District id (district role)"),
+    "dev_signin": ("开发环境登录：为所选身份签发本地令牌。正式环境通过全市统一身份认证登录。",
+                   "Development sign-in: mints a local token for the chosen role. Deployments sign in with "
+                   "the city's identity provider."),
+    "my_children": ("我的孩子今天", "My children today"),
+    "no_children": ("您还没有已备案的孩子。", "You have no enrolled child yet."),
+    "checked_in": ("已签到", "Checked in"),
+    "not_checked_in": ("未签到", "Not checked in"),
+    "collected": ("已由{name}（{relation}）接走", "Collected by {name} ({relation})"),
+    "handed_over_by": ("交接老师：{name}", "Handed over by {name}"),
+    "on_site": ("仍在校", "Still at school"),
+    "guardian": ("监护人", "guardian"),
+    "authorised_pickup": ("授权接送人", "authorised pickup"),
+    "extended_minutes": ("延时托管 {n} 分钟", "{n} minutes of extended care"),
+    "dashboard": ("课后服务调度", "Bureau dashboard"),
+    "participation": ("参与率", "Participation"),
+    "enrolled": ("参加人数", "Enrolled"),
+    "eligible": ("在校学生", "Eligible"),
+    "rate": ("参与率", "Rate"),
+    "reference": ("全市参考值 78.5%", "City reference 78.5%"),
+    "download_csv": ("下载 CSV", "Download CSV"),
+    "city": ("全市", "City"),
+    "auditor": ("审计", "Audit"),
+    "anomalies": ("异常", "Anomalies"),
+    "no_anomalies": ("暂无异常。", "No anomaly."),
+    "severity": ("级别", "Severity"),
+    "check": ("检查项", "Check"),
+    "amount": ("金额", "Amount"),
+    "detail": ("说明", "Detail"),
+    "evidence": ("证据", "Evidence"),
+    "ledger_entries": ("账本条目", "Ledger entries"),
+    "entry_proof": ("条目 {i} 的包含证明", "Inclusion proof of entry {i}"),
+    "checkpoint": ("检查点", "Checkpoint"),
+    "newest_checkpoint": ("最新检查点：大小 {n}", "Newest checkpoint: size {n}"),
+    "not_found": ("找不到这个页面。", "This page does not exist."),
+    "forbidden": ("这个页面需要登录相应身份。", "This page needs you signed in with the right role."),
+    "upstream": ("数据暂时无法取得，请稍后再试。", "The figures cannot be fetched just now; please try again shortly."),
+    "language": ("English", "中文"),
+    "main": ("跳到正文", "Skip to content"),
+}
+
+ROLE_NAMES = {"guardian": ("家长", "parent"), "school": ("学校", "school"), "district": ("区教育局", "district"),
+              "city": ("市教育局", "city bureau"), "auditor": ("审计", "auditor")}
+WEEKDAYS = {"mon": ("周一", "Mon"), "tue": ("周二", "Tue"), "wed": ("周三", "Wed"), "thu": ("周四", "Thu"),
+            "fri": ("周五", "Fri"), "sat": ("周六", "Sat"), "sun": ("周日", "Sun")}
+
+
+def lang_of(requested: str | None) -> str:
+    return "en" if requested == "en" else "zh"
+
+
+def word(key: str, lang: str, **values: object) -> str:
+    zh, en = WORDS[key]
+    text = en if lang == "en" else zh
+    return text.format(**values) if values else text
+
+
+def role_name(role: str, lang: str) -> str:
+    zh, en = ROLE_NAMES.get(role, (role, role))
+    return en if lang == "en" else zh
+
+
+def weekdays(days: list[str], lang: str) -> str:
+    return ("、" if lang == "zh" else ", ").join(WEEKDAYS.get(d, (d, d))[lang == "en"] for d in days)
+
+
+def yuan(fen: int) -> str:
+    """18,360,000 fen -> "183,600.00 元" (what the browser verifier reads back as data-fen)."""
+    sign = "-" if fen < 0 else ""
+    whole, cents = divmod(abs(fen), 100)
+    return f"{sign}{whole:,}.{cents:02d} 元"
+
+
+def figure(name: str, value: int, lang: str) -> str:
+    if name.endswith("_fen"):
+        return yuan(value)
+    return f"{value:,} 人" if lang == "zh" else f"{value:,}"
+
+
+def local_time(at: datetime | str | None) -> str:
+    if at is None:
+        return ""
+    if isinstance(at, str):
+        at = datetime.fromisoformat(at)
+    return at.astimezone(SCHOOL_TZ).strftime("%H:%M")
+
+
+def percent(rate: float | None) -> str:
+    return "—" if rate is None else f"{rate * 100:.1f}%"

@@ -1,0 +1,84 @@
+"""The read models the pages are served from, kept from the events (issue 18): a page never asks another
+service, so a city-wide burst of parents opening the same link costs the portal alone. Programmes (R4, R7)
+and disclosures (R21) are public; enrollments and the day's check-ins and check-outs serve the parent's view
+(R11, R12); anomalies the auditor's console (R25); the newest checkpoint says how far the ledger reaches."""
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date, datetime
+
+from services.portal.db import PortalUoW
+from shared.contracts.envelope import Envelope
+from shared.messaging.consumer import Item, batch_handler
+
+
+async def record_programme(uow: PortalUoW, envelope: Envelope, event) -> None:
+    await uow.save_programme(event.model_dump(mode="json"))
+
+
+async def record_disclosure(uow: PortalUoW, envelope: Envelope, event) -> None:
+    await uow.save_disclosure(event.model_dump(mode="json"))
+
+
+async def record_checkpoint(uow: PortalUoW, envelope: Envelope, event) -> None:
+    await uow.save_checkpoint(event.log_id, event.tree_size, event.root_hash, event.signed_note, event.published_at)
+
+
+async def record_staff(uow: PortalUoW, envelope: Envelope, event) -> None:
+    await uow.save_staff(event.staff_id, event.name)
+
+
+async def record_anomaly(uow: PortalUoW, envelope: Envelope, event) -> None:
+    await uow.save_anomaly(event.model_dump(mode="json"))
+
+
+@batch_handler
+async def record_enrollments(uow: PortalUoW, items: Sequence[Item]) -> None:
+    """Filings and withdrawals in their order: a withdrawal after its filing in the same run applies to it."""
+    filed: list[tuple] = []
+    withdrawn: list[tuple[str, date]] = []
+    for item in items:
+        e = item.event
+        if item.envelope.type == "EnrollmentFiled":
+            filed.append((e.enrollment_id, e.programme_id, e.school_id, e.district_id, e.student_id, e.student_name,
+                          e.guardian_id, e.extended_care, e.filed_at))
+        else:
+            if filed:
+                await uow.save_enrollments(filed)
+                filed = []
+            withdrawn.append((e.enrollment_id, e.effective_on))
+    if filed:
+        await uow.save_enrollments(filed)
+    if withdrawn:
+        await uow.withdraw_enrollments(withdrawn)
+
+
+@batch_handler
+async def record_days(uow: PortalUoW, items: Sequence[Item]) -> None:
+    """Check-ins and check-outs of the evening, a run at a time (the pickup surge is 310 a second)."""
+    ins: list[tuple[str, date, str, datetime]] = []
+    outs: list[tuple] = []
+    for item in items:
+        e = item.event
+        if item.envelope.type == "StudentCheckedIn":
+            ins.append((e.student_id, e.session_date, e.school_id, e.checked_in_at))
+        else:
+            outs.append((e.student_id, e.session_date, e.school_id, e.checked_out_at, e.collected_by_name,
+                         e.collected_by_relation, e.handed_over_by, e.extended_care_minutes))
+    if ins:
+        await uow.save_check_ins(ins)
+    if outs:
+        await uow.save_check_outs(outs)
+
+
+HANDLERS = {
+    "ProgrammePublished": record_programme,
+    "DisclosurePublished": record_disclosure,
+    "LedgerCheckpointPublished": record_checkpoint,
+    "AnomalyDetected": record_anomaly,
+    "StaffRegistered": record_staff,
+    "EnrollmentFiled": record_enrollments,
+    "EnrollmentWithdrawn": record_enrollments,
+    "StudentCheckedIn": record_days,
+    "StudentCheckedOut": record_days,
+}

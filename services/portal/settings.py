@@ -1,0 +1,25 @@
+"""The portal's settings: the common ones plus where the services it reads live and how people sign in."""
+from pydantic import Field
+
+from shared.settings import CommonSettings
+
+
+class Settings(CommonSettings):
+    http_port: int = 8006
+    # A parent's browser fetches a page, its CSS and JS and the proof: a burst from one address is normal.
+    http_rate_per_second: float = 200.0
+    audit_url: str = Field("http://127.0.0.1:8005", description="The audit service: the ledger's public proofs, "
+                           "its verifier key and witnesses (the disclosure page's Verify button).")
+    enrollment_url: str = Field("http://127.0.0.1:8001", description="The enrollment service: participation, "
+                                "filing times and waitlists for the bureau's dashboard (called with the user's token).")
+    public_max_age_seconds: int = Field(60, ge=0, description="How long browsers and caches may keep a public "
+                                        "page (Cache-Control max-age); pages also carry an ETag.")
+    proof_cache_seconds: float = Field(5.0, ge=0, description="How long the portal keeps a disclosure's proof "
+                                       "from audit before asking again (a burst of parents asks audit once).")
+    dev_signin: bool = Field(True, description="Offer the development sign-in (/signin), which mints a token per "
+                             "role with the local issuer. Off in deployments: people sign in with the city's "
+                             "identity provider (OIDC, docs/portal.md).")
+    oidc_issuer_url: str | None = Field(None, description="The city's OpenID Connect issuer; set, /signin "
+                                        "redirects there (docs/portal.md).")
+    oidc_client_id: str | None = Field(None, description="The portal's client id at the identity provider.")
+    cookie_secure: bool = Field(False, description="Mark the session cookie Secure (HTTPS deployments).")

@@ -1,0 +1,106 @@
+"""Fixtures for the portal's unit tests: its schema migrated into the session's PostgreSQL database, its
+read-model handlers fed through the kit's batch consumer, and the app with audit and enrollment answered
+by a stand-in transport (the proof, the keys, the participation report)."""
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+import httpx
+import pytest
+from prometheus_client import CollectorRegistry
+
+from services.portal.api.upstream import Upstream
+from services.portal.app import build
+from services.portal.db import PortalUoW
+from services.portal.handlers import HANDLERS
+from services.portal.settings import Settings
+from shared.contracts.envelope import Event, new_envelope
+from shared.contracts.registry import encode
+from shared.messaging import migrate
+from shared.messaging.consumer import BatchConsumer, RawRecord
+from shared.messaging.db import Database
+from shared.observability import KitMetrics
+
+SCHEMA = "portal_unit"
+_offsets = itertools.count()
+
+
+@pytest.fixture(scope="session")
+async def portal_db(database_url: str) -> AsyncIterator[Database]:
+    await asyncio.to_thread(migrate.upgrade, "portal", database_url, SCHEMA)
+    db = Database(database_url, SCHEMA, pool_size=4)
+    yield db
+    await db.dispose()
+
+
+@pytest.fixture
+def feed(portal_db: Database) -> Callable[[list[Event]], Any]:
+    """Hand events to the portal's handlers as its consumer would (inbox, one transaction per batch)."""
+    consumer = BatchConsumer("portal", HANDLERS, lambda: PortalUoW(portal_db, producer="portal"),
+                             KitMetrics(CollectorRegistry()), retry_base_seconds=0.01)
+
+    async def run(events: list[Event]) -> None:
+        records = []
+        for event in events:
+            envelope = new_envelope(event, producer="test")
+            records.append(RawRecord(event.topic, 0, next(_offsets), envelope.key.encode(), encode(envelope)))
+        await consumer.process(records)
+    return run
+
+
+class Upstreams:
+    """What audit and enrollment answer the portal, and what the portal asked them."""
+
+    def __init__(self) -> None:
+        self.proofs: dict[str, dict[str, Any]] = {}
+        self.participation: dict[str, Any] = {"schools": [], "districts": [], "total": {"eligible": 0, "enrolled": 0,
+                                                                                        "rate": None}}
+        self.asked: list[httpx.Request] = []
+
+    def handle(self, request: httpx.Request) -> httpx.Response:
+        self.asked.append(request)
+        path = request.url.path
+        if path == "/v1/ledger/key":
+            return httpx.Response(200, json={"origin": "beilei.test/portal", "vkey": "beilei.test/portal+1234+AQ=="})
+        if path == "/v1/ledger/witnesses":
+            return httpx.Response(200, json={"quorum": 1, "witnesses": [{"name": "w1", "vkey": "w1+5678+BA==",
+                                                                         "cosigned_size": 1}],
+                                             "cosigned_size": 1, "cosigned_note": None})
+        if path.startswith("/v1/ledger/disclosures/"):
+            found = self.proofs.get(path.rsplit("/", 1)[1])
+            return httpx.Response(200, json=found) if found else httpx.Response(404, json={"detail": "no such"})
+        if path == "/v1/reports/participation":
+            if "Bearer " not in request.headers.get("authorization", ""):
+                return httpx.Response(401)
+            return httpx.Response(200, json=self.participation)
+        return httpx.Response(404)
+
+
+@pytest.fixture
+def upstreams() -> Upstreams:
+    return Upstreams()
+
+
+@pytest.fixture
+async def client(portal_db: Database, database_url: str, upstreams: Upstreams) -> AsyncIterator[httpx.AsyncClient]:
+    app, rt = build(Settings(database_url=database_url, database_schema=SCHEMA, http_rate_per_second=0))
+    rt.extras["upstream"] = Upstream("http://audit", "http://enrollment", proof_seconds=5.0,
+                                     client=httpx.AsyncClient(transport=httpx.MockTransport(upstreams.handle)))
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://portal") as c:
+        yield c
+    await rt.db.dispose()
+
+
+def session(role: str, subject: str, **scope: str) -> dict[str, str]:
+    """The request header carrying the session cookie a development sign-in sets."""
+    from tests.tokens import mint
+
+    return {"Cookie": f"beilei_session={mint(subject, role, **scope)}"}
+
+
+def dumps(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False)
