@@ -1,4 +1,4 @@
-"""Starts, watches and stops the five services as separate processes (for `make run` and tests)."""
+"""Starts, watches and stops the six services as separate processes (for `make run` and tests)."""
 from __future__ import annotations
 
 import os
@@ -13,7 +13,10 @@ import httpx
 
 from local.infra import REPO, free_port
 
-SERVICES = ("enrollment", "attendance", "billing", "notification", "audit")
+SERVICES = ("enrollment", "attendance", "billing", "notification", "audit", "portal")
+# Where each service finds the others it links to or asks: the portal asks audit (proofs, keys) and
+# enrollment (the bureau's reports) and notification's messages link to the portal's pages.
+LINKS = {"AUDIT_URL": "audit", "ENROLLMENT_URL": "enrollment", "PORTAL_URL": "portal"}
 
 
 @dataclass
@@ -82,7 +85,7 @@ class ServiceProcess:
 
 
 class Platform:
-    """The five services on one broker and one database server, each in its own schema. `replicas` runs
+    """The services on one broker and one database server, each in its own schema. `replicas` runs
     more processes of a service (distinct ports and logs, the same consumer group and schema), as
     Kubernetes runs several pods of one Deployment."""
 
@@ -98,6 +101,10 @@ class Platform:
         self.replicas = {n: [svc] + [ServiceProcess(n, env, log_path=log_dir / f"{n}-{k + 1}.log")
                                      for k in range(1, (replicas or {}).get(n, 1))]
                          for n, svc in self.services.items()}
+        links = {var: self.services[name].url for var, name in LINKS.items() if name in self.services}
+        for group in self.replicas.values():
+            for svc in group:
+                svc.env = {**links, **env}
 
     def __getitem__(self, name: str) -> ServiceProcess:
         return self.services[name]

@@ -1,4 +1,4 @@
-"""`make run`: real Kafka and PostgreSQL, the five services as processes, the simulated-city showcase
+"""`make run`: real Kafka and PostgreSQL, the six services as processes, the simulated-city showcase
 (simulator.showcase), then it stays up until Ctrl-C, when everything it started is stopped cleanly."""
 from __future__ import annotations
 
@@ -17,7 +17,8 @@ from local import infra
 from local.platform import SERVICES, Platform
 from shared.issuer import dev_issuer
 
-PREFERRED_PORTS = {"enrollment": 8001, "attendance": 8002, "billing": 8003, "notification": 8004, "audit": 8005}
+PREFERRED_PORTS = {"enrollment": 8001, "attendance": 8002, "billing": 8003, "notification": 8004, "audit": 8005,
+                   "portal": 8006}
 
 
 def _port_free(port: int) -> bool:
@@ -125,9 +126,9 @@ def main(argv: list[str] | None = None) -> int:
 
     signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
     try:
-        say("  … starting enrollment, attendance, billing, notification, audit")
+        say(f"  … starting {', '.join(SERVICES)}")
         plat.start(timeout=180)
-        say(f"  ✓ all five services healthy after {time.monotonic() - started:.0f} s")
+        say(f"  ✓ all {len(SERVICES)} services healthy after {time.monotonic() - started:.0f} s")
         _print_urls(plat, kafka.address, state / "logs", issuer_url)
         if not args.no_demo:
             from simulator.showcase import run_demo
@@ -164,6 +165,12 @@ def _print_urls(plat: Platform, kafka: str, logs: Path, issuer: str) -> None:
     say(f"  messages to parents {plat['notification'].url}/sink?access_token={city}")
     say(f"  tokens              {issuer}/oauth/token   (a school system's credentials: "
         "python -m shared.issuer client SCHOOL_ID; any role: python -m shared.issuer mint ROLE SUBJECT)")
+    portal = plat["portal"].url
+    say("\nOn the web (the portal):")
+    say(f"  schools             {portal}/   (each school's page: programmes, fees, safety, insurance, disclosures)")
+    say(f"  a disclosure        {portal}/s/<school>  ->  a disclosure, then Verify (your browser checks the ledger)")
+    say(f"  sign in             {portal}/signin   (development sign-in: a parent's /me, the bureau's /bureau, "
+        "the auditor's /auditor)")
     say(f"  Kafka               {kafka}")
     say(f"  logs                {logs}/<service>.log")
 
