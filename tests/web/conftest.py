@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from tests.portal_js.ledger_fixture import build
-from tests.web import fixture_portal
+from tests.web import fixture_portal, real_portal
 from tests.web.harness import VIEWPORTS, browser, serve
 
 
@@ -25,14 +25,25 @@ class Site:
 
 
 @pytest.fixture(scope="session")
-def site() -> Iterator[Site]:
+def site(database_url: str) -> Iterator[Site]:
+    """The real portal, its read models seeded and audit answered from the ledger fixture."""
+    fixture = build()
+    with serve(real_portal.portal_app(database_url, fixture), lifespan="off") as url:
+        yield Site(url, fixture["disclosure_id"], fixture["disclosure"])
+
+
+@pytest.fixture(scope="session")
+def stand_in() -> Iterator[Site]:
+    """The stand-in page built to the page's contract (tests/web/fixture_portal.py): the contract itself."""
     fixture = build()
     with serve(fixture_portal.app(fixture)) as url:
         yield Site(url, fixture["disclosure_id"], fixture["disclosure"])
 
 
 @pytest.fixture(scope="session")
-def chromium() -> Iterator[Any]:
+def chromium(site: Site) -> Iterator[Any]:
+    # After the site: Playwright's sync API runs an event loop on this thread, and the database fixtures
+    # the site needs run their own (asyncio.run) before it.
     with browser() as launched:
         yield launched
 

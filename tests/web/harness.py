@@ -39,10 +39,11 @@ def _free_port() -> int:
 
 
 @contextmanager
-def serve(app: Any) -> Iterator[str]:
-    """Serve `app` on 127.0.0.1 in a thread for the duration; yields its base URL."""
+def serve(app: Any, *, lifespan: str = "on") -> Iterator[str]:
+    """Serve `app` on 127.0.0.1 in a thread for the duration; yields its base URL. The portal's pages are
+    served with lifespan "off": no broker, its read models seeded directly (tests/web/real_portal.py)."""
     port = _free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on"))
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan=lifespan))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 30

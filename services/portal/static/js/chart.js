@@ -6,7 +6,7 @@
   const rows = JSON.parse(el.dataset.rows || "[]");
   const chart = echarts.init(el);
   chart.setOption({
-    grid: { left: 48, right: 16, top: 24, bottom: 64 },
+    grid: { left: 48, right: 48, top: 24, bottom: 64 },
     tooltip: { trigger: "axis", valueFormatter: (v) => `${v.toFixed(1)}%` },
     xAxis: { type: "category", data: rows.map((r) => r.name), axisLabel: { rotate: 30 } },
     yAxis: { type: "value", max: 100, axisLabel: { formatter: "{value}%" } },

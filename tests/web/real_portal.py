@@ -1,0 +1,92 @@
+"""The real portal app for the browser tests and the screenshots (issue 18): its read models seeded in a
+PostgreSQL schema of its own with what the events would have brought (a school's programme, the ledger
+fixture's disclosure, a child collected today, an anomaly), and audit and enrollment answered from the
+ledger fixture (the disclosure's proof and the ledger's keys, built by audit's own code) and a
+participation report. Served without its lifespan: no broker, nothing consumed."""
+
+from __future__ import annotations
+
+import asyncio
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+
+from services.portal.api.upstream import Upstream
+from services.portal.app import build
+from services.portal.db import PortalUoW
+from services.portal.settings import Settings
+from shared.contracts.enrollment import ProgrammePublished
+from shared.contracts.schema import example_payload
+from shared.messaging import migrate
+from shared.messaging.db import Database
+from shared.time import local_day, utc_now
+
+SCHEMA = "portal_web"
+GUARDIAN, STUDENT, CHILD_NAME, PICKUP = "gdn-web-0001", "stu-web-0001", "王小明", "李奶奶"
+ANOMALY = "anm-web-0001"
+PARTICIPATION = {
+    "schools": [{"school_id": "sch-0042", "district_id": "dst-07", "eligible": 600, "enrolled": 471, "rate": 0.785},
+                {"school_id": "sch-0043", "district_id": "dst-07", "eligible": 400, "enrolled": 300, "rate": 0.75}],
+    "districts": [{"district_id": "dst-07", "eligible": 1000, "enrolled": 771, "rate": 0.771}],
+    "total": {"eligible": 1000, "enrolled": 771, "rate": 0.771},
+}
+
+
+async def _seed(database_url: str, fixture: dict[str, Any]) -> None:
+    await asyncio.to_thread(migrate.upgrade, "portal", database_url, SCHEMA)
+    db = Database(database_url, SCHEMA)
+    disclosure = fixture["disclosure"]
+    programme = ProgrammePublished.model_validate({**example_payload(ProgrammePublished),
+                                                   "school_id": disclosure["school_id"],
+                                                   "district_id": disclosure["district_id"]})
+    now = datetime.now(UTC)
+    try:
+        async with PortalUoW(db, producer="portal") as uow:
+            await uow.save_programme(programme.model_dump(mode="json"))
+            await uow.save_disclosure(disclosure)
+            await uow.save_staff("stf-web-0001", "王丽")
+            await uow.save_enrollments([("enr-web-0001", programme.programme_id, programme.school_id,
+                                         programme.district_id, STUDENT, CHILD_NAME, GUARDIAN, True,
+                                         now - timedelta(days=30))])
+            today = local_day(utc_now())
+            await uow.save_check_ins([(STUDENT, today, programme.school_id, now - timedelta(hours=3))])
+            await uow.save_check_outs([(STUDENT, today, programme.school_id, now - timedelta(minutes=5), PICKUP,
+                                        "authorised_pickup", "stf-web-0001", 20)])
+            await uow.save_anomaly({
+                "anomaly_id": ANOMALY, "check": "charge_to_unenrolled", "severity": "critical",
+                "school_id": programme.school_id, "district_id": programme.district_id, "amount_fen": 1500,
+                "detail": "向未备案学生收费 15.00 元", "evidence": {"charge_id": "chg-0042-0099", "enrolled": False},
+                "ledger_indexes": [3], "ledger_tree_size": 7, "detected_at": now.isoformat()})
+            await uow.commit()
+    finally:
+        await db.dispose()
+
+
+def _answers(fixture: dict[str, Any]):
+    def handle(request: httpx.Request) -> httpx.Response:
+        path = request.url.path
+        if path == f"/v1/ledger/disclosures/{fixture['disclosure_id']}":
+            return httpx.Response(200, json=fixture["proof"])
+        if path == "/v1/ledger/key":
+            return httpx.Response(200, json={"origin": "beilei.test/ledger", "vkey": fixture["keys"]["log_vkey"]})
+        if path == "/v1/ledger/witnesses":
+            return httpx.Response(200, json={"quorum": fixture["keys"]["quorum"], "cosigned_size": 0,
+                                             "cosigned_note": None,
+                                             "witnesses": [{"name": v.split("+")[0], "vkey": v, "cosigned_size": 0}
+                                                           for v in fixture["keys"]["witness_vkeys"]]})
+        if path == "/v1/reports/participation":
+            return httpx.Response(200, json=PARTICIPATION)
+        return httpx.Response(404, json={"detail": "not here"})
+    return handle
+
+
+def portal_app(database_url: str, fixture: dict[str, Any]) -> Any:
+    """The seeded portal's ASGI app."""
+    with ThreadPoolExecutor(1) as thread:  # a thread of its own: the caller may be inside an event loop
+        thread.submit(asyncio.run, _seed(database_url, fixture)).result()
+    app, rt = build(Settings(database_url=database_url, database_schema=SCHEMA, http_rate_per_second=0))
+    rt.extras["upstream"] = Upstream("http://audit", "http://enrollment",
+                                     client=httpx.AsyncClient(transport=httpx.MockTransport(_answers(fixture))))
+    return app
