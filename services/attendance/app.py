@@ -1,11 +1,9 @@
 """Attendance's composition root: wires settings, the policy (clock, grace, limits), handlers, routes and the
-timer sweep into one ASGI app."""
+timer sweep worker into one ASGI app."""
 from __future__ import annotations
 
-import asyncio
 import logging
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime, timedelta
 
@@ -19,6 +17,7 @@ from services.attendance.domain import Limits
 from services.attendance.handlers import GroupCommit, Policy, handler_table, ingest, sweep, utc_now
 from services.attendance.settings import Settings
 from shared.messaging.runtime import Runtime, build_runtime, create_app
+from shared.messaging.workers import Worker
 
 NAME = "attendance"
 log = logging.getLogger(__name__)
@@ -56,41 +55,24 @@ def build(settings: Settings | None = None, *, clock: Callable[[], datetime] = u
     raised = Counter("beilei_attendance_timer_events", "Events raised by the timer sweep, by rule.", ["rule"],
                      registry=rt.registry)
 
-    async def run_sweeps() -> None:
-        """R12, R13: time passing is itself an input, so the service looks at the clock periodically."""
-        while True:
-            try:
-                report = await sweep(rt.uow_factory, policy)
-                for rule, count in (("absence", report.absent), ("extended_care", report.extended_care),
-                                    ("escalation", report.escalated)):
-                    if count:
-                        raised.labels(rule).inc(count)
-                        log.info("timer sweep raised events", extra={"rule": rule, "count": count})
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                # The next round retries; every write is conditional, so a half-done round repeats safely.
-                log.exception("timer sweep failed; retrying next round")
-            await asyncio.sleep(settings.sweep_interval_seconds)
+    async def sweep_round() -> None:
+        """R12, R13: time passing is itself an input, so the service looks at the clock periodically.
+        Every write is conditional, so a round that failed half-way repeats safely next time."""
+        report = await sweep(rt.uow_factory, policy)
+        for rule, count in (("absence", report.absent), ("extended_care", report.extended_care),
+                            ("escalation", report.escalated)):
+            if count:
+                raised.labels(rule).inc(count)
+                log.info("timer sweep raised events", extra={"rule": rule, "count": count})
 
     app = create_app(
         rt, handlers=handler_table(policy, rt.authority), routers=[api.router], title="Beilei attendance",
         description="School systems' check-in, check-out and activity records; safe handover, absence, extended care "
                     "and exercise (R8, R11-R15, R27, R28). See docs/attendance.md.",
-        background=[run_sweeps],
+        workers=[Worker("timer-sweep", step=sweep_round, interval=settings.sweep_interval_seconds)],
+        # HTTP batches queued for a group are processed (or answered 503) before the kit closes the database.
+        on_stop=[group_commit.close],
     )
     # Innermost of the middlewares, so the kit's correlation id is set before it answers a gate's POST.
     app.user_middleware.append(Middleware(api.RecordsFastPath))
-    kit_lifespan = app.router.lifespan_context
-
-    @asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        # HTTP batches queued for a group are processed (or answered 503) before the kit closes the database.
-        async with kit_lifespan(app):
-            try:
-                yield
-            finally:
-                await group_commit.close()
-
-    app.router.lifespan_context = lifespan
     return app, rt

@@ -1,11 +1,9 @@
 """Audit's composition root: migrates as the owner, then runs everything as the restricted ledger writer;
-wires settings, signing key, handlers, routes and the checkpoint and check loops into one ASGI app.
-The kit stops the loops first on shutdown, so the last checkpoint's event still leaves the outbox."""
+wires settings, signing key, handlers, routes and the checkpoint, check and cosigning workers into one
+ASGI app. The kit stops the workers first on shutdown, so the last checkpoint's event still leaves the outbox."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
@@ -37,20 +35,15 @@ def build(settings: Settings | None = None) -> tuple[FastAPI, Runtime]:
                             witnesses=[Witness.of(url, vkey) for url, vkey in owner.witness_list()],
                             witness_quorum=owner.ledger_witness_quorum, witness_seconds=owner.witness_interval_seconds)
     rt.extras["workers"] = workers
-    app = create_app(rt, handlers=HANDLERS, duplicate_handlers=DUPLICATE_HANDLERS, routers=api.routers,
-                     background=[workers.run_checkpoints, workers.run_checks, workers.run_cosigning],
-                     title="Beilei audit",
-                     description="The verifiable, append-only fee ledger, anti-misappropriation checks and the "
-                                 "auditor's queries with proofs (R24-R26, R29).")
-    kit_lifespan = app.router.lifespan_context
 
-    @asynccontextmanager
-    async def lifespan(app_: FastAPI) -> AsyncIterator[None]:
+    async def migrate_then_restrict() -> None:
         if owner.migrate_on_start:
             await asyncio.to_thread(migrate.upgrade, NAME, owner.database_url, rt.db.schema)
             await prepare_writer(owner)
-        async with kit_lifespan(app_):
-            yield
 
-    app.router.lifespan_context = lifespan
+    app = create_app(rt, handlers=HANDLERS, duplicate_handlers=DUPLICATE_HANDLERS, routers=api.routers,
+                     workers=workers.kit_workers(), migrate_with=migrate_then_restrict,
+                     title="Beilei audit",
+                     description="The verifiable, append-only fee ledger, anti-misappropriation checks and the "
+                                 "auditor's queries with proofs (R24-R26, R29).")
     return app, rt

@@ -1,11 +1,9 @@
-"""The audit process's two background loops: sign a checkpoint every interval while entries arrive,
-and run the checks over what the checkpoints cover (R24, R25). Each step is one transaction (a step
-cancelled at shutdown rolls back); a failed step is logged and retried, never fatal. Knows no rule
-itself: it calls the handlers."""
+"""The audit process's background steps, run by the kit as workers: sign a checkpoint every interval
+while entries arrive, run the checks over what the checkpoints cover (R24, R25), and gather the
+witnesses' cosignatures. Each step is one transaction; a failed step is counted, logged and retried by
+the kit, never fatal. Knows no rule itself: it calls the handlers."""
 from __future__ import annotations
 
-import asyncio
-import logging
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
 from typing import get_args
@@ -20,8 +18,7 @@ from services.audit.ledger.witness import with_cosignatures
 from services.audit.witnesses import Witness, collect
 from shared.contracts.audit import AnomalyCheckV2
 from shared.messaging.runtime import Runtime
-
-log = logging.getLogger(__name__)
+from shared.messaging.workers import Worker
 
 
 class LedgerWorkers:
@@ -74,13 +71,14 @@ class LedgerWorkers:
         for w in self.witnesses:
             self.witness_size.labels(w.key.name)
 
-    async def run_checkpoints(self) -> None:
-        """Background task: sign a checkpoint every interval while entries arrive."""
-        await self._loop("checkpoint", self.checkpoint_seconds, self._checkpoint)
-
-    async def run_checks(self) -> None:
-        """Background task: run the checks over newly signed entries every interval."""
-        await self._loop("checks", self.check_seconds, self._checks)
+    def kit_workers(self) -> list[Worker]:
+        """The loops the kit runs: checkpoints and checks every interval, cosigning only with witnesses."""
+        loops = [Worker("checkpoint", step=self._round("checkpoint", self._checkpoint), interval=self.checkpoint_seconds),
+                 Worker("checks", step=self._round("checks", self._checks), interval=self.check_seconds)]
+        if self.witnesses:
+            # A witness that is down delays cosigning only: checkpoints and appends go on, the next round asks again.
+            loops.append(Worker("cosign", step=self._round("cosign", self._cosign), interval=self.witness_seconds))
+        return loops
 
     async def _checkpoint(self, uow: AuditUoW, now: datetime) -> bool:
         cp = await publish_checkpoint(uow, self.signer, self.origin, now)
@@ -94,12 +92,6 @@ class LedgerWorkers:
         if latest is not None and latest.published_at is not None:
             self.checkpoint_age.set((now - latest.published_at).total_seconds())
         return False
-
-    async def run_cosigning(self) -> None:
-        """Background task: send the newest checkpoint to the witnesses. A witness that is down delays
-        cosigning only: checkpoints and appends go on, and the next round asks again."""
-        if self.witnesses:
-            await self._loop("cosign", self.witness_seconds, self._cosign)
 
     async def _proof(self, old: int, new: int) -> list[bytes]:
         async with self.rt.uow_factory() as uow:
@@ -140,17 +132,16 @@ class LedgerWorkers:
         self._anomalies_seen = counts
         return checked >= self.policy.batch
 
-    async def _loop(self, name: str, interval: float, step: Callable[[AuditUoW, datetime], Awaitable[bool]]) -> None:
-        backoff = interval
-        while True:
+    def _round(self, name: str, step: Callable[[AuditUoW, datetime], Awaitable[bool]]) -> Callable[[], Awaitable[bool]]:
+        """One step in its own transaction (a step cancelled at shutdown rolls back); a failure is counted
+        and raised to the kit, which logs it and retries with a growing pause."""
+
+        async def one() -> bool:
             try:
                 async with self.rt.uow_factory() as uow:
-                    more = await step(uow, datetime.now(UTC))  # type: ignore[arg-type]
-                backoff = interval
-                if more:
-                    continue
+                    return await step(uow, datetime.now(UTC))  # type: ignore[arg-type]
             except Exception:
                 self.failures.labels(name).inc()
-                log.exception("ledger worker step failed; retrying", extra={"worker": name, "retry_in_s": backoff})
-                backoff = min(backoff * 2, 30.0)
-            await asyncio.sleep(backoff)
+                raise
+
+        return one

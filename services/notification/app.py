@@ -2,9 +2,6 @@
 into one ASGI app."""
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
-
 from fastapi import FastAPI
 
 from services.notification import api, broadcast, broadcast_api
@@ -87,26 +84,16 @@ def build(settings: Settings | None = None) -> tuple[FastAPI, Runtime]:
     fan_out = broadcast.FanOut(unit_of_work, chunk=max(1, settings.send_batch_size // 2))
     rt.uow_factory = unit_of_work
     rt.extras.update(sealer=sealer, sender=sender, channels=channels, defaults=defaults, fan_out=fan_out)
+
+    async def close_channels() -> None:
+        for channel in channels.values():
+            await channel.aclose()
+
+    # The sender starts after the kit (migrations, relay, consumer) and stops before it drains, so the
+    # receipts of its last round are still published by the relay.
     app = create_app(rt, handlers=broadcast.learning_districts(HANDLERS),
                      routers=[api.router, broadcast_api.router, *([api.sink_router] if sink_only(settings) else [])],
                      title="Beilei notification",
-                     description="Messages to guardians by SMS and app push (R22, R23).")
-    kit_lifespan = app.router.lifespan_context
-
-    @asynccontextmanager
-    async def lifespan(a: FastAPI) -> AsyncIterator[None]:
-        # The sender starts after the kit (migrations, relay, consumer) and stops before it, so the
-        # receipts of its last round are still published by the relay's drain.
-        async with kit_lifespan(a):
-            await sender.start()
-            await fan_out.start()
-            try:
-                yield
-            finally:
-                await fan_out.stop()
-                await sender.stop()
-                for channel in channels.values():
-                    await channel.aclose()
-
-    app.router.lifespan_context = lifespan
+                     description="Messages to guardians by SMS and app push (R22, R23).",
+                     on_start=[sender.start, fan_out.start], on_stop=[fan_out.stop, sender.stop, close_channels])
     return app, rt

@@ -25,10 +25,13 @@ from shared.messaging.http import CorrelationMiddleware, install_database_unavai
 from shared.messaging.kafka import client_options, client_security, ensure_topics, make_broker, subscribe_batches
 from shared.messaging.relay import OutboxRelay
 from shared.messaging.uow import UnitOfWork
+from shared.messaging.workers import Worker, Workers
 from shared.observability import KitMetrics
 from shared.settings import CommonSettings
 
 log = logging.getLogger(__name__)
+
+Hook = Callable[[], Awaitable[object]]
 
 
 class KafkaProbe:
@@ -183,12 +186,18 @@ def create_app(
     routers: list[APIRouter],
     title: str,
     description: str,
-    background: Sequence[Callable[[], Awaitable[None]]] = (),
+    workers: Sequence[Worker] = (),
+    on_start: Sequence[Hook] = (),
+    on_stop: Sequence[Hook] = (),
+    migrate_with: Hook | None = None,
     duplicate_handlers: Mapping[str, Handler] | None = None,
 ) -> FastAPI:
     """The service's ASGI app: its routes plus /health/live, /health/ready, /metrics, /asyncapi.json.
-    The lifespan migrates, starts the relay, then the consumer, then the `background` coroutines (a
-    service's periodic work, e.g. timers); on shutdown it cancels those first, then drains in reverse.
+    The lifespan migrates (with `migrate_with` instead of the kit's alembic upgrade, for a service that
+    migrates as another role), starts the relay, then the consumer, then runs the `on_start` hooks (a
+    service's own long-lived parts, e.g. a sender) and starts the `workers`. On shutdown it cancels and
+    awaits the workers, runs the `on_stop` hooks in order, then drains the consumer and the relay, so
+    what the workers and hooks wrote last still leaves the outbox. No service touches the lifespan itself.
     `duplicate_handlers` see redeliveries of already processed event ids (see BatchConsumer)."""
     consumed = T.CONSUMES.get(rt.name, ())
     broker = make_broker(rt.settings.kafka_bootstrap_servers, rt.name, rt.registry, client_security(rt.settings))
@@ -199,10 +208,14 @@ def create_app(
                           fetch_min_bytes=rt.settings.consumer_fetch_min_bytes,
                           fetch_max_wait_ms=rt.settings.consumer_fetch_max_wait_ms)
 
+    running = Workers(list(workers), rt.db.engine, rt.db.schema)
+
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         s = rt.settings
-        if s.migrate_on_start:
+        if migrate_with is not None:
+            await migrate_with()
+        elif s.migrate_on_start:
             await asyncio.to_thread(migrate.upgrade, rt.name, s.database_url, rt.db.schema)
         if s.create_topics:
             await ensure_topics(s.kafka_bootstrap_servers, options=client_options(s))
@@ -210,16 +223,22 @@ def create_app(
             await rt.kafka.start()
         await rt.relay.start()
         await broker.start()
-        tasks = [asyncio.create_task(run(), name=f"{rt.name}-background-{i}") for i, run in enumerate(background)]
+        for hook in on_start:
+            await hook()
+        running.start(rt.name)
         rt.ready = True
-        log.info("service ready", extra={"consumes": list(consumed), "http": f"{s.http_host}:{s.http_port}"})
+        log.info("service ready", extra={"consumes": list(consumed), "http": f"{s.http_host}:{s.http_port}",
+                                         "workers": [w.name for w in workers]})
         try:
             yield
         finally:
             rt.ready = False
-            for task in tasks:
-                task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
+            await running.stop()
+            for hook in on_stop:
+                try:
+                    await hook()
+                except Exception:  # one part failing to stop must not keep the others from draining
+                    log.exception("stop hook failed", extra={"hook": getattr(hook, "__qualname__", repr(hook))})
             consumer.stop()
             await broker.stop()  # waits for the batch in flight, which commits its offsets
             await rt.relay.stop()  # publishes what that batch put in the outbox

@@ -12,7 +12,7 @@ from local.platform import Platform
 pytestmark = pytest.mark.integration
 
 
-@pytest.mark.parametrize("name", ["notification", "billing"])
+@pytest.mark.parametrize("name", ["notification", "billing", "attendance", "audit"])
 def test_sigterm_drains_and_stops_cleanly_and_the_service_comes_back(platform: Platform, name: str) -> None:
     service = platform[name]
     seen = len(service.log_path.read_text().splitlines())
