@@ -269,6 +269,8 @@ class BatchConsumer:
         return self._stuck
 
     def stop(self) -> None:
+        """From now on no batch is started and none held back is dead-lettered in a hurry: each is left
+        unacknowledged (ConsumerStopping) for the next run; a batch already applying finishes."""
         self._stopping = True
         self._stop_event.set()
 
@@ -278,6 +280,8 @@ class BatchConsumer:
         only ConsumerStopping (or cancellation) on shutdown; then nothing of the batch may be acked."""
         if not records:
             return
+        if self._stopping:
+            raise ConsumerStopping("the service is stopping; the batch is left for the next run")
         started = time.perf_counter()
         decoded: list[_Decoded] = []
         dead: list[_Dead] = []
@@ -303,6 +307,8 @@ class BatchConsumer:
         except ConsumerStopping:
             raise
         except Exception as exc:  # a handler failed: isolate the culprit record by record
+            if self._stopping:  # not now: pauses are cut short while stopping, the next run retries properly
+                raise ConsumerStopping(f"stopping after a failed batch: {_describe(exc)}") from exc
             log.warning("batch failed, applying record by record", extra={"error": _describe(exc), "records": len(decoded)})
             for item in dead:
                 await self._dead_letter(item)
@@ -394,6 +400,8 @@ class BatchConsumer:
                 kind, reason = "rejected", _text(str(exc), _REASON_LIMIT)
                 break
             except Exception as exc:
+                if self._stopping:
+                    raise ConsumerStopping(f"stopping while a record fails: {_describe(exc)}") from exc
                 kind, reason = "failed", f"{_describe(exc)} (after {attempt} attempts)"
                 log.warning("handler failed", extra={"attempt": attempt, "error": _describe(exc), "type": item.envelope.type})
                 await self._pause(self.retry_base_seconds * 2 ** (attempt - 1))

@@ -15,7 +15,7 @@ from shared.contracts.enrollment import GuardianRegistered
 from shared.contracts.envelope import new_envelope
 from shared.contracts.registry import encode
 from shared.contracts.topics import ENROLLMENT_EVENTS
-from shared.messaging.consumer import BatchConsumer, RawRecord, Rejected, is_transient
+from shared.messaging.consumer import BatchConsumer, ConsumerStopping, RawRecord, Rejected, is_transient
 from shared.messaging.db import Database
 from shared.messaging.uow import UnitOfWork
 from shared.observability import KitMetrics
@@ -227,3 +227,40 @@ def test_a_lost_connection_reported_by_asyncpg_itself_is_transient() -> None:
     assert is_transient(asyncpg.exceptions.ConnectionDoesNotExistError("connection was closed in the middle of operation"))
     assert is_transient(asyncpg.exceptions.CannotConnectNowError("the database system is starting up"))
     assert not is_transient(asyncpg.exceptions.UniqueViolationError("duplicate key"))
+
+
+async def test_a_stopped_consumer_takes_no_new_batch_and_leaves_it_unacknowledged(kit_db: Database) -> None:
+    applied: list[str] = []
+
+    async def handler(uow, envelope, event):
+        applied.append(event.guardian_id)
+
+    consumer = _consumer(kit_db, handler)
+    consumer.stop()
+    with pytest.raises(ConsumerStopping):
+        await consumer.process([_record(0, encode(new_envelope(_guardian_event(1), producer="enrollment")))])
+    assert applied == []
+    async with kit_db.engine.connect() as conn:
+        assert (await conn.execute(text("select count(*) from inbox"))).scalar() == 0, "nothing claimed: the next run applies it"
+
+
+@pytest.mark.parametrize("stops_on_call", [1, 2])  # while the batch fails, or while the record is retried alone
+async def test_a_failing_record_is_not_dead_lettered_in_a_hurry_when_the_service_stops(
+        kit_db: Database, stops_on_call: int) -> None:
+    """Stopping cuts the pauses between attempts short; the record is left for the next run, which retries
+    it with its pauses, rather than dead-lettered after attempts made back to back."""
+    consumer: BatchConsumer
+    calls = 0
+
+    async def handler(uow, envelope, event):
+        nonlocal calls
+        calls += 1
+        if calls == stops_on_call:
+            consumer.stop()  # SIGTERM arrives while this record fails
+        raise ZeroDivisionError("bug")
+
+    consumer = _consumer(kit_db, handler)
+    with pytest.raises(ConsumerStopping):
+        await consumer.process([_record(0, encode(new_envelope(_guardian_event(1), producer="enrollment")))])
+    assert calls == stops_on_call, "no attempt after the stop"
+    assert await _outbox(kit_db) == [], "no dead letter"
