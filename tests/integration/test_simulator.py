@@ -20,7 +20,8 @@ pytestmark = pytest.mark.integration
 async def test_a_tiny_simulated_city_matches_the_simulators_ground_truth_in_every_service(
     platform: Platform, kafka_bootstrap: str
 ) -> None:
-    city = generate(0.0001, 11, prefix=f"t{uuid.uuid4().hex[:4]}-")
+    prefix = f"t{uuid.uuid4().hex[:4]}-"
+    city = generate(0.0001, 11, prefix=prefix)
     urls = Urls(**{n: platform[n].url for n in ("enrollment", "attendance", "billing", "notification", "audit")})
     lines: list[str] = []
     sim = Simulation(city, urls, kafka=kafka_bootstrap, say=lines.append, wait_timeout=90)
@@ -63,3 +64,59 @@ async def test_a_tiny_simulated_city_matches_the_simulators_ground_truth_in_ever
         families + report.broadcast_staff, families + report.broadcast_staff, 0, 0), broadcast
     assert report.broadcast_staff == 2, "the class teacher and the principal, who registered their contacts"
     assert f"1 emergency broadcast (暴雨停课通知): {families} families and 2 staff, {families + 2} handed to the channel" in text
+
+    # Issue 18: the portal shows the same city. A parent opens the disclosure link from an SMS in the sink,
+    # sees the figures and Verify proves them against the running ledger; the bureau's participation of the
+    # simulated schools is the simulator's ground truth (a parent's own page: tests/web).
+    await _the_portal_shows_the_simulated_city(platform, city, truth, prefix)
+
+
+async def _the_portal_shows_the_simulated_city(platform: Platform, city, truth, prefix: str) -> None:
+    import re
+
+    import httpx
+    from playwright.async_api import async_playwright
+
+    from tests.integration.kafkatools import eventually
+    from tests.tokens import bearer, mint
+    from tests.web.harness import chromium_path
+
+    portal = platform["portal"].url
+    async with httpx.AsyncClient(timeout=30) as http:
+        sms = (await http.get(f"{platform['notification'].url}/v1/sink", headers=bearer("off-sink", "city"),
+                              params={"kind": "finance_disclosure", "recipient_prefix": "gdn-" + prefix,
+                                      "limit": 1})).json()
+        assert sms, "a disclosure reached a family"
+        link = re.search(r"https?://\S+/d/[A-Za-z0-9._:-]+", sms[0]["body"]).group(0)
+        assert link.startswith(portal), (link, portal)
+        disclosure_id = link.rsplit("/", 1)[1]
+
+        async def proven() -> bool:
+            return (await http.get(f"{portal}/api/disclosures/{disclosure_id}/proof")).status_code == 200
+        await eventually(proven, timeout=90, what="the disclosure under a published checkpoint")
+
+    async with async_playwright() as p:
+        browser = await p.chromium.launch(executable_path=chromium_path(), headless=True,
+                                          args=["--no-sandbox", "--disable-dev-shm-usage"])
+        try:
+            page = await browser.new_page()
+            await page.goto(link)
+            assert await page.locator("[data-figure]").count() == 10
+            await page.get_by_role("button").click()
+            result = page.locator("#verify-result[data-verified]")
+            await result.wait_for(timeout=15_000)
+            assert await result.get_attribute("data-verified") == "true", await result.inner_text()
+
+            context = await browser.new_context()
+            await context.add_cookies([{"name": "beilei_session", "value": mint("off-city", "city"), "url": portal}])
+            bureau = await context.new_page()
+            await bureau.goto(f"{portal}/bureau")
+            ours = {s.school_id for s in city.schools}
+            enrolled = eligible = 0
+            for row in await bureau.locator("#participation tbody tr.school").all():
+                if await row.get_attribute("data-id") in ours:
+                    enrolled += int(await row.locator("td[data-enrolled]").inner_text())
+                    eligible += int(await row.locator("td[data-eligible]").inner_text())
+            assert (enrolled, eligible) == (truth.filed, truth.eligible)
+        finally:
+            await browser.close()
