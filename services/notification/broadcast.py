@@ -20,7 +20,7 @@ from sqlmodel import Field
 from services.notification.db import Found, Intent, NotificationTable, NotificationUoW
 from services.notification.domain.policy import DEFAULT_PREFERENCES, Preferences, intake
 from services.notification.domain.templates import render
-from services.notification.handlers import NAMESPACE, REFUSED, out_id, preferences_of, recipient_of
+from services.notification.handlers import EVENT_IDS, REFUSED, out_id, preferences_of, recipient_of
 from shared.auth import Principal
 from shared.contracts.notification import EmergencyBroadcastIssued, NotificationFailedV2
 from shared.messaging.consumer import Item, batch_handler, is_batch_handler
@@ -124,7 +124,7 @@ async def issue(uow: NotificationUoW, principal: Principal, notice: Notice, key:
                 broadcast_id: uuid.UUID | None, correlation_id: str | None) -> tuple[BroadcastRow, bool]:
     """Record the broadcast and publish EmergencyBroadcastIssued in one transaction; a retried request
     (same caller, same key) finds the broadcast it made and records nothing. Returns (row, created)."""
-    bid = broadcast_id or uuid.uuid5(NAMESPACE, f"broadcast/{principal.subject}/{key}")
+    bid = broadcast_id or EVENT_IDS(f"broadcast/{principal.subject}/{key}")
     now = datetime.now(UTC)
     values = dict(broadcast_id=bid, idempotency_key=key, scope=notice.scope, scope_id=notice.scope_id,
                   title=notice.title, body=notice.body, reason=notice.reason, issued_by=principal.subject,
@@ -215,7 +215,7 @@ async def fan_out_chunk(uow: NotificationUoW, broadcast_id: uuid.UUID, size: int
                 else "no phone number or app on file",
                 attempts=1, final=True, attempted_by="notification", attempted_by_role="platform", failed_at=now,
             ), correlation_id=msg.correlation_id, causation_id=msg.event_id,
-                event_id=uuid.uuid5(NAMESPACE, f"{msg.out_id}:refused"))
+                event_id=EVENT_IDS(f"{msg.out_id}:refused"))
     await uow.session.execute(
         text("update broadcasts set cursor = coalesce(:cursor, cursor), fanned_out = fanned_out + :n,"
              " fanned_out_at = case when :done then now() end where broadcast_id = :b"),

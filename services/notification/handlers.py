@@ -4,7 +4,6 @@ intent in the consumer's transaction (the sender delivers it), with a few set-ba
 plus the table of which handler takes which event (R11-R13, R22, R23)."""
 from __future__ import annotations
 
-import hashlib
 import logging
 import uuid
 from collections.abc import Callable, Sequence
@@ -55,6 +54,7 @@ from shared.contracts.enrollment import (
 )
 from shared.contracts.envelope import Envelope
 from shared.contracts.notification import NotificationFailed
+from shared.ids import StableIds
 from shared.messaging.consumer import Item, batch_handler
 from shared.time import parse_hhmm as school_time
 
@@ -62,21 +62,16 @@ log = logging.getLogger(__name__)
 
 # Ids derived from (event, recipient) are the same on every redelivery and replica.
 NAMESPACE = uuid.UUID("6f1c2a52-7b1e-4f7e-9a53-3c1d0b2e8a11")
+EVENT_IDS = StableIds(NAMESPACE)
 
 Found = list[tuple[Contact, PreferenceRow | None]]
-
-
-_NAMESPACE_BYTES = NAMESPACE.bytes
 
 
 def out_id(event_id: uuid.UUID, recipient_id: str) -> str:
     """Our id for the message at the provider (Aliyun OutId, Tencent SessionContext): the hex of
     uuid5(NAMESPACE, "<event id>/<recipient id>"), computed without building UUID objects, since a term
-    start records one per enrolment."""
-    digest = bytearray(hashlib.sha1(_NAMESPACE_BYTES + f"{event_id}/{recipient_id}".encode()).digest()[:16])
-    digest[6] = (digest[6] & 0x0F) | 0x50  # version 5
-    digest[8] = (digest[8] & 0x3F) | 0x80  # RFC 4122 variant
-    return digest.hex()
+    start records one per enrollment."""
+    return EVENT_IDS.hex(f"{event_id}/{recipient_id}")
 
 
 def hm(at: datetime) -> str:
@@ -134,7 +129,7 @@ def _refusal(uow: NotificationUoW, msg: Intent) -> None:
             failed_at=datetime.now(UTC),
         ),
         correlation_id=msg.correlation_id, causation_id=msg.event_id,
-        event_id=uuid.uuid5(NAMESPACE, f"{msg.out_id}:refused"),
+        event_id=EVENT_IDS(f"{msg.out_id}:refused"),
     )
 
 

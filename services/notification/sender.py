@@ -22,7 +22,7 @@ from services.notification.db import Claimed, SenderUoW
 from services.notification.domain.policy import SHANGHAI, Decision, Retry, actor_role, addressed_as, decide
 from services.notification.domain.ratelimit import under_daily_limit
 from services.notification.domain.templates import values
-from services.notification.handlers import NAMESPACE
+from services.notification.handlers import EVENT_IDS
 from shared.contracts.notification import (
     KINDS_V1,
     NotificationFailed,
@@ -306,10 +306,10 @@ class Sender:
         if decision.action == "sent":
             event = sent(**common, locale=row.locale, provider_message_id=result.provider_message_id,
                                      sent_by="notification", sent_by_role="platform", sent_at=now)
-            event_id = uuid.uuid5(NAMESPACE, f"{row.out_id}:sent")
+            event_id = EVENT_IDS(f"{row.out_id}:sent")
         else:
             event = failed(**common, error_code=result.error_code or "other", error=result.error or "-",
                                        attempts=max(row.attempts, 1), final=decision.final,
                                        attempted_by="notification", attempted_by_role="platform", failed_at=now)
-            event_id = uuid.uuid5(NAMESPACE, f"{row.out_id}:failed:{row.attempts}")
+            event_id = EVENT_IDS(f"{row.out_id}:failed:{row.attempts}")
         uow.publish(event, correlation_id=row.correlation_id, causation_id=row.event_id, event_id=event_id)

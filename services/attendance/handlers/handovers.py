@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import uuid
 from dataclasses import dataclass
 from datetime import date, datetime
 
@@ -13,9 +12,10 @@ from services.attendance.db import AttendanceUoW
 from services.attendance.domain import Rejection
 from services.attendance.domain.handover import judge_handover
 from shared.contracts.attendance import StaffShiftHandedOver
+from shared.ids import StableIds
 from shared.time import local_day
 
-_NAMESPACE = uuid.UUID("0b5e6c1d-44f2-4d0c-9a1e-6f5a3c2b1d08")
+_EVENT_IDS = StableIds("0b5e6c1d-44f2-4d0c-9a1e-6f5a3c2b1d08")
 
 
 class HandoverConflict(Exception):
@@ -72,7 +72,7 @@ async def record_handover(uow: AttendanceUoW, *, school_id: str, handover_id: st
             handover_id=handover_id, school_id=school_id, programme_id=programme_id, session_date=day,
             from_staff_id=from_staff_id, to_staff_id=to_staff_id, handed_over_at=at, student_ids=list(judged.handed),
             recorded_by=recorded_by, recorded_by_role=recorded_by_role,  # type: ignore[arg-type]
-        ), event_id=uuid.uuid5(_NAMESPACE, f"{school_id}/{handover_id}"), correlation_id=handover_id)
+        ), event_id=_EVENT_IDS(f"{school_id}/{handover_id}"), correlation_id=handover_id)
     return record, True
 
 

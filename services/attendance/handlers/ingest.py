@@ -35,16 +35,18 @@ from shared.contracts.envelope import Event
 from shared.contracts.ingest import SchoolActivityRecorded, SchoolCheckInRecorded, SchoolCheckOutRecorded
 from shared.contracts.registry import encode
 from shared.contracts.topics import ATTENDANCE_INGEST, dlq
+from shared.ids import StableIds
 from shared.messaging.consumer import Item, RawRecord, batch_handler, dlq_record
 from shared.privacy import redact
 
 # Event ids derive from the school's record id, so the same record can never become two events, even
 # if the dedupe table were bypassed; downstream inboxes then drop the copy.
 EVENT_NAMESPACE = uuid.UUID("6f1d2a4e-3b7c-5e8f-9a0b-1c2d3e4f5a6b")
+EVENT_IDS = StableIds(EVENT_NAMESPACE)
 
 
 def event_id_for(school_id: str, record_id: str) -> uuid.UUID:
-    return uuid.uuid5(EVENT_NAMESPACE, f"record/{school_id}/{record_id}")
+    return EVENT_IDS(f"record/{school_id}/{record_id}")
 
 
 @dataclass(frozen=True)

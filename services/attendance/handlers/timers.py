@@ -20,7 +20,7 @@ from services.attendance.domain import (
     extended_care_due,
     local_day,
 )
-from services.attendance.handlers.ingest import EVENT_NAMESPACE
+from services.attendance.handlers.ingest import EVENT_IDS
 from services.attendance.handlers.policy import Policy
 from shared.contracts.attendance import ExtendedCareEscalated, ExtendedCareStarted, StudentAbsent
 
@@ -28,7 +28,7 @@ PLATFORM = "attendance"
 
 
 def timer_event_id(rule: str, student_id: str, programme_id: str, day: date) -> uuid.UUID:
-    return uuid.uuid5(EVENT_NAMESPACE, f"{rule}/{student_id}/{programme_id}/{day.isoformat()}")
+    return EVENT_IDS(f"{rule}/{student_id}/{programme_id}/{day.isoformat()}")
 
 
 @dataclass

@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import get_args
 
 from shared.contracts.audit import AnomalyCheck, AnomalyDetected, AnomalyDetectedV2, EvidenceValue
+from shared.ids import StableIds
 
 # Money taken or kept away from the school's books is critical; a charge or payout that departs from
 # the rules hurts one family or one payout and is a warning; a late disclosure is a warning too.
@@ -28,7 +29,7 @@ SEVERITY: dict[str, str] = {
 }
 
 _V1_CHECKS = frozenset(get_args(AnomalyCheck))
-_NAMESPACE = uuid.UUID("6f1d3c1e-2b7a-4f43-9a55-3d1f0d8e7c21")
+_EVENT_IDS = StableIds("6f1d3c1e-2b7a-4f43-9a55-3d1f0d8e7c21")
 
 
 @dataclass(frozen=True)
@@ -61,7 +62,7 @@ class Finding:
 
     @property
     def event_id(self) -> uuid.UUID:
-        return uuid.uuid5(_NAMESPACE, self.dedup_key)
+        return _EVENT_IDS(self.dedup_key)
 
 
 def anomaly_event(

@@ -8,11 +8,11 @@ from datetime import UTC, date, datetime, time, timedelta
 
 from services.billing.domain import Move
 from shared.contracts.billing import Posting
+from shared.ids import StableIds
 from shared.time import SCHOOL_TZ as SHANGHAI
 from shared.time import local_day
 
-_NAMESPACE = uuid.UUID("5d1b7c52-3f0e-4c1a-9a57-2b8f0e6d4c31")
-_NAMESPACE_BYTES = _NAMESPACE.bytes
+_EVENT_IDS = StableIds("5d1b7c52-3f0e-4c1a-9a57-2b8f0e6d4c31")
 
 # Token roles (shared/auth.py) as the actor roles events record (R27).
 _ACTOR_ROLES = {
@@ -48,10 +48,8 @@ def stable_id(prefix: str, *parts: object) -> str:
 
 def event_uuid(type_name: str, business_id: str) -> uuid.UUID:
     """The event id of the one event of this type about this thing: a retried run cannot publish
-    it under a second id, and consumers deduplicate on it. This is `uuid.uuid5(_NAMESPACE, ...)`
-    without its per-call import and namespace conversion: a month-end derives millions."""
-    digest = hashlib.sha1(_NAMESPACE_BYTES + f"{type_name}:{business_id}".encode()).digest()
-    return uuid.UUID(bytes=digest[:16], version=5)
+    it under a second id, and consumers deduplicate on it."""
+    return _EVENT_IDS(f"{type_name}:{business_id}")
 
 
 def local_midnight_utc(day: date) -> datetime:
