@@ -78,6 +78,15 @@ def _answers(fixture: dict[str, Any]):
                                                            for v in fixture["keys"]["witness_vkeys"]]})
         if path == "/v1/reports/participation":
             return httpx.Response(200, json=PARTICIPATION)
+        if path == "/v1/reports/filing-times":
+            return httpx.Response(200, json=[{"district_id": "dst-07", "filed": 771, "median_hours": 26.5,
+                                              "p90_hours": 70.0, "max_hours": 96.0}])
+        if path == "/v1/reports/waitlists":
+            return httpx.Response(200, json=[{"programme_id": "prg-0042-2025a", "school_id": "sch-0042",
+                                              "district_id": "dst-07", "capacity": 600, "taken": 600, "waiting": 14}])
+        if path == "/v1/applications":
+            return httpx.Response(200, json=[{"application_id": "app-web-0001", "programme_id": "prg-0042-2025a",
+                                              "student_name": CHILD_NAME, "status": "filed"}])
         return httpx.Response(404, json={"detail": "not here"})
     return handle
 

@@ -1,5 +1,6 @@
 """The bureau's dashboard (issue 18; R29): participation by district and school against the eligible
-students and the city's 78.5%, as a table that prints cleanly, a chart, and CSV. The figures are
+students and the city's 78.5%, as a table that prints cleanly, a chart, and CSV; the time from application
+to district filing (R6), the waiting lists (R7) and how many anomalies wait (R25). The figures are
 enrollment's own report, asked with the signed-in officer's token, so a district sees only its schools."""
 from __future__ import annotations
 
@@ -53,7 +54,18 @@ async def bureau(request: Request) -> Response:
         return report
     rows = _rows(report, lang(request))
     chart = [{"name": r["name"], "rate": r["rate"] or 0} for r in rows if r["level"] == "district"]
-    return render(request, "bureau.html", rows=rows, chart_json=json.dumps(chart, ensure_ascii=False))
+    upstream: Upstream = request.app.state.runtime.extras["upstream"]
+    token = request.cookies[COOKIE]
+    try:
+        filing, waiting = await upstream.filing_times(token), await upstream.waitlists(token)
+    except UpstreamError:
+        filing, waiting = [], []
+    person = who(request)
+    async with request.app.state.runtime.uow_factory() as uow:
+        anomalies = await uow.anomalies(person.district_id if person and person.role == "district" else None)
+    open_anomalies = sum(a["severity"] != "info" for a in anomalies)
+    return render(request, "bureau.html", rows=rows, chart_json=json.dumps(chart, ensure_ascii=False),
+                  filing=filing, waiting=[w for w in waiting if w["waiting"]], open_anomalies=open_anomalies)
 
 
 @router.get("/bureau/participation.csv")

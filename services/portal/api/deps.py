@@ -59,6 +59,7 @@ def _context(request: Request, person: Principal | None) -> dict[str, Any]:
         "other_lang_url": request.url.path + (f"?{other_query}" if other_query else ""),
         "home_of_role": HOME_OF_ROLE.get(person.role, "/") + query if person else "/",
         "w": partial(words.word, lang=language), "role_name": partial(words.role_name, lang=language),
+        "status_name": partial(words.status_name, lang=language),
         "weekdays": partial(words.weekdays, lang=language), "figure": partial(words.figure, lang=language),
         "yuan": words.yuan, "percent": words.percent, "local_time": words.local_time,
         "staff_count": lambda p: len({s for a in p.get("activities", []) for s in a.get("staff_ids", [])}),

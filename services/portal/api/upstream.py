@@ -61,3 +61,13 @@ class Upstream:
 
     async def participation(self, token: str) -> dict[str, Any]:
         return await self._get(f"{self.enrollment_url}/v1/reports/participation", token=token)
+
+    async def applications(self, token: str) -> list[dict[str, Any]]:
+        """The signed-in person's applications as enrollment lets them see them (a guardian: their own)."""
+        return await self._get(f"{self.enrollment_url}/v1/applications", token=token)
+
+    async def filing_times(self, token: str) -> list[dict[str, Any]]:
+        return await self._get(f"{self.enrollment_url}/v1/reports/filing-times", token=token)
+
+    async def waitlists(self, token: str) -> list[dict[str, Any]]:
+        return await self._get(f"{self.enrollment_url}/v1/reports/waitlists", token=token)

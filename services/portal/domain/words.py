@@ -80,6 +80,19 @@ WORDS: dict[str, tuple[str, str]] = {
     "guardian": ("监护人", "guardian"),
     "authorised_pickup": ("授权接送人", "authorised pickup"),
     "extended_minutes": ("延时托管 {n} 分钟", "{n} minutes of extended care"),
+    "my_applications": ("我的报名", "My applications"),
+    "no_applications": ("暂无报名。", "No application yet."),
+    "status": ("状态", "Status"),
+    "programme": ("项目", "Programme"),
+    "student": ("学生", "Student"),
+    "filing_times": ("从报名到备案的时间", "From application to district filing"),
+    "filed_count": ("已备案", "Filed"),
+    "median_hours": ("中位数（小时）", "Median (hours)"),
+    "p90_hours": ("90% 以内（小时）", "90th percentile (hours)"),
+    "waitlists": ("候补名单", "Waiting lists"),
+    "taken": ("已占名额", "Taken"),
+    "waiting": ("候补", "Waiting"),
+    "open_anomalies": ("待处理的异常：{n} 条", "Open anomalies: {n}"),
     "dashboard": ("课后服务调度", "Bureau dashboard"),
     "participation": ("参与率", "Participation"),
     "enrolled": ("参加人数", "Enrolled"),
@@ -107,6 +120,10 @@ WORDS: dict[str, tuple[str, str]] = {
     "main": ("跳到正文", "Skip to content"),
 }
 
+STATUSES = {"submitted": ("已提交", "submitted"), "waitlisted": ("候补中", "on the waiting list"),
+            "approved": ("学校已同意", "approved by the school"), "reported": ("已报区备案", "reported to the district"),
+            "filed": ("已备案", "filed"), "rejected": ("未通过", "not accepted"), "withdrawn": ("已撤回", "withdrawn")}
+
 ROLE_NAMES = {"guardian": ("家长", "parent"), "school": ("学校", "school"), "district": ("区教育局", "district"),
               "city": ("市教育局", "city bureau"), "auditor": ("审计", "auditor")}
 WEEKDAYS = {"mon": ("周一", "Mon"), "tue": ("周二", "Tue"), "wed": ("周三", "Wed"), "thu": ("周四", "Thu"),
@@ -125,6 +142,11 @@ def word(key: str, lang: str, **values: object) -> str:
 
 def role_name(role: str, lang: str) -> str:
     zh, en = ROLE_NAMES.get(role, (role, role))
+    return en if lang == "en" else zh
+
+
+def status_name(status: str, lang: str) -> str:
+    zh, en = STATUSES.get(status, (status, status))
     return en if lang == "en" else zh
 
 

@@ -59,6 +59,9 @@ class Upstreams:
         self.proofs: dict[str, dict[str, Any]] = {}
         self.participation: dict[str, Any] = {"schools": [], "districts": [], "total": {"eligible": 0, "enrolled": 0,
                                                                                         "rate": None}}
+        self.filing_times: list[dict[str, Any]] = []
+        self.waitlists: list[dict[str, Any]] = []
+        self.applications: list[dict[str, Any]] = []
         self.asked: list[httpx.Request] = []
 
     def handle(self, request: httpx.Request) -> httpx.Response:
@@ -73,10 +76,12 @@ class Upstreams:
         if path.startswith("/v1/ledger/disclosures/"):
             found = self.proofs.get(path.rsplit("/", 1)[1])
             return httpx.Response(200, json=found) if found else httpx.Response(404, json={"detail": "no such"})
-        if path == "/v1/reports/participation":
+        answers = {"/v1/reports/participation": self.participation, "/v1/reports/filing-times": self.filing_times,
+                   "/v1/reports/waitlists": self.waitlists, "/v1/applications": self.applications}
+        if path in answers:
             if "Bearer " not in request.headers.get("authorization", ""):
                 return httpx.Response(401)
-            return httpx.Response(200, json=self.participation)
+            return httpx.Response(200, json=answers[path])
         return httpx.Response(404)
 
 

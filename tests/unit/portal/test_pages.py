@@ -63,7 +63,8 @@ async def test_the_disclosure_page_carries_each_figure_the_verify_section_and_th
     assert (await client.get("/api/disclosures/dsc-unknown/proof")).status_code == 404
 
 
-async def test_a_parent_sees_who_collected_their_own_child_and_no_other(client: httpx.AsyncClient, feed) -> None:
+async def test_a_parent_sees_who_collected_their_own_child_and_no_other(client: httpx.AsyncClient, feed,
+                                                                         upstreams: Upstreams) -> None:
     school, district, tag = _ids("par")
     today = local_day(utc_now())
     now = datetime.now(UTC)
@@ -78,7 +79,12 @@ async def test_a_parent_sees_who_collected_their_own_child_and_no_other(client: 
         ev("StudentCheckedOut", student_id=f"stu-{tag}", school_id=school, session_date=today, checked_out_at=now,
            handed_over_by=f"stf-{tag}", collected_by_name="李奶奶", collected_by_relation="authorised_pickup"),
     ])
+    upstreams.applications = [{"application_id": f"app-{tag}", "programme_id": f"prg-{tag}", "student_name": "小明",
+                               "status": "waitlisted"}]
     page = await client.get("/me", headers=session("guardian", f"gdn-{tag}"))
+    assert "候补中" in page.text and f'data-application="app-{tag}"' in page.text
+    asked = next(r for r in upstreams.asked if r.url.path == "/v1/applications")
+    assert asked.headers["authorization"].startswith("Bearer ")  # the guardian's own token: enrollment scopes it
     assert page.status_code == 200 and page.headers["cache-control"] == "private, no-store"
     assert "小明" in page.text and "已由李奶奶（授权接送人）接走" in page.text and "交接老师：王丽" in page.text
     assert "小红" not in page.text and f"stf-{tag}" not in page.text
@@ -107,7 +113,14 @@ async def test_the_bureau_table_is_enrollments_report_as_the_officer_may_read_it
     assert page.status_code == 200
     assert ('data-id="sch-a"><th scope="row">sch-a</th><td data-enrolled="157">157</td>'
             '<td data-eligible="200">200</td><td>78.5%</td>') in page.text
-    asked = upstreams.asked[-1]
+    upstreams.filing_times = [{"district_id": "dst-1", "filed": 157, "median_hours": 26.5, "p90_hours": 70.0,
+                               "max_hours": 90.0}]
+    upstreams.waitlists = [{"programme_id": "prg-a", "school_id": "sch-a", "district_id": "dst-1", "capacity": 157,
+                            "taken": 157, "waiting": 12}]
+    page = await client.get("/bureau", headers=officer)
+    assert "<td>157</td><td>26.5</td><td>70.0</td>" in page.text
+    assert "<td>prg-a</td><td>sch-a</td><td>157</td><td>157</td><td>12</td>" in page.text
+    asked = next(r for r in upstreams.asked if r.url.path == "/v1/reports/participation")
     assert asked.url.path == "/v1/reports/participation"  # asked with the officer's own token (R27)
     assert asked.headers["authorization"] == "Bearer " + officer["Cookie"].split("=", 1)[1]
     csv = await client.get("/bureau/participation.csv", headers=officer)
