@@ -16,9 +16,13 @@ from urllib.parse import unquote_to_bytes
 
 import asyncpg
 from fastapi import FastAPI, HTTPException, Request, Response
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from fastapi.utils import is_body_allowed_for_status_code
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import exc as sa_exc
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from shared.observability import correlation_id
@@ -243,6 +247,53 @@ class RequestBody(BaseModel):
 
 def problem(status: int, detail: str, reason: str) -> JSONResponse:
     return JSONResponse({"detail": detail, "reason": reason}, status_code=status)
+
+
+# The code an error carries when its route gives none: a caller branches on `reason`, never on the words.
+_STATUS_REASONS = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
+                   405: "method_not_allowed", 409: "conflict", 410: "gone", 413: "body_too_large",
+                   415: "unsupported_media_type", 422: "invalid", 429: "rate_limited", 503: "unavailable"}
+
+
+def problem_body(status: int, detail: Any, reason: str | None = None, **more: Any) -> dict[str, Any]:
+    """The one error body (Problem): `detail` in words (or, for request validation, one entry per field),
+    `reason` a stable code (the route's, else one for the status), and what else the route adds
+    (`reasons` for a rule refused for several)."""
+    body = {"detail": detail, "reason": reason or _STATUS_REASONS.get(status, "refused" if status < 500 else "failed")}
+    body.update({key: value for key, value in more.items() if value is not None})
+    return body
+
+
+async def http_error_handler(request: Request, exc: Exception) -> Response:
+    """An HTTPException as a Problem. A route that has a code for its refusal raises it with
+    `detail={"detail": ..., "reason": ...}`; a route without one gets the status's."""
+    assert isinstance(exc, StarletteHTTPException)
+    headers = getattr(exc, "headers", None)
+    if not is_body_allowed_for_status_code(exc.status_code):
+        return Response(status_code=exc.status_code, headers=headers)
+    given = exc.detail
+    if isinstance(given, dict) and "detail" in given:
+        body = problem_body(exc.status_code, **given)
+    elif isinstance(given, dict) and isinstance(given.get("reason_code"), str):
+        # Attendance's refusals carry {"reason_code", "reason"} in `detail` (clients read it there); the
+        # code is the Problem's reason as well.
+        body = problem_body(exc.status_code, given, given["reason_code"])
+    else:
+        body = problem_body(exc.status_code, given)
+    return JSONResponse(body, status_code=exc.status_code, headers=headers)
+
+
+async def validation_error_handler(request: Request, exc: Exception) -> Response:
+    """Request validation as a Problem: the framework's list of field errors in `detail`."""
+    assert isinstance(exc, RequestValidationError)
+    return JSONResponse(problem_body(422, jsonable_encoder(exc.errors()), "invalid_request"), status_code=422)
+
+
+def install_error_body(app: FastAPI) -> None:
+    """Every error the framework answers (an unknown path, a route's HTTPException, a body that fails
+    validation) has the Problem body, as the services' own refusals do."""
+    app.add_exception_handler(StarletteHTTPException, http_error_handler)
+    app.add_exception_handler(RequestValidationError, validation_error_handler)
 
 
 class BodyTooLarge(HTTPException):

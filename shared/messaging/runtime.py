@@ -21,7 +21,13 @@ from shared.contracts import topics as T
 from shared.messaging import migrate
 from shared.messaging.consumer import BatchConsumer, Handler
 from shared.messaging.db import Database
-from shared.messaging.http import CorrelationMiddleware, install_database_unavailable, install_input_guards, install_rate_limits
+from shared.messaging.http import (
+    CorrelationMiddleware,
+    install_database_unavailable,
+    install_error_body,
+    install_input_guards,
+    install_rate_limits,
+)
 from shared.messaging.kafka import client_options, client_security, ensure_topics, make_broker, subscribe_batches
 from shared.messaging.relay import OutboxRelay
 from shared.messaging.uow import UnitOfWork
@@ -248,6 +254,7 @@ def create_app(
             log.info("service stopped")
 
     app = FastAPI(title=title, description=description, version="1.0.0", lifespan=lifespan)
+    install_error_body(app)
     install_database_unavailable(app)
     install_input_guards(app, rt.settings.http_max_body_bytes)
     install_rate_limits(app, rt.settings.http_rate_per_second, rt.settings.http_rate_burst)

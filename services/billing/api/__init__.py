@@ -5,6 +5,7 @@ from fastapi.responses import JSONResponse
 
 from services.billing.api import money, month_to_date, schedules, statements
 from services.billing.domain import DomainError
+from shared.messaging.http import problem_body
 
 router = APIRouter()
 router.include_router(schedules.router)
@@ -15,8 +16,8 @@ router.include_router(month_to_date.router)
 
 async def domain_error_reply(request: Request, exc: DomainError) -> JSONResponse:
     """A broken billing rule is the caller's to fix: its status (4xx) and every reason, never a 500."""
-    return JSONResponse({"detail": exc.reasons[0] if len(exc.reasons) == 1 else "refused", "reasons": exc.reasons},
-                        status_code=exc.status)
+    return JSONResponse(problem_body(exc.status, exc.reasons[0] if len(exc.reasons) == 1 else "refused",
+                                     reasons=exc.reasons), status_code=exc.status)
 
 
 ERROR_HANDLERS = {DomainError: domain_error_reply}

@@ -15,7 +15,7 @@ from services.billing.db import RefusalRow
 from services.billing.handlers import money as m
 from shared.auth import Principal, current_principal, require
 from shared.contracts.common import PersonName, Text, UtcDatetime
-from shared.messaging.http import RequestBody
+from shared.messaging.http import RequestBody, problem_body
 
 router = APIRouter(prefix="/v1", tags=["money"])
 
@@ -191,7 +191,8 @@ async def record_expense(body: ExpenseIn, request: Request, response: Response,
     outcome = await retry_on_conflict(call)
     if outcome.refusal is not None:
         request.app.state.runtime.extras["refusals"].labels(outcome.refusal.kind).inc()
-        return JSONResponse({"detail": outcome.refusal.reason, "refusal_id": outcome.refusal.refusal_id}, status_code=422)
+        return JSONResponse(problem_body(422, outcome.refusal.reason, "refused", refusal_id=outcome.refusal.refusal_id),
+                            status_code=422)
     response.status_code = 201 if outcome.created else 200
     return ExpensePublic(**outcome.expense.model_dump(include=set(ExpensePublic.model_fields)))
 

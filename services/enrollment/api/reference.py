@@ -14,7 +14,7 @@ from services.enrollment.domain import Actor
 from services.enrollment.domain.reference import KINDS, GuardianRecord, Mobile
 from services.enrollment.domain.values import Id, Text
 from services.enrollment.importer import FormatError, body_rows
-from shared.messaging.http import RequestBody
+from shared.messaging.http import RequestBody, problem_body
 
 router = APIRouter(prefix="/v1", tags=["reference data"], responses=ERRORS)
 
@@ -119,19 +119,19 @@ async def import_reference(request: Request, kind: Literal[tuple(KINDS)] = Path(
     rt = request.app.state.runtime
     media_type = request.headers.get("content-type", "application/json").split(";")[0].strip().lower()
     if media_type not in ("application/json", "text/csv", "application/x-ndjson", "application/jsonl"):
-        return JSONResponse({"detail": f"unsupported media type {media_type!r}: send text/csv, application/json or "
-                                       "application/x-ndjson"}, status_code=415)
+        return JSONResponse(problem_body(415, f"unsupported media type {media_type!r}: send text/csv, "
+                                              "application/json or application/x-ndjson"), status_code=415)
     body = await request.body()
     if len(body) > rt.settings.import_max_bytes:
-        return JSONResponse({"detail": "the file is too large for an HTTP import; use python -m "
-                                       "services.enrollment.importer"}, status_code=413)
+        return JSONResponse(problem_body(413, "the file is too large for an HTTP import; use python -m "
+                                              "services.enrollment.importer"), status_code=413)
     try:
         rows = body_rows(body, media_type)
         report = await h.import_records(rt.uow_factory, who, kind, rows, sealer=rt.extras["sealer"],
                                         key=rt.extras["digest_key"], chunk_rows=rt.settings.import_chunk_rows,
                                         correlation_id=correlation_id)
     except FormatError as exc:
-        return JSONResponse({"detail": str(exc)}, status_code=400)
+        return JSONResponse(problem_body(400, str(exc), "unreadable_file"), status_code=400)
     return ImportReportOut(
         kind=report.kind, received=report.received, inserted=report.inserted, updated=report.updated,
         unchanged=report.unchanged, rejected=report.rejected, events=report.events, seconds=round(report.seconds, 3),
