@@ -10,7 +10,7 @@ from services.billing.db import BillingUoW
 from services.billing.db.claims import month_end_claims
 from services.billing.handlers import HANDLERS
 from services.billing.handlers.settlement import settle_due_month
-from services.billing.settings import Settings
+from services.billing.settings import Context, Settings
 from shared.messaging.runtime import Runtime, build_runtime, create_app
 from shared.messaging.workers import Worker
 from shared.time import utc_now
@@ -21,8 +21,8 @@ NAME = "billing"
 def build(settings: Settings | None = None) -> tuple[FastAPI, Runtime]:
     settings = settings or Settings()
     rt = build_runtime(NAME, settings, BillingUoW)
-    rt.extras["refusals"] = Counter("beilei_billing_refusals", "Money requests refused (R19, R25), by kind.", ["kind"],
-                                    registry=rt.registry)
+    rt.context = Context(refusals=Counter("beilei_billing_refusals", "Money requests refused (R19, R25), by kind.",
+                                          ["kind"], registry=rt.registry))
     claim = month_end_claims(rt.db.engine)  # replicas share the schools, one at a time each
 
     async def month_end() -> None:

@@ -1,4 +1,8 @@
-"""Billing's settings: the common ones plus what only billing reads."""
+"""Billing's settings: the common ones plus what only billing reads, and the typed context the
+composition root builds for the routes."""
+from dataclasses import dataclass
+
+from prometheus_client import Counter
 from pydantic import Field
 
 from shared.settings import CommonSettings
@@ -19,3 +23,10 @@ class Settings(CommonSettings):
     settlement_day_of_month: int = Field(1, ge=1, le=28, description="School-local day of the month the schedule runs.")
     settlement_hour_local: int = Field(2, ge=0, le=23, description="School-local hour the schedule runs.")
     public_base_url: str = Field("http://127.0.0.1:8003", description="Where the public reads disclosures (R21).")
+
+
+@dataclass(frozen=True)
+class Context:
+    """What billing's routes use besides a unit of work (Runtime.context)."""
+
+    refusals: Counter  # money requests refused (R19, R25), by kind

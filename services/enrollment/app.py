@@ -6,7 +6,7 @@ from fastapi import FastAPI
 from services.enrollment import api
 from services.enrollment.db import EnrollmentUoW
 from services.enrollment.handlers import HANDLERS, digest_key
-from services.enrollment.settings import Settings
+from services.enrollment.settings import Context, Settings
 from shared.messaging.runtime import Runtime, build_runtime, create_app
 from shared.privacy import Sealer
 
@@ -16,8 +16,7 @@ NAME = "enrollment"
 def build(settings: Settings | None = None) -> tuple[FastAPI, Runtime]:
     settings = settings or Settings()
     rt = build_runtime(NAME, settings, EnrollmentUoW)
-    rt.extras["sealer"] = Sealer(settings.contact_sealing_key)
-    rt.extras["digest_key"] = digest_key(settings.contact_sealing_key)
+    rt.context = Context(sealer=Sealer(settings.contact_sealing_key), digest_key=digest_key(settings.contact_sealing_key))
     app = create_app(rt, handlers=HANDLERS, routers=api.routers, title="Beilei enrollment",
                      description="Programmes, public disclosure and the voluntary application workflow "
                                  "(R1, R4-R10, R27, R28, R30). Bearer tokens carry a role (guardian, school, "

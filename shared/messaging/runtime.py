@@ -10,9 +10,10 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 from aiokafka.client import AIOKafkaClient
-from fastapi import APIRouter, FastAPI, Response
+from fastapi import APIRouter, FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Gauge, generate_latest
 
@@ -158,9 +159,23 @@ class Runtime:
     uow_factory: Callable[[], UnitOfWork]
     registry: CollectorRegistry
     authority: TokenVerifier  # verifies callers' tokens; holds public keys only
+    # The service's own typed context (a small dataclass of its policy, sealer, counters...), read by its
+    # routes with context_of(request, <its class>); `extras` is where services not yet moved keep theirs.
+    context: object | None = None
     extras: dict = field(default_factory=dict)
     ready: bool = False
     kafka: KafkaProbe | None = None
+
+
+C = TypeVar("C")
+
+
+def context_of(request: Request, kind: type[C]) -> C:
+    """The service's context, typed: what its composition root put in `Runtime.context`."""
+    context = request.app.state.runtime.context
+    if not isinstance(context, kind):
+        raise TypeError(f"the runtime carries {type(context).__name__}, not {kind.__name__}")
+    return context
 
 
 def build_runtime(name: str, settings: CommonSettings, uow_class: type[UnitOfWork] = UnitOfWork) -> Runtime:

@@ -13,9 +13,11 @@ from sqlmodel import select
 from services.billing.api.common import Fen, Id, Period, actor, ensure_may_act, ensure_may_see, now, retry_on_conflict, uow
 from services.billing.db import RefusalRow
 from services.billing.handlers import money as m
+from services.billing.settings import Context
 from shared.auth import Principal, current_principal, require
 from shared.contracts.common import PersonName, Text, UtcDatetime
 from shared.messaging.http import RequestBody, problem_body
+from shared.messaging.runtime import context_of
 
 router = APIRouter(prefix="/v1", tags=["money"])
 
@@ -190,7 +192,7 @@ async def record_expense(body: ExpenseIn, request: Request, response: Response,
 
     outcome = await retry_on_conflict(call)
     if outcome.refusal is not None:
-        request.app.state.runtime.extras["refusals"].labels(outcome.refusal.kind).inc()
+        context_of(request, Context).refusals.labels(outcome.refusal.kind).inc()
         return JSONResponse(problem_body(422, outcome.refusal.reason, "refused", refusal_id=outcome.refusal.refusal_id),
                             status_code=422)
     response.status_code = 201 if outcome.created else 200

@@ -14,7 +14,9 @@ from services.enrollment.domain import Actor
 from services.enrollment.domain.reference import KINDS, GuardianRecord, Mobile
 from services.enrollment.domain.values import Id, Text
 from services.enrollment.importer import FormatError, body_rows
+from services.enrollment.settings import Context
 from shared.messaging.http import RequestBody, problem_body
+from shared.messaging.runtime import context_of
 
 router = APIRouter(prefix="/v1", tags=["reference data"], responses=ERRORS)
 
@@ -85,9 +87,9 @@ class GuardianIn(GuardianRecord):
                      "child comes from the school, never from the guardian's claim (R1).")
 async def register_guardian(body: GuardianIn, request: Request, response: Response, who: Actor = Depends(actor),
                             correlation_id: str | None = Depends(correlation)) -> GuardianPublic:
-    rt = request.app.state.runtime
+    ctx = context_of(request, Context)
     async with uow(request) as u:
-        row, created = await h.register_guardian(u, who, body, sealer=rt.extras["sealer"], key=rt.extras["digest_key"],
+        row, created = await h.register_guardian(u, who, body, sealer=ctx.sealer, key=ctx.digest_key,
                                                  correlation_id=correlation_id)
     response.status_code = 201 if created else 200
     return GuardianPublic.model_validate(row)
@@ -127,8 +129,9 @@ async def import_reference(request: Request, kind: Literal[tuple(KINDS)] = Path(
                                               "services.enrollment.importer"), status_code=413)
     try:
         rows = body_rows(body, media_type)
-        report = await h.import_records(rt.uow_factory, who, kind, rows, sealer=rt.extras["sealer"],
-                                        key=rt.extras["digest_key"], chunk_rows=rt.settings.import_chunk_rows,
+        ctx = context_of(request, Context)
+        report = await h.import_records(rt.uow_factory, who, kind, rows, sealer=ctx.sealer,
+                                        key=ctx.digest_key, chunk_rows=rt.settings.import_chunk_rows,
                                         correlation_id=correlation_id)
     except FormatError as exc:
         return JSONResponse(problem_body(400, str(exc), "unreadable_file"), status_code=400)
@@ -174,6 +177,6 @@ async def register_staff_contact(staff_id: Id, body: StaffContactIn, request: Re
         event = await h.register_staff_contact(
             u, who, staff_id, roles=body.roles, class_ids=body.class_ids, programme_ids=body.programme_ids,
             phone=body.phone, push_token=body.push_token, locale=body.locale,
-            sealer=request.app.state.runtime.extras["sealer"])
+            sealer=context_of(request, Context).sealer)
     return StaffContactOut(staff_id=event.staff_id, school_id=event.school_id, roles=event.roles,
                            phone_masked=event.phone_masked)

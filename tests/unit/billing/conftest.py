@@ -14,6 +14,7 @@ from sqlalchemy import text
 
 from services.billing.db import BillingUoW
 from services.billing.handlers import HANDLERS
+from services.billing.settings import Context
 from shared.contracts.envelope import Event, new_envelope
 from shared.contracts.registry import decode, encode
 from shared.messaging import migrate
@@ -70,7 +71,7 @@ async def client(uow_factory) -> AsyncIterator[httpx.AsyncClient]:
     refusals = Counter("beilei_billing_refusals", "refusals", ["kind"], registry=CollectorRegistry())
     from tests.unit.billing.flows import billing_app  # flows builds on this module's helpers
 
-    app = billing_app(uow_factory, {"refusals": refusals})
+    app = billing_app(uow_factory, Context(refusals=refusals))
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://billing") as c:
         yield c
 

@@ -13,7 +13,7 @@ from services.billing.handlers import money as m
 from services.billing.handlers import schedules as s
 from services.billing.handlers.common import Actor
 from services.billing.handlers.settlement import SettlementSummary, settle_school_month
-from services.billing.settings import Settings
+from services.billing.settings import Context, Settings
 from shared.messaging.consumer import BatchConsumer
 from tests.tokens import verifier
 from tests.unit.billing.builders import School
@@ -85,12 +85,12 @@ async def settle(uow_factory, school: School, period: str = "2025-09", chunk_siz
                                      now=now, chunk_size=chunk_size)
 
 
-def billing_app(uow_factory, extras: dict | None = None) -> FastAPI:
+def billing_app(uow_factory, context: Context | None = None) -> FastAPI:
     """Billing's routes and error handlers over the test database, as the service mounts them."""
     app = FastAPI()
     app.include_router(api.router)
     for error, reply in api.ERROR_HANDLERS.items():
         app.add_exception_handler(error, reply)
     app.state.runtime = SimpleNamespace(uow_factory=uow_factory, authority=verifier(),
-                                        settings=Settings(), extras=extras or {})
+                                        settings=Settings(), context=context)
     return app

@@ -46,7 +46,7 @@ async def test_a_changed_record_is_updated_and_a_changed_guardian_announced_with
     (event,) = [e for e in await outbox_events(runtime, key=w.guardians[1]) if e["type"] == "GuardianRegistered"][-1:]
     payload = event["payload"]
     assert payload["phone_masked"] == "139****2222" and "13911112222" not in json.dumps(event)
-    assert runtime.extras["sealer"].unseal(payload["phone_sealed"]) == "13911112222"
+    assert runtime.context.sealer.unseal(payload["phone_sealed"]) == "13911112222"
     assert payload["registered_by_role"] == "city_officer"
 
 
@@ -147,7 +147,7 @@ async def test_progress_is_reported_after_every_chunk(runtime, prefix) -> None:
     seen: list[int] = []
 
     report = await h.import_records(runtime.uow_factory, Actor("city-1", "city"), "districts", rows,
-                                    sealer=runtime.extras["sealer"], key=runtime.extras["digest_key"], chunk_rows=500,
+                                    sealer=runtime.context.sealer, key=runtime.context.digest_key, chunk_rows=500,
                                     progress=lambda r: seen.append(r.received))
 
     assert seen == [500, 1000, 1200] and report.inserted == 1200 and report.rows_per_second > 0
@@ -156,10 +156,10 @@ async def test_progress_is_reported_after_every_chunk(runtime, prefix) -> None:
 async def test_a_token_without_its_scope_cannot_import(runtime) -> None:
     with pytest.raises(Forbidden):
         await h.import_records(runtime.uow_factory, Actor("x", "auditor"), "students", [],
-                               sealer=runtime.extras["sealer"], key=runtime.extras["digest_key"])
+                               sealer=runtime.context.sealer, key=runtime.context.digest_key)
     with pytest.raises(DomainError, match="must name its district"):
         await h.import_records(runtime.uow_factory, Actor("x", "district"), "students", [],
-                               sealer=runtime.extras["sealer"], key=runtime.extras["digest_key"])
+                               sealer=runtime.context.sealer, key=runtime.context.digest_key)
 
 
 def test_the_import_order_puts_every_record_after_those_it_names() -> None:
@@ -184,7 +184,7 @@ async def test_a_large_chunk_of_events_is_copied_into_the_outbox_in_the_kits_for
     city = Actor("city-1", "city")
     for kind in ("districts", "schools", "staff", "classes", "students", "guardians"):
         report = await h.import_records(runtime.uow_factory, city, kind, list(enumerate(ref[kind], 1)),
-                                        sealer=runtime.extras["sealer"], key=runtime.extras["digest_key"],
+                                        sealer=runtime.context.sealer, key=runtime.context.digest_key,
                                         chunk_rows=1000)
         assert report.rejected == 0
     assert report.events == 600  # more than the unit of work writes without COPY
