@@ -10,7 +10,7 @@ from fastapi import FastAPI
 from services.audit import api
 from services.audit.db import AuditUoW, prepare_writer, writer_url
 from services.audit.handlers import DUPLICATE_HANDLERS, HANDLERS, CheckPolicy
-from services.audit.settings import Settings
+from services.audit.settings import Context, Settings
 from services.audit.signing import load_or_create_signer
 from services.audit.witnesses import Witness
 from services.audit.workers import LedgerWorkers
@@ -29,12 +29,11 @@ def build(settings: Settings | None = None) -> tuple[FastAPI, Runtime]:
     signer = load_or_create_signer(owner)
     policy = CheckPolicy(grace_seconds=owner.check_grace_seconds, disclosure_months=owner.disclosure_period_months,
                          disclosure_grace_days=owner.disclosure_grace_days)
-    rt.extras.update(signer=signer, origin=owner.ledger_origin, policy=policy)
     workers = LedgerWorkers(rt, signer, owner.ledger_origin, policy, checkpoint_seconds=owner.checkpoint_interval_seconds,
                             check_seconds=owner.check_interval_seconds, registry=rt.registry,
                             witnesses=[Witness.of(url, vkey) for url, vkey in owner.witness_list()],
                             witness_quorum=owner.ledger_witness_quorum, witness_seconds=owner.witness_interval_seconds)
-    rt.extras["workers"] = workers
+    rt.context = Context(signer=signer, origin=owner.ledger_origin, workers=workers)
 
     async def migrate_then_restrict() -> None:
         if owner.migrate_on_start:

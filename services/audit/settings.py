@@ -1,9 +1,18 @@
-"""Audit's settings: the common ones plus what only audit reads (ledger identity, key, timing, rules)."""
+"""Audit's settings: the common ones plus what only audit reads (ledger identity, key, timing, rules), and
+the typed context the composition root builds for the routes."""
+from __future__ import annotations
+
+from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pydantic import Field
 
 from shared.settings import CommonSettings
+
+if TYPE_CHECKING:  # the workers import the handlers and db, which read these settings
+    from services.audit.ledger.checkpoint import NoteSigner
+    from services.audit.workers import LedgerWorkers
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -67,3 +76,12 @@ class Settings(CommonSettings):
                 raise ValueError(f"LEDGER_WITNESSES entry {item!r} is not '<URL> <verifier key>'")
             pairs.append((url, vkey.strip()))
         return pairs
+
+
+@dataclass(frozen=True)
+class Context:
+    """What audit's routes read besides a unit of work (Runtime.context)."""
+
+    signer: NoteSigner  # signs the ledger's checkpoints; the routes publish its verifier key
+    origin: str  # the ledger's origin line, also the key's name
+    workers: LedgerWorkers | None = None  # the witnesses' cosigning state, where it runs

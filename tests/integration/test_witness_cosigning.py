@@ -14,6 +14,7 @@ from prometheus_client import CollectorRegistry
 
 from services.audit.api import witnessed
 from services.audit.ledger.witness import load_policy
+from services.audit.settings import Context
 from services.audit.witnesses import Witness
 from services.audit.workers import LedgerWorkers
 from tests.unit.audit.harness import TestLedger
@@ -65,7 +66,7 @@ async def test_a_down_witness_delays_the_cosigned_checkpoint_and_the_quorum_cosi
         # Published, publicly: the cosigned note and how far each witness has cosigned.
         app = FastAPI()
         app.include_router(witnessed.router)
-        app.state.runtime = SimpleNamespace(extras={"workers": workers})
+        app.state.runtime = SimpleNamespace(context=Context(lg.signer, lg.origin, workers))
         async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://audit") as client:
             body = (await client.get("/v1/ledger/witnesses")).json()
         assert body["cosigned_note"] == workers.cosigned_note and body["quorum"] == 2

@@ -25,8 +25,10 @@ from services.audit.handlers.proofs import (
     receipt,
 )
 from services.audit.ledger.merkle import EMPTY_ROOT
+from services.audit.settings import Context
 from shared.auth import Principal, require
 from shared.contracts.common import Int64
+from shared.messaging.runtime import context_of
 
 router = APIRouter(prefix="/v1/ledger", tags=["ledger"])
 
@@ -92,8 +94,8 @@ async def checkpoints(after: Annotated[Int64, Query(ge=0, description="Only chec
 
 @router.get("/key", response_model=VerifierKey, summary="The key checkpoints are signed with.")
 async def key(request: Request) -> VerifierKey:
-    extras = request.app.state.runtime.extras
-    return VerifierKey(origin=extras["origin"], vkey=extras["signer"].vkey)
+    context = context_of(request, Context)
+    return VerifierKey(origin=context.origin, vkey=context.signer.vkey)
 
 
 @router.get("/consistency", summary="Proof that an older checkpoint is a prefix of a newer one (a bundle "

@@ -22,7 +22,9 @@ from sqlalchemy import text
 
 from services.audit.api.deps import UowDep, auditors
 from services.audit.db import AuditUoW
+from services.audit.settings import Context
 from shared.auth import current_principal
+from shared.messaging.runtime import context_of
 
 __all__ = ["TILE_HEIGHT", "TILE_WIDTH", "encode_bundle", "format_index", "parse_tile_path", "published_checkpoint",
            "tile_path", "tile_width_available", "router"]
@@ -128,7 +130,7 @@ async def checkpoint(request: Request, db: AuditUoW = UowDep) -> PlainTextRespon
 async def published_checkpoint(request: Request, db: AuditUoW) -> tuple[int, str]:
     """(size, note) of the checkpoint the public verifies against: the newest the witnesses' quorum
     cosigned when witnesses are configured, else the newest signed; 404 until there is one."""
-    workers = request.app.state.runtime.extras.get("workers")
+    workers = context_of(request, Context).workers
     if workers is not None and getattr(workers, "witness_quorum", 0):
         kept = await db.latest_cosigned()  # kept in the database: a restarted process serves it at once
     else:

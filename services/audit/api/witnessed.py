@@ -6,6 +6,9 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from pydantic import BaseModel, Field
 
+from services.audit.settings import Context
+from shared.messaging.runtime import context_of
+
 router = APIRouter(prefix="/v1/ledger", tags=["ledger"])
 
 
@@ -27,7 +30,7 @@ class Witnessed(BaseModel):
 @router.get("/witnesses", response_model=Witnessed,
             summary="The witnesses, their quorum and the newest checkpoint they cosigned.")
 async def witnesses(request: Request) -> Witnessed:
-    workers = request.app.state.runtime.extras.get("workers")
+    workers = context_of(request, Context).workers
     if workers is None:
         return Witnessed(quorum=0, witnesses=[], cosigned_size=0, cosigned_note=None)
     return Witnessed(

@@ -17,6 +17,7 @@ from services.audit.ledger.bundles import verify_consistency_bundle, verify_rece
 from services.audit.ledger.checkpoint import open_checkpoint
 from services.audit.ledger.commitments import open_entry
 from services.audit.ledger.merkle import leaf_hash, verify_inclusion
+from services.audit.settings import Context
 from tests.tokens import mint, verifier
 from tests.unit.audit.harness import ORIGIN, TestLedger
 from tests.unit.audit.money import DAY, School
@@ -32,7 +33,7 @@ async def setup(ledger: TestLedger) -> AsyncIterator[tuple[httpx.AsyncClient, Sc
     for router in api.routers:
         app.include_router(router)
     app.state.runtime = SimpleNamespace(uow_factory=ledger.uow, authority=verifier(),
-                                        extras={"signer": ledger.signer, "origin": ORIGIN})
+                                        context=Context(ledger.signer, ORIGIN))
     mine, theirs = School("api"), School("apx")
     for school in (mine, theirs):
         student = school.student()

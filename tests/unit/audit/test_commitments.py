@@ -31,6 +31,7 @@ from services.audit.ledger.commitments import (
 )
 from services.audit.ledger.full_audit import audit_export
 from services.audit.ledger.merkle import leaf_hash, verify_inclusion
+from services.audit.settings import Context
 from shared.contracts.registry import encode
 from tests.tokens import bearer, verifier
 from tests.unit.audit.harness import TestLedger
@@ -117,7 +118,7 @@ async def mixed(database_url: str, tmp_path_factory: pytest.TempPathFactory
     for router in api.routers:
         app.include_router(router)
     app.state.runtime = SimpleNamespace(uow_factory=ledger.uow, authority=verifier(),
-                                        extras={"signer": ledger.signer, "origin": ledger.origin})
+                                        context=Context(ledger.signer, ledger.origin))
     export = await ledger.export_to(tmp_path_factory.mktemp("cmt") / "export.jsonl")
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://audit") as client:
         yield client, ledger, school, export

@@ -27,6 +27,7 @@ from services.audit.api.tiles import (
 from services.audit.ledger.checkpoint import open_checkpoint
 from services.audit.ledger.merkle import leaf_hash, root
 from services.audit.ledger.witness import WitnessKey, _key_id, cosign, cosignatures
+from services.audit.settings import Context
 from services.audit.witnesses import Witness, WitnessRefused
 from services.audit.workers import LedgerWorkers
 from tests.tokens import verifier
@@ -74,7 +75,7 @@ async def served(database_url: str) -> AsyncIterator[tuple[httpx.AsyncClient, Te
     for router in api.routers:
         app.include_router(router)
     app.state.runtime = SimpleNamespace(uow_factory=ledger.uow, authority=verifier(),
-                                        extras={"signer": ledger.signer, "origin": ledger.origin})
+                                        context=Context(ledger.signer, ledger.origin))
     school = School("tls")
     student = school.student()
     await ledger.feed(school.schedule(), school.enrolment(student))
@@ -151,7 +152,7 @@ async def test_the_cosigned_checkpoint_is_kept_so_a_restart_serves_it_at_once(da
             for router in api.routers:
                 app.include_router(router)
             app.state.runtime = SimpleNamespace(uow_factory=ledger.uow, authority=verifier(),
-                                                extras={"workers": w, "signer": ledger.signer, "origin": ledger.origin})
+                                                context=Context(ledger.signer, ledger.origin, w))
             return app
 
         school = School("kpt")
