@@ -26,9 +26,10 @@ from services.attendance.domain import (
     submission_refusal,
 )
 from services.attendance.handlers.handovers import HandoverConflict, HandoverRecord, handovers_on, record_handover
+from services.attendance.settings import Context
 from shared.auth import Principal, bearer, current_principal
 from shared.contracts.common import ActivityTier, CollectorName, Text, UtcDatetime
-from shared.messaging.runtime import Runtime
+from shared.messaging.runtime import Runtime, context_of
 from shared.observability import correlation_id
 
 router = APIRouter(prefix="/v1", tags=["attendance"])
@@ -157,7 +158,7 @@ def _uow(request: Request) -> AttendanceUoW:
 
 
 def _policy(request: Request) -> h.Policy:
-    return request.app.state.runtime.extras["policy"]
+    return context_of(request, Context).policy
 
 
 async def school_system_of(school_id: str, principal: Principal = Depends(current_principal)) -> Principal:
@@ -247,7 +248,7 @@ async def submit_records(rt: Runtime, school_id: str, principal: Principal, body
     # The request's own correlation id (given or made by the kit's middleware), so its events and logs agree.
     request_id = correlation_id.get()
     batch = [replace(parse_record(raw, school_id, principal.subject), correlation_id=request_id) for raw in raw_records]
-    group_commit: h.GroupCommit = rt.extras["group_commit"]
+    group_commit = context_of(rt, Context).group_commit
     try:
         # Judged and committed together with whatever other batches are waiting (one transaction for many
         # one-record requests); the outcomes are this request's alone.

@@ -15,7 +15,7 @@ from services.attendance import api
 from services.attendance.db import AttendanceUoW
 from services.attendance.domain import Limits
 from services.attendance.handlers import GroupCommit, Policy, handler_table, ingest, sweep, utc_now
-from services.attendance.settings import Settings
+from services.attendance.settings import Context, Settings
 from shared.messaging.runtime import Runtime, build_runtime, create_app
 from shared.messaging.workers import Worker
 
@@ -39,14 +39,13 @@ def build(settings: Settings | None = None, *, clock: Callable[[], datetime] = u
     conflicts = Counter("beilei_attendance_record_conflicts", "Records answered conflict: a record id resent with "
                         "other content than first received, kept in record_conflicts for review (R15).", registry=rt.registry)
     policy = replace(policy_from(settings, clock), count_conflicts=conflicts.inc)
-    rt.extras["policy"] = policy
 
     async def judge(uow: AttendanceUoW, batch: list) -> list:
         return await ingest(uow, batch, policy)
 
     group_commit = GroupCommit(rt.uow_factory, judge, max_records=settings.ingest_max_records,
                                max_in_flight=settings.ingest_groups_in_flight, linger=settings.ingest_linger_ms / 1000)
-    rt.extras["group_commit"] = group_commit
+    rt.context = Context(policy=policy, group_commit=group_commit)
     # How well requests coalesce: requests / groups is the number of HTTP batches per ingest transaction.
     Gauge("beilei_attendance_ingest_groups", "Group-committed ingest transactions run (retries included).",
           registry=rt.registry).set_function(lambda: group_commit.groups)

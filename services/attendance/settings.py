@@ -1,7 +1,16 @@
-"""Attendance's settings: the common ones plus what only attendance reads."""
+"""Attendance's settings: the common ones plus what only attendance reads, and the typed context the
+composition root builds from them for the routes."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
 from pydantic import Field
 
 from shared.settings import CommonSettings
+
+if TYPE_CHECKING:  # the handlers read the database module, which these settings must not import
+    from services.attendance.handlers import GroupCommit, Policy
 
 
 class Settings(CommonSettings):
@@ -19,3 +28,11 @@ class Settings(CommonSettings):
                                     "310 POSTs/s, 20 ms took a third off attendance's CPU per check-out against 5 ms (PickupSurge).")
     ingest_max_age_days: int = Field(7, ge=0, description="Oldest session day a late record may still be about (R15).")
     ingest_future_tolerance_seconds: int = Field(300, ge=0, description="Clock skew allowed for records stamped ahead of us.")
+
+
+@dataclass(frozen=True)
+class Context:
+    """What attendance's routes use besides a unit of work (Runtime.context)."""
+
+    policy: Policy  # the clock, the ingest limits and the absence grace (R12, R15)
+    group_commit: GroupCommit  # school systems' batches judged and committed together (R15)

@@ -170,9 +170,10 @@ class Runtime:
 C = TypeVar("C")
 
 
-def context_of(request: Request, kind: type[C]) -> C:
-    """The service's context, typed: what its composition root put in `Runtime.context`."""
-    context = request.app.state.runtime.context
+def context_of(where: Request | Runtime, kind: type[C]) -> C:
+    """The service's context, typed: what its composition root put in `Runtime.context` (of the runtime
+    given, or of the request's app)."""
+    context = (where if isinstance(where, Runtime) else where.app.state.runtime).context
     if not isinstance(context, kind):
         raise TypeError(f"the runtime carries {type(context).__name__}, not {kind.__name__}")
     return context

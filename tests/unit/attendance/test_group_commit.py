@@ -169,7 +169,7 @@ async def test_concurrent_one_record_posts_each_get_their_own_answer_body_and_co
                                           "reason": body["results"][1]["reason"]}
     events = await outbox(uow_factory, school.school_id, "StudentCheckedIn")
     assert {e["payload"]["student_id"]: e["correlation_id"] for e in events} == {s: f"corr-{s}" for s in students}
-    await rt.extras["group_commit"].close()
+    await rt.context.group_commit.close()
     late = await post(students[0], 1)
     assert late.status_code == 503 and "resend" in late.json()["detail"] and late.headers["retry-after"] == "5"
 

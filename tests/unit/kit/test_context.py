@@ -7,7 +7,8 @@ from types import SimpleNamespace
 
 import pytest
 
-from shared.messaging.runtime import context_of
+from shared.messaging.runtime import build_runtime, context_of
+from shared.settings import CommonSettings
 
 
 @dataclass(frozen=True)
@@ -26,6 +27,12 @@ def _request(context: object) -> SimpleNamespace:
 
 def test_a_route_gets_the_context_its_service_put_in_the_runtime() -> None:
     assert context_of(_request(Mine(3)), Mine) == Mine(3)  # type: ignore[arg-type]
+
+
+def test_a_worker_or_middleware_gets_it_from_the_runtime_itself() -> None:
+    rt = build_runtime("kit_context", CommonSettings())
+    rt.context = Mine(4)
+    assert context_of(rt, Mine) == Mine(4)
 
 
 @pytest.mark.parametrize("context", [Theirs(3), None])
