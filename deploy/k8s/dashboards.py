@@ -8,8 +8,8 @@ from dataclasses import dataclass
 from shared.contracts import topics as T
 
 DATASOURCE = {"type": "prometheus", "uid": "${datasource}"}
-SERVICES_RE = "|".join(T.SERVICES)
-CONSUMERS_RE = "|".join(s for s in T.SERVICES if T.CONSUMES.get(s))
+SERVICES_RE = "|".join(T.WORKLOADS)
+CONSUMERS_RE = "|".join(s for s in T.WORKLOADS if T.CONSUMES.get(s))
 
 
 @dataclass(frozen=True)

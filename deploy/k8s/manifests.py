@@ -77,6 +77,10 @@ class ServiceSpec:
     config: tuple[tuple[str, str], ...] = ()
     # Extra PostgreSQL roles the operator keeps for this service (CloudNativePG managed roles).
     database_roles: tuple[dict, ...] = ()
+    # Services whose HTTP this one asks (the portal: audit's public proofs, enrollment's reports).
+    calls: tuple[str, ...] = ()
+    # The public host an Ingress routes to it (the portal); overlays set the real host name.
+    public_host: str | None = None
 
 
 # Tokens are signed by the city's identity provider; services hold only its public keys (a JWKS), mounted
@@ -136,8 +140,18 @@ SPECS: dict[str, ServiceSpec] = {
         egress_https_internet=True,
         database_roles=AUDIT_DATABASE_ROLES,
     ),
+    # The web portal (issue 18): parents open its pages from SMS links at the evening surge, so it scales on
+    # CPU like the others; it asks audit and enrollment over HTTP and is the one service behind a public host.
+    "portal": ServiceSpec(
+        "portal",
+        storage="10Gi",
+        config=(("AUDIT_URL", "http://audit"), ("ENROLLMENT_URL", "http://enrollment"), ("DEV_SIGNIN", "false"),
+                ("COOKIE_SECURE", "true")),
+        calls=("audit", "enrollment"),
+        public_host="portal.beilei.example",
+    ),
 }
-assert tuple(SPECS) == T.SERVICES, "every service in topics.SERVICES needs a workload spec"
+assert tuple(SPECS) == T.WORKLOADS, "every service in topics.WORKLOADS needs a workload spec"
 
 
 def labels(name: str) -> dict[str, str]:
@@ -199,7 +213,8 @@ def service_acls(service: str) -> list[dict]:
     acls = [_acl("topic", t, "Describe", "Read") for t in consumed]
     if consumed:
         acls.append(_acl("group", service, "Describe", "Read"))
-    acls.append(_acl("topic", T.PRODUCES[service], "Describe", "Write"))
+    if service in T.PRODUCES:
+        acls.append(_acl("topic", T.PRODUCES[service], "Describe", "Write"))
     acls += [_acl("topic", T.dlq(t), "Describe", "Write") for t in consumed]
     return acls
 
@@ -220,7 +235,7 @@ def _kafka_user(name: str, acls: list[dict], quotas: dict | None = None) -> dict
 
 
 def kafka_users() -> list[dict]:
-    users = [_kafka_user(s, service_acls(s)) for s in T.SERVICES]
+    users = [_kafka_user(s, service_acls(s)) for s in T.WORKLOADS]
     # The bureau's IT team reads dead letters to find out why they could not be processed; read only.
     users += [
         _kafka_user(
@@ -467,10 +482,11 @@ def _namespace(name: str) -> dict:
 
 
 def network_policy(spec: ServiceSpec) -> dict:
-    """Services never call each other: HTTP comes only from the ingress controller and Prometheus; a pod
-    reaches DNS, the Kafka brokers, its own database and, over HTTPS, the providers (notification) or the
-    witnesses (audit)."""
+    """Services talk through Kafka: HTTP comes from the ingress controller and Prometheus, and from the portal
+    to the two services it asks (audit's proofs, enrollment's reports); a pod reaches DNS, the Kafka brokers,
+    its own database and, over HTTPS, the providers (notification) or the witnesses (audit)."""
     name = spec.name
+    callers = sorted(s.name for s in SPECS.values() if name in s.calls)
     egress = [
         {
             "to": [{**_namespace("kube-system"), "podSelector": {"matchLabels": {"k8s-app": "kube-dns"}}}],
@@ -485,6 +501,9 @@ def network_policy(spec: ServiceSpec) -> dict:
             "ports": [{"port": 5432, "protocol": "TCP"}],
         },
     ]
+    for callee in spec.calls:
+        egress.append({"to": [{"podSelector": {"matchLabels": {"app.kubernetes.io/name": callee}}}],
+                       "ports": [{"port": HTTP_PORT, "protocol": "TCP"}]})
     if spec.egress_https_internet:
         egress.append(
             {
@@ -501,7 +520,8 @@ def network_policy(spec: ServiceSpec) -> dict:
             "policyTypes": ["Ingress", "Egress"],
             "ingress": [
                 {
-                    "from": [_namespace(INGRESS_NAMESPACE), _namespace(MONITORING_NAMESPACE)],
+                    "from": [_namespace(INGRESS_NAMESPACE), _namespace(MONITORING_NAMESPACE)]
+                    + [{"podSelector": {"matchLabels": {"app.kubernetes.io/name": caller}}} for caller in callers],
                     "ports": [{"port": "http", "protocol": "TCP"}],
                 }
             ],
@@ -571,6 +591,25 @@ def scaled_object(name: str) -> dict:
     }
 
 
+def ingress(spec: ServiceSpec) -> dict:
+    """The public host of the portal (issue 18). Its pages set their own Cache-Control (public pages for a
+    minute with an ETag, signed-in pages private), which the controller passes through; TLS from the
+    cluster's certificate manager, the secret named after the host."""
+    return {
+        "apiVersion": "networking.k8s.io/v1",
+        "kind": "Ingress",
+        "metadata": {"name": spec.name, "labels": labels(spec.name),
+                     "annotations": {"nginx.ingress.kubernetes.io/proxy-body-size": "1m"}},
+        "spec": {
+            "ingressClassName": "nginx",
+            "tls": [{"hosts": [spec.public_host], "secretName": f"{spec.name}-tls"}],
+            "rules": [{"host": spec.public_host, "http": {"paths": [{
+                "path": "/", "pathType": "Prefix",
+                "backend": {"service": {"name": spec.name, "port": {"name": "http"}}}}]}}],
+        },
+    }
+
+
 def service_objects(spec: ServiceSpec) -> list[dict]:
     objects = [
         service_account(spec.name),
@@ -580,6 +619,8 @@ def service_objects(spec: ServiceSpec) -> list[dict]:
         pod_disruption_budget(spec.name),
         network_policy(spec),
     ]
+    if spec.public_host:
+        objects.append(ingress(spec))
     if T.CONSUMES.get(spec.name):
         objects.append(trigger_authentication(spec.name))
     objects.append(scaled_object(spec.name))

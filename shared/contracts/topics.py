@@ -11,6 +11,9 @@ NOTIFICATION_EVENTS = "notification.events"
 AUDIT_EVENTS = "audit.events"
 
 SERVICES: tuple[str, ...] = ("enrollment", "attendance", "billing", "notification", "audit")
+# Services that read events and publish none: the web portal keeps read models for its pages (issue 18).
+READERS: tuple[str, ...] = ("portal",)
+WORKLOADS: tuple[str, ...] = SERVICES + READERS
 
 
 def dlq(topic: str) -> str:

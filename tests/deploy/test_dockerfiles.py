@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from shared.contracts.topics import SERVICES
+from shared.contracts.topics import WORKLOADS as SERVICES
 from tests.deploy.conftest import REPO, tool
 
 DOCKER = REPO / "deploy" / "docker"

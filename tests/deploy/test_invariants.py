@@ -7,11 +7,12 @@ import importlib
 import re
 
 from deploy.k8s import generate
+from deploy.k8s.manifests import HTTP_PORT, SPECS
 from shared.contracts import topics as T
 from shared.settings import CommonSettings
 from tests.deploy.conftest import Rendered, containers
 
-SERVICES = T.SERVICES
+SERVICES = T.WORKLOADS
 # Facts of the services (their settings modules): who seals guardians' contacts, who signs the ledger
 # (and writes it as a role of its own).
 SEALS_CONTACTS = {"enrollment", "notification"}
@@ -175,7 +176,7 @@ def grants(user: dict) -> set[tuple[str, str, str]]:
 
 def test_each_service_produces_only_events_of_its_own_topic() -> None:
     """The ACLs below follow topics.PRODUCES; this holds PRODUCES to the event classes services publish."""
-    for service in SERVICES:
+    for service in T.SERVICES:  # readers (the portal) publish nothing
         module = importlib.import_module(f"shared.contracts.{service}")
         assert module.EVENTS, service
         assert {cls.topic for cls in module.EVENTS} == {T.PRODUCES[service]}, service
@@ -188,7 +189,8 @@ def test_each_services_kafka_acls_match_what_it_produces_and_consumes(rendered: 
         consumed = T.CONSUMES.get(service, ())
         expected = {("topic", t, op) for t in consumed for op in ("Read", "Describe")}
         expected |= {("group", service, op) for op in ("Read", "Describe")} if consumed else set()
-        expected |= {("topic", T.PRODUCES[service], op) for op in ("Write", "Describe")}
+        # A reader (the portal) publishes nothing: no topic of its own to write.
+        expected |= {("topic", T.PRODUCES[service], op) for op in ("Write", "Describe")} if service in T.PRODUCES else set()
         # Dead letters leave through the service's own outbox relay.
         expected |= {("topic", T.dlq(t), op) for t in consumed for op in ("Write", "Describe")}
         user = rendered.named("KafkaUser", service)
@@ -251,7 +253,7 @@ def test_keda_never_scales_a_consumer_beyond_the_partitions_it_can_use(rendered:
     for service, obj in scaled.items():
         spec = obj["spec"]
         consumed = T.CONSUMES.get(service, ())
-        ceiling = max((T.PARTITIONS[t] for t in consumed), default=T.PARTITIONS[T.PRODUCES[service]])
+        ceiling = max(T.PARTITIONS[t] for t in consumed) if consumed else T.PARTITIONS[T.PRODUCES[service]]
         assert 1 <= spec["minReplicaCount"] <= spec["maxReplicaCount"] <= ceiling, service
         kafka = [t for t in spec["triggers"] if t["type"] == "kafka"]
         if consumed:
@@ -298,8 +300,14 @@ def test_each_service_may_reach_only_dns_kafka_and_its_own_database(rendered: Re
         # Over HTTPS outside the cluster: notification to the SMS and push providers, audit to the witnesses
         # that cosign its checkpoints (issue 17), which other operators run.
         outside = name in ("notification", "audit")
-        allowed_ports = {53, 9093, 5432} | ({443} if outside else set())
+        # The portal asks audit (public proofs, keys) and enrollment (reports) over HTTP (issue 18).
+        asks = set(SPECS[name].calls)
+        allowed_ports = {53, 9093, 5432} | ({443} if outside else set()) | ({HTTP_PORT} if asks else set())
         assert egress_ports(policy) == allowed_ports, name
+        services = {peer["podSelector"]["matchLabels"]["app.kubernetes.io/name"]
+                    for rule in policy["spec"]["egress"] for peer in rule["to"]
+                    if "app.kubernetes.io/name" in peer.get("podSelector", {}).get("matchLabels", {})}
+        assert services == asks, name
         databases = [peer["podSelector"]["matchLabels"]["cnpg.io/cluster"]
                      for rule in policy["spec"]["egress"] for peer in rule["to"]
                      if "cnpg.io/cluster" in peer.get("podSelector", {}).get("matchLabels", {})]
@@ -308,15 +316,22 @@ def test_each_service_may_reach_only_dns_kafka_and_its_own_database(rendered: Re
         assert bool(internet) == outside, name
 
 
-def test_no_service_accepts_traffic_from_another_service(rendered: Rendered) -> None:
+def test_no_service_accepts_traffic_from_another_service_but_the_portal_it_answers(rendered: Rendered) -> None:
+    """Services talk through Kafka; the one exception is the portal asking audit and enrollment (issue 18)."""
     for policy in rendered.of("NetworkPolicy"):
-        if "app.kubernetes.io/name" not in policy["spec"]["podSelector"].get("matchLabels", {}):
+        name = policy["spec"]["podSelector"].get("matchLabels", {}).get("app.kubernetes.io/name")
+        if name is None:
             continue
+        callers = set()
         for rule in policy["spec"]["ingress"]:
             for peer in rule["from"]:
-                assert "podSelector" not in peer, policy["metadata"]["name"]
-                assert set(peer["namespaceSelector"]["matchLabels"].values()) <= {"ingress-nginx", "monitoring"}
+                if "podSelector" in peer:
+                    callers.add(peer["podSelector"]["matchLabels"]["app.kubernetes.io/name"])
+                else:
+                    assert set(peer["namespaceSelector"]["matchLabels"].values()) <= {"ingress-nginx", "monitoring"}
             assert [p["port"] for p in rule["ports"]] == ["http"]
+        assert callers == {s.name for s in SPECS.values() if name in s.calls}, name
+        assert callers <= {"portal"}, name
 
 
 def test_each_database_accepts_only_its_own_service(rendered: Rendered) -> None:

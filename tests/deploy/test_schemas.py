@@ -41,7 +41,7 @@ def test_every_overlay_renders_the_whole_platform(rendered: Rendered) -> None:
 
 def test_the_base_renders_on_its_own() -> None:
     objects = render(REPO / "deploy" / "k8s" / "base")
-    assert len([o for o in objects if o["kind"] == "Deployment"]) == 5
+    assert len([o for o in objects if o["kind"] == "Deployment"]) == 6  # five services and the portal
 
 
 @pytest.mark.parametrize("version", KUBERNETES_VERSIONS)
