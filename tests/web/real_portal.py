@@ -84,6 +84,17 @@ def _answers(fixture: dict[str, Any]):
         if path == "/v1/reports/waitlists":
             return httpx.Response(200, json=[{"programme_id": "prg-0042-2025a", "school_id": "sch-0042",
                                               "district_id": "dst-07", "capacity": 600, "taken": 600, "waiting": 14}])
+        if path == "/v1/audit/entries":
+            return httpx.Response(200, json={
+                "checkpoint": {"tree_size": 7, "root_hash": "ae" * 32, "signed_note": ""}, "next_after": None,
+                "entries": [{"index": 3, "event_type": "PaymentReceived", "school_id": "sch-0042", "period": "2025-09",
+                             "amount_fen": 30000}]})
+        if path == "/v1/audit/reports/monthly":
+            fields = ("charged_fen", "waived_fen", "fee_income_fen", "subsidy_income_fen", "refunded_fen",
+                      "payouts_fen", "balance_fen")
+            return httpx.Response(200, json={
+                "period": "2025-09", "checkpoint": {"tree_size": 7, "root_hash": "ae" * 32, "signed_note": ""},
+                "totals": dict.fromkeys(fields, 30000), "schools": [{"school_id": "sch-0042", **dict.fromkeys(fields, 30000)}]})
         if path == "/v1/applications":
             return httpx.Response(200, json=[{"application_id": "app-web-0001", "programme_id": "prg-0042-2025a",
                                               "student_name": CHILD_NAME, "status": "filed"}])

@@ -1,13 +1,16 @@
 """The auditor's console (issue 18; R24-R26): the anomalies audit raised, each with its evidence, the
-checkpoint it cites and links to the inclusion proofs of the ledger entries it is about."""
+checkpoint it cites and links to the inclusion proofs of the ledger entries it is about; the ledger by
+school and period, each entry with its proof (audit's answer to the auditor's own token); and the full
+export, streamed through for the offline verifier."""
 from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Request
-from fastapi.responses import Response
+from fastapi import APIRouter, Path, Query, Request
+from fastapi.responses import Response, StreamingResponse
 
-from services.portal.api.deps import message, render, who
+from services.portal.api.deps import COOKIE, message, render, who
+from services.portal.api.upstream import Upstream, UpstreamError
 
 router = APIRouter(include_in_schema=False)
 READERS = ("auditor", "city", "district")
@@ -34,3 +37,43 @@ async def anomaly(request: Request, anomaly_id: Annotated[str, Path(max_length=1
     if found is None or (person.role == "district" and found["district_id"] != person.district_id):
         return message(request, "not_found", 404)
     return render(request, "anomaly.html", a=found)
+
+
+@router.get("/auditor/ledger")
+async def ledger(request: Request,
+                 school_id: Annotated[str | None, Query(max_length=80, pattern=r"^[A-Za-z0-9._:-]*$")] = None,
+                 period: Annotated[str | None, Query(pattern=r"^([0-9]{4}(-(0[1-9]|1[0-2]))?)?$")] = None,
+                 after: Annotated[int, Query(ge=-1)] = -1) -> Response:
+    person = who(request)
+    if person is None or person.role not in READERS:
+        return message(request, "forbidden", 403)
+    upstream: Upstream = request.app.state.runtime.extras["upstream"]
+    try:
+        page = await upstream.entries(request.cookies[COOKIE], school_id=school_id or "", period=period or "",
+                                      after=str(after), limit="100")
+    except UpstreamError as exc:
+        return message(request, "forbidden" if exc.status == 403 else "upstream", exc.status)
+    return render(request, "ledger.html", page=page, school_id=school_id or "", period=period or "")
+
+
+@router.get("/auditor/export")
+async def export(request: Request) -> Response:
+    """The whole ledger under the newest checkpoint, as audit streams it (auditors only, R24)."""
+    person = who(request)
+    if person is None or person.role != "auditor":
+        return message(request, "forbidden", 403)
+    upstream: Upstream = request.app.state.runtime.extras["upstream"]
+    reply = await upstream.client.send(upstream.export_request(request.cookies[COOKIE]), stream=True)
+    if reply.status_code != 200:
+        await reply.aclose()
+        return message(request, "upstream", 503)
+    return StreamingResponse(reply.aiter_bytes(), media_type="application/x-ndjson", background=_closing(reply),
+                             headers={"Content-Disposition": reply.headers.get("content-disposition",
+                                                                               'attachment; filename="ledger-export.jsonl"'),
+                                      "Cache-Control": "private, no-store"})
+
+
+def _closing(reply):
+    from starlette.background import BackgroundTask
+
+    return BackgroundTask(reply.aclose)

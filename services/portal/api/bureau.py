@@ -7,9 +7,9 @@ from __future__ import annotations
 import csv
 import io
 import json
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
 from services.portal.api.deps import COOKIE, lang, message, render, who
@@ -18,6 +18,8 @@ from services.portal.domain.words import word
 
 router = APIRouter(include_in_schema=False)
 OFFICERS = ("city", "district", "auditor")
+REVIEW_FIELDS = ("charged_fen", "waived_fen", "fee_income_fen", "subsidy_income_fen", "refunded_fen", "payouts_fen",
+                 "balance_fen")
 
 
 def _rows(report: dict[str, Any], language: str) -> list[dict[str, Any]]:
@@ -80,3 +82,19 @@ async def participation_csv(request: Request) -> Response:
         writer.writerow([r["level"], r["id"], r["enrolled"], r["eligible"], "" if r["rate"] is None else r["rate"]])
     return Response("\ufeff" + out.getvalue(), media_type="text/csv; charset=utf-8", headers={
         "Content-Disposition": 'attachment; filename="participation.csv"', "Cache-Control": "private, no-store"})
+
+
+@router.get("/bureau/review")
+async def review(request: Request,
+                 period: Annotated[str, Query(pattern=r"^[0-9]{4}(-(0[1-9]|1[0-2]))?$")]) -> Response:
+    """The monthly review (月调度, period YYYY-MM) or the annual report (年报告, YYYY) of fees per school (R29),
+    as audit computes it from the ledger, citing the checkpoint; a page that prints cleanly."""
+    person = who(request)
+    if person is None or person.role not in OFFICERS:
+        return message(request, "forbidden", 403)
+    upstream: Upstream = request.app.state.runtime.extras["upstream"]
+    try:
+        report = await upstream.fee_review(request.cookies[COOKIE], period)
+    except UpstreamError as exc:
+        return message(request, "forbidden" if exc.status == 403 else "upstream", exc.status)
+    return render(request, "review.html", report=report, fields=REVIEW_FIELDS)

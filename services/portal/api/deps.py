@@ -61,6 +61,7 @@ def _context(request: Request, person: Principal | None) -> dict[str, Any]:
         "w": partial(words.word, lang=language), "role_name": partial(words.role_name, lang=language),
         "status_name": partial(words.status_name, lang=language),
         "weekdays": partial(words.weekdays, lang=language), "figure": partial(words.figure, lang=language),
+        "figure_label": partial(words.figure_label, lang=language),
         "yuan": words.yuan, "percent": words.percent, "local_time": words.local_time,
         "staff_count": lambda p: len({s for a in p.get("activities", []) for s in a.get("staff_ids", [])}),
     }

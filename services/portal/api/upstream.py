@@ -71,3 +71,19 @@ class Upstream:
 
     async def waitlists(self, token: str) -> list[dict[str, Any]]:
         return await self._get(f"{self.enrollment_url}/v1/reports/waitlists", token=token)
+
+    async def entries(self, token: str, **filters: str) -> dict[str, Any]:
+        """Ledger entries in the caller's scope, each with its proof (audit's auditor route)."""
+        query = "&".join(f"{k}={v}" for k, v in filters.items() if v)
+        return await self._get(f"{self.audit_url}/v1/audit/entries?{query}", token=token)
+
+    async def fee_review(self, token: str, period: str) -> dict[str, Any]:
+        """The monthly (YYYY-MM) or annual (YYYY) fee review per school, citing its checkpoint (R29)."""
+        kind = "monthly" if len(period) == 7 else "annual"
+        key = "period" if kind == "monthly" else "year"
+        return await self._get(f"{self.audit_url}/v1/audit/reports/{kind}?{key}={period}", token=token)
+
+    def export_request(self, token: str) -> httpx.Request:
+        """The full export (auditors only), to be streamed through to the browser as it comes."""
+        return self.client.build_request("GET", f"{self.audit_url}/v1/ledger/export",
+                                         headers={"Authorization": f"Bearer {token}"})

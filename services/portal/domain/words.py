@@ -93,6 +93,18 @@ WORDS: dict[str, tuple[str, str]] = {
     "taken": ("已占名额", "Taken"),
     "waiting": ("候补", "Waiting"),
     "open_anomalies": ("待处理的异常：{n} 条", "Open anomalies: {n}"),
+    "ledger": ("账本", "Ledger"),
+    "index": ("序号", "Index"),
+    "type": ("类型", "Type"),
+    "proof": ("证明", "Proof"),
+    "next_page": ("下一页", "Next page"),
+    "export": ("下载完整导出（离线核验）", "Download the full export (for the offline verifier)"),
+    "show": ("查看", "Show"),
+    "review": ("收费月调度 / 年报告", "Fee review, monthly / annual"),
+    "review_period": ("期间（YYYY-MM 为月调度，YYYY 为年报告）", "Period (YYYY-MM monthly, YYYY annual)"),
+    "totals": ("合计", "Totals"),
+    "charged_fen": ("应收", "Charged"),
+    "checkpoint_cited": ("依据检查点：大小 {n}，根 {root}", "Computed at checkpoint: size {n}, root {root}"),
     "dashboard": ("课后服务调度", "Bureau dashboard"),
     "participation": ("参与率", "Participation"),
     "enrolled": ("参加人数", "Enrolled"),
@@ -152,6 +164,14 @@ def status_name(status: str, lang: str) -> str:
 
 def weekdays(days: list[str], lang: str) -> str:
     return ("、" if lang == "zh" else ", ").join(WEEKDAYS.get(d, (d, d))[lang == "en"] for d in days)
+
+
+def figure_label(name: str, lang: str) -> str:
+    """The words of a disclosure figure (FIGURES), or the field's own name."""
+    for field, zh, en in FIGURES:
+        if field == name:
+            return en if lang == "en" else zh
+    return name
 
 
 def yuan(fen: int) -> str:

@@ -62,6 +62,9 @@ class Upstreams:
         self.filing_times: list[dict[str, Any]] = []
         self.waitlists: list[dict[str, Any]] = []
         self.applications: list[dict[str, Any]] = []
+        self.entries: dict[str, Any] = {}
+        self.review: dict[str, Any] = {}
+        self.export = b""
         self.asked: list[httpx.Request] = []
 
     def handle(self, request: httpx.Request) -> httpx.Response:
@@ -76,8 +79,14 @@ class Upstreams:
         if path.startswith("/v1/ledger/disclosures/"):
             found = self.proofs.get(path.rsplit("/", 1)[1])
             return httpx.Response(200, json=found) if found else httpx.Response(404, json={"detail": "no such"})
+        if path == "/v1/ledger/export":
+            if request.headers.get("authorization", "").startswith("Bearer "):
+                return httpx.Response(200, content=self.export, headers={
+                    "Content-Disposition": 'attachment; filename="ledger-export-3.jsonl"'})
+            return httpx.Response(401)
         answers = {"/v1/reports/participation": self.participation, "/v1/reports/filing-times": self.filing_times,
-                   "/v1/reports/waitlists": self.waitlists, "/v1/applications": self.applications}
+                   "/v1/reports/waitlists": self.waitlists, "/v1/applications": self.applications,
+                   "/v1/audit/entries": self.entries, "/v1/audit/reports/monthly": self.review}
         if path in answers:
             if "Bearer " not in request.headers.get("authorization", ""):
                 return httpx.Response(401)

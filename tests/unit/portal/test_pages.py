@@ -166,3 +166,32 @@ async def test_the_read_models_keep_documents_as_json_objects(portal_db, feed) -
         kind = (await conn.execute(text("select jsonb_typeof(document) from programmes where programme_id = :p"),
                                    {"p": f"prg-{tag}"})).scalar_one()
     assert kind == "object"
+
+
+async def test_an_auditor_browses_the_ledger_by_school_and_period_and_downloads_the_export(
+        client: httpx.AsyncClient, upstreams: Upstreams) -> None:
+    upstreams.entries = {"checkpoint": {"tree_size": 9, "root_hash": "ab" * 32, "signed_note": "n"}, "next_after": 4,
+                         "entries": [{"index": 4, "event_type": "PaymentReceived", "school_id": "sch-a",
+                                      "period": "2025-09", "amount_fen": 30000}]}
+    auditor = session("auditor", "aud-1")
+    page = (await client.get("/auditor/ledger?school_id=sch-a&period=2025-09", headers=auditor)).text
+    assert 'data-index="4"' in page and "300.00 元" in page and 'href="/api/ledger/entries/4/proof"' in page
+    assert "after=4" in page  # the next page
+    asked = next(r for r in upstreams.asked if r.url.path == "/v1/audit/entries")
+    assert asked.url.params["school_id"] == "sch-a" and asked.url.params["period"] == "2025-09"
+    upstreams.export = b'{"format":"beilei-ledger-export/1"}\n{"index":0}\n'
+    export = await client.get("/auditor/export", headers=auditor)
+    assert export.status_code == 200 and export.content == upstreams.export
+    assert "ledger-export-3.jsonl" in export.headers["content-disposition"]
+    assert (await client.get("/auditor/export", headers=session("city", "c"))).status_code == 403
+    assert (await client.get("/auditor/ledger?period=2025-13", headers=auditor)).status_code == 422
+
+
+async def test_the_monthly_review_cites_its_checkpoint(client: httpx.AsyncClient, upstreams: Upstreams) -> None:
+    fields = ("charged_fen", "waived_fen", "fee_income_fen", "subsidy_income_fen", "refunded_fen", "payouts_fen",
+              "balance_fen")
+    upstreams.review = {"period": "2025-09", "checkpoint": {"tree_size": 77, "root_hash": "cd" * 32, "signed_note": "n"},
+                        "totals": {f: 100 for f in fields},
+                        "schools": [{"school_id": "sch-a", **{f: 100 for f in fields}}]}
+    page = (await client.get("/bureau/review?period=2025-09", headers=session("city", "c"))).text
+    assert "依据检查点：大小 77" in page and 'data-school="sch-a"' in page and "1.00 元" in page
