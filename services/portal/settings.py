@@ -6,8 +6,6 @@ from shared.settings import CommonSettings
 
 class Settings(CommonSettings):
     http_port: int = 8006
-    # A parent's browser fetches a page, its CSS and JS and the proof: a burst from one address is normal.
-    http_rate_per_second: float = 200.0
     audit_url: str = Field("http://127.0.0.1:8005", description="The audit service: the ledger's public proofs, "
                            "its verifier key and witnesses (the disclosure page's Verify button).")
     enrollment_url: str = Field("http://127.0.0.1:8001", description="The enrollment service: participation, "

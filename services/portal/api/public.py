@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Query, Request
+from fastapi import APIRouter, HTTPException, Path, Query, Request
 from fastapi.responses import JSONResponse, Response
 
 from services.portal.api.deps import PublicPages, lang, settings
@@ -81,8 +81,8 @@ async def entry_proof(request: Request, index: Annotated[int, Path(ge=0, le=2**6
 async def _proxied(request: Request, answer) -> JSONResponse:
     try:
         body = await answer
-    except UpstreamError as exc:
-        return JSONResponse({"detail": str(exc)}, status_code=exc.status, headers={"Cache-Control": "no-store"})
+    except UpstreamError as exc:  # the kit answers it in the one error shape every service uses
+        raise HTTPException(exc.status, str(exc)) from exc
     seconds = max(1, int(settings(request).proof_cache_seconds))
     return JSONResponse(body, headers={"Cache-Control": f"public, max-age={seconds}"})
 

@@ -35,7 +35,7 @@ class Upstream:
             reply = await self.client.get(url, headers=headers)
         except httpx.HTTPError as exc:
             raise UpstreamError(503, f"{url} unreachable: {exc}") from exc
-        if reply.status_code in (403, 404):
+        if 400 <= reply.status_code < 500:  # the caller's question was refused: say so, as asked
             raise UpstreamError(reply.status_code, reply.text[:300])
         if reply.status_code != 200:
             raise UpstreamError(503, f"{url} answered {reply.status_code}")
