@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import json
 import random
 import statistics
@@ -52,8 +53,11 @@ def _template() -> dict:
     return json.loads(json.dumps(new_envelope(event, producer="billing").model_dump(mode="json")))
 
 
-def records(n: int, run: str) -> list[RawRecord]:
-    """N distinct FeeCharged records, as billing would put them on billing.events."""
+def records(n: int, run: str) -> list[tuple[str, int, int, bytes, bytes]]:
+    """N distinct FeeCharged records, as billing would put them on billing.events: (topic, partition,
+    offset, key, value), a RawRecord's fields. Plain tuples of strings, bytes and numbers, which the
+    garbage collector stops tracking: the bench's backlog must not make every full collection of the
+    appending process longer, since the service holds no backlog (it polls a batch at a time)."""
     base = _template()
     out = []
     for i in range(n):
@@ -64,8 +68,8 @@ def records(n: int, run: str) -> list[RawRecord]:
         env["payload"] = dict(base["payload"], charge_id=f"chg-{run}-{i:07d}", school_id=school, student_id=student,
                               quantity=1 + i % 20, amount_fen=amount,
                               postings=[{"debit": "parent_receivables", "credit": "fee_income", "amount_fen": amount}])
-        out.append(RawRecord("billing.events", i % 6, i // 6, student.encode(),
-                             json.dumps(env, ensure_ascii=False, separators=(",", ":")).encode()))
+        out.append(("billing.events", i % 6, i // 6, student.encode(),
+                    json.dumps(env, ensure_ascii=False, separators=(",", ":")).encode()))
     return out
 
 
@@ -87,7 +91,10 @@ async def run(args: argparse.Namespace) -> None:
     t = time.perf_counter()
     recs = records(args.entries, run_id)
     print(f"generated {len(recs)} FeeCharged records in {time.perf_counter() - t:.1f} s "
-          f"(mean {sum(len(r.value or b'') for r in recs) / len(recs):.0f} bytes)")
+          f"(mean {sum(len(r[4]) for r in recs) / len(recs):.0f} bytes)")
+    gc.collect()
+    if args.gc_freeze:
+        gc.freeze()  # what a service gains by freezing its heap once started (the kit does not today)
 
     submitted: list[tuple[int, float]] = []  # (first seq of the batch, when the batch reached the consumer)
     signed: list[tuple[int, float]] = []  # (tree size, when the checkpoint committed)
@@ -105,10 +112,12 @@ async def run(args: argparse.Namespace) -> None:
             await asyncio.sleep(args.checkpoint_interval)
 
     signing = asyncio.create_task(signer_loop())
+    collector = _CollectorTime()
     started, cpu = time.perf_counter(), time.process_time()
-    for i in range(0, len(recs), args.batch):
-        submitted.append((i, time.perf_counter()))
-        await consumer.process(recs[i:i + args.batch])
+    with collector:
+        for i in range(0, len(recs), args.batch):
+            submitted.append((i, time.perf_counter()))
+            await consumer.process([RawRecord(*r) for r in recs[i:i + args.batch]])
     appended_s, cpu = time.perf_counter() - started, time.process_time() - cpu
     done.set()
     await signing
@@ -126,6 +135,8 @@ async def run(args: argparse.Namespace) -> None:
           f"(batches of {args.batch}, one transaction each, {len(signed)} checkpoints signed meanwhile); "
           f"this process's CPU {cpu:.1f} s = {cpu * 1000 / args.entries:.3f} CPU s per 1,000 entries, "
           f"checkpoints included (PostgreSQL's not counted)")
+    print(f"garbage collector meanwhile: {collector.summary(args.entries)}"
+          f"{' (heap frozen after start-up: --gc-freeze)' if args.gc_freeze else ''}")
     print(f"event -> signed checkpoint: p50 {percentile(latencies, 50) * 1000:.0f} ms, "
           f"p99 {percentile(latencies, 99) * 1000:.0f} ms, max {max(latencies) * 1000:.0f} ms "
           f"(checkpoint every {args.checkpoint_interval} s)")
@@ -191,6 +202,38 @@ async def run(args: argparse.Namespace) -> None:
         await drop_database(url)
 
 
+class _CollectorTime:
+    """CPU time the garbage collector spends, by generation, while in the `with` block (gc.callbacks).
+    A full collection walks every object the process tracks, so its cost is the heap's size: the
+    imported code and whatever the process holds on to."""
+
+    def __init__(self) -> None:
+        self.cpu = [0.0, 0.0, 0.0]
+        self.count = [0, 0, 0]
+        self._started = 0.0
+
+    def _callback(self, phase: str, info: dict) -> None:
+        if phase == "start":
+            self._started = time.process_time()
+        else:
+            self.cpu[info["generation"]] += time.process_time() - self._started
+            self.count[info["generation"]] += 1
+
+    def __enter__(self) -> _CollectorTime:
+        gc.callbacks.append(self._callback)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        gc.callbacks.remove(self._callback)
+
+    def summary(self, entries: int) -> str:
+        total = sum(self.cpu)
+        return (f"{total:.2f} CPU s = {total * 1000 / entries:.3f} per 1,000 entries; full collections "
+                f"{self.count[2]} x {self.cpu[2] * 1000 / max(1, self.count[2]):.0f} ms, "
+                f"generation 1 {self.count[1]} x {self.cpu[1] * 1000 / max(1, self.count[1]):.1f} ms, "
+                f"generation 0 {self.count[0]} x {self.cpu[0] * 1e6 / max(1, self.count[0]):.0f} us")
+
+
 async def drop_database(url: str) -> None:
     """Drop the fresh database a benchmark made for itself."""
     base, _, name = url.rpartition("/")
@@ -208,6 +251,9 @@ def main() -> None:
     parser.add_argument("--checkpoint-interval", type=float, default=1.0, help="seconds between checkpoints")
     parser.add_argument("--processes", type=int, default=None,
                         help="processes for the offline audit (default: one per core)")
+    parser.add_argument("--gc-freeze", action="store_true",
+                        help="freeze the process's heap once started (gc.freeze), as a service could: full "
+                             "collections then walk only what the appending allocates")
     parser.add_argument("--receipts", type=int, default=200, help="receipts to build and verify")
     parser.add_argument("--database-url", help="an existing PostgreSQL database (default: a fresh local one)")
     parser.add_argument("--keep", action="store_true", help="keep the fresh database for inspection")
