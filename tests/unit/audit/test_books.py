@@ -43,6 +43,14 @@ def test_an_entry_says_its_school_student_category_amount_and_school_local_month
     assert e.cash_fen == 1234 and e.producer_postings
 
 
+def test_a_described_entry_is_the_dataclass_its_fields_make_every_field_set() -> None:
+    e = _entry(School("bk").payment("stu-1", 1234))
+    fields = {name: getattr(e, name) for name in books.Entry.__dataclass_fields__}
+    assert vars(e) == fields and e == books.Entry(**fields)
+    with pytest.raises(AttributeError):
+        e.amount_fen = 1  # type: ignore[misc]  # still frozen
+
+
 def test_an_event_without_postings_gets_the_postings_its_kind_implies() -> None:
     school = School("bk")
     e = _entry(school.expense(700, "extra_hours_operating", postings=[]))
