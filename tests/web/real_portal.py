@@ -69,6 +69,12 @@ def _answers(fixture: dict[str, Any]):
         path = request.url.path
         if path == f"/v1/ledger/disclosures/{fixture['disclosure_id']}":
             return httpx.Response(200, json=fixture["proof"])
+        if path == "/v1/ledger/consistency":
+            c = fixture["consistency"]
+            if request.url.params.get("old") != str(c["old_size"]):
+                return httpx.Response(404, json={"detail": "no checkpoint of that size"})
+            return httpx.Response(200, json={"format": "beilei-ledger-consistency/1", "old_checkpoint": None,
+                                             "new_checkpoint": fixture["proof"]["checkpoint"], "proof": c["proof"]})
         if path == "/v1/ledger/key":
             return httpx.Response(200, json={"origin": "beilei.test/ledger", "vkey": fixture["keys"]["log_vkey"]})
         if path == "/v1/ledger/witnesses":

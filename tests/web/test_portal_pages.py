@@ -73,6 +73,7 @@ PAGES = {  # page type -> (path, who is signed in)
     "anomaly": (f"/auditor/anomalies/{real_portal.ANOMALY}", ("auditor", "aud-01")),
     "ledger": ("/auditor/ledger?school_id=sch-0042", ("auditor", "aud-01")),
     "review": ("/bureau/review?period=2025-09", ("city", "off-city-01")),
+    "consistency": ("/auditor/consistency", ("auditor", "aud-01")),
 }
 
 
@@ -85,3 +86,33 @@ def test_every_page_type_has_no_serious_accessibility_violations(page: Any, site
         reply = page.goto(site.url + path + lang)
         assert reply.status == 200
         assert axe_violations(page) == [], (kind, lang)
+
+
+def _saved_checkpoint(size: int, root: bytes) -> str:
+    from services.audit.ledger.checkpoint import Checkpoint, format_checkpoint
+    from tests.portal_js.ledger_fixture import ORIGIN, log_signer
+
+    return log_signer().sign_note(format_checkpoint(Checkpoint(ORIGIN, size, root)))
+
+
+def test_an_auditor_proves_in_the_browser_that_the_ledger_extends_a_checkpoint_saved_earlier(page: Any, site: Any) -> None:
+    import base64
+
+    from tests.portal_js.ledger_fixture import build
+
+    consistency = build()["consistency"]
+    _sign_in(page, site, "auditor", "aud-01")
+    page.goto(site.url + "/auditor/consistency")
+    honest = _saved_checkpoint(consistency["old_size"], base64.b64decode(consistency["old_root"]))
+    page.get_by_label("您保存的检查点").fill(honest)
+    page.get_by_role("button", name="核对").click()
+    result = page.locator("#check-result[data-consistent]")
+    result.wait_for(timeout=15_000)
+    assert result.get_attribute("data-consistent") == "true", result.inner_text()
+    assert f"大小 {consistency['old_size']}" in result.inner_text()
+    # A history rewritten and re-signed with the log's own key: the saved root no longer leads to the newest.
+    rewritten = _saved_checkpoint(consistency["old_size"], bytes(32))
+    page.get_by_label("您保存的检查点").fill(rewritten)
+    page.get_by_role("button", name="核对").click()
+    page.locator('#check-result[data-consistent="false"]').wait_for(timeout=15_000)
+    assert "历史被改写" in page.locator("#check-result").inner_text()

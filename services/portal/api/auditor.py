@@ -4,6 +4,7 @@ school and period, each entry with its proof (audit's answer to the auditor's ow
 export, streamed through for the offline verifier."""
 from __future__ import annotations
 
+import json
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Request
@@ -77,3 +78,17 @@ def _closing(reply):
     from starlette.background import BackgroundTask
 
     return BackgroundTask(reply.aclose)
+
+
+@router.get("/auditor/consistency")
+async def consistency(request: Request) -> Response:
+    """Paste a checkpoint saved earlier; the browser proves the newest one extends it (R24, R26). Public
+    data, but offered on the auditor's console with the others."""
+    person = who(request)
+    if person is None or person.role not in READERS:
+        return message(request, "forbidden", 403)
+    try:
+        keys = await request.app.state.runtime.extras["upstream"].ledger_keys()
+    except UpstreamError:
+        return message(request, "upstream", 503)
+    return render(request, "consistency.html", keys_json=json.dumps(keys, ensure_ascii=False).replace("</", "<\\/"))

@@ -78,6 +78,12 @@ async def entry_proof(request: Request, index: Annotated[int, Path(ge=0, le=2**6
     return await _proxied(request, _upstream(request).entry_proof(index))
 
 
+@router.get("/api/ledger/consistency", tags=["public"],
+            summary="Proof that the checkpoint of size `old` is a prefix of the newest (audit's bundle).")
+async def consistency_proof(request: Request, old: Annotated[int, Query(ge=0, le=2**62)]) -> JSONResponse:
+    return await _proxied(request, _upstream(request).consistency(old))
+
+
 async def _proxied(request: Request, answer) -> JSONResponse:
     try:
         body = await answer

@@ -52,6 +52,9 @@ class Upstream:
     async def entry_proof(self, index: int) -> dict[str, Any]:
         return await self._get(f"{self.audit_url}/v1/ledger/entries/{index}/proof", keep=self.proof_seconds)
 
+    async def consistency(self, old: int) -> dict[str, Any]:
+        return await self._get(f"{self.audit_url}/v1/ledger/consistency?old={old}", keep=self.proof_seconds)
+
     async def ledger_keys(self) -> dict[str, Any]:
         """What the disclosure page's verifier trusts: the log's key and the witnesses with their quorum."""
         key = await self._get(f"{self.audit_url}/v1/ledger/key", keep=60)

@@ -105,6 +105,14 @@ WORDS: dict[str, tuple[str, str]] = {
     "totals": ("合计", "Totals"),
     "charged_fen": ("应收", "Charged"),
     "checkpoint_cited": ("依据检查点：大小 {n}，根 {root}", "Computed at checkpoint: size {n}, root {root}"),
+    "consistency": ("检查点一致性", "Checkpoint consistency"),
+    "consistency_intro": ("粘贴您早先保存的账本检查点。您的浏览器会核对它的签名，取回从它到最新检查点的一致性证明并"
+                          "自己验证：账本只能在后面追加，之前的记录不能被改写。",
+                          "Paste a ledger checkpoint you saved earlier. Your browser checks its signature, fetches the "
+                          "consistency proof from it to the newest checkpoint and verifies it itself: the ledger may "
+                          "only grow, and nothing before your checkpoint may have been rewritten."),
+    "saved_checkpoint": ("您保存的检查点", "Your saved checkpoint"),
+    "check_button": ("核对", "Check"),
     "dashboard": ("课后服务调度", "Bureau dashboard"),
     "participation": ("参与率", "Participation"),
     "enrolled": ("参加人数", "Enrolled"),
