@@ -3,8 +3,13 @@ by whom (and in what relation), handed over by which teacher, extended care, fro
 models; and their applications with their status (R6), as enrollment answers the guardian's own token."""
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
-from fastapi.responses import Response
+import uuid
+from datetime import date
+from typing import Annotated
+from urllib.parse import parse_qs
+
+from fastapi import APIRouter, Path, Request
+from fastapi.responses import RedirectResponse, Response
 
 from services.portal.api.deps import COOKIE, message, render, who
 from services.portal.api.upstream import UpstreamError
@@ -25,4 +30,46 @@ async def me(request: Request) -> Response:
         applications = await request.app.state.runtime.extras["upstream"].applications(request.cookies[COOKIE])
     except UpstreamError:
         applications = None
-    return render(request, "me.html", children=children, today=today.isoformat(), applications=applications)
+    return render(request, "me.html", children=children, today=today.isoformat(), applications=applications,
+                  done=request.query_params.get("done"), schools=sorted({c["school_id"] for c in children}))
+
+
+def _same_site(request: Request) -> bool:
+    """A form posted from the portal's own pages (the session cookie is SameSite=Lax as well)."""
+    origin = request.headers.get("origin")
+    return origin is None or origin.split("://", 1)[-1] == request.headers.get("host")
+
+
+async def _form(request: Request) -> dict[str, str]:
+    return {k: v[0].strip() for k, v in parse_qs((await request.body()).decode("utf-8", "replace")).items() if v}
+
+
+@router.post("/me/applications/{application_id}/withdraw")
+async def withdraw(request: Request, application_id: Annotated[str, Path(max_length=80, pattern=r"^[A-Za-z0-9._:-]+$")]
+                   ) -> Response:
+    """Withdraw one's own application, no reason needed (R1, R6): enrollment decides, with the guardian's token."""
+    person = who(request)
+    if person is None or person.role != "guardian" or not _same_site(request):
+        return message(request, "forbidden", 403)
+    try:
+        await request.app.state.runtime.extras["upstream"].post(
+            f"/v1/applications/{application_id}/withdraw", request.cookies[COOKIE], {})
+    except UpstreamError as exc:
+        return message(request, "forbidden" if exc.status in (403, 404) else "upstream", exc.status)
+    return RedirectResponse("/me?done=withdrawn", status_code=303)
+
+
+@router.post("/me/coercion-report")
+async def coercion_report(request: Request) -> Response:
+    """Report pressure to enrol (R1), anonymously: enrollment keeps and publishes no guardian or student."""
+    person = who(request)
+    if person is None or person.role != "guardian" or not _same_site(request):
+        return message(request, "forbidden", 403)
+    form = await _form(request)
+    body = {"report_key": f"rpt-{uuid.uuid4().hex[:16]}", "school_id": form.get("school_id", ""),
+            "what_happened": form.get("what_happened", ""), "happened_on": form.get("happened_on") or date.today().isoformat()}
+    try:
+        await request.app.state.runtime.extras["upstream"].post("/v1/coercion-reports", request.cookies[COOKIE], body)
+    except UpstreamError as exc:
+        return message(request, "upstream" if exc.status >= 500 else "report_refused", exc.status)
+    return RedirectResponse("/me?done=reported", status_code=303)

@@ -90,3 +90,16 @@ class Upstream:
         """The full export (auditors only), to be streamed through to the browser as it comes."""
         return self.client.build_request("GET", f"{self.audit_url}/v1/ledger/export",
                                          headers={"Authorization": f"Bearer {token}"})
+
+    async def post(self, path: str, token: str, body: dict[str, Any]) -> dict[str, Any]:
+        """A guardian's own action at enrollment (withdraw, report), with their token; 4xx passed on."""
+        url = f"{self.enrollment_url}{path}"
+        try:
+            reply = await self.client.post(url, json=body, headers={"Authorization": f"Bearer {token}"})
+        except httpx.HTTPError as exc:
+            raise UpstreamError(503, f"{url} unreachable: {exc}") from exc
+        if 400 <= reply.status_code < 500:
+            raise UpstreamError(reply.status_code, reply.text[:300])
+        if reply.status_code not in (200, 201):
+            raise UpstreamError(503, f"{url} answered {reply.status_code}")
+        return reply.json()

@@ -70,6 +70,15 @@ class Upstreams:
     def handle(self, request: httpx.Request) -> httpx.Response:
         self.asked.append(request)
         path = request.url.path
+        if request.method == "POST":
+            if path.endswith("/withdraw"):
+                return httpx.Response(200, json={"application_id": path.split("/")[-2], "status": "withdrawn"})
+            if path == "/v1/coercion-reports":
+                body = json.loads(request.content)
+                if not body["what_happened"]:
+                    return httpx.Response(422, json={"detail": "what_happened is empty"})
+                return httpx.Response(201, json={"report_id": "cr-1"})
+            return httpx.Response(404)
         if path == "/v1/ledger/key":
             return httpx.Response(200, json={"origin": "beilei.test/portal", "vkey": "beilei.test/portal+1234+AQ=="})
         if path == "/v1/ledger/witnesses":

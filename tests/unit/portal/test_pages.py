@@ -195,3 +195,26 @@ async def test_the_monthly_review_cites_its_checkpoint(client: httpx.AsyncClient
                         "schools": [{"school_id": "sch-a", **{f: 100 for f in fields}}]}
     page = (await client.get("/bureau/review?period=2025-09", headers=session("city", "c"))).text
     assert "依据检查点：大小 77" in page and 'data-school="sch-a"' in page and "1.00 元" in page
+
+
+async def test_a_parent_withdraws_an_application_and_reports_pressure_anonymously(
+        client: httpx.AsyncClient, upstreams: Upstreams) -> None:
+    import json
+
+    parent = session("guardian", "gdn-wd")
+    form = {"Content-Type": "application/x-www-form-urlencoded", **parent}
+    reply = await client.post("/me/applications/app-9/withdraw", headers=form)
+    assert reply.status_code == 303 and reply.headers["location"] == "/me?done=withdrawn"
+    sent = upstreams.asked[-1]
+    assert sent.url.path == "/v1/applications/app-9/withdraw" and sent.headers["authorization"].startswith("Bearer ")
+    assert "已撤回报名" in (await client.get("/me?done=withdrawn", headers=parent)).text
+    reply = await client.post("/me/coercion-report", headers=form,
+                              content="school_id=sch-a&what_happened=%E8%80%81%E5%B8%88%E8%AF%B4%E5%BF%85%E9%A1%BB%E6%8A%A5&happened_on=2025-09-02")
+    assert reply.status_code == 303 and reply.headers["location"] == "/me?done=reported"
+    report = json.loads(upstreams.asked[-1].content)
+    assert report["school_id"] == "sch-a" and report["what_happened"] == "老师说必须报" and "gdn-wd" not in str(report)
+    refused = await client.post("/me/coercion-report", headers=form, content="school_id=sch-a&what_happened=")
+    assert refused.status_code == 422
+    foreign = await client.post("/me/applications/app-9/withdraw", headers={**form, "Origin": "https://evil.example"})
+    assert foreign.status_code == 403
+    assert (await client.post("/me/applications/app-9/withdraw")).status_code == 403
