@@ -204,6 +204,7 @@ def _producer_postings(raw: object) -> tuple[Posting, ...]:
     if not isinstance(raw, list):
         raise EntryError("payload.postings must be a list")
     out = []
+    new = object.__new__
     for i, item in enumerate(raw):
         if not isinstance(item, dict):
             raise EntryError(f"payload.postings[{i}] must be an object")
@@ -212,7 +213,9 @@ def _producer_postings(raw: object) -> tuple[Posting, ...]:
             raise EntryError(f"payload.postings[{i}] must name a debit and a credit account")
         if isinstance(amount, bool) or not isinstance(amount, int) or amount < 1:
             raise EntryError(f"payload.postings[{i}].amount_fen must be a positive integer")
-        out.append(Posting(debit, credit, amount))
+        posting = new(Posting)  # Posting(debit, credit, amount), without three object.__setattr__ calls
+        posting.__dict__.update(debit=debit, credit=credit, amount_fen=amount)
+        out.append(posting)
     return tuple(out)
 
 

@@ -43,10 +43,12 @@ def test_an_entry_says_its_school_student_category_amount_and_school_local_month
     assert e.cash_fen == 1234 and e.producer_postings
 
 
-def test_a_described_entry_is_the_dataclass_its_fields_make_every_field_set() -> None:
+def test_a_described_entry_and_its_postings_are_the_dataclasses_their_fields_make() -> None:
     e = _entry(School("bk").payment("stu-1", 1234))
     fields = {name: getattr(e, name) for name in books.Entry.__dataclass_fields__}
     assert vars(e) == fields and e == books.Entry(**fields)
+    assert e.postings == tuple(books.Posting(**vars(p)) for p in e.postings) and len(e.postings) == 1
+    assert set(vars(e.postings[0])) == set(books.Posting.__dataclass_fields__)
     with pytest.raises(AttributeError):
         e.amount_fen = 1  # type: ignore[misc]  # still frozen
 
