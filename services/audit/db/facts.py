@@ -216,7 +216,7 @@ class FactsStore:
         return {r.plan_id: LabourFeePlan(r.plan_id, r.school_id, int(r.per_session_fen),
                                          int(r.extended_care_per_session_fen)) for r in rows}
 
-    async def sessions_held_of(self, keys: Iterable[tuple[str, str]], first: date, last: date
+    async def held_sessions_of(self, keys: Iterable[tuple[str, str]], first: date, last: date
                                ) -> dict[tuple[str, str], set[date]]:
         pairs = set(keys)
         if not pairs:

@@ -71,7 +71,7 @@ async def _check_entries(uow: AuditUoW, items: list[_Item], policy: CheckPolicy)
     standards = await uow.standards_of(c.fee_schedule_id for c in charges)
     programmes = await uow.programmes_of(c.programme_id for c in charges)
     days = [d for c in charges for d in c.session_dates]
-    held = await uow.sessions_held_of({(c.school_id, c.programme_id) for c in charges if c.session_dates},
+    held = await uow.held_sessions_of({(c.school_id, c.programme_id) for c in charges if c.session_dates},
                                       min(days), max(days)) if days else {}
     waived = await uow.hardship_waived_of(c.charge_id for c in charges)
     cash = await uow.student_cash_of(cash_keys)

@@ -56,7 +56,7 @@ async def test_a_batch_of_check_outs_records_each_session_and_staff_day_once_and
     await ledger.feed(*envelopes)
     await ledger.feed(*(record(e, 9000 + i) for i, e in enumerate(envelopes)))  # the same events again
     async with ledger.uow() as uow:
-        held = await uow.sessions_held_of([(school.school_id, school.programme_id)], days[0], days[-1])
+        held = await uow.held_sessions_of([(school.school_id, school.programme_id)], days[0], days[-1])
         staff = await uow.staff_sessions_of([(school.school_id, f"stf-{n}", f"{DAY:%Y-%m}") for n in range(2)])
     assert held == {(school.school_id, school.programme_id): set(days)}
     assert {k[1]: v for k, v in staff.items()} == {"stf-0": len({d for d in days if d.month == DAY.month}),
@@ -81,7 +81,7 @@ async def test_facts_of_a_batch_that_rolled_back_are_written_when_it_is_applied_
         # leaving without commit: rolled back
     await ledger.feed(_check_out(school, school.student(), DAY, "stf-9"))
     async with ledger.uow() as uow:
-        held = await uow.sessions_held_of([(school.school_id, school.programme_id)], DAY, DAY)
+        held = await uow.held_sessions_of([(school.school_id, school.programme_id)], DAY, DAY)
         staff = await uow.staff_sessions_of([(school.school_id, "stf-9", f"{DAY:%Y-%m}")])
     assert held == {(school.school_id, school.programme_id): {DAY}}
     assert staff == {(school.school_id, "stf-9", f"{DAY:%Y-%m}"): 1}
