@@ -12,8 +12,10 @@ from fastapi.responses import HTMLResponse
 from pydantic import BaseModel, Field, field_validator
 
 from services.notification.db import ContactRow, PreferenceRow
+from services.notification.settings import Context
 from shared.auth import Principal, bearer, current_principal, require
 from shared.messaging.http import RequestBody
+from shared.messaging.runtime import context_of
 from shared.privacy import mask_phone
 
 router = APIRouter(tags=["notification"])
@@ -130,7 +132,7 @@ async def get_preferences(recipient_id: str, request: Request,
     async with request.app.state.runtime.uow_factory() as uow:
         row = await uow.preferences(recipient_id)
     if row is None:
-        defaults = request.app.state.runtime.extras["defaults"]
+        defaults = context_of(request, Context).defaults
         row = PreferenceRow(recipient_id=recipient_id, channels=defaults.channels,
                             quiet_start=defaults.quiet_start and defaults.quiet_start.strftime("%H:%M"),
                             quiet_end=defaults.quiet_end and defaults.quiet_end.strftime("%H:%M"))
@@ -183,7 +185,7 @@ async def put_auditor_contact(auditor_id: str, body: AuditorContactIn, request: 
                               principal: Principal = Depends(current_principal)) -> AuditorContactOut:
     if not ((principal.role == "auditor" and principal.subject == auditor_id) or principal.role == "city"):
         raise HTTPException(403, "an auditor registers their own contact; the city bureau may register any")
-    sealer = request.app.state.runtime.extras["sealer"]
+    sealer = context_of(request, Context).sealer
     row = ContactRow(recipient_id=auditor_id, role="auditor", locale=body.locale, district_id=body.district_id,
                      phone_sealed=sealer.seal(body.phone), phone_masked=mask_phone(body.phone),
                      push_token_sealed=sealer.seal(body.push_token) if body.push_token else None,

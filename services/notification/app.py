@@ -12,7 +12,7 @@ from services.notification.db import NotificationUoW, SenderUoW
 from services.notification.domain.policy import Preferences, Retry
 from services.notification.handlers import HANDLERS, parse_hhmm
 from services.notification.sender import NotificationMetrics, Sender, SenderConfig
-from services.notification.settings import Settings
+from services.notification.settings import Context, Settings
 from shared.messaging.runtime import Runtime, build_runtime, create_app
 from shared.privacy import Sealer
 
@@ -83,7 +83,7 @@ def build(settings: Settings | None = None) -> tuple[FastAPI, Runtime]:
     sender = Sender(lambda: unit_of_work(SenderUoW), channels, sealer, config, metrics)  # type: ignore[arg-type,return-value]
     fan_out = broadcast.FanOut(unit_of_work, chunk=max(1, settings.send_batch_size // 2))
     rt.uow_factory = unit_of_work
-    rt.extras.update(sealer=sealer, sender=sender, channels=channels, defaults=defaults, fan_out=fan_out)
+    rt.context = Context(sealer=sealer, defaults=defaults, fan_out=fan_out)
 
     async def close_channels() -> None:
         for channel in channels.values():

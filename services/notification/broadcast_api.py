@@ -11,8 +11,10 @@ from pydantic import BaseModel, Field, model_validator
 
 from services.notification import broadcast
 from services.notification.broadcast import BroadcastRow, KeyReused, NotAllowed, Notice
+from services.notification.settings import Context
 from shared.auth import Principal, current_principal
 from shared.messaging.http import RequestBody
+from shared.messaging.runtime import context_of
 from shared.observability import correlation_id
 
 router = APIRouter(tags=["notification"])
@@ -95,7 +97,7 @@ async def send_broadcast(body: BroadcastIn, request: Request, response: Response
             raise HTTPException(409, str(exc)) from None
         await uow.commit()
     if created:
-        rt.extras["fan_out"].wake()
+        context_of(request, Context).fan_out.wake()
     else:
         response.status_code = 200
     return BroadcastOut(**_out(row))

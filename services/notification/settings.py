@@ -1,12 +1,19 @@
 """Notification's settings: the common ones plus channels, providers and delivery policy, all from the
-environment (e.g. SMS_PROVIDER=aliyun, ALIYUN_ACCESS_KEY_ID=...). The default is the local sink."""
+environment (e.g. SMS_PROVIDER=aliyun, ALIYUN_ACCESS_KEY_ID=...). The default is the local sink. And the
+typed context the composition root builds from them for the routes."""
 from __future__ import annotations
 
-from typing import Literal
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Literal
 
 from pydantic import Field
 
 from shared.settings import CommonSettings
+
+if TYPE_CHECKING:  # what the context carries is built from these settings, not imported by them
+    from services.notification.broadcast import FanOut
+    from services.notification.domain.policy import Preferences
+    from shared.privacy import Sealer
 
 
 class Settings(CommonSettings):
@@ -82,3 +89,12 @@ class Settings(CommonSettings):
     send_concurrency: int = Field(64, description="Provider calls in flight at once, per sender loop.")
     send_loops: int = Field(2, ge=1, description="Sender loops per process (rounds overlap).")
     send_poll_seconds: float = Field(0.5, description="Sender poll interval when not woken by the consumer.")
+
+
+@dataclass(frozen=True)
+class Context:
+    """What notification's routes use besides a unit of work (Runtime.context)."""
+
+    sealer: Sealer  # seals the contacts registered over HTTP (R22)
+    defaults: Preferences  # the quiet hours and channels of a recipient who set none (R22)
+    fan_out: FanOut  # woken when a broadcast is recorded, to queue its recipients at once

@@ -12,6 +12,7 @@ from fastapi import FastAPI
 from services.notification import api
 from services.notification.db import NotificationUoW
 from services.notification.domain.policy import Preferences
+from services.notification.settings import Context
 from shared.privacy import Sealer
 from shared.settings import CommonSettings
 from tests.tokens import mint, verifier
@@ -26,7 +27,8 @@ async def client(db):
     app.include_router(api.sink_router)
     app.state.runtime = SimpleNamespace(
         uow_factory=lambda: NotificationUoW(db, producer="notification"), authority=verifier(),
-        extras={"sealer": Sealer(SETTINGS.contact_sealing_key), "defaults": Preferences()})
+        context=Context(sealer=Sealer(SETTINGS.contact_sealing_key), defaults=Preferences(),
+                        fan_out=None))  # type: ignore[arg-type]  # these routes record no broadcast
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://notification") as c:
         yield c
 

@@ -15,6 +15,8 @@ from sqlalchemy import text
 from services.notification import broadcast, broadcast_api
 from services.notification.broadcast import NotAllowed, Notice, authorise
 from services.notification.db import ContactRow, PreferenceRow
+from services.notification.domain.policy import Preferences
+from services.notification.settings import Context
 from shared.auth import Principal
 from shared.contracts.notification import NotificationFailedV2, NotificationSentV2
 from tests.tokens import bearer, verifier
@@ -65,7 +67,8 @@ async def client(db):
     app.include_router(broadcast_api.router)
     woken: list[bool] = []
     app.state.runtime = SimpleNamespace(uow_factory=rig.uow, authority=verifier(),
-                                        extras={"fan_out": SimpleNamespace(wake=lambda: woken.append(True))})
+                                        context=Context(sealer=SEALER, defaults=Preferences(),
+                                                        fan_out=SimpleNamespace(wake=lambda: woken.append(True))))
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://notification") as c:
         c.woken = woken  # type: ignore[attr-defined]
         yield c
