@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+from datetime import datetime
 
 from sqlalchemy import func, text
 from sqlmodel import SQLModel, select
@@ -20,6 +21,8 @@ from shared.messaging.uow import UnitOfWork
 
 # Past this many queued events a commit writes the outbox with COPY (bulk imports queue thousands).
 COPY_OUTBOX_ABOVE = 500
+_REPORT = "report_id, school_id, programme_id, what_happened, happened_on, reported_at"
+_PICKUP = "pickup_person_id, student_id, name, relation, phone_masked, valid_until"
 
 
 class EnrollmentUoW(UnitOfWork):
@@ -94,6 +97,35 @@ class EnrollmentUoW(UnitOfWork):
             text("select guardian_id from guardians where student_ids @> cast(:s as jsonb) order by guardian_id"),
             {"s": json.dumps([student_id])})
         return [row[0] for row in result]
+
+    async def coercion_report(self, report_id: str) -> dict | None:
+        """A coercion report by its id (R1): its fields as CoercionReported carries them."""
+        return (await self.session.execute(text(
+            f"select {_REPORT} from coercion_reports where report_id = :r"), {"r": report_id})).mappings().first()
+
+    async def coercion_reports_about(self, school_id: str) -> list[dict]:
+        """The reports about one school, oldest first (R1)."""
+        return list((await self.session.execute(text(
+            f"select {_REPORT} from coercion_reports where school_id = :s order by reported_at"),
+            {"s": school_id})).mappings().all())
+
+    async def add_coercion_report(self, report: dict) -> None:
+        await self.session.execute(text(
+            f"insert into coercion_reports ({_REPORT}) values (:report_id, :school_id, :programme_id,"
+            " :what_happened, :happened_on, :reported_at)"), report)
+
+    async def add_pickup_person(self, person: dict) -> None:
+        """A person the guardian names to collect the child until valid_until (R11)."""
+        await self.session.execute(text(
+            f"insert into pickup_persons ({_PICKUP}, guardian_id, decided_at) values (:pickup_person_id,"
+            " :student_id, :name, :relation, :phone_masked, :valid_until, :guardian_id, :decided_at)"), person)
+
+    async def revoke_pickup_person(self, student_id: str, pickup_person_id: str, now: datetime) -> dict | None:
+        """Mark the person revoked (the first revocation's time stays); None if the student has no such person."""
+        return (await self.session.execute(text(
+            "update pickup_persons set revoked_at = coalesce(revoked_at, :now)"
+            f" where pickup_person_id = :p and student_id = :s returning {_PICKUP}"),
+            {"now": now, "p": pickup_person_id, "s": student_id})).mappings().first()
 
     def add(self, row: SQLModel) -> None:
         self.session.add(row)

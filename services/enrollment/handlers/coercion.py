@@ -5,8 +5,6 @@ from __future__ import annotations
 import hashlib
 from datetime import date
 
-from sqlalchemy import text
-
 from services.enrollment.db import EnrollmentUoW
 from services.enrollment.domain import Actor, DomainError, Forbidden, NotFound, Problem
 from services.enrollment.handlers.common import SCHOOL_TZ, utcnow
@@ -32,17 +30,12 @@ async def report_coercion(uow: EnrollmentUoW, actor: Actor, *, report_key: str, 
     if happened_on > now.astimezone(SCHOOL_TZ).date():
         raise DomainError(problems=[Problem(("body", "happened_on"), "happened_on is in the future", "R1")])
     report_id = report_id_of(actor.subject, report_key)
-    found = (await uow.session.execute(text(
-        "select report_id, school_id, programme_id, what_happened, happened_on, reported_at from coercion_reports"
-        " where report_id = :r"), {"r": report_id})).mappings().first()
+    found = await uow.coercion_report(report_id)
     if found is not None:
         return CoercionReported(**found), False
     event = CoercionReported(report_id=report_id, school_id=school_id, programme_id=programme_id,
                              what_happened=redact(what_happened), happened_on=happened_on, reported_at=now)
-    await uow.session.execute(text(
-        "insert into coercion_reports (report_id, school_id, programme_id, what_happened, happened_on, reported_at)"
-        " values (:report_id, :school_id, :programme_id, :what_happened, :happened_on, :reported_at)"),
-        event.model_dump())
+    await uow.add_coercion_report(event.model_dump())
     uow.publish(event)
     await uow.commit()
     return event, True
@@ -55,7 +48,5 @@ async def coercion_reports(uow: EnrollmentUoW, actor: Actor, school_id: str) -> 
         raise NotFound(f"no school {school_id}")
     if actor.role not in READERS or (actor.role == "district" and actor.district_id != school.district_id):
         raise Forbidden(f"{actor.subject} ({actor.role}) may not read coercion reports about {school_id} (R1, R27)")
-    rows = (await uow.session.execute(text(
-        "select report_id, school_id, programme_id, what_happened, happened_on, reported_at from coercion_reports"
-        " where school_id = :s order by reported_at"), {"s": school_id})).mappings().all()
+    rows = await uow.coercion_reports_about(school_id)
     return [CoercionReported(**r) for r in rows]

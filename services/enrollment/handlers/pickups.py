@@ -5,8 +5,6 @@ from __future__ import annotations
 import uuid
 from datetime import date
 
-from sqlalchemy import text
-
 from services.enrollment.db import EnrollmentUoW
 from services.enrollment.domain import Actor, DomainError, Forbidden, NotFound, Problem
 from services.enrollment.handlers.common import utcnow
@@ -28,10 +26,7 @@ async def authorise_pickup(uow: EnrollmentUoW, actor: Actor, student_id: str, *,
         pickup_person_id=f"pku-{uuid.uuid4().hex[:12]}", student_id=student_id, guardian_id=actor.subject, name=name,
         relation=relation, phone_masked=mask_phone(phone), valid_until=valid_until, decided_by=actor.subject,
         decided_by_role=actor.event_role, decided_at=utcnow())
-    await uow.session.execute(text(
-        "insert into pickup_persons (pickup_person_id, student_id, guardian_id, name, relation, phone_masked,"
-        " valid_until, decided_at) values (:pickup_person_id, :student_id, :guardian_id, :name, :relation,"
-        " :phone_masked, :valid_until, :decided_at)"), event.model_dump(exclude={"decided_by", "decided_by_role"}))
+    await uow.add_pickup_person(event.model_dump(exclude={"decided_by", "decided_by_role"}))
     uow.publish(event)
     await uow.commit()
     return event
@@ -40,11 +35,7 @@ async def authorise_pickup(uow: EnrollmentUoW, actor: Actor, student_id: str, *,
 async def revoke_pickup(uow: EnrollmentUoW, actor: Actor, student_id: str, pickup_person_id: str) -> PickupPersonRevoked:
     await _guardian_of(uow, actor, student_id)
     now = utcnow()
-    row = (await uow.session.execute(text(
-        "update pickup_persons set revoked_at = coalesce(revoked_at, :now)"
-        " where pickup_person_id = :p and student_id = :s"
-        " returning pickup_person_id, student_id, name, relation, phone_masked, valid_until"),
-        {"now": now, "p": pickup_person_id, "s": student_id})).mappings().first()
+    row = await uow.revoke_pickup_person(student_id, pickup_person_id, now)
     if row is None:
         raise NotFound(f"{student_id} has no pickup person {pickup_person_id}")
     event = PickupPersonRevoked(**row, guardian_id=actor.subject, decided_by=actor.subject,

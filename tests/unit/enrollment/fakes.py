@@ -4,6 +4,7 @@ in test_uow_contract.py runs one scenario on this and on PostgreSQL and expects 
 from __future__ import annotations
 
 from collections import defaultdict
+from datetime import datetime
 
 from sqlmodel import SQLModel
 
@@ -24,6 +25,10 @@ _KEY = {DistrictRow: "district_id", SchoolRow: "school_id", ClassRow: "class_id"
         ApplicationRow: "application_id"}
 
 
+_REPORT = ("report_id", "school_id", "programme_id", "what_happened", "happened_on", "reported_at")
+_PICKUP = ("pickup_person_id", "student_id", "name", "relation", "phone_masked", "valid_until")
+
+
 def _copy(row: SQLModel) -> SQLModel:
     return type(row)(**row.model_dump())
 
@@ -34,6 +39,8 @@ class FakeStore:
     def __init__(self) -> None:
         self.rows: dict[type, dict[str, SQLModel]] = defaultdict(dict)
         self.events: list[tuple[Event, str | None]] = []
+        self.reports: dict[str, dict] = {}  # coercion_reports by report_id
+        self.pickups: dict[str, dict] = {}  # pickup_persons by pickup_person_id
 
     def uow(self) -> FakeEnrollmentUoW:
         return FakeEnrollmentUoW(self)
@@ -47,6 +54,8 @@ class FakeEnrollmentUoW:
         self.store = store
         self._staged: dict[type, dict[str, SQLModel]] = defaultdict(dict)
         self._outbox: list[tuple[Event, str | None]] = []
+        self._reports: dict[str, dict] = {}
+        self._pickups: dict[str, dict] = {}
         self.committed = False
 
     async def __aenter__(self) -> FakeEnrollmentUoW:
@@ -55,6 +64,8 @@ class FakeEnrollmentUoW:
     async def __aexit__(self, *exc: object) -> None:
         self._staged.clear()
         self._outbox.clear()
+        self._reports.clear()
+        self._pickups.clear()
 
     def _table(self, model: type) -> dict[str, SQLModel]:
         return {**self.store.rows[model], **self._staged[model]}
@@ -116,6 +127,27 @@ class FakeEnrollmentUoW:
     async def guardians_of(self, student_id: str) -> list[str]:
         return sorted(g.guardian_id for g in self._table(GuardianRow).values() if student_id in g.student_ids)
 
+    async def coercion_report(self, report_id: str) -> dict | None:
+        found = self._reports.get(report_id) or self.store.reports.get(report_id)
+        return dict(found) if found is not None else None
+
+    async def coercion_reports_about(self, school_id: str) -> list[dict]:
+        reports = {**self.store.reports, **self._reports}.values()
+        return sorted((dict(r) for r in reports if r["school_id"] == school_id), key=lambda r: r["reported_at"])
+
+    async def add_coercion_report(self, report: dict) -> None:
+        self._reports[report["report_id"]] = {k: report[k] for k in _REPORT}
+
+    async def add_pickup_person(self, person: dict) -> None:
+        self._pickups[person["pickup_person_id"]] = {**{k: person[k] for k in _PICKUP}, "revoked_at": None}
+
+    async def revoke_pickup_person(self, student_id: str, pickup_person_id: str, now: datetime) -> dict | None:
+        found = self._pickups.get(pickup_person_id) or self.store.pickups.get(pickup_person_id)
+        if found is None or found["student_id"] != student_id:
+            return None
+        self._pickups[pickup_person_id] = {**found, "revoked_at": found["revoked_at"] or now}
+        return {k: found[k] for k in _PICKUP}
+
     def add(self, row: SQLModel) -> None:
         self._staged[type(row)][getattr(row, _KEY[type(row)])] = row
 
@@ -127,6 +159,10 @@ class FakeEnrollmentUoW:
             for key, row in rows.items():
                 self.store.rows[model][key] = _copy(row)
         self.store.events.extend(self._outbox)
+        self.store.reports.update(self._reports)
+        self.store.pickups.update(self._pickups)
+        self._reports.clear()
+        self._pickups.clear()
         self._staged.clear()
         self._outbox.clear()
         self.committed = True

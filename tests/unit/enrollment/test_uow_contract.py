@@ -8,6 +8,7 @@ import pytest
 
 from services.enrollment import handlers as h
 from services.enrollment.domain import Actor, ProgrammeSpec
+from services.enrollment.handlers import coercion, pickups
 from tests.unit.enrollment.builders import World, seed
 from tests.unit.enrollment.conftest import outbox_events
 from tests.unit.enrollment.fakes import FakeStore
@@ -87,3 +88,45 @@ async def test_a_unit_of_work_left_without_commit_changes_nothing(kind, runtime,
         uow.add(row)
     async with factory() as uow:
         assert (await uow.student(w.students[0])).name == "学生0"
+
+
+async def reports_and_pickups(uow_factory, w: World) -> dict:
+    """Two coercion reports (one resent) and a pickup person named, revoked, revoked again and looked for
+    under another student: what the reports read says and what each revocation returns (R1, R11)."""
+    await seed(uow_factory, w)
+    gdn, other = Actor(w.guardians[0], "guardian"), Actor(w.guardians[1], "guardian")
+    report = {"school_id": w.school, "programme_id": None, "what_happened": "老师说必须报名，电话 13900001234"}
+    results = []
+    for actor, key, day in ((gdn, "r1", date(2026, 3, 2)), (other, "r2", date(2026, 3, 1)), (gdn, "r1", date(2026, 3, 2))):
+        async with uow_factory() as uow:
+            event, new = await coercion.report_coercion(uow, actor, report_key=key, happened_on=day, **report)
+            results.append((event.report_id, new))
+    async with uow_factory() as uow:
+        named = await pickups.authorise_pickup(uow, gdn, w.students[0], name="外婆", relation="grandparent",
+                                         phone="13912345678", valid_until=date(2099, 1, 1))
+    revoked = []
+    for _ in range(2):
+        async with uow_factory() as uow:
+            revoked.append(await pickups.revoke_pickup(uow, gdn, w.students[0], named.pickup_person_id))
+    async with uow_factory() as uow:
+        elsewhere = await uow.revoke_pickup_person(w.students[1], named.pickup_person_id, revoked[0].decided_at)
+        read = await coercion.coercion_reports(uow, Actor(w.officer, "district", district_id=w.district), w.school)
+    return {"new": [new for _, new in results], "same_id": results[0][0] == results[2][0],
+            "read": [(r.report_id, r.happened_on, r.what_happened) for r in read],
+            "first": results[0][0],
+            "revoked": [(r.name, r.relation, r.phone_masked, r.valid_until, r.student_id) for r in revoked],
+            "elsewhere": elsewhere}
+
+
+async def test_reports_and_pickup_persons_read_alike_on_the_fake_and_postgresql(runtime, prefix) -> None:
+    fake = await reports_and_pickups(FakeStore().uow, World(prefix + "f"))
+    real = await reports_and_pickups(runtime.uow_factory, World(prefix + "r"))
+
+    assert fake["new"] == real["new"] == [True, True, False]
+    assert fake["same_id"] and real["same_id"]
+    for result in (fake, real):
+        assert [day for _, day, _ in result["read"]] == [date(2026, 3, 2), date(2026, 3, 1)]  # in reporting order
+        assert result["read"][0][0] == result["first"] and "13900001234" not in result["read"][0][2]
+        assert result["elsewhere"] is None
+    assert fake["revoked"][0][:4] == real["revoked"][0][:4] == ("外婆", "grandparent", "139****5678", date(2099, 1, 1))
+    assert fake["revoked"][1][:4] == real["revoked"][1][:4]  # revoking twice answers the same person
