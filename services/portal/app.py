@@ -11,7 +11,7 @@ from services.portal.api.deps import PublicPages
 from services.portal.api.upstream import Upstream
 from services.portal.db import PortalUoW
 from services.portal.handlers import HANDLERS
-from services.portal.settings import Settings
+from services.portal.settings import Context, Settings
 from shared.messaging.runtime import Runtime, build_runtime, create_app
 
 NAME = "portal"
@@ -21,10 +21,9 @@ STATIC = Path(__file__).resolve().parent / "static"
 def build(settings: Settings | None = None) -> tuple[FastAPI, Runtime]:
     settings = settings or Settings()
     rt = build_runtime(NAME, settings, PortalUoW)
-    rt.extras["upstream"] = Upstream(settings.audit_url, settings.enrollment_url,
-                                     proof_seconds=settings.proof_cache_seconds)
-    rt.extras["pages"] = PublicPages(settings.public_max_age_seconds)
-    app = create_app(rt, handlers=HANDLERS, routers=api.routers, title="Beilei portal",
+    upstream = Upstream(settings.audit_url, settings.enrollment_url, proof_seconds=settings.proof_cache_seconds)
+    rt.context = Context(upstream=upstream, pages=PublicPages(settings.public_max_age_seconds))
+    app = create_app(rt, handlers=HANDLERS, routers=api.routers, title="Beilei portal", on_stop=[upstream.close],
                      description="Beilei on the web (issue 18): public school and disclosure pages with "
                                  "verification in the browser, the parent's view, the bureau's dashboard and "
                                  "the auditor's console.")

@@ -1,7 +1,16 @@
 """The portal's settings: the common ones plus where the services it reads live and how people sign in."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
 from pydantic import Field
 
 from shared.settings import CommonSettings
+
+if TYPE_CHECKING:
+    from services.portal.api.deps import PublicPages
+    from services.portal.api.upstream import Upstream
 
 
 class Settings(CommonSettings):
@@ -21,3 +30,11 @@ class Settings(CommonSettings):
                                         "redirects there (docs/portal.md).")
     oidc_client_id: str | None = Field(None, description="The portal's client id at the identity provider.")
     cookie_secure: bool = Field(False, description="Mark the session cookie Secure (HTTPS deployments).")
+
+
+@dataclass
+class Context:
+    """What the portal's routes use besides a unit of work (Runtime.context)."""
+
+    upstream: Upstream  # audit's proofs and keys, enrollment's reports, asked over HTTP
+    pages: PublicPages  # public pages rendered once and kept a few seconds

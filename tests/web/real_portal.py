@@ -113,6 +113,6 @@ def portal_app(database_url: str, fixture: dict[str, Any]) -> Any:
     with ThreadPoolExecutor(1) as thread:  # a thread of its own: the caller may be inside an event loop
         thread.submit(asyncio.run, _seed(database_url, fixture)).result()
     app, rt = build(Settings(database_url=database_url, database_schema=SCHEMA, http_rate_per_second=0))
-    rt.extras["upstream"] = Upstream("http://audit", "http://enrollment",
+    rt.context.upstream = Upstream("http://audit", "http://enrollment",
                                      client=httpx.AsyncClient(transport=httpx.MockTransport(_answers(fixture))))
     return app

@@ -10,7 +10,7 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import Response, StreamingResponse
 
-from services.portal.api.deps import COOKIE, message, render, who
+from services.portal.api.deps import COOKIE, context, message, render, who
 from services.portal.api.upstream import Upstream, UpstreamError
 
 router = APIRouter(include_in_schema=False)
@@ -48,7 +48,7 @@ async def ledger(request: Request,
     person = who(request)
     if person is None or person.role not in READERS:
         return message(request, "forbidden", 403)
-    upstream: Upstream = request.app.state.runtime.extras["upstream"]
+    upstream: Upstream = context(request).upstream
     try:
         page = await upstream.entries(request.cookies[COOKIE], school_id=school_id or "", period=period or "",
                                       after=str(after), limit="100")
@@ -63,7 +63,7 @@ async def export(request: Request) -> Response:
     person = who(request)
     if person is None or person.role != "auditor":
         return message(request, "forbidden", 403)
-    upstream: Upstream = request.app.state.runtime.extras["upstream"]
+    upstream: Upstream = context(request).upstream
     reply = await upstream.client.send(upstream.export_request(request.cookies[COOKIE]), stream=True)
     if reply.status_code != 200:
         await reply.aclose()
@@ -88,7 +88,7 @@ async def consistency(request: Request) -> Response:
     if person is None or person.role not in READERS:
         return message(request, "forbidden", 403)
     try:
-        keys = await request.app.state.runtime.extras["upstream"].ledger_keys()
+        keys = await context(request).upstream.ledger_keys()
     except UpstreamError:
         return message(request, "upstream", 503)
     return render(request, "consistency.html", keys_json=json.dumps(keys, ensure_ascii=False).replace("</", "<\\/"))

@@ -12,7 +12,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
-from services.portal.api.deps import COOKIE, lang, message, render, who
+from services.portal.api.deps import COOKIE, context, lang, message, render, who
 from services.portal.api.upstream import Upstream, UpstreamError
 from services.portal.domain.words import word
 
@@ -42,7 +42,7 @@ async def _report(request: Request) -> dict[str, Any] | Response:
     person = who(request)
     if person is None or person.role not in OFFICERS:
         return message(request, "forbidden", 403)
-    upstream: Upstream = request.app.state.runtime.extras["upstream"]
+    upstream: Upstream = context(request).upstream
     try:
         return await upstream.participation(request.cookies[COOKIE])
     except UpstreamError as exc:
@@ -56,7 +56,7 @@ async def bureau(request: Request) -> Response:
         return report
     rows = _rows(report, lang(request))
     chart = [{"name": r["name"], "rate": r["rate"] or 0} for r in rows if r["level"] == "district"]
-    upstream: Upstream = request.app.state.runtime.extras["upstream"]
+    upstream: Upstream = context(request).upstream
     token = request.cookies[COOKIE]
     try:
         filing, waiting = await upstream.filing_times(token), await upstream.waitlists(token)
@@ -92,7 +92,7 @@ async def review(request: Request,
     person = who(request)
     if person is None or person.role not in OFFICERS:
         return message(request, "forbidden", 403)
-    upstream: Upstream = request.app.state.runtime.extras["upstream"]
+    upstream: Upstream = context(request).upstream
     try:
         report = await upstream.fee_review(request.cookies[COOKIE], period)
     except UpstreamError as exc:

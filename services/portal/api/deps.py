@@ -15,8 +15,9 @@ from fastapi.responses import HTMLResponse, Response
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from services.portal.domain import words
-from services.portal.settings import Settings
+from services.portal.settings import Context, Settings
 from shared.auth import AuthError, Principal
+from shared.messaging.runtime import context_of
 
 TEMPLATES = Path(__file__).resolve().parents[1] / "templates"
 COOKIE = "beilei_session"
@@ -32,6 +33,10 @@ def lang(request: Request) -> str:
 
 def settings(request: Request) -> Settings:
     return request.app.state.runtime.settings
+
+
+def context(request: Request) -> Context:
+    return context_of(request, Context)
 
 
 def who(request: Request) -> Principal | None:

@@ -11,7 +11,7 @@ from urllib.parse import parse_qs
 from fastapi import APIRouter, Path, Request
 from fastapi.responses import RedirectResponse, Response
 
-from services.portal.api.deps import COOKIE, message, render, who
+from services.portal.api.deps import COOKIE, context, message, render, who
 from services.portal.api.upstream import UpstreamError
 from shared.time import local_day, utc_now
 
@@ -27,7 +27,7 @@ async def me(request: Request) -> Response:
     async with request.app.state.runtime.uow_factory() as uow:
         children = await uow.children_of(person.subject, today)
     try:  # enrollment's own answer, asked with the guardian's token: their applications and nobody else's
-        applications = await request.app.state.runtime.extras["upstream"].applications(request.cookies[COOKIE])
+        applications = await context(request).upstream.applications(request.cookies[COOKIE])
     except UpstreamError:
         applications = None
     return render(request, "me.html", children=children, today=today.isoformat(), applications=applications,
@@ -52,7 +52,7 @@ async def withdraw(request: Request, application_id: Annotated[str, Path(max_len
     if person is None or person.role != "guardian" or not _same_site(request):
         return message(request, "forbidden", 403)
     try:
-        await request.app.state.runtime.extras["upstream"].post(
+        await context(request).upstream.post(
             f"/v1/applications/{application_id}/withdraw", request.cookies[COOKIE], {})
     except UpstreamError as exc:
         return message(request, "forbidden" if exc.status in (403, 404) else "upstream", exc.status)
@@ -61,7 +61,7 @@ async def withdraw(request: Request, application_id: Annotated[str, Path(max_len
 
 @router.post("/me/coercion-report")
 async def coercion_report(request: Request) -> Response:
-    """Report pressure to enrol (R1), anonymously: enrollment keeps and publishes no guardian or student."""
+    """Report pressure to enroll (R1), anonymously: enrollment keeps and publishes no guardian or student."""
     person = who(request)
     if person is None or person.role != "guardian" or not _same_site(request):
         return message(request, "forbidden", 403)
@@ -69,7 +69,7 @@ async def coercion_report(request: Request) -> Response:
     body = {"report_key": f"rpt-{uuid.uuid4().hex[:16]}", "school_id": form.get("school_id", ""),
             "what_happened": form.get("what_happened", ""), "happened_on": form.get("happened_on") or date.today().isoformat()}
     try:
-        await request.app.state.runtime.extras["upstream"].post("/v1/coercion-reports", request.cookies[COOKIE], body)
+        await context(request).upstream.post("/v1/coercion-reports", request.cookies[COOKIE], body)
     except UpstreamError as exc:
         return message(request, "upstream" if exc.status >= 500 else "report_refused", exc.status)
     return RedirectResponse("/me?done=reported", status_code=303)

@@ -9,7 +9,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, HTTPException, Path, Query, Request
 from fastapi.responses import JSONResponse, Response
 
-from services.portal.api.deps import PublicPages, lang, settings
+from services.portal.api.deps import PublicPages, context, lang, settings
 from services.portal.api.upstream import Upstream, UpstreamError
 from services.portal.domain.words import FIGURES, word
 
@@ -18,11 +18,11 @@ Id = Annotated[str, Path(min_length=1, max_length=80, pattern=r"^[A-Za-z0-9._:-]
 
 
 def _pages(request: Request) -> PublicPages:
-    return request.app.state.runtime.extras["pages"]
+    return context(request).pages
 
 
 def _upstream(request: Request) -> Upstream:
-    return request.app.state.runtime.extras["upstream"]
+    return context(request).upstream
 
 
 @router.get("/", include_in_schema=False)

@@ -25,6 +25,9 @@ class Upstream:
         self.client = client or httpx.AsyncClient(timeout=10)
         self._cache: dict[str, tuple[float, Any]] = {}
 
+    async def close(self) -> None:
+        await self.client.aclose()
+
     async def _get(self, url: str, *, token: str | None = None, keep: float = 0.0) -> Any:
         if keep:
             hit = self._cache.get(url)

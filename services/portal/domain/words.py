@@ -115,9 +115,9 @@ WORDS: dict[str, tuple[str, str]] = {
     "check_button": ("核对", "Check"),
     "withdraw": ("撤回报名", "Withdraw"),
     "withdrawn_done": ("已撤回报名。", "Your application is withdrawn."),
-    "report_title": ("反映被强制报名", "Report pressure to enrol"),
+    "report_title": ("反映被强制报名", "Report pressure to enroll"),
     "report_intro": ("课后服务自愿参加。如果有人强迫或变相强迫您报名，请在这里反映。反映是匿名的：不会记录您或孩子是谁。",
-                     "After-school services are voluntary. If anyone pressed you to enrol, say so here. The report is "
+                     "After-school services are voluntary. If anyone pressed you to enroll, say so here. The report is "
                      "anonymous: it records neither you nor your child."),
     "what_happened": ("发生了什么", "What happened"),
     "happened_on": ("日期", "Date"),

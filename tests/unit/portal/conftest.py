@@ -111,7 +111,7 @@ def upstreams() -> Upstreams:
 @pytest.fixture
 async def client(portal_db: Database, database_url: str, upstreams: Upstreams) -> AsyncIterator[httpx.AsyncClient]:
     app, rt = build(Settings(database_url=database_url, database_schema=SCHEMA, http_rate_per_second=0))
-    rt.extras["upstream"] = Upstream("http://audit", "http://enrollment", proof_seconds=5.0,
+    rt.context.upstream = Upstream("http://audit", "http://enrollment", proof_seconds=5.0,
                                      client=httpx.AsyncClient(transport=httpx.MockTransport(upstreams.handle)))
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://portal") as c:
         yield c
