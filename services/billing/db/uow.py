@@ -11,14 +11,21 @@ from typing import Any, NamedTuple, Self
 import asyncpg
 from pydantic_core import to_json
 from sqlalchemy import select, text
+from sqlmodel import SQLModel
 
 from services.billing.db.tables import (
+    DisclosureRow,
     DistributionPlanRow,
+    ExpenseRow,
     FeeAccountRow,
     FeeCapRow,
     FeeScheduleRow,
+    HardshipVerificationRow,
+    PaymentRow,
     ProgrammeRow,
+    SettlementRunRow,
     StatementRow,
+    SubsidyRow,
 )
 from services.billing.domain import ApprovedSchedule, DistributionPlan, FeeItem, Move
 from shared.contracts.envelope import Event
@@ -87,6 +94,36 @@ class BillingUoW(UnitOfWork):
         self._staff: dict[tuple[str, str, str, str], list[int]] = {}
         self._journal: dict[tuple[str, date, str, str, str], list[int]] = {}
         return self
+
+    # -- rows by key, and rows to write at commit ------------------------------------------------
+    def add(self, row: SQLModel) -> None:
+        """Stage a new or changed row; it is written at commit, with the events published beside it."""
+        self.session.add(row)
+
+    async def payment(self, payment_id: str) -> PaymentRow | None:
+        return await self.session.get(PaymentRow, payment_id)
+
+    async def subsidy(self, subsidy_id: str) -> SubsidyRow | None:
+        return await self.session.get(SubsidyRow, subsidy_id)
+
+    async def expense(self, expense_id: str) -> ExpenseRow | None:
+        return await self.session.get(ExpenseRow, expense_id)
+
+    async def disclosure(self, disclosure_id: str) -> DisclosureRow | None:
+        return await self.session.get(DisclosureRow, disclosure_id)
+
+    async def cap_row(self, scope: str) -> FeeCapRow | None:
+        return await self.session.get(FeeCapRow, scope)
+
+    async def hardship_verification(self, application_id: str) -> HardshipVerificationRow | None:
+        return await self.session.get(HardshipVerificationRow, application_id)
+
+    async def settlement_run(self, run_id: str) -> SettlementRunRow | None:
+        return await self.session.get(SettlementRunRow, run_id)
+
+    async def read_only_snapshot(self) -> None:
+        """Make the rest of this transaction one read-only snapshot: what it reads agrees with itself."""
+        await self.session.execute(text("set transaction isolation level repeatable read, read only"))
 
     # -- buffered writes ------------------------------------------------------------------------
     def note_presence(self, school_id: str, programme_id: str, student_id: str, period: str,

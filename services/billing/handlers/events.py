@@ -33,7 +33,7 @@ async def record_programme(uow: BillingUoW, envelope: Envelope, event: Programme
     row.fee_per_session_fen = event.fee_per_session_fen
     row.extended_care_fee_per_session_fen = event.extended_care_fee_per_session_fen
     row.published_at = envelope.occurred_at
-    uow.session.add(row)
+    uow.add(row)
     await uow.remember_school(event.school_id, event.district_id)
 
 
@@ -41,10 +41,10 @@ async def record_hardship_verification(uow: BillingUoW, envelope: Envelope, even
     """Remember who verified a family's hardship: the waiver cites it (R9)."""
     if not event.hardship:
         return
-    row = await uow.session.get(HardshipVerificationRow, event.application_id) or HardshipVerificationRow(
+    row = await uow.hardship_verification(event.application_id) or HardshipVerificationRow(
         application_id=event.application_id, student_id=event.student_id)
     row.verified_by, row.verified_by_role = event.hardship_verified_by, event.hardship_verified_by_role
-    uow.session.add(row)
+    uow.add(row)
 
 
 async def open_fee_account(uow: BillingUoW, envelope: Envelope, event: EnrollmentFiled) -> None:
@@ -61,7 +61,7 @@ async def open_fee_account(uow: BillingUoW, envelope: Envelope, event: Enrollmen
     row.extended_care = event.extended_care
     row.active = True
     row.withdrawn_on = None
-    uow.session.add(row)
+    uow.add(row)
     await uow.remember_school(event.school_id, event.district_id)
 
 
@@ -71,7 +71,7 @@ async def close_fee_account(uow: BillingUoW, envelope: Envelope, event: Enrollme
     if row is not None:
         row.active = False
         row.withdrawn_on = event.effective_on
-        uow.session.add(row)
+        uow.add(row)
 
 
 @batch_handler

@@ -75,7 +75,7 @@ async def record_payments(uow: BillingUoW, commands: list[RecordPayment], actor:
 
 async def _record_payment(uow: BillingUoW, cmd: RecordPayment, actor: Actor, now: datetime) -> PaymentResult:
     payment_id = stable_id("pay", cmd.external_ref)
-    existing = await uow.session.get(PaymentRow, payment_id)
+    existing = await uow.payment(payment_id)
     if existing is not None:
         if (existing.student_id, existing.amount_fen, existing.method) == (cmd.student_id, cmd.amount_fen, cmd.method):
             return PaymentResult(cmd.external_ref, "duplicate", payment_id, applied_fen=existing.applied_fen,
@@ -104,14 +104,14 @@ async def _record_payment(uow: BillingUoW, cmd: RecordPayment, actor: Actor, now
         statement = by_id[settlement_id]
         statement.outstanding_fen -= fen
         statement.paid_fen += fen
-        uow.session.add(statement)
+        uow.add(statement)
     account.outstanding_fen -= allocation.applied_fen
     if allocation.to_credit_fen:
         account.credit_fen += allocation.to_credit_fen
         account.credit_payment_id = payment_id
         account.prepaid_period = cmd.prepaid_period or account.prepaid_period
-    uow.session.add(account)
-    uow.session.add(PaymentRow(
+    uow.add(account)
+    uow.add(PaymentRow(
         payment_id=payment_id, external_ref=cmd.external_ref, school_id=account.school_id,
         student_id=account.student_id, programme_id=account.programme_id, guardian_id=account.guardian_id,
         amount_fen=cmd.amount_fen, applied_fen=allocation.applied_fen, credit_fen=allocation.to_credit_fen,
@@ -133,10 +133,10 @@ async def _record_payment(uow: BillingUoW, cmd: RecordPayment, actor: Actor, now
         # R9: a hardship family is served free; money it sends anyway goes straight back.
         refund_id = stable_id("rfd", payment_id)
         moves = allocation.refund_moves()
-        uow.session.add(RefundRow(refund_id=refund_id, school_id=account.school_id, student_id=account.student_id,
-                                  guardian_id=account.guardian_id, payment_id=payment_id,
-                                  amount_fen=allocation.to_refund_fen, reason="hardship",
-                                  paid_from_account=cmd.deposited_to_account, issued_at=now))
+        uow.add(RefundRow(refund_id=refund_id, school_id=account.school_id, student_id=account.student_id,
+                          guardian_id=account.guardian_id, payment_id=payment_id,
+                          amount_fen=allocation.to_refund_fen, reason="hardship",
+                          paid_from_account=cmd.deposited_to_account, issued_at=now))
         uow.publish(RefundIssued(
             refund_id=refund_id, school_id=account.school_id, student_id=account.student_id,
             guardian_id=account.guardian_id, amount_fen=allocation.to_refund_fen, payment_id=payment_id,
@@ -182,7 +182,7 @@ async def grant_subsidy(uow: BillingUoW, cmd: GrantSubsidy, actor: Actor, now: d
     """Budget money for utilities and materials (and hardship cover, staff subsidies) lands in the
     school's account, booked apart from parents' fees (R16). Once per budget document."""
     subsidy_id = stable_id("sub", cmd.school_id, cmd.subsidy_ref)
-    existing = await uow.session.get(SubsidyRow, subsidy_id)
+    existing = await uow.subsidy(subsidy_id)
     if existing is not None:
         if (existing.amount_fen, existing.purpose, existing.period) != (cmd.amount_fen, cmd.purpose, cmd.period):
             raise DomainError(f"subsidy {cmd.subsidy_ref} was already granted with other content", status=409)
@@ -194,7 +194,7 @@ async def grant_subsidy(uow: BillingUoW, cmd: GrantSubsidy, actor: Actor, now: d
                      amount_fen=cmd.amount_fen, purpose=cmd.purpose, period=cmd.period,
                      deposited_to_account=cmd.deposited_to_account, granted_by=actor.subject,
                      granted_by_role=actor.role, granted_at=now)
-    uow.session.add(row)
+    uow.add(row)
     moves = subsidy_moves(cmd.amount_fen)
     uow.publish(SubsidyGranted(
         subsidy_id=subsidy_id, school_id=cmd.school_id, district_id=district, amount_fen=cmd.amount_fen,
@@ -236,10 +236,10 @@ async def record_expense(uow: BillingUoW, cmd: RecordExpense, actor: Actor, now:
                              request={"expense_ref": cmd.expense_ref, "category": cmd.category,
                                       "amount_fen": cmd.amount_fen, "payee": cmd.payee, "details": cmd.details},
                              requested_by=actor.subject, requested_by_role=actor.role, refused_at=now)
-        uow.session.add(refusal)
+        uow.add(refusal)
         return ExpenseOutcome(None, False, refusal)
     expense_id = stable_id("exp", cmd.school_id, cmd.expense_ref)
-    existing = await uow.session.get(ExpenseRow, expense_id)
+    existing = await uow.expense(expense_id)
     if existing is not None:
         if (existing.category, existing.amount_fen) != (cmd.category, cmd.amount_fen):
             raise DomainError(f"expense {cmd.expense_ref} was already recorded with other content", status=409)
@@ -248,7 +248,7 @@ async def record_expense(uow: BillingUoW, cmd: RecordExpense, actor: Actor, now:
                      amount_fen=cmd.amount_fen, payee=cmd.payee, details=cmd.details, invoice_ref=cmd.invoice_ref,
                      spent_on=cmd.spent_on, paid_from_account=cmd.paid_from_account, recorded_by=actor.subject,
                      recorded_by_role=actor.role, recorded_at=now)
-    uow.session.add(row)
+    uow.add(row)
     moves = expense_moves(cmd.category, cmd.amount_fen)
     uow.publish(ExpenseRecorded(
         expense_id=expense_id, school_id=cmd.school_id, category=cmd.category, amount_fen=cmd.amount_fen,
@@ -267,7 +267,7 @@ async def publish_disclosure(uow: BillingUoW, school_id: str, period_start: date
     if period_end < period_start:
         raise DomainError(f"period_end {period_end} is before period_start {period_start}")
     disclosure_id = stable_id("dsc", school_id, period_start, period_end)
-    existing = await uow.session.get(DisclosureRow, disclosure_id)
+    existing = await uow.disclosure(disclosure_id)
     if existing is not None:
         return existing, False
     district = await uow.district_of(school_id)
@@ -288,6 +288,6 @@ async def publish_disclosure(uow: BillingUoW, school_id: str, period_start: date
     )
     row = DisclosureRow(disclosure_id=disclosure_id, school_id=school_id, period_start=period_start,
                         period_end=period_end, body=event.model_dump(mode="json"), published_at=now)
-    uow.session.add(row)
+    uow.add(row)
     uow.publish(event, event_id=event_uuid("DisclosurePublished", disclosure_id), correlation_id=disclosure_id)
     return row, True

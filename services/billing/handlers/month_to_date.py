@@ -6,8 +6,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field, fields
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import text
-
 from services.billing.db import BillingUoW
 from services.billing.domain import DomainError, Statement, parse_period, spans_for
 from services.billing.handlers.common import local_day, local_midnight_utc
@@ -86,7 +84,7 @@ async def month_to_date(uow: BillingUoW, *, school_id: str, period: str, now: da
     if today < first:
         raise DomainError(f"{period} has not begun yet (school-local today is {today}); there is nothing to show")
     # One read-only snapshot: the programmes and chunks agree with each other, and nothing is written.
-    await uow.session.execute(text("set transaction isolation level repeatable read, read only"))
+    await uow.read_only_snapshot()
     if not await uow.school_known(school_id):
         raise DomainError(f"billing knows no school {school_id}", status=404)
     out = MonthToDate(school_id, period, now, min(today, last), today > last)

@@ -23,9 +23,9 @@ def district_scope(district_id: str) -> str:
 # -- fee caps (R2, R10) ---------------------------------------------------------------------------
 async def set_fee_cap(uow: BillingUoW, scope: str, cap_per_session_fen: int, actor: Actor, now: datetime) -> FeeCapRow:
     """The city, or one district, caps what a session may cost; schedules above it are not approved."""
-    row = await uow.session.get(FeeCapRow, scope) or FeeCapRow(scope=scope, set_by=actor.subject, set_by_role=actor.role)
+    row = await uow.cap_row(scope) or FeeCapRow(scope=scope, set_by=actor.subject, set_by_role=actor.role)
     row.cap_per_session_fen, row.set_by, row.set_by_role, row.set_at = cap_per_session_fen, actor.subject, actor.role, now
-    uow.session.add(row)
+    uow.add(row)
     return row
 
 
@@ -94,7 +94,7 @@ async def submit_fee_schedule(uow: BillingUoW, cmd: SubmitFeeSchedule, actor: Ac
         parents_committee_ref=cmd.parents_committee_ref, effective_from=cmd.effective_from, status="submitted",
         submitted_by=actor.subject, submitted_by_role=actor.role, submitted_at=now,
     )
-    uow.session.add(row)
+    uow.add(row)
     await uow.remember_school(cmd.school_id, district)
     return row, True
 
@@ -123,7 +123,7 @@ async def approve_fee_schedule(uow: BillingUoW, fee_schedule_id: str, actor: Act
         raise DomainError(problems)
     row.status, row.reviewed_by, row.reviewed_by_role, row.reviewed_at = "approved", actor.subject, actor.role, now
     row.cap_per_session_fen = cap
-    uow.session.add(row)
+    uow.add(row)
     uow.publish(FeeScheduleApproved(
         fee_schedule_id=row.fee_schedule_id, school_id=row.school_id, district_id=row.district_id,
         programme_id=row.programme_id, items=[ContractFeeItem(**i) for i in row.items],
@@ -143,7 +143,7 @@ async def reject_fee_schedule(uow: BillingUoW, fee_schedule_id: str, reason: str
         raise DomainError(f"fee schedule {fee_schedule_id} is already approved and published", status=409)
     row.status, row.review_reason = "rejected", reason
     row.reviewed_by, row.reviewed_by_role, row.reviewed_at = actor.subject, actor.role, now
-    uow.session.add(row)
+    uow.add(row)
     return row
 
 
@@ -181,7 +181,7 @@ async def record_distribution_plan(uow: BillingUoW, cmd: RecordDistributionPlan,
                               effective_from=cmd.effective_from, paid_from_account=cmd.paid_from_account,
                               recorded_by=actor.subject, recorded_by_role=actor.role, recorded_at=now,
                               review_status="proposed", district_id=await uow.district_of(cmd.school_id))
-    uow.session.add(row)
+    uow.add(row)
     uow.publish(DistributionPlanRecorded(
         plan_id=plan_id, school_id=cmd.school_id, per_session_fen=cmd.per_session_fen,
         extended_care_per_session_fen=cmd.extended_care_per_session_fen, approval_ref=cmd.approval_ref,
@@ -210,7 +210,7 @@ async def review_distribution_plan(uow: BillingUoW, plan_id: str, decision: str,
     row.review_status, row.review_reason = decision, reason
     row.district_id = row.district_id or await uow.district_of(row.school_id)
     row.reviewed_by, row.reviewed_by_role, row.reviewed_at = actor.subject, actor.role, now
-    uow.session.add(row)
+    uow.add(row)
     uow.publish(DistributionPlanReviewed(
         plan_id=plan_id, school_id=row.school_id, district_id=row.district_id, decision=decision,  # type: ignore[arg-type]
         reason=reason, reviewed_by=actor.subject, reviewed_by_role=actor.role, reviewed_at=now,  # type: ignore[arg-type]

@@ -115,9 +115,9 @@ async def settle_school_month(
         programmes = await uow.programmes_with_accounts(school_id)
         schedules = await uow.approved_schedules(school_id)
         provided = {p: await uow.provided_mask(p, period) for p in programmes}
-        uow.session.add(SettlementRunRow(run_id=run_id, school_id=school_id, period=period, trigger=trigger,
-                                         requested_by=actor.subject, requested_by_role=actor.role,
-                                         status="running", started_at=now))
+        uow.add(SettlementRunRow(run_id=run_id, school_id=school_id, period=period, trigger=trigger,
+                                 requested_by=actor.subject, requested_by_role=actor.role,
+                                 status="running", started_at=now))
         await uow.commit()
     # Enrolments filed after the month ended have nothing to settle in it.
     cutoff = local_midnight_utc(last + timedelta(days=1))
@@ -139,9 +139,9 @@ async def settle_school_month(
             after = rows[-1].student_id
     await _pay_staff(uow_factory, school_id, period, last, actor, now, summary)
     async with uow_factory() as uow:
-        run = await uow.session.get(SettlementRunRow, run_id)
+        run = await uow.settlement_run(run_id)
         run.status, run.summary, run.finished_at = "done", summary.as_dict(), datetime.now(now.tzinfo)
-        uow.session.add(run)
+        uow.add(run)
         await uow.commit()
     log.info("settled a school month", extra={"school_id": school_id, "period": period,
                                                "statements": summary.statements, "events": summary.events})
