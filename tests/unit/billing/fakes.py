@@ -1,5 +1,5 @@
 """An in-memory stand-in for BillingUoW's keyed rows, schools and journal: the same repository methods
-the command handlers for subsidies, expenses, fee caps and hardship verifications call, with the same
+the command handlers for subsidies, expenses, fee caps, distribution plans and hardship verifications call, with the same
 transaction semantics (nothing reaches the next unit of work before commit). test_uow_contract.py runs
 one set of cases on this and on PostgreSQL and expects the same answers."""
 from __future__ import annotations
@@ -14,6 +14,7 @@ from sqlmodel import SQLModel
 
 from services.billing.db import (
     DisclosureRow,
+    DistributionPlanRow,
     ExpenseRow,
     FeeCapRow,
     HardshipVerificationRow,
@@ -46,6 +47,11 @@ class FakeBillingStore:
 
     def types(self, school_id: str) -> list[str]:
         return [e.type_name for e in self.events if getattr(e, "school_id", None) == school_id]
+
+    def payloads(self, school_id: str, type_name: str) -> list[dict]:
+        """The published events of one type about a school, as their JSON payloads."""
+        return [e.model_dump(mode="json") for e in self.events
+                if getattr(e, "school_id", None) == school_id and e.type_name == type_name]
 
 
 class FakeBillingUoW:
@@ -109,6 +115,9 @@ class FakeBillingUoW:
 
     async def programme(self, programme_id: str) -> ProgrammeRow | None:
         return self._get(ProgrammeRow, programme_id)
+
+    async def plan_row(self, plan_id: str, *, lock: bool = False) -> DistributionPlanRow | None:
+        return self._get(DistributionPlanRow, plan_id)
 
     async def read_only_snapshot(self) -> None:
         self.read_only = True

@@ -9,7 +9,7 @@ import pytest
 from services.billing.domain import DomainError
 from services.billing.handlers import schedules as s
 from tests.unit.billing.builders import School
-from tests.unit.billing.conftest import payloads, published
+from tests.unit.billing.fakes import FakeBillingStore
 from tests.unit.billing.flows import NOW, PRINCIPAL
 
 
@@ -20,15 +20,14 @@ def _plan(school: School, per_session_fen: int = 6000) -> s.RecordDistributionPl
         paid_from_account="acct-main")
 
 
-async def test_recording_a_plan_publishes_distribution_plan_recorded_once(uow_factory, billing_db) -> None:
-    school = School()
+async def test_recording_a_plan_publishes_distribution_plan_recorded_once() -> None:
+    store, school = FakeBillingStore(), School()
     for _ in range(2):  # the same plan recorded again is not a second plan
-        async with uow_factory() as uow:
+        async with store.uow() as uow:
             await s.record_distribution_plan(uow, _plan(school), PRINCIPAL, NOW)
             await uow.commit()
 
-    events = await published(billing_db, school.school_id)
-    (plan,) = payloads(events, "DistributionPlanRecorded")
+    (plan,) = store.payloads(school.school_id, "DistributionPlanRecorded")
     assert (plan["per_session_fen"], plan["extended_care_per_session_fen"]) == (6000, 3000)
     assert (plan["approval_ref"], plan["approved_on"], plan["effective_from"]) == (
         "jdh-2025-3", "2025-08-30", "2025-09-01")
@@ -37,15 +36,14 @@ async def test_recording_a_plan_publishes_distribution_plan_recorded_once(uow_fa
     assert plan["plan_id"].startswith("dpl-")
 
 
-async def test_other_rates_under_a_recorded_plan_are_refused_and_publish_nothing(uow_factory, billing_db) -> None:
-    school = School()
-    async with uow_factory() as uow:
+async def test_other_rates_under_a_recorded_plan_are_refused_and_publish_nothing() -> None:
+    store, school = FakeBillingStore(), School()
+    async with store.uow() as uow:
         await s.record_distribution_plan(uow, _plan(school), PRINCIPAL, NOW)
         await uow.commit()
-    async with uow_factory() as uow:
+    async with store.uow() as uow:
         with pytest.raises(DomainError) as refused:
             await s.record_distribution_plan(uow, _plan(school, per_session_fen=9000), PRINCIPAL, NOW)
     assert refused.value.status == 409
 
-    events = await published(billing_db, school.school_id)
-    assert [p["per_session_fen"] for p in payloads(events, "DistributionPlanRecorded")] == [6000]
+    assert [p["per_session_fen"] for p in store.payloads(school.school_id, "DistributionPlanRecorded")] == [6000]

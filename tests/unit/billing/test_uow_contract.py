@@ -9,7 +9,7 @@ import pytest
 from services.billing.domain import DomainError
 from services.billing.handlers.common import Actor
 from services.billing.handlers.money import GrantSubsidy, RecordExpense, grant_subsidy, record_expense
-from services.billing.handlers.schedules import set_fee_cap
+from services.billing.handlers.schedules import RecordDistributionPlan, record_distribution_plan, set_fee_cap
 from tests.unit.billing.builders import unique
 from tests.unit.billing.conftest import published
 from tests.unit.billing.fakes import FakeBillingStore
@@ -59,7 +59,18 @@ async def run_cases(factory, school_id: str) -> dict:
             await uow.commit()
     async with factory() as uow:
         await set_fee_cap(uow, f"school:{school_id}", 1, DISTRICT, NOW)  # left without commit
+    plan = RecordDistributionPlan(school_id=school_id, per_session_fen=6000, extended_care_per_session_fen=3000,
+                                  approval_ref="jdh-1", approved_on=date(2025, 8, 30), effective_from=date(2025, 9, 1),
+                                  paid_from_account="acct-main")
+    recorded = []
+    for _ in range(2):
+        async with factory() as uow:
+            row, created = await record_distribution_plan(uow, plan, SCHOOL, NOW)
+            await uow.commit()
+            recorded.append((row.plan_id, row.district_id, row.review_status, created))
+    out["plans"] = recorded
     async with factory() as uow:
+        out["plan_missing"] = await uow.plan_row("dpl-none")
         out["cap"] = await uow.cap(f"school:{school_id}")
         out["no_cap"] = await uow.cap(f"school:{school_id}-none")
         out["journal"] = await uow.journal_lines(school_id, date(2025, 9, 1), date(2025, 9, 30))
@@ -80,5 +91,7 @@ async def test_the_fake_and_postgresql_units_of_work_answer_alike(uow_factory, b
     assert fake["expenses"] == [(True, False, False), (False, False, False), (False, True, True)]
     assert fake["cap"] == 1800 and fake["no_cap"] is None and fake["district"] == "dst-1"
     assert sum(amount for *_, amount in fake["journal"]) == 150000
+    assert [p[1:] for p in fake["plans"]] == [("dst-1", "proposed", True), ("dst-1", "proposed", False)]
+    assert fake["plan_missing"] is None
     assert store.types(school) == [t for t, _, _ in await published(billing_db, school)] == [
-        "SubsidyGranted", "ExpenseRecorded"]
+        "SubsidyGranted", "ExpenseRecorded", "DistributionPlanRecorded"]
