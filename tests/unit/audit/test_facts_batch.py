@@ -1,12 +1,17 @@
 """Enrolment and attendance facts applied a consumed batch at a time (R6, R9, R17, R20, R25): the last
-word on a student's enrolment within one batch stands, and a redelivered batch changes nothing."""
+word on a student's enrolment within one batch stands (the handlers on the fake unit of work), and a
+redelivered batch changes nothing (the kit's consumer on PostgreSQL)."""
 from __future__ import annotations
 
+import itertools
 from datetime import date, timedelta
 
 from services.audit.handlers import HANDLERS
 from shared.contracts import attendance
+from shared.contracts.envelope import Event
 from shared.contracts.schema import example_payload
+from shared.messaging.consumer import Item
+from tests.unit.audit.fakes import FakeAuditStore
 from tests.unit.audit.harness import TestLedger
 from tests.unit.audit.money import DAY, School, at, envelope, record
 
@@ -18,16 +23,23 @@ def _check_out(school: School, student: str, day: date, staff: str) -> attendanc
         "handed_over_by": staff})
 
 
-async def test_the_last_filing_or_withdrawal_of_a_student_in_one_batch_is_what_stands(ledger: TestLedger) -> None:
-    school = School("batchfacts")
+async def apply(store: FakeAuditStore, *events: Event) -> None:
+    """The events as the consumer hands them over: each run of one type to its handler, then one commit."""
+    async with store.uow() as uow:
+        for name, run in itertools.groupby(events, lambda e: e.type_name):
+            items = [Item(envelope(e), e) for e in run]
+            await HANDLERS[name](uow, items)
+        await uow.commit()
+
+
+async def test_the_last_filing_or_withdrawal_of_a_student_in_one_batch_is_what_stands() -> None:
+    store, school = FakeAuditStore(), School("batchfacts")
     kept, left, refiled = school.student(), school.student(), school.student()
     off = DAY - timedelta(days=3)
-    await ledger.feed(
-        school.enrolment(kept), school.enrolment(kept, hardship=True),  # R9: the later filing says hardship
-        school.enrolment(left), school.withdrawal(left, off),
-        school.enrolment(refiled), school.withdrawal(refiled, off), school.enrolment(refiled),
-    )
-    async with ledger.uow() as uow:
+    await apply(store, school.enrolment(kept), school.enrolment(kept, hardship=True),  # R9: the later filing says hardship
+                school.enrolment(left), school.withdrawal(left, off),
+                school.enrolment(refiled), school.withdrawal(refiled, off), school.enrolment(refiled))
+    async with store.uow() as uow:
         found = await uow.enrolments_of([(s, school.programme_id) for s in (kept, left, refiled)])
         districts = await uow.districts_of([school.school_id])
     assert found[(kept, school.programme_id)].hardship is True
@@ -36,12 +48,12 @@ async def test_the_last_filing_or_withdrawal_of_a_student_in_one_batch_is_what_s
     assert districts == {school.school_id: school.district_id}
 
 
-async def test_withdrawals_of_students_audit_never_saw_filed_are_kept_as_withdrawn(ledger: TestLedger) -> None:
-    school = School("batchwithdraw")
+async def test_withdrawals_of_students_audit_never_saw_filed_are_kept_as_withdrawn() -> None:
+    store, school = FakeAuditStore(), School("batchwithdraw")
     students = [school.student() for _ in range(3)]
     off = DAY - timedelta(days=1)
-    await ledger.feed(*(school.withdrawal(s, off) for s in students), school.withdrawal(students[0], off - timedelta(days=1)))
-    async with ledger.uow() as uow:
+    await apply(store, *(school.withdrawal(s, off) for s in students), school.withdrawal(students[0], off - timedelta(days=1)))
+    async with store.uow() as uow:
         found = await uow.enrolments_of([(s, school.programme_id) for s in students])
     assert {k[0]: (v.withdrawn_on, v.hardship) for k, v in found.items()} == {
         students[0]: (off - timedelta(days=1), False), students[1]: (off, False), students[2]: (off, False)}
