@@ -144,7 +144,6 @@ async def record_payments(request: Request, payments: list[Any] = Body(..., embe
     async def call():
         async with uow(request) as u:
             out = await m.record_payments(u, [cmd for _, cmd in valid], actor(principal), now())
-            await u.commit()
             return out
 
     recorded = await retry_on_conflict(call) if valid else []
@@ -169,7 +168,6 @@ async def grant_subsidy(body: SubsidyIn, request: Request, response: Response,
     async def call():
         async with uow(request) as u:
             row, created = await m.grant_subsidy(u, m.GrantSubsidy(**body.model_dump()), actor(principal), now())
-            await u.commit()
             return row, created
 
     row, created = await retry_on_conflict(call)
@@ -187,7 +185,6 @@ async def record_expense(body: ExpenseIn, request: Request, response: Response,
     async def call():
         async with uow(request) as u:
             outcome = await m.record_expense(u, m.RecordExpense(**body.model_dump()), actor(principal), now())
-            await u.commit()
             return outcome
 
     outcome = await retry_on_conflict(call)

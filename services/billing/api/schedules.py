@@ -126,7 +126,6 @@ async def list_caps(request: Request) -> list[CapPublic]:
 async def set_city_cap(body: CapIn, request: Request, principal: Principal = Depends(require("city"))) -> CapPublic:
     async with uow(request) as u:
         row = await s.set_fee_cap(u, s.CITY, body.cap_per_session_fen, actor(principal), now())
-        await u.commit()
     return CapPublic(**row.model_dump())
 
 
@@ -138,7 +137,6 @@ async def set_district_cap(district_id: str, body: CapIn, request: Request,
         raise HTTPException(403, f"district {principal.district_id} may not set the cap of {district_id}")
     async with uow(request) as u:
         row = await s.set_fee_cap(u, s.district_scope(district_id), body.cap_per_session_fen, actor(principal), now())
-        await u.commit()
     return CapPublic(**row.model_dump())
 
 
@@ -158,7 +156,6 @@ async def submit_schedule(body: ScheduleIn, request: Request, response: Response
         async with uow(request) as u:
             row, created = await s.submit_fee_schedule(u, cmd, actor(principal), now(),
                                                         settings(request).city_cap_per_session_fen)
-            await u.commit()
             return row, created
 
     row, created = await retry_on_conflict(call)
@@ -185,7 +182,6 @@ async def approve_schedule(fee_schedule_id: str, request: Request,
         async with uow(request) as u:
             row, _ = await s.approve_fee_schedule(u, fee_schedule_id, actor(principal), now(),
                                                   settings(request).city_cap_per_session_fen)
-            await u.commit()
             return row
 
     return _schedule(await retry_on_conflict(call))
@@ -198,7 +194,6 @@ async def reject_schedule(fee_schedule_id: str, body: ScheduleReview, request: R
     await _review_access(request, principal, fee_schedule_id)
     async with uow(request) as u:
         row = await s.reject_fee_schedule(u, fee_schedule_id, body.reason, actor(principal), now())
-        await u.commit()
     return _schedule(row)
 
 
@@ -229,7 +224,6 @@ async def record_plan(body: PlanIn, request: Request, response: Response,
     cmd = s.RecordDistributionPlan(**body.model_dump())
     async with uow(request) as u:
         row, created = await s.record_distribution_plan(u, cmd, actor(principal), now())
-        await u.commit()
     response.status_code = 201 if created else 200
     return PlanPublic(**row.model_dump(include=set(PlanPublic.model_fields)))
 
@@ -249,7 +243,6 @@ async def review_plan(plan_id: str, body: PlanReview, request: Request, response
         async with uow(request) as u:
             reviewed, changed = await s.review_distribution_plan(u, plan_id, body.decision, body.reason,
                                                                  actor(principal), now())
-            await u.commit()
             return reviewed, changed
 
     reviewed, _ = await retry_on_conflict(call)

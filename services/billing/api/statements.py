@@ -221,7 +221,6 @@ async def disclose(body: DisclosureIn, request: Request, response: Response,
         async with uow(request) as u:
             row, created = await m.publish_disclosure(u, body.school_id, body.period_start, body.period_end,
                                                       actor(principal), now(), settings(request).public_base_url)
-            await u.commit()
             return row, created
 
     row, created = await retry_on_conflict(call)

@@ -1,16 +1,36 @@
 """What billing's use cases share: stable ids, who acted, school-local days; no rules, no SQL."""
 from __future__ import annotations
 
+import functools
 import hashlib
 import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
+from typing import Any, ParamSpec, TypeVar
 
 from services.billing.domain import Move
 from shared.contracts.billing import Posting
 from shared.ids import StableIds
 from shared.time import SCHOOL_TZ as SHANGHAI
 from shared.time import local_day
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def command(handler: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R]]:
+    """A command handler commits its own unit of work when it returns; a refusal it raises commits
+    nothing. Billing's one rule, as enrollment's: command handlers commit, routes never do, and for
+    consumed events the kit's consumer commits the batch (handlers/events.py never commits)."""
+    @functools.wraps(handler)
+    async def run(*args: P.args, **kwargs: P.kwargs) -> R:
+        result = await handler(*args, **kwargs)
+        uow: Any = kwargs.get("uow", args[0] if args else None)
+        await uow.commit()
+        return result
+    return run
+
 
 _EVENT_IDS = StableIds("5d1b7c52-3f0e-4c1a-9a57-2b8f0e6d4c31")
 

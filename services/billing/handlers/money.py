@@ -24,7 +24,7 @@ from services.billing.domain import (
     period_of,
     subsidy_moves,
 )
-from services.billing.handlers.common import Actor, event_uuid, local_day, postings, stable_id
+from services.billing.handlers.common import Actor, command, event_uuid, local_day, postings, stable_id
 from shared.contracts.billing import DisclosurePublished, ExpenseRecorded, PaymentReceived, RefundIssued, SubsidyGranted
 
 
@@ -55,6 +55,7 @@ class PaymentResult:
     settles: list[str] = field(default_factory=list)
 
 
+@command
 async def record_payments(uow: BillingUoW, commands: list[RecordPayment], actor: Actor,
                           now: datetime) -> list[PaymentResult]:
     """Record a batch of payments in one transaction, each once per provider reference: the same
@@ -178,6 +179,7 @@ class GrantSubsidy:
     deposited_to_account: str
 
 
+@command
 async def grant_subsidy(uow: BillingUoW, cmd: GrantSubsidy, actor: Actor, now: datetime) -> tuple[SubsidyRow, bool]:
     """Budget money for utilities and materials (and hardship cover, staff subsidies) lands in the
     school's account, booked apart from parents' fees (R16). Once per budget document."""
@@ -226,6 +228,7 @@ class ExpenseOutcome:
     refusal: RefusalRow | None = None
 
 
+@command
 async def record_expense(uow: BillingUoW, cmd: RecordExpense, actor: Actor, now: datetime) -> ExpenseOutcome:
     """Spending of fee income in an R19 category. Anything else, a management fee above all, is
     refused and the refusal kept for the district and auditors (R19, R25); commit either way."""
@@ -261,6 +264,7 @@ async def record_expense(uow: BillingUoW, cmd: RecordExpense, actor: Actor, now:
 
 
 # -- disclosure (R21) -----------------------------------------------------------------------------
+@command
 async def publish_disclosure(uow: BillingUoW, school_id: str, period_start: date, period_end: date, actor: Actor,
                              now: datetime, base_url: str) -> tuple[DisclosureRow, bool]:
     """The school's income and spending for a period, from its books, published once (R21, R23)."""

@@ -9,7 +9,7 @@ from datetime import date, datetime
 
 from services.billing.db import BillingUoW, DistributionPlanRow, FeeCapRow, FeeScheduleRow
 from services.billing.domain import DomainError, FeeItem, effective_cap, schedule_problems
-from services.billing.handlers.common import Actor, event_uuid, stable_id
+from services.billing.handlers.common import Actor, command, event_uuid, stable_id
 from shared.contracts.billing import DistributionPlanRecorded, DistributionPlanReviewed, FeeScheduleApproved
 from shared.contracts.billing import FeeItem as ContractFeeItem
 
@@ -21,6 +21,7 @@ def district_scope(district_id: str) -> str:
 
 
 # -- fee caps (R2, R10) ---------------------------------------------------------------------------
+@command
 async def set_fee_cap(uow: BillingUoW, scope: str, cap_per_session_fen: int, actor: Actor, now: datetime) -> FeeCapRow:
     """The city, or one district, caps what a session may cost; schedules above it are not approved."""
     row = await uow.cap_row(scope) or FeeCapRow(scope=scope, set_by=actor.subject, set_by_role=actor.role)
@@ -51,6 +52,7 @@ def _items_json(items: tuple[FeeItem, ...]) -> list[dict]:
     return [{"category": i.category, "amount_fen": i.amount_fen, "unit": i.unit} for i in items]
 
 
+@command
 async def submit_fee_schedule(uow: BillingUoW, cmd: SubmitFeeSchedule, actor: Actor, now: datetime,
                               default_city_cap_fen: int | None) -> tuple[FeeScheduleRow, bool]:
     """A school proposes the standard its parents' committee agreed (R10); the district reviews it.
@@ -105,6 +107,7 @@ def _disclosed(programme) -> dict[str, int] | None:
     return {"session": programme.fee_per_session_fen, "extended_care": programme.extended_care_fee_per_session_fen}
 
 
+@command
 async def approve_fee_schedule(uow: BillingUoW, fee_schedule_id: str, actor: Actor, now: datetime,
                                default_city_cap_fen: int | None) -> tuple[FeeScheduleRow, bool]:
     """The district approves: checked once more against the cap and the disclosed standard, then
@@ -134,6 +137,7 @@ async def approve_fee_schedule(uow: BillingUoW, fee_schedule_id: str, actor: Act
     return row, True
 
 
+@command
 async def reject_fee_schedule(uow: BillingUoW, fee_schedule_id: str, reason: str, actor: Actor,
                               now: datetime) -> FeeScheduleRow:
     row = await uow.schedule(fee_schedule_id, lock=True)
@@ -160,6 +164,7 @@ class RecordDistributionPlan:
     plan_id: str | None = None
 
 
+@command
 async def record_distribution_plan(uow: BillingUoW, cmd: RecordDistributionPlan, actor: Actor,
                                    now: datetime) -> tuple[DistributionPlanRow, bool]:
     """A school records its labour-fee distribution plan (R20), as its staff meeting approved it, and publishes
@@ -191,6 +196,7 @@ async def record_distribution_plan(uow: BillingUoW, cmd: RecordDistributionPlan,
     return row, True
 
 
+@command
 async def review_distribution_plan(uow: BillingUoW, plan_id: str, decision: str, reason: str | None, actor: Actor,
                                    now: datetime) -> tuple[DistributionPlanRow, bool]:
     """The district reviews a school's proposed plan (R10): approved, payouts follow it from its effective day

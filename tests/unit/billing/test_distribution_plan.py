@@ -25,7 +25,6 @@ async def test_recording_a_plan_publishes_distribution_plan_recorded_once() -> N
     for _ in range(2):  # the same plan recorded again is not a second plan
         async with store.uow() as uow:
             await s.record_distribution_plan(uow, _plan(school), PRINCIPAL, NOW)
-            await uow.commit()
 
     (plan,) = store.payloads(school.school_id, "DistributionPlanRecorded")
     assert (plan["per_session_fen"], plan["extended_care_per_session_fen"]) == (6000, 3000)
@@ -40,7 +39,6 @@ async def test_other_rates_under_a_recorded_plan_are_refused_and_publish_nothing
     store, school = FakeBillingStore(), School()
     async with store.uow() as uow:
         await s.record_distribution_plan(uow, _plan(school), PRINCIPAL, NOW)
-        await uow.commit()
     async with store.uow() as uow:
         with pytest.raises(DomainError) as refused:
             await s.record_distribution_plan(uow, _plan(school, per_session_fen=9000), PRINCIPAL, NOW)

@@ -36,7 +36,6 @@ async def run_cases(factory, school_id: str) -> dict:
     for _ in range(2):
         async with factory() as uow:
             row, created = await grant_subsidy(uow, subsidy, DISTRICT, NOW)
-            await uow.commit()
             granted.append((row.subsidy_id, row.district_id, row.amount_fen, created))
     out["granted"] = granted
     async with factory() as uow:
@@ -50,15 +49,15 @@ async def run_cases(factory, school_id: str) -> dict:
                                                 date(2025, 9, 29), "acct-main")):
         async with factory() as uow:
             outcome = await record_expense(uow, cmd, SCHOOL, NOW)
-            await uow.commit()
             outcomes.append((outcome.created, outcome.expense is None, outcome.refusal is not None))
     out["expenses"] = outcomes
     for cap in (2000, 1800):
         async with factory() as uow:
-            await set_fee_cap(uow, f"school:{school_id}", cap, DISTRICT, NOW)
-            await uow.commit()
-    async with factory() as uow:
-        await set_fee_cap(uow, f"school:{school_id}", 1, DISTRICT, NOW)  # left without commit
+            await set_fee_cap(uow, f"school:{school_id}", cap, DISTRICT, NOW)  # a command commits
+    async with factory() as uow:  # a row staged and left without commit
+        row = await uow.cap_row(f"school:{school_id}")
+        row.cap_per_session_fen = 1
+        uow.add(row)
     plan = RecordDistributionPlan(school_id=school_id, per_session_fen=6000, extended_care_per_session_fen=3000,
                                   approval_ref="jdh-1", approved_on=date(2025, 8, 30), effective_from=date(2025, 9, 1),
                                   paid_from_account="acct-main")
@@ -66,7 +65,6 @@ async def run_cases(factory, school_id: str) -> dict:
     for _ in range(2):
         async with factory() as uow:
             row, created = await record_distribution_plan(uow, plan, SCHOOL, NOW)
-            await uow.commit()
             recorded.append((row.plan_id, row.district_id, row.review_status, created))
     out["plans"] = recorded
     async with factory() as uow:
