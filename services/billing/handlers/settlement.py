@@ -45,6 +45,7 @@ from services.billing.handlers.common import (
     stable_id,
 )
 from shared.contracts.billing import FeeCharged, FeeSettled, FeeWaived, PayoutIssued, RefundIssued
+from shared.time import utc_now
 
 log = logging.getLogger(__name__)
 
@@ -102,8 +103,10 @@ async def settle_school_month(
     trigger: str = "http",
     chunk_size: int = 2000,
     due_days: int = 10,
+    clock: Callable[[], datetime] = utc_now,
 ) -> SettlementSummary:
-    """Settle every fee account of a school for one month, chunk by chunk, then pay its staff."""
+    """Settle every fee account of a school for one month, chunk by chunk, then pay its staff; `now` is
+    when the run was asked for, `clock` tells when it finished."""
     first, last = parse_period(period)
     if local_day(now) <= last:
         # R17: a statement is final, so it is made from the whole month, once the month is over.
@@ -140,7 +143,7 @@ async def settle_school_month(
     await _pay_staff(uow_factory, school_id, period, last, actor, now, summary)
     async with uow_factory() as uow:
         run = await uow.settlement_run(run_id)
-        run.status, run.summary, run.finished_at = "done", summary.as_dict(), datetime.now(now.tzinfo)
+        run.status, run.summary, run.finished_at = "done", summary.as_dict(), clock()
         uow.add(run)
         await uow.commit()
     log.info("settled a school month", extra={"school_id": school_id, "period": period,

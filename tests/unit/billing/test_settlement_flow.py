@@ -2,9 +2,12 @@
 waivers, refunds of unused prepayments, payouts, and a second run that emits nothing (R9, R17, R20)."""
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
+
+from sqlalchemy import text
 
 from services.billing.handlers import schedules as s
+from services.billing.handlers.settlement import settle_school_month
 from tests.unit.billing.builders import School, school_days
 from tests.unit.billing.conftest import payloads, published, record
 from tests.unit.billing.flows import NOW, PRINCIPAL, approve_schedule, attend, district_approves_the_plans, enrol, pay, settle
@@ -150,3 +153,17 @@ async def test_a_gate_systems_check_in_counts_as_attendance_but_is_no_session_ru
     events = await published(billing_db, school.school_id)
     assert [ch["quantity"] for ch in payloads(events, "FeeCharged")] == [1]
     assert payloads(events, "PayoutIssued") == []
+
+
+async def test_a_settlement_run_records_when_it_finished_by_the_injected_clock(consumer, uow_factory, billing_db) -> None:
+    school = School()
+    await enrol(consumer, school, {1: (False, False)})
+    await approve_schedule(uow_factory, school)
+    finished = NOW + timedelta(minutes=7)
+    await settle_school_month(uow_factory, school_id=school.school_id, period="2025-09", actor=PRINCIPAL, now=NOW,
+                              clock=lambda: finished)
+
+    async with billing_db.engine.connect() as conn:
+        runs = (await conn.execute(text("select status, started_at, finished_at from settlement_runs where school_id = :s"),
+                                   {"s": school.school_id})).all()
+    assert [(r.status, r.started_at, r.finished_at) for r in runs] == [("done", NOW, finished)]
