@@ -25,8 +25,7 @@ PUBLIC = {
               # C2SP tlog-tiles: the public read path (R26); a bundle holding a format-1 entry asks for a token
               "GET /checkpoint", "GET /tile/{level}/{rest}", "GET /tile/entries/{rest}"},
     # The portal's pages are for people (not in its OpenAPI); its two JSON routes are audit's public proofs.
-    "portal": {"GET /api/disclosures/{disclosure_id}/proof", "GET /api/ledger/entries/{index}/proof",
-               "GET /api/ledger/consistency"},
+    "portal": {"GET /api/disclosures/{disclosure_id}/proof", "GET /api/ledger/consistency"},
 }
 
 

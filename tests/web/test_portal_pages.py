@@ -63,7 +63,7 @@ def test_an_auditor_opens_an_anomaly_and_reads_its_evidence(page: Any, site: Any
     assert page.locator("#detail").inner_text() == "向未备案学生收费 15.00 元"
     evidence = page.locator("#evidence").inner_text()
     assert "chg-0042-0099" in evidence and "enrolled" in evidence
-    assert page.get_by_role("link", name="条目 3 的包含证明").get_attribute("href") == "/api/ledger/entries/3/proof"
+    assert page.get_by_role("link", name="条目 3 的包含证明").get_attribute("href") == "/auditor/entries/3/proof"
 
 
 PAGES = {  # page type -> (path, who is signed in)

@@ -8,7 +8,7 @@ import json
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Request
-from fastapi.responses import Response, StreamingResponse
+from fastapi.responses import JSONResponse, Response, StreamingResponse
 
 from services.portal.api.deps import COOKIE, context, message, render, who
 from services.portal.api.upstream import Upstream, UpstreamError
@@ -92,3 +92,17 @@ async def consistency(request: Request) -> Response:
     except UpstreamError:
         return message(request, "upstream", 503)
     return render(request, "consistency.html", keys_json=json.dumps(keys, ensure_ascii=False).replace("</", "<\\/"))
+
+
+@router.get("/auditor/entries/{index}/proof")
+async def entry_proof(request: Request, index: Annotated[int, Path(ge=0, le=2**62)]) -> Response:
+    """A ledger entry's inclusion proof, as audit answers the reader's own token (R24, R27)."""
+    person = who(request)
+    if person is None or person.role not in READERS:
+        return message(request, "forbidden", 403)
+    try:
+        proof = await context(request).upstream.entry_proof(index, request.cookies[COOKIE])
+    except UpstreamError as exc:
+        return message(request, "forbidden" if exc.status == 403 else "not_found" if exc.status == 404 else "upstream",
+                       exc.status)
+    return JSONResponse(proof, headers={"Cache-Control": "private, no-store"})

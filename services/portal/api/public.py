@@ -72,12 +72,6 @@ async def disclosure_proof(request: Request, disclosure_id: Id) -> JSONResponse:
     return await _proxied(request, _upstream(request).disclosure_proof(disclosure_id))
 
 
-@router.get("/api/ledger/entries/{index}/proof", tags=["public"],
-            summary="A ledger entry's inclusion proof against the newest checkpoint (audit's answer).")
-async def entry_proof(request: Request, index: Annotated[int, Path(ge=0, le=2**62)]) -> JSONResponse:
-    return await _proxied(request, _upstream(request).entry_proof(index))
-
-
 @router.get("/api/ledger/consistency", tags=["public"],
             summary="Proof that the checkpoint of size `old` is a prefix of the newest (audit's bundle).")
 async def consistency_proof(request: Request, old: Annotated[int, Query(ge=0, le=2**62)]) -> JSONResponse:

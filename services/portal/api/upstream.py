@@ -52,8 +52,9 @@ class Upstream:
     async def disclosure_proof(self, disclosure_id: str) -> dict[str, Any]:
         return await self._get(f"{self.audit_url}/v1/ledger/disclosures/{disclosure_id}", keep=self.proof_seconds)
 
-    async def entry_proof(self, index: int) -> dict[str, Any]:
-        return await self._get(f"{self.audit_url}/v1/ledger/entries/{index}/proof", keep=self.proof_seconds)
+    async def entry_proof(self, index: int, token: str) -> dict[str, Any]:
+        """An entry's proof as audit answers the reader's own token (an entry may name a family)."""
+        return await self._get(f"{self.audit_url}/v1/ledger/entries/{index}/proof", token=token)
 
     async def consistency(self, old: int) -> dict[str, Any]:
         return await self._get(f"{self.audit_url}/v1/ledger/consistency?old={old}", keep=self.proof_seconds)

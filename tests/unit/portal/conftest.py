@@ -85,6 +85,10 @@ class Upstreams:
             return httpx.Response(200, json={"quorum": 1, "witnesses": [{"name": "w1", "vkey": "w1+5678+BA==",
                                                                          "cosigned_size": 1}],
                                              "cosigned_size": 1, "cosigned_note": None})
+        if path.startswith("/v1/ledger/entries/") and path.endswith("/proof"):
+            if not request.headers.get("authorization", "").startswith("Bearer "):
+                return httpx.Response(401, json={"detail": "token needed", "reason": "unauthenticated"})
+            return httpx.Response(200, json={"index": int(path.split("/")[4]), "inclusion_proof": []})
         if path.startswith("/v1/ledger/disclosures/"):
             found = self.proofs.get(path.rsplit("/", 1)[1])
             return httpx.Response(200, json=found) if found else httpx.Response(404, json={"detail": "no such"})

@@ -138,7 +138,10 @@ async def test_an_auditor_opens_an_anomaly_and_its_evidence(client: httpx.AsyncC
     assert f'href="/auditor/anomalies/anm-{tag}"' in listing
     page = (await client.get(f"/auditor/anomalies/anm-{tag}", headers=auditor)).text
     assert "收费学生未备案" in page and "charged_fen" in page and "1500" in page
-    assert 'href="/api/ledger/entries/12/proof"' in page
+    assert 'href="/auditor/entries/12/proof"' in page
+    proof = await client.get("/auditor/entries/12/proof", headers=auditor)
+    assert proof.status_code == 200 and proof.json()["index"] == 12  # asked with the auditor's own token
+    assert (await client.get("/auditor/entries/12/proof")).status_code == 403
     other = session("district", "off-2", district_id="dst-other")
     assert (await client.get(f"/auditor/anomalies/anm-{tag}", headers=other)).status_code == 404
     assert (await client.get("/auditor")).status_code == 403
@@ -175,7 +178,7 @@ async def test_an_auditor_browses_the_ledger_by_school_and_period_and_downloads_
                                       "period": "2025-09", "amount_fen": 30000}]}
     auditor = session("auditor", "aud-1")
     page = (await client.get("/auditor/ledger?school_id=sch-a&period=2025-09", headers=auditor)).text
-    assert 'data-index="4"' in page and "300.00 元" in page and 'href="/api/ledger/entries/4/proof"' in page
+    assert 'data-index="4"' in page and "300.00 元" in page and 'href="/auditor/entries/4/proof"' in page
     assert "after=4" in page  # the next page
     asked = next(r for r in upstreams.asked if r.url.path == "/v1/audit/entries")
     assert asked.url.params["school_id"] == "sch-a" and asked.url.params["period"] == "2025-09"
