@@ -135,6 +135,7 @@ def main(argv: list[str] | None = None) -> int:
 
             if not run_demo(plat, kafka.address, token_endpoint=f"{issuer_url}/oauth/token"):
                 say("\nThe showcase could not show everything (see 'Not shown' above and the logs).")
+            _print_portal_pages(plat["portal"].url)
         if args.exit_after_demo:
             return 0
         if not args.no_demo:
@@ -173,6 +174,27 @@ def _print_urls(plat: Platform, kafka: str, logs: Path, issuer: str) -> None:
         "the auditor's /auditor)")
     say(f"  Kafka               {kafka}")
     say(f"  logs                {logs}/<service>.log")
+
+
+def _print_portal_pages(portal: str) -> None:
+    """The simulated city's own pages on the portal: a school, one of its disclosures (press Verify)."""
+    import re
+
+    import httpx
+
+    try:
+        school = re.search(r'href="(/s/[^"?]+)"', httpx.get(f"{portal}/", timeout=10).text)
+        page = httpx.get(f"{portal}{school.group(1)}", timeout=10).text if school else ""
+        disclosure = re.search(r'href="(/d/[^"?]+)"', page)
+    except httpx.HTTPError:
+        return
+    say("\nOpen in a browser (the portal, the simulated city):")
+    if school:
+        say(f"  a school's page     {portal}{school.group(1)}")
+    if disclosure:
+        say(f"  its disclosure      {portal}{disclosure.group(1)}   (press 验证 / Verify: your browser checks the ledger)")
+    say(f"  sign in             {portal}/signin   (a parent: role 家长 and a guardian id from the messages above; "
+        "the bureau: 市教育局 -> /bureau; an auditor -> /auditor)")
 
 
 if __name__ == "__main__":
