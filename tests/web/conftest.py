@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from tests.portal_js.ledger_fixture import build
-from tests.web import fixture_portal, real_portal
+from tests.web import real_portal
 from tests.web.harness import VIEWPORTS, browser, serve
 
 
@@ -29,14 +29,6 @@ def site(database_url: str) -> Iterator[Site]:
     """The real portal, its read models seeded and audit answered from the ledger fixture."""
     fixture = build()
     with serve(real_portal.portal_app(database_url, fixture), lifespan="off") as url:
-        yield Site(url, fixture["disclosure_id"], fixture["disclosure"])
-
-
-@pytest.fixture(scope="session")
-def stand_in() -> Iterator[Site]:
-    """The stand-in page built to the page's contract (tests/web/fixture_portal.py): the contract itself."""
-    fixture = build()
-    with serve(fixture_portal.app(fixture)) as url:
         yield Site(url, fixture["disclosure_id"], fixture["disclosure"])
 
 

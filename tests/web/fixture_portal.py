@@ -16,24 +16,10 @@ from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
+from services.portal.domain.words import FIGURES
 from tests.portal_js.ledger_fixture import build
 
 STATIC = Path(__file__).resolve().parents[2] / "services" / "portal" / "static"
-
-# (field, zh label, en label): the figures a disclosure page shows (R4, R21).
-FIGURES = (
-    ("students_served", "服务学生数", "Students served"),
-    ("fee_income_fen", "收费收入", "Fee income"),
-    ("subsidy_income_fen", "财政补助收入", "Subsidy income"),
-    ("waived_fen", "减免", "Fees waived"),
-    ("refunded_fen", "退费", "Refunds"),
-    ("payouts_fen", "劳务费和补助支出", "Staff labour fees and subsidies"),
-    ("staff_remuneration_fen", "其他人员报酬", "Other staff remuneration"),
-    ("extra_hours_operating_fen", "延时服务运行支出", "Extra-hours operating costs"),
-    ("group_accident_insurance_fen", "团体意外险", "Group accident insurance"),
-    ("balance_fen", "结余", "Balance"),
-)
-
 
 def _amount(name: str, value: int, lang: str) -> str:
     if not name.endswith("_fen"):
