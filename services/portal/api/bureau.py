@@ -1,6 +1,7 @@
 """The bureau's dashboard (issue 18; R29): participation by district and school against the eligible
 students and the city's 78.5%, as a table that prints cleanly, a chart, and CSV; the time from application
-to district filing (R6), the waiting lists (R7) and how many anomalies wait (R25). The figures are
+to district filing (R6), the waiting lists (R7), how many anomalies wait (R25), and the newest school day per
+district: exercise minutes against 30 (R14) and extended-care use (R13), from the portal's own read models. The figures are
 enrollment's own report, asked with the signed-in officer's token, so a district sees only its schools."""
 from __future__ import annotations
 
@@ -63,11 +64,14 @@ async def bureau(request: Request) -> Response:
     except UpstreamError:
         filing, waiting = [], []
     person = who(request)
+    district = person.district_id if person and person.role == "district" else None
     async with request.app.state.runtime.uow_factory() as uow:
-        anomalies = await uow.anomalies(person.district_id if person and person.role == "district" else None)
+        anomalies = await uow.anomalies(district)
+        day, days = await uow.day_by_district(district)
     open_anomalies = sum(a["severity"] != "info" for a in anomalies)
     return render(request, "bureau.html", rows=rows, chart_json=json.dumps(chart, ensure_ascii=False),
-                  filing=filing, waiting=[w for w in waiting if w["waiting"]], open_anomalies=open_anomalies)
+                  filing=filing, waiting=[w for w in waiting if w["waiting"]], open_anomalies=open_anomalies,
+                  day=day, days=days)
 
 
 @router.get("/bureau/participation.csv")

@@ -84,6 +84,31 @@ class PortalUoW(UnitOfWork):
             "insert into staff values ($1::text, $2::text) on conflict (staff_id) do update set name = excluded.name",
             staff_id, name)
 
+    async def add_exercise(self, rows: Sequence[tuple[str, date, str, int]]) -> None:
+        """(student_id, session_date, school_id, exercise minutes) each; each activity is consumed once (inbox)."""
+        await (await self.connection()).executemany(
+            "insert into days (student_id, session_date, school_id, exercise_minutes) values ($1::text, $2::date, "
+            "$3::text, $4::int) on conflict (student_id, session_date) do update set "
+            "exercise_minutes = days.exercise_minutes + excluded.exercise_minutes", rows)
+
+    async def day_by_district(self, district_id: str | None = None) -> tuple[date | None, list[dict[str, Any]]]:
+        """The newest session day's figures per district: children checked in, their exercise minutes against
+        30 (R14), and how many of those collected stayed for extended care (R13)."""
+        conn = await self.connection()
+        day = await conn.fetchval("select max(session_date) from days where checked_in_at is not null")
+        if day is None:
+            return None, []
+        rows = await conn.fetch(
+            "select p.district_id, count(*) as present, coalesce(avg(d.exercise_minutes), 0)::float as exercise_avg, "
+            "count(*) filter (where d.exercise_minutes >= 30) as exercise_30, "
+            "count(*) filter (where d.checked_out_at is not null) as collected, "
+            "count(*) filter (where d.extended_care_minutes > 0) as extended "
+            "from days d join (select distinct school_id, district_id from programmes) p using (school_id) "
+            "where d.session_date = $1::date and d.checked_in_at is not null "
+            "and ($2::text is null or p.district_id = $2::text) group by p.district_id order by p.district_id",
+            day, district_id)
+        return day, _rows(rows)
+
     async def save_anomaly(self, a: dict[str, Any]) -> None:
         await (await self.connection()).execute(
             "insert into anomalies values ($1::text, $2::text, $3::text, $4::text, $5::text, $6::bigint, $7::text, "

@@ -1,7 +1,8 @@
 """The read models the pages are served from, kept from the events (issue 18): a page never asks another
 service, so a city-wide burst of parents opening the same link costs the portal alone. Programmes (R4, R7)
 and disclosures (R21) are public; enrollments and the day's check-ins and check-outs serve the parent's view
-(R11, R12); anomalies the auditor's console (R25); the newest checkpoint says how far the ledger reaches."""
+(R11, R12) and the bureau's day (exercise R14, extended care R13); anomalies the auditor's console (R25); the
+newest checkpoint says how far the ledger reaches."""
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -55,13 +56,18 @@ async def record_enrollments(uow: PortalUoW, items: Sequence[Item]) -> None:
 
 @batch_handler
 async def record_days(uow: PortalUoW, items: Sequence[Item]) -> None:
-    """Check-ins and check-outs of the evening, a run at a time (the pickup surge is 310 a second)."""
+    """Check-ins, activities' exercise minutes and check-outs, a run at a time (the pickup surge is 310 a
+    second)."""
     ins: list[tuple[str, date, str, datetime]] = []
     outs: list[tuple] = []
+    exercise: list[tuple[str, date, str, int]] = []
     for item in items:
         e = item.event
         if item.envelope.type == "StudentCheckedIn":
             ins.append((e.student_id, e.session_date, e.school_id, e.checked_in_at))
+        elif item.envelope.type == "ActivityRecorded":
+            if e.exercise_minutes:
+                exercise.append((e.student_id, e.session_date, e.school_id, e.exercise_minutes))
         else:
             outs.append((e.student_id, e.session_date, e.school_id, e.checked_out_at, e.collected_by_name,
                          e.collected_by_relation, e.handed_over_by, e.extended_care_minutes))
@@ -69,6 +75,8 @@ async def record_days(uow: PortalUoW, items: Sequence[Item]) -> None:
         await uow.save_check_ins(ins)
     if outs:
         await uow.save_check_outs(outs)
+    if exercise:
+        await uow.add_exercise(exercise)
 
 
 HANDLERS = {
@@ -81,4 +89,5 @@ HANDLERS = {
     "EnrollmentWithdrawn": record_enrollments,
     "StudentCheckedIn": record_days,
     "StudentCheckedOut": record_days,
+    "ActivityRecorded": record_days,
 }

@@ -5,7 +5,7 @@ is enrollment's report as the officer may read it; the auditor opens an anomaly 
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -221,3 +221,24 @@ async def test_a_parent_withdraws_an_application_and_reports_pressure_anonymousl
     foreign = await client.post("/me/applications/app-9/withdraw", headers={**form, "Origin": "https://evil.example"})
     assert foreign.status_code == 403
     assert (await client.post("/me/applications/app-9/withdraw")).status_code == 403
+
+
+async def test_the_bureau_reads_the_days_exercise_against_30_minutes_and_extended_care_use(
+        client: httpx.AsyncClient, feed, upstreams: Upstreams) -> None:
+    school, district, tag = _ids("day")
+    day = date(2031, 3, 3)  # later than any other test's day: the dashboard shows the newest
+    now = datetime(2031, 3, 3, 9, tzinfo=UTC)
+    events = [ev("ProgrammePublished", programme_id=f"prg-{tag}", school_id=school, district_id=district)]
+    for i, (minutes, extended) in enumerate([(20, 0), (15, 30), (0, 0)]):
+        student = f"stu-{tag}-{i}"
+        events.append(ev("StudentCheckedIn", student_id=student, school_id=school, session_date=day, checked_in_at=now))
+        if minutes:
+            events += [ev("ActivityRecorded", student_id=student, school_id=school, session_date=day,
+                          exercise_minutes=minutes, minutes=minutes, activity_id=f"act-{j}") for j in range(2)]
+        events.append(ev("StudentCheckedOut", student_id=student, school_id=school, session_date=day,
+                         checked_out_at=now + timedelta(hours=8), extended_care_minutes=extended))
+    await feed(events)
+    page = (await client.get("/bureau", headers=session("city", "c"))).text
+    assert "2031-03-03 的课后服务" in page
+    assert (f'<tr data-district="{district}"><th scope="row">{district}</th><td>3</td><td>23.3</td>'
+            '<td>2 (66.7%)</td><td>1 / 3</td></tr>') in page
