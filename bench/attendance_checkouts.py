@@ -77,7 +77,7 @@ def base_time() -> datetime:
     return max(now - timedelta(minutes=30), now.replace(hour=0, minute=3, second=0, microsecond=0))
 
 
-def enrolment_events(city: City) -> Iterator[bytes]:
+def enrollment_events(city: City) -> Iterator[bytes]:
     for s in range(city.schools):
         school = city.school_id(s)
         # The session runs 23:58-23:59 local, so no absence or extended-care timer fires during the run
@@ -110,7 +110,7 @@ async def load_roster(kafka: str, city: City) -> None:
     await producer.start()
     try:
         pending = []
-        for value in enrolment_events(city):
+        for value in enrollment_events(city):
             key = json.loads(value)["key"].encode()
             pending.append(await producer.send(ENROLLMENT_EVENTS, value=value, key=key))
             if len(pending) >= 20_000:

@@ -58,7 +58,7 @@ def _records(n: int, run: str, topic: str, template: dict, payload: Callable[[in
 
 
 def filings(n: int, run: str) -> list[RawRecord]:
-    """N enrolments filed, as enrollment puts them on enrollment.events during the city's setup."""
+    """N enrollments filed, as enrollment puts them on enrollment.events during the city's setup."""
     return _records(n, run, ENROLLMENT_EVENTS, _template(EnrollmentFiled, "enrollment"),
                     lambda i, s, p, st: {"enrollment_id": f"enr-{st}", "application_id": f"app-{st}",
                                          "district_id": f"dst-{run}-{i % SCHOOLS // 40:02d}", "hardship": i % 17 == 0})

@@ -52,7 +52,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--keep", action="store_true", help="keep the benchmark database afterwards")
     p.add_argument("--seed", type=int, default=7)
     p.add_argument("--setup", action="store_true",
-                   help="measure billing consuming the students' enrolments (the city's setup) instead of settlement")
+                   help="measure billing consuming the students' enrollments (the city's setup) instead of settlement")
     p.add_argument("--batch", type=int, default=500, help="records per consumed batch with --setup (CONSUMER_MAX_RECORDS)")
     return p.parse_args(argv)
 
@@ -244,7 +244,7 @@ async def main_async(args: argparse.Namespace, url: str, name: str) -> None:
 
 
 async def setup_async(args: argparse.Namespace, url: str, name: str) -> None:
-    """Billing's consumer over the enrolment events PickupSurge seeds a city with, batch by batch."""
+    """Billing's consumer over the enrollment events PickupSurge seeds a city with, batch by batch."""
     from prometheus_client import CollectorRegistry
 
     from bench.pickup_surge import Surge, seed_events
@@ -259,7 +259,7 @@ async def setup_async(args: argparse.Namespace, url: str, name: str) -> None:
 
     schools_n = args.schools or max(1, round(args.students * CITY_SCHOOLS / CITY_STUDENTS))
     surge = Surge(uuid.uuid4().hex[:6], args.students, schools_n)
-    print(f"billing setup benchmark: {args.students:,} students' enrolments in {schools_n} schools consumed in "
+    print(f"billing setup benchmark: {args.students:,} students' enrollments in {schools_n} schools consumed in "
           f"batches of {args.batch}; database {name}")
     await asyncio.to_thread(migrate.upgrade, "billing", url, "billing")
     records = [RawRecord(ENROLLMENT_EVENTS, 0, n, key, value)

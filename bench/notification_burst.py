@@ -132,15 +132,15 @@ def city(n: int, tag: str) -> list:
 
 
 async def seed_city(n: int, tag: str, kafka: str, pid: int, fake: AliyunBatchSmsFake, timeout: float) -> dict:
-    """Put the city's enrolments on enrollment.events and time the service consuming them, then sending
-    their enrolment messages; CPU seconds are the service process's, per 1,000 events."""
+    """Put the city's enrollments on enrollment.events and time the service consuming them, then sending
+    their enrollment messages; CPU seconds are the service process's, per 1,000 events."""
     records = [(e.key.encode(), encode(e)) for e in city(n, tag)]
     before = len(fake.delivered())
     cpu0, t0 = usage(pid).cpu_s, time.monotonic()
     await burst(kafka, ENROLLMENT_EVENTS, records)
     await _wait(lambda: caught_up(kafka, "notification", ENROLLMENT_EVENTS), timeout, "the city to be read")
     setup_s, setup_cpu = time.monotonic() - t0, usage(pid).cpu_s - cpu0
-    await _wait(lambda: len(fake.delivered()) - before >= n, timeout, f"{n} enrolment messages at the provider")
+    await _wait(lambda: len(fake.delivered()) - before >= n, timeout, f"{n} enrollment messages at the provider")
     seeded_s, seeded_cpu = time.monotonic() - t0, usage(pid).cpu_s - cpu0
     return {"setup_events_per_second": 2 * n / setup_s, "setup_cpu_per_1000": setup_cpu / (2 * n) * 1000,
             "setup_seconds": setup_s, "seeded_seconds": seeded_s, "seeded_cpu_per_1000": seeded_cpu / (2 * n) * 1000}
@@ -194,7 +194,7 @@ async def run_mode(label: str, n: int, run: str, kafka: str, svc: ServiceProcess
 
 async def setup_only(n: int, run: str, kafka: str, svc: ServiceProcess, fake: AliyunBatchSmsFake,
                      timeout: float) -> None:
-    """City setup alone (issue 13's target: 557,000 enrolments consumed by every service in 10 minutes)."""
+    """City setup alone (issue 13's target: 557,000 enrollments consumed by every service in 10 minutes)."""
     svc.env.update({"RATE_LIMIT_ENABLED": "false"})
     svc.start()
     await asyncio.to_thread(svc.wait_ready, 180)
@@ -210,7 +210,7 @@ async def setup_only(n: int, run: str, kafka: str, svc: ServiceProcess, fake: Al
           f"{r['seeded_seconds']:>9.2f}{r['seeded_cpu_per_1000']:>10.2f}{city_minutes:>10.1f}")
     print("read: seconds from the first event produced until the consumer had committed them all (at most 0.2 s"
           " late), events/s and cpu (the service's CPU seconds per 1,000 events) over it; +sent: until their"
-          " enrolment messages were also at the provider; city min: 1,114,000 events at the read rate")
+          " enrollment messages were also at the provider; city min: 1,114,000 events at the read rate")
 
 
 async def broadcast_city(n: int, pickups: int, run: str, kafka: str, svc: ServiceProcess, fake: AliyunBatchSmsFake,
@@ -329,7 +329,7 @@ async def main(args: argparse.Namespace) -> None:
         label = f"on ({args.rate:g}/s)" if r["mode"] == "on" else "off"
         print(f"{label:<22}{r['setup_events_per_second']:>9.1f}{r['setup_cpu_per_1000']:>10.2f}"
               f"{r['seeded_seconds']:>9.2f}{r['seeded_cpu_per_1000']:>10.2f}")
-    print("events/s and cpu: until the consumer has committed them all; +sent: until their enrolment messages"
+    print("events/s and cpu: until the consumer has committed them all; +sent: until their enrollment messages"
           " are also at the provider (seconds, and CPU per 1,000 events)")
 
 

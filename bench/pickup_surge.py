@@ -445,7 +445,7 @@ async def platform_run(args: argparse.Namespace, kafka: str, database: str, datn
     meter = Meter(db, datname, {n: plat[n].proc.pid for n in SERVICES}, args.kafka_state)
     try:
         day = the_day()
-        # The enrolments exist before the setup starts (enrollment has filed them and sealed the guardians'
+        # The enrollments exist before the setup starts (enrollment has filed them and sealed the guardians'
         # phones); the setup measured is the services consuming them, so they are encoded before the clock.
         g0 = time.monotonic()
         records = list(seed_events(s, day))
@@ -493,10 +493,10 @@ async def platform_run(args: argparse.Namespace, kafka: str, database: str, datn
                     progress=lambda: both(progress, still))
         print(f"[seed] roster and contacts complete ({time.monotonic() - t0:.1f} s since seeding)", flush=True)
 
-        await until(quiet, args.timeout, "every service to consume the enrolments", every=3, progress=still)
-        setup_seconds = time.monotonic() - t0  # the city's setup: its enrolments consumed by all five services
+        await until(quiet, args.timeout, "every service to consume the enrollments", every=3, progress=still)
+        setup_seconds = time.monotonic() - t0  # the city's setup: its enrollments consumed by all five services
         setup_cpu = Meter.between(s0, await meter.read())
-        print(f"[seed] every service has consumed the enrolments ({setup_seconds:.1f} s since seeding); CPU s: "
+        print(f"[seed] every service has consumed the enrollments ({setup_seconds:.1f} s since seeding); CPU s: "
               + ", ".join(f"{k} {setup_cpu[k]:.1f}" for k in (*SERVICES, "kafka", "postgres_run", "loadgen")), flush=True)
         setup = {"students": s.students, "schools": s.schools, "setup_seconds": setup_seconds, "setup_cpu_s": setup_cpu}
         if args.setup_only:
@@ -516,7 +516,7 @@ async def platform_run(args: argparse.Namespace, kafka: str, database: str, datn
             async def check_ins_told() -> bool:
                 c = await counts()  # every message of the setup handed over: the evening starts quiet
                 return c["told_in"] >= s.students and c["undelivered"] == 0
-            await until(check_ins_told, args.timeout, "the setup's messages (enrolment filed, checked in) to be delivered",
+            await until(check_ins_told, args.timeout, "the setup's messages (enrollment filed, checked in) to be delivered",
                         every=3, progress=progress)
             print(f"[seed] everyone checked in and their guardians told ({time.monotonic() - t0:.1f} s since seeding)",
                   flush=True)
@@ -697,7 +697,7 @@ def table(result: dict) -> str:
 
 def setup_line(p: dict) -> str:
     cpu = p["setup_cpu_s"]
-    return (f"setup: {p['students']:,} students' enrolments consumed by every service in {p['setup_seconds']:,.0f} s "
+    return (f"setup: {p['students']:,} students' enrollments consumed by every service in {p['setup_seconds']:,.0f} s "
             f"(seeding included; check-ins not); CPU s " + ", ".join(f"{n} {cpu[n]:.1f}" for n in SERVICES)
             + f", Kafka {_f(cpu['kafka'], '.1f')}, PG run {_f(cpu['postgres_run'], '.1f')}, loadgen {cpu['loadgen']:.1f}")
 
@@ -753,7 +753,7 @@ def cli() -> None:
                         help="services to sample with py-spy during saturation (none: --profile)")
     parser.add_argument("--profile-seconds", type=float, default=20.0, help="how long py-spy samples")
     parser.add_argument("--setup-only", action="store_true",
-                        help="stop after the setup (enrolments consumed by every service): the city's setup time alone")
+                        help="stop after the setup (enrollments consumed by every service): the city's setup time alone")
     parser.add_argument("--json", type=Path, default=Path(".local/pickup_surge.json"), help="where the results go")
     args = parser.parse_args()
     args.schools = args.schools or max(2, round(args.students / 1100))

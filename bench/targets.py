@@ -8,7 +8,7 @@ from dataclasses import asdict, dataclass
 CITY_RATE = 310.0  # check-outs/s a city's 508 school gates send in a 30-minute evening
 CITY_COMPLETED = 305.0  # completed/s the platform must keep up with at that rate
 CITY_STUDENTS = 557_000
-CITY_SETUP_SECONDS = 600.0  # the city's enrolments consumed by every service in 10 minutes
+CITY_SETUP_SECONDS = 600.0  # the city's enrollments consumed by every service in 10 minutes
 
 
 @dataclass(frozen=True)
@@ -64,6 +64,6 @@ def evaluate(result: dict) -> list[Verdict]:
 
 
 def setup_verdict(p: dict) -> Verdict:
-    """The city's setup (557,000 enrolments consumed by every service in 10 minutes), in proportion."""
+    """The city's setup (557,000 enrollments consumed by every service in 10 minutes), in proportion."""
     goal = CITY_SETUP_SECONDS * p.get("students", CITY_STUDENTS) / CITY_STUDENTS
-    return Verdict("setup: enrolments consumed by every service", p.get("setup_seconds", float("nan")), goal, "s", True)
+    return Verdict("setup: enrollments consumed by every service", p.get("setup_seconds", float("nan")), goal, "s", True)

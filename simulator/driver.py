@@ -605,7 +605,7 @@ class Simulation:
 
     async def month_end(self) -> None:
         """Month-end as billing runs it. Billing settles only a month that is over (R17) and only the
-        enrolments filed in it, so for the month running now the settlement is refused, billing's
+        enrollments filed in it, so for the month running now the settlement is refused, billing's
         month-to-date view shows what it would charge and waive on the attendance so far, and families
         prepay the month instead; the next run after the month ends settles it (SETTLEMENT_AUTO)."""
         b = self.urls.billing

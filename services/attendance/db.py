@@ -20,7 +20,7 @@ from sqlalchemy.dialects.postgresql import JSONB, UUID
 from sqlalchemy.orm import registry
 from sqlmodel import Field, SQLModel
 
-from services.attendance.domain import DayState, Enrolment, Schedule, Slot, parse_hhmm
+from services.attendance.domain import DayState, Enrollment, Schedule, Slot, parse_hhmm
 from shared.messaging.uow import UnitOfWork
 
 DayKey = tuple[str, str, date]  # (student_id, programme_id, session_date)
@@ -48,7 +48,7 @@ class AttendanceTable(SQLModel, registry=registry()):
 
 
 class RosterRow(AttendanceTable, table=True):
-    """A filed enrolment as attendance sees it: who may be checked in, and who may collect them (R6, R11)."""
+    """A filed enrollment as attendance sees it: who may be checked in, and who may collect them (R6, R11)."""
 
     __tablename__ = "roster"
 
@@ -226,18 +226,18 @@ class Judging:
     """What `AttendanceUoW.judging` reads for a group of records."""
 
     seen: dict[tuple[str, str], Seen]
-    enrolments: list[Enrolment]
+    enrollments: list[Enrollment]
     guardian_names: dict[str, str]
     schedules: dict[str, Schedule]
     days: dict[DayKey, DayState]
 
 
-def _enrolment(row: Any, guardian_ids: Iterable[str] = (), valid: Iterable[str] = (),
-               revoked: Iterable[str] = ()) -> Enrolment:
+def _enrollment(row: Any, guardian_ids: Iterable[str] = (), valid: Iterable[str] = (),
+               revoked: Iterable[str] = ()) -> Enrollment:
     """A roster row read with `_ROSTER_COLUMNS`, with the student's other guardians, and the pickup persons
     the guardians named that are valid on the record's day and those revoked (R11)."""
     revoked = frozenset(revoked)
-    return Enrolment(
+    return Enrollment(
         student_id=row.student_id, programme_id=row.programme_id, school_id=row.school_id, student_name=row.student_name,
         guardian_ids=frozenset((row.guardian_id, *guardian_ids)),
         authorised_pickup_ids=frozenset(row.roster_pickups).difference(revoked).union(valid),
@@ -246,7 +246,7 @@ def _enrolment(row: Any, guardian_ids: Iterable[str] = (), valid: Iterable[str] 
     )
 
 
-# A roster row as `_enrolment` takes it, and (joined with `_GUARDIANS`) the student's guardians as two
+# A roster row as `_enrollment` takes it, and (joined with `_GUARDIANS`) the student's guardians as two
 # arrays in the same order: text arrays, which the driver decodes natively, where a jsonb value would cost
 # a json.loads per row.
 _ROSTER_COLUMNS = (
@@ -351,8 +351,8 @@ class AttendanceUoW(UnitOfWork):
             )
 
     # -- from enrollment events ------------------------------------------------------------------
-    async def save_enrolments(self, filings: Sequence[Filing]) -> None:
-        """Upsert filed enrolments in one statement; each (student, programme) at most once per call."""
+    async def save_enrollments(self, filings: Sequence[Filing]) -> None:
+        """Upsert filed enrollments in one statement; each (student, programme) at most once per call."""
         if not filings:
             return
         c = _columns([(f.student_id, f.programme_id, f.school_id, f.district_id, f.student_name, f.guardian_id,
@@ -463,8 +463,8 @@ class AttendanceUoW(UnitOfWork):
             )
 
     # -- reads for judging records ---------------------------------------------------------------
-    async def enrolments(self, pairs: Iterable[tuple[str, str]]) -> tuple[list[Enrolment], dict[str, str]]:
-        """Enrolments of (school_id, student_id) pairs, withdrawn ones included (for a precise reason),
+    async def enrollments(self, pairs: Iterable[tuple[str, str]]) -> tuple[list[Enrollment], dict[str, str]]:
+        """Enrollments of (school_id, student_id) pairs, withdrawn ones included (for a precise reason),
         and the names of the students' registered guardians by guardian id."""
         pairs = sorted(set(pairs))
         if not pairs:
@@ -477,16 +477,16 @@ class AttendanceUoW(UnitOfWork):
             {"sc": schools, "st": students},
         )
         names: dict[str, str] = {}
-        enrolments = []
+        enrollments = []
         for r in rows:
             guardians = _guardian_names(r)
             names.update(guardians)
-            enrolments.append(_enrolment(r, guardians))
-        return enrolments, names
+            enrollments.append(_enrollment(r, guardians))
+        return enrollments, names
 
     async def judging(self, records: Iterable[tuple[str, str, date, str]]) -> Judging:
         """Everything judging records needs, in one round trip: for each (school_id, student_id,
-        session_date, record_id), whether the record already took effect, the student's enrolments at the
+        session_date, record_id), whether the record already took effect, the student's enrollments at the
         school (withdrawn ones included), their guardians' names, the programmes' timetables, and the
         student's day in each programme on that date. At city scale nearly every group is one or two
         records, and each round trip costs more than its rows (a send and a receive on the socket)."""
@@ -523,7 +523,7 @@ class AttendanceUoW(UnitOfWork):
             {"sc": schools, "st": students, "dt": dates, "rc": record_ids},
         )
         seen: dict[tuple[str, str], Seen] = {}
-        enrolments: dict[tuple[str, str], Enrolment] = {}
+        enrollments: dict[tuple[str, str], Enrollment] = {}
         names: dict[str, str] = {}
         schedules: dict[str, Schedule] = {}
         days: dict[DayKey, DayState] = {}
@@ -534,17 +534,17 @@ class AttendanceUoW(UnitOfWork):
                                                             r.seen_at)
             if not r.enrolled:
                 continue
-            if (r.student_id, r.programme_id) not in enrolments:
+            if (r.student_id, r.programme_id) not in enrollments:
                 guardians = _guardian_names(r)
                 names.update(guardians)
-                enrolments[(r.student_id, r.programme_id)] = _enrolment(r, guardians, r.pp_valid or (), r.pp_revoked or ())
+                enrollments[(r.student_id, r.programme_id)] = _enrollment(r, guardians, r.pp_valid or (), r.pp_revoked or ())
             if r.timetable:
                 schedules[r.programme_id] = _timetable(r.programme_id, r.p_school_id, r.p_district_id, r.sessions,
                                                        r.extended_care_until_local, r.staff_ids, r.responsible_id,
                                                        r.activities)
             if r.has_day:
                 days[(r.student_id, r.programme_id, r.on_date)] = _day(r)
-        return Judging(seen, list(enrolments.values()), names, schedules, days)
+        return Judging(seen, list(enrollments.values()), names, schedules, days)
 
     async def schedules(self, programme_ids: Iterable[str] | None = None) -> dict[str, Schedule]:
         """Published programmes by id; all of them when `programme_ids` is None. Their staff are those the
@@ -711,7 +711,7 @@ class AttendanceUoW(UnitOfWork):
                 {"p": ids, "d": day, "r": rule},
             )
 
-    async def absence_candidates(self, starts: dict[str, datetime], day: date, limit: int) -> list[Enrolment]:
+    async def absence_candidates(self, starts: dict[str, datetime], day: date, limit: int) -> list[Enrollment]:
         """Students of these programmes on the roster that day, enrolled before the start, with no
         check-in, excuse or absence yet. `starts` maps programme id to that day's session start."""
         if not starts:
@@ -727,13 +727,13 @@ class AttendanceUoW(UnitOfWork):
             " order by r.programme_id, r.student_id limit :n",
             {"p": progs, "t": instants, "d": day, "n": limit},
         )
-        return [_enrolment(r) for r in rows]
+        return [_enrollment(r) for r in rows]
 
-    async def mark_absent(self, enrolments: Sequence[Enrolment], day: date, now: datetime) -> set[tuple[str, str]]:
+    async def mark_absent(self, enrollments: Sequence[Enrollment], day: date, now: datetime) -> set[tuple[str, str]]:
         """Record the absence where nothing changed meanwhile; returns the (student, programme) pairs marked."""
-        if not enrolments:
+        if not enrollments:
             return set()
-        st, pr, sc = _columns([(e.student_id, e.programme_id, e.school_id) for e in enrolments], 3)
+        st, pr, sc = _columns([(e.student_id, e.programme_id, e.school_id) for e in enrollments], 3)
         result = await self._fetch(
             (
                 "insert into attendance_days (student_id, programme_id, session_date, school_id, absent_at)"
@@ -749,7 +749,7 @@ class AttendanceUoW(UnitOfWork):
         return {(r[0], r[1]) for r in result}
 
     async def on_site_candidates(self, programme_ids: Iterable[str], day: date, pending: str,
-                                 limit: int) -> list[tuple[Enrolment, DayState]]:
+                                 limit: int) -> list[tuple[Enrollment, DayState]]:
         """Students of these programmes still on site that day whose `pending` timestamp column is unset."""
         column = _TIMER_COLUMNS[pending]
         rows = await self._fetch(
@@ -759,7 +759,7 @@ class AttendanceUoW(UnitOfWork):
             f" and d.checked_out_at is null and d.{column} is null order by d.programme_id, d.student_id limit :n",
             {"p": sorted(set(programme_ids)), "d": day, "n": limit},
         )
-        return [(_enrolment(r), _day(r)) for r in rows]
+        return [(_enrollment(r), _day(r)) for r in rows]
 
     async def mark_on_site(self, pending: str, keys: Sequence[tuple[str, str]], day: date,
                            now: datetime) -> set[tuple[str, str]]:

@@ -50,7 +50,7 @@ class Settings(CommonSettings):
     check_grace_seconds: float = Field(
         3.0,
         description="How long an entry waits before it is checked, so cross-checked events from other topics "
-        "(enrolment, attendance) that were produced before it have arrived.",
+        "(enrollment, attendance) that were produced before it have arrived.",
     )
     disclosure_period_months: int = Field(3, description="Length of a disclosure period (R21): 3 = quarterly.")
     disclosure_grace_days: int = Field(30, description="Days after a period ends by which it must be disclosed (R21).")

@@ -343,7 +343,7 @@ async def remember_districts(uow: NotificationUoW, items: Sequence[Item]) -> Non
         await uow.session.execute(
             text("insert into school_districts (school_id, district_id)"
                  " select * from unnest(cast(:s as text[]), cast(:d as text[]))"
-                 # Every filed enrolment names its school's district; rewrite the row only when it changed.
+                 # Every filed enrollment names its school's district; rewrite the row only when it changed.
                  " on conflict (school_id) do update set district_id = excluded.district_id"
                  " where school_districts.district_id is distinct from excluded.district_id"),
             {"s": list(pairs), "d": list(pairs.values())})

@@ -51,7 +51,7 @@ class StudentGuardianRow(NotificationTable, table=True):
 
 
 class StudentRow(NotificationTable, table=True):
-    """A student's name for messages, learnt from applications and enrolments."""
+    """A student's name for messages, learnt from applications and enrollments."""
 
     __tablename__ = "students"
 
@@ -615,7 +615,7 @@ class SenderUoW(NotificationUoW):
 
 
 # Two index scans, not one sort of the whole queue: claims whose lease ran out first, then due messages in
-# queue order (urgent first) off messages_queue, so a round costs the same with a city's 557,000 enrolment
+# queue order (urgent first) off messages_queue, so a round costs the same with a city's 557,000 enrollment
 # messages waiting as with ten.
 _CLAIM = (
     "with stale as (select id, status as was from messages where status = 'sending' and lease_until < now()"

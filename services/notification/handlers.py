@@ -216,7 +216,7 @@ async def known_for(uow: NotificationUoW, events: Sequence[Any]) -> Known:
 
 # -- messages to the guardian an event names (enrollment.events, billing.events) ----------------------
 # Each gives the template and values, given the student's name (the event's own where it carries one,
-# else the name learnt from an earlier application or enrolment, or a stand-in word) and the names of
+# else the name learnt from an earlier application or enrollment, or a stand-in word) and the names of
 # the programmes known.
 
 Compose = Callable[[Any, str, Known], tuple[str, dict]]

@@ -20,7 +20,7 @@ class Settings(CommonSettings):
     http_port: int = 8004
     consumer_max_records: int = Field(
         2000, description="Records per consumed batch (one transaction). Every handler takes a run of events "
-        "in a few statements, so a larger batch costs less per event: in benchmarks a term start's enrolments "
+        "in a few statements, so a larger batch costs less per event: in benchmarks a term start's enrollments "
         "were read 10-30% faster than at 500, and a burst of check-outs no later.")
     # A parent waits on this consumer: a fetch waits at most 40 ms, and for fuller batches than the kit's
     # default (about six events), so at the evening's rate the consumer and the sender run a fraction of the

@@ -4,7 +4,7 @@ version alike); plain data, no rules or I/O. Notification must have a message fo
 an event that names a student or guardian must be placed in one list or the other before it is published."""
 from __future__ import annotations
 
-# R6, R11-R13, R16-R17, R21-R23: applications and enrolment, the day at school and every safety event, fees,
+# R6, R11-R13, R16-R17, R21-R23: applications and enrollment, the day at school and every safety event, fees,
 # payments, waivers and refunds, and the school's disclosures of programmes and finances.
 FAMILY_FACING: frozenset[str] = frozenset({
     "ApplicationSubmitted", "ApplicationApproved", "ApplicationWaitlisted", "ApplicationRejected",

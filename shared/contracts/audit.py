@@ -10,7 +10,7 @@ from shared.contracts.common import ActorRole, UtcDatetime
 from shared.contracts.envelope import Event
 from shared.contracts.topics import AUDIT_EVENTS
 
-# R25's anti-misappropriation checks, plus signs of coerced enrolment (R1) and missing insurance (R30).
+# R25's anti-misappropriation checks, plus signs of coerced enrollment (R1) and missing insurance (R30).
 AnomalyCheck = Literal[
     "charge_to_unenrolled",
     "charge_to_exempt",

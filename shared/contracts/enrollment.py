@@ -201,7 +201,7 @@ class GuardianRegistered(Event):
 
 
 class ApplicationSubmitted(Event):
-    """A guardian applied for a place in a school's programme for a student; only this enrols (R1, R6).
+    """A guardian applied for a place in a school's programme for a student; only this enrolls (R1, R6).
     When staff entered it on the guardian's behalf, on_behalf is true so coercion can be spotted (R1);
     a claimed hardship status is recorded for verification (R9)."""
 
@@ -496,7 +496,7 @@ class PickupPersonRevoked(Event):
 
 
 class CoercionReported(Event):
-    """A guardian reported being pressed to enrol a child (R1: enrolment is voluntary; signs of coercion are
+    """A guardian reported being pressed to enroll a child (R1: enrollment is voluntary; signs of coercion are
     reportable). Anonymous: no guardian or student is named, so neither the school nor anyone reading the
     topic learns who reported. Audit raises coerced_applications on it."""
 

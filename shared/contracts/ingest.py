@@ -31,7 +31,7 @@ class _SchoolRecord(Event):
     student_id: Text = Field(description="Student concerned.", examples=["stu-000123"])
     session_date: date = Field(description="School-local (Asia/Shanghai) day of the session.", examples=["2025-09-12"])
     programme_id: Text | None = Field(
-        default=None, description="Programme, if the system knows it; otherwise resolved from enrolment.", examples=["prg-0042-2025a"]
+        default=None, description="Programme, if the system knows it; otherwise resolved from enrollment.", examples=["prg-0042-2025a"]
     )
 
 

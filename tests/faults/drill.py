@@ -22,7 +22,7 @@ Faults (--faults, comma-separated, run in order while the day streams):
 Seconds run from the end of the fault (the process started again, the server back) until every process
 answers ready and the fault's own condition holds. Lost and duplicated count the effects of the records
 and payments first posted from that fault's start until the next fault's: each valid record one attendance
-event, each guardian one SMS per message kind (enrolment, check-in, pickup, payment) at the imitated
+event, each guardian one SMS per message kind (enrollment, check-in, pickup, payment) at the imitated
 provider, each payment one ledger entry."""
 from __future__ import annotations
 
@@ -469,10 +469,10 @@ class Drill:
 
     # -- set-up, settling and the count ---------------------------------------------------------------
     async def seed(self) -> None:
-        sent = await produce(self.kafka, ENROLLMENT_EVENTS, seed_events(self.city, self.day), "enrolment events")
-        self.say(f"[setup] {sent:,} enrolment events on {ENROLLMENT_EVENTS}; waiting for every service to read them")
+        sent = await produce(self.kafka, ENROLLMENT_EVENTS, seed_events(self.city, self.day), "enrollment events")
+        self.say(f"[setup] {sent:,} enrollment events on {ENROLLMENT_EVENTS}; waiting for every service to read them")
         readers = {g: (ENROLLMENT_EVENTS,) for g, topics in CONSUMES.items() if ENROLLMENT_EVENTS in topics}
-        await self.until(lambda: self.caught_up(readers), "every service to read the enrolments")
+        await self.until(lambda: self.caught_up(readers), "every service to read the enrollments")
 
     async def caught_up(self, reads: dict[str, tuple[str, ...]]) -> bool:
         return not any((await lag(self.kafka, reads)).values())
@@ -577,7 +577,7 @@ class Drill:
 def table(outcome: Outcome) -> str:
     rows = [("fault", "recovered", "seconds", "lost", "duplicated", "")]
     early = (outcome.lost - sum(f.lost for f in outcome.faults), outcome.duplicated - sum(f.duplicated for f in outcome.faults))
-    rows.append(("(enrolments, and records before the first fault)", "", "", str(early[0]), str(early[1]), ""))
+    rows.append(("(enrollments, and records before the first fault)", "", "", str(early[0]), str(early[1]), ""))
     for f in outcome.faults:
         counted = not f.name.startswith("migrate:")  # before the day: nothing of it was posted yet
         rows.append((f.name, "yes" if f.recovered else "NO", f"{f.seconds:.1f}" if f.seconds is not None else "-",

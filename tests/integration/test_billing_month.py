@@ -1,4 +1,4 @@
-"""A month of a school's money on the real broker and database: enrolment and attendance events in,
+"""A month of a school's money on the real broker and database: enrollment and attendance events in,
 schedule approval, prepayment, subsidy and spending over HTTP, month-end settlement (twice), payments
 and the disclosure; every money event exactly once on billing.events and the totals reconcile to the
 fen (R9, R10, R16-R21)."""
@@ -68,12 +68,12 @@ async def test_a_month_of_attendance_settles_pays_and_discloses_each_money_event
     as_school = _bearer("school", "stf-bil-principal", school_id=sid)
     as_district = _bearer("district", "off-bil", district_id=school.district_id)
 
-    # Enrolment as enrollment publishes it (its service is not needed for billing's flow).
-    enrolment = [_pair(school.programme(), "enrollment")]
+    # Enrollment as enrollment publishes it (its service is not needed for billing's flow).
+    enrollment = [_pair(school.programme(), "enrollment")]
     for n, (hardship, care, _, _) in STUDENTS.items():
-        enrolment += [_pair(school.approved(n, hardship=hardship, extended_care=care), "enrollment"),
+        enrollment += [_pair(school.approved(n, hardship=hardship, extended_care=care), "enrollment"),
                       _pair(school.filed(n, hardship=hardship, extended_care=care), "enrollment")]
-    await produce(kafka_bootstrap, ENROLLMENT_EVENTS, enrolment)
+    await produce(kafka_bootstrap, ENROLLMENT_EVENTS, enrollment)
 
     async with httpx.AsyncClient(base_url=platform["billing"].url, timeout=60) as client:
         async def accounts_open() -> bool:

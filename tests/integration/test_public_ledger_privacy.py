@@ -1,5 +1,5 @@
 """No child's data in the public ledger, and disclosures provable by anyone (issue 17 parts 3 and 4; R21,
-R24, R26, R27), on the running platform: enrolments and a month of billing's events with distinctive
+R24, R26, R27), on the running platform: enrollments and a month of billing's events with distinctive
 student and guardian ids and names go through Kafka into the ledger; then every public audit route
 (checkpoints, the key, consistency, witnesses, every hash tile, every entry bundle, the disclosure) is
 fetched WITHOUT a token and no seeded value appears in any byte of it. The disclosure's inclusion proof
@@ -37,12 +37,12 @@ def _family(n: int, tag: str) -> tuple[str, str, str]:
 
 
 def _seed(school: School, tag: str) -> tuple[list, list, list[str]]:
-    """Enrolments, billing's events of a month and a disclosure; the values that must never be public."""
-    enrolments, money, secrets = [], [school.schedule(), school.subsidy()], []
+    """Enrollments, billing's events of a month and a disclosure; the values that must never be public."""
+    enrollments, money, secrets = [], [school.schedule(), school.subsidy()], []
     for n in range(STUDENTS):
         student, guardian, name = _family(n, tag)
         secrets += [student, guardian, name]
-        enrolments.append(school.enrolment(student, guardian_id=guardian, student_name=name))
+        enrollments.append(school.enrollment(student, guardian_id=guardian, student_name=name))
         charge = school.charge(student, days=[], quantity=20, amount=30000, guardian_id=guardian)
         ref = f"42000{tag}{n:02d}"
         secrets.append(ref)
@@ -54,7 +54,7 @@ def _seed(school: School, tag: str) -> tuple[list, list, list[str]]:
               school.refund(student, 1500, guardian_id=guardian),
               school.payout("stf-0311", 3000, 2), school.expense(45000),
               school.disclosure(DAY.replace(day=1), DAY, disclosure_id=f"dsc-prv{tag}")]
-    return [envelope(e) for e in enrolments], [envelope(e) for e in money], secrets
+    return [envelope(e) for e in enrollments], [envelope(e) for e in money], secrets
 
 
 def _verify_note(note: str, vkey: str) -> tuple[int, bytes]:
@@ -98,7 +98,7 @@ async def test_no_public_byte_of_the_ledger_names_a_child_and_a_disclosure_verif
 ) -> None:
     tag = uuid.uuid4().hex[:6]
     school = School(f"prv{tag}")
-    enrolments, money, secrets = _seed(school, tag)
+    enrollments, money, secrets = _seed(school, tag)
     audit = platform["audit"]
     public = httpx.AsyncClient(base_url=audit.url, timeout=30)  # no Authorization header, ever
     disclosure = f"/v1/ledger/disclosures/dsc-prv{tag}"
@@ -113,7 +113,7 @@ async def test_no_public_byte_of_the_ledger_names_a_child_and_a_disclosure_verif
 
     try:
         before = (await public.get("/v1/ledger/head")).json()["appended"]
-        await produce(kafka_bootstrap, ENROLLMENT_EVENTS, [(e.key.encode(), encode(e)) for e in enrolments])
+        await produce(kafka_bootstrap, ENROLLMENT_EVENTS, [(e.key.encode(), encode(e)) for e in enrollments])
         await produce(kafka_bootstrap, BILLING_EVENTS, [(e.key.encode(), encode(e)) for e in money])
         await eventually(all_signed, timeout=180, what="the seeded events under a signed checkpoint")
         found = await eventually(proven, timeout=120, what="the disclosure under the published checkpoint")

@@ -57,7 +57,7 @@ async def test_absence_escalation_and_a_refused_pickup_reach_the_named_staff_wit
     await eventually(lambda: caught_up(kafka_bootstrap, "notification", ENROLLMENT_EVENTS), timeout=120,
                      what="notification caught up with the staff contacts")
 
-    # Only now the programme and the enrolments: attendance's timers start from the roster.
+    # Only now the programme and the enrollments: attendance's timers start from the roster.
     events = [e.model_copy(update={"class_teacher_id": teacher}) if isinstance(e, EnrollmentFiled) else e
               for e in school.events()]
     await _produce(kafka_bootstrap, ENROLLMENT_EVENTS, events, "enrollment")

@@ -11,13 +11,13 @@ from services.attendance.domain.ingest import (
     DayState,
     Decision,
     Duplicate,
-    Enrolment,
+    Enrollment,
     Outcome,
     Refusal,
     Rejection,
     apply,
     decide,
-    resolve_enrolment,
+    resolve_enrollment,
     screen,
 )
 from services.attendance.domain.records import KINDS, STAFF_ROLES, Limits, Record
@@ -28,8 +28,8 @@ from shared.time import local_day, parse_hhmm
 
 __all__ = [
     "DAILY_EXERCISE_MINUTES", "KINDS", "LOCAL_TZ", "STAFF_ROLES", "Activity", "CheckIn", "CheckOut", "DayState",
-    "Decision", "Duplicate", "Enrolment", "Limits", "Outcome", "Record", "Refusal", "Rejection", "Schedule", "SchoolCompliance",
+    "Decision", "Duplicate", "Enrollment", "Limits", "Outcome", "Record", "Refusal", "Rejection", "Schedule", "SchoolCompliance",
     "SessionWindow", "Slot", "StudentExercise", "absence_due", "apply", "compliance", "decide", "escalation_contacts",
-    "escalation_due", "extended_care_due", "local_day", "parse_hhmm", "resolve_enrolment", "screen",
+    "escalation_due", "extended_care_due", "local_day", "parse_hhmm", "resolve_enrollment", "screen",
     "submission_refusal",
 ]

@@ -1,6 +1,6 @@
 """The rules a school system's record must pass before it becomes an attendance fact (R11, R14, R15, R28).
 
-Each function is pure: given what the service knows (enrolments, the programme's schedule and staff,
+Each function is pure: given what the service knows (enrollments, the programme's schedule and staff,
 the student's day so far) it returns a decision. The caller applies a batch's decisions in time order
 to an in-memory DayState, so records arriving together, twice, or out of order are judged consistently.
 """
@@ -16,8 +16,8 @@ from shared.time import local_day
 
 
 @dataclass(frozen=True)
-class Enrolment:
-    """A filed enrolment of a student in a programme, and who may collect the student (R6, R11)."""
+class Enrollment:
+    """A filed enrollment of a student in a programme, and who may collect the student (R6, R11)."""
 
     student_id: str
     programme_id: str
@@ -83,7 +83,7 @@ class Duplicate:
 @dataclass(frozen=True)
 class CheckIn:
     record: Record
-    enrolment: Enrolment
+    enrollment: Enrollment
 
 
 @dataclass(frozen=True)
@@ -91,7 +91,7 @@ class CheckOut:
     """A valid handover: the child left with a guardian or authorised person, from an admitted staff member."""
 
     record: Record
-    enrolment: Enrolment
+    enrollment: Enrollment
     relation: Literal["guardian", "authorised_pickup"]
     collector_name: str
     extended_care_minutes: int
@@ -102,14 +102,14 @@ class Refusal:
     """The named collector may not take the child: the child stays, guardians and school are alerted (R11)."""
 
     record: Record
-    enrolment: Enrolment
+    enrollment: Enrollment
     reason: Literal["not_on_pickup_list", "pickup_revoked"]
 
 
 @dataclass(frozen=True)
 class Activity:
     record: Record
-    enrolment: Enrolment
+    enrollment: Enrollment
 
 
 Decision = CheckIn | CheckOut | Refusal | Activity | Rejection | Duplicate
@@ -141,17 +141,17 @@ def screen(record: Record, now: datetime, limits: Limits) -> Rejection | None:
     return None
 
 
-def resolve_enrolment(
+def resolve_enrollment(
     school_id: str,
     student_id: str,
     programme_id: str | None,
     day: date,
-    enrolments: list[Enrolment],
+    enrollments: list[Enrollment],
     schedules: dict[str, Schedule],
-) -> tuple[Enrolment, Schedule, SessionWindow] | Rejection:
-    """The one enrolment of this student at this school with a session that day (roster rule, R6, R11).
+) -> tuple[Enrollment, Schedule, SessionWindow] | Rejection:
+    """The one enrollment of this student at this school with a session that day (roster rule, R6, R11).
     A record may name its programme; if it does not, it must be unambiguous."""
-    mine = [e for e in enrolments if e.school_id == school_id and e.student_id == student_id]
+    mine = [e for e in enrollments if e.school_id == school_id and e.student_id == student_id]
     if programme_id is not None:
         mine = [e for e in mine if e.programme_id == programme_id]
     if not mine:
@@ -172,15 +172,15 @@ def resolve_enrolment(
     if len(running) > 1:
         names = ", ".join(sorted(e.programme_id for e, _ in running))
         return Rejection("ambiguous_programme", f"student {student_id} has sessions in {names} on {day}; give programme_id")
-    enrolment, schedule = running[0]
+    enrollment, schedule = running[0]
     window = schedule.window(day)
     assert window is not None
-    return enrolment, schedule, window
+    return enrollment, schedule, window
 
 
 def decide(
     record: Record,
-    enrolment: Enrolment,
+    enrollment: Enrollment,
     schedule: Schedule,
     window: SessionWindow,
     state: DayState,
@@ -194,7 +194,7 @@ def decide(
             )
         if not schedule.admits(record.staff_id):
             return _not_admitted(record, schedule)
-        return CheckIn(record, enrolment)
+        return CheckIn(record, enrollment)
 
     if record.kind == "check_out":
         if state.checked_out_at is not None:
@@ -212,25 +212,25 @@ def decide(
                 f"check-out at {record.at.isoformat()} is before the check-in at {state.checked_in_at.isoformat()}",
             )
         collector = record.collected_by_id or ""
-        if collector in enrolment.guardian_ids:
+        if collector in enrollment.guardian_ids:
             relation: Literal["guardian", "authorised_pickup"] = "guardian"
-        elif collector in enrolment.authorised_pickup_ids:
+        elif collector in enrollment.authorised_pickup_ids:
             relation = "authorised_pickup"
         else:
             # R11: a child is never released to an unauthorised person, whatever else is wrong.
-            reason = "pickup_revoked" if collector in enrolment.revoked_pickup_ids else "not_on_pickup_list"
-            return Refusal(record, enrolment, reason)
+            reason = "pickup_revoked" if collector in enrollment.revoked_pickup_ids else "not_on_pickup_list"
+            return Refusal(record, enrollment, reason)
         if not schedule.admits(record.staff_id):
             return _not_admitted(record, schedule)
         name = (guardian_names or {}).get(collector) or record.collected_by_name or collector
-        return CheckOut(record, enrolment, relation, name, window.minutes_past_end(record.at))
+        return CheckOut(record, enrollment, relation, name, window.minutes_past_end(record.at))
 
     if not schedule.admits(record.staff_id):
         return _not_admitted(record, schedule)
-    return _activity(record, enrolment, schedule, state)
+    return _activity(record, enrollment, schedule, state)
 
 
-def _activity(record: Record, enrolment: Enrolment, schedule: Schedule, state: DayState) -> Activity | Rejection:
+def _activity(record: Record, enrollment: Enrollment, schedule: Schedule, state: DayState) -> Activity | Rejection:
     """An activity is one of the programme's, of the tier it has there (R3, R7), and the child was on site
     when it started: checked in, and not yet handed over (R11, R14)."""
     if schedule.activities is not None:
@@ -257,7 +257,7 @@ def _activity(record: Record, enrolment: Enrolment, schedule: Schedule, state: D
             "not_on_site",
             f"activity at {record.at.isoformat()} is outside the student's time on site ({state.checked_in_at.isoformat()}{until})",
         )
-    return Activity(record, enrolment)
+    return Activity(record, enrollment)
 
 
 def apply(decision: Decision, state: DayState) -> None:

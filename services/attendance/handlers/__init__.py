@@ -10,7 +10,7 @@ from services.attendance.handlers.group_commit import GroupCommit, Stopping
 from services.attendance.handlers.ingest import Submitted, event_id_for, ingest, record_from_topic, topic_ingest_handler
 from services.attendance.handlers.policy import Policy, utc_now
 from services.attendance.handlers.roster import (
-    apply_enrolment_changes,
+    apply_enrollment_changes,
     apply_pickup_persons,
     apply_staff_admissions,
     store_programme,
@@ -19,7 +19,7 @@ from services.attendance.handlers.timers import SweepReport, sweep, timer_event_
 from shared.auth import TokenVerifier
 from shared.messaging.consumer import BatchHandler, Item, batch_handler
 
-ENROLMENT_CHANGES = ("GuardianRegistered", "EnrollmentFiled", "EnrollmentWithdrawn")
+ENROLLMENT_CHANGES = ("GuardianRegistered", "EnrollmentFiled", "EnrollmentWithdrawn")
 PICKUP_PERSONS = ("PickupPersonAuthorised", "PickupPersonRevoked")
 SCHOOL_RECORDS = ("SchoolCheckInRecorded", "SchoolCheckOutRecorded", "SchoolActivityRecorded")
 
@@ -45,19 +45,19 @@ def handler_table(policy: Policy, authority: TokenVerifier | None = None) -> dic
         pickups = [item.event for item in items if item.envelope.type in PICKUP_PERSONS]
         if pickups:
             await apply_pickup_persons(uow, pickups)
-        changes = [item for item in items if item.envelope.type in ENROLMENT_CHANGES]
+        changes = [item for item in items if item.envelope.type in ENROLLMENT_CHANGES]
         if changes:
-            await apply_enrolment_changes(uow, changes)
+            await apply_enrollment_changes(uow, changes)
         records = [item for item in items if item.envelope.type in SCHOOL_RECORDS]
         if records:
             await ingest_school_records(uow, records)
 
-    return {name: apply_consumed for name in ("ProgrammePublished", "StaffAdmissionChanged", *PICKUP_PERSONS, *ENROLMENT_CHANGES,
+    return {name: apply_consumed for name in ("ProgrammePublished", "StaffAdmissionChanged", *PICKUP_PERSONS, *ENROLLMENT_CHANGES,
                                        *SCHOOL_RECORDS)}
 
 
 __all__ = [
-    "Excused", "GroupCommit", "Policy", "Stopping", "Submitted", "SweepReport", "apply_enrolment_changes",
+    "Excused", "GroupCommit", "Policy", "Stopping", "Submitted", "SweepReport", "apply_enrollment_changes",
     "apply_pickup_persons", "apply_staff_admissions", "event_id_for", "excuse_student",
     "handler_table", "ingest", "record_from_topic", "store_programme", "sweep",
     "timer_event_id", "utc_now",

@@ -5,7 +5,7 @@ from dataclasses import dataclass
 from datetime import date
 
 from services.attendance.db import AttendanceUoW
-from services.attendance.domain import Rejection, resolve_enrolment
+from services.attendance.domain import Rejection, resolve_enrollment
 
 
 @dataclass(frozen=True)
@@ -19,11 +19,11 @@ async def excuse_student(uow: AttendanceUoW, *, school_id: str, student_id: str,
                          reason: str) -> Excused | Rejection:
     """Record the excuse; the caller commits. Only a student on that school's roster with a session that
     day can be excused, so a typo is a clear rejection, not a silent no-op."""
-    enrolments, _ = await uow.enrolments([(school_id, student_id)])
-    schedules = await uow.schedules({e.programme_id for e in enrolments})
-    resolved = resolve_enrolment(school_id, student_id, programme_id, day, enrolments, schedules)
+    enrollments, _ = await uow.enrollments([(school_id, student_id)])
+    schedules = await uow.schedules({e.programme_id for e in enrollments})
+    resolved = resolve_enrollment(school_id, student_id, programme_id, day, enrollments, schedules)
     if isinstance(resolved, Rejection):
         return resolved
-    enrolment = resolved[0]
-    await uow.excuse((student_id, enrolment.programme_id, day), school_id, reason)
-    return Excused(student_id, enrolment.programme_id, day)
+    enrollment = resolved[0]
+    await uow.excuse((student_id, enrollment.programme_id, day), school_id, reason)
+    return Excused(student_id, enrollment.programme_id, day)

@@ -16,14 +16,14 @@ from services.attendance.domain import (
     DayState,
     Decision,
     Duplicate,
-    Enrolment,
+    Enrollment,
     Outcome,
     Record,
     Refusal,
     Rejection,
     apply,
     decide,
-    resolve_enrolment,
+    resolve_enrollment,
     screen,
     submission_refusal,
 )
@@ -180,14 +180,14 @@ def _kept(record: Record, first: dict, first_at: datetime | None, claim: dict) -
 
 
 def _judge(context: Judging, pending: list[_Pending]) -> None:
-    enrolments, guardian_names, schedules, states = context.enrolments, context.guardian_names, context.schedules, context.days
-    by_student: dict[tuple[str, str], list[Enrolment]] = {}
-    for e in enrolments:
+    enrollments, guardian_names, schedules, states = context.enrollments, context.guardian_names, context.schedules, context.days
+    by_student: dict[tuple[str, str], list[Enrollment]] = {}
+    for e in enrollments:
         by_student.setdefault((e.school_id, e.student_id), []).append(e)
     resolved = {}
     for p in pending:
         r = p.record
-        resolved[p.index] = resolve_enrolment(r.school_id, r.student_id, r.programme_id, r.session_date,
+        resolved[p.index] = resolve_enrollment(r.school_id, r.student_id, r.programme_id, r.session_date,
                                               by_student.get((r.school_id, r.student_id), []), schedules)
     # Time order, so a check-out listed before its check-in, or arriving in the same batch, is judged right.
     for p in sorted(pending, key=lambda p: p.record.order):
@@ -195,9 +195,9 @@ def _judge(context: Judging, pending: list[_Pending]) -> None:
         if isinstance(res, Rejection):
             p.decision = res
             continue
-        enrolment, schedule, window = res
-        state = states.setdefault((p.record.student_id, enrolment.programme_id, p.record.session_date), DayState())
-        p.decision = decide(p.record, enrolment, schedule, window, state, guardian_names)
+        enrollment, schedule, window = res
+        state = states.setdefault((p.record.student_id, enrollment.programme_id, p.record.session_date), DayState())
+        p.decision = decide(p.record, enrollment, schedule, window, state, guardian_names)
         apply(p.decision, state)
 
 
@@ -222,7 +222,7 @@ async def _write(uow: AttendanceUoW, pending: list[_Pending], outcomes: list[Out
             outcomes[p.index] = Outcome("duplicate", "already_received", f"record {r.record_id} was already received")
             continue
         event_id = event_id_for(r.school_id, r.record_id)
-        programme_id = d.enrolment.programme_id  # type: ignore[union-attr]
+        programme_id = d.enrollment.programme_id  # type: ignore[union-attr]
         if isinstance(d, CheckIn):
             check_ins.append((r.student_id, programme_id, r.session_date, r.school_id, r.at, r.staff_id))
         elif isinstance(d, CheckOut):
@@ -248,7 +248,7 @@ async def _write(uow: AttendanceUoW, pending: list[_Pending], outcomes: list[Out
 
 
 def _event(decision: CheckIn | CheckOut | Refusal | Activity, now: datetime) -> Event:
-    r, e = decision.record, decision.enrolment
+    r, e = decision.record, decision.enrollment
     common = dict(student_id=r.student_id, school_id=r.school_id, programme_id=e.programme_id, session_date=r.session_date)
     if isinstance(decision, CheckIn):
         return StudentCheckedIn(**common, checked_in_at=r.at, checked_in_by=r.staff_id, checked_in_by_role=r.staff_role,

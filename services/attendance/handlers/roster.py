@@ -28,7 +28,7 @@ class _Withdrawal:
 
 
 @batch_handler
-async def apply_enrolment_changes(uow: AttendanceUoW, items: Sequence[Item]) -> None:
+async def apply_enrollment_changes(uow: AttendanceUoW, items: Sequence[Item]) -> None:
     """A run of consumed GuardianRegistered, EnrollmentFiled and EnrollmentWithdrawn events, applied with a
     few set-based statements (a term start files a whole city: 557,000 students and their guardians,
     interleaved). A filing puts the student on the school's roster with who may collect them (R6, R11); a
@@ -65,13 +65,13 @@ async def _apply_roster_changes(uow: AttendanceUoW, changes: list[Filing | _With
         if isinstance(change, Filing) and key not in run:
             run[key] = change
             continue
-        await uow.save_enrolments(list(run.values()))
+        await uow.save_enrollments(list(run.values()))
         run = {}
         if isinstance(change, Filing):
             run[key] = change
         else:
             await uow.withdraw(change.student_id, change.programme_id, change.effective_on)
-    await uow.save_enrolments(list(run.values()))
+    await uow.save_enrollments(list(run.values()))
 
 
 async def store_programme(uow: AttendanceUoW, envelope: Envelope, event: ProgrammePublished) -> None:

@@ -11,7 +11,7 @@ from datetime import date, datetime
 from services.attendance.db import AttendanceUoW
 from services.attendance.domain import (
     DayState,
-    Enrolment,
+    Enrollment,
     Schedule,
     SessionWindow,
     absence_due,
@@ -99,11 +99,11 @@ async def _on_site(uow_factory: Callable[[], AttendanceUoW], policy: Policy, now
             check = extended_care_due if rule == "extended_care" else escalation_due
             confirmed = [(e, s) for e, s in candidates if check(windows[e.programme_id], s, now)]
             marked = await uow.mark_on_site(rule, [(e.student_id, e.programme_id) for e, _ in confirmed], day, now)
-            for enrolment, state in confirmed:
-                if (enrolment.student_id, enrolment.programme_id) in marked:
-                    uow.publish(_timer_event(rule, enrolment, state, schedules[enrolment.programme_id],
-                                             windows[enrolment.programme_id], day, now),
-                                event_id=timer_event_id(rule, enrolment.student_id, enrolment.programme_id, day),
+            for enrollment, state in confirmed:
+                if (enrollment.student_id, enrollment.programme_id) in marked:
+                    uow.publish(_timer_event(rule, enrollment, state, schedules[enrollment.programme_id],
+                                             windows[enrollment.programme_id], day, now),
+                                event_id=timer_event_id(rule, enrollment.student_id, enrollment.programme_id, day),
                                 correlation_id=f"sweep/{rule}/{day.isoformat()}")
                     raised += 1
             await uow.commit()
@@ -112,9 +112,9 @@ async def _on_site(uow_factory: Callable[[], AttendanceUoW], policy: Policy, now
     return raised
 
 
-def _timer_event(rule: str, enrolment: Enrolment, state: DayState, schedule: Schedule, window: SessionWindow,
+def _timer_event(rule: str, enrollment: Enrollment, state: DayState, schedule: Schedule, window: SessionWindow,
                  day: date, now: datetime) -> ExtendedCareStarted | ExtendedCareEscalated:
-    common = dict(student_id=enrolment.student_id, school_id=enrolment.school_id, programme_id=enrolment.programme_id,
+    common = dict(student_id=enrollment.student_id, school_id=enrollment.school_id, programme_id=enrollment.programme_id,
                   session_date=day)
     # The staff member who checked the child in stays responsible until someone hands the child over (R11).
     supervisor = state.checked_in_by or schedule.responsible_id
@@ -124,5 +124,5 @@ def _timer_event(rule: str, enrolment: Enrolment, state: DayState, schedule: Sch
                                    supervising_staff_id=supervisor, started_by=PLATFORM, started_by_role="platform",
                                    started_at=window.ends_at)
     return ExtendedCareEscalated(**common, extended_care_ended_at=window.escalation_due_at, supervising_staff_id=supervisor,
-                                 escalated_to=escalation_contacts(schedule, enrolment), escalated_by=PLATFORM,
+                                 escalated_to=escalation_contacts(schedule, enrollment), escalated_by=PLATFORM,
                                  escalated_by_role="platform", escalated_at=now)

@@ -1,4 +1,4 @@
-"""Repository of the facts the checks compare money against: enrolments, fee standards, programmes,
+"""Repository of the facts the checks compare money against: enrollments, fee standards, programmes,
 distribution plans, sessions held, staff sessions, waivers, school accounts and districts (R25). A mixin of AuditUoW."""
 from __future__ import annotations
 
@@ -24,7 +24,7 @@ from services.audit.db.tables import (
     waivers,
 )
 from services.audit.domain.coercion import StaffEntered
-from services.audit.domain.rules import DisclosedProgramme, Enrolment, FeeStandard, LabourFeePlan, StudentCash
+from services.audit.domain.rules import DisclosedProgramme, Enrollment, FeeStandard, LabourFeePlan, StudentCash
 from shared.messaging.db import Database
 
 _CHUNK = 1000
@@ -39,11 +39,11 @@ _NOTED_FACTS = (
     "select * from unnest($4::text[], $5::text[], $6::date[]) on conflict do nothing) "
     "insert into school_districts (school_id, district_id) select * from unnest($7::text[], $8::text[]) "
     "on conflict (school_id) do update set district_id = excluded.district_id")
-_FILE_ENROLMENTS = ("insert into enrolments (student_id, programme_id, school_id, hardship, withdrawn_on) "
+_FILE_ENROLLMENTS = ("insert into enrollments (student_id, programme_id, school_id, hardship, withdrawn_on) "
                     "select s, p, sc, h, null from unnest($1::text[], $2::text[], $3::text[], $4::bool[]) as t(s, p, sc, h) "
                     "on conflict (student_id, programme_id) do update "
                     "set school_id = excluded.school_id, hardship = excluded.hardship, withdrawn_on = null")
-_WITHDRAW_ENROLMENTS = ("insert into enrolments (student_id, programme_id, school_id, hardship, withdrawn_on) "
+_WITHDRAW_ENROLLMENTS = ("insert into enrollments (student_id, programme_id, school_id, hardship, withdrawn_on) "
                         "select s, p, sc, false, w from unnest($1::text[], $2::text[], $3::text[], $4::date[]) "
                         "as t(s, p, sc, w) "
                         "on conflict (student_id, programme_id) do update set withdrawn_on = excluded.withdrawn_on")
@@ -120,7 +120,7 @@ class FactsStore:
         self.session  # noqa: B018 - opens the session, so the connection is its own, not a second one
         return await self.connection()  # type: ignore[attr-defined] - the kit's UnitOfWork
 
-    # -- facts from enrolment and billing events ------------------------------------------------
+    # -- facts from enrollment and billing events ------------------------------------------------
     async def upsert_programme(self, programme_id: str, school_id: str, district_id: str, fee_fen: int,
                                extended_fen: int) -> None:
         stmt = pg_insert(programmes).values(programme_id=programme_id, school_id=school_id, district_id=district_id,
@@ -167,17 +167,17 @@ class FactsStore:
         return [StaffEntered(r.application_id, r.school_id, r.programme_id, r.submitted_by, r.submitted_at, r.event_id)
                 for r in rows]
 
-    async def file_enrolments(self, filed: dict[tuple[str, str], tuple[str, bool]]) -> None:
+    async def file_enrollments(self, filed: dict[tuple[str, str], tuple[str, bool]]) -> None:
         """(student, programme) -> (school, hardship): enrolled from now on, whatever was withdrawn before."""
         rows = sorted((student, programme, school, hardship) for (student, programme), (school, hardship) in filed.items())
         if rows:
-            await (await self._connection()).execute(_FILE_ENROLMENTS, *_columns(rows, 4))
+            await (await self._connection()).execute(_FILE_ENROLLMENTS, *_columns(rows, 4))
 
-    async def withdraw_enrolments(self, withdrawn: dict[tuple[str, str], tuple[str, date]]) -> None:
+    async def withdraw_enrollments(self, withdrawn: dict[tuple[str, str], tuple[str, date]]) -> None:
         """(student, programme) -> (school, effective day); a withdrawal seen before its filing is kept too."""
         rows = sorted((student, programme, school, day) for (student, programme), (school, day) in withdrawn.items())
         if rows:
-            await (await self._connection()).execute(_WITHDRAW_ENROLMENTS, *_columns(rows, 4))
+            await (await self._connection()).execute(_WITHDRAW_ENROLLMENTS, *_columns(rows, 4))
 
     async def add_school_account(self, school_id: str, account: str) -> None:
         await self.session.execute(pg_insert(school_accounts).values(school_id=school_id, account=account)
@@ -188,17 +188,17 @@ class FactsStore:
                                                              amount_fen=amount_fen).on_conflict_do_nothing())
 
     # -- bulk reads for a batch of checks -----------------------------------------------------
-    async def enrolments_of(self, keys: Iterable[tuple[str, str]]) -> dict[tuple[str, str], Enrolment]:
+    async def enrollments_of(self, keys: Iterable[tuple[str, str]]) -> dict[tuple[str, str], Enrollment]:
         pairs = sorted(set(keys))
         if not pairs:
             return {}
         students, progs = zip(*pairs)
         rows = (await self.session.execute(
-            text("select e.student_id, e.programme_id, e.school_id, e.hardship, e.withdrawn_on from enrolments e "
+            text("select e.student_id, e.programme_id, e.school_id, e.hardship, e.withdrawn_on from enrollments e "
                  "join unnest(cast(:s as text[]), cast(:p as text[])) as k(s, p) "
                  "on e.student_id = k.s and e.programme_id = k.p"),
             {"s": list(students), "p": list(progs)})).all()
-        return {(r.student_id, r.programme_id): Enrolment(r.school_id, r.hardship, r.withdrawn_on) for r in rows}
+        return {(r.student_id, r.programme_id): Enrollment(r.school_id, r.hardship, r.withdrawn_on) for r in rows}
 
     async def standards_of(self, ids: Iterable[str]) -> dict[str, FeeStandard]:
         rows = (await self.session.execute(select(fee_schedules).where(fee_schedules.c.fee_schedule_id.in_(set(ids))))).all()

@@ -142,8 +142,8 @@ fee_schedules = Table(
     Column("effective_from", Date, nullable=False),
 )
 
-enrolments = Table(
-    "enrolments", metadata,
+enrollments = Table(
+    "enrollments", metadata,
     Column("student_id", Text, primary_key=True),
     Column("programme_id", Text, primary_key=True),
     Column("school_id", Text, nullable=False),

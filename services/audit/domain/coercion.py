@@ -1,4 +1,4 @@
-"""R1: signs of coerced enrolment. Only a guardian's own application enrols a student; applications a school
+"""R1: signs of coerced enrollment. Only a guardian's own application enrolls a student; applications a school
 enters on families' behalf are allowed (a guardian without a phone), but a run of them entered by one staff
 member for one programme within minutes looks like a class enrolled wholesale, which R1 forbids. Pure rules,
 no I/O."""
@@ -57,7 +57,7 @@ def coerced_applications(entered: Sequence[StaffEntered], *, threshold: int = CO
             school_id=school, period=day,
             detail=(f"{len(best)} applications to {programme} entered by school staff {staff} on families' behalf "
                     f"within {minutes:.0f} minutes on {day}: a class enrolled wholesale? Only a guardian's own "
-                    "application may enrol a child (R1); ask the families."),
+                    "application may enroll a child (R1); ask the families."),
             subject_event_ids=tuple(r.event_id for r in best[:20]),
             evidence={"programme_id": programme, "entered_by": staff, "applications": len(best),
                       "first_at": best[0].submitted_at.isoformat(), "last_at": best[-1].submitted_at.isoformat(),
@@ -69,12 +69,12 @@ def coerced_applications(entered: Sequence[StaffEntered], *, threshold: int = CO
 
 def reported_coercion(report_id: str, school_id: str, programme_id: str | None, happened_on: str,
                       what_happened: str, event_id: uuid.UUID) -> Finding:
-    """A guardian's report of pressure to enrol (CoercionReported) is itself a sign of coercion (R1): one
+    """A guardian's report of pressure to enroll (CoercionReported) is itself a sign of coercion (R1): one
     finding per report, naming no one."""
     return Finding(
         check="coerced_applications", dedup_key=f"coerced_applications:report:{report_id}", school_id=school_id,
         period=happened_on,
-        detail=(f"a guardian reported pressure to enrol on {happened_on}"
+        detail=(f"a guardian reported pressure to enroll on {happened_on}"
                 + (f" ({programme_id})" if programme_id else "") + f": {what_happened[:300]} (R1)"),
         subject_event_ids=(event_id,),
         evidence={"report_id": report_id, "programme_id": programme_id, "happened_on": happened_on},

@@ -1,6 +1,6 @@
 """R30: school liability and student group accident insurance are in force for every participating student.
 A programme whose published cover lapses before its term ends leaves its students uninsured for the rest of
-the term: insurance_missing. (A cover starting late is the school's to show on the enrolment; the check is
+the term: insurance_missing. (A cover starting late is the school's to show on the enrollment; the check is
 the lapse R30 names.) Pure rule, no I/O."""
 from __future__ import annotations
 

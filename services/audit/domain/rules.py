@@ -21,8 +21,8 @@ _REFUND_ACCOUNTS = frozenset({"refunds_payable", "parent_credit", "parent_receiv
 
 
 @dataclass(frozen=True)
-class Enrolment:
-    """A student's filed enrolment in one programme (R6), its hardship status (R9), any withdrawal (R1)."""
+class Enrollment:
+    """A student's filed enrollment in one programme (R6), its hardship status (R9), any withdrawal (R1)."""
 
     school_id: str
     hardship: bool
@@ -54,7 +54,7 @@ class DisclosedProgramme:
 
 @dataclass(frozen=True)
 class ChargeFacts:
-    enrolment: Enrolment | None
+    enrollment: Enrollment | None
     standard: FeeStandard | None
     programme: DisclosedProgramme | None
     sessions_held: frozenset[date]
@@ -101,11 +101,11 @@ def check_charge(seq: int, event_id: uuid.UUID, c: FeeCharged, facts: ChargeFact
     and disclosed standard for an item in it (R10, R18), for sessions actually provided (R17)."""
     out: list[Finding] = []
     common = {"student_id": c.student_id, "period": _month(c.period_start)}
-    e = facts.enrolment
+    e = facts.enrollment
     withdrawn = e is not None and e.withdrawn_on is not None and (
         c.period_start >= e.withdrawn_on or any(d >= e.withdrawn_on for d in c.session_dates))
     if e is None or e.school_id != c.school_id or withdrawn:
-        why = ("has no filed enrolment in" if e is None or e.school_id != c.school_id
+        why = ("has no filed enrollment in" if e is None or e.school_id != c.school_id
                else f"was withdrawn on {e.withdrawn_on} from")
         out.append(_finding(
             "charge_to_unenrolled", event_id, seq, c.school_id,

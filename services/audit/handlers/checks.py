@@ -39,7 +39,7 @@ async def run_checks(uow: AuditUoW, policy: CheckPolicy, now: datetime) -> int:
     """Check the next entries in order (at most policy.batch); returns how many were checked.
 
     Only entries under the latest checkpoint are checked, so every anomaly cites a signed tree that
-    proves its evidence; and only those older than the grace period, so that an enrolment or an
+    proves its evidence; and only those older than the grace period, so that an enrollment or an
     attendance record produced before a charge has been consumed from its own topic.
     """
     await uow.lock("checks")
@@ -67,7 +67,7 @@ async def _check_entries(uow: AuditUoW, items: list[_Item], policy: CheckPolicy)
                  if isinstance(i.event, (PaymentReceived, FeeSettled))}
     payouts = [i.event for i in items if isinstance(i.event, PayoutIssued)]
     schools = {i.entry.school_id for i in items}
-    enrolments = await uow.enrolments_of((c.student_id, c.programme_id) for c in charges)
+    enrollments = await uow.enrollments_of((c.student_id, c.programme_id) for c in charges)
     standards = await uow.standards_of(c.fee_schedule_id for c in charges)
     programmes = await uow.programmes_of(c.programme_id for c in charges)
     days = [d for c in charges for d in c.session_dates]
@@ -86,7 +86,7 @@ async def _check_entries(uow: AuditUoW, items: list[_Item], policy: CheckPolicy)
         event, entry, seq = item.event, item.entry, item.seq
         if isinstance(event, FeeCharged):
             facts = rules.ChargeFacts(
-                enrolment=enrolments.get((event.student_id, event.programme_id)),
+                enrollment=enrollments.get((event.student_id, event.programme_id)),
                 standard=standards.get(event.fee_schedule_id), programme=programmes.get(event.programme_id),
                 sessions_held=frozenset(held.get((event.school_id, event.programme_id), ())),
                 hardship_waived_fen=waived.get(event.charge_id, 0))

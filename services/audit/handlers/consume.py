@@ -1,5 +1,5 @@
 """Consumer use cases: fee records become ledger entries exactly once (R24); a redelivery with other
-bytes is refused and reported; enrolment and attendance events become the facts checks need (R25)."""
+bytes is refused and reported; enrollment and attendance events become the facts checks need (R25)."""
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -98,7 +98,7 @@ async def record_programme(uow: AuditUoW, envelope: Envelope, event: ProgrammePu
 
 
 @batch_handler
-async def record_enrolments(uow: AuditUoW, items: Sequence[Item]) -> None:
+async def record_enrollments(uow: AuditUoW, items: Sequence[Item]) -> None:
     """Who may be charged (R6), and who never may (R9): a run of filings in one statement; a student filed
     twice in the run keeps the later filing."""
     filed: dict[tuple[str, str], tuple[str, bool]] = {}
@@ -106,7 +106,7 @@ async def record_enrolments(uow: AuditUoW, items: Sequence[Item]) -> None:
         event: EnrollmentFiled = item.event  # type: ignore[assignment]
         filed[(event.student_id, event.programme_id)] = (event.school_id, event.hardship)
         uow.note_district(event.school_id, event.district_id)
-    await uow.file_enrolments(filed)
+    await uow.file_enrollments(filed)
 
 
 @batch_handler
@@ -116,7 +116,7 @@ async def record_withdrawals(uow: AuditUoW, items: Sequence[Item]) -> None:
     for item in items:
         event: EnrollmentWithdrawn = item.event  # type: ignore[assignment]
         withdrawn[(event.student_id, event.programme_id)] = (event.school_id, event.effective_on)
-    await uow.withdraw_enrolments(withdrawn)
+    await uow.withdraw_enrollments(withdrawn)
 
 
 # Who ran the session, by the attendance event that says so (R20).
@@ -157,7 +157,7 @@ async def record_applications(uow: AuditUoW, items: Sequence[Item]) -> None:
 
 @batch_handler
 async def record_coercion_reports(uow: AuditUoW, items: Sequence[Item]) -> None:
-    """R1: each guardian's report of pressure to enrol is a coerced_applications finding for its school."""
+    """R1: each guardian's report of pressure to enroll is a coerced_applications finding for its school."""
     findings = [reported_coercion(e.report_id, e.school_id, e.programme_id, e.happened_on.isoformat(), e.what_happened,
                                   item.envelope.event_id)
                 for item in items if isinstance(e := item.event, CoercionReported)]

@@ -58,7 +58,7 @@ class HardshipVerificationRow(BillingTable, table=True):
 
 
 class FeeAccountRow(BillingTable, table=True):
-    """One per filed enrolment: what the family owes and holds is settled against it (R17)."""
+    """One per filed enrollment: what the family owes and holds is settled against it (R17)."""
 
     __tablename__ = "fee_accounts"
 

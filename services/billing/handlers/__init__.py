@@ -2,7 +2,7 @@
 commands about schedules (schedules.py) and money (money.py), month-end settlement (settlement.py)
 and the read-only month so far (month_to_date.py)."""
 from services.billing.handlers.events import (
-    apply_enrolments,
+    apply_enrollments,
     record_activity,
     record_check_in,
     record_check_out,
@@ -14,9 +14,9 @@ from services.billing.handlers.events import (
 HANDLERS = {
     "ProgrammePublished": record_programme,
     # One batch handler for the three, so a run of them interleaved student by student stays one run.
-    "ApplicationApproved": apply_enrolments,
-    "EnrollmentFiled": apply_enrolments,
-    "EnrollmentWithdrawn": apply_enrolments,
+    "ApplicationApproved": apply_enrollments,
+    "EnrollmentFiled": apply_enrollments,
+    "EnrollmentWithdrawn": apply_enrollments,
     "StudentCheckedIn": record_check_in,
     "StudentCheckedOut": record_check_out,
     "ExtendedCareStarted": record_extended_care,

@@ -48,7 +48,7 @@ async def record_hardship_verification(uow: BillingUoW, envelope: Envelope, even
 
 
 async def open_fee_account(uow: BillingUoW, envelope: Envelope, event: EnrollmentFiled) -> None:
-    """A filed enrolment opens the family's fee account; hardship students are never chargeable (R9)."""
+    """A filed enrollment opens the family's fee account; hardship students are never chargeable (R9)."""
     row = await uow.account(event.student_id, event.programme_id) or FeeAccountRow(
         student_id=event.student_id, programme_id=event.programme_id, school_id=event.school_id,
         guardian_id=event.guardian_id, hardship=event.hardship, chargeable=chargeable(event.hardship),
@@ -75,11 +75,11 @@ async def close_fee_account(uow: BillingUoW, envelope: Envelope, event: Enrollme
 
 
 @batch_handler
-async def apply_enrolments(uow: BillingUoW, items: Sequence[Item]) -> None:
+async def apply_enrollments(uow: BillingUoW, items: Sequence[Item]) -> None:
     """A run of approvals, filings and withdrawals, as record_hardship_verification, open_fee_account
     and close_fee_account would apply them one by one, in a few set-based statements: the run is
     folded in order into each account's and verification's final state first. A city's setup files
-    hundreds of thousands of enrolments (R9, R17)."""
+    hundreds of thousands of enrollments (R9, R17)."""
     accounts: dict[tuple[str, str], dict] = {}   # (student, programme) -> the account as the run leaves it
     withdrawals: dict[tuple[str, str], date] = {}  # accounts the run only closes (opened before it, if at all)
     districts: dict[str, str | None] = {}

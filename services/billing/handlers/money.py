@@ -191,7 +191,7 @@ async def grant_subsidy(uow: BillingUoW, cmd: GrantSubsidy, actor: Actor, now: d
         return existing, False
     district = await uow.district_of(cmd.school_id)
     if district is None:
-        raise DomainError(f"school {cmd.school_id} is unknown to billing: no programme or enrolment seen yet", status=404)
+        raise DomainError(f"school {cmd.school_id} is unknown to billing: no programme or enrollment seen yet", status=404)
     row = SubsidyRow(subsidy_id=subsidy_id, school_id=cmd.school_id, subsidy_ref=cmd.subsidy_ref, district_id=district,
                      amount_fen=cmd.amount_fen, purpose=cmd.purpose, period=cmd.period,
                      deposited_to_account=cmd.deposited_to_account, granted_by=actor.subject,

@@ -89,7 +89,7 @@ async def month_to_date(uow: BillingUoW, *, school_id: str, period: str, now: da
         raise DomainError(f"billing knows no school {school_id}", status=404)
     out = MonthToDate(school_id, period, now, min(today, last), today > last)
     schedules = await uow.approved_schedules(school_id)
-    # The settlement's cutoff: enrolments filed after the month ended have nothing in it.
+    # The settlement's cutoff: enrollments filed after the month ended have nothing in it.
     cutoff = local_midnight_utc(last + timedelta(days=1))
     for programme_id in await uow.programmes_with_accounts(school_id):
         spans = spans_for(period, schedules.get(programme_id, []))

@@ -122,7 +122,7 @@ async def settle_school_month(
                                  requested_by=actor.subject, requested_by_role=actor.role,
                                  status="running", started_at=now))
         await uow.commit()
-    # Enrolments filed after the month ended have nothing to settle in it.
+    # Enrollments filed after the month ended have nothing to settle in it.
     cutoff = local_midnight_utc(last + timedelta(days=1))
     for programme_id in programmes:
         spans = spans_for(period, schedules.get(programme_id, []))

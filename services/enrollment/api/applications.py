@@ -98,7 +98,7 @@ def public(row: ApplicationRow) -> ApplicationPublic:
 
 
 async def refuse_bulk(request: Request) -> None:
-    """R1: a list of applications in one request is bulk enrolment, refused with that reason."""
+    """R1: a list of applications in one request is bulk enrollment, refused with that reason."""
     try:
         body = json.loads(await request.body() or b"null")
     except ValueError:
@@ -161,7 +161,7 @@ async def get_application(application_id: Id, request: Request, who: Actor = Dep
 
 
 class StudentInsurance(BaseModel):
-    """The cover in force for one student's enrolment (R30): the programme's school liability and student
+    """The cover in force for one student's enrollment (R30): the programme's school liability and student
     group accident insurance, against the term it must span."""
 
     application_id: str

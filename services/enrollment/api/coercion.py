@@ -1,4 +1,4 @@
-"""HTTP routes of coercion reports (R1): a guardian reports pressure to enrol, anonymously; the district, the
+"""HTTP routes of coercion reports (R1): a guardian reports pressure to enroll, anonymously; the district, the
 city and auditors read a school's reports."""
 from __future__ import annotations
 
@@ -35,7 +35,7 @@ class CoercionReportOut(BaseModel):
 
 
 @router.post("/coercion-reports", status_code=201, response_model=CoercionReportOut,
-             summary="A guardian reports pressure to enrol (R1), anonymously: the report names nobody, and the "
+             summary="A guardian reports pressure to enroll (R1), anonymously: the report names nobody, and the "
                      "school never reads it; audit raises coerced_applications.")
 async def report(body: CoercionReportIn, request: Request, response: Response,
                  who: Actor = Depends(actor)) -> CoercionReportOut:

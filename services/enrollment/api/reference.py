@@ -115,7 +115,7 @@ _IMPORT_BODY = {
                         415: {"model": Message, "description": "Not CSV, JSON or JSON Lines."},
                         400: {"model": Message, "description": "The file as a whole cannot be read."}},
              summary="Bulk import of reference data; idempotent, with a reason for every refused row (R27, R28). "
-                     "Enrolment cannot be imported (R1).")
+                     "Enrollment cannot be imported (R1).")
 async def import_reference(request: Request, kind: Literal[tuple(KINDS)] = Path(),  # type: ignore[valid-type]
                            who: Actor = Depends(actor), correlation_id: str | None = Depends(correlation)) -> ImportReportOut:
     rt = request.app.state.runtime

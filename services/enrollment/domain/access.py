@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from services.enrollment.domain.errors import Forbidden
 
-# Token roles (shared.auth) that may change enrolment records, and what each reads.
+# Token roles (shared.auth) that may change enrollment records, and what each reads.
 WRITERS = ("guardian", "school", "district", "city")
 READERS = WRITERS + ("auditor",)
 

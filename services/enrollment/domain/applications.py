@@ -63,7 +63,7 @@ def check_applications_open(*, published: bool, open_at: datetime | None, close_
 
 
 def check_consent(consent: bool, *, on_behalf: bool, consent_evidence: str | None) -> None:
-    """R1: only a guardian's own, consented application enrols; staff entering one for a guardian must
+    """R1: only a guardian's own, consented application enrolls; staff entering one for a guardian must
     say how the guardian's consent was given (a signed form, a recorded call)."""
     if not consent:
         raise DomainError(problems=[Problem(("body", "consent"), "the guardian's consent is required to apply (R1)", "R1")])

@@ -1,6 +1,6 @@
 """Reference data of a city (R5, R27, R28): districts, schools, classes, staff and outside providers,
 students and guardians, as records of a bulk import, each checked on its own with its reasons.
-Enrolment is never reference data: only a guardian's application enrols (R1)."""
+Enrollment is never reference data: only a guardian's application enrolls (R1)."""
 from __future__ import annotations
 
 from datetime import date
@@ -113,9 +113,10 @@ ID_FIELD = {"districts": "district_id", "schools": "school_id", "classes": "clas
 ORDER: tuple[str, ...] = tuple(KINDS)
 LIST_FIELDS = {"guardians": ("student_ids",)}
 
-# R1: no bulk or automatic enrolment. A reference file that tries to enrol is refused row by row.
-ENROLMENT_COLUMNS = frozenset({"programme_id", "enrolled", "enrollment", "enrolment", "enrollment_id",
-                               "enrolment_id", "application_id", "enrol", "enroll"})
+# R1: no bulk or automatic enrollment. A reference file that tries to enroll is refused row by row.
+# The British spellings a school's own export may use are refused the same way (the project writes "enrollment").
+ENROLLMENT_COLUMNS = frozenset({"programme_id", "enrolled", "enrollment", "enrollment_id", "application_id", "enroll",
+                                "enrolment", "enrolment_id", "enrol"})
 
 
 class Unreadable(str):
@@ -128,11 +129,11 @@ def _blank(value: Any) -> bool:
 
 def _clean(kind: str, raw: dict[str, Any]) -> dict[str, Any] | str:
     """The row's non-empty cells, lists split; or the reason it may never be imported (R1)."""
-    if not ENROLMENT_COLUMNS.isdisjoint(raw):
-        tried = sorted(c for c in ENROLMENT_COLUMNS.intersection(raw) if not _blank(raw[c]))
+    if not ENROLLMENT_COLUMNS.isdisjoint(raw):
+        tried = sorted(c for c in ENROLLMENT_COLUMNS.intersection(raw) if not _blank(raw[c]))
         if tried:
-            return (f"{', '.join(tried)}: bulk enrolment is forbidden; only a guardian's own application "
-                    "enrols a student (R1)")
+            return (f"{', '.join(tried)}: bulk enrollment is forbidden; only a guardian's own application "
+                    "enrolls a student (R1)")
     # Empty cells are absent values (CSV has no null); this runs for every row, so it stays one pass.
     clean = {k: v for k, v in raw.items() if not _blank(v)}
     for name in LIST_FIELDS.get(kind, ()):

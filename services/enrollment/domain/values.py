@@ -1,4 +1,4 @@
-"""Value types shared by the enrolment rules and the HTTP models: ids, free text, local times, instants."""
+"""Value types shared by the enrollment rules and the HTTP models: ids, free text, local times, instants."""
 from __future__ import annotations
 
 import re

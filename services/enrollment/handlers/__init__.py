@@ -1,5 +1,5 @@
 """Enrollment's use cases: one async function per command, each one transaction with its events;
-and the table of consumed events (enrollment consumes none: it is where enrolment starts)."""
+and the table of consumed events (enrollment consumes none: it is where enrollment starts)."""
 from services.enrollment.handlers.applications import (
     SubmitApplication,
     approve_application,

@@ -62,7 +62,7 @@ async def submit_application(uow: EnrollmentUoW, actor: Actor, cmd: SubmitApplic
     """R1, R6: a guardian applies for their own child, once the programme is disclosed. School staff may
     enter it for a guardian, marked as such and with the guardian's consent on record. A retried request
     (same key, same body) returns the first result and publishes nothing new."""
-    require_role(actor, "guardian", "school", doing="apply: only a guardian's own application enrols a student (R1)")
+    require_role(actor, "guardian", "school", doing="apply: only a guardian's own application enrolls a student (R1)")
     key = f"{actor.subject}:{cmd.idempotency_key}"
     digest = _digest(cmd)
     earlier = await uow.application_by_key(key)
@@ -223,8 +223,8 @@ async def report_application(uow: EnrollmentUoW, actor: Actor, application_id: s
 
 
 def enrollment_id_of(application_id: str) -> str:
-    """The enrolment an application leads to has the application's number, so a withdrawal before
-    filing still names the enrolment it prevents."""
+    """The enrollment an application leads to has the application's number, so a withdrawal before
+    filing still names the enrollment it prevents."""
     return "enr-" + application_id.removeprefix("app-")
 
 
@@ -232,8 +232,8 @@ async def file_application(uow: EnrollmentUoW, actor: Actor, application_id: str
                            correlation_id: str | None = None) -> tuple[ApplicationRow, bool]:
     """R6 属地报备: the district files the reported application; from now the student is enrolled, and
     attendance (roster) and billing (fee account, hardship exemption R9) follow from EnrollmentFiled."""
-    require_role(actor, "district", doing="file an enrolment (R6)")
-    row = await _application(uow, actor, application_id, doing="file enrolments")
+    require_role(actor, "district", doing="file an enrollment (R6)")
+    row = await _application(uow, actor, application_id, doing="file enrollments")
     if not step("file", row.status):
         return row, False
     now = utcnow()
@@ -304,8 +304,8 @@ async def promote_from_waitlist(uow: EnrollmentUoW, programme: ProgrammeRow, *, 
 
 
 def forbid_bulk(body: object) -> None:
-    """R1: no bulk or automatic enrolment; each application is one guardian's, for one child. A list of
+    """R1: no bulk or automatic enrollment; each application is one guardian's, for one child. A list of
     applications in one request is refused whatever it holds."""
     if isinstance(body, list):
-        raise DomainError(problems=[Problem(("body",), "bulk enrolment is forbidden: one application per request, "
+        raise DomainError(problems=[Problem(("body",), "bulk enrollment is forbidden: one application per request, "
                                             "by the child's own guardian (R1)", "R1")])

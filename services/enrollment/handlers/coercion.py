@@ -1,4 +1,4 @@
-"""Coercion reports (R1): a guardian reports being pressed to enrol a child, anonymously; districts, the city
+"""Coercion reports (R1): a guardian reports being pressed to enroll a child, anonymously; districts, the city
 and auditors read the reports of their schools, never who made them; the school does not read them."""
 from __future__ import annotations
 
@@ -23,7 +23,7 @@ async def report_coercion(uow: EnrollmentUoW, actor: Actor, *, report_key: str, 
                           programme_id: str | None, what_happened: str, happened_on: date) -> tuple[CoercionReported, bool]:
     """Record and publish the report; (the report, whether it is new). Only a guardian reports."""
     if actor.role != "guardian":
-        raise Forbidden("only a guardian reports pressure to enrol (R1)")
+        raise Forbidden("only a guardian reports pressure to enroll (R1)")
     if await uow.school(school_id) is None:
         raise NotFound(f"no school {school_id}")
     now = utcnow()

@@ -87,7 +87,7 @@ VOCAB: dict[str, dict[str, str]] = {
         "@management_fee": "a management fee taken",
         "@payout_not_per_plan": "a payout not per the distribution plan",
         "@books_unbalanced": "books that do not balance",
-        "@coerced_applications": "signs of coerced enrolment",
+        "@coerced_applications": "signs of coerced enrollment",
         "@insurance_missing": "insurance missing",
         "@disclosure_missing": "a disclosure missing",
         "@conflicting_duplicate": "one event delivered with different contents",

@@ -102,7 +102,7 @@ class School:
         )
         await self._apply(h.store_programme, event)
 
-    async def enrol(self, student_id: str | None = None, *, pickups: list[str] | None = None,
+    async def enroll(self, student_id: str | None = None, *, pickups: list[str] | None = None,
                     filed_at: datetime | None = None, teacher: str | None = "stf-teacher") -> str:
         student_id = student_id or unique("stu")
         event = EnrollmentFiled(
@@ -112,7 +112,7 @@ class School:
             authorised_pickup_ids=pickups if pickups is not None else [f"pku-{student_id}"],
             filed_by="off-1", filed_by_role="district_officer", filed_at=filed_at or datetime(2025, 9, 1, tzinfo=UTC),
         )
-        await self._apply(h.apply_enrolment_changes, event)
+        await self._apply(h.apply_enrollment_changes, event)
         return student_id
 
     async def withdraw(self, student_id: str, effective_on: date) -> None:
@@ -121,14 +121,14 @@ class School:
             student_id=student_id, guardian_id=f"gdn-{student_id}", effective_on=effective_on, withdrawn_by=f"gdn-{student_id}",
             withdrawn_by_role="guardian", withdrawn_at=datetime(2025, 9, 10, tzinfo=UTC),
         )
-        await self._apply(h.apply_enrolment_changes, event)
+        await self._apply(h.apply_enrollment_changes, event)
 
     async def register_guardian(self, guardian_id: str, name: str, student_ids: list[str]) -> None:
         event = GuardianRegistered(
             guardian_id=guardian_id, school_id=self.school_id, student_ids=student_ids, name=name,
             phone_masked="138****0000", phone_sealed="sealed", consent=True, registered_by=guardian_id,
         )
-        await self._apply(h.apply_enrolment_changes, event)
+        await self._apply(h.apply_enrollment_changes, event)
 
     async def _apply(self, handler, event) -> None:
         envelope = new_envelope(event, producer="enrollment")

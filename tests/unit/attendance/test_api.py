@@ -11,7 +11,7 @@ async def test_a_school_system_cannot_post_or_read_anything_of_another_school(cl
     a, b = School(uow_factory), School(uow_factory)
     await a.publish()
     await b.publish()
-    student_b = await b.enrol()
+    student_b = await b.enroll()
     system_a = bearer("school_system", school=a.school_id)
     reply = await client.post(f"/v1/schools/{b.school_id}/records", json={"records": [check_in(b, student_b)]}, headers=system_a)
     assert reply.status_code == 403 and a.school_id in reply.json()["detail"]
@@ -44,7 +44,7 @@ async def test_only_school_systems_post_records_and_only_the_schools_overseers_r
 async def test_malformed_records_get_a_reason_each_while_the_good_ones_beside_them_are_accepted(client, uow_factory) -> None:
     school = School(uow_factory)
     await school.publish()
-    student = await school.enrol()
+    student = await school.enroll()
     records = [
         check_in(school, student),
         {"record_id": "x-1", "kind": "check_out", "student_id": student, "at": "2025-09-12T17:20:00+08:00", "staff_id": "s"},
@@ -80,7 +80,7 @@ async def test_malformed_requests_get_a_clear_4xx(client, uow_factory) -> None:
 async def test_the_days_attendance_on_site_and_exercise_queries_tell_where_each_child_stands(client, uow_factory, clock) -> None:
     school = School(uow_factory)
     await school.publish()
-    gone, here, away, excused = [await school.enrol() for _ in range(4)]
+    gone, here, away, excused = [await school.enroll() for _ in range(4)]
     headers = bearer("school_system", school=school.school_id)
     clock.set("17:10")
     records = [check_in(school, s) for s in (gone, here)] + [
@@ -113,7 +113,7 @@ async def test_the_days_attendance_on_site_and_exercise_queries_tell_where_each_
 async def test_a_records_events_carry_the_correlation_id_the_school_system_is_answered_with(client, uow_factory) -> None:
     school = School(uow_factory)
     await school.publish()
-    students = [await school.enrol(), await school.enrol()]
+    students = [await school.enroll(), await school.enroll()]
     path, headers = f"/v1/schools/{school.school_id}/records", bearer("school_system", school=school.school_id)
     given = await client.post(path, json={"records": [check_in(school, students[0])]},
                               headers={**headers, "X-Correlation-Id": "gate-7-batch-42"})
@@ -131,7 +131,7 @@ async def test_a_records_events_carry_the_correlation_id_the_school_system_is_an
 async def test_hostile_values_are_rejected_per_record_and_the_good_records_beside_them_are_accepted(client, uow_factory) -> None:
     school = School(uow_factory)
     await school.publish()
-    good, other = await school.enrol(), await school.enrol()
+    good, other = await school.enroll(), await school.enroll()
     records = [
         check_in(school, good),
         check_in(school, "stu-\x00-nul"),                                              # NUL: PostgreSQL refuses it

@@ -10,7 +10,7 @@ async def test_a_404_a_422_and_a_conflicting_handover_have_the_same_shape(client
     school = School(uow_factory)
     relief = f"stf-relief-{school.school_id}"
     await school.publish(staff=[school.staff_id, relief])
-    kid = await school.enrol()
+    kid = await school.enroll()
     system = bearer("school_system", school=school.school_id)
     path = f"/v1/schools/{school.school_id}"
     await client.post(f"{path}/records", headers=system, json={"records": [check_in(school, kid)]})

@@ -32,7 +32,7 @@ def grouped(uow_factory, policy, *, max_records: int = 100, max_in_flight: int =
 async def evening(school: School, uow_factory, policy) -> list[h.Submitted]:
     """One school's evening as single-record requests, each about a different child, covering every answer
     a check-out or check-in can get; the children were checked in earlier, one by one."""
-    s = [await school.enrol(f"{school.school_id}-stu-{i}") for i in range(8)]
+    s = [await school.enroll(f"{school.school_id}-stu-{i}") for i in range(8)]
     setup = [rec(school, "check_in", student, "15:25") for student in s[:5]]
     for record in setup:
         await run(uow_factory, policy, [record])
@@ -75,7 +75,7 @@ async def test_concurrent_single_record_requests_get_exactly_the_answers_of_one_
 
 
 async def test_a_request_whose_processing_raises_fails_alone_and_the_rest_of_its_group_commits(school, uow_factory, policy) -> None:
-    students = [await school.enrol() for _ in range(4)]
+    students = [await school.enroll() for _ in range(4)]
     poison = students[2]
 
     async def judge(uow: AttendanceUoW, batch: Sequence[h.Submitted]) -> list:
@@ -94,7 +94,7 @@ async def test_a_request_whose_processing_raises_fails_alone_and_the_rest_of_its
 
 async def test_the_same_record_sent_by_two_concurrent_requests_is_accepted_once_and_reported_duplicate_once(
         school, uow_factory, policy) -> None:
-    student, other = await school.enrol(), await school.enrol()
+    student, other = await school.enroll(), await school.enroll()
     record = rec(school, "check_in", student, "15:25")
     group_commit = grouped(uow_factory, policy)
     first, second = await asyncio.gather(group_commit.submit([record, rec(school, "check_in", other, "15:26")]),
@@ -107,7 +107,7 @@ async def test_the_same_record_sent_by_two_concurrent_requests_is_accepted_once_
 
 
 async def test_a_group_never_holds_more_records_than_the_limit_unless_one_request_alone_does(school, uow_factory, policy) -> None:
-    students = [await school.enrol() for _ in range(5)]
+    students = [await school.enroll() for _ in range(5)]
     sizes: list[int] = []
 
     async def judge(uow: AttendanceUoW, batch: Sequence[h.Submitted]) -> list:
@@ -123,7 +123,7 @@ async def test_a_group_never_holds_more_records_than_the_limit_unless_one_reques
 
 
 async def test_closing_processes_what_is_queued_and_refuses_what_comes_after(school, uow_factory, policy) -> None:
-    students = [await school.enrol() for _ in range(3)]
+    students = [await school.enroll() for _ in range(3)]
     group_commit = grouped(uow_factory, policy, max_in_flight=1)
     queued = [asyncio.create_task(group_commit.submit([rec(school, "check_in", s, "15:25")])) for s in students]
     await asyncio.sleep(0)  # every request is queued, none is committed yet
@@ -146,7 +146,7 @@ async def test_concurrent_one_record_posts_each_get_their_own_answer_body_and_co
     client, rt = service
     school = School(uow_factory)
     await school.publish()
-    students = [await school.enrol() for _ in range(6)]
+    students = [await school.enroll() for _ in range(6)]
     auth = bearer(unique('sys'), 'school_system', school_id=school.school_id)
 
     async def post(student: str, index: int) -> httpx.Response:
@@ -176,7 +176,7 @@ async def test_concurrent_one_record_posts_each_get_their_own_answer_body_and_co
 
 async def test_requests_arriving_within_the_linger_share_one_transaction_and_a_full_group_does_not_wait(
         school, uow_factory, policy) -> None:
-    students = [await school.enrol(f"{school.school_id}-ling-{i}") for i in range(6)]
+    students = [await school.enroll(f"{school.school_id}-ling-{i}") for i in range(6)]
     records = [rec(school, "check_in", student, "15:25") for student in students]
     # Generous linger: the three staggered requests all arrive while the first waits for company.
     group_commit = grouped(uow_factory, policy, linger=0.5)

@@ -31,7 +31,7 @@ def filed(school: School, student_id: str) -> EnrollmentFiled:
 async def consume(uow_factory, events: list) -> None:
     """One consumed batch: one run of the batch handler, one unit of work, one commit (as the kit's consumer does)."""
     async with uow_factory() as uow:
-        await h.apply_enrolment_changes(uow, [Item(new_envelope(event, producer="enrollment"), event) for event in events])
+        await h.apply_enrollment_changes(uow, [Item(new_envelope(event, producer="enrollment"), event) for event in events])
         await uow.commit()
 
 
@@ -66,10 +66,10 @@ async def test_registrations_and_filings_in_one_batch_give_the_same_roster_in_ei
         filings = [filed(school, s) for s in students]
         await consume(uow_factory, guardians + filings if guardians_first else filings + guardians)
         async with uow_factory() as uow:
-            enrolments, names = await uow.enrolments((school.school_id, s) for s in students)
+            enrollments, names = await uow.enrollments((school.school_id, s) for s in students)
         results.append((
             sorted((e.student_id.replace(school.school_id, ""), sorted(g.replace(school.school_id, "") for g in e.guardian_ids))
-                   for e in enrolments),
+                   for e in enrollments),
             sorted((g.replace(school.school_id, ""), n) for g, n in names.items()),
         ))
     first, second = results
@@ -80,7 +80,7 @@ async def test_registrations_and_filings_in_one_batch_give_the_same_roster_in_ei
 
 async def test_a_guardian_registered_in_the_same_consumed_batch_as_a_check_out_may_collect_the_child(
         school, uow_factory, policy) -> None:
-    student = await school.enrol(pickups=[])
+    student = await school.enroll(pickups=[])
     guardian = unique("gdn")
     consumer = reader(policy, uow_factory)
     check_in = SchoolCheckInRecorded(**common(school, student), checked_in_at=local("15:25"), checked_in_by=school.staff_id,

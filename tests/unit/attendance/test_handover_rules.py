@@ -10,7 +10,7 @@ from services.attendance.domain import (
     CheckOut,
     DayState,
     Duplicate,
-    Enrolment,
+    Enrollment,
     Limits,
     Record,
     Refusal,
@@ -19,14 +19,14 @@ from services.attendance.domain import (
     Slot,
     apply,
     decide,
-    resolve_enrolment,
+    resolve_enrollment,
     screen,
 )
 from tests.unit.attendance.conftest import DAY, local
 
 SCHEDULE = Schedule("prg-1", "sch-1", "dst-1", (Slot(frozenset({"mon", "tue", "wed", "thu", "fri"}), time(15, 30), time(17, 30)),),
                     time(18, 30), frozenset({"stf-admitted"}), "pri-1")
-ENROLMENT = Enrolment("stu-1", "prg-1", "sch-1", "李小明", frozenset({"gdn-1", "gdn-2"}), frozenset({"pku-1"}),
+ENROLLMENT = Enrollment("stu-1", "prg-1", "sch-1", "李小明", frozenset({"gdn-1", "gdn-2"}), frozenset({"pku-1"}),
                       revoked_pickup_ids=frozenset({"pku-old"}), class_teacher_id="stf-teacher")
 WINDOW = SCHEDULE.window(DAY)
 
@@ -46,19 +46,19 @@ def checked_in(at: str = "15:25") -> DayState:
 
 
 def test_a_guardian_collecting_from_an_admitted_staff_member_is_a_valid_handover() -> None:
-    decision = decide(record("check_out", "17:20"), ENROLMENT, SCHEDULE, WINDOW, checked_in(), {"gdn-1": "王芳"})
+    decision = decide(record("check_out", "17:20"), ENROLLMENT, SCHEDULE, WINDOW, checked_in(), {"gdn-1": "王芳"})
     assert isinstance(decision, CheckOut)
     assert (decision.relation, decision.collector_name, decision.extended_care_minutes) == ("guardian", "王芳", 0)
 
 
 def test_a_second_registered_guardian_may_collect_too() -> None:
-    decision = decide(record("check_out", "17:20", collected_by_id="gdn-2"), ENROLMENT, SCHEDULE, WINDOW, checked_in())
+    decision = decide(record("check_out", "17:20", collected_by_id="gdn-2"), ENROLLMENT, SCHEDULE, WINDOW, checked_in())
     assert isinstance(decision, CheckOut) and decision.relation == "guardian"
 
 
 def test_an_authorised_pickup_person_may_collect_and_is_named_as_the_gate_recorded() -> None:
     decision = decide(record("check_out", "17:20", collected_by_id="pku-1", collected_by_name="张阿姨"),
-                      ENROLMENT, SCHEDULE, WINDOW, checked_in())
+                      ENROLLMENT, SCHEDULE, WINDOW, checked_in())
     assert isinstance(decision, CheckOut)
     assert (decision.relation, decision.collector_name) == ("authorised_pickup", "张阿姨")
 
@@ -66,47 +66,47 @@ def test_an_authorised_pickup_person_may_collect_and_is_named_as_the_gate_record
 def test_an_unauthorised_collector_is_refused_and_the_child_stays() -> None:
     state = checked_in()
     decision = decide(record("check_out", "17:20", collected_by_id="stranger-9", collected_by_name="张三"),
-                      ENROLMENT, SCHEDULE, WINDOW, state)
+                      ENROLLMENT, SCHEDULE, WINDOW, state)
     assert isinstance(decision, Refusal) and decision.reason == "not_on_pickup_list"
     apply(decision, state)
     assert state.on_site, "a refused pickup leaves the child on site (R11)"
 
 
 def test_a_revoked_pickup_person_is_refused_as_revoked() -> None:
-    decision = decide(record("check_out", "17:20", collected_by_id="pku-old"), ENROLMENT, SCHEDULE, WINDOW, checked_in())
+    decision = decide(record("check_out", "17:20", collected_by_id="pku-old"), ENROLLMENT, SCHEDULE, WINDOW, checked_in())
     assert isinstance(decision, Refusal) and decision.reason == "pickup_revoked"
 
 
 def test_an_unauthorised_collector_is_refused_even_when_the_staff_member_is_not_admitted() -> None:
     decision = decide(record("check_out", "17:20", collected_by_id="stranger-9", staff_id="stf-unknown"),
-                      ENROLMENT, SCHEDULE, WINDOW, checked_in())
+                      ENROLLMENT, SCHEDULE, WINDOW, checked_in())
     assert isinstance(decision, Refusal)
 
 
 def test_a_check_out_without_a_check_in_is_rejected() -> None:
-    decision = decide(record("check_out", "17:20"), ENROLMENT, SCHEDULE, WINDOW, DayState())
+    decision = decide(record("check_out", "17:20"), ENROLLMENT, SCHEDULE, WINDOW, DayState())
     assert isinstance(decision, Rejection) and decision.code == "not_checked_in"
 
 
 def test_a_check_out_before_the_check_in_time_is_rejected() -> None:
-    decision = decide(record("check_out", "15:00"), ENROLMENT, SCHEDULE, WINDOW, checked_in("15:25"))
+    decision = decide(record("check_out", "15:00"), ENROLLMENT, SCHEDULE, WINDOW, checked_in("15:25"))
     assert isinstance(decision, Rejection) and decision.code == "check_out_before_check_in"
 
 
 def test_a_handover_by_staff_who_are_not_admitted_is_rejected() -> None:
-    decision = decide(record("check_out", "17:20", staff_id="stf-removed"), ENROLMENT, SCHEDULE, WINDOW, checked_in())
+    decision = decide(record("check_out", "17:20", staff_id="stf-removed"), ENROLLMENT, SCHEDULE, WINDOW, checked_in())
     assert isinstance(decision, Rejection) and decision.code == "staff_not_admitted"
     assert "R28" in decision.reason
 
 
 def test_a_check_in_by_staff_who_are_not_admitted_is_rejected() -> None:
-    decision = decide(record("check_in", "15:25", staff_id="stf-removed"), ENROLMENT, SCHEDULE, WINDOW, DayState())
+    decision = decide(record("check_in", "15:25", staff_id="stf-removed"), ENROLLMENT, SCHEDULE, WINDOW, DayState())
     assert isinstance(decision, Rejection) and decision.code == "staff_not_admitted"
 
 
 def test_a_second_check_in_of_the_same_child_is_a_duplicate_that_changes_nothing() -> None:
     state = checked_in("15:20")
-    decision = decide(record("check_in", "15:26", record_id="another-id"), ENROLMENT, SCHEDULE, WINDOW, state)
+    decision = decide(record("check_in", "15:26", record_id="another-id"), ENROLLMENT, SCHEDULE, WINDOW, state)
     assert isinstance(decision, Duplicate) and decision.code == "already_checked_in"
     apply(decision, state)
     assert state.checked_in_at == local("15:20")
@@ -115,7 +115,7 @@ def test_a_second_check_in_of_the_same_child_is_a_duplicate_that_changes_nothing
 def test_a_second_check_out_of_the_same_child_is_a_duplicate() -> None:
     state = checked_in()
     state.checked_out_at = local("17:10")
-    decision = decide(record("check_out", "17:15"), ENROLMENT, SCHEDULE, WINDOW, state)
+    decision = decide(record("check_out", "17:15"), ENROLLMENT, SCHEDULE, WINDOW, state)
     assert isinstance(decision, Duplicate) and decision.code == "already_checked_out"
 
 
@@ -124,7 +124,7 @@ def test_out_of_order_records_applied_in_time_order_give_a_valid_day() -> None:
     state = DayState()
     decisions = []
     for r in sorted(records, key=lambda r: r.order):
-        decisions.append(decide(r, ENROLMENT, SCHEDULE, WINDOW, state))
+        decisions.append(decide(r, ENROLLMENT, SCHEDULE, WINDOW, state))
         apply(decisions[-1], state)
     assert [type(d) for d in decisions] == [CheckIn, Activity, CheckOut]
     assert decisions[-1].extended_care_minutes == 10, "collected ten minutes past the 17:30 end (R13)"
@@ -132,7 +132,7 @@ def test_out_of_order_records_applied_in_time_order_give_a_valid_day() -> None:
 
 def test_a_pickup_past_the_session_end_counts_whole_minutes_of_extended_care() -> None:
     decision = decide(record("check_out", "17:30", at=local("17:30") + timedelta(seconds=61)),
-                      ENROLMENT, SCHEDULE, WINDOW, checked_in())
+                      ENROLLMENT, SCHEDULE, WINDOW, checked_in())
     assert isinstance(decision, CheckOut) and decision.extended_care_minutes == 2
 
 
@@ -163,29 +163,29 @@ def test_screen_rejects_more_exercise_than_the_activity_lasted() -> None:
 
 def test_only_students_on_the_schools_roster_resolve() -> None:
     schedules = {"prg-1": SCHEDULE}
-    assert resolve_enrolment("sch-1", "stu-1", None, DAY, [ENROLMENT], schedules)[0] == ENROLMENT
-    assert resolve_enrolment("sch-2", "stu-1", None, DAY, [ENROLMENT], schedules).code == "unknown_student"
-    assert resolve_enrolment("sch-1", "stu-1", "prg-other", DAY, [ENROLMENT], schedules).code == "unknown_student"
+    assert resolve_enrollment("sch-1", "stu-1", None, DAY, [ENROLLMENT], schedules)[0] == ENROLLMENT
+    assert resolve_enrollment("sch-2", "stu-1", None, DAY, [ENROLLMENT], schedules).code == "unknown_student"
+    assert resolve_enrollment("sch-1", "stu-1", "prg-other", DAY, [ENROLLMENT], schedules).code == "unknown_student"
 
 
 def test_a_withdrawn_student_is_on_the_roster_only_before_the_withdrawal_takes_effect() -> None:
-    withdrawn = replace(ENROLMENT, active=False, withdrawn_from=date(2025, 9, 13))
-    assert resolve_enrolment("sch-1", "stu-1", None, DAY, [withdrawn], {"prg-1": SCHEDULE})[0] == withdrawn
+    withdrawn = replace(ENROLLMENT, active=False, withdrawn_from=date(2025, 9, 13))
+    assert resolve_enrollment("sch-1", "stu-1", None, DAY, [withdrawn], {"prg-1": SCHEDULE})[0] == withdrawn
     gone = replace(withdrawn, withdrawn_from=DAY)
-    assert resolve_enrolment("sch-1", "stu-1", None, DAY, [gone], {"prg-1": SCHEDULE}).code == "withdrawn"
+    assert resolve_enrollment("sch-1", "stu-1", None, DAY, [gone], {"prg-1": SCHEDULE}).code == "withdrawn"
 
 
 def test_a_day_without_a_session_or_an_unpublished_programme_is_rejected_with_its_reason() -> None:
     saturday = date(2025, 9, 13)
-    assert resolve_enrolment("sch-1", "stu-1", None, saturday, [ENROLMENT], {"prg-1": SCHEDULE}).code == "no_session"
-    assert resolve_enrolment("sch-1", "stu-1", None, DAY, [ENROLMENT], {}).code == "programme_unknown"
+    assert resolve_enrollment("sch-1", "stu-1", None, saturday, [ENROLLMENT], {"prg-1": SCHEDULE}).code == "no_session"
+    assert resolve_enrollment("sch-1", "stu-1", None, DAY, [ENROLLMENT], {}).code == "programme_unknown"
 
 
 def test_two_sessions_on_one_day_need_the_programme_named() -> None:
-    second = replace(ENROLMENT, programme_id="prg-2")
+    second = replace(ENROLLMENT, programme_id="prg-2")
     schedules = {"prg-1": SCHEDULE, "prg-2": replace(SCHEDULE, programme_id="prg-2")}
-    assert resolve_enrolment("sch-1", "stu-1", None, DAY, [ENROLMENT, second], schedules).code == "ambiguous_programme"
-    assert resolve_enrolment("sch-1", "stu-1", "prg-2", DAY, [ENROLMENT, second], schedules)[0] == second
+    assert resolve_enrollment("sch-1", "stu-1", None, DAY, [ENROLLMENT, second], schedules).code == "ambiguous_programme"
+    assert resolve_enrollment("sch-1", "stu-1", "prg-2", DAY, [ENROLLMENT, second], schedules)[0] == second
 
 
 def test_a_session_window_is_the_local_timetable_in_utc() -> None:

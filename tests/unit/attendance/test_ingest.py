@@ -30,7 +30,7 @@ async def run(uow_factory, policy, batch: list[h.Submitted]):
 
 
 async def test_a_mixed_batch_accepts_the_valid_records_and_gives_every_other_record_its_reason(school, uow_factory, policy) -> None:
-    a, b = await school.enrol(), await school.enrol()
+    a, b = await school.enroll(), await school.enroll()
     first = rec(school, "check_in", a, "15:25")
     batch = [
         first,
@@ -52,7 +52,7 @@ async def test_a_mixed_batch_accepts_the_valid_records_and_gives_every_other_rec
 
 
 async def test_a_resent_batch_is_all_duplicates_and_publishes_nothing_more(school, uow_factory, policy) -> None:
-    student = await school.enrol()
+    student = await school.enroll()
     batch = [rec(school, "check_in", student, "15:20"), rec(school, "activity", student, "16:00"),
              rec(school, "check_out", student, "17:10")]
     assert [o.status for o in await run(uow_factory, policy, batch)] == ["accepted"] * 3
@@ -63,7 +63,7 @@ async def test_a_resent_batch_is_all_duplicates_and_publishes_nothing_more(schoo
 
 
 async def test_a_check_out_listed_before_its_check_in_in_one_batch_is_accepted(school, uow_factory, policy) -> None:
-    student = await school.enrol()
+    student = await school.enroll()
     outcomes = await run(uow_factory, policy, [rec(school, "check_out", student, "17:40"), rec(school, "check_in", student, "15:25")])
     assert [o.status for o in outcomes] == ["accepted", "accepted"]
     (checked_out,) = await outbox(uow_factory, school.school_id, "StudentCheckedOut")
@@ -71,7 +71,7 @@ async def test_a_check_out_listed_before_its_check_in_in_one_batch_is_accepted(s
 
 
 async def test_a_check_out_arriving_before_its_check_in_is_rejected_then_accepted_when_resent(school, uow_factory, policy) -> None:
-    student = await school.enrol()
+    student = await school.enroll()
     check_out = rec(school, "check_out", student, "17:10")
     (early,) = await run(uow_factory, policy, [check_out])
     assert (early.status, early.reason_code) == ("rejected", "not_checked_in")
@@ -81,7 +81,7 @@ async def test_a_check_out_arriving_before_its_check_in_is_rejected_then_accepte
 
 
 async def test_a_handover_names_who_collected_and_who_handed_over(school, uow_factory, policy) -> None:
-    student = await school.enrol()
+    student = await school.enroll()
     await school.register_guardian(f"gdn-{student}", "王芳", [student])
     await run(uow_factory, policy, [rec(school, "check_in", student, "15:25"), rec(school, "check_out", student, "17:20")])
     (event,) = await outbox(uow_factory, school.school_id, "StudentCheckedOut")
@@ -91,7 +91,7 @@ async def test_a_handover_names_who_collected_and_who_handed_over(school, uow_fa
 
 
 async def test_an_unauthorised_collector_is_refused_with_one_alert_however_often_the_record_is_sent(school, uow_factory, policy) -> None:
-    student = await school.enrol()
+    student = await school.enroll()
     await run(uow_factory, policy, [rec(school, "check_in", student, "15:25")])
     attempt = rec(school, "check_out", student, "17:20", collected_by_id="stranger-1", collected_by_name="张三")
     (refused,) = await run(uow_factory, policy, [attempt])
@@ -107,8 +107,8 @@ async def test_an_unauthorised_collector_is_refused_with_one_alert_however_often
 
 
 async def test_someone_dropped_from_the_pickup_list_by_a_refiling_is_refused_as_revoked(school, uow_factory, policy) -> None:
-    student = await school.enrol(pickups=["pku-aunt"])
-    await school.enrol(student, pickups=["pku-uncle"])
+    student = await school.enroll(pickups=["pku-aunt"])
+    await school.enroll(student, pickups=["pku-uncle"])
     await run(uow_factory, policy, [rec(school, "check_in", student, "15:25")])
     (refused,) = await run(uow_factory, policy, [rec(school, "check_out", student, "17:20", collected_by_id="pku-aunt")])
     assert refused.reason_code == "unauthorised_collector"
@@ -119,7 +119,7 @@ async def test_someone_dropped_from_the_pickup_list_by_a_refiling_is_refused_as_
 
 
 async def test_a_withdrawn_student_is_rejected_from_the_day_the_withdrawal_takes_effect(school, uow_factory, policy) -> None:
-    student = await school.enrol()
+    student = await school.enroll()
     await school.withdraw(student, DAY)
     (outcome,) = await run(uow_factory, policy, [rec(school, "check_in", student, "15:25")])
     assert (outcome.status, outcome.reason_code) == ("rejected", "withdrawn")
@@ -133,7 +133,7 @@ async def _decide(school: School, admission: str, effective_at: datetime) -> Non
 
 async def test_staff_the_district_removes_are_refused_from_their_next_record_on(school, uow_factory, policy) -> None:
     # R28, issue 16: the removal arrives as enrollment publishes it, not as a re-published programme.
-    student, other = await school.enrol(), await school.enrol()
+    student, other = await school.enroll(), await school.enroll()
     (before,) = await run(uow_factory, policy, [rec(school, "check_in", student, "15:25")])
     assert before.status == "accepted"
     await _decide(school, "removed", local("16:00"))
@@ -156,7 +156,7 @@ async def test_staff_the_district_removes_are_refused_from_their_next_record_on(
 async def test_timetables_read_outside_judging_list_only_staff_the_district_admits(school, uow_factory) -> None:
     # R28: the sweeps and excusals read timetables through `schedules()`; a removed staff member must not
     # stay responsible there while judging already refuses them.
-    await school.enrol()
+    await school.enroll()
     async with uow_factory() as uow:
         before = (await uow.schedules())[school.programme_id]
     assert school.staff_id in before.staff_ids
@@ -177,7 +177,7 @@ def _pickup(school: School, student: str, person: str, *, revoked: bool = False,
 
 async def test_a_grandparent_the_guardian_authorised_collects_and_others_are_refused(school, uow_factory, policy) -> None:
     # R11, issue 16: only registered guardians could collect; families name grandparents and neighbours.
-    a, b, c = await school.enrol(), await school.enrol(), await school.enrol()
+    a, b, c = await school.enroll(), await school.enroll(), await school.enroll()
     await _pickup(school, a, "pku-grandpa")
     await _pickup(school, b, "pku-neighbour")
     await _pickup(school, b, "pku-neighbour", revoked=True, decided_at=local("09:00"))
@@ -200,13 +200,13 @@ async def test_a_grandparent_the_guardian_authorised_collects_and_others_are_ref
 async def test_a_record_about_another_schools_student_is_rejected(school, uow_factory, policy) -> None:
     other = School(uow_factory)
     await other.publish()
-    theirs = await other.enrol()
+    theirs = await other.enroll()
     (outcome,) = await run(uow_factory, policy, [rec(school, "check_in", theirs, "15:25")])
     assert (outcome.status, outcome.reason_code) == ("rejected", "unknown_student")
 
 
 async def test_activity_records_are_published_with_their_exercise_minutes(school, uow_factory, policy) -> None:
-    student = await school.enrol()
+    student = await school.enroll()
     outcomes = await run(uow_factory, policy, [rec(school, "activity", student, "15:40", exercise_minutes=20),
                                                rec(school, "activity", student, "16:30", exercise_minutes=15),
                                                rec(school, "check_in", student, "15:25")])

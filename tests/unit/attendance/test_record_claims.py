@@ -14,7 +14,7 @@ import httpx
 
 from services.attendance import handlers as h
 from services.attendance.app import build
-from services.attendance.domain import LOCAL_TZ, Activity, DayState, Enrolment, Record, Rejection, Schedule, Slot, decide
+from services.attendance.domain import LOCAL_TZ, Activity, DayState, Enrollment, Record, Rejection, Schedule, Slot, decide
 from services.attendance.settings import Settings
 from shared.contracts.ingest import SchoolActivityRecorded, SchoolCheckInRecorded
 from tests.tokens import bearer
@@ -24,7 +24,7 @@ from tests.unit.attendance.test_topic_ingest import raw, reader
 
 SCHEDULE = Schedule("prg-1", "sch-1", "dst-1", (Slot(frozenset({"fri"}), time(15, 30), time(17, 30)),), time(18, 30),
                     frozenset({"stf-1"}), "pri-1", (("act-football", "sports"), ("act-hw", "homework_help")))
-ENROLMENT = Enrolment("stu-1", "prg-1", "sch-1", "李小明", frozenset({"gdn-1"}), frozenset())
+ENROLLMENT = Enrollment("stu-1", "prg-1", "sch-1", "李小明", frozenset({"gdn-1"}), frozenset())
 WINDOW = SCHEDULE.window(DAY)
 INJECTION = "act-1'; drop table activities; --"
 EMOJI = "⚽🔥"
@@ -44,33 +44,33 @@ def on_site(since: str = "15:25", until: str | None = None) -> DayState:
 # -- the rules ------------------------------------------------------------------------------------------
 def test_an_activity_the_programme_does_not_offer_is_rejected_naming_the_activity() -> None:
     for claimed in (INJECTION, EMOJI, "act-unknown"):
-        decision = decide(activity(activity_id=claimed), ENROLMENT, SCHEDULE, WINDOW, on_site())
+        decision = decide(activity(activity_id=claimed), ENROLLMENT, SCHEDULE, WINDOW, on_site())
         assert isinstance(decision, Rejection) and decision.code == "unknown_activity", claimed
         assert repr(claimed) in decision.reason and "prg-1" in decision.reason and "act-football, act-hw" in decision.reason
 
 
 def test_an_activity_of_another_tier_than_the_programmes_is_rejected() -> None:
-    decision = decide(activity(tier="arts"), ENROLMENT, SCHEDULE, WINDOW, on_site())
+    decision = decide(activity(tier="arts"), ENROLLMENT, SCHEDULE, WINDOW, on_site())
     assert isinstance(decision, Rejection) and decision.code == "wrong_tier"
     assert "act-football is a sports activity" in decision.reason
 
 
 def test_an_activity_needs_the_child_checked_in() -> None:
-    decision = decide(activity(), ENROLMENT, SCHEDULE, WINDOW, DayState())
+    decision = decide(activity(), ENROLLMENT, SCHEDULE, WINDOW, DayState())
     assert isinstance(decision, Rejection) and decision.code == "not_checked_in" and "stu-1" in decision.reason
 
 
 def test_an_activity_outside_the_childs_time_on_site_is_rejected() -> None:
     for when, state in (("15:20", on_site("15:25")), ("17:45", on_site("15:25", "17:40"))):
-        decision = decide(activity(when), ENROLMENT, SCHEDULE, WINDOW, state)
+        decision = decide(activity(when), ENROLLMENT, SCHEDULE, WINDOW, state)
         assert isinstance(decision, Rejection) and decision.code == "not_on_site", when
-    assert isinstance(decide(activity("17:40"), ENROLMENT, SCHEDULE, WINDOW, on_site("15:25", "17:40")), Activity)
+    assert isinstance(decide(activity("17:40"), ENROLLMENT, SCHEDULE, WINDOW, on_site("15:25", "17:40")), Activity)
 
 
 def test_a_programme_stored_before_its_activities_were_kept_still_takes_activity_records() -> None:
     legacy = replace(SCHEDULE, activities=None)
-    assert isinstance(decide(activity(activity_id="act-anything"), ENROLMENT, legacy, WINDOW, on_site()), Activity)
-    assert decide(activity(), ENROLMENT, legacy, WINDOW, DayState()).code == "not_checked_in"  # type: ignore[union-attr]
+    assert isinstance(decide(activity(activity_id="act-anything"), ENROLLMENT, legacy, WINDOW, on_site()), Activity)
+    assert decide(activity(), ENROLLMENT, legacy, WINDOW, DayState()).code == "not_checked_in"  # type: ignore[union-attr]
 
 
 def test_a_claim_is_what_the_record_says_whatever_the_offset_it_was_written_in() -> None:
@@ -92,7 +92,7 @@ def content(value: object) -> dict:
 
 
 async def test_bad_activity_records_beside_good_ones_leave_the_good_ones_accepted(school, uow_factory, policy) -> None:
-    here, absent = await school.enrol(), await school.enrol()
+    here, absent = await school.enroll(), await school.enroll()
     batch = [
         rec(school, "check_in", here, "15:25"),
         rec(school, "activity", here, "15:40", activity_id=INJECTION),
@@ -115,7 +115,7 @@ async def test_bad_activity_records_beside_good_ones_leave_the_good_ones_accepte
 
 
 async def test_a_republished_programme_changes_which_activities_are_accepted(school, uow_factory, policy) -> None:
-    student = await school.enrol()
+    student = await school.enroll()
     await run(uow_factory, policy, [rec(school, "check_in", student, "15:25")])
     (before,) = await run(uow_factory, policy, [rec(school, "activity", student, "16:00", activity_id="act-chess", tier="extension")])
     assert before.reason_code == "unknown_activity"
@@ -126,7 +126,7 @@ async def test_a_republished_programme_changes_which_activities_are_accepted(sch
 
 
 async def test_a_resent_record_id_with_other_content_is_a_conflict_kept_for_review(school, uow_factory, policy) -> None:
-    student = await school.enrol()
+    student = await school.enroll()
     first = rec(school, "check_in", student, "15:25")
     (accepted,) = await run(uow_factory, policy, [first])
     published = await outbox(uow_factory, school.school_id)
@@ -151,7 +151,7 @@ async def test_a_resent_record_id_with_other_content_is_a_conflict_kept_for_revi
 
 
 async def test_an_identical_resend_is_already_received_and_kept_nowhere(school, uow_factory, policy) -> None:
-    student = await school.enrol()
+    student = await school.enroll()
     batch = [rec(school, "check_in", student, "15:25"), rec(school, "activity", student, "16:00"),
              rec(school, "check_out", student, "17:10", collected_by_id="stranger-1")]
     first = await run(uow_factory, policy, batch)
@@ -165,7 +165,7 @@ async def test_an_identical_resend_is_already_received_and_kept_nowhere(school, 
 
 
 async def test_a_record_id_twice_in_one_batch_with_other_content_is_a_conflict(school, uow_factory, policy) -> None:
-    student = await school.enrol()
+    student = await school.enroll()
     first = rec(school, "check_in", student, "15:25")
     other = h.Submitted(first.record_id, replace(first.record, staff_id="stf-someone-else"))
     outcomes = await run(uow_factory, policy, [first, other, first])
@@ -183,7 +183,7 @@ async def test_the_batch_route_answers_conflict_per_record_and_counts_it(attenda
     app, rt = build(Settings(database_url=attendance_db.url, database_schema=attendance_db.schema), clock=clock)
     school = School(uow_factory)
     await school.publish()
-    student = await school.enrol()
+    student = await school.enroll()
     headers = bearer('sys-gate', 'school_system', school_id=school.school_id)
     check_in = {"record_id": unique("gate"), "kind": "check_in", "student_id": student, "at": "2025-09-12T15:25:00+08:00",
                 "staff_id": school.staff_id}
@@ -209,7 +209,7 @@ async def test_the_batch_route_answers_conflict_per_record_and_counts_it(attenda
 
 async def test_the_topic_dead_letters_unknown_activities_and_conflicts_with_their_reasons(school, uow_factory, policy) -> None:
     consumer = reader(policy, uow_factory)
-    student = await school.enrol()
+    student = await school.enroll()
     common = dict(system_id="sys-gate", school_id=school.school_id, student_id=student, session_date=DAY)
     check_in = SchoolCheckInRecorded(record_id=unique("gate"), **common, checked_in_at=local("15:25"),
                                      checked_in_by=school.staff_id, checked_in_by_role="school_staff")

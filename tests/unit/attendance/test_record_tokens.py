@@ -40,7 +40,7 @@ def test_only_a_school_system_of_the_records_own_school_may_submit_it() -> None:
 async def test_records_not_signed_by_their_own_schools_system_are_refused_alone_and_their_neighbours_applied(
         school, uow_factory, policy) -> None:
     consumer = reader(policy, uow_factory)
-    own, other, bare, forged, staff = [await school.enrol() for _ in range(5)]
+    own, other, bare, forged, staff = [await school.enroll() for _ in range(5)]
     elsewhere = mint("sys-elsewhere", "school_system", school_id="sch-elsewhere")
     valid = mint(f"sys-{school.school_id}", "school_system", school_id=school.school_id)
     batch = [
@@ -72,7 +72,7 @@ async def test_a_token_expired_by_the_time_the_record_is_read_counts_if_it_was_v
     consumer = reader(policy, uow_factory)
     token = ISSUER.mint(f"sys-{school.school_id}", "school_system", school_id=school.school_id, ttl_seconds=3600,
                         now=local("15:00").timestamp())
-    in_time, too_late, too_early = [await school.enrol() for _ in range(3)]
+    in_time, too_late, too_early = [await school.enroll() for _ in range(3)]
     await consumer.process([
         raw(check_in(school, in_time), 1, token=token, written_ms=ms(local("15:26"))),
         raw(check_in(school, too_late), 2, token=token, written_ms=ms(local("16:10"))),
@@ -98,7 +98,7 @@ async def test_within_the_allowed_clock_skew_a_lapsed_token_still_signs_and_its_
                              KitMetrics(CollectorRegistry()))
     token = ISSUER.mint(f"sys-{school.school_id}", "school_system", school_id=school.school_id, ttl_seconds=3600,
                         now=local("15:00").timestamp())
-    students = [await school.enrol() for _ in range(5)]
+    students = [await school.enroll() for _ in range(5)]
     # Expired at 16:00 (30 s leeway); written four minutes later, inside the five minutes' skew.
     await consumer.process([raw(check_in(school, s), i, token=token, written_ms=ms(local("16:04"))) for i, s in enumerate(students)])
     events = await outbox(uow_factory, school.school_id, "StudentCheckedIn")

@@ -11,7 +11,7 @@ async def test_children_on_site_are_handed_to_an_admitted_colleague_once_and_lis
     school = School(uow_factory)
     relief = f"stf-relief-{school.school_id}"
     await school.publish(staff=[school.staff_id, relief])
-    kids = [await school.enrol() for _ in range(3)]
+    kids = [await school.enroll() for _ in range(3)]
     system = bearer("school_system", school=school.school_id)
     path = f"/v1/schools/{school.school_id}"
     posted = await client.post(f"{path}/records", headers=system, json={"records": [check_in(school, k) for k in kids]})

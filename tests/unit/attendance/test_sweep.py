@@ -11,8 +11,8 @@ from tests.unit.attendance.test_ingest import rec, run
 
 
 async def test_students_not_checked_in_by_start_plus_grace_are_absent_once(school, uow_factory, policy, clock) -> None:
-    present, late, missing, excused = [await school.enrol() for _ in range(4)]
-    teacherless = await school.enrol(teacher=None)
+    present, late, missing, excused = [await school.enroll() for _ in range(4)]
+    teacherless = await school.enroll(teacher=None)
     clock.set("15:35")
     await run(uow_factory, policy, [rec(school, "check_in", present, "15:20"), rec(school, "check_in", late, "15:35")])
     async with uow_factory() as uow:
@@ -35,7 +35,7 @@ async def test_students_not_checked_in_by_start_plus_grace_are_absent_once(schoo
 
 
 async def test_a_late_arrival_inside_the_grace_period_raises_no_absence(school, uow_factory, policy, clock) -> None:
-    student = await school.enrol()
+    student = await school.enroll()
     clock.set("15:39")
     await run(uow_factory, policy, [rec(school, "check_in", student, "15:39")])
     clock.set("16:00")
@@ -44,14 +44,14 @@ async def test_a_late_arrival_inside_the_grace_period_raises_no_absence(school, 
 
 
 async def test_a_student_filed_after_the_start_is_not_reported_absent(school, uow_factory, policy, clock) -> None:
-    await school.enrol(filed_at=local("15:50"))
+    await school.enroll(filed_at=local("15:50"))
     clock.set("16:00")
     await h.sweep(uow_factory, policy)
     assert await outbox(uow_factory, school.school_id, "StudentAbsent") == []
 
 
 async def test_children_left_at_the_end_move_into_extended_care_then_escalate_once(school, uow_factory, policy, clock) -> None:
-    collected, stays, stays_late = [await school.enrol() for _ in range(3)]
+    collected, stays, stays_late = [await school.enroll() for _ in range(3)]
     clock.set("17:00")
     await run(uow_factory, policy, [rec(school, "check_in", s, "15:20") for s in (collected, stays, stays_late)]
               + [rec(school, "check_out", collected, "17:00")])
@@ -83,7 +83,7 @@ async def test_children_left_at_the_end_move_into_extended_care_then_escalate_on
 async def test_where_no_extended_care_is_offered_a_child_left_at_the_end_is_escalated(uow_factory, policy, clock) -> None:
     school = School(uow_factory)
     await school.publish(extended_care_until=None)
-    student = await school.enrol()
+    student = await school.enroll()
     clock.set("17:00")
     await run(uow_factory, policy, [rec(school, "check_in", student, "15:20")])
     clock.set("17:30")
@@ -95,7 +95,7 @@ async def test_where_no_extended_care_is_offered_a_child_left_at_the_end_is_esca
 async def test_a_day_without_a_session_raises_nothing(uow_factory, policy, clock) -> None:
     school = School(uow_factory)
     await school.publish(weekdays=["mon"])
-    await school.enrol()
+    await school.enroll()
     clock.set("18:45")
     await h.sweep(uow_factory, policy)
     assert await outbox(uow_factory, school.school_id) == []

@@ -6,7 +6,7 @@ from datetime import UTC, date, datetime, time, timedelta
 
 from services.attendance.domain import (
     DayState,
-    Enrolment,
+    Enrollment,
     Schedule,
     Slot,
     absence_due,
@@ -20,7 +20,7 @@ from tests.unit.attendance.conftest import DAY, local
 SCHEDULE = Schedule("prg-1", "sch-1", "dst-1", (Slot(frozenset({"fri"}), time(15, 30), time(17, 30)),), time(18, 30),
                     frozenset({"stf-1"}), "pri-1")
 WINDOW = SCHEDULE.window(DAY)
-ENROLMENT = Enrolment("stu-1", "prg-1", "sch-1", "李小明", frozenset({"gdn-1"}), frozenset(), class_teacher_id="stf-teacher",
+ENROLLMENT = Enrollment("stu-1", "prg-1", "sch-1", "李小明", frozenset({"gdn-1"}), frozenset(), class_teacher_id="stf-teacher",
                       filed_at=datetime(2025, 9, 1, tzinfo=UTC))
 GRACE = timedelta(minutes=10)
 
@@ -30,33 +30,33 @@ def on_site(**changes) -> DayState:
 
 
 def test_a_student_not_checked_in_by_start_plus_grace_is_absent() -> None:
-    assert absence_due(ENROLMENT, WINDOW, DayState(), GRACE, local("15:40"))
+    assert absence_due(ENROLLMENT, WINDOW, DayState(), GRACE, local("15:40"))
 
 
 def test_no_absence_is_raised_inside_the_grace_period() -> None:
-    assert not absence_due(ENROLMENT, WINDOW, DayState(), GRACE, local("15:39"))
+    assert not absence_due(ENROLLMENT, WINDOW, DayState(), GRACE, local("15:39"))
 
 
 def test_a_late_arrival_inside_the_grace_period_raises_no_absence() -> None:
     arrived = DayState(checked_in_at=local("15:38"), checked_in_by="stf-1")
-    assert not absence_due(ENROLMENT, WINDOW, arrived, GRACE, local("15:45"))
+    assert not absence_due(ENROLLMENT, WINDOW, arrived, GRACE, local("15:45"))
 
 
 def test_an_excused_student_raises_no_absence() -> None:
-    assert not absence_due(ENROLMENT, WINDOW, DayState(excused=True), GRACE, local("16:00"))
+    assert not absence_due(ENROLLMENT, WINDOW, DayState(excused=True), GRACE, local("16:00"))
 
 
 def test_an_absence_is_raised_only_once() -> None:
-    assert not absence_due(ENROLMENT, WINDOW, DayState(absent_at=local("15:40")), GRACE, local("16:00"))
+    assert not absence_due(ENROLLMENT, WINDOW, DayState(absent_at=local("15:40")), GRACE, local("16:00"))
 
 
 def test_a_student_filed_after_the_session_started_is_not_expected_that_day() -> None:
-    late_filing = replace(ENROLMENT, filed_at=local("15:35"))
+    late_filing = replace(ENROLLMENT, filed_at=local("15:35"))
     assert not absence_due(late_filing, WINDOW, DayState(), GRACE, local("16:00"))
 
 
 def test_a_student_withdrawn_from_that_day_is_not_expected() -> None:
-    withdrawn = replace(ENROLMENT, active=False, withdrawn_from=DAY)
+    withdrawn = replace(ENROLLMENT, active=False, withdrawn_from=DAY)
     assert not absence_due(withdrawn, WINDOW, DayState(), GRACE, local("16:00"))
 
 
@@ -81,8 +81,8 @@ def test_without_extended_care_a_child_left_at_the_session_end_is_escalated_stra
 
 
 def test_an_escalation_reaches_the_responsible_person_and_the_class_teacher() -> None:
-    assert escalation_contacts(SCHEDULE, ENROLMENT) == ["pri-1", "stf-teacher"]
-    assert escalation_contacts(SCHEDULE, replace(ENROLMENT, class_teacher_id=None)) == ["pri-1"]
+    assert escalation_contacts(SCHEDULE, ENROLLMENT) == ["pri-1", "stf-teacher"]
+    assert escalation_contacts(SCHEDULE, replace(ENROLLMENT, class_teacher_id=None)) == ["pri-1"]
 
 
 def test_exercise_minutes_add_up_over_the_day_against_the_thirty_minute_rule() -> None:

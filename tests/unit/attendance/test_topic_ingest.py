@@ -43,7 +43,7 @@ def common(school, student_id: str) -> dict:
 
 async def test_a_consumed_batch_publishes_valid_records_and_dead_letters_the_rest_with_reasons(school, uow_factory, policy) -> None:
     consumer = reader(policy, uow_factory)
-    student = await school.enrol()
+    student = await school.enroll()
     check_in = SchoolCheckInRecorded(**common(school, student), checked_in_at=local("15:25"), checked_in_by=school.staff_id,
                                      checked_in_by_role="school_staff")
     activity = SchoolActivityRecorded(**common(school, student), activity_id="act-football", tier="sports",
@@ -76,7 +76,7 @@ async def test_a_consumed_batch_publishes_valid_records_and_dead_letters_the_res
 
 async def test_an_unauthorised_pickup_on_the_topic_raises_the_alert_and_is_not_dead_lettered(school, uow_factory, policy) -> None:
     consumer = reader(policy, uow_factory)
-    student = await school.enrol()
+    student = await school.enroll()
     check_in = SchoolCheckInRecorded(**common(school, student), checked_in_at=local("15:25"), checked_in_by=school.staff_id,
                                      checked_in_by_role="school_staff")
     attempt = SchoolCheckOutRecorded(**common(school, student), checked_out_at=local("17:20"), handed_over_by=school.staff_id,

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 
 from services.audit.domain.coercion import StaffEntered
-from services.audit.domain.rules import DisclosedProgramme, Enrolment, FeeStandard, LabourFeePlan, StudentCash
+from services.audit.domain.rules import DisclosedProgramme, Enrollment, FeeStandard, LabourFeePlan, StudentCash
 
 
 @dataclass
@@ -19,7 +19,7 @@ class FactTables:
     standards: dict[str, FeeStandard] = field(default_factory=dict)
     plans: dict[str, LabourFeePlan] = field(default_factory=dict)
     staff_entered: dict[str, StaffEntered] = field(default_factory=dict)
-    enrollments: dict[tuple[str, str], Enrolment] = field(default_factory=dict)
+    enrollments: dict[tuple[str, str], Enrollment] = field(default_factory=dict)
     accounts: set[tuple[str, str]] = field(default_factory=set)
     waivers: dict[str, tuple[str | None, str, int]] = field(default_factory=dict)
     sessions: set[tuple[str, str, date]] = field(default_factory=set)
@@ -89,14 +89,14 @@ class FakeAuditUoW:
         return [r for r in self._t.staff_entered.values()
                 if (r.school_id, r.programme_id, r.submitted_by) in wanted and since <= r.submitted_at <= until]
 
-    async def file_enrolments(self, filed: dict[tuple[str, str], tuple[str, bool]]) -> None:
+    async def file_enrollments(self, filed: dict[tuple[str, str], tuple[str, bool]]) -> None:
         for key, (school, hardship) in filed.items():
-            self._t.enrollments[key] = Enrolment(school, hardship, None)
+            self._t.enrollments[key] = Enrollment(school, hardship, None)
 
-    async def withdraw_enrolments(self, withdrawn: dict[tuple[str, str], tuple[str, date]]) -> None:
+    async def withdraw_enrollments(self, withdrawn: dict[tuple[str, str], tuple[str, date]]) -> None:
         for key, (school, day) in withdrawn.items():
             known = self._t.enrollments.get(key)
-            self._t.enrollments[key] = Enrolment(known.school_id if known else school,
+            self._t.enrollments[key] = Enrollment(known.school_id if known else school,
                                                  known.hardship if known else False, day)
 
     async def add_school_account(self, school_id: str, account: str) -> None:
@@ -106,7 +106,7 @@ class FakeAuditUoW:
         self._t.waivers.setdefault(waiver_id, (charge_id, reason, amount_fen))
 
     # -- bulk reads for a batch of checks
-    async def enrolments_of(self, keys: Iterable[tuple[str, str]]) -> dict[tuple[str, str], Enrolment]:
+    async def enrollments_of(self, keys: Iterable[tuple[str, str]]) -> dict[tuple[str, str], Enrollment]:
         return {k: self._t.enrollments[k] for k in set(keys) if k in self._t.enrollments}
 
     async def standards_of(self, ids: Iterable[str]) -> dict[str, FeeStandard]:

@@ -1,4 +1,4 @@
-"""Builders of the events audit tests feed: fee records, enrolments and attendance, with every field a
+"""Builders of the events audit tests feed: fee records, enrollments and attendance, with every field a
 valid value from the contracts' examples unless a test says otherwise. Money moves in the current
 quarter by default, so no disclosure is due yet."""
 from __future__ import annotations
@@ -73,7 +73,7 @@ class School:
             extended_care_per_session_fen=extended_fen, effective_from=(DAY - timedelta(days=60)).isoformat(),
             paid_from_account=self.account, recorded_at=at(DAY - timedelta(days=60))), kw)
 
-    def enrolment(self, student: str, hardship: bool = False, **kw: Any) -> Event:
+    def enrollment(self, student: str, hardship: bool = False, **kw: Any) -> Event:
         return _build(enrollment.EnrollmentFiled, dict(
             enrollment_id=self._id("enr"), programme_id=self.programme_id, school_id=self.school_id,
             district_id=self.district_id, student_id=student, hardship=hardship), kw)

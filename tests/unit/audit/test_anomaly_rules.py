@@ -13,7 +13,7 @@ async def _ready_school(ledger: TestLedger, tag: str) -> tuple[School, str]:
     one enrolled student who attended today's session: nothing here is wrong."""
     school = School(tag)
     student = school.student()
-    await ledger.feed(school.schedule(), school.programme(), school.plan(), school.subsidy(), school.enrolment(student),
+    await ledger.feed(school.schedule(), school.programme(), school.plan(), school.subsidy(), school.enrollment(student),
                       school.check_in(student, DAY))
     return school, student
 
@@ -54,7 +54,7 @@ async def test_a_charge_to_a_hardship_student_raises_one_anomaly_unless_it_is_wa
     school = School("hdp")
     waived_student, charged_student = school.student(), school.student()
     await ledger.feed(school.schedule(), school.programme(), school.subsidy(),
-                      school.enrolment(waived_student, hardship=True), school.enrolment(charged_student, hardship=True),
+                      school.enrollment(waived_student, hardship=True), school.enrollment(charged_student, hardship=True),
                       school.check_in(waived_student), school.check_in(charged_student))
     waived = school.charge(waived_student)
     await ledger.feed(waived, school.waiver(waived_student, waived.charge_id, waived.amount_fen),
@@ -75,7 +75,7 @@ async def test_a_charge_for_an_item_outside_the_standard_raises_one_anomaly(ledg
     school = School("itm")
     student = school.student()
     only_sessions = school.schedule(items=[{"category": "session", "amount_fen": 1500, "unit": "per_session"}])
-    await ledger.feed(only_sessions, school.programme(), school.subsidy(), school.enrolment(student),
+    await ledger.feed(only_sessions, school.programme(), school.subsidy(), school.enrollment(student),
                       school.check_in(student))
     await ledger.feed(school.charge(student, unit_fen=800, category="extended_care"))
     found = await _only(ledger, school, "charge_above_standard")

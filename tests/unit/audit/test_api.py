@@ -37,7 +37,7 @@ async def setup(ledger: TestLedger) -> AsyncIterator[tuple[httpx.AsyncClient, Sc
     mine, theirs = School("api"), School("apx")
     for school in (mine, theirs):
         student = school.student()
-        await ledger.feed(school.schedule(), school.subsidy(9000), school.enrolment(student), school.check_in(student))
+        await ledger.feed(school.schedule(), school.subsidy(9000), school.enrollment(student), school.check_in(student))
         await ledger.feed(school.charge(student), school.payment(student, 1500),
                           school.expense(500, "extra_hours_operating", payee="区教育局", details="管理费"))
     await ledger.settle()

@@ -102,7 +102,7 @@ async def mixed(database_url: str, tmp_path_factory: pytest.TempPathFactory
     ledger = await TestLedger.create(database_url, "cmt")
     school = School("cmt")
     student = school.student()
-    await ledger.feed(school.schedule(), school.enrolment(student), school.subsidy(),
+    await ledger.feed(school.schedule(), school.enrollment(student), school.subsidy(),
                       *(school.payment(student, 100 + i) for i in range(2)))
     # What a ledger written before entry format 2 holds: the event itself as the leaf, and no opening.
     async with ledger.uow() as uow:

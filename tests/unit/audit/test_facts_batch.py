@@ -1,5 +1,5 @@
-"""Enrolment and attendance facts applied a consumed batch at a time (R6, R9, R17, R20, R25): the last
-word on a student's enrolment within one batch stands (the handlers on the fake unit of work), and a
+"""Enrollment and attendance facts applied a consumed batch at a time (R6, R9, R17, R20, R25): the last
+word on a student's enrollment within one batch stands (the handlers on the fake unit of work), and a
 redelivered batch changes nothing (the kit's consumer on PostgreSQL)."""
 from __future__ import annotations
 
@@ -36,11 +36,11 @@ async def test_the_last_filing_or_withdrawal_of_a_student_in_one_batch_is_what_s
     store, school = FakeAuditStore(), School("batchfacts")
     kept, left, refiled = school.student(), school.student(), school.student()
     off = DAY - timedelta(days=3)
-    await apply(store, school.enrolment(kept), school.enrolment(kept, hardship=True),  # R9: the later filing says hardship
-                school.enrolment(left), school.withdrawal(left, off),
-                school.enrolment(refiled), school.withdrawal(refiled, off), school.enrolment(refiled))
+    await apply(store, school.enrollment(kept), school.enrollment(kept, hardship=True),  # R9: the later filing says hardship
+                school.enrollment(left), school.withdrawal(left, off),
+                school.enrollment(refiled), school.withdrawal(refiled, off), school.enrollment(refiled))
     async with store.uow() as uow:
-        found = await uow.enrolments_of([(s, school.programme_id) for s in (kept, left, refiled)])
+        found = await uow.enrollments_of([(s, school.programme_id) for s in (kept, left, refiled)])
         districts = await uow.districts_of([school.school_id])
     assert found[(kept, school.programme_id)].hardship is True
     assert found[(left, school.programme_id)].withdrawn_on == off
@@ -54,7 +54,7 @@ async def test_withdrawals_of_students_audit_never_saw_filed_are_kept_as_withdra
     off = DAY - timedelta(days=1)
     await apply(store, *(school.withdrawal(s, off) for s in students), school.withdrawal(students[0], off - timedelta(days=1)))
     async with store.uow() as uow:
-        found = await uow.enrolments_of([(s, school.programme_id) for s in students])
+        found = await uow.enrollments_of([(s, school.programme_id) for s in students])
     assert {k[0]: (v.withdrawn_on, v.hardship) for k, v in found.items()} == {
         students[0]: (off - timedelta(days=1), False), students[1]: (off, False), students[2]: (off, False)}
 

@@ -38,14 +38,14 @@ def _charge_facts(**kw) -> tuple[School, rules.ChargeFacts]:
     school = School("r")
     standard = rules.FeeStandard(school.schedule_id, school.school_id, school.programme_id,
                                  {"session": (1500, "per_session")})
-    base = dict(enrolment=rules.Enrolment(school.school_id, False), standard=standard, programme=None,
+    base = dict(enrollment=rules.Enrollment(school.school_id, False), standard=standard, programme=None,
                 sessions_held=frozenset({DAY}))
     return school, rules.ChargeFacts(**{**base, **kw})
 
 
 def test_a_charge_above_the_disclosed_fee_is_reported_even_within_the_approved_standard() -> None:
     school, facts = _charge_facts()
-    facts = rules.ChargeFacts(facts.enrolment, facts.standard, rules.DisclosedProgramme(school.school_id, 1200, 800),
+    facts = rules.ChargeFacts(facts.enrollment, facts.standard, rules.DisclosedProgramme(school.school_id, 1200, 800),
                               facts.sessions_held)
     (finding,) = rules.check_charge(3, EID, school.charge("stu-1", unit_fen=1500), facts)
     assert finding.check == "charge_above_standard" and finding.evidence["disclosed_fen"] == 1200

@@ -78,7 +78,7 @@ async def served(database_url: str) -> AsyncIterator[tuple[httpx.AsyncClient, Te
                                         context=Context(ledger.signer, ledger.origin))
     school = School("tls")
     student = school.student()
-    await ledger.feed(school.schedule(), school.enrolment(student))
+    await ledger.feed(school.schedule(), school.enrollment(student))
     await ledger.feed(*(school.payment(student, 100 + i) for i in range(300)))
     await ledger.checkpoint()
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://audit") as client:

@@ -24,9 +24,9 @@ async def run_cases(factory, p: str) -> dict:
         await uow.add_distribution_plan(LabourFeePlan(f"pl-{p}", school, 5000, 3000), "批复", D1, D1, "acct")
         await uow.add_distribution_plan(LabourFeePlan(f"pl-{p}", school, 9000, 9000), "伪", D1, D1, "acct")  # first stands
         await uow.add_staff_entered([entered, entered])
-        await uow.file_enrolments({(kept, prog): (school, False), (left, prog): (school, True)})
-        await uow.file_enrolments({(kept, prog): (school, True)})
-        await uow.withdraw_enrolments({(left, prog): (school, D2), (never, prog): (school, D1)})
+        await uow.file_enrollments({(kept, prog): (school, False), (left, prog): (school, True)})
+        await uow.file_enrollments({(kept, prog): (school, True)})
+        await uow.withdraw_enrollments({(left, prog): (school, D2), (never, prog): (school, D1)})
         await uow.add_school_account(school, "acct-1")
         await uow.add_school_account(school, "acct-1")
         await uow.add_school_account(school, "acct-2")
@@ -48,7 +48,7 @@ async def run_cases(factory, p: str) -> dict:
     async with factory() as uow:
         return {
             "noted": noted,
-            "enrollments": await uow.enrolments_of([(kept, prog), (left, prog), (never, prog), ("nobody", prog)]),
+            "enrollments": await uow.enrollments_of([(kept, prog), (left, prog), (never, prog), ("nobody", prog)]),
             "standards": await uow.standards_of([f"fs-{p}", "fs-none"]),
             "programmes": await uow.programmes_of([prog]),
             "plans": await uow.plans_of([f"pl-{p}"]),

@@ -55,11 +55,11 @@ def test_one_service_above_300_mb_fails_the_memory_target() -> None:
 
 
 def test_the_city_set_up_in_more_than_ten_minutes_fails_and_a_smaller_run_is_held_to_its_share() -> None:
-    assert verdicts(setup=599.0)["setup: enrolments consumed by every service"]
-    assert not verdicts(setup=601.0)["setup: enrolments consumed by every service"]
+    assert verdicts(setup=599.0)["setup: enrollments consumed by every service"]
+    assert not verdicts(setup=601.0)["setup: enrollments consumed by every service"]
     # 20,000 students: 600 s x 20,000 / 557,000 = 21.5 s
-    assert verdicts(students=20_000, setup=21.0)["setup: enrolments consumed by every service"]
-    assert not verdicts(students=20_000, setup=22.0)["setup: enrolments consumed by every service"]
+    assert verdicts(students=20_000, setup=21.0)["setup: enrollments consumed by every service"]
+    assert not verdicts(students=20_000, setup=22.0)["setup: enrollments consumed by every service"]
 
 
 def test_a_single_lost_effect_fails() -> None:

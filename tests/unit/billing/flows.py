@@ -1,4 +1,4 @@
-"""Steps shared by billing's database-backed tests: enrol a school's students, approve its fee
+"""Steps shared by billing's database-backed tests: enroll a school's students, approve its fee
 schedule, record a month of attendance, take payments and settle, all through billing's handlers."""
 from __future__ import annotations
 
@@ -24,7 +24,7 @@ OFFICER = Actor("off-1", "district_officer")
 NOW = datetime(2025, 10, 1, 1, 0, tzinfo=UTC)
 
 
-async def enrol(consumer: BatchConsumer, school: School, students: dict[int, tuple[bool, bool]]) -> None:
+async def enroll(consumer: BatchConsumer, school: School, students: dict[int, tuple[bool, bool]]) -> None:
     """students: n -> (hardship, extended care granted)."""
     records = [record(school.programme())]
     for n, (hardship, care) in students.items():

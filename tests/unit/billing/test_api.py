@@ -9,14 +9,14 @@ from zoneinfo import ZoneInfo
 
 from tests.unit.billing.builders import School, school_days
 from tests.unit.billing.conftest import auth, payloads, published
-from tests.unit.billing.flows import approve_schedule, attend, enrol
+from tests.unit.billing.flows import approve_schedule, attend, enroll
 
 DAYS = school_days("2025-09")
 
 
 async def _settled_school(consumer, uow_factory, client) -> School:
     school = School("sch-api")
-    await enrol(consumer, school, {1: (False, False), 2: (True, False)})
+    await enroll(consumer, school, {1: (False, False), 2: (True, False)})
     await approve_schedule(uow_factory, school)
     await attend(consumer, school, 1, DAYS[:10])
     await attend(consumer, school, 2, DAYS[:12])
@@ -54,7 +54,7 @@ async def test_a_school_or_district_sees_only_its_own_schools(consumer, uow_fact
 async def test_a_district_approves_only_its_own_schools_schedules_and_never_above_the_cap(consumer, uow_factory,
                                                                                          client, billing_db) -> None:
     school = School("sch-cap", fee_fen=5000)
-    await enrol(consumer, school, {1: (False, False)})
+    await enroll(consumer, school, {1: (False, False)})
     head = auth("school", "stf-1", school_id=school.school_id)
     body = {"school_id": school.school_id, "programme_id": school.programme_id,
             "items": [{"category": "session", "amount_fen": 2500}],
@@ -122,7 +122,7 @@ async def test_payments_are_recorded_once_per_reference_with_a_reason_for_each_r
 
 async def test_a_management_fee_is_refused_and_reported_to_the_district(consumer, uow_factory, client, billing_db) -> None:
     school = School("sch-mgmt")
-    await enrol(consumer, school, {1: (False, False)})
+    await enroll(consumer, school, {1: (False, False)})
     head = auth("school", "stf-1", school_id=school.school_id)
     body = {"expense_ref": "v-1", "school_id": school.school_id, "category": "management_fee", "amount_fen": 50000,
             "payee": "学校", "details": "提取管理费", "spent_on": "2025-09-30", "paid_from_account": "acct-main"}
@@ -171,7 +171,7 @@ async def test_the_disclosure_is_public_and_reconciles_with_the_books(consumer, 
 
 async def test_settlement_over_http_is_for_the_school_its_district_or_the_city(consumer, uow_factory, client) -> None:
     school = School("sch-who")
-    await enrol(consumer, school, {1: (False, False)})
+    await enroll(consumer, school, {1: (False, False)})
     body = {"school_id": school.school_id, "period": "2025-09"}
 
     assert (await client.post("/v1/settlements", json=body, headers=auth("guardian", school.guardian(1)))).status_code == 403

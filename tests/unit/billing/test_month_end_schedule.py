@@ -9,7 +9,7 @@ from services.billing.db.claims import month_end_claims
 from services.billing.handlers.settlement import previous_period, settle_due_month
 from tests.unit.billing.builders import School, school_days
 from tests.unit.billing.conftest import payloads, published
-from tests.unit.billing.flows import approve_schedule, attend, enrol
+from tests.unit.billing.flows import approve_schedule, attend, enroll
 
 NOVEMBER = school_days("2025-11")
 
@@ -23,7 +23,7 @@ def test_the_previous_month_is_counted_in_school_local_time() -> None:
 
 async def test_the_schedule_settles_last_month_once_after_its_day_and_hour(consumer, uow_factory, billing_db) -> None:
     school = School("sch-auto")
-    await enrol(consumer, school, {1: (False, False), 2: (True, False)})
+    await enroll(consumer, school, {1: (False, False), 2: (True, False)})
     await approve_schedule(uow_factory, school)
     await attend(consumer, school, 1, NOVEMBER[:9])
     await attend(consumer, school, 2, NOVEMBER[:4])
@@ -47,7 +47,7 @@ async def test_the_schedule_settles_last_month_once_after_its_day_and_hour(consu
 async def test_replicas_share_the_month_end_and_settle_each_school_once(consumer, uow_factory, billing_db) -> None:
     schools = [School(f"sch-share-{k}") for k in range(6)]
     for school in schools:
-        await enrol(consumer, school, {1: (False, False), 2: (False, False)})
+        await enroll(consumer, school, {1: (False, False), 2: (False, False)})
         await approve_schedule(uow_factory, school)
         await attend(consumer, school, 1, NOVEMBER[:3])
         await attend(consumer, school, 2, NOVEMBER[:2])
@@ -69,7 +69,7 @@ async def test_replicas_share_the_month_end_and_settle_each_school_once(consumer
 
 async def test_a_school_another_replica_holds_is_left_to_it(consumer, uow_factory, billing_db) -> None:
     school = School("sch-held")
-    await enrol(consumer, school, {1: (False, False)})
+    await enroll(consumer, school, {1: (False, False)})
     await approve_schedule(uow_factory, school)
     await attend(consumer, school, 1, NOVEMBER[:2])
     due = datetime(2025, 11, 30, 18, 5, tzinfo=UTC)

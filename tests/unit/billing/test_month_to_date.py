@@ -15,7 +15,7 @@ from services.billing.handlers.month_to_date import month_to_date
 from tests.tokens import mint
 from tests.unit.billing.builders import School, school_days
 from tests.unit.billing.conftest import payloads, published, record
-from tests.unit.billing.flows import NOW, approve_schedule, attend, billing_app, enrol, pay, settle
+from tests.unit.billing.flows import NOW, approve_schedule, attend, billing_app, enroll, pay, settle
 
 DAYS = school_days("2025-09")  # 22 weekdays; DAYS[:10] are 1-12 September
 MID_MONTH = datetime(2025, 9, 16, 4, 0, tzinfo=UTC)  # noon in Shanghai, the month still running
@@ -36,7 +36,7 @@ async def _month_of_a_school(consumer, uow_factory) -> School:
     """Five families in September 2025: extended care asked for and used, care used but never asked
     for (free, R13), a hardship family (R9), a prepaid family, and one withdrawn on the 5th (R1)."""
     school = School("sch-mtd")
-    await enrol(consumer, school, {1: (False, True), 2: (False, False), 3: (True, True), 4: (False, False),
+    await enroll(consumer, school, {1: (False, True), 2: (False, False), 3: (True, True), 4: (False, False),
                                    5: (False, False)})
     await approve_schedule(uow_factory, school)
     await attend(consumer, school, 1, DAYS[:10], care_days=DAYS[:3])
@@ -102,7 +102,7 @@ async def test_the_month_so_far_writes_nothing_publishes_nothing_and_waits_for_n
 async def test_a_programme_without_an_approved_schedule_shows_nothing_charged_and_says_why(consumer,
                                                                                           uow_factory) -> None:
     school = School("sch-mtd")
-    await enrol(consumer, school, {1: (False, False)})
+    await enroll(consumer, school, {1: (False, False)})
     await attend(consumer, school, 1, DAYS[:4])
 
     view = await _view(uow_factory, school, MID_MONTH)

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 from tests.unit.billing.builders import School, school_days
 from tests.unit.billing.conftest import payloads, published
-from tests.unit.billing.flows import approve_schedule, attend, enrol, pay, settle
+from tests.unit.billing.flows import approve_schedule, attend, enroll, pay, settle
 
 SEPTEMBER, OCTOBER = school_days("2025-09"), school_days("2025-10")
 NOVEMBER_FIRST = datetime(2025, 11, 1, 2, 0, tzinfo=UTC)
@@ -16,7 +16,7 @@ NOVEMBER_FIRST = datetime(2025, 11, 1, 2, 0, tzinfo=UTC)
 async def test_a_payment_settles_the_charges_it_names_first_then_older_statements(consumer, uow_factory,
                                                                                    billing_db) -> None:
     school = School("sch-pay")
-    await enrol(consumer, school, {1: (False, False)})
+    await enroll(consumer, school, {1: (False, False)})
     await approve_schedule(uow_factory, school)
     await attend(consumer, school, 1, SEPTEMBER[:10])
     await settle(uow_factory, school, "2025-09")
@@ -43,7 +43,7 @@ async def test_a_payment_settles_the_charges_it_names_first_then_older_statement
 
 async def test_credit_from_an_over_payment_pays_the_next_statement(consumer, uow_factory, billing_db) -> None:
     school = School("sch-credit")
-    await enrol(consumer, school, {1: (False, False)})
+    await enroll(consumer, school, {1: (False, False)})
     await approve_schedule(uow_factory, school)
     await pay(uow_factory, school, 1, 5000, f"wx-{school.school_id}-over")  # nothing owed yet: held as credit
     await attend(consumer, school, 1, SEPTEMBER[:6])
@@ -57,7 +57,7 @@ async def test_credit_from_an_over_payment_pays_the_next_statement(consumer, uow
 
 async def test_a_hardship_familys_payment_is_refunded_at_once(consumer, uow_factory, billing_db) -> None:
     school = School("sch-hpay")
-    await enrol(consumer, school, {1: (True, False)})
+    await enroll(consumer, school, {1: (True, False)})
 
     result = await pay(uow_factory, school, 1, 3000, f"wx-{school.school_id}-h")
 

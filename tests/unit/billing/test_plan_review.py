@@ -9,14 +9,14 @@ from services.billing.domain import DomainError
 from services.billing.handlers import schedules as s
 from tests.unit.billing.builders import School, school_days
 from tests.unit.billing.conftest import auth, payloads, published
-from tests.unit.billing.flows import NOW, OFFICER, approve_schedule, attend, enrol, settle
+from tests.unit.billing.flows import NOW, OFFICER, approve_schedule, attend, enroll, settle
 from tests.unit.billing.test_distribution_plan import _plan
 
 DAYS = school_days("2025-09")
 
 
 async def _proposed(consumer, uow_factory, school: School) -> str:
-    await enrol(consumer, school, {1: (False, False)})
+    await enroll(consumer, school, {1: (False, False)})
     async with uow_factory() as uow:
         row, _ = await s.record_distribution_plan(uow, _plan(school), s.Actor("stf-principal", "school_staff"), NOW)
         await uow.commit()

@@ -14,7 +14,7 @@ from services.billing.db import BillingUoW
 from shared.messaging.consumer import RawRecord
 from tests.unit.billing.builders import School, school_days
 from tests.unit.billing.conftest import published, record
-from tests.unit.billing.flows import approve_schedule, enrol, pay, settle
+from tests.unit.billing.flows import approve_schedule, enroll, pay, settle
 
 DAYS = school_days("2025-09")
 STUDENTS = range(1, 5)
@@ -58,7 +58,7 @@ async def test_replaying_every_input_event_twice_leaves_every_balance_unchanged(
 ) -> None:
     once, twice = School("sch-once"), School("sch-twice")
     for school in (once, twice):
-        await enrol(consumer, school, {n: (n == 4, n % 2 == 1) for n in STUDENTS})
+        await enroll(consumer, school, {n: (n == 4, n % 2 == 1) for n in STUDENTS})
         await approve_schedule(uow_factory, school)
         for i, (n, fen) in enumerate(prepaid):
             await pay(uow_factory, school, n, fen, f"wx-{school.school_id}-{i}", prepaid_period="2025-09")

@@ -10,14 +10,14 @@ from services.billing.handlers import schedules as s
 from services.billing.handlers.settlement import settle_school_month
 from tests.unit.billing.builders import School, school_days
 from tests.unit.billing.conftest import payloads, published, record
-from tests.unit.billing.flows import NOW, PRINCIPAL, approve_schedule, attend, district_approves_the_plans, enrol, pay, settle
+from tests.unit.billing.flows import NOW, PRINCIPAL, approve_schedule, attend, district_approves_the_plans, enroll, pay, settle
 
 DAYS = school_days("2025-09")  # 22 weekdays
 
 
 async def test_a_month_settles_each_student_on_the_sessions_they_attended(consumer, uow_factory, billing_db) -> None:
     school = School()
-    await enrol(consumer, school, {1: (False, True), 2: (False, False), 3: (True, True)})
+    await enroll(consumer, school, {1: (False, True), 2: (False, False), 3: (True, True)})
     schedule_id = await approve_schedule(uow_factory, school)
     await attend(consumer, school, 1, DAYS[:18], care_days=DAYS[:3])
     await attend(consumer, school, 2, DAYS[:10], care_days=DAYS[:2])  # care used but never asked for: free (R13)
@@ -46,7 +46,7 @@ async def test_a_month_settles_each_student_on_the_sessions_they_attended(consum
 
 async def test_settling_a_month_twice_emits_nothing_new(consumer, uow_factory, billing_db) -> None:
     school = School()
-    await enrol(consumer, school, {n: (n == 4, n % 2 == 0) for n in range(1, 8)})
+    await enroll(consumer, school, {n: (n == 4, n % 2 == 0) for n in range(1, 8)})
     await approve_schedule(uow_factory, school)
     for n in range(1, 8):
         await attend(consumer, school, n, DAYS[n:15], care_days=DAYS[n:n + 2])
@@ -64,7 +64,7 @@ async def test_settling_a_month_twice_emits_nothing_new(consumer, uow_factory, b
 
 async def test_a_prepayment_pays_the_statement_and_what_was_not_delivered_is_refunded(consumer, uow_factory, billing_db) -> None:
     school = School()
-    await enrol(consumer, school, {1: (False, False)})
+    await enroll(consumer, school, {1: (False, False)})
     await approve_schedule(uow_factory, school)
     await pay(uow_factory, school, 1, 22 * 1500, f"wx-{school.school_id}-pre", prepaid_period="2025-09")
     await attend(consumer, school, 1, DAYS[:19])  # three of the 22 prepaid sessions not delivered
@@ -82,7 +82,7 @@ async def test_a_prepayment_pays_the_statement_and_what_was_not_delivered_is_ref
 
 async def test_a_withdrawn_student_is_charged_only_before_the_withdrawal_and_refunded_the_rest(consumer, uow_factory, billing_db) -> None:
     school = School()
-    await enrol(consumer, school, {1: (False, False)})
+    await enroll(consumer, school, {1: (False, False)})
     await approve_schedule(uow_factory, school)
     await pay(uow_factory, school, 1, 10000, f"wx-{school.school_id}-w", prepaid_period="2025-09")
     await attend(consumer, school, 1, DAYS)  # records after the withdrawal are not chargeable (R1)
@@ -99,7 +99,7 @@ async def test_a_withdrawn_student_is_charged_only_before_the_withdrawal_and_ref
 
 async def test_staff_are_paid_per_the_plan_for_the_sessions_they_ran(consumer, uow_factory, billing_db) -> None:
     school = School()
-    await enrol(consumer, school, {1: (False, True), 2: (False, False)})
+    await enroll(consumer, school, {1: (False, True), 2: (False, False)})
     await approve_schedule(uow_factory, school)
     async with uow_factory() as uow:
         await s.record_distribution_plan(uow, s.RecordDistributionPlan(
@@ -123,7 +123,7 @@ async def test_staff_are_paid_per_the_plan_for_the_sessions_they_ran(consumer, u
 
 async def test_a_programme_without_an_approved_schedule_is_not_charged_at_all(consumer, uow_factory, billing_db) -> None:
     school = School()
-    await enrol(consumer, school, {1: (False, False)})
+    await enroll(consumer, school, {1: (False, False)})
     await attend(consumer, school, 1, DAYS[:10])
 
     summary = await settle(uow_factory, school)
@@ -135,7 +135,7 @@ async def test_a_programme_without_an_approved_schedule_is_not_charged_at_all(co
 async def test_a_gate_systems_check_in_counts_as_attendance_but_is_no_session_run_by_staff(consumer, uow_factory,
                                                                                            billing_db) -> None:
     school = School()
-    await enrol(consumer, school, {1: (False, False)})
+    await enroll(consumer, school, {1: (False, False)})
     await approve_schedule(uow_factory, school)
     async with uow_factory() as uow:
         await s.record_distribution_plan(uow, s.RecordDistributionPlan(
@@ -157,7 +157,7 @@ async def test_a_gate_systems_check_in_counts_as_attendance_but_is_no_session_ru
 
 async def test_a_settlement_run_records_when_it_finished_by_the_injected_clock(consumer, uow_factory, billing_db) -> None:
     school = School()
-    await enrol(consumer, school, {1: (False, False)})
+    await enroll(consumer, school, {1: (False, False)})
     await approve_schedule(uow_factory, school)
     finished = NOW + timedelta(minutes=7)
     await settle_school_month(uow_factory, school_id=school.school_id, period="2025-09", actor=PRINCIPAL, now=NOW,

@@ -16,7 +16,7 @@ from shared.contracts.registry import encode
 from shared.messaging.uow import kafka_headers
 from tests.unit.billing.builders import School, school_days
 from tests.unit.billing.conftest import payloads, published, record
-from tests.unit.billing.flows import approve_schedule, attend, enrol, pay, settle
+from tests.unit.billing.flows import approve_schedule, attend, enroll, pay, settle
 
 DAYS = school_days("2025-09")  # 22 weekdays
 AT = datetime(2025, 10, 1, 1, 0, tzinfo=UTC)
@@ -62,7 +62,7 @@ async def test_a_month_settled_in_chunks_matches_the_hand_computed_statements_to
         consumer, uow_factory, billing_db) -> None:
     school = School()
     # n -> (hardship, extended care granted)
-    await enrol(consumer, school, {1: (False, True), 2: (False, False), 3: (True, True), 4: (False, False),
+    await enroll(consumer, school, {1: (False, True), 2: (False, False), 3: (True, True), 4: (False, False),
                                    5: (True, False), 6: (False, True), 7: (False, False)})
     await approve_schedule(uow_factory, school)  # 1,500 a session, 800 an extended-care session
     await attend(consumer, school, 1, DAYS[:18], care_days=DAYS[:3])

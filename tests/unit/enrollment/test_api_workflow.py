@@ -76,13 +76,13 @@ async def test_applying_before_disclosure_is_a_422_naming_r4(client, prefix) -> 
     assert problem["type"] == "R4" and problem["loc"] == ["body", "programme_id"]
 
 
-async def test_a_list_of_applications_is_a_422_naming_bulk_enrolment(client, prefix) -> None:
+async def test_a_list_of_applications_is_a_422_naming_bulk_enrollment(client, prefix) -> None:
     w = await _world(client, prefix)
     await w.open_programme(client)
     reply = await client.post("/v1/applications", json=[w.application(0), w.application(1)], headers=w.school_token)
 
     assert reply.status_code == 422
-    assert reply.json()["detail"][0]["type"] == "R1" and "bulk enrolment" in reply.json()["detail"][0]["msg"]
+    assert reply.json()["detail"][0]["type"] == "R1" and "bulk enrollment" in reply.json()["detail"][0]["msg"]
 
 
 async def test_applying_for_someone_elses_child_is_a_403(client, prefix) -> None:
@@ -182,7 +182,7 @@ async def test_reports_show_participation_waitlists_filing_times_and_staff_enter
                              headers=w.district_token)).status_code == 403
 
 
-async def test_a_students_insurance_is_shown_on_the_enrolment_against_the_term(client, runtime, prefix) -> None:
+async def test_a_students_insurance_is_shown_on_the_enrollment_against_the_term(client, runtime, prefix) -> None:
     """R30: the guardian and the school see the cover in force for the student, and whether it spans the term."""
     w = await _world(client, prefix)
     await w.open_programme(client)

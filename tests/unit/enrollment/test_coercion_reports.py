@@ -1,4 +1,4 @@
-"""R1: a guardian reports pressure to enrol, anonymously: the report and its event name no one, a resent report
+"""R1: a guardian reports pressure to enroll, anonymously: the report and its event name no one, a resent report
 is the same report, the school never reads the reports, its district and the city do."""
 from __future__ import annotations
 

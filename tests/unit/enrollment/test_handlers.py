@@ -309,11 +309,11 @@ async def test_officials_cannot_enrol_students(world, role) -> None:
         await apply(store, w, 0, actor=Actor("off", role, district_id=w.district))
 
 
-async def test_a_list_of_applications_is_refused_as_bulk_enrolment() -> None:
+async def test_a_list_of_applications_is_refused_as_bulk_enrollment() -> None:
     with pytest.raises(DomainError) as caught:
         h.forbid_bulk([{"student_id": "a"}, {"student_id": "b"}])
 
-    assert rules(caught.value) == {"R1"} and "bulk enrolment is forbidden" in str(caught.value)
+    assert rules(caught.value) == {"R1"} and "bulk enrollment is forbidden" in str(caught.value)
 
 
 async def test_staff_entering_an_application_must_record_the_guardians_consent_and_it_is_marked(world) -> None:
@@ -481,7 +481,7 @@ async def test_a_withdrawal_cannot_take_effect_in_the_past(world) -> None:
                   effective_on=date.today() - timedelta(days=3))
 
 
-async def test_the_enrolment_names_the_other_guardians_as_authorised_pickups(world) -> None:
+async def test_the_enrollment_names_the_other_guardians_as_authorised_pickups(world) -> None:
     store, w = world
     async with store.uow() as uow:
         second = await uow.guardian(w.guardians[1])

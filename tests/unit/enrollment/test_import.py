@@ -70,7 +70,7 @@ async def test_every_refused_row_has_its_reasons_and_the_rest_is_imported(client
     assert "school sch-nowhere does not exist" in reasons[3]
     assert "appears again (first on line 1)" in reasons[4]
     assert f"{w.klass} is not a class of this school" in reasons[5]
-    assert "bulk enrolment is forbidden" in reasons[6] and "R1" in reasons[6]
+    assert "bulk enrollment is forbidden" in reasons[6] and "R1" in reasons[6]
     assert "object" in reasons[7]
 
 

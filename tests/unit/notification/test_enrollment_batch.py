@@ -93,7 +93,7 @@ async def test_a_refused_waiting_message_gets_its_receipt_when_the_contact_comes
     assert receipt.error_code == "no_consent" and receipt.final
 
 
-async def test_a_filed_enrolment_and_a_registration_in_one_batch_link_the_student_whatever_their_order(db) -> None:
+async def test_a_filed_enrollment_and_a_registration_in_one_batch_link_the_student_whatever_their_order(db) -> None:
     rig = Rig(db)
     gid_a, gid_b = unique("gdn"), unique("gdn")
     listed_a, filed_a, listed_b, filed_b = (unique("stu") for _ in range(4))
@@ -149,7 +149,7 @@ def test_a_registration_and_a_filing_go_to_one_batch_handler_so_a_term_start_is_
     assert is_batch_handler(handler) and HANDLERS["EnrollmentFiled"] is handler
 
 
-async def test_a_redelivered_term_start_gives_each_guardian_one_enrolment_message(db) -> None:
+async def test_a_redelivered_term_start_gives_each_guardian_one_enrollment_message(db) -> None:
     rig = Rig(db)
     pairs = [(unique("stu"), unique("gdn")) for _ in range(5)]
     term_start = [e for student, gid in pairs for e in (guardian(gid, [student]), filed(student, gid))]

@@ -161,7 +161,7 @@ GOLDEN: dict[str, tuple[dict[str, str], str, str]] = {
 }
 
 # Internal ids as the platform mints them (students, guardians, staff, schools, programmes, pickup persons,
-# districts, applications, enrolments, activities, officials, classes, notifications) and UUIDs.
+# districts, applications, enrollments, activities, officials, classes, notifications) and UUIDs.
 INTERNAL_ID = re.compile(r"(?<![0-9A-Za-z])(?:stu|gdn|stf|sch|prg|pku|dst|app|enr|act|off|aud|pri|cls|ntf|sys)-\w"
                          r"|[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", re.IGNORECASE)
 LINK = re.compile(r"https?://\S+")

@@ -1,5 +1,5 @@
 """Billing applies a consumed run of approvals, filings and withdrawals with a few set-based
-statements (apply_enrolments), leaving exactly the rows the per-event handlers leave (R1, R9, R17)."""
+statements (apply_enrollments), leaving exactly the rows the per-event handlers leave (R1, R9, R17)."""
 from __future__ import annotations
 
 from datetime import date, timedelta
@@ -71,7 +71,7 @@ async def _apply(consumer: BatchConsumer, batches: list[list[RawRecord]], billin
             "schools": [dict(r) for r in schools]}
 
 
-async def test_a_run_of_enrolments_applied_at_once_leaves_the_rows_the_per_event_handlers_leave(
+async def test_a_run_of_enrollments_applied_at_once_leaves_the_rows_the_per_event_handlers_leave(
         uow_factory, billing_db) -> None:
     school = School()
     batches = _batches(school)
@@ -95,7 +95,7 @@ async def test_a_run_of_enrolments_applied_at_once_leaves_the_rows_the_per_event
     assert at_once["schools"] == [{"school_id": school.school_id, "district_id": school.district_id}]
 
 
-async def test_a_redelivered_run_of_enrolments_changes_nothing(consumer, uow_factory, billing_db) -> None:
+async def test_a_redelivered_run_of_enrollments_changes_nothing(consumer, uow_factory, billing_db) -> None:
     school = School()
     (batch, _) = _batches(school)
     await consumer.process(batch)
