@@ -1,322 +1,40 @@
-"""Attendance's tables and unit of work; imports the kit and attendance's domain, never another service.
+"""Attendance's unit of work: every statement it runs, as named repository methods; imports the kit and
+attendance's domain, never another service.
 
 Bulk paths (a school system's batch, the timer sweep) read and write with one multi-row statement per
 table (`unnest` of arrays), so a batch of thousands of records costs a handful of round trips.
 """
 from __future__ import annotations
 
-import functools
 import json
-import re
-import uuid
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-import asyncpg
-from sqlalchemy import Column, Date, DateTime
-from sqlalchemy.dialects.postgresql import JSONB, UUID
-from sqlalchemy.orm import registry
-from sqlmodel import Field, SQLModel
-
-from services.attendance.domain import DayState, Enrollment, Schedule, Slot, parse_hhmm
+from services.attendance.db.tables import (
+    ADMITTED_STAFF,
+    DAY_COLUMNS,
+    GUARDIAN_COLUMNS,
+    GUARDIANS,
+    HANDOVER_COLUMNS,
+    ROSTER_COLUMNS,
+    TIMER_COLUMNS,
+    DayKey,
+    Filing,
+    Judging,
+    Row,
+    Seen,
+    as_columns,
+    day_state,
+    enrollment_of,
+    json_value,
+    names_of_guardians,
+    positional,
+    schedule_of,
+    timetable_of,
+)
+from services.attendance.domain import DayState, Enrollment, Schedule
 from shared.messaging.uow import UnitOfWork
-
-DayKey = tuple[str, str, date]  # (student_id, programme_id, session_date)
-
-
-@dataclass(frozen=True)
-class Filing:
-    """What the roster keeps of an EnrollmentFiled event."""
-
-    student_id: str
-    programme_id: str
-    school_id: str
-    district_id: str
-    student_name: str
-    guardian_id: str
-    authorised_pickup_ids: tuple[str, ...]
-    class_teacher_id: str | None
-    extended_care: bool
-    filed_at: datetime
-
-
-class AttendanceTable(SQLModel, registry=registry()):
-    """Base of attendance's tables. Its own registry (and so its own MetaData) keeps attendance's table
-    names (e.g. "programmes") from colliding with other services' when several are imported in one process."""
-
-
-class RosterRow(AttendanceTable, table=True):
-    """A filed enrollment as attendance sees it: who may be checked in, and who may collect them (R6, R11)."""
-
-    __tablename__ = "roster"
-
-    student_id: str = Field(primary_key=True)
-    programme_id: str = Field(primary_key=True)
-    school_id: str = Field(index=True)
-    district_id: str | None = None
-    student_name: str
-    guardian_id: str
-    authorised_pickup_ids: list[str] = Field(sa_column=Column(JSONB, nullable=False))
-    # People who were authorised and no longer are, so a refusal can say "revoked" (R11).
-    revoked_pickup_ids: list[str] = Field(default_factory=list, sa_column=Column(JSONB, nullable=False))
-    class_teacher_id: str | None = None
-    extended_care: bool = False
-    active: bool = True
-    withdrawn_from: date | None = Field(default=None, sa_column=Column(Date))
-    filed_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))
-
-
-class ProgrammeRow(AttendanceTable, table=True):
-    """A published programme's timetable and admitted staff (R7, R8, R28), from ProgrammePublished."""
-
-    __tablename__ = "programmes"
-
-    programme_id: str = Field(primary_key=True)
-    school_id: str = Field(index=True)
-    district_id: str
-    sessions: list[dict] = Field(sa_column=Column(JSONB, nullable=False))
-    extended_care_until_local: str | None = None
-    staff_ids: list[str] = Field(sa_column=Column(JSONB, nullable=False))
-    responsible_id: str
-    published_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
-    # {activity_id: tier}; null for a programme stored before activities were kept (R3, R7).
-    activities: dict[str, str] | None = Field(default=None, sa_column=Column(JSONB))
-
-
-class GuardianshipRow(AttendanceTable, table=True):
-    """A registered guardian of a student, with the name told to families at pickup (R11, R22)."""
-
-    __tablename__ = "guardianships"
-
-    student_id: str = Field(primary_key=True)
-    guardian_id: str = Field(primary_key=True)
-    guardian_name: str
-    school_id: str
-
-
-class AttendanceDayRow(AttendanceTable, table=True):
-    """One student's day in one programme: check-in, handover, and what the timers raised (R11-R13)."""
-
-    __tablename__ = "attendance_days"
-
-    student_id: str = Field(primary_key=True)
-    programme_id: str = Field(primary_key=True)
-    session_date: date = Field(sa_column=Column(Date, primary_key=True))
-    school_id: str
-    checked_in_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))
-    checked_in_by: str | None = None
-    checked_out_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))
-    handed_over_by: str | None = None
-    collected_by_id: str | None = None
-    collected_by_name: str | None = None
-    collected_by_relation: str | None = None
-    extended_care_minutes: int = 0
-    excused: bool = False
-    excuse_reason: str | None = None
-    absent_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))
-    extended_care_started_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))
-    escalated_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))
-
-
-class IngestRecordRow(AttendanceTable, table=True):
-    """A school system's record that took effect (accepted, or a refused pickup), by its own id: the
-    dedupe table that makes a resent record change nothing (R15). Rejected records are not kept, so a
-    corrected resend is judged afresh."""
-
-    __tablename__ = "ingest_records"
-
-    school_id: str = Field(primary_key=True)
-    record_id: str = Field(primary_key=True)
-    kind: str
-    student_id: str
-    session_date: date = Field(sa_column=Column(Date, nullable=False))
-    status: str
-    reason_code: str | None = None
-    event_id: uuid.UUID = Field(sa_column=Column(UUID(as_uuid=True), nullable=False))
-    received_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))
-    # What the record claimed (Record.claim), so a resend with other content is told apart; null for
-    # records received before it was kept.
-    content: dict | None = Field(default=None, sa_column=Column(JSONB))
-
-
-class RecordConflictRow(AttendanceTable, table=True):
-    """A resent record id whose content differs from what first took effect: not applied, kept with both
-    contents for the school to review (R15, issue 14). One row per distinct differing content."""
-
-    __tablename__ = "record_conflicts"
-
-    id: int | None = Field(default=None, primary_key=True)
-    school_id: str
-    record_id: str
-    student_id: str
-    first_content: dict = Field(sa_column=Column(JSONB, nullable=False))
-    first_received_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
-    resent_content: dict = Field(sa_column=Column(JSONB, nullable=False))
-    resent_sha256: str
-    received_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))
-
-
-class ActivityRow(AttendanceTable, table=True):
-    """An accepted activity record; exercise minutes are summed per student and day (R14)."""
-
-    __tablename__ = "activities"
-
-    school_id: str = Field(primary_key=True)
-    record_id: str = Field(primary_key=True)
-    student_id: str
-    programme_id: str
-    session_date: date = Field(sa_column=Column(Date, nullable=False))
-    activity_id: str
-    tier: str
-    started_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
-    minutes: int
-    exercise_minutes: int
-    recorded_by: str
-
-
-class SweepMarkRow(AttendanceTable, table=True):
-    """A timer rule finished for a programme's day, so later sweeps skip it."""
-
-    __tablename__ = "sweep_marks"
-
-    programme_id: str = Field(primary_key=True)
-    session_date: date = Field(sa_column=Column(Date, primary_key=True))
-    rule: str = Field(primary_key=True)
-
-
-def _columns(rows: Sequence[Sequence[Any]], width: int) -> list[list[Any]]:
-    """Rows to per-column lists, the shape `unnest` takes."""
-    return [list(col) for col in zip(*rows)] if rows else [[] for _ in range(width)]
-
-
-def _schedule(row: Any) -> Schedule:
-    return _timetable(row.programme_id, row.school_id, row.district_id, row.sessions, row.extended_care_until_local,
-                      row.staff_ids, row.responsible_id, row.activities)
-
-
-def _timetable(programme_id: str, school_id: str, district_id: str, sessions: list[dict], extended_care_until: str | None,
-               staff_ids: list[str], responsible_id: str, activities: dict[str, str] | str | None) -> Schedule:
-    slots = tuple(Slot(frozenset(s["weekdays"]), parse_hhmm(s["starts_at_local"]), parse_hhmm(s["ends_at_local"])) for s in sessions)
-    ext = parse_hhmm(extended_care_until) if extended_care_until else None
-    offered = None if activities is None else tuple(sorted(_json(activities).items()))
-    return Schedule(programme_id, school_id, district_id, slots, ext, frozenset(staff_ids), responsible_id, offered)
-
-
-def _json(value: Any) -> Any:
-    """A jsonb column's value, whether the driver decoded it or handed over its text."""
-    return json.loads(value) if isinstance(value, str) else value
-
-
-@dataclass(frozen=True)
-class Seen:
-    """A record that already took effect, as it was first judged (R15), and what it claimed then (None if
-    it was received before claims were kept)."""
-
-    status: str
-    reason_code: str | None
-    event_id: uuid.UUID
-    content: dict | None = None
-    received_at: datetime | None = None
-
-
-@dataclass(frozen=True)
-class Judging:
-    """What `AttendanceUoW.judging` reads for a group of records."""
-
-    seen: dict[tuple[str, str], Seen]
-    enrollments: list[Enrollment]
-    guardian_names: dict[str, str]
-    schedules: dict[str, Schedule]
-    days: dict[DayKey, DayState]
-
-
-def _enrollment(row: Any, guardian_ids: Iterable[str] = (), valid: Iterable[str] = (),
-               revoked: Iterable[str] = ()) -> Enrollment:
-    """A roster row read with `_ROSTER_COLUMNS`, with the student's other guardians, and the pickup persons
-    the guardians named that are valid on the record's day and those revoked (R11)."""
-    revoked = frozenset(revoked)
-    return Enrollment(
-        student_id=row.student_id, programme_id=row.programme_id, school_id=row.school_id, student_name=row.student_name,
-        guardian_ids=frozenset((row.guardian_id, *guardian_ids)),
-        authorised_pickup_ids=frozenset(row.roster_pickups).difference(revoked).union(valid),
-        revoked_pickup_ids=frozenset(row.roster_revoked).union(revoked), class_teacher_id=row.class_teacher_id,
-        active=row.active, withdrawn_from=row.withdrawn_from, filed_at=row.filed_at,
-    )
-
-
-# A roster row as `_enrollment` takes it, and (joined with `_GUARDIANS`) the student's guardians as two
-# arrays in the same order: text arrays, which the driver decodes natively, where a jsonb value would cost
-# a json.loads per row.
-_ROSTER_COLUMNS = (
-    "r.student_id, r.programme_id, r.school_id, r.student_name, r.guardian_id, r.class_teacher_id, r.active,"
-    " r.withdrawn_from, r.filed_at,"
-    " array(select jsonb_array_elements_text(r.authorised_pickup_ids)) as roster_pickups,"
-    " array(select jsonb_array_elements_text(r.revoked_pickup_ids)) as roster_revoked"
-)
-_GUARDIAN_COLUMNS = "g.guardian_ids, g.guardian_names"
-_GUARDIANS = (
-    " left join lateral (select array_agg(s.guardian_id order by s.guardian_id) as guardian_ids,"
-    "   array_agg(s.guardian_name order by s.guardian_id) as guardian_names"
-    "   from guardianships s where s.student_id = r.student_id) g on true"
-)
-
-
-# A programme's staff the district has not suspended or removed, whatever the programme lists (R28).
-_ADMITTED_STAFF = (
-    "(select coalesce(jsonb_agg(x), '[]'::jsonb) from jsonb_array_elements_text(p.staff_ids) x where not exists"
-    " (select 1 from staff_admissions a where a.staff_id = x and a.admission <> 'admitted'))"
-)
-
-
-def _guardian_names(row: Any) -> dict[str, str]:
-    """The names of a row's guardians by id, read with `_GUARDIAN_COLUMNS`."""
-    return dict(zip(row.guardian_ids or (), row.guardian_names or ()))
-
-
-_HANDOVER_COLUMNS = ("school_id, handover_id, programme_id, session_date, from_staff_id, to_staff_id, handed_over_at,"
-                     " student_ids, refused::text as refused, request_hash")
-_DAY_COLUMNS = "checked_in_at, checked_in_by, checked_out_at, excused, absent_at, extended_care_started_at, escalated_at"
-
-
-def _day(row: Any) -> DayState:
-    return DayState(row.checked_in_at, row.checked_in_by, row.checked_out_at, row.excused, row.absent_at,
-                    row.extended_care_started_at, row.escalated_at)
-
-
-_NAMED = re.compile(r"(?<![:\w]):([a-z_][a-z0-9_]*)")
-
-
-@functools.lru_cache(maxsize=256)
-def _positional(sql: str) -> tuple[str, tuple[str, ...]]:
-    """`:name` parameters to asyncpg's `$n`, once per statement text."""
-    names: list[str] = []
-
-    def number(match: re.Match) -> str:
-        if match[1] not in names:
-            names.append(match[1])
-        return f"${names.index(match[1]) + 1}"
-
-    return _NAMED.sub(number, sql), tuple(names)
-
-
-class _Row:
-    """An asyncpg record read by attribute, like the SQLAlchemy rows the rest of this module takes."""
-
-    __slots__ = ("_record",)
-
-    def __init__(self, record: asyncpg.Record) -> None:
-        self._record = record
-
-    def __getattr__(self, name: str) -> Any:
-        try:
-            return self._record[name]
-        except KeyError:
-            raise AttributeError(name) from None
-
-    def __getitem__(self, index: int | str) -> Any:
-        return self._record[index]
 
 
 class AttendanceUoW(UnitOfWork):
@@ -329,13 +47,13 @@ class AttendanceUoW(UnitOfWork):
     # bound and wrapped, which at city scale was a third of attendance's CPU. These run on the unit of
     # work's asyncpg connection as prepared statements cached per connection; every parameter is cast
     # in the SQL, since asyncpg takes types from the statement, not from the Python values.
-    async def _fetch(self, sql: str, params: dict[str, Any]) -> list[_Row]:
-        statement, names = _positional(sql)
+    async def _fetch(self, sql: str, params: dict[str, Any]) -> list[Row]:
+        statement, names = positional(sql)
         rows = await (await self.connection()).fetch(statement, *(params[n] for n in names))
-        return [_Row(r) for r in rows]
+        return [Row(r) for r in rows]
 
     async def _run(self, sql: str, params: dict[str, Any]) -> None:
-        statement, names = _positional(sql)
+        statement, names = positional(sql)
         await (await self.connection()).execute(statement, *(params[n] for n in names))
 
     async def lock_schools(self, school_ids: Iterable[str]) -> None:
@@ -355,7 +73,7 @@ class AttendanceUoW(UnitOfWork):
         """Upsert filed enrollments in one statement; each (student, programme) at most once per call."""
         if not filings:
             return
-        c = _columns([(f.student_id, f.programme_id, f.school_id, f.district_id, f.student_name, f.guardian_id,
+        c = as_columns([(f.student_id, f.programme_id, f.school_id, f.district_id, f.student_name, f.guardian_id,
                        json.dumps(sorted(set(f.authorised_pickup_ids))), f.class_teacher_id, f.extended_care, f.filed_at)
                       for f in filings], 10)
         # A re-filing replaces the pickup list; whoever dropped off it is remembered as revoked (R11).
@@ -430,7 +148,7 @@ class AttendanceUoW(UnitOfWork):
         await self._run(
             f"insert into {table} ({names}) select * from unnest({casts})"
             f" on conflict ({', '.join(keys)}) do update set {updates} where {table}.{decided} <= excluded.{decided}",
-            {f"c{i}": column for i, column in enumerate(_columns(rows, len(columns)))},
+            {f"c{i}": column for i, column in enumerate(as_columns(rows, len(columns)))},
         )
 
     async def save_guardians(self, guardians: Sequence[tuple[str, str, str, Sequence[str]]]) -> None:
@@ -440,8 +158,8 @@ class AttendanceUoW(UnitOfWork):
             return
         pairs = sorted({(g, s): (name, school) for g, name, school, students in guardians for s in students}.items())
         guardian_ids = [g for g, _, _, _ in guardians]
-        pg, ps = _columns([key for key, _ in pairs], 2)
-        names, schools = _columns([value for _, value in pairs], 2)
+        pg, ps = as_columns([key for key, _ in pairs], 2)
+        names, schools = as_columns([value for _, value in pairs], 2)
         await self._run(
             (
                 "delete from guardianships g where g.guardian_id = any(cast(:gs as text[])) and not exists ("
@@ -469,19 +187,19 @@ class AttendanceUoW(UnitOfWork):
         pairs = sorted(set(pairs))
         if not pairs:
             return [], {}
-        schools, students = _columns(pairs, 2)
+        schools, students = as_columns(pairs, 2)
         rows = await self._fetch(
-            f"select {_ROSTER_COLUMNS}, {_GUARDIAN_COLUMNS} from roster r"
+            f"select {ROSTER_COLUMNS}, {GUARDIAN_COLUMNS} from roster r"
             " join unnest(cast(:sc as text[]), cast(:st as text[])) as k(school_id, student_id)"
-            " on r.school_id = k.school_id and r.student_id = k.student_id" + _GUARDIANS,
+            " on r.school_id = k.school_id and r.student_id = k.student_id" + GUARDIANS,
             {"sc": schools, "st": students},
         )
         names: dict[str, str] = {}
         enrollments = []
         for r in rows:
-            guardians = _guardian_names(r)
+            guardians = names_of_guardians(r)
             names.update(guardians)
-            enrollments.append(_enrollment(r, guardians))
+            enrollments.append(enrollment_of(r, guardians))
         return enrollments, names
 
     async def judging(self, records: Iterable[tuple[str, str, date, str]]) -> Judging:
@@ -493,7 +211,7 @@ class AttendanceUoW(UnitOfWork):
         records = sorted(set(records))
         if not records:
             return Judging({}, [], {}, {}, {})
-        schools, students, dates, record_ids = _columns(records, 4)
+        schools, students, dates, record_ids = as_columns(records, 4)
         # Each programme's timetable comes once per group (on its first row), not on every row: at city scale
         # a group's records are of a few programmes, and decoding their sessions and staff per row cost more
         # than the rest of the row.
@@ -502,19 +220,19 @@ class AttendanceUoW(UnitOfWork):
             "select k.school_id as k_school_id, k.record_id as k_record_id, k.session_date as on_date,"
             " i.record_id is not null as seen, i.status as seen_status, i.reason_code as seen_reason_code,"
             " i.event_id as seen_event_id, i.content as seen_content, i.received_at as seen_at,"
-            f" r.student_id is not null as enrolled, {_ROSTER_COLUMNS}, {_GUARDIAN_COLUMNS}, pp.pp_valid, pp.pp_revoked,"
+            f" r.student_id is not null as enrolled, {ROSTER_COLUMNS}, {GUARDIAN_COLUMNS}, pp.pp_valid, pp.pp_revoked,"
             f" p.programme_id is not null and {first} as timetable,"
             f" case when {first} then p.school_id end as p_school_id, case when {first} then p.district_id end as p_district_id,"
             f" case when {first} then p.sessions end as sessions, p.extended_care_until_local, p.responsible_id,"
-            f" case when {first} then p.activities end as activities, case when {first} then {_ADMITTED_STAFF} end as staff_ids,"
-            f" d.session_date is not null as has_day, {', '.join('d.' + c.strip() for c in _DAY_COLUMNS.split(','))}"
+            f" case when {first} then p.activities end as activities, case when {first} then {ADMITTED_STAFF} end as staff_ids,"
+            f" d.session_date is not null as has_day, {', '.join('d.' + c.strip() for c in DAY_COLUMNS.split(','))}"
             " from unnest(cast(:sc as text[]), cast(:st as text[]), cast(:dt as date[]), cast(:rc as text[]))"
             "   as k(school_id, student_id, session_date, record_id)"
             " left join ingest_records i on i.school_id = k.school_id and i.record_id = k.record_id"
             " left join roster r on r.school_id = k.school_id and r.student_id = k.student_id"
             " left join programmes p on p.programme_id = r.programme_id"
             " left join attendance_days d on d.student_id = r.student_id and d.programme_id = r.programme_id"
-            "   and d.session_date = k.session_date" + _GUARDIANS +
+            "   and d.session_date = k.session_date" + GUARDIANS +
             # Pickup persons the guardians named (R11): valid on the record's day, or revoked.
             " left join lateral (select array_agg(pp.pickup_person_id) filter (where not pp.revoked"
             "   and pp.valid_until >= k.session_date) as pp_valid, array_agg(pp.pickup_person_id)"
@@ -529,33 +247,33 @@ class AttendanceUoW(UnitOfWork):
         days: dict[DayKey, DayState] = {}
         for r in rows:
             if r.seen:
-                content = None if r.seen_content is None else _json(r.seen_content)
+                content = None if r.seen_content is None else json_value(r.seen_content)
                 seen[(r.k_school_id, r.k_record_id)] = Seen(r.seen_status, r.seen_reason_code, r.seen_event_id, content,
                                                             r.seen_at)
             if not r.enrolled:
                 continue
             if (r.student_id, r.programme_id) not in enrollments:
-                guardians = _guardian_names(r)
+                guardians = names_of_guardians(r)
                 names.update(guardians)
-                enrollments[(r.student_id, r.programme_id)] = _enrollment(r, guardians, r.pp_valid or (), r.pp_revoked or ())
+                enrollments[(r.student_id, r.programme_id)] = enrollment_of(r, guardians, r.pp_valid or (), r.pp_revoked or ())
             if r.timetable:
-                schedules[r.programme_id] = _timetable(r.programme_id, r.p_school_id, r.p_district_id, r.sessions,
+                schedules[r.programme_id] = timetable_of(r.programme_id, r.p_school_id, r.p_district_id, r.sessions,
                                                        r.extended_care_until_local, r.staff_ids, r.responsible_id,
                                                        r.activities)
             if r.has_day:
-                days[(r.student_id, r.programme_id, r.on_date)] = _day(r)
+                days[(r.student_id, r.programme_id, r.on_date)] = day_state(r)
         return Judging(seen, list(enrollments.values()), names, schedules, days)
 
     async def schedules(self, programme_ids: Iterable[str] | None = None) -> dict[str, Schedule]:
         """Published programmes by id; all of them when `programme_ids` is None. Their staff are those the
         district admits, as when records are judged (R28)."""
         sql = (f"select p.programme_id, p.school_id, p.district_id, p.sessions, p.extended_care_until_local,"
-               f" p.responsible_id, p.activities, {_ADMITTED_STAFF} as staff_ids from programmes p")
+               f" p.responsible_id, p.activities, {ADMITTED_STAFF} as staff_ids from programmes p")
         if programme_ids is None:
             rows = await self._fetch(sql, {})
         else:
             rows = await self._fetch(sql + " where p.programme_id = any(cast(:p as text[]))", {"p": sorted(set(programme_ids))})
-        return {r.programme_id: _schedule(r) for r in rows}
+        return {r.programme_id: schedule_of(r) for r in rows}
 
     # -- writes for accepted records ---------------------------------------------------------------
     async def claim_records(self, rows: Sequence[tuple]) -> set[tuple[str, str]]:
@@ -563,7 +281,7 @@ class AttendanceUoW(UnitOfWork):
         content as JSON text); returns the (school_id, record_id) pairs that were new."""
         if not rows:
             return set()
-        c = _columns(rows, 9)
+        c = as_columns(rows, 9)
         rows = await self._fetch(
             (
                 "insert into ingest_records (school_id, record_id, kind, student_id, session_date, status, reason_code, event_id,"
@@ -583,7 +301,7 @@ class AttendanceUoW(UnitOfWork):
         kept twice."""
         if not rows:
             return
-        c = _columns(rows, 6)
+        c = as_columns(rows, 6)
         await self._run(
             (
                 "insert into record_conflicts (school_id, record_id, student_id, first_content, first_received_at,"
@@ -608,7 +326,7 @@ class AttendanceUoW(UnitOfWork):
         """(student_id, programme_id, session_date, school_id, checked_in_at, checked_in_by)."""
         if not rows:
             return
-        c = _columns(rows, 6)
+        c = as_columns(rows, 6)
         await self._run(
             (
                 "insert into attendance_days (student_id, programme_id, session_date, school_id, checked_in_at, checked_in_by)"
@@ -625,7 +343,7 @@ class AttendanceUoW(UnitOfWork):
         collected_by_name, collected_by_relation, extended_care_minutes); the day row exists (checked in)."""
         if not rows:
             return
-        c = _columns(rows, 9)
+        c = as_columns(rows, 9)
         await self._run(
             (
                 "update attendance_days d set checked_out_at = u.at, handed_over_by = u.staff, collected_by_id = u.cid,"
@@ -644,7 +362,7 @@ class AttendanceUoW(UnitOfWork):
         minutes, exercise_minutes, recorded_by)."""
         if not rows:
             return
-        c = _columns(rows, 11)
+        c = as_columns(rows, 11)
         await self._run(
             (
                 "insert into activities (school_id, record_id, student_id, programme_id, session_date, activity_id, tier,"
@@ -668,8 +386,8 @@ class AttendanceUoW(UnitOfWork):
         """Two deliveries of one handover record it once: the second waits for the first to commit."""
         await self._run("select pg_advisory_xact_lock(hashtext(:k))", {"k": f"handover:{school_id}:{handover_id}"})
 
-    async def handover(self, school_id: str, handover_id: str) -> _Row | None:
-        rows = await self._fetch(f"select {_HANDOVER_COLUMNS} from shift_handovers"
+    async def handover(self, school_id: str, handover_id: str) -> Row | None:
+        rows = await self._fetch(f"select {HANDOVER_COLUMNS} from shift_handovers"
                                  " where school_id = :s and handover_id = :h", {"s": school_id, "h": handover_id})
         return rows[0] if rows else None
 
@@ -680,8 +398,8 @@ class AttendanceUoW(UnitOfWork):
             " :programme_id, :session_date, :from_staff_id, :to_staff_id, :handed_over_at, :student_ids,"
             " cast(:refused as jsonb), :request_hash, :recorded_by)", row)
 
-    async def handovers_on(self, school_id: str, day: date) -> list[_Row]:
-        return await self._fetch(f"select {_HANDOVER_COLUMNS} from shift_handovers where school_id = :s"
+    async def handovers_on(self, school_id: str, day: date) -> list[Row]:
+        return await self._fetch(f"select {HANDOVER_COLUMNS} from shift_handovers where school_id = :s"
                                  " and session_date = :d order by handed_over_at, handover_id", {"s": school_id, "d": day})
 
     async def excuse(self, key: DayKey, school_id: str, reason: str) -> None:
@@ -716,9 +434,9 @@ class AttendanceUoW(UnitOfWork):
         check-in, excuse or absence yet. `starts` maps programme id to that day's session start."""
         if not starts:
             return []
-        progs, instants = _columns(sorted(starts.items()), 2)
+        progs, instants = as_columns(sorted(starts.items()), 2)
         rows = await self._fetch(
-            f"select {_ROSTER_COLUMNS} from roster r"
+            f"select {ROSTER_COLUMNS} from roster r"
             " join unnest(cast(:p as text[]), cast(:t as timestamptz[])) as s(programme_id, starts_at) on s.programme_id = r.programme_id"
             " left join attendance_days d on d.student_id = r.student_id and d.programme_id = r.programme_id and d.session_date = :d"
             " where (r.active or r.withdrawn_from > :d) and (r.filed_at is null or r.filed_at <= s.starts_at)"
@@ -727,13 +445,13 @@ class AttendanceUoW(UnitOfWork):
             " order by r.programme_id, r.student_id limit :n",
             {"p": progs, "t": instants, "d": day, "n": limit},
         )
-        return [_enrollment(r) for r in rows]
+        return [enrollment_of(r) for r in rows]
 
     async def mark_absent(self, enrollments: Sequence[Enrollment], day: date, now: datetime) -> set[tuple[str, str]]:
         """Record the absence where nothing changed meanwhile; returns the (student, programme) pairs marked."""
         if not enrollments:
             return set()
-        st, pr, sc = _columns([(e.student_id, e.programme_id, e.school_id) for e in enrollments], 3)
+        st, pr, sc = as_columns([(e.student_id, e.programme_id, e.school_id) for e in enrollments], 3)
         result = await self._fetch(
             (
                 "insert into attendance_days (student_id, programme_id, session_date, school_id, absent_at)"
@@ -751,23 +469,23 @@ class AttendanceUoW(UnitOfWork):
     async def on_site_candidates(self, programme_ids: Iterable[str], day: date, pending: str,
                                  limit: int) -> list[tuple[Enrollment, DayState]]:
         """Students of these programmes still on site that day whose `pending` timestamp column is unset."""
-        column = _TIMER_COLUMNS[pending]
+        column = TIMER_COLUMNS[pending]
         rows = await self._fetch(
-            f"select {_ROSTER_COLUMNS}, {', '.join('d.' + c.strip() for c in _DAY_COLUMNS.split(','))} from attendance_days d"
+            f"select {ROSTER_COLUMNS}, {', '.join('d.' + c.strip() for c in DAY_COLUMNS.split(','))} from attendance_days d"
             " join roster r on r.student_id = d.student_id and r.programme_id = d.programme_id"
             f" where d.programme_id = any(cast(:p as text[])) and d.session_date = :d and d.checked_in_at is not null"
             f" and d.checked_out_at is null and d.{column} is null order by d.programme_id, d.student_id limit :n",
             {"p": sorted(set(programme_ids)), "d": day, "n": limit},
         )
-        return [(_enrollment(r), _day(r)) for r in rows]
+        return [(enrollment_of(r), day_state(r)) for r in rows]
 
     async def mark_on_site(self, pending: str, keys: Sequence[tuple[str, str]], day: date,
                            now: datetime) -> set[tuple[str, str]]:
         """Set the `pending` column where the child is still on site; returns the (student, programme) pairs marked."""
         if not keys:
             return set()
-        column = _TIMER_COLUMNS[pending]
-        st, pr = _columns(keys, 2)
+        column = TIMER_COLUMNS[pending]
+        st, pr = as_columns(keys, 2)
         result = await self._fetch(
             (
                 f"update attendance_days d set {column} = :now from unnest(cast(:st as text[]), cast(:pr as text[])) as u(s, p)"
@@ -822,6 +540,3 @@ class AttendanceUoW(UnitOfWork):
             {"s": school_id, "d": day},
         )
         return [r.student_id for r in rows]
-
-
-_TIMER_COLUMNS = {"extended_care": "extended_care_started_at", "escalation": "escalated_at"}
