@@ -65,7 +65,7 @@ def build(settings: Settings | None = None, *, clock: Callable[[], datetime] = u
                 log.info("timer sweep raised events", extra={"rule": rule, "count": count})
 
     app = create_app(
-        rt, handlers=handler_table(policy, rt.authority), routers=[api.router], title="Beilei attendance",
+        rt, handlers=handler_table(policy, rt.authority), routers=api.routers, title="Beilei attendance",
         description="School systems' check-in, check-out and activity records; safe handover, absence, extended care "
                     "and exercise (R8, R11-R15, R27, R28). See docs/attendance.md.",
         workers=[Worker("timer-sweep", step=sweep_round, interval=settings.sweep_interval_seconds)],

@@ -28,3 +28,13 @@ async def test_a_404_a_422_and_a_conflicting_handover_have_the_same_shape(client
                                                json={**body, "handover_id": "hov-other", "to_staff_id": "stf-stranger"}),
                              422, "staff_not_admitted")
     assert refused["detail"]["reason_code"] == "staff_not_admitted", "where attendance's clients read it"
+
+
+async def test_the_records_fast_path_refuses_in_the_same_shape(client, uow_factory) -> None:
+    """The school gates' POST goes round the framework (RecordsFastPath); its refusals are Problems too."""
+    school = School(uow_factory)
+    system = bearer("school_system", school=school.school_id)
+    path = f"/v1/schools/{school.school_id}/records"
+    assert_problem(await client.post(path, headers={**system, "Content-Type": "application/json"}, content=b"{not json"),
+                   400, "bad_request")
+    assert_problem(await client.post(path, headers=system, json={"records": "all"}), 422, "invalid")
