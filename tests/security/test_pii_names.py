@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
-from services.attendance.api import parse_record as parse_attendance_record
+from services.attendance.api.records import parse_record as parse_attendance_record
 from services.billing.api.money import ExpenseIn
 from services.enrollment.api.pickups import PickupPersonIn
 from services.enrollment.domain.reference import parse_records as parse_reference_records
