@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from services.notification import api, broadcast, broadcast_api
+from services.notification import broadcast
+from services.notification.api import broadcasts, recipients
 from services.notification.channels import aliyun, jpush, tencent
 from services.notification.channels.base import Channel
 from services.notification.channels.sink import SinkChannel
@@ -92,7 +93,7 @@ def build(settings: Settings | None = None) -> tuple[FastAPI, Runtime]:
     # The sender starts after the kit (migrations, relay, consumer) and stops before it drains, so the
     # receipts of its last round are still published by the relay.
     app = create_app(rt, handlers=broadcast.learning_districts(HANDLERS),
-                     routers=[api.router, broadcast_api.router, *([api.sink_router] if sink_only(settings) else [])],
+                     routers=[recipients.router, broadcasts.router, *([recipients.sink_router] if sink_only(settings) else [])],
                      title="Beilei notification",
                      description="Messages to guardians by SMS and app push (R22, R23).",
                      on_start=[sender.start, fan_out.start], on_stop=[fan_out.stop, sender.stop, close_channels])

@@ -9,7 +9,7 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from services.notification import api
+from services.notification.api import recipients as api
 from services.notification.db import NotificationUoW
 from services.notification.domain.policy import Preferences
 from services.notification.settings import Context

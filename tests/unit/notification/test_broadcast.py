@@ -12,7 +12,8 @@ import pytest
 from fastapi import FastAPI
 from sqlalchemy import text
 
-from services.notification import broadcast, broadcast_api
+from services.notification import broadcast
+from services.notification.api import broadcasts as broadcast_api
 from services.notification.broadcast import NotAllowed, Notice, authorise
 from services.notification.db import ContactRow, PreferenceRow
 from services.notification.domain.policy import Preferences
