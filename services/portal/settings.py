@@ -15,6 +15,10 @@ if TYPE_CHECKING:
 
 class Settings(CommonSettings):
     http_port: int = 8006
+    # A parent's page may lag the gate by a second; the portal takes the evening's check-outs in full fetches,
+    # as billing and audit do, not one per record (PickupSurge, issue 13; CommonSettings.consumer_fetch_max_wait_ms).
+    consumer_fetch_min_bytes: int = 512 * 1024
+    consumer_fetch_max_wait_ms: int = 500
     audit_url: str = Field("http://127.0.0.1:8005", description="The audit service: the ledger's public proofs, "
                            "its verifier key and witnesses (the disclosure page's Verify button).")
     enrollment_url: str = Field("http://127.0.0.1:8001", description="The enrollment service: participation, "
