@@ -1,4 +1,4 @@
-"""The portal's handlers of consumed events: its read models (handlers/read_models.py)."""
-from services.portal.handlers.read_models import HANDLERS
+"""The portal's handlers of consumed events: its read models (handlers/events.py)."""
+from services.portal.handlers.events import HANDLERS
 
 __all__ = ["HANDLERS"]
