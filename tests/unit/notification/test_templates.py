@@ -17,7 +17,7 @@ from services.notification.domain.templates import (
     values,
     yuan,
 )
-from services.notification.handlers import TO_GUARDIAN, _finances, _programme
+from services.notification.handlers.messages import TO_GUARDIAN, _finances, _programme
 from shared.contracts.billing import DisclosurePublished
 from shared.contracts.enrollment import ApplicationApproved, ApplicationWaitlisted, ProgrammePublished
 from shared.contracts.notification import MessageKindV2

@@ -1,5 +1,6 @@
-"""Handlers of enrollment's events: the roster (R6, R11), programme schedules and admitted staff (R7, R8,
-R28), and guardians' names for pickup messages (R22)."""
+"""Handlers of consumed events: enrollment's (the roster, R6, R11; programme schedules and admitted staff,
+R7, R8, R28; guardians' names for pickup messages, R22) and school systems' records on attendance.ingest
+(judged as ingest.py judges an HTTP batch, R15), all taken by one batch handler."""
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -7,6 +8,9 @@ from dataclasses import dataclass
 from datetime import date
 
 from services.attendance.db import AttendanceUoW, Filing
+from services.attendance.handlers.ingest import topic_ingest_handler
+from services.attendance.handlers.policy import Policy
+from shared.auth import TokenVerifier
 from shared.contracts.enrollment import (
     EnrollmentFiled,
     EnrollmentWithdrawn,
@@ -17,7 +21,7 @@ from shared.contracts.enrollment import (
     StaffAdmissionChanged,
 )
 from shared.contracts.envelope import Envelope
-from shared.messaging.consumer import Item, batch_handler
+from shared.messaging.consumer import BatchHandler, Item, batch_handler
 
 
 @dataclass(frozen=True)
@@ -115,3 +119,37 @@ async def _apply_guardians(uow: AttendanceUoW, events: list[GuardianRegistered])
     """Each registration replaces the guardian's student list, so the last one of the batch wins."""
     latest = {e.guardian_id: (e.guardian_id, e.name, e.school_id, sorted(set(e.student_ids))) for e in events}
     await uow.save_guardians(list(latest.values()))
+
+
+ENROLLMENT_CHANGES = ("GuardianRegistered", "EnrollmentFiled", "EnrollmentWithdrawn")
+PICKUP_PERSONS = ("PickupPersonAuthorised", "PickupPersonRevoked")
+SCHOOL_RECORDS = ("SchoolCheckInRecorded", "SchoolCheckOutRecorded", "SchoolActivityRecorded")
+CONSUMED = ("ProgrammePublished", "StaffAdmissionChanged", *PICKUP_PERSONS, *ENROLLMENT_CHANGES, *SCHOOL_RECORDS)
+
+
+def apply_consumed(policy: Policy, authority: TokenVerifier | None) -> BatchHandler:
+    """The one handler of every consumed type, so the programmes, staff, roster and guardians a batch
+    brings are in place before its school records are judged (R11, R22, R28): a check-out and the
+    registration of the guardian collecting the child may arrive together, on different topics, in
+    either order."""
+    ingest_school_records = topic_ingest_handler(policy, authority)
+
+    @batch_handler
+    async def apply(uow: AttendanceUoW, items: Sequence[Item]) -> None:
+        for item in items:
+            if item.envelope.type == "ProgrammePublished":
+                await store_programme(uow, item.envelope, item.event)
+        admissions = [item.event for item in items if item.envelope.type == "StaffAdmissionChanged"]
+        if admissions:
+            await apply_staff_admissions(uow, admissions)
+        pickups = [item.event for item in items if item.envelope.type in PICKUP_PERSONS]
+        if pickups:
+            await apply_pickup_persons(uow, pickups)
+        changes = [item for item in items if item.envelope.type in ENROLLMENT_CHANGES]
+        if changes:
+            await apply_enrollment_changes(uow, changes)
+        records = [item for item in items if item.envelope.type in SCHOOL_RECORDS]
+        if records:
+            await ingest_school_records(uow, records)
+
+    return apply
