@@ -20,6 +20,7 @@ import statistics
 import tempfile
 import time
 import uuid
+from contextlib import nullcontext
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -41,6 +42,7 @@ from shared.contracts.schema import example_payload
 from shared.messaging import migrate
 from shared.messaging.consumer import BatchConsumer, RawRecord
 from shared.messaging.db import Database
+from shared.messaging.heap import settled_heap
 from shared.observability import KitMetrics
 
 ORIGIN = "beilei.bench/audit-ledger"
@@ -92,9 +94,9 @@ async def run(args: argparse.Namespace) -> None:
     recs = records(args.entries, run_id)
     print(f"generated {len(recs)} FeeCharged records in {time.perf_counter() - t:.1f} s "
           f"(mean {sum(len(r[4]) for r in recs) / len(recs):.0f} bytes)")
+    # The service's heap once started (the kit's lifespan): collected, frozen, fewer young collections.
+    heap = nullcontext() if args.python_gc else settled_heap(settings.gc_threshold)
     gc.collect()
-    if args.gc_freeze:
-        gc.freeze()  # what a service gains by freezing its heap once started (the kit does not today)
 
     submitted: list[tuple[int, float]] = []  # (first seq of the batch, when the batch reached the consumer)
     signed: list[tuple[int, float]] = []  # (tree size, when the checkpoint committed)
@@ -114,7 +116,7 @@ async def run(args: argparse.Namespace) -> None:
     signing = asyncio.create_task(signer_loop())
     collector = _CollectorTime()
     started, cpu = time.perf_counter(), time.process_time()
-    with collector:
+    with heap, collector:
         for i in range(0, len(recs), args.batch):
             submitted.append((i, time.perf_counter()))
             await consumer.process([RawRecord(*r) for r in recs[i:i + args.batch]])
@@ -136,7 +138,7 @@ async def run(args: argparse.Namespace) -> None:
           f"this process's CPU {cpu:.1f} s = {cpu * 1000 / args.entries:.3f} CPU s per 1,000 entries, "
           f"checkpoints included (PostgreSQL's not counted)")
     print(f"garbage collector meanwhile: {collector.summary(args.entries)}"
-          f"{' (heap frozen after start-up: --gc-freeze)' if args.gc_freeze else ''}")
+          f"{' (Python defaults: --python-gc)' if args.python_gc else f' (as a service: heap frozen, thresholds {settings.gc_threshold})'}")
     print(f"event -> signed checkpoint: p50 {percentile(latencies, 50) * 1000:.0f} ms, "
           f"p99 {percentile(latencies, 99) * 1000:.0f} ms, max {max(latencies) * 1000:.0f} ms "
           f"(checkpoint every {args.checkpoint_interval} s)")
@@ -251,9 +253,10 @@ def main() -> None:
     parser.add_argument("--checkpoint-interval", type=float, default=1.0, help="seconds between checkpoints")
     parser.add_argument("--processes", type=int, default=None,
                         help="processes for the offline audit (default: one per core)")
-    parser.add_argument("--gc-freeze", action="store_true",
-                        help="freeze the process's heap once started (gc.freeze), as a service could: full "
-                             "collections then walk only what the appending allocates")
+    parser.add_argument("--python-gc", action="store_true",
+                        help="leave the garbage collector as Python starts it, instead of settling the heap as "
+                             "a service does once started (frozen, young collections every 20,000 allocations: "
+                             "shared/messaging/heap.py); the comparison shows what that is worth")
     parser.add_argument("--receipts", type=int, default=200, help="receipts to build and verify")
     parser.add_argument("--database-url", help="an existing PostgreSQL database (default: a fresh local one)")
     parser.add_argument("--keep", action="store_true", help="keep the fresh database for inspection")

@@ -48,6 +48,11 @@ class CommonSettings(BaseSettings):
     consumer_fetch_max_wait_ms: int = Field(
         100, ge=0, description="Longest a fetch waits for consumer_fetch_min_bytes. A consumer nobody waits on "
         "(billing, audit) takes longer, fuller batches; one a parent waits on (notification) stays short.")
+    gc_threshold: tuple[int, int, int] = Field(
+        (20_000, 20, 20), description="The cycle collector's thresholds once the service has started (net "
+        "allocations before a young collection, then young and middle collections before the next generation's; "
+        "Python's default is 700, 10, 10). The heap left after start-up is frozen and never walked "
+        "(shared/messaging/heap.py).")
     relay_batch_size: int = Field(1000, description="Outbox rows published per relay round.")
     relay_poll_seconds: float = Field(0.2, description="Relay poll interval when not woken directly.")
     auth_jwks: str = Field(

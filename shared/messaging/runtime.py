@@ -22,6 +22,7 @@ from shared.contracts import topics as T
 from shared.messaging import migrate
 from shared.messaging.consumer import BatchConsumer, Handler
 from shared.messaging.db import Database
+from shared.messaging.heap import settled_heap
 from shared.messaging.http import (
     CorrelationMiddleware,
     install_database_unavailable,
@@ -248,26 +249,27 @@ def create_app(
         for hook in on_start:
             await hook()
         running.start(rt.name)
-        rt.ready = True
-        log.info("service ready", extra={"consumes": list(consumed), "http": f"{s.http_host}:{s.http_port}",
-                                         "workers": [w.name for w in workers]})
-        try:
-            yield
-        finally:
-            rt.ready = False
-            await running.stop()
-            for hook in on_stop:
-                try:
-                    await hook()
-                except Exception:  # one part failing to stop must not keep the others from draining
-                    log.exception("stop hook failed", extra={"hook": getattr(hook, "__qualname__", repr(hook))})
-            consumer.stop()
-            await broker.stop()  # waits for the batch in flight, which commits its offsets
-            await rt.relay.stop()  # publishes what that batch put in the outbox
-            if rt.kafka:
-                await rt.kafka.stop()
-            await rt.db.dispose()
-            log.info("service stopped")
+        with settled_heap(s.gc_threshold):  # start-up's heap is never walked again (shared/messaging/heap.py)
+            rt.ready = True
+            log.info("service ready", extra={"consumes": list(consumed), "http": f"{s.http_host}:{s.http_port}",
+                                             "workers": [w.name for w in workers]})
+            try:
+                yield
+            finally:
+                rt.ready = False
+                await running.stop()
+                for hook in on_stop:
+                    try:
+                        await hook()
+                    except Exception:  # one part failing to stop must not keep the others from draining
+                        log.exception("stop hook failed", extra={"hook": getattr(hook, "__qualname__", repr(hook))})
+                consumer.stop()
+                await broker.stop()  # waits for the batch in flight, which commits its offsets
+                await rt.relay.stop()  # publishes what that batch put in the outbox
+                if rt.kafka:
+                    await rt.kafka.stop()
+                await rt.db.dispose()
+                log.info("service stopped")
 
     app = FastAPI(title=title, description=description, version="1.0.0", lifespan=lifespan)
     install_error_body(app)

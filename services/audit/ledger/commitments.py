@@ -86,6 +86,22 @@ _c_encoder = json.encoder.c_make_encoder(  # type: ignore[attr-defined]
 def _dumps(value: Any) -> str:
     return "".join(_c_encoder(value, 0)) if _c_encoder is not None else _JSON.encode(value)
 
+
+try:  # orjson writes a sealed entry or an opening in a third less time; the stored bytes are any valid JSON
+    import orjson
+
+    def _document_bytes(value: Any) -> bytes:
+        """Compact UTF-8 JSON of a sealed entry or an opening (orjson's; for what it cannot write, an
+        integer past 64 bits or a lone surrogate, the standard library's). Commitments themselves are
+        always computed over _dumps's bytes, on both sides."""
+        try:
+            return orjson.dumps(value)
+        except TypeError:  # orjson.JSONEncodeError
+            return _dumps(value).encode()
+except ImportError:  # pragma: no cover - the offline verifier on a bare Python never seals
+    def _document_bytes(value: Any) -> bytes:
+        return _dumps(value).encode()
+
 _b2a = binascii.b2a_base64
 _PATHS = {name: "payload." + name for name in COMMITTED_PAYLOAD_FIELDS}
 _PATH_BYTES = {path: path.encode() + b"\x00" for path in _PATHS.values()} | {
@@ -142,7 +158,7 @@ def seal(document: Mapping[str, Any], salt: bytes, index: int) -> bytes:
     sealed["commitments"] = commitments
     if document.get("type") == _DISCLOSURE and payload.get("ledger_tree_size") is None:
         sealed["ledger_tree_size"] = index
-    return _dumps(sealed).encode()
+    return _document_bytes(sealed)
 
 
 def opening(document: Mapping[str, Any], salt: bytes) -> dict[str, Any]:
@@ -155,7 +171,7 @@ def opening(document: Mapping[str, Any], salt: bytes) -> dict[str, Any]:
 
 def encode_opening(document: Mapping[str, Any], salt: bytes) -> bytes:
     """opening() as compact UTF-8 JSON, as audit keeps it beside the entry."""
-    return _dumps(opening(document, salt)).encode()
+    return _document_bytes(opening(document, salt))
 
 
 def open_entry(body: bytes, opened: Mapping[str, Any]) -> dict[str, Any]:
