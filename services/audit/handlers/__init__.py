@@ -3,7 +3,7 @@ signing checkpoints, running the checks; plus the tables of which handler takes 
 from services.audit.domain import RECORD_TYPES
 from services.audit.handlers.checkpoint import LedgerIntegrityError, publish_checkpoint
 from services.audit.handlers.checks import CheckPolicy, run_checks
-from services.audit.handlers.consume import (
+from services.audit.handlers.events import (
     compare_redelivery,
     record_applications,
     record_coercion_reports,

@@ -1,9 +1,11 @@
 """Consumer use cases: fee records become ledger entries exactly once (R24); a redelivery with other
-bytes is refused and reported; enrollment and attendance events become the facts checks need (R25)."""
+bytes is refused and reported; enrollment and attendance events become the facts checks need (R25).
+A handler that raises a finding takes the clock as `clock` (the kit calls it with the default; a test
+passes its own), as every service's handlers do."""
 from __future__ import annotations
 
-from collections.abc import Sequence
-from datetime import UTC, date, datetime
+from collections.abc import Callable, Sequence
+from datetime import date, datetime
 
 from services.audit.db import AuditUoW
 from services.audit.domain import leaf_bytes, opened_document
@@ -30,6 +32,9 @@ from shared.contracts.enrollment import (
 )
 from shared.contracts.envelope import Envelope, Event
 from shared.messaging.consumer import Item, Rejected, batch_handler
+from shared.time import utc_now
+
+Clock = Callable[[], datetime]
 
 
 async def record_fee_record(uow: AuditUoW, envelope: Envelope, event: Event) -> None:
@@ -55,7 +60,7 @@ async def record_fee_record(uow: AuditUoW, envelope: Envelope, event: Event) -> 
         await uow.add_disclosure(event.disclosure_id, event.school_id, event.period_start, event.period_end)
 
 
-async def compare_redelivery(uow: AuditUoW, envelope: Envelope, event: Event) -> None:
+async def compare_redelivery(uow: AuditUoW, envelope: Envelope, event: Event, *, clock: Clock = utc_now) -> None:
     """A fee record whose event id was seen before: the same bytes change nothing; other bytes are
     refused (the ledger keeps what it recorded first), kept as evidence and reported once (R24)."""
     document = envelope.model_dump(mode="json")
@@ -76,7 +81,7 @@ async def compare_redelivery(uow: AuditUoW, envelope: Envelope, event: Event) ->
     covering = await uow.checkpoint_covering(seq + 1)
     finding = conflicting_delivery(envelope.event_id, seq, school_id, event_type, first_hash, delivered_hash)
     await record_findings(uow, [finding], ledger_tree_size=covering.tree_size if covering else None,
-                          now=datetime.now(UTC))
+                          now=clock())
 
 
 async def record_distribution_plan(uow: AuditUoW, envelope: Envelope, event: DistributionPlanRecorded) -> None:
@@ -86,7 +91,8 @@ async def record_distribution_plan(uow: AuditUoW, envelope: Envelope, event: Dis
                                     event.paid_from_account)
 
 
-async def record_programme(uow: AuditUoW, envelope: Envelope, event: ProgrammePublished) -> None:
+async def record_programme(uow: AuditUoW, envelope: Envelope, event: ProgrammePublished, *,
+                         clock: Clock = utc_now) -> None:
     """The disclosed per-session fees (R4, R7) that no charge may exceed (R25); and the programme's insurance,
     which must cover its whole term (R30: insurance_missing otherwise)."""
     await uow.upsert_programme(event.programme_id, event.school_id, event.district_id, event.fee_per_session_fen,
@@ -94,7 +100,7 @@ async def record_programme(uow: AuditUoW, envelope: Envelope, event: ProgrammePu
     uow.note_district(event.school_id, event.district_id)
     gap = insurance_gap(event.programme_id, event.school_id, event.term, event.insurance, envelope.event_id)
     if gap is not None:
-        await record_findings(uow, [gap], ledger_tree_size=None, now=datetime.now(UTC))
+        await record_findings(uow, [gap], ledger_tree_size=None, now=clock())
 
 
 @batch_handler
@@ -140,7 +146,7 @@ async def record_sessions(uow: AuditUoW, items: Sequence[Item]) -> None:
 
 
 @batch_handler
-async def record_applications(uow: AuditUoW, items: Sequence[Item]) -> None:
+async def record_applications(uow: AuditUoW, items: Sequence[Item], *, clock: Clock = utc_now) -> None:
     """R1: applications a school entered on families' behalf are kept, and each (school, programme, staff
     member) they touch is checked for a run entered within minutes (coerced_applications), once per day."""
     entered = [StaffEntered(e.application_id, e.school_id, e.programme_id, e.submitted_by, e.submitted_at,
@@ -152,13 +158,13 @@ async def record_applications(uow: AuditUoW, items: Sequence[Item]) -> None:
     around = await uow.staff_entered_on({(e.school_id, e.programme_id, e.submitted_by) for e in entered},
                                         min(e.submitted_at for e in entered) - COERCION_WINDOW,
                                         max(e.submitted_at for e in entered) + COERCION_WINDOW)
-    await record_findings(uow, coerced_applications(around), ledger_tree_size=None, now=datetime.now(UTC))
+    await record_findings(uow, coerced_applications(around), ledger_tree_size=None, now=clock())
 
 
 @batch_handler
-async def record_coercion_reports(uow: AuditUoW, items: Sequence[Item]) -> None:
+async def record_coercion_reports(uow: AuditUoW, items: Sequence[Item], *, clock: Clock = utc_now) -> None:
     """R1: each guardian's report of pressure to enroll is a coerced_applications finding for its school."""
     findings = [reported_coercion(e.report_id, e.school_id, e.programme_id, e.happened_on.isoformat(), e.what_happened,
                                   item.envelope.event_id)
                 for item in items if isinstance(e := item.event, CoercionReported)]
-    await record_findings(uow, findings, ledger_tree_size=None, now=datetime.now(UTC))
+    await record_findings(uow, findings, ledger_tree_size=None, now=clock())
