@@ -2,6 +2,9 @@
 into one ASGI app."""
 from __future__ import annotations
 
+from collections.abc import Callable
+from datetime import datetime
+
 from fastapi import FastAPI
 
 from services.notification import broadcast
@@ -11,11 +14,12 @@ from services.notification.channels.base import Channel
 from services.notification.channels.sink import SinkChannel
 from services.notification.db import NotificationUoW, SenderUoW
 from services.notification.domain.policy import Preferences, Retry
-from services.notification.handlers import HANDLERS, parse_hhmm
+from services.notification.handlers import Delivery, handler_table, parse_hhmm
 from services.notification.sender import NotificationMetrics, Sender, SenderConfig
 from services.notification.settings import Context, Settings
 from shared.messaging.runtime import Runtime, build_runtime, create_app
 from shared.privacy import Sealer
+from shared.time import utc_now
 
 NAME = "notification"
 
@@ -61,30 +65,27 @@ def sink_only(s: Settings) -> bool:
     return s.sms_provider == "sink" and s.push_provider in ("sink", "none")
 
 
-def build(settings: Settings | None = None) -> tuple[FastAPI, Runtime]:
+def build(settings: Settings | None = None, *, clock: Callable[[], datetime] = utc_now) -> tuple[FastAPI, Runtime]:
     settings = settings or Settings()
     rt = build_runtime(NAME, settings, NotificationUoW)
     sealer = Sealer(settings.contact_sealing_key)
     defaults = Preferences(quiet_start=parse_hhmm(settings.quiet_hours_start), quiet_end=parse_hhmm(settings.quiet_hours_end))
     channels = build_channels(settings)
+    delivery = Delivery(defaults=defaults, push_enabled="push" in channels, portal_url=settings.portal_url, clock=clock)
     metrics = NotificationMetrics(rt.registry)
 
     def unit_of_work(cls: type[NotificationUoW] = NotificationUoW) -> NotificationUoW:
-        uow = cls(rt.db, producer=NAME, on_commit=rt.relay.wake)
-        uow.default_preferences = defaults
-        uow.push_enabled = "push" in channels
-        uow.portal_url = settings.portal_url
-        uow.on_messages = sender.wake  # a committed batch with new messages starts a sender round at once
-        return uow
+        # A committed batch with new messages starts a sender round at once.
+        return cls(rt.db, producer=NAME, on_commit=rt.relay.wake, on_messages=sender.wake)
 
     config = SenderConfig(batch_size=settings.send_batch_size, concurrency=settings.send_concurrency,
                           lease_seconds=settings.send_lease_seconds, poll_seconds=settings.send_poll_seconds,
                           loops=settings.send_loops,
                           retry=Retry(settings.send_max_attempts, settings.retry_base_seconds, settings.retry_max_seconds))
     sender = Sender(lambda: unit_of_work(SenderUoW), channels, sealer, config, metrics)  # type: ignore[arg-type,return-value]
-    fan_out = broadcast.FanOut(unit_of_work, chunk=max(1, settings.send_batch_size // 2))
+    fan_out = broadcast.FanOut(unit_of_work, chunk=max(1, settings.send_batch_size // 2), delivery=delivery)
     rt.uow_factory = unit_of_work
-    rt.context = Context(sealer=sealer, defaults=defaults, fan_out=fan_out)
+    rt.context = Context(sealer=sealer, delivery=delivery, fan_out=fan_out)
 
     async def close_channels() -> None:
         for channel in channels.values():
@@ -92,7 +93,7 @@ def build(settings: Settings | None = None) -> tuple[FastAPI, Runtime]:
 
     # The sender starts after the kit (migrations, relay, consumer) and stops before it drains, so the
     # receipts of its last round are still published by the relay.
-    app = create_app(rt, handlers=broadcast.learning_districts(HANDLERS),
+    app = create_app(rt, handlers=broadcast.learning_districts(handler_table(delivery)),
                      routers=[recipients.router, broadcasts.router, *([recipients.sink_router] if sink_only(settings) else [])],
                      title="Beilei notification",
                      description="Messages to guardians by SMS and app push (R22, R23).",

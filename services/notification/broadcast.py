@@ -10,7 +10,7 @@ import logging
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Literal
 
 from sqlalchemy import Column, DateTime, Integer, Text, UniqueConstraint, text
@@ -18,9 +18,9 @@ from sqlalchemy.dialects.postgresql import UUID
 from sqlmodel import Field
 
 from services.notification.db import Found, Intent, NotificationTable, NotificationUoW
-from services.notification.domain.policy import DEFAULT_PREFERENCES, Preferences, intake
+from services.notification.domain.policy import intake
 from services.notification.domain.templates import render
-from services.notification.handlers import EVENT_IDS, REFUSED, out_id, preferences_of, recipient_of
+from services.notification.handlers import EVENT_IDS, REFUSED, Delivery, out_id, preferences_of, recipient_of
 from shared.auth import Principal
 from shared.contracts.notification import EmergencyBroadcastIssued, NotificationFailedV2
 from shared.messaging.consumer import Item, batch_handler, is_batch_handler
@@ -121,11 +121,10 @@ async def district_of(uow: NotificationUoW, school_id: str) -> str | None:
 
 
 async def issue(uow: NotificationUoW, principal: Principal, notice: Notice, key: str,
-                broadcast_id: uuid.UUID | None, correlation_id: str | None) -> tuple[BroadcastRow, bool]:
+                broadcast_id: uuid.UUID | None, correlation_id: str | None, now: datetime) -> tuple[BroadcastRow, bool]:
     """Record the broadcast and publish EmergencyBroadcastIssued in one transaction; a retried request
     (same caller, same key) finds the broadcast it made and records nothing. Returns (row, created)."""
     bid = broadcast_id or EVENT_IDS(f"broadcast/{principal.subject}/{key}")
-    now = datetime.now(UTC)
     values = dict(broadcast_id=bid, idempotency_key=key, scope=notice.scope, scope_id=notice.scope_id,
                   title=notice.title, body=notice.body, reason=notice.reason, issued_by=principal.subject,
                   issued_by_role=ISSUER_ROLES[principal.role], issuer_school_id=principal.school_id,
@@ -165,15 +164,14 @@ def _audience(row: BroadcastRow) -> tuple[str, dict]:
     return roles, {"roles": ROLES}
 
 
-def messages_for(uow: NotificationUoW, row: BroadcastRow, found: Found, now: datetime) -> list[Intent]:
+def messages_for(row: BroadcastRow, found: Found, delivery: Delivery, now: datetime) -> list[Intent]:
     """One urgent message per recipient: never held for quiet hours, and SMS backs up push even for
     those who chose push only (R22), as for a child's safety; no message without consent."""
     params = {"title": row.title, "body": row.body}
-    defaults: Preferences = getattr(uow, "default_preferences", DEFAULT_PREFERENCES)
     out: list[Intent] = []
     for contact, pref in found:
-        recipient = recipient_of(contact, uow)
-        taken = intake(recipient, preferences_of(pref, defaults), urgent=True, now=now)
+        recipient = recipient_of(contact, delivery.push_enabled)
+        taken = intake(recipient, preferences_of(pref, delivery.defaults), urgent=True, now=now)
         msg = Intent(event_id=row.broadcast_id, out_id=out_id(row.broadcast_id, contact.recipient_id),
                      recipient_id=contact.recipient_id, recipient_role=_ROLE.get(contact.role, contact.role), kind=KIND, template=TEMPLATE,
                      params=params, student_id=None, school_id=row.scope_id if row.scope == "school" else None,
@@ -186,7 +184,7 @@ def messages_for(uow: NotificationUoW, row: BroadcastRow, found: Found, now: dat
     return out
 
 
-async def fan_out_chunk(uow: NotificationUoW, broadcast_id: uuid.UUID, size: int) -> int | None:
+async def fan_out_chunk(uow: NotificationUoW, broadcast_id: uuid.UUID, size: int, delivery: Delivery) -> int | None:
     """Queue the next `size` recipients of a broadcast, by recipient id after its cursor, and move the cursor
     in the same transaction: a process killed mid-fan-out resumes where the last chunk committed, and the
     (broadcast, recipient) key keeps a chunk done twice from queuing anyone twice. Returns how many were
@@ -201,8 +199,8 @@ async def fan_out_chunk(uow: NotificationUoW, broadcast_id: uuid.UUID, size: int
     found = await uow.recipients(
         f"c.recipient_id in (select c.recipient_id from contacts c where {where} and c.recipient_id > :cursor"
         f" order by c.recipient_id limit :size)", {**params, "cursor": row.cursor or "", "size": size})
-    now = datetime.now(UTC)
-    msgs = messages_for(uow, row, found, now)
+    now = delivery.clock()
+    msgs = messages_for(row, found, delivery, now)
     new = await uow.add_messages(msgs)
     for msg in msgs:
         if msg.status in REFUSED and (msg.event_id, msg.recipient_id) in new:
@@ -236,8 +234,10 @@ class FanOut:
     sender keeps up. Replicas share the work through the broadcast row's lock; a restarted process picks up
     open broadcasts from their cursor."""
 
-    def __init__(self, uow_factory: Callable[[], NotificationUoW], chunk: int, poll_seconds: float = 1.0) -> None:
+    def __init__(self, uow_factory: Callable[[], NotificationUoW], chunk: int, *, delivery: Delivery,
+                 poll_seconds: float = 1.0) -> None:
         self.uow_factory = uow_factory
+        self.delivery = delivery
         self.chunk = chunk
         self.poll_seconds = poll_seconds
         self._wake = asyncio.Event()
@@ -284,7 +284,7 @@ class FanOut:
         queued = False
         for bid in open_ids:
             async with self.uow_factory() as uow:
-                n = await fan_out_chunk(uow, bid, self.chunk)
+                n = await fan_out_chunk(uow, bid, self.chunk, self.delivery)
                 await uow.commit()
             queued = queued or bool(n)
         return "queued" if queued else "idle"

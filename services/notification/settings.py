@@ -12,7 +12,7 @@ from shared.settings import CommonSettings
 
 if TYPE_CHECKING:  # what the context carries is built from these settings, not imported by them
     from services.notification.broadcast import FanOut
-    from services.notification.domain.policy import Preferences
+    from services.notification.handlers import Delivery
     from shared.privacy import Sealer
 
 
@@ -96,5 +96,7 @@ class Context:
     """What notification's routes use besides a unit of work (Runtime.context)."""
 
     sealer: Sealer  # seals the contacts registered over HTTP (R22)
-    defaults: Preferences  # the quiet hours and channels of a recipient who set none (R22)
+    # The default preferences (R22), whether push is carried, the portal's address and the clock: the
+    # handlers' (handler_table) and the routes' alike.
+    delivery: Delivery
     fan_out: FanOut  # woken when a broadcast is recorded, to queue its recipients at once

@@ -90,7 +90,8 @@ async def send_broadcast(body: BroadcastIn, request: Request, response: Response
         district = await broadcast.district_of(uow, body.scope_id) if body.scope == "school" and body.scope_id else None
         try:
             broadcast.authorise(principal, body.scope, body.scope_id, district)
-            row, created = await broadcast.issue(uow, principal, notice, key, body.broadcast_id, correlation_id.get())
+            row, created = await broadcast.issue(uow, principal, notice, key, body.broadcast_id, correlation_id.get(),
+                                                   context_of(request, Context).delivery.clock())
         except NotAllowed as exc:
             raise HTTPException(403, str(exc)) from None
         except KeyReused as exc:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import html
 import re
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
@@ -132,7 +132,7 @@ async def get_preferences(recipient_id: str, request: Request,
     async with request.app.state.runtime.uow_factory() as uow:
         row = await uow.preferences(recipient_id)
     if row is None:
-        defaults = context_of(request, Context).defaults
+        defaults = context_of(request, Context).delivery.defaults
         row = PreferenceRow(recipient_id=recipient_id, channels=defaults.channels,
                             quiet_start=defaults.quiet_start and defaults.quiet_start.strftime("%H:%M"),
                             quiet_end=defaults.quiet_end and defaults.quiet_end.strftime("%H:%M"))
@@ -147,7 +147,7 @@ async def put_preferences(recipient_id: str, body: PreferencesIn, request: Reque
     row = PreferenceRow(recipient_id=recipient_id, channels=body.channels,
                         quiet_start=body.quiet_hours.start if body.quiet_hours else None,
                         quiet_end=body.quiet_hours.end if body.quiet_hours else None, locale=body.locale,
-                        updated_at=datetime.now(UTC))
+                        updated_at=context_of(request, Context).delivery.clock())
     async with request.app.state.runtime.uow_factory() as uow:
         await uow.save_preferences(row)
         await uow.commit()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Callable
 from datetime import date, datetime
 
 from sqlalchemy import text
@@ -27,19 +28,24 @@ from services.notification.db.tables import (
     preference_of,
 )
 from services.notification.domain.policy import StaffMember
+from shared.messaging.db import Database
 from shared.messaging.uow import UnitOfWork
 
 
 class NotificationUoW(UnitOfWork):
     """Repository methods over the tables above, in the one transaction of the unit of work."""
 
-    added_pending = 0  # set when this transaction queued messages, so the sender is woken after commit
+    def __init__(self, db: Database, *, producer: str, on_commit: Callable[[int], None] | None = None,
+                 on_messages: Callable[[], None] | None = None) -> None:
+        super().__init__(db, producer=producer, on_commit=on_commit)
+        self._on_messages = on_messages  # told after a commit that queued messages, so the sender starts at once
+        self._added_pending = 0
 
     async def commit(self) -> None:
         await super().commit()
-        if self.added_pending and getattr(self, "on_messages", None):
-            self.on_messages()
-        self.added_pending = 0
+        if self._added_pending and self._on_messages:
+            self._on_messages()
+        self._added_pending = 0
 
     # -- contacts -------------------------------------------------------------------------------
     async def contact(self, recipient_id: str) -> ContactRow | None:
@@ -253,7 +259,7 @@ class NotificationUoW(UnitOfWork):
             arrays,
         )
         new = result.all()
-        self.added_pending += sum(1 for r in new if r[2] == "pending")
+        self._added_pending += sum(1 for r in new if r[2] == "pending")
         return {(r[0], r[1]) for r in new}
 
     async def awaiting(self, recipient_ids: list[str]) -> list[Waiting]:
@@ -278,6 +284,7 @@ class NotificationUoW(UnitOfWork):
         """Store what intake decided for messages that waited for their contact, in one statement."""
         if not waiting:
             return
+        self._added_pending += sum(1 for w in waiting if w.msg.status == "pending")
         cols = {"id": "bigint", "status": "text", "plan": "text", "channel": "text", "locale": "text",
                 "not_before": "timestamptz", "next_at": "timestamptz", "to_masked": "text", "body": "text"}
         values = {"id": [w.id for w in waiting], "status": [w.msg.status for w in waiting],

@@ -6,11 +6,12 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
 from services.notification.db import Intent, Known, NewContact, NotificationUoW
 from services.notification.domain.policy import responsible
-from services.notification.handlers.intents import Found, intents, record, release_waiting
+from services.notification.handlers.intents import Delivery, Found, intents, record, release_waiting
 from services.notification.handlers.messages import (
     ABOUT_STUDENT,
     TO_FAMILIES,
@@ -30,17 +31,18 @@ from shared.contracts.enrollment import (
     StaffRegistered,
 )
 from shared.contracts.envelope import Envelope
-from shared.messaging.consumer import Item, batch_handler
+from shared.messaging.consumer import Item
 
 log = logging.getLogger(__name__)
 
 
-async def notify_named_guardians(uow: NotificationUoW, items: Sequence[Item]) -> None:
+async def notify_named_guardians(uow: NotificationUoW, items: Sequence[Item], delivery: Delivery) -> None:
     """One message per event to the guardian it names: one read of the run's guardians' contacts (with
     preferences), one of the names the events do not carry, one insert. A guardian not known yet gets
     a message that waits for the contact (R22)."""
     if not items:
         return
+    now = delivery.clock()
     unnamed = sorted({item.event.student_id for item in items if getattr(item.event, "student_name", None) is None})
     names = await uow.student_names(unnamed)
     contacts = {contact.recipient_id: (contact, pref)
@@ -52,16 +54,15 @@ async def notify_named_guardians(uow: NotificationUoW, items: Sequence[Item]) ->
         student = getattr(event, "student_name", None) or names.get(event.student_id) or "@your_child"
         template_name, params = TO_GUARDIAN[item.envelope.type](event, student, known)
         found = contacts.get(event.guardian_id)
-        rows += intents(uow, item.envelope, found=[found] if found else [], template_name=template_name, params=params,
+        rows += intents(item.envelope, delivery, now, found=[found] if found else [], template_name=template_name, params=params,
                         student_id=event.student_id, school_id=event.school_id,
                         missing=() if found else (event.guardian_id,))
-    await record(uow, rows)
+    await record(uow, rows, now)
 
 
 # -- enrollment.events ----------------------------------------------------------------------------
 
-@batch_handler
-async def apply_enrollment(uow: NotificationUoW, items: Sequence[Item]) -> None:
+async def apply_enrollment(uow: NotificationUoW, items: Sequence[Item], delivery: Delivery) -> None:
     """R6, R22: a run of enrollment events about students and their guardians, as a term start publishes
     them (a GuardianRegistered and an EnrollmentFiled per student, interleaved), in a few statements:
     the guardians' contacts (the last registration of a guardian in the run wins, and replaces their
@@ -108,13 +109,13 @@ async def apply_enrollment(uow: NotificationUoW, items: Sequence[Item]) -> None:
     await uow.decide_staff([(e.staff_id, e.school_id, e.admission, e.effective_at) for e in decisions.values()])
     await uow.remember_students(students)
     await uow.add_links(list(links))
-    await notify_named_guardians(uow, named)
+    await notify_named_guardians(uow, named, delivery)
     if registered:
-        await release_waiting(uow, registered)
+        await release_waiting(uow, registered, delivery, delivery.clock())
 
 
 async def alert_staff(uow: NotificationUoW, about: list[tuple[Envelope, Any]], names: dict[str, str | None],
-                      known: Known) -> list[Intent]:
+                      known: Known, delivery: Delivery, now: datetime) -> list[Intent]:
     """The run's safety events to the staff answering for each child, each member once per event, recorded
     with the duty they were told for; one read of the run's schools' reachable staff."""
     alerts = [(envelope, event) for envelope, event in about if envelope.type in TO_STAFF]
@@ -135,18 +136,18 @@ async def alert_staff(uow: NotificationUoW, about: list[tuple[Envelope, Any]], n
                         extra={"type": envelope.type, "school_id": event.school_id, "duties": list(duties)})
         params = _staff_params(event, names.get(event.student_id) or "@a_student", known)
         for staff_id, duty in told:
-            rows += intents(uow, envelope, found=[reach[staff_id]], template_name=template_name, params=params,
+            rows += intents(envelope, delivery, now, found=[reach[staff_id]], template_name=template_name, params=params,
                             student_id=event.student_id, school_id=event.school_id, duty=duty)
     return rows
 
 
-@batch_handler
-async def notify_guardians(uow: NotificationUoW, items: Sequence[Item]) -> None:
+async def notify_guardians(uow: NotificationUoW, items: Sequence[Item], delivery: Delivery) -> None:
     """R11-R13, R22: attendance news about a student reaches each of their guardians, and safety news the
     staff answering for the child (issue 16). A run of the batch's attendance events costs one read of their
     students' guardians (with preferences and names), one of the names of staff and programmes, one of the
     schools' reachable staff when there is a safety event, after the contacts registered earlier in the
     batch are written, and one insert of all their messages."""
+    now = delivery.clock()
     about: list[tuple[Envelope, Any]] = [(item.envelope, item.event) for item in items]  # events with a student_id
     found = await uow.guardians_of_many(sorted({event.student_id for _, event in about}))
     known = await known_for(uow, [event for _, event in about])
@@ -161,36 +162,35 @@ async def notify_guardians(uow: NotificationUoW, items: Sequence[Item]) -> None:
                      extra={"student_id": event.student_id, "type": envelope.type})
             continue
         template_name, params = ABOUT_STUDENT[envelope.type](event, name or "@your_child", known)
-        rows += intents(uow, envelope, found=guardians, template_name=template_name, params=params,
+        rows += intents(envelope, delivery, now, found=guardians, template_name=template_name, params=params,
                         student_id=event.student_id, school_id=event.school_id)
-    rows += await alert_staff(uow, about, names, known)
-    await record(uow, rows)
+    rows += await alert_staff(uow, about, names, known, delivery, now)
+    await record(uow, rows, now)
 
 
-@batch_handler
-async def notify_families(uow: NotificationUoW, items: Sequence[Item]) -> None:
+async def notify_families(uow: NotificationUoW, items: Sequence[Item], delivery: Delivery) -> None:
     """A message to every guardian at the event's school; each school's guardians read once per run."""
+    now = delivery.clock()
     families: dict[str, Found] = {}
     rows: list[Intent] = []
     published = [item.event for item in items if isinstance(item.event, ProgrammePublished)]
     await uow.remember_programmes({e.programme_id: (e.school_id, e.name) for e in published})
     await uow.remember_schools({e.school_id: e.school_name for e in published if e.school_name})
     known = await uow.known([], [], sorted({item.event.school_id for item in items}))
-    portal = getattr(uow, "portal_url", None)
     for item in items:
         school = item.event.school_id
         if school not in families:
             families[school] = await uow.guardians_at(school)
-        template_name, params = TO_FAMILIES[item.envelope.type](item.event, known, portal)
-        rows += intents(uow, item.envelope, found=families[school], template_name=template_name, params=params,
+        template_name, params = TO_FAMILIES[item.envelope.type](item.event, known, delivery.portal_url)
+        rows += intents(item.envelope, delivery, now, found=families[school], template_name=template_name, params=params,
                         school_id=school)
-    await record(uow, rows)
+    await record(uow, rows, now)
 
 
-@batch_handler
-async def alert_auditors(uow: NotificationUoW, items: Sequence[Item]) -> None:
+async def alert_auditors(uow: NotificationUoW, items: Sequence[Item], delivery: Delivery) -> None:
     """R25: auditors of the district (and city-wide ones) hear of an anomaly; critical ones at any hour.
     Each district's auditors read once per run."""
+    now = delivery.clock()
     auditors: dict[str | None, Found] = {}
     rows: list[Intent] = []
     known = await uow.known([], [], sorted({item.event.school_id for item in items if item.event.school_id}))
@@ -198,16 +198,15 @@ async def alert_auditors(uow: NotificationUoW, items: Sequence[Item]) -> None:
         event: AnomalyDetected = item.event  # type: ignore[assignment]
         if event.district_id not in auditors:
             auditors[event.district_id] = await uow.auditors_for(event.district_id)
-        rows += intents(uow, item.envelope, found=auditors[event.district_id], template_name="anomaly_alert",
+        rows += intents(item.envelope, delivery, now, found=auditors[event.district_id], template_name="anomaly_alert",
                         params={"school": school_name(known, event.school_id), "check": f"@{event.check}", "severity": f"@{event.severity}",
                                 "detail": event.detail[:200]},
                         student_id=event.student_id, school_id=event.school_id, role="auditor",
                         severity=event.severity)
-    await record(uow, rows)
+    await record(uow, rows, now)
 
 
-@batch_handler
-async def notify_billing(uow: NotificationUoW, items: Sequence[Item]) -> None:
+async def notify_billing(uow: NotificationUoW, items: Sequence[Item], delivery: Delivery) -> None:
     """R22: fees due, statements, payments received, waivers and refunds reach the guardian each names;
     the students' names are read once per run."""
-    await notify_named_guardians(uow, items)
+    await notify_named_guardians(uow, items, delivery)

@@ -4,7 +4,9 @@ sender delivers them (R22, R23). Knows nothing of which event says what (message
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime, time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, time
 
 from services.notification.db import Contact, Intent, NewContact, NotificationUoW, PreferenceRow, Waiting
 from services.notification.domain.policy import (
@@ -23,6 +25,7 @@ from shared.contracts.envelope import Envelope
 from shared.contracts.notification import NotificationFailed
 from shared.ids import StableIds
 from shared.time import parse_hhmm as school_time
+from shared.time import utc_now
 
 # Ids derived from (event, recipient) are the same on every redelivery and replica.
 NAMESPACE = uuid.UUID("6f1c2a52-7b1e-4f7e-9a53-3c1d0b2e8a11")
@@ -50,9 +53,19 @@ def preferences_of(row: PreferenceRow | None, defaults: Preferences) -> Preferen
     return Preferences(row.channels, quiet[0], quiet[1], row.locale)  # type: ignore[arg-type]
 
 
-def recipient_of(contact: Contact, uow: NotificationUoW) -> Recipient:
-    # With no push provider configured, a guardian with the app is reached by SMS straight away.
-    push = contact.has_push and getattr(uow, "push_enabled", True)
+@dataclass(frozen=True)
+class Delivery:
+    """What the handlers take from the settings, and the clock: built by the composition root (it is
+    Context.delivery) and handed to the handlers by the table, never read off the unit of work."""
+
+    defaults: Preferences = DEFAULT_PREFERENCES  # the channels and quiet hours of one who set none (R22)
+    push_enabled: bool = True  # False with no push provider: a guardian with the app is reached by SMS at once
+    portal_url: str | None = None  # where disclosure and programme messages link to (R23)
+    clock: Callable[[], datetime] = utc_now
+
+
+def recipient_of(contact: Contact, push_enabled: bool) -> Recipient:
+    push = contact.has_push and push_enabled
     return Recipient(contact.recipient_id, contact.role, contact.locale, contact.consent,  # type: ignore[arg-type]
                      has_phone=contact.has_phone, has_push=push)
 
@@ -73,7 +86,7 @@ def _apply(msg: Intent, taken: Intake, contact: Contact | None, now: datetime) -
     msg.body = render(msg.template, taken.locale, msg.params) if contact else None
 
 
-def _refusal(uow: NotificationUoW, msg: Intent) -> None:
+def _refusal(uow: NotificationUoW, msg: Intent, now: datetime) -> None:
     """A receipt for a message that will never be sent: no consent, or no way to reach the person."""
     no_consent = msg.status == "suppressed_no_consent"
     uow.publish(
@@ -86,14 +99,14 @@ def _refusal(uow: NotificationUoW, msg: Intent) -> None:
             error_code="no_consent" if no_consent else "no_contact",
             error="the recipient has not consented to messages" if no_consent else "no phone number or app on file",
             attempts=1, final=True, attempted_by="notification", attempted_by_role="platform",
-            failed_at=datetime.now(UTC),
+            failed_at=now,
         ),
         correlation_id=msg.correlation_id, causation_id=msg.event_id,
         event_id=EVENT_IDS(f"{msg.out_id}:refused"),
     )
 
 
-def intents(uow: NotificationUoW, envelope: Envelope, *, found: Found, template_name: str, params: dict,
+def intents(envelope: Envelope, delivery: Delivery, now: datetime, *, found: Found, template_name: str, params: dict,
             student_id: str | None = None, school_id: str | None = None, missing: tuple[str, ...] = (),
             role: str = "guardian", severity: str | None = None, duty: Duty | None = None) -> list[Intent]:
     """One message per recipient for this event: pending (the sender delivers it), waiting for a contact
@@ -101,8 +114,6 @@ def intents(uow: NotificationUoW, envelope: Envelope, *, found: Found, template_
     (class_teacher, programme_lead, safety_contact) as the message's recipient role."""
     kind = template(template_name).kind
     urgent = is_urgent(kind, severity=severity)
-    defaults: Preferences = getattr(uow, "default_preferences", DEFAULT_PREFERENCES)
-    now = datetime.now(UTC)
     rows: list[Intent] = []
     for contact, pref in [*found, *((None, None) for _ in missing)]:
         recipient_id = contact.recipient_id if contact else missing[len(rows) - len(found)]
@@ -112,8 +123,8 @@ def intents(uow: NotificationUoW, envelope: Envelope, *, found: Found, template_
             student_id=student_id, school_id=school_id, cause_event_type=envelope.type, event_at=envelope.occurred_at,
             correlation_id=envelope.correlation_id, urgent=urgent,
         )
-        _apply(msg, intake(recipient_of(contact, uow) if contact else None, preferences_of(pref, defaults), urgent=urgent,
-                           now=now), contact, now)
+        recipient = recipient_of(contact, delivery.push_enabled) if contact else None
+        _apply(msg, intake(recipient, preferences_of(pref, delivery.defaults), urgent=urgent, now=now), contact, now)
         rows.append(msg)
     return rows
 
@@ -121,31 +132,28 @@ def intents(uow: NotificationUoW, envelope: Envelope, *, found: Found, template_
 REFUSED = ("suppressed_no_consent", "no_channel")
 
 
-async def record(uow: NotificationUoW, rows: list[Intent]) -> None:
+async def record(uow: NotificationUoW, rows: list[Intent], now: datetime) -> None:
     """Insert a run's messages in one statement; a message already recorded (a redelivered event) adds
     nothing, and each new one that will never be sent gets its refusal receipt."""
     new = await uow.add_messages(rows)
     for msg in rows:
         if msg.status in REFUSED and (msg.event_id, msg.recipient_id) in new:
             new.discard((msg.event_id, msg.recipient_id))  # an event twice in one run is recorded once
-            _refusal(uow, msg)
+            _refusal(uow, msg, now)
 
 
-async def release_waiting(uow: NotificationUoW, contacts: dict[str, NewContact]) -> None:
+async def release_waiting(uow: NotificationUoW, contacts: dict[str, NewContact], delivery: Delivery,
+                          now: datetime) -> None:
     """Messages that waited for these contacts (R22) take their course now: pending, held for quiet
     hours, or refused with a receipt, as if the contact had been known when they were recorded."""
     waiting: list[Waiting] = await uow.awaiting(sorted(contacts))
     if not waiting:
         return
-    defaults: Preferences = getattr(uow, "default_preferences", DEFAULT_PREFERENCES)
-    now = datetime.now(UTC)
     for item in waiting:
         msg = item.msg
         contact = contact_of(contacts[msg.recipient_id])
-        _apply(msg, intake(recipient_of(contact, uow), preferences_of(item.preference, defaults), urgent=msg.urgent,
-                           now=now), contact, now)
-        if msg.status == "pending":
-            uow.added_pending += 1
-        elif msg.status in REFUSED:
-            _refusal(uow, msg)
+        _apply(msg, intake(recipient_of(contact, delivery.push_enabled), preferences_of(item.preference, delivery.defaults),
+                           urgent=msg.urgent, now=now), contact, now)
+        if msg.status in REFUSED:
+            _refusal(uow, msg, now)
     await uow.release(waiting)

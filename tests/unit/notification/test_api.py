@@ -11,7 +11,7 @@ from fastapi import FastAPI
 
 from services.notification.api import recipients as api
 from services.notification.db import NotificationUoW
-from services.notification.domain.policy import Preferences
+from services.notification.handlers import Delivery
 from services.notification.settings import Context
 from shared.privacy import Sealer
 from shared.settings import CommonSettings
@@ -27,7 +27,7 @@ async def client(db):
     app.include_router(api.sink_router)
     app.state.runtime = SimpleNamespace(
         uow_factory=lambda: NotificationUoW(db, producer="notification"), authority=verifier(),
-        context=Context(sealer=Sealer(SETTINGS.contact_sealing_key), defaults=Preferences(),
+        context=Context(sealer=Sealer(SETTINGS.contact_sealing_key), delivery=Delivery(),
                         fan_out=None))  # type: ignore[arg-type]  # these routes record no broadcast
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://notification") as c:
         yield c

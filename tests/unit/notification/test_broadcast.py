@@ -16,7 +16,6 @@ from services.notification import broadcast
 from services.notification.api import broadcasts as broadcast_api
 from services.notification.broadcast import NotAllowed, Notice, authorise
 from services.notification.db import ContactRow, PreferenceRow
-from services.notification.domain.policy import Preferences
 from services.notification.settings import Context
 from shared.auth import Principal
 from shared.contracts.notification import NotificationFailedV2, NotificationSentV2
@@ -68,7 +67,7 @@ async def client(db):
     app.include_router(broadcast_api.router)
     woken: list[bool] = []
     app.state.runtime = SimpleNamespace(uow_factory=rig.uow, authority=verifier(),
-                                        context=Context(sealer=SEALER, defaults=Preferences(),
+                                        context=Context(sealer=SEALER, delivery=rig.delivery,
                                                         fan_out=SimpleNamespace(wake=lambda: woken.append(True))))
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://notification") as c:
         c.woken = woken  # type: ignore[attr-defined]
@@ -162,7 +161,7 @@ async def _contact(rig: Rig, rid: str, school: str, *, role: str = "guardian", c
 async def _issue(rig: Rig, principal: Principal, scope: str, scope_id: str | None) -> uuid.UUID:
     async with rig.uow() as uow:
         row, _ = await broadcast.issue(uow, principal, Notice(scope, scope_id, "停课", "今日暂停", "预警"),  # type: ignore[arg-type]
-                                       unique("key"), None, None)
+                                       unique("key"), None, None, rig.delivery.clock())
         await uow.commit()
     return row.broadcast_id
 
@@ -185,11 +184,11 @@ async def test_a_school_broadcast_reaches_each_of_its_contacts_once_in_resumable
     bid = await _issue(rig, Principal("usr-p", "school", school_id=school), "school", school)
 
     async with rig.uow() as uow:  # a process killed before its first chunk committed: none of it stays
-        assert await broadcast.fan_out_chunk(uow, bid, 3) == 3
+        assert await broadcast.fan_out_chunk(uow, bid, 3, rig.delivery) == 3
     sizes = []
     while True:
         async with rig.uow() as uow:
-            n = await broadcast.fan_out_chunk(uow, bid, 3)
+            n = await broadcast.fan_out_chunk(uow, bid, 3, rig.delivery)
             await uow.commit()
         if n is None:
             break
@@ -228,7 +227,7 @@ async def test_a_district_broadcast_reaches_the_schools_enrollment_placed_in_the
     bid = await _issue(rig, Principal("usr-d", "district", district_id=district), "district", district)
     async with rig.uow() as uow:
         assert await broadcast.district_of(uow, inside) == district
-        assert await broadcast.fan_out_chunk(uow, bid, 100) == 1
+        assert await broadcast.fan_out_chunk(uow, bid, 100, rig.delivery) == 1
         await uow.commit()
     assert await _count(db, "select count(*) from messages where event_id = :b", b=bid) == 1
     assert await _count(db, "select count(*) from messages where event_id = :b and recipient_id = :r",
@@ -242,7 +241,7 @@ async def test_the_fan_out_waits_while_urgent_messages_fill_the_queue_so_pickups
     for i in range(4):
         await _contact(rig, f"{school}-g{i}", school)
     bid = await _issue(rig, Principal("usr-c", "city"), "school", school)
-    fan_out = broadcast.FanOut(rig.uow, chunk=2)
+    fan_out = broadcast.FanOut(rig.uow, chunk=2, delivery=rig.delivery)
 
     assert await fan_out.run_once() == "queued"  # two: the queue now holds a chunk of urgent due messages
     assert await fan_out.run_once() == "full"
@@ -260,7 +259,7 @@ async def test_a_pickup_message_goes_out_in_the_first_round_while_a_large_broadc
         await _contact(rig, f"{school}-g{i:03d}", school)
     await rig.consume(guardian(parent, [student], phone="13900000123", school=unique("sch")))
     bid = await _issue(rig, Principal("usr-c", "city"), "school", school)
-    fan_out = broadcast.FanOut(rig.uow, chunk=50)
+    fan_out = broadcast.FanOut(rig.uow, chunk=50, delivery=rig.delivery)
     assert await fan_out.run_once() == "queued"
     await rig.consume(checkout(student))  # the evening's pickup, behind 50 urgent notices
 

@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from sqlalchemy import event, text
 
 from services.notification.db import ContactRow
-from services.notification.handlers import HANDLERS, NAMESPACE, out_id
+from services.notification.handlers import NAMESPACE, Delivery, handler_table, out_id
 from shared.contracts.billing import FeeCharged
 from shared.contracts.enrollment import ApplicationSubmitted, EnrollmentFiled
 from shared.contracts.envelope import Envelope, new_envelope
@@ -145,8 +145,9 @@ def statements(rig: Rig) -> Iterator[list[str]]:
 
 
 def test_a_registration_and_a_filing_go_to_one_batch_handler_so_a_term_start_is_one_run() -> None:
-    handler = HANDLERS["GuardianRegistered"]
-    assert is_batch_handler(handler) and HANDLERS["EnrollmentFiled"] is handler
+    handlers = handler_table(Delivery())
+    handler = handlers["GuardianRegistered"]
+    assert is_batch_handler(handler) and handlers["EnrollmentFiled"] is handler
 
 
 async def test_a_redelivered_term_start_gives_each_guardian_one_enrollment_message(db) -> None:

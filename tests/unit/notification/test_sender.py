@@ -18,7 +18,7 @@ from services.notification.channels.sink import SinkChannel
 from services.notification.db import ContactRow, NotificationUoW, PreferenceRow, SenderUoW
 from services.notification.domain.policy import SHANGHAI, Preferences, Retry
 from services.notification.domain.templates import TEMPLATES, template
-from services.notification.handlers import HANDLERS
+from services.notification.handlers import Delivery, handler_table
 from services.notification.sender import NotificationMetrics, Sender, SenderConfig
 from shared.contracts.attendance import StudentAbsent, StudentCheckedOut
 from shared.contracts.enrollment import ApplicationSubmitted, GuardianRegistered
@@ -41,6 +41,8 @@ class Rig:
 
     def __init__(self, db: Database, *, daily_limit: int | None = None, lease: float = 30.0) -> None:
         self.db = db
+        self.delivery = Delivery(defaults=NO_QUIET)
+        self.handlers = handler_table(self.delivery)
         self.aliyun = AliyunBatchSmsFake(templates={f"SMS_{i}": list(t.fields) for i, t in enumerate(TEMPLATES.values())})
         codes = {name: f"SMS_{i}" for i, name in enumerate(TEMPLATES)}
         self.jpush = JPushFake(devices={"dev-ok"})
@@ -56,9 +58,7 @@ class Rig:
                              NotificationMetrics(CollectorRegistry()))
 
     def uow(self, cls: type[NotificationUoW] = NotificationUoW) -> NotificationUoW:
-        uow = cls(self.db, producer="notification")
-        uow.default_preferences = NO_QUIET
-        return uow
+        return cls(self.db, producer="notification")
 
     async def consume(self, envelope: Envelope) -> None:
         """What the batch consumer does for one record, minus the inbox (redelivery is the point here)."""
@@ -68,7 +68,7 @@ class Rig:
         """A consumed batch in one transaction, as the kit applies it: a batch handler once per run of
         consecutive events it takes, the others one event at a time."""
         async with self.uow() as uow:
-            for handler, run in groupby(envelopes, key=lambda e: HANDLERS[e.type]):
+            for handler, run in groupby(envelopes, key=lambda e: self.handlers[e.type]):
                 items = [Item(e, decode(_encoded(e))[1]) for e in run]
                 if is_batch_handler(handler):
                     await handler(uow, items)
@@ -395,7 +395,7 @@ async def test_every_consumed_event_becomes_its_kind_of_message(db) -> None:
                                             consent=True))
         await uow.commit()
     expected = {}
-    for type_name in HANDLERS:
+    for type_name in rig.handlers:
         if type_name in ("GuardianRegistered", "StaffRegistered", "StaffAdmissionChanged"):
             continue  # contacts, not news: the examples' sealed numbers are not real ones
         envelope = example_envelope(event_type(type_name, 1))
