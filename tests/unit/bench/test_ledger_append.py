@@ -35,3 +35,14 @@ def test_the_collectors_time_is_counted_by_generation_only_inside_the_block() ->
     gc.collect()
     assert collector.count[2] == 1 and collector.count[0] >= 1
     assert collector.cpu[2] >= 0 and "full collections 1 x" in collector.summary(1000)
+
+
+def test_each_entry_waits_for_the_first_checkpoint_that_covers_its_whole_batch() -> None:
+    from argparse import Namespace
+
+    from bench.ledger_append import _until_covered
+
+    args = Namespace(batch=2, entries=5)
+    submitted = [(0, 10.0), (2, 11.0), (4, 12.0)]  # batches [0, 1], [2, 3], [4]
+    covered = [(1, 10.5), (4, 12.0), (5, 13.5)]  # a checkpoint of size 4 covers entries 0-3
+    assert _until_covered(submitted, covered, args) == [2.0, 2.0, 1.0, 1.0, 1.5]
