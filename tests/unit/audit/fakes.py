@@ -1,16 +1,27 @@
-"""An in-memory stand-in for AuditUoW's facts (the FactsStore half: enrollments, fee standards,
-programmes, plans, sessions held, staff sessions, waivers, accounts, districts, student cash), with the
-same transaction semantics: writes reach the next unit of work only at commit. test_uow_contract.py
-runs one set of cases on this and on PostgreSQL and expects the same answers (R25)."""
+"""An in-memory stand-in for AuditUoW: its facts (the FactsStore half: enrollments, fee standards,
+programmes, plans, sessions held, staff sessions, waivers, accounts, districts, student cash), the
+ledger's appends (staged entries numbered, sealed and written at commit, gap-free; what an event id
+recorded; conflicting redeliveries; checkpoints) and findings (each recorded once, published once), with
+the same transaction semantics: writes reach the next unit of work only at commit. test_uow_contract.py
+runs one set of cases on this and on PostgreSQL and expects the same answers (R24, R25)."""
 from __future__ import annotations
 
 import copy
+import os
+import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from typing import Any
 
 from services.audit.domain.coercion import StaffEntered
+from services.audit.db.ledger import StoredCheckpoint
+from services.audit.domain.findings import Finding
 from services.audit.domain.rules import DisclosedProgramme, Enrollment, FeeStandard, LabourFeePlan, StudentCash
+from services.audit.ledger import books
+from services.audit.ledger.commitments import SALT_SIZE, encode_opening, seal
+from services.audit.ledger.merkle import leaf_hash
+from shared.contracts.envelope import Event
 
 
 @dataclass
@@ -26,6 +37,12 @@ class FactTables:
     staff: set[tuple[str, str, date]] = field(default_factory=set)
     districts: dict[str, str] = field(default_factory=dict)
     cash: dict[tuple[str, str], StudentCash] = field(default_factory=dict)
+    # the ledger: (event id, type, school, body, leaf hash, opening) by sequence number
+    entries: list[tuple[uuid.UUID, str, str, bytes, bytes, bytes]] = field(default_factory=list)
+    conflicts: set[tuple[uuid.UUID, bytes]] = field(default_factory=set)
+    checkpoints: dict[int, StoredCheckpoint] = field(default_factory=dict)
+    findings: dict[str, tuple[Finding, str | None, int | None, datetime]] = field(default_factory=dict)
+    published: list[Event] = field(default_factory=list)
 
 
 class FakeAuditStore:
@@ -41,20 +58,70 @@ class FakeAuditUoW:
         self.store = store
         self._t = copy.deepcopy(store.tables)  # this transaction's view; the store changes at commit
         self._noted_districts: dict[str, str] = {}
+        self._staged: dict[uuid.UUID, tuple[dict[str, Any], books.Entry]] = {}
 
     async def __aenter__(self) -> FakeAuditUoW:
         self._t = copy.deepcopy(self.store.tables)
         self._noted_districts = {}
+        self._staged = {}
         return self
 
     async def __aexit__(self, *exc: object) -> None:
         self._t = copy.deepcopy(self.store.tables)
         self._noted_districts = {}
+        self._staged = {}
 
     async def commit(self) -> None:
+        await self.write_staged_entries()
         self._t.districts.update(self._noted_districts)
         self._noted_districts = {}
         self.store.tables = copy.deepcopy(self._t)
+
+    def publish(self, event: Event, *, correlation_id: str | None = None, causation_id=None, event_id=None) -> None:
+        self._t.published.append(event)
+
+    # -- the ledger's appends (LedgerStore)
+    def stage_entry(self, event_id: uuid.UUID, document: dict[str, Any], entry: books.Entry) -> None:
+        self._staged[event_id] = (document, entry)
+
+    def staged(self, event_id: uuid.UUID) -> dict[str, Any] | None:
+        item = self._staged.get(event_id)
+        return item[0] if item else None
+
+    async def write_staged_entries(self) -> list[tuple[int, uuid.UUID]]:
+        written = []
+        for event_id, (document, e) in self._staged.items():
+            seq, salt = len(self._t.entries), os.urandom(SALT_SIZE)
+            body = seal(document, salt, seq)
+            self._t.entries.append((event_id, e.event_type, e.school_id, body, leaf_hash(body),
+                                    encode_opening(document, salt)))
+            written.append((seq, event_id))
+        self._staged.clear()
+        return written
+
+    async def recorded(self, event_id: uuid.UUID) -> tuple[int, str, str, bytes, bytes, bytes | None] | None:
+        for seq, (eid, event_type, school_id, body, leaf, opening) in enumerate(self._t.entries):
+            if eid == event_id:
+                return seq, event_type, school_id, body, leaf, opening
+        return None
+
+    async def record_conflict(self, event_id: uuid.UUID, body: bytes, leaf: bytes) -> None:
+        self._t.conflicts.add((event_id, leaf))
+
+    async def ledger_size(self) -> int:
+        return len(self._t.entries)
+
+    async def checkpoint_covering(self, size: int) -> StoredCheckpoint | None:
+        covering = sorted(n for n in self._t.checkpoints if n >= size)
+        return self._t.checkpoints[covering[0]] if covering else None
+
+    # -- findings (FindingsStore)
+    async def insert_finding(self, f: Finding, *, district_id: str | None, ledger_tree_size: int | None,
+                             detected_at: datetime) -> bool:
+        if f.anomaly_id in self._t.findings:  # the id is the dedup key's hash
+            return False
+        self._t.findings[f.anomaly_id] = (f, district_id, ledger_tree_size, detected_at)
+        return True
 
     # -- noted in a batch, written at commit
     def note_session_held(self, school_id: str, programme_id: str, day: date) -> None:

@@ -5,12 +5,19 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, date, datetime
 
+from services.audit.domain import leaf_bytes, opened_document
 from services.audit.domain.coercion import StaffEntered
-from services.audit.domain.rules import FeeStandard, LabourFeePlan, StudentCash
+from services.audit.domain.rules import FeeStandard, LabourFeePlan, StudentCash, conflicting_delivery
+from services.audit.handlers.events import compare_redelivery, record_fee_record
+from services.audit.ledger.merkle import leaf_hash
+from shared.contracts.billing import FeeCharged
+from shared.contracts.envelope import Envelope, new_envelope
+from shared.contracts.schema import example_payload
 from tests.unit.audit.fakes import FakeAuditStore
 from tests.unit.audit.harness import TestLedger
 
 D1, D2, D3 = date(2026, 3, 2), date(2026, 3, 3), date(2026, 4, 1)
+STOPPED = datetime(2026, 3, 2, 9, 30, tzinfo=UTC)
 
 
 async def run_cases(factory, p: str) -> dict:
@@ -81,3 +88,60 @@ async def test_the_fake_and_postgresql_units_of_work_read_the_same_facts(ledger:
     assert {k[0]: (e.hardship, e.withdrawn_on) for k, e in fake["enrollments"].items()} == {
         f"stu-{p}-1": (True, None), f"stu-{p}-2": (True, D2), f"stu-{p}-3": (False, D1)}
     assert len(fake["entered"]) == 1
+
+
+async def run_ledger_cases(factory, p: str) -> dict:
+    """The consumer's fee-record handlers on a unit of work: entries numbered gap-free at commit, an
+    uncommitted batch gone, an event id answered with what it recorded, a redelivery with other figures
+    kept as a conflict and reported once (R24)."""
+    school = f"sch-{p}"
+    first, second, dropped = (_fee(school, f"stu-{p}-{i}", 1500 * (i + 1)) for i in range(3))
+    async with factory() as uow:
+        before = await uow.ledger_size()
+    async with factory() as uow:
+        for envelope, event in (first, second):
+            await record_fee_record(uow, envelope, event)
+        assert uow.staged(first[0].event_id) == first[0].model_dump(mode="json")
+        await uow.commit()
+    async with factory() as uow:
+        await record_fee_record(uow, *dropped)  # left without commit
+    async with factory() as uow:
+        size = await uow.ledger_size()
+        recorded = {}
+        for name, (envelope, _) in (("first", first), ("second", second), ("dropped", dropped)):
+            row = await uow.recorded(envelope.event_id)
+            recorded[name] = None if row is None else (
+                row[0] - before, row[1], row[2], opened_document(row[3], row[5]) == envelope.model_dump(mode="json"),
+                row[4] == leaf_hash(row[3]))
+        changed = first[0].model_copy(update={"payload": {**first[0].payload, "amount_fen": 1}})
+        await compare_redelivery(uow, changed, first[1], clock=lambda: STOPPED)
+        await compare_redelivery(uow, first[0], first[1], clock=lambda: STOPPED)  # the same bytes: nothing
+        await uow.commit()
+    async with factory() as uow:
+        await compare_redelivery(uow, changed, first[1], clock=lambda: STOPPED)  # reported once only
+        await uow.commit()
+    async with factory() as uow:
+        conflict = conflicting_delivery(first[0].event_id, recorded["first"][0] + before, school, "FeeCharged",
+                                        (await uow.recorded(first[0].event_id))[4], leaf_hash(leaf_bytes(changed)))
+        again = await uow.insert_finding(conflict, district_id=None, ledger_tree_size=None, detected_at=STOPPED)
+    return {"grew": size - before, "recorded": recorded, "reported_again": again}
+
+
+def _fee(school: str, student: str, amount: int) -> tuple[Envelope, FeeCharged]:
+    event = FeeCharged.model_validate({**example_payload(FeeCharged), "school_id": school, "student_id": student,
+                                       "charge_id": f"chg-{student}", "session_dates": [], "amount_fen": amount,
+                                       "postings": [{"debit": "parent_receivables", "credit": "fee_income",
+                                                     "amount_fen": amount}]})
+    return new_envelope(event, producer="billing"), event
+
+
+async def test_the_fake_and_postgresql_units_of_work_append_and_report_alike(ledger: TestLedger) -> None:
+    p = uuid.uuid4().hex[:8]
+    fake = await run_ledger_cases(FakeAuditStore().uow, p)
+    real = await run_ledger_cases(ledger.uow, p)
+
+    assert fake == real
+    assert fake["grew"] == 2
+    assert fake["recorded"] == {"first": (0, "FeeCharged", f"sch-{p}", True, True),
+                                "second": (1, "FeeCharged", f"sch-{p}", True, True), "dropped": None}
+    assert fake["reported_again"] is False
