@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
-from services.audit.domain.coercion import StaffEntered
 from services.audit.db.ledger import StoredCheckpoint
+from services.audit.domain.coercion import StaffEntered
 from services.audit.domain.findings import Finding
 from services.audit.domain.rules import DisclosedProgramme, Enrollment, FeeStandard, LabourFeePlan, StudentCash
 from services.audit.ledger import books
