@@ -18,17 +18,19 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from services.audit.ledger.bundles import RECEIPT_EXTRA_FORMAT_2, Receipt, format_receipt, receipt_extra
 from services.audit.ledger.checkpoint import Checkpoint, NoteSigner, format_checkpoint, key_id
-from services.audit.ledger.commitments import seal
+from services.audit.ledger.commitments import opening, seal
 from services.audit.ledger.merkle import consistency_proof, inclusion_proof, leaf_hash, root
 from services.audit.ledger.witness import ALG_COSIGNATURE_V1, WitnessKey, cosign, with_cosignatures
-from shared.contracts.billing import DisclosurePublished, ExpenseRecorded, FeeCharged, PaymentReceived
+from shared.contracts.billing import DisclosurePublished, ExpenseRecorded, FeeCharged, FeeSettled, PaymentReceived
 from shared.contracts.schema import example_envelope
 
 FIXTURE = Path(__file__).with_name("fixture.json")
 ORIGIN = "beilei.test/ledger"
 DISCLOSURE_ID = "dsc-0042-2025q3"
 DISCLOSURE_INDEX = 5
+STATEMENT_INDEX = 6  # a family's statement (FeeSettled), whose receipt the parent's page verifies
 TREE_SIZE = 7
 OLD_SIZE = 3
 WITNESSES = ("witness-city-archive", "witness-district-07", "witness-university")
@@ -58,7 +60,7 @@ def witness_vkey(name: str) -> str:
 
 def _documents() -> list[dict[str, Any]]:
     kinds = [FeeCharged, PaymentReceived, FeeCharged, ExpenseRecorded, PaymentReceived, DisclosurePublished,
-             FeeCharged]
+             FeeSettled]
     documents = []
     for i, cls in enumerate(kinds):
         document = example_envelope(cls).model_dump(mode="json")
@@ -74,11 +76,31 @@ def signed_checkpoint(leaves: list[bytes], size: int, cosigners: tuple[str, ...]
     return with_cosignatures(note, [cosign(note, name, _key(name), COSIGNED_AT) for name in cosigners])
 
 
+def _salt(i: int) -> bytes:
+    return hashlib.sha256(f"salt {i}".encode()).digest()
+
+
+def _receipts(documents: list[dict[str, Any]], entries: list[bytes], leaves: list[bytes], note: str) -> dict[str, Any]:
+    """The family's receipt of its statement as audit writes it (receipt extra format 3), the same in the
+    format 2 receipts carried before, and the statement as published."""
+    document, entry = documents[STATEMENT_INDEX], entries[STATEMENT_INDEX]
+    opened = opening(document, _salt(STATEMENT_INDEX))
+    proof = tuple(inclusion_proof(leaves, STATEMENT_INDEX, TREE_SIZE))
+    wrapped = json.dumps({"format": RECEIPT_EXTRA_FORMAT_2, "entry": _b64(entry), "opening": opened},
+                         separators=(",", ":")).encode()
+    return {
+        "event_id": document["event_id"],
+        "statement": document["payload"],
+        "receipt": format_receipt(Receipt(STATEMENT_INDEX, proof, note, receipt_extra(entry, opened))),
+        "receipt_format_2": format_receipt(Receipt(STATEMENT_INDEX, proof, note, wrapped)),
+    }
+
+
 def build() -> dict[str, Any]:
-    """The fixture: the disclosure's figures, its proof as audit serves it, the keys a page carries, and a
-    consistency proof between two checkpoints of the same ledger."""
+    """The fixture: the disclosure's figures, its proof as audit serves it, the keys a page carries, a
+    consistency proof between two checkpoints of the same ledger, and a family's receipt of its statement."""
     documents = _documents()
-    entries = [seal(d, hashlib.sha256(f"salt {i}".encode()).digest(), i) for i, d in enumerate(documents)]
+    entries = [seal(d, _salt(i), i) for i, d in enumerate(documents)]
     leaves = [leaf_hash(e) for e in entries]
     note = signed_checkpoint(leaves, TREE_SIZE, COSIGNING)
     payload = documents[DISCLOSURE_INDEX]["payload"]
@@ -100,6 +122,7 @@ def build() -> dict[str, Any]:
             "checkpoint": note,
         },
         "checkpoint_without_witnesses": signed_checkpoint(leaves, TREE_SIZE, COSIGNING[:1]),
+        "family": _receipts(documents, entries, leaves, note),
         "consistency": {
             "old_size": OLD_SIZE,
             "old_root": _b64(root(leaves[:OLD_SIZE])),

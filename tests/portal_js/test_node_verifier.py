@@ -49,3 +49,14 @@ def test_the_browser_verifier_passes_its_node_tests():
     summary = [line for line in run.stdout.splitlines() if line.startswith(("not ok", "# pass", "# fail"))]
     assert run.returncode == 0, "\n".join(summary) + "\n" + run.stdout[-4000:] + run.stderr[-2000:]
     assert "# fail 0" in run.stdout and "# pass 0" not in run.stdout, "\n".join(summary)
+
+
+def test_the_portal_serves_audits_receipt_dictionary_and_audit_verifies_the_family_receipts():
+    from services.audit.ledger.bundles import verify_receipt
+
+    portal = ROOT / "services" / "portal" / "static" / "js" / "receipt-dictionary-3.txt"
+    audit = ROOT / "services" / "audit" / "ledger" / "receipt-dictionary-3.txt"
+    assert portal.read_bytes() == audit.read_bytes(), "the portal's copy of the receipt dictionary differs from audit's"
+    fixture = build()
+    for text in (fixture["family"]["receipt"], fixture["family"]["receipt_format_2"]):
+        assert verify_receipt(text, [fixture["keys"]["log_vkey"]]).opened["payload"]["guardian_id"] == "gdn-000456"

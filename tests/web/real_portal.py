@@ -1,14 +1,14 @@
 """The real portal app for the browser tests and the screenshots (issue 18): its read models seeded in a
 PostgreSQL schema of its own with what the events would have brought (a school's programme, the ledger
 fixture's disclosure, a child collected today, an anomaly), and audit and enrollment answered from the
-ledger fixture (the disclosure's proof and the ledger's keys, built by audit's own code) and a
-participation report. Served without its lifespan: no broker, nothing consumed."""
+ledger fixture (the disclosure's proof, the family's receipt of its statement and the ledger's keys, built
+by audit's own code) and a participation report. Served without its lifespan: no broker, nothing consumed."""
 
 from __future__ import annotations
 
 import asyncio
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -24,7 +24,8 @@ from shared.messaging.db import Database
 from shared.time import local_day, utc_now
 
 SCHEMA = "portal_web"
-GUARDIAN, STUDENT, CHILD_NAME, PICKUP = "gdn-web-0001", "stu-web-0001", "王小明", "李奶奶"
+# The family of the ledger fixture's statement (FeeSettled), whose receipt the parent's page verifies.
+GUARDIAN, STUDENT, CHILD_NAME, PICKUP = "gdn-000456", "stu-000123", "王小明", "李奶奶"
 ANOMALY = "anm-web-0001"
 PARTICIPATION = {
     "schools": [{"school_id": "sch-0042", "district_id": "dst-07", "eligible": 600, "enrolled": 471, "rate": 0.785},
@@ -54,6 +55,11 @@ async def _seed(database_url: str, fixture: dict[str, Any]) -> None:
             await uow.save_check_ins([(STUDENT, today, programme.school_id, now - timedelta(hours=3))])
             await uow.save_check_outs([(STUDENT, today, programme.school_id, now - timedelta(minutes=5), PICKUP,
                                         "authorised_pickup", "stf-web-0001", 20)])
+            family = fixture["family"]
+            st = family["statement"]
+            await uow.save_statements([(st["settlement_id"], family["event_id"], GUARDIAN, STUDENT, st["school_id"],
+                                        date.fromisoformat(st["period_start"]), st,
+                                        datetime.fromisoformat(st["settled_at"]))])
             await uow.save_anomaly({
                 "anomaly_id": ANOMALY, "check": "charge_to_unenrolled", "severity": "critical",
                 "school_id": programme.school_id, "district_id": programme.district_id, "amount_fen": 1500,
@@ -69,6 +75,8 @@ def _answers(fixture: dict[str, Any]):
         path = request.url.path
         if path == f"/v1/ledger/disclosures/{fixture['disclosure_id']}":
             return httpx.Response(200, json=fixture["proof"])
+        if path == f"/v1/ledger/events/{fixture['family']['event_id']}/receipt":
+            return httpx.Response(200, text=fixture["family"]["receipt"])
         if path == "/v1/ledger/consistency":
             c = fixture["consistency"]
             if request.url.params.get("old") != str(c["old_size"]):

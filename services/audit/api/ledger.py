@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import json
+import uuid
 from datetime import datetime
 from typing import Annotated
 
@@ -133,6 +134,19 @@ def _guardian_of(entry: StoredEntry) -> object:
     return json.loads(entry.opening)["values"].get("payload.guardian_id")
 
 
+async def _may_read_receipt(principal: Principal, db: AuditUoW, entry: StoredEntry) -> None:
+    if principal.role == "guardian":
+        if _guardian_of(entry) != principal.subject:
+            raise HTTPException(403, "a guardian may read only the receipts of the family's own entries")
+    else:
+        await may_see(principal, db, entry.school_id)
+
+
+def _receipt_file(text: str, index: int) -> PlainTextResponse:
+    return PlainTextResponse(text, media_type="text/plain; charset=utf-8", headers={
+        "Content-Disposition": f'attachment; filename="ledger-entry-{index}.tlog-proof"'})
+
+
 @router.get("/entries/{index}/receipt", response_class=PlainTextResponse,
             summary="Receipt for one entry: a C2SP tlog-proof carrying the entry and, for the family and the "
                     "school's readers, the salt and values that open its commitments; verifiable offline.")
@@ -142,13 +156,31 @@ async def entry_receipt(index: Index, size: Size = None, principal: Principal = 
         entry, text = await receipt(db, index, size)
     except NotFound as exc:
         raise HTTPException(404, str(exc)) from exc
-    if principal.role == "guardian":
-        if _guardian_of(entry) != principal.subject:
-            raise HTTPException(403, "a guardian may read only the receipts of the family's own entries")
-    else:
-        await may_see(principal, db, entry.school_id)
-    return PlainTextResponse(text, media_type="text/plain; charset=utf-8", headers={
-        "Content-Disposition": f'attachment; filename="ledger-entry-{index}.tlog-proof"'})
+    await _may_read_receipt(principal, db, entry)
+    return _receipt_file(text, index)
+
+
+@router.get("/events/{event_id}/receipt", response_class=PlainTextResponse,
+            summary="Receipt for the entry recording one event (a family's statement, found by the event id it "
+                    "was published with), against the published checkpoint with its witnesses' cosignatures: "
+                    "what the portal's Verify button checks in a parent's browser.")
+async def event_receipt(event_id: uuid.UUID, request: Request, principal: Principal = ReceiptReaderDep,
+                        db: AuditUoW = UowDep) -> PlainTextResponse:
+    recorded = await db.recorded(event_id)
+    if recorded is None:
+        raise HTTPException(404, f"no ledger entry records event {event_id}")
+    size, note = await published_checkpoint(request, db)
+    index = recorded[0]
+    if index >= size:
+        raise HTTPException(404, f"event {event_id} is entry {index}, not yet under the published checkpoint of "
+                                 f"size {size}; it will be within seconds")
+    try:
+        entry, text = await receipt(db, index, size)
+    except NotFound as exc:
+        raise HTTPException(404, str(exc)) from exc
+    await _may_read_receipt(principal, db, entry)
+    # The same proof against the same tree, with the note as published: cosigned by the witnesses' quorum.
+    return _receipt_file(text.partition("\n\n")[0] + "\n\n" + note, index)
 
 
 class DisclosureProof(BaseModel):

@@ -67,6 +67,7 @@ def _context(request: Request, person: Principal | None) -> dict[str, Any]:
         "status_name": partial(words.status_name, lang=language),
         "weekdays": partial(words.weekdays, lang=language), "figure": partial(words.figure, lang=language),
         "figure_label": partial(words.figure_label, lang=language),
+        "statement_figure": partial(words.statement_figure, lang=language),
         "yuan": words.yuan, "percent": words.percent, "local_time": words.local_time,
         "staff_count": lambda p: len({s for a in p.get("activities", []) for s in a.get("staff_ids", [])}),
     }

@@ -1,21 +1,26 @@
 """The parent's view (issue 18; R11, R12): each of my enrolled children today, checked in or not, collected
 by whom (and in what relation), handed over by which teacher, extended care, from the portal's own read
-models; and their applications with their status (R6), as enrollment answers the guardian's own token."""
+models; their applications with their status (R6), as enrollment answers the guardian's own token; and the
+family's monthly statements (R17), each with the receipt of its ledger entry, as audit answers that token, for
+the browser to verify (R26)."""
 from __future__ import annotations
 
+import json
 import uuid
 from datetime import date
 from typing import Annotated
 from urllib.parse import parse_qs
 
 from fastapi import APIRouter, Path, Request
-from fastapi.responses import RedirectResponse, Response
+from fastapi.responses import PlainTextResponse, RedirectResponse, Response
 
 from services.portal.api.deps import COOKIE, context, message, render, who
 from services.portal.api.upstream import UpstreamError
+from services.portal.domain.words import STATEMENT_FIGURES
 from shared.time import local_day, utc_now
 
 router = APIRouter(include_in_schema=False)
+ID = r"^[A-Za-z0-9._:-]+$"
 
 
 @router.get("/me")
@@ -26,12 +31,39 @@ async def me(request: Request) -> Response:
     today = local_day(utc_now())
     async with request.app.state.runtime.uow_factory() as uow:
         children = await uow.children_of(person.subject, today)
+        statements = await uow.statements_of(person.subject)
+    upstream = context(request).upstream
     try:  # enrollment's own answer, asked with the guardian's token: their applications and nobody else's
-        applications = await context(request).upstream.applications(request.cookies[COOKIE])
+        applications = await upstream.applications(request.cookies[COOKIE])
     except UpstreamError:
         applications = None
+    keys_json = None
+    if statements:  # what the receipts' Verify buttons trust: the ledger's key and the witnesses, from audit
+        try:
+            keys_json = json.dumps(await upstream.ledger_keys(), ensure_ascii=False).replace("</", "<\\/")
+        except UpstreamError:
+            keys_json = None
     return render(request, "me.html", children=children, today=today.isoformat(), applications=applications,
-                  done=request.query_params.get("done"), schools=sorted({c["school_id"] for c in children}))
+                  done=request.query_params.get("done"), schools=sorted({c["school_id"] for c in children}),
+                  statements=statements, statement_figures=STATEMENT_FIGURES, keys_json=keys_json)
+
+
+@router.get("/me/statements/{settlement_id}/receipt")
+async def statement_receipt(request: Request, settlement_id: Annotated[str, Path(max_length=80, pattern=ID)]) -> Response:
+    """The family's receipt of one of its own statements (R17, R26), as audit answers the guardian's token:
+    the Verify button checks it in the browser (static/js/receipt-page.js)."""
+    person = who(request)
+    if person is None or person.role != "guardian":
+        return PlainTextResponse("sign in as the statement's guardian", status_code=403)
+    async with request.app.state.runtime.uow_factory() as uow:
+        found = await uow.statement(person.subject, settlement_id)
+    if found is None:
+        return PlainTextResponse("no such statement of yours", status_code=404)
+    try:
+        text = await context(request).upstream.event_receipt(str(found["event_id"]), request.cookies[COOKIE])
+    except UpstreamError as exc:
+        return PlainTextResponse(str(exc), status_code=exc.status)
+    return PlainTextResponse(text, headers={"Cache-Control": "private, no-store"})
 
 
 def _same_site(request: Request) -> bool:
@@ -45,7 +77,7 @@ async def _form(request: Request) -> dict[str, str]:
 
 
 @router.post("/me/applications/{application_id}/withdraw")
-async def withdraw(request: Request, application_id: Annotated[str, Path(max_length=80, pattern=r"^[A-Za-z0-9._:-]+$")]
+async def withdraw(request: Request, application_id: Annotated[str, Path(max_length=80, pattern=ID)]
                    ) -> Response:
     """Withdraw one's own application, no reason needed (R1, R6): enrollment decides, with the guardian's token."""
     person = who(request)

@@ -28,7 +28,7 @@ class Upstream:
     async def close(self) -> None:
         await self.client.aclose()
 
-    async def _get(self, url: str, *, token: str | None = None, keep: float = 0.0) -> Any:
+    async def _get(self, url: str, *, token: str | None = None, keep: float = 0.0, text: bool = False) -> Any:
         if keep:
             hit = self._cache.get(url)
             if hit is not None and hit[0] > time.monotonic():
@@ -42,7 +42,7 @@ class Upstream:
             raise UpstreamError(reply.status_code, reply.text[:300])
         if reply.status_code != 200:
             raise UpstreamError(503, f"{url} answered {reply.status_code}")
-        value = reply.json()
+        value = reply.text if text else reply.json()
         if keep:
             if len(self._cache) > 10_000:
                 self._cache.clear()
@@ -55,6 +55,11 @@ class Upstream:
     async def entry_proof(self, index: int, token: str) -> dict[str, Any]:
         """An entry's proof as audit answers the reader's own token (an entry may name a family)."""
         return await self._get(f"{self.audit_url}/v1/ledger/entries/{index}/proof", token=token)
+
+    async def event_receipt(self, event_id: str, token: str) -> str:
+        """The family's receipt (a C2SP tlog-proof with its opening) of the ledger entry recording one event,
+        against the published checkpoint, as audit answers the guardian's own token."""
+        return await self._get(f"{self.audit_url}/v1/ledger/events/{event_id}/receipt", token=token, text=True)
 
     async def consistency(self, old: int) -> dict[str, Any]:
         return await self._get(f"{self.audit_url}/v1/ledger/consistency?old={old}", keep=self.proof_seconds)

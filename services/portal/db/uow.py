@@ -117,6 +117,16 @@ class PortalUoW(UnitOfWork):
             a["detail"], json.dumps(a.get("evidence") or {}, ensure_ascii=False), a.get("ledger_indexes") or [],
             a.get("ledger_tree_size"), datetime.fromisoformat(a["detected_at"]))
 
+    async def save_statements(self, rows: Sequence[tuple]) -> None:
+        """(settlement_id, event_id, guardian_id, student_id, school_id, period_start, FeeSettled payload,
+        settled_at) each; a statement settled again (a later correction) replaces the earlier."""
+        await (await self.connection()).executemany(
+            "insert into statements values ($1::text, $2::uuid, $3::text, $4::text, $5::text, $6::date, $7::jsonb, "
+            "$8::timestamptz) on conflict (settlement_id) do update set event_id = excluded.event_id, "
+            "document = excluded.document, settled_at = excluded.settled_at "
+            "where statements.settled_at <= excluded.settled_at",
+            [(*r[:6], json.dumps(r[6], ensure_ascii=False), r[7]) for r in rows])
+
     # -- reads: the pages ----------------------------------------------------------------------------
     async def schools(self, district_id: str | None = None) -> list[dict[str, Any]]:
         """Every school with a published programme: id, district, name, programmes."""
@@ -179,3 +189,21 @@ class PortalUoW(UnitOfWork):
         out = dict(row)
         out["evidence"] = _doc(out["evidence"])
         return out
+
+    async def statements_of(self, guardian_id: str, limit: int = 24) -> list[dict[str, Any]]:
+        """A guardian's statements, newest month first, each with the child's name and its event id."""
+        rows = _rows(await (await self.connection()).fetch(
+            "select s.settlement_id, s.event_id, s.student_id, s.school_id, s.document, "
+            "(select max(e.student_name) from enrollments e where e.student_id = s.student_id) as student_name "
+            "from statements s where s.guardian_id = $1::text order by s.period_start desc, s.settlement_id "
+            "limit $2::int", guardian_id, limit))
+        for r in rows:
+            r["document"] = _doc(r["document"])
+        return rows
+
+    async def statement(self, guardian_id: str, settlement_id: str) -> dict[str, Any] | None:
+        """One of the guardian's own statements (None for anyone else's)."""
+        row = await (await self.connection()).fetchrow(
+            "select settlement_id, event_id, document from statements where settlement_id = $1::text "
+            "and guardian_id = $2::text", settlement_id, guardian_id)
+        return {**dict(row), "document": _doc(row["document"])} if row else None

@@ -22,6 +22,18 @@ FIGURES: tuple[tuple[str, str, str], ...] = (
     ("balance_fen", "结余", "Balance"),
 )
 
+# (FeeSettled field, zh, en): a family's monthly statement (R17), as the parent's page shows it.
+STATEMENT_FIGURES: tuple[tuple[str, str, str], ...] = (
+    ("sessions_provided", "学校提供的课次", "Sessions provided"),
+    ("sessions_attended", "孩子参加的课次", "Sessions attended"),
+    ("extended_care_sessions", "延时托管课次", "Extended-care sessions"),
+    ("charged_fen", "家长应付", "Parent's share charged"),
+    ("waived_fen", "减免", "Waived"),
+    ("paid_fen", "已付", "Paid"),
+    ("refund_due_fen", "应退", "Refund due"),
+    ("outstanding_fen", "尚欠", "Still owed"),
+)
+
 WORDS: dict[str, tuple[str, str]] = {
     "site": ("蓓蕾课后服务", "Beilei after-school services"),
     "schools": ("学校", "Schools"),
@@ -152,6 +164,18 @@ WORDS: dict[str, tuple[str, str]] = {
     "not_found": ("找不到这个页面。", "This page does not exist."),
     "forbidden": ("这个页面需要登录相应身份。", "This page needs you signed in with the right role."),
     "upstream": ("数据暂时无法取得，请稍后再试。", "The figures cannot be fetched just now; please try again shortly."),
+    "my_statements": ("我的账单和收据", "My statements and receipts"),
+    "no_statements": ("暂无账单。", "No statement yet."),
+    "statements_intro": ("每月按实际提供的课次结算。按“验证收据”，您的浏览器会取回这份账单在账本中的收据并自己核对：账本和见证人的签名、"
+                         "包含证明，以及收据能打开账本记录里您家的个人信息承诺。",
+                         "Each month is settled on the sessions actually provided. Press Verify receipt and your browser "
+                         "fetches this statement's receipt from the ledger and checks it itself: the ledger's and the "
+                         "witnesses' signatures, the inclusion proof, and that the receipt opens the entry's commitments "
+                         "to your family's personal fields."),
+    "statement_of": ("{period} · {name}", "{period} · {name}"),
+    "hardship_free": ("困难家庭学生免费，费用由政府承担。", "Served free as a hardship student: the government pays."),
+    "verify_receipt": ("验证收据", "Verify receipt"),
+    "sessions": ("{n} 次", "{n}"),
     "language": ("English", "中文"),
     "main": ("跳到正文", "Skip to content"),
 }
@@ -209,6 +233,11 @@ def figure(name: str, value: int, lang: str) -> str:
     if name.endswith("_fen"):
         return yuan(value)
     return f"{value:,} 人" if lang == "zh" else f"{value:,}"
+
+
+def statement_figure(name: str, value: int, lang: str) -> str:
+    """A statement's figure: an amount in yuan, or a count of sessions."""
+    return yuan(value) if name.endswith("_fen") else word("sessions", lang, n=value)
 
 
 def local_time(at: datetime | str | None) -> str:

@@ -1,8 +1,8 @@
 """The read models the pages are served from, kept from the events (issue 18): a page never asks another
 service, so a city-wide burst of parents opening the same link costs the portal alone. Programmes (R4, R7)
-and disclosures (R21) are public; enrollments and the day's check-ins and check-outs serve the parent's view
-(R11, R12) and the bureau's day (exercise R14, extended care R13); anomalies the auditor's console (R25); the
-newest checkpoint says how far the ledger reaches."""
+and disclosures (R21) are public; statements (R17) are the family's own; enrollments and the day's check-ins
+and check-outs serve the parent's view (R11, R12) and the bureau's day (exercise R14, extended care R13);
+anomalies the auditor's console (R25); the newest checkpoint says how far the ledger reaches."""
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -19,6 +19,15 @@ async def record_programme(uow: PortalUoW, envelope: Envelope, event) -> None:
 
 async def record_disclosure(uow: PortalUoW, envelope: Envelope, event) -> None:
     await uow.save_disclosure(event.model_dump(mode="json"))
+
+
+@batch_handler
+async def record_statements(uow: PortalUoW, items: Sequence[Item]) -> None:
+    """A family's monthly statement (R17), with the event id its ledger entry's receipt is asked by."""
+    await uow.save_statements([
+        (item.event.settlement_id, item.envelope.event_id, item.event.guardian_id, item.event.student_id,
+         item.event.school_id, item.event.period_start, item.event.model_dump(mode="json"), item.event.settled_at)
+        for item in items])
 
 
 async def record_checkpoint(uow: PortalUoW, envelope: Envelope, event) -> None:
@@ -82,6 +91,7 @@ async def record_days(uow: PortalUoW, items: Sequence[Item]) -> None:
 HANDLERS = {
     "ProgrammePublished": record_programme,
     "DisclosurePublished": record_disclosure,
+    "FeeSettled": record_statements,
     "LedgerCheckpointPublished": record_checkpoint,
     "AnomalyDetected": record_anomaly,
     "StaffRegistered": record_staff,

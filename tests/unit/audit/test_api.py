@@ -110,6 +110,22 @@ async def test_a_receipt_downloads_and_verifies_offline(setup, ledger: TestLedge
     assert verified.index == index and json.loads(verified.entry)["type"] == "FeeCharged"
 
 
+async def test_a_family_reads_the_receipt_of_its_own_event_by_event_id(setup, ledger: TestLedger) -> None:
+    client, mine, _ = setup
+    (charge,) = (await client.get("/v1/audit/entries", params={"school_id": mine.school_id, "category": "charge"},
+                                  headers=_bearer("auditor"))).json()["entries"][:1]
+    guardian = charge["entry"]["payload"]["guardian_id"]
+    url = f"/v1/ledger/events/{charge['event_id']}/receipt"
+    family = {"Authorization": f"Bearer {mint(guardian, 'guardian')}"}
+    reply = await client.get(url, headers=family)
+    assert reply.status_code == 200, reply.text
+    verified = verify_receipt(reply.text, [ledger.vkey], origin=ORIGIN)
+    assert verified.index == charge["index"] and verified.opened["payload"]["guardian_id"] == guardian
+    assert (await client.get(url, headers={"Authorization": f"Bearer {mint('gdn-other', 'guardian')}"})).status_code == 403
+    unknown = await client.get("/v1/ledger/events/00000000-0000-4000-8000-000000000000/receipt", headers=family)
+    assert unknown.status_code == 404 and "no ledger entry" in unknown.json()["detail"]
+
+
 async def test_anomalies_and_reports_cite_evidence_and_their_checkpoint(setup, ledger: TestLedger) -> None:
     client, mine, theirs = setup
     anomalies = (await client.get("/v1/audit/anomalies", params={"school_id": mine.school_id},

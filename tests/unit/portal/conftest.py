@@ -89,6 +89,10 @@ class Upstreams:
             if not request.headers.get("authorization", "").startswith("Bearer "):
                 return httpx.Response(401, json={"detail": "token needed", "reason": "unauthenticated"})
             return httpx.Response(200, json={"index": int(path.split("/")[4]), "inclusion_proof": []})
+        if path.startswith("/v1/ledger/events/") and path.endswith("/receipt"):
+            if not request.headers.get("authorization", "").startswith("Bearer "):
+                return httpx.Response(401, json={"detail": "token needed", "reason": "unauthenticated"})
+            return httpx.Response(200, text=f"receipt of {path.split('/')[4]}")
         if path.startswith("/v1/ledger/disclosures/"):
             found = self.proofs.get(path.rsplit("/", 1)[1])
             return httpx.Response(200, json=found) if found else httpx.Response(404, json={"detail": "no such"})

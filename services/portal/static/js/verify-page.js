@@ -135,7 +135,7 @@ export function wordsFor(lang, outcome) {
   return say ? say(outcome.detail) : words.fetch({ status: outcome.message });
 }
 
-function ledgerKeys(element) {
+export function ledgerKeys(element) {
   try {
     return JSON.parse(element.textContent);
   } catch {
@@ -159,21 +159,29 @@ function bind(doc) {
   const url = section.dataset.proofUrl;
   const disclosureId = decodeURIComponent((/\/disclosures\/([^/]+)\/proof/.exec(url) ?? [])[1] ?? "");
 
+  onVerify({ button, busy: section, result, checking: WORDS[lang].checking, say: (outcome) => wordsFor(lang, outcome),
+    check: async () => verifier.verifyDisclosure(await fetchProof(url), ledgerKeys(keysElement), figuresOf(doc), disclosureId) });
+}
+
+/**
+ * A Verify button: while `check` runs the button is disabled and `busy` aria-busy; then `result` says in words
+ * (`say`) what was proven or why not, and carries data-verified="true" or "false".
+ */
+export function onVerify({ button, busy, result, checking, say, check }) {
   button.addEventListener("click", async () => {
     button.disabled = true;
-    section.setAttribute("aria-busy", "true");
+    busy.setAttribute("aria-busy", "true");
     result.removeAttribute("data-verified");
-    result.textContent = WORDS[lang].checking;
+    result.textContent = checking;
     let outcome;
     try {
-      const keys = ledgerKeys(keysElement);
-      outcome = verifier.verifyDisclosure(await fetchProof(url), keys, figuresOf(doc), disclosureId);
+      outcome = await check();
     } catch (error) {
       outcome = error instanceof Error ? error : new Error(String(error));
     }
-    result.textContent = wordsFor(lang, outcome);
+    result.textContent = say(outcome);
     result.dataset.verified = outcome instanceof Error ? "false" : "true";
-    section.removeAttribute("aria-busy");
+    busy.removeAttribute("aria-busy");
     button.disabled = false;
   });
 }
