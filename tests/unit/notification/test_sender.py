@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import uuid
 from datetime import UTC, date, datetime, timedelta
-from itertools import groupby
 
 import httpx
 from prometheus_client import CollectorRegistry
@@ -23,14 +22,14 @@ from services.notification.sender import NotificationMetrics, Sender, SenderConf
 from shared.contracts.attendance import StudentAbsent, StudentCheckedOut
 from shared.contracts.enrollment import ApplicationSubmitted, GuardianRegistered
 from shared.contracts.envelope import Envelope, new_envelope
-from shared.contracts.registry import decode, encode, event_type
+from shared.contracts.registry import decode, event_type
 from shared.contracts.schema import example_envelope
-from shared.messaging.consumer import Item, is_batch_handler
 from shared.messaging.db import Database
 from shared.privacy import Sealer, mask_phone
 from shared.settings import CommonSettings
 from tests.fakes.aliyun_sms import AliyunBatchSmsFake
 from tests.fakes.jpush import JPushFake
+from tests.unit.notification.conftest import consume
 
 SEALER = Sealer(CommonSettings().contact_sealing_key)
 NO_QUIET = Preferences(quiet_start=None, quiet_end=None)
@@ -65,17 +64,7 @@ class Rig:
         await self.consume_batch([envelope])
 
     async def consume_batch(self, envelopes: list[Envelope]) -> None:
-        """A consumed batch in one transaction, as the kit applies it: a batch handler once per run of
-        consecutive events it takes, the others one event at a time."""
-        async with self.uow() as uow:
-            for handler, run in groupby(envelopes, key=lambda e: self.handlers[e.type]):
-                items = [Item(e, decode(_encoded(e))[1]) for e in run]
-                if is_batch_handler(handler):
-                    await handler(uow, items)
-                else:
-                    for item in items:
-                        await handler(uow, item.envelope, item.event)
-            await uow.commit()
+        await consume(self.uow, self.handlers, envelopes)
 
     async def drain(self, rounds: int = 40) -> None:
         for _ in range(rounds):
@@ -93,10 +82,6 @@ class Rig:
         async with self.db.engine.connect() as conn:
             rows = await conn.execute(text("select value from outbox where key = :r order by id"), {"r": recipient_id})
             return [decode(bytes(r[0]))[1] for r in rows]
-
-
-def _encoded(envelope: Envelope) -> bytes:
-    return encode(envelope)
 
 
 def guardian(gid: str, students: list[str], *, phone: str = "13800138000", push: str | None = None,
