@@ -121,8 +121,9 @@ def entry_columns(e: StoredEntry) -> dict[str, Any]:
 
 async def export_lines(uow_factory: Callable[[], AbstractAsyncContextManager[AuditUoW]], size: int | None,
                        chunk: int = 2000) -> AsyncIterator[str]:
-    """The export at a checkpoint: a header with the signed checkpoint, then one line per entry.
-    Read in short transactions by index: entries never change, so the pages fit together."""
+    """The export at a checkpoint (export format 2): a header with the signed checkpoint, then one line per
+    entry, its bytes beside the line's JSON (bundles.export_line). Read in short transactions by index:
+    entries never change, so the pages fit together."""
     async with uow_factory() as uow:
         cp = await checkpoint_for(uow, size)
     yield export_header(cp.signed_note, cp.tree_size) + "\n"
@@ -132,8 +133,8 @@ async def export_lines(uow_factory: Callable[[], AbstractAsyncContextManager[Aud
             rows = await uow.export_rows(after, cp.tree_size, chunk)
         if not rows:
             return
-        yield "".join(export_line(r.seq, r.body, r.leaf_hash, entry_columns(r), recorded_opening(r.opening)) + "\n"
-                      for r in rows)
+        yield "".join(export_line(r.seq, r.body, r.leaf_hash, entry_columns(r), recorded_opening(r.opening),
+                                  beside=True) + "\n" for r in rows)
         after = rows[-1].seq
 
 

@@ -144,7 +144,7 @@ class Entry:
     @property
     def period(self) -> str:
         """The month the money moved in, YYYY-MM, school-local."""
-        return f"{self.day.year:04d}-{self.day.month:02d}"
+        return self.day.isoformat()[:7]
 
     @property
     def is_money(self) -> bool:
@@ -365,7 +365,10 @@ class Books:
 
     def add(self, entry: Entry) -> None:
         if entry.postings or entry.cash_fen:
-            self.schools.setdefault(entry.school_id, SchoolBooks()).add(entry)
+            school = self.schools.get(entry.school_id)
+            if school is None:
+                school = self.schools[entry.school_id] = SchoolBooks()
+            school.add(entry)
 
     def unbalanced(self) -> list[str]:
         return sorted(s for s, b in self.schools.items() if not b.balanced)

@@ -108,6 +108,16 @@ _PATH_BYTES = {path: path.encode() + b"\x00" for path in _PATHS.values()} | {
     name: name.encode() + b"\x00" for name in COMMITTED_ENVELOPE_FIELDS}
 
 
+def _opens(name: str) -> tuple[bytes, bool, str]:
+    """What opening a commitment by this name takes: the bytes its hash starts with after the salt,
+    whether the value goes back into the payload, and under which key."""
+    in_payload = name.startswith("payload.")
+    return name.encode() + b"\x00", in_payload, name[8:] if in_payload else name
+
+
+_OPENS = {name: _opens(name) for name in _PATH_BYTES}
+
+
 class CommitmentError(ValueError):
     """An opening does not open the entry's commitments, or an entry is not format 2; str() says why."""
 
@@ -182,10 +192,10 @@ def open_entry(body: bytes, opened: Mapping[str, Any]) -> dict[str, Any]:
         sealed = loads(body)
     except ValueError as exc:  # UnicodeDecodeError is one
         raise CommitmentError(f"not a JSON document: {exc}") from exc
-    if not isinstance(sealed, dict) or sealed.get("entry_format") != ENTRY_FORMAT:
+    if type(sealed) is not dict or sealed.get("entry_format") != ENTRY_FORMAT:
         raise CommitmentError("not a format-2 entry")
     commitments, payload = sealed.pop("commitments", None), sealed.get("payload")
-    if not isinstance(commitments, dict) or not isinstance(payload, dict):
+    if type(commitments) is not dict or type(payload) is not dict:
         raise CommitmentError("a format-2 entry has an object of commitments and a payload")
     if not isinstance(opened, Mapping) or not isinstance(opened.get("values"), Mapping):
         raise CommitmentError("an opening is an object with a salt and values")
@@ -196,20 +206,21 @@ def open_entry(body: bytes, opened: Mapping[str, Any]) -> dict[str, Any]:
     if len(salt) != SALT_SIZE:
         raise CommitmentError(f"the opening's salt is {len(salt)} bytes, not {SALT_SIZE}")
     values = opened["values"]
-    if set(values) != set(commitments):
+    if values.keys() != commitments.keys():
         raise CommitmentError(f"the opening names {sorted(values)} but the entry commits to {sorted(commitments)}")
     del sealed["entry_format"]
     sealed.pop("ledger_tree_size", None)  # the ledger's own note on a disclosure, not the publisher's
     salted = _sha256(salt)
     for name, value in values.items():
         # _committed(salted, name, value), inlined: a full audit opens several commitments per entry.
+        prefix, in_payload, key = _OPENS.get(name) or _opens(name)
         h = salted.copy()
-        h.update((_PATH_BYTES.get(name) or name.encode() + b"\x00")
-                 + (_encode_str(value) if type(value) is str else _dumps(value)).encode())
+        h.update(prefix)
+        h.update((_encode_str(value) if type(value) is str else _dumps(value)).encode())
         if _b2a(h.digest(), newline=False).decode() != commitments[name]:
             raise CommitmentError(f"the value given for {name} does not open its commitment")
-        if name.startswith("payload."):
-            payload[name[8:]] = value
+        if in_payload:
+            payload[key] = value
         else:
-            sealed[name] = value
+            sealed[key] = value
     return sealed

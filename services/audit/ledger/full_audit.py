@@ -5,9 +5,12 @@ school's books (R25) and every disclosure's totals (R21).
 
 One pass over the lines does all of it. A file is cut into stretches of whole lines that processes read
 side by side (`audit_export_file`, one per core by default); each stretch is scanned by the same function
-the single-process path uses (`_scan`), and the parent joins what the stretches say in ledger order: their
-leaf hashes into one tree, their books, their disclosures and the amounts a disclosure sums. Standard
-library and `cryptography` only, like the rest of the ledger package: nothing here trusts the service.
+the single-process path uses (`_scan`), and the parent joins what the stretches say in ledger order, as
+they come in: their leaf hashes into one tree (whose subtrees the same processes hash), their books,
+their disclosures and the amounts a disclosure sums. Export format 2 carries each entry's bytes beside its
+line (bundles.export_line), format 1 in base64 inside it; both are read. Standard library and
+`cryptography` only, like the rest of the ledger package (orjson when installed): nothing here trusts
+the service.
 """
 
 from __future__ import annotations
@@ -20,28 +23,40 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import date
 from hashlib import sha256
-from operator import attrgetter
+from operator import attrgetter, itemgetter
 from typing import Any
 
 from services.audit.ledger import books
-from services.audit.ledger.bundles import EXPORT_FORMAT, BundleError, Keys, open_note, read_opened, unb64
+from services.audit.ledger.bundles import (
+    EXPORT_FORMAT,
+    EXPORT_FORMAT_1,
+    BundleError,
+    Keys,
+    open_note,
+    read_opened,
+    unb64,
+)
 from services.audit.ledger.checkpoint import Checkpoint
 from services.audit.ledger.commitments import ENTRY_FORMAT, entry_format
 from services.audit.ledger.decoding import loads
-from services.audit.ledger.merkle import HASH_SIZE, root
+from services.audit.ledger.merkle import HASH_SIZE, packed_root, root
 
 __all__ = ["AuditReport", "audit_export", "audit_export_file"]
 
 _MAX_LISTED = 20
 # A stretch a process reads at once: big enough that starting it costs nothing, small enough that two
-# processes finish together.
-_STRETCH_BYTES = 16 << 20
+# processes finish together (at least _STRETCHES_EACH per process).
+_STRETCH_BYTES = 4 << 20
+_STRETCHES_EACH = 8
+# Leaves whose root is hashed in one piece: a perfect subtree of the ledger's tree (RFC 9162), so the
+# roots of the tree and of every saved checkpoint are built from these roots and what follows them.
+_SUBTREE = 1 << 13
 _SMALL = 1 << 20  # an export this small is read in one process: starting more would cost more
 
 # Index columns of an export line, each the Entry attribute it must equal.
-_COLUMNS: tuple[tuple[str, Callable[[books.Entry], Any]], ...] = tuple(
-    (name, attrgetter(name)) for name in
-    ("event_id", "event_type", "school_id", "student_id", "category", "period", "amount_fen"))
+_COLUMN_NAMES = ("event_id", "event_type", "school_id", "student_id", "category", "period", "amount_fen")
+_COLUMNS: tuple[tuple[str, Callable[[books.Entry], Any]], ...] = tuple((n, attrgetter(n)) for n in _COLUMN_NAMES)
+_STATED, _SAID = itemgetter(*_COLUMN_NAMES), attrgetter(*_COLUMN_NAMES)  # all the columns at once
 
 
 @dataclass
@@ -91,15 +106,23 @@ class _Scan:
     amounts: list[tuple[int, str, date, str, int]] = field(default_factory=list)
 
 
-def _scan(lines: Iterable[str]) -> _Scan:
-    """Everything the audit checks entry by entry, over one stretch of lines."""
+def _scan(lines: Iterable[str | bytes], beside: bool = False) -> _Scan:
+    """Everything the audit checks entry by entry, over one stretch of lines. With `beside` (export
+    format 2) a line's entry may follow its JSON after a tab (bundles.export_line)."""
     out = _Scan()
     ledger = books.Books()
-    declared, leaves = out.declared, out.leaves
+    declared, leaves, problems, event_ids = out.declared, out.leaves, out.problems, out.event_ids
     for k, line in enumerate(lines):
         try:
-            item = loads(line)
-            index, body = item["index"], unb64(item["entry"], "entry")
+            meta, tab, raw = line.partition(_TAB[type(line)]) if beside else (line, None, None)
+            item = loads(meta)
+            index = item["index"]
+            if tab:
+                if "entry" in item:
+                    raise BundleError("the line has an entry both inside it and beside it")
+                body = _beside(raw)
+            else:
+                body = unb64(item["entry"], "entry")
             stored = unb64(item["leaf_hash"], "leaf_hash")
         except (ValueError, KeyError, TypeError, BundleError) as exc:
             out.line_problems.append((k, f"unreadable export line ({exc})"))
@@ -113,45 +136,63 @@ def _scan(lines: Iterable[str]) -> _Scan:
             out.odd_indices[k] = index
         h = sha256(b"\x00" + body).digest()
         if stored != h:
-            out.problems.append((k, "the stored leaf hash does not match the entry's bytes"))
+            problems.append((k, "the stored leaf hash does not match the entry's bytes"))
         leaves += h
         try:
             entry = read_opened(body, item.get("opening"))
         except books.EntryError as exc:
-            out.problems.append((k, f"not a fee record ({exc})"))
+            problems.append((k, f"not a fee record ({exc})"))
             continue
         except BundleError as exc:
-            out.problems.append((k, str(exc)))
+            problems.append((k, str(exc)))
             _amount_unopened(out, k, body)
             continue
-        out.event_ids.append((k, entry.event_id))
-        for name, read in _COLUMNS:
-            if name in item and item[name] != read(entry):
-                out.problems.append((k, f"stored column {name}={item[name]!r} but the entry says {read(entry)!r}"))
+        event_ids.append((k, entry.event_id))
+        try:
+            same = _STATED(item) == _SAID(entry)  # every column there and as the entry says: the usual case
+        except KeyError:
+            same = False
+        if not same:
+            for name, read in _COLUMNS:
+                if name in item and item[name] != read(entry):
+                    problems.append((k, f"stored column {name}={item[name]!r} but the entry says {read(entry)!r}"))
         for problem in books.entry_problems(entry):
             out.findings.append((k, f" ({entry.event_type} {entry.event_id}, school {entry.school_id}): {problem}"))
         ledger.add(entry)
         if entry.event_type == "DisclosurePublished":
             out.disclosures.append((k, _with_ledger_size(entry, body)))
-        _amount(out, k, entry)
+        if entry.amount_fen:
+            _amount(out, k, entry)
     out.lines = len(declared)
     out.books = ledger.schools
     return out
 
 
+_TAB = {str: "\t", bytes: b"\t"}
+
+
+def _beside(raw: str | bytes) -> bytes:
+    """An entry's bytes as they follow its line's tab (to the end of the line, without a line ending)."""
+    if type(raw) is str:
+        raw = raw.removesuffix("\n").encode()
+    return raw.removesuffix(b"\r")
+
+
 def _amount(out: _Scan, k: int, entry: books.Entry) -> None:
-    if entry.amount_fen:
-        name = books.disclosed_field(entry)
-        if name is not None:
-            out.amounts.append((k, entry.school_id, entry.day, name, entry.amount_fen))
+    """Keep an entry's amount (one with an amount) if a disclosure may sum it."""
+    name = books.disclosed_field(entry)
+    if name is not None:
+        out.amounts.append((k, entry.school_id, entry.day, name, entry.amount_fen))
 
 
 def _amount_unopened(out: _Scan, k: int, body: bytes) -> None:
     """An entry whose personal fields do not open still states its school's money in the clear."""
     try:
-        _amount(out, k, books.read_entry(body))
+        entry = books.read_entry(body)
     except books.EntryError:
         return
+    if entry.amount_fen:
+        _amount(out, k, entry)
 
 
 def _with_ledger_size(entry: books.Entry, body: bytes) -> books.Entry:
@@ -162,7 +203,7 @@ def _with_ledger_size(entry: books.Entry, body: bytes) -> books.Entry:
     return replace(entry, payload={**entry.payload, "ledger_tree_size": noted})
 
 
-def _scan_stretch(path: str, start: int, end: int) -> _Scan:
+def _scan_stretch(path: str, start: int, end: int, beside: bool = False) -> _Scan:
     """_scan over the lines that begin in [start, end) of the file (a process's share)."""
     with open(path, "rb") as handle:
         if start:
@@ -172,20 +213,21 @@ def _scan_stretch(path: str, start: int, end: int) -> _Scan:
         last = handle.readline() if chunk and not chunk.endswith(b"\n") else b""  # begun before `end`: ours
     lines = chunk.split(b"\n")
     if last:
-        lines[-1] += last
-    return _scan(line for line in lines if line and not line.isspace())
+        lines[-1] += last.removesuffix(b"\n")
+    return _scan((line for line in lines if line and not line.isspace()), beside)
 
 
-def _header(first: str | None, keys: Keys, origin: str | None) -> Checkpoint:
+def _header(first: str | None, keys: Keys, origin: str | None) -> tuple[Checkpoint, bool]:
+    """The export's signed checkpoint, and whether its entries may be beside their lines (format 2)."""
     if first is None:
         raise BundleError("export has no header line")
     try:
         header = json.loads(first)
     except ValueError as exc:
         raise BundleError("export has no header line") from exc
-    if not isinstance(header, dict) or header.get("format") != EXPORT_FORMAT:
-        raise BundleError(f"not a {EXPORT_FORMAT} file")
-    return open_note(header.get("checkpoint"), keys, origin, "export checkpoint")
+    if not isinstance(header, dict) or header.get("format") not in (EXPORT_FORMAT, EXPORT_FORMAT_1):
+        raise BundleError(f"not a {EXPORT_FORMAT} (or {EXPORT_FORMAT_1}) file")
+    return open_note(header.get("checkpoint"), keys, origin, "export checkpoint"), header["format"] == EXPORT_FORMAT
 
 
 def audit_export(
@@ -198,8 +240,8 @@ def audit_export(
     """Audit a full export read line by line in this process (see the module's docstring)."""
     keys = list(keys)
     lines = open_lines()
-    checkpoint = _header(next(lines, None), keys, origin)
-    return _report(checkpoint, keys, saved_checkpoints, [_scan(lines)])
+    checkpoint, beside = _header(next(lines, None), keys, origin)
+    return _report(checkpoint, keys, saved_checkpoints, [_scan(lines, beside)])
 
 
 def audit_export_file(
@@ -215,20 +257,24 @@ def audit_export_file(
     keys = list(keys)
     with open(path, encoding="utf-8") as handle:
         first = next((line for line in handle if line.strip()), None)
-    checkpoint = _header(first, keys, origin)
+    checkpoint, beside = _header(first, keys, origin)
     body_start = _after_header(path)
     size = os.path.getsize(path)
     processes = processes or os.cpu_count() or 1
     if size - body_start < _SMALL:
         processes = 1
-    bounds = list(range(body_start, size, max(1, min(_STRETCH_BYTES, (size - body_start) // (processes * 4) + 1))))
+    step = max(1, min(_STRETCH_BYTES, (size - body_start) // (processes * _STRETCHES_EACH) + 1))
+    bounds = list(range(body_start, size, step))
     stretches = [(b, bounds[i + 1] if i + 1 < len(bounds) else size) for i, b in enumerate(bounds)]
     if processes == 1 or len(stretches) == 1:
-        scans = [_scan_stretch(path, a, b) for a, b in stretches]
-    else:
-        with ProcessPoolExecutor(processes) as pool:
-            scans = list(pool.map(_scan_stretch, [path] * len(stretches), *zip(*stretches, strict=True)))
-    return _report(checkpoint, keys, saved_checkpoints, scans)
+        scans = (_scan_stretch(path, a, b, beside) for a, b in stretches)
+        return _report(checkpoint, keys, saved_checkpoints, scans)
+    with ProcessPoolExecutor(processes) as pool:
+        # The parent joins each stretch's scan as it comes in, while the processes read the next ones;
+        # the same processes then hash the tree's subtrees side by side.
+        scans = pool.map(_scan_stretch, [path] * len(stretches), *zip(*stretches, strict=True),
+                         [beside] * len(stretches))
+        return _report(checkpoint, keys, saved_checkpoints, scans, pool.map)
 
 
 def _after_header(path: str) -> int:
@@ -240,8 +286,9 @@ def _after_header(path: str) -> int:
     return 0
 
 
-def _report(checkpoint: Checkpoint, keys: list, saved_checkpoints: Sequence[str], scans: list[_Scan]) -> AuditReport:
-    """Join the stretches' scans, in ledger order, into the report."""
+def _report(checkpoint: Checkpoint, keys: list, saved_checkpoints: Sequence[str], scans: Iterable[_Scan],
+            map_: Callable[..., Iterable[Any]] = map) -> AuditReport:
+    """Join the stretches' scans, in ledger order, into the report; `map_` hashes the subtrees."""
     report = AuditReport(origin=checkpoint.origin, tree_size=checkpoint.size, root_hash=checkpoint.root_hash)
     saved = _saved(report, checkpoint, keys, saved_checkpoints)
     leaves = bytearray()
@@ -267,9 +314,10 @@ def _report(checkpoint: Checkpoint, keys: list, saved_checkpoints: Sequence[str]
         leaves += scan.leaves
         base += scan.lines
     report.entries = len(leaves) // HASH_SIZE
-    hashes = [bytes(leaves[i:i + HASH_SIZE]) for i in range(0, len(leaves), HASH_SIZE)]
+    whole = _SUBTREE * HASH_SIZE
+    subtrees = list(map_(packed_root, [bytes(leaves[i:i + whole]) for i in range(0, len(leaves) - whole + 1, whole)]))
     for size in sorted(s for s in saved if 0 < s <= report.entries):
-        prefix_root = root(hashes[:size])
+        prefix_root = _prefix_root(leaves, subtrees, size)
         for cp in saved[size]:
             same = prefix_root == cp.root_hash
             report.prefix_checks.append((size, same))
@@ -279,7 +327,7 @@ def _report(checkpoint: Checkpoint, keys: list, saved_checkpoints: Sequence[str]
                               "history was rewritten")
     if report.entries != checkpoint.size:
         _fail(report, f"the export holds {report.entries} entries but its checkpoint says {checkpoint.size}")
-    elif root(hashes) != checkpoint.root_hash:
+    elif _prefix_root(leaves, subtrees, report.entries) != checkpoint.root_hash:
         _fail(report, "the entries do not hash to the root of the export's signed checkpoint")
     report.books = ledger
     for school in sorted(s for s, b in ledger.items() if not b.balanced):
@@ -289,6 +337,15 @@ def _report(checkpoint: Checkpoint, keys: list, saved_checkpoints: Sequence[str]
     if disclosures:
         _recompute_disclosures(disclosures, amounts, report)
     return report
+
+
+def _prefix_root(leaves: bytearray, subtrees: list[bytes], size: int) -> bytes:
+    """The root of the first `size` leaves: over the roots of the whole subtrees of _SUBTREE leaves it
+    covers (its tree's nodes at that height) and the root of the leaves after them, paired level by level
+    like the leaves themselves (merkle._mth)."""
+    whole = size // _SUBTREE
+    rest = leaves[whole * _SUBTREE * HASH_SIZE:size * HASH_SIZE]
+    return root(subtrees[:whole] + ([packed_root(rest)] if rest else []))
 
 
 def _saved(report: AuditReport, checkpoint: Checkpoint, keys: list, notes: Sequence[str]) -> dict[int, list[Checkpoint]]:

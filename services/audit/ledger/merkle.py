@@ -21,6 +21,7 @@ __all__ = [
     "inclusion_proof",
     "leaf_hash",
     "node_hash",
+    "packed_root",
     "root",
     "verify_consistency",
     "verify_inclusion",
@@ -115,6 +116,21 @@ def _check_hash(value: object, what: str) -> bytes:
 def root(leaf_hashes: Sequence[bytes]) -> bytes:
     """Return the RFC 9162 Merkle tree hash of the given leaf hashes (EMPTY_ROOT for none)."""
     return _mth(_check_hashes(leaf_hashes, "leaf_hashes"))
+
+
+def packed_root(leaf_hashes: bytes | bytearray | memoryview) -> bytes:
+    """root() of leaf hashes laid end to end (32 bytes each), as a full audit collects them: the lowest
+    level of nodes is hashed straight from the buffer, without a list of a million leaf objects."""
+    packed = memoryview(leaf_hashes).cast("B")
+    if len(packed) % HASH_SIZE:
+        raise ValueError(f"packed leaf hashes are a multiple of {HASH_SIZE} bytes, not {len(packed)}")
+    if len(packed) <= HASH_SIZE:
+        return bytes(packed) if packed else EMPTY_ROOT
+    pairs = len(packed) // (2 * HASH_SIZE) * 2 * HASH_SIZE
+    level = [_sha256(b"\x01" + packed[i:i + 2 * HASH_SIZE]).digest() for i in range(0, pairs, 2 * HASH_SIZE)]
+    if pairs < len(packed):
+        level.append(bytes(packed[pairs:]))
+    return _mth(level)
 
 
 # --------------------------------------------------------------------------- tree arithmetic

@@ -34,6 +34,7 @@ from services.audit.ledger.merkle import leaf_hash, verify_inclusion
 from services.audit.settings import Context
 from shared.contracts.registry import encode
 from tests.tokens import bearer, verifier
+from tests.unit.audit.exports import join_line, split_line
 from tests.unit.audit.harness import TestLedger
 from tests.unit.audit.money import DAY, School, envelope
 
@@ -131,12 +132,13 @@ async def test_an_export_of_both_entry_formats_verifies_and_a_changed_opening_fa
     report = audit_export(lambda: iter(lines), [ledger.vkey])
     assert report.verified, report.failures
     assert report.entries == 304 and report.books[school.school_id].cash_fen > 0
-    formats = [entry_format(base64.b64decode(json.loads(line)["entry"])) for line in lines[1:]]
+    assert json.loads(lines[0])["format"] == bundles.EXPORT_FORMAT and all("\t" in line for line in lines[1:])
+    formats = [entry_format(split_line(line)[1]) for line in lines[1:]]
     assert formats[:4] == [1] * 4 and set(formats[4:]) == {2}
     # An export whose opening names another child than the one committed to fails, though every hash holds.
-    item = json.loads(lines[-1])
+    item, body = split_line(lines[-1])
     item["opening"]["values"]["payload.student_id"] = "stu-someone-else"
-    forged = [*lines[:-1], json.dumps(item)]
+    forged = [*lines[:-1], join_line(item, body, beside=True)]
     failed = audit_export(lambda: iter(forged), [ledger.vkey])
     assert any("do not open" in f for f in failed.failures), failed.failures
 

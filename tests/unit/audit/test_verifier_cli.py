@@ -9,10 +9,19 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from local.infra import REPO
-from services.audit.ledger.bundles import Receipt, export_header, export_line, format_consistency, format_receipt
+from services.audit.ledger.bundles import (
+    EXPORT_FORMAT,
+    EXPORT_FORMAT_1,
+    Receipt,
+    export_header,
+    export_line,
+    format_consistency,
+    format_receipt,
+)
 from services.audit.ledger.checkpoint import Checkpoint, format_checkpoint, generate_signer, load_signer
 from services.audit.ledger.merkle import MemoryTree, leaf_hash
 from services.audit.ledger.witness import WitnessKey, _key_id, cosign, with_cosignatures
@@ -25,7 +34,7 @@ SKEY, VKEY = generate_signer(ORIGIN)
 SIGNER = load_signer(SKEY)
 
 
-def _files(tmp_path: Path, *, unbalanced: bool = False) -> dict[str, Path]:
+def _files(tmp_path: Path, *, unbalanced: bool = False, export_format: str = EXPORT_FORMAT) -> dict[str, Path]:
     school = School("cli")
     student = school.student()
     events = [school.subsidy(5000)] + [school.payment(student, 10 + i) for i in range(20)]
@@ -52,8 +61,9 @@ def _files(tmp_path: Path, *, unbalanced: bool = False) -> dict[str, Path]:
                                 encoding="utf-8")
     files["consistency"].write_text(json.dumps(format_consistency(note(5), note(n), tree.consistency_proof(5, n))),
                                     encoding="utf-8")
-    files["export"].write_text("\n".join([export_header(note(n), n)] + [
-        export_line(i, b, leaf_hash(b), {}) for i, b in enumerate(bodies)]) + "\n", encoding="utf-8")
+    beside = export_format == EXPORT_FORMAT  # as the service writes it, or as it wrote format 1
+    files["export"].write_text("\n".join([export_header(note(n), n, export_format)] + [
+        export_line(i, b, leaf_hash(b), {}, beside=beside) for i, b in enumerate(bodies)]) + "\n", encoding="utf-8")
     return files
 
 
@@ -92,8 +102,9 @@ def test_books_that_do_not_balance_exit_3_with_the_finding(tmp_path: Path) -> No
     assert "postings move 7 fen through the bank account but the PaymentReceived says 70" in out
 
 
-def test_the_verifier_runs_without_pydantic_sqlalchemy_or_any_service_code(tmp_path: Path) -> None:
-    f = _files(tmp_path)
+@pytest.mark.parametrize("export_format", [EXPORT_FORMAT, EXPORT_FORMAT_1])
+def test_the_verifier_runs_without_pydantic_sqlalchemy_or_any_service_code(tmp_path: Path, export_format: str) -> None:
+    f = _files(tmp_path, export_format=export_format)
     blocked = ["pydantic", "pydantic_core", "sqlalchemy", "sqlmodel", "asyncpg", "fastapi", "shared",
                "services.audit.db", "services.audit.api", "services.audit.app", "services.audit.handlers",
                "services.audit.domain"]
