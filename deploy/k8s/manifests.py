@@ -77,7 +77,8 @@ class ServiceSpec:
     config: tuple[tuple[str, str], ...] = ()
     # Extra PostgreSQL roles the operator keeps for this service (CloudNativePG managed roles).
     database_roles: tuple[dict, ...] = ()
-    # Services whose HTTP this one asks (the portal: audit's public proofs, enrollment's reports).
+    # Services whose HTTP this one asks (the portal: audit's proofs, enrollment's reports, a guardian's
+    # preferences at notification).
     calls: tuple[str, ...] = ()
     # The public host an Ingress routes to it (the portal); overlays set the real host name.
     public_host: str | None = None
@@ -141,13 +142,14 @@ SPECS: dict[str, ServiceSpec] = {
         database_roles=AUDIT_DATABASE_ROLES,
     ),
     # The web portal (issue 18): parents open its pages from SMS links at the evening surge, so it scales on
-    # CPU like the others; it asks audit and enrollment over HTTP and is the one service behind a public host.
+    # CPU like the others; it asks audit, enrollment and notification over HTTP and is the one service behind a
+    # public host.
     "portal": ServiceSpec(
         "portal",
         storage="10Gi",
-        config=(("AUDIT_URL", "http://audit"), ("ENROLLMENT_URL", "http://enrollment"), ("DEV_SIGNIN", "false"),
-                ("COOKIE_SECURE", "true")),
-        calls=("audit", "enrollment"),
+        config=(("AUDIT_URL", "http://audit"), ("ENROLLMENT_URL", "http://enrollment"),
+                ("NOTIFICATION_URL", "http://notification"), ("DEV_SIGNIN", "false"), ("COOKIE_SECURE", "true")),
+        calls=("audit", "enrollment", "notification"),
         public_host="portal.beilei.example",
     ),
 }

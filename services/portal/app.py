@@ -21,7 +21,8 @@ STATIC = Path(__file__).resolve().parent / "static"
 def build(settings: Settings | None = None) -> tuple[FastAPI, Runtime]:
     settings = settings or Settings()
     rt = build_runtime(NAME, settings, PortalUoW)
-    upstream = Upstream(settings.audit_url, settings.enrollment_url, proof_seconds=settings.proof_cache_seconds)
+    upstream = Upstream(settings.audit_url, settings.enrollment_url, proof_seconds=settings.proof_cache_seconds,
+                        notification_url=settings.notification_url)
     rt.context = Context(upstream=upstream, pages=PublicPages(settings.public_max_age_seconds))
     app = create_app(rt, handlers=HANDLERS, routers=api.routers, title="Beilei portal", on_stop=[upstream.close],
                      description="Beilei on the web (issue 18): public school and disclosure pages with "

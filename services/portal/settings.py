@@ -23,6 +23,8 @@ class Settings(CommonSettings):
                            "its verifier key and witnesses (the disclosure page's Verify button).")
     enrollment_url: str = Field("http://127.0.0.1:8001", description="The enrollment service: participation, "
                                 "filing times and waitlists for the bureau's dashboard (called with the user's token).")
+    notification_url: str = Field("http://127.0.0.1:8004", description="The notification service: a guardian's "
+                                  "message preferences (called with the guardian's token).")
     public_max_age_seconds: int = Field(60, ge=0, description="How long browsers and caches may keep a public "
                                         "page (Cache-Control max-age); pages also carry an ETag.")
     proof_cache_seconds: float = Field(5.0, ge=0, description="How long the portal keeps a disclosure's proof "

@@ -41,8 +41,9 @@ CONSUMES: dict[str, tuple[str, ...]] = {
     "notification": (ENROLLMENT_EVENTS, ATTENDANCE_EVENTS, BILLING_EVENTS, AUDIT_EVENTS),
     "audit": (BILLING_EVENTS, ENROLLMENT_EVENTS, ATTENDANCE_EVENTS),
     # The web portal's read models (issue 18): programmes, enrollments and staff names, the evening's
-    # check-ins and check-outs, disclosures, checkpoints and anomalies. It publishes nothing.
-    "portal": (ENROLLMENT_EVENTS, ATTENDANCE_EVENTS, BILLING_EVENTS, AUDIT_EVENTS),
+    # check-ins and check-outs, disclosures, statements, checkpoints and anomalies, the messages sent to
+    # guardians. It publishes nothing.
+    "portal": (ENROLLMENT_EVENTS, ATTENDANCE_EVENTS, BILLING_EVENTS, NOTIFICATION_EVENTS, AUDIT_EVENTS),
 }
 
 EVENT_TOPICS: tuple[str, ...] = (

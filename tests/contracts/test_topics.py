@@ -17,7 +17,7 @@ def test_consumers_read_what_the_architecture_says() -> None:
         "notification": ("enrollment.events", "attendance.events", "billing.events", "audit.events"),
         "audit": ("billing.events", "enrollment.events", "attendance.events"),
         # The web portal (issue 18) keeps read models and publishes nothing.
-        "portal": ("enrollment.events", "attendance.events", "billing.events", "audit.events"),
+        "portal": ("enrollment.events", "attendance.events", "billing.events", "notification.events", "audit.events"),
     }
 
 

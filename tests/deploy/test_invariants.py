@@ -300,7 +300,8 @@ def test_each_service_may_reach_only_dns_kafka_and_its_own_database(rendered: Re
         # Over HTTPS outside the cluster: notification to the SMS and push providers, audit to the witnesses
         # that cosign its checkpoints (issue 17), which other operators run.
         outside = name in ("notification", "audit")
-        # The portal asks audit (public proofs, keys) and enrollment (reports) over HTTP (issue 18).
+        # The portal asks audit (proofs, receipts, keys), enrollment (reports, pickup persons) and notification
+        # (a guardian's message settings) over HTTP (issue 18).
         asks = set(SPECS[name].calls)
         allowed_ports = {53, 9093, 5432} | ({443} if outside else set()) | ({HTTP_PORT} if asks else set())
         assert egress_ports(policy) == allowed_ports, name
@@ -317,7 +318,8 @@ def test_each_service_may_reach_only_dns_kafka_and_its_own_database(rendered: Re
 
 
 def test_no_service_accepts_traffic_from_another_service_but_the_portal_it_answers(rendered: Rendered) -> None:
-    """Services talk through Kafka; the one exception is the portal asking audit and enrollment (issue 18)."""
+    """Services talk through Kafka; the one exception is the portal asking audit, enrollment and notification
+    (issue 18)."""
     for policy in rendered.of("NetworkPolicy"):
         name = policy["spec"]["podSelector"].get("matchLabels", {}).get("app.kubernetes.io/name")
         if name is None:

@@ -1,12 +1,14 @@
 """The real portal app for the browser tests and the screenshots (issue 18): its read models seeded in a
 PostgreSQL schema of its own with what the events would have brought (a school's programme, the ledger
-fixture's disclosure, a child collected today, an anomaly), and audit and enrollment answered from the
-ledger fixture (the disclosure's proof, the family's receipt of its statement and the ledger's keys, built
-by audit's own code) and a participation report. Served without its lifespan: no broker, nothing consumed."""
+fixture's disclosure and statement, a child collected today and the message that said so, an anomaly), and
+audit, enrollment and notification answered from the ledger fixture (the disclosure's proof, the family's
+receipt of its statement and the ledger's keys, built by audit's own code), a participation report and the
+guardian's message settings. Served without its lifespan: no broker, nothing consumed."""
 
 from __future__ import annotations
 
 import asyncio
+import json
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -60,6 +62,8 @@ async def _seed(database_url: str, fixture: dict[str, Any]) -> None:
             await uow.save_statements([(st["settlement_id"], family["event_id"], GUARDIAN, STUDENT, st["school_id"],
                                         date.fromisoformat(st["period_start"]), st,
                                         datetime.fromisoformat(st["settled_at"]))])
+            await uow.save_messages([("ntf-web-0001", GUARDIAN, "pickup", "sms", STUDENT, programme.school_id,
+                                      now - timedelta(minutes=4))])
             await uow.save_anomaly({
                 "anomaly_id": ANOMALY, "check": "charge_to_unenrolled", "severity": "critical",
                 "school_id": programme.school_id, "district_id": programme.district_id, "amount_fen": 1500,
@@ -71,8 +75,15 @@ async def _seed(database_url: str, fixture: dict[str, Any]) -> None:
 
 
 def _answers(fixture: dict[str, Any]):
+    preferences: dict[str, dict[str, Any]] = {}  # notification's, as the guardian saves them
+
     def handle(request: httpx.Request) -> httpx.Response:
         path = request.url.path
+        if path == f"/v1/recipients/{GUARDIAN}/preferences":
+            if request.method == "PUT":
+                preferences[GUARDIAN] = {"recipient_id": GUARDIAN, **json.loads(request.content)}
+            return httpx.Response(200, json=preferences.get(GUARDIAN, {
+                "recipient_id": GUARDIAN, "channels": "push_then_sms", "quiet_hours": None, "locale": None}))
         if path == f"/v1/ledger/disclosures/{fixture['disclosure_id']}":
             return httpx.Response(200, json=fixture["proof"])
         if path == f"/v1/ledger/events/{fixture['family']['event_id']}/receipt":

@@ -1,6 +1,7 @@
-"""A parent on their own page in a real browser (desktop and phone; issue 18; R17, R26): a month's statement
-with its figures, Verify receipt says in words that the family's receipt is in the signed ledger and opens its
-entry; the same receipt with one flipped proof byte, or a figure shown otherwise, is refused in words."""
+"""A parent on their own pages in a real browser (desktop and phone; issue 18; R17, R22, R26): a month's
+statement with its figures, Verify receipt says in words that the family's receipt is in the signed ledger and
+opens its entry; the same receipt with one flipped proof byte, or a figure shown otherwise, is refused in
+words; the messages sent to them, and their notification settings saved."""
 
 from __future__ import annotations
 
@@ -71,3 +72,19 @@ def test_a_statement_figure_shown_otherwise_is_refused_naming_it(page: Any, site
     verified, words = _verify_receipt(page)
     assert verified == "false"
     assert words == "Not verified: the page shows waived as 30.00 yuan, but the ledger records 15.00 yuan.", words
+
+
+def test_a_parent_reads_the_messages_sent_and_saves_their_settings(page: Any, site: Any) -> None:
+    _as_parent(page, site)
+    page.get_by_role("link", name="消息和提醒设置").click()
+    page.wait_for_url("**/me/messages")
+    row = page.locator('[data-message="ntf-web-0001"]').inner_text()
+    assert "已接走" in row and real_portal.CHILD_NAME in row and "短信" in row
+    page.get_by_label("接收方式").select_option("sms_only")
+    page.get_by_label("开始").fill("21:30")
+    page.get_by_label("结束").fill("07:00")
+    page.get_by_role("button", name="保存设置").click()
+    page.wait_for_url("**/me/messages?done=saved")
+    assert "设置已保存" in page.get_by_role("status").inner_text()
+    assert page.get_by_label("接收方式").input_value() == "sms_only"
+    assert page.get_by_label("开始").input_value() == "21:30"

@@ -65,10 +65,12 @@ def _context(request: Request, person: Principal | None) -> dict[str, Any]:
         "home_of_role": HOME_OF_ROLE.get(person.role, "/") + query if person else "/",
         "w": partial(words.word, lang=language), "role_name": partial(words.role_name, lang=language),
         "status_name": partial(words.status_name, lang=language),
+        "kind_name": partial(words.kind_name, lang=language), "channel_name": partial(words.channel_name, lang=language),
         "weekdays": partial(words.weekdays, lang=language), "figure": partial(words.figure, lang=language),
         "figure_label": partial(words.figure_label, lang=language),
         "statement_figure": partial(words.statement_figure, lang=language),
         "yuan": words.yuan, "percent": words.percent, "local_time": words.local_time,
+        "local_datetime": words.local_datetime,
         "staff_count": lambda p: len({s for a in p.get("activities", []) for s in a.get("staff_ids", [])}),
     }
 

@@ -7,26 +7,59 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Awaitable, Callable
 from datetime import date
-from typing import Annotated
+from typing import Annotated, Any
 from urllib.parse import parse_qs
 
 from fastapi import APIRouter, Path, Request
 from fastapi.responses import PlainTextResponse, RedirectResponse, Response
 
-from services.portal.api.deps import COOKIE, context, message, render, who
+from services.portal.api.deps import COOKIE, context, lang, message, render, who
 from services.portal.api.upstream import UpstreamError
 from services.portal.domain.words import STATEMENT_FIGURES
+from shared.auth import Principal
 from shared.time import local_day, utc_now
 
 router = APIRouter(include_in_schema=False)
 ID = r"^[A-Za-z0-9._:-]+$"
+IdPath = Annotated[str, Path(max_length=80, pattern=ID)]
+
+
+def _guardian(request: Request, *, posted: bool = False) -> Principal | None:
+    """The signed-in guardian, or None; a form must come from the portal's own pages."""
+    person = who(request)
+    if person is None or person.role != "guardian" or (posted and not _same_site(request)):
+        return None
+    return person
+
+
+def _same_site(request: Request) -> bool:
+    """A form posted from the portal's own pages (the session cookie is SameSite=Lax as well)."""
+    origin = request.headers.get("origin")
+    return origin is None or origin.split("://", 1)[-1] == request.headers.get("host")
+
+
+async def _form(request: Request) -> dict[str, str]:
+    return {k: v[0].strip() for k, v in parse_qs((await request.body()).decode("utf-8", "replace")).items() if v}
+
+
+async def _change(request: Request, send: Callable[[str], Awaitable[Any]], refused: str, done: str) -> Response:
+    """A guardian's change at another service, asked with their own token: a refusal (4xx) is said in the
+    words `refused`, an outage as such; done, back to the page `done` in the page's language."""
+    try:
+        await send(request.cookies[COOKIE])
+    except UpstreamError as exc:
+        return message(request, "upstream" if exc.status >= 500 else refused, exc.status)
+    if lang(request) == "en":
+        done += ("&" if "?" in done else "?") + "lang=en"
+    return RedirectResponse(done, status_code=303)
 
 
 @router.get("/me")
 async def me(request: Request) -> Response:
-    person = who(request)
-    if person is None or person.role != "guardian":
+    person = _guardian(request)
+    if person is None:
         return message(request, "forbidden", 403)
     today = local_day(utc_now())
     async with request.app.state.runtime.uow_factory() as uow:
@@ -49,11 +82,11 @@ async def me(request: Request) -> Response:
 
 
 @router.get("/me/statements/{settlement_id}/receipt")
-async def statement_receipt(request: Request, settlement_id: Annotated[str, Path(max_length=80, pattern=ID)]) -> Response:
+async def statement_receipt(request: Request, settlement_id: IdPath) -> Response:
     """The family's receipt of one of its own statements (R17, R26), as audit answers the guardian's token:
     the Verify button checks it in the browser (static/js/receipt-page.js)."""
-    person = who(request)
-    if person is None or person.role != "guardian":
+    person = _guardian(request)
+    if person is None:
         return PlainTextResponse("sign in as the statement's guardian", status_code=403)
     async with request.app.state.runtime.uow_factory() as uow:
         found = await uow.statement(person.subject, settlement_id)
@@ -66,42 +99,52 @@ async def statement_receipt(request: Request, settlement_id: Annotated[str, Path
     return PlainTextResponse(text, headers={"Cache-Control": "private, no-store"})
 
 
-def _same_site(request: Request) -> bool:
-    """A form posted from the portal's own pages (the session cookie is SameSite=Lax as well)."""
-    origin = request.headers.get("origin")
-    return origin is None or origin.split("://", 1)[-1] == request.headers.get("host")
-
-
-async def _form(request: Request) -> dict[str, str]:
-    return {k: v[0].strip() for k, v in parse_qs((await request.body()).decode("utf-8", "replace")).items() if v}
-
-
 @router.post("/me/applications/{application_id}/withdraw")
-async def withdraw(request: Request, application_id: Annotated[str, Path(max_length=80, pattern=ID)]
-                   ) -> Response:
+async def withdraw(request: Request, application_id: IdPath) -> Response:
     """Withdraw one's own application, no reason needed (R1, R6): enrollment decides, with the guardian's token."""
-    person = who(request)
-    if person is None or person.role != "guardian" or not _same_site(request):
+    if _guardian(request, posted=True) is None:
         return message(request, "forbidden", 403)
-    try:
-        await context(request).upstream.post(
-            f"/v1/applications/{application_id}/withdraw", request.cookies[COOKIE], {})
-    except UpstreamError as exc:
-        return message(request, "forbidden" if exc.status in (403, 404) else "upstream", exc.status)
-    return RedirectResponse("/me?done=withdrawn", status_code=303)
+    return await _change(request, lambda token: context(request).upstream.post(
+        f"/v1/applications/{application_id}/withdraw", token, {}), "forbidden", "/me?done=withdrawn")
 
 
 @router.post("/me/coercion-report")
 async def coercion_report(request: Request) -> Response:
     """Report pressure to enroll (R1), anonymously: enrollment keeps and publishes no guardian or student."""
-    person = who(request)
-    if person is None or person.role != "guardian" or not _same_site(request):
+    if _guardian(request, posted=True) is None:
         return message(request, "forbidden", 403)
     form = await _form(request)
     body = {"report_key": f"rpt-{uuid.uuid4().hex[:16]}", "school_id": form.get("school_id", ""),
             "what_happened": form.get("what_happened", ""), "happened_on": form.get("happened_on") or date.today().isoformat()}
+    return await _change(request, lambda token: context(request).upstream.post("/v1/coercion-reports", token, body),
+                         "report_refused", "/me?done=reported")
+
+
+@router.get("/me/messages")
+async def messages(request: Request) -> Response:
+    """The messages sent to me (R22, R23: what about, which child, how, from the portal's read model of
+    NotificationSent) and my notification settings (notification's answer to my own token)."""
+    person = _guardian(request)
+    if person is None:
+        return message(request, "forbidden", 403)
+    async with request.app.state.runtime.uow_factory() as uow:
+        sent = await uow.messages_of(person.subject)
     try:
-        await context(request).upstream.post("/v1/coercion-reports", request.cookies[COOKIE], body)
-    except UpstreamError as exc:
-        return message(request, "upstream" if exc.status >= 500 else "report_refused", exc.status)
-    return RedirectResponse("/me?done=reported", status_code=303)
+        prefs = await context(request).upstream.preferences(person.subject, request.cookies[COOKIE])
+    except UpstreamError:
+        prefs = None
+    return render(request, "messages.html", messages=sent, prefs=prefs, done=request.query_params.get("done"))
+
+
+@router.post("/me/preferences")
+async def save_preferences(request: Request) -> Response:
+    """Channels, quiet hours and language of my messages (R22), set at notification with my own token."""
+    person = _guardian(request, posted=True)
+    if person is None:
+        return message(request, "forbidden", 403)
+    form = await _form(request)
+    start, end = form.get("quiet_start"), form.get("quiet_end")
+    body = {"channels": form.get("channels", "push_then_sms"), "locale": form.get("locale") or None,
+            "quiet_hours": {"start": start or "", "end": end or ""} if start or end else None}
+    return await _change(request, lambda token: context(request).upstream.save_preferences(person.subject, token, body),
+                         "preferences_refused", "/me/messages?done=saved")

@@ -1,6 +1,7 @@
 """What the portal asks other services over HTTP, and how long it keeps their answers: the ledger's public
 proofs and keys from audit (cached, so a burst of parents asks audit once per few seconds), the bureau's
-reports from enrollment (with the signed-in user's own token, so each sees only its scope, R27)."""
+reports from enrollment (with the signed-in user's own token, so each sees only its scope, R27), a
+guardian's own receipts, applications, pickup persons and message preferences (with the guardian's token)."""
 from __future__ import annotations
 
 import time
@@ -19,8 +20,9 @@ class UpstreamError(Exception):
 
 class Upstream:
     def __init__(self, audit_url: str, enrollment_url: str, *, proof_seconds: float = 5.0,
-                 client: httpx.AsyncClient | None = None) -> None:
+                 client: httpx.AsyncClient | None = None, notification_url: str = "http://127.0.0.1:8004") -> None:
         self.audit_url, self.enrollment_url = audit_url.rstrip("/"), enrollment_url.rstrip("/")
+        self.notification_url = notification_url.rstrip("/")
         self.proof_seconds = proof_seconds
         self.client = client or httpx.AsyncClient(timeout=10)
         self._cache: dict[str, tuple[float, Any]] = {}
@@ -101,10 +103,25 @@ class Upstream:
                                          headers={"Authorization": f"Bearer {token}"})
 
     async def post(self, path: str, token: str, body: dict[str, Any]) -> dict[str, Any]:
-        """A guardian's own action at enrollment (withdraw, report), with their token; 4xx passed on."""
-        url = f"{self.enrollment_url}{path}"
+        """A guardian's own action at enrollment (withdraw, report, name a pickup person), with their token."""
+        return await self._send("POST", f"{self.enrollment_url}{path}", token, body)
+
+    async def delete(self, path: str, token: str) -> dict[str, Any]:
+        """A guardian's own removal at enrollment (revoke a pickup person), with their token."""
+        return await self._send("DELETE", f"{self.enrollment_url}{path}", token)
+
+    async def preferences(self, recipient_id: str, token: str) -> dict[str, Any]:
+        """A guardian's message preferences (channels, quiet hours, language) at notification."""
+        return await self._get(f"{self.notification_url}/v1/recipients/{recipient_id}/preferences", token=token)
+
+    async def save_preferences(self, recipient_id: str, token: str, body: dict[str, Any]) -> dict[str, Any]:
+        return await self._send("PUT", f"{self.notification_url}/v1/recipients/{recipient_id}/preferences", token,
+                                body)
+
+    async def _send(self, method: str, url: str, token: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
+        """A change asked with the person's token; 4xx passed on as asked."""
         try:
-            reply = await self.client.post(url, json=body, headers={"Authorization": f"Bearer {token}"})
+            reply = await self.client.request(method, url, json=body, headers={"Authorization": f"Bearer {token}"})
         except httpx.HTTPError as exc:
             raise UpstreamError(503, f"{url} unreachable: {exc}") from exc
         if 400 <= reply.status_code < 500:

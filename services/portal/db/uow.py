@@ -127,6 +127,17 @@ class PortalUoW(UnitOfWork):
             "where statements.settled_at <= excluded.settled_at",
             [(*r[:6], json.dumps(r[6], ensure_ascii=False), r[7]) for r in rows])
 
+    async def save_messages(self, rows: Sequence[tuple], keep_days: int = 30) -> None:
+        """(notification_id, recipient_id, kind, channel, student_id, school_id, sent_at) each; a recipient's
+        messages older than `keep_days` go as new ones come."""
+        conn = await self.connection()
+        await conn.executemany(
+            "insert into messages values ($1::text, $2::text, $3::text, $4::text, $5::text, $6::text, "
+            "$7::timestamptz) on conflict (notification_id) do nothing", rows)
+        await conn.execute(
+            "delete from messages where recipient_id = any($1::text[]) and sent_at < now() - make_interval(days => $2)",
+            sorted({r[1] for r in rows}), keep_days)
+
     # -- reads: the pages ----------------------------------------------------------------------------
     async def schools(self, district_id: str | None = None) -> list[dict[str, Any]]:
         """Every school with a published programme: id, district, name, programmes."""
@@ -207,3 +218,11 @@ class PortalUoW(UnitOfWork):
             "select settlement_id, event_id, document from statements where settlement_id = $1::text "
             "and guardian_id = $2::text", settlement_id, guardian_id)
         return {**dict(row), "document": _doc(row["document"])} if row else None
+
+    async def messages_of(self, guardian_id: str, limit: int = 50) -> list[dict[str, Any]]:
+        """The messages sent to a guardian, newest first, each with the child's name it was about."""
+        return _rows(await (await self.connection()).fetch(
+            "select m.notification_id, m.kind, m.channel, m.student_id, m.sent_at, "
+            "(select max(e.student_name) from enrollments e where e.student_id = m.student_id) as student_name "
+            "from messages m where m.recipient_id = $1::text order by m.sent_at desc limit $2::int",
+            guardian_id, limit))

@@ -176,9 +176,51 @@ WORDS: dict[str, tuple[str, str]] = {
     "hardship_free": ("困难家庭学生免费，费用由政府承担。", "Served free as a hardship student: the government pays."),
     "verify_receipt": ("验证收据", "Verify receipt"),
     "sessions": ("{n} 次", "{n}"),
+    "my_messages": ("我收到的消息", "Messages I received"),
+    "messages_and_settings": ("消息和提醒设置", "Messages and settings"),
+    "messages_intro": ("近 30 天发给您的短信和应用推送：关于什么、哪个孩子、怎么发的。",
+                       "The text messages and app notifications sent to you in the last 30 days: what about, which "
+                       "child, and how."),
+    "messages_caption": ("近 30 天的消息，最新的在前", "The last 30 days, newest first"),
+    "no_messages": ("近 30 天没有发给您的消息。", "No message was sent to you in the last 30 days."),
+    "sent_at": ("发送时间", "Sent"),
+    "about": ("内容", "About"),
+    "channel": ("方式", "Channel"),
+    "preferences": ("提醒设置", "Notification settings"),
+    "channels": ("接收方式", "How to reach me"),
+    "channels_push_then_sms": ("先应用推送，推送不到再发短信", "App notification, SMS if it does not arrive"),
+    "channels_sms_only": ("只发短信", "SMS only"),
+    "channels_push_only": ("只用应用推送（安全消息仍会发短信）", "App notification only (safety messages still by SMS)"),
+    "message_language": ("消息语言", "Language of messages"),
+    "locale_registered": ("按报名时登记的语言", "As registered"),
+    "quiet_hours": ("免打扰时段（安全消息除外）", "Quiet hours (safety messages still come)"),
+    "quiet_from": ("开始", "From"),
+    "quiet_to": ("结束", "To"),
+    "quiet_hint": ("两项都留空表示不设免打扰。结束早于开始表示跨夜。", "Leave both empty for none; an end before the start "
+                   "runs overnight."),
+    "save_preferences": ("保存设置", "Save settings"),
+    "preferences_saved": ("设置已保存，之后的消息按新设置发送。", "Saved: messages from now on follow these settings."),
+    "preferences_refused": ("设置没有被接受，请检查填写的内容。", "The settings were not accepted; please check what you "
+                            "entered."),
+    "back_to_me": ("返回我的孩子", "Back to my children"),
     "language": ("English", "中文"),
     "main": ("跳到正文", "Skip to content"),
 }
+
+# What a message sent to a guardian was about (shared/contracts/notification.py MessageKind), and how.
+KINDS = {"check_in": ("签到", "checked in"), "pickup": ("已接走", "collected"), "absence": ("缺勤", "absent"),
+         "extended_care": ("延时托管", "extended care"),
+         "extended_care_escalated": ("延时托管后仍未接走", "not collected after extended care"),
+         "unauthorised_pickup": ("未授权的人来接", "someone not authorised came to collect"),
+         "application_submitted": ("报名已提交", "application submitted"),
+         "application_approved": ("学校同意报名", "application approved"),
+         "application_rejected": ("报名未通过", "application not accepted"), "enrollment_filed": ("已备案", "filed"),
+         "enrollment_withdrawn": ("已撤回报名", "withdrawn"), "fee_due": ("缴费提醒", "fee due"),
+         "payment_received": ("收到付款", "payment received"), "fee_waived": ("费用减免", "fee waived"),
+         "refund_issued": ("已退费", "refund issued"), "programme_disclosure": ("课后服务公示", "programme notice"),
+         "finance_disclosure": ("收支公示", "income and spending disclosure"),
+         "anomaly_alert": ("异常提醒", "anomaly alert"), "emergency_broadcast": ("紧急通知", "emergency notice")}
+CHANNELS = {"sms": ("短信", "SMS"), "push": ("应用推送", "app notification")}
 
 STATUSES = {"submitted": ("已提交", "submitted"), "waitlisted": ("候补中", "on the waiting list"),
             "approved": ("学校已同意", "approved by the school"), "reported": ("已报区备案", "reported to the district"),
@@ -200,14 +242,25 @@ def word(key: str, lang: str, **values: object) -> str:
     return text.format(**values) if values else text
 
 
-def role_name(role: str, lang: str) -> str:
-    zh, en = ROLE_NAMES.get(role, (role, role))
+def _named(table: dict[str, tuple[str, str]], key: str, lang: str) -> str:
+    zh, en = table.get(key, (key, key))
     return en if lang == "en" else zh
+
+
+def role_name(role: str, lang: str) -> str:
+    return _named(ROLE_NAMES, role, lang)
+
+
+def kind_name(kind: str, lang: str) -> str:
+    return _named(KINDS, kind, lang)
+
+
+def channel_name(channel: str, lang: str) -> str:
+    return _named(CHANNELS, channel, lang)
 
 
 def status_name(status: str, lang: str) -> str:
-    zh, en = STATUSES.get(status, (status, status))
-    return en if lang == "en" else zh
+    return _named(STATUSES, status, lang)
 
 
 def weekdays(days: list[str], lang: str) -> str:
@@ -246,6 +299,10 @@ def local_time(at: datetime | str | None) -> str:
     if isinstance(at, str):
         at = datetime.fromisoformat(at)
     return at.astimezone(SCHOOL_TZ).strftime("%H:%M")
+
+
+def local_datetime(at: datetime | None) -> str:
+    return "" if at is None else at.astimezone(SCHOOL_TZ).strftime("%m-%d %H:%M")
 
 
 def percent(rate: float | None) -> str:

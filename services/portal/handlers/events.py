@@ -1,8 +1,9 @@
 """The read models the pages are served from, kept from the events (issue 18): a page never asks another
 service, so a city-wide burst of parents opening the same link costs the portal alone. Programmes (R4, R7)
-and disclosures (R21) are public; statements (R17) are the family's own; enrollments and the day's check-ins
-and check-outs serve the parent's view (R11, R12) and the bureau's day (exercise R14, extended care R13);
-anomalies the auditor's console (R25); the newest checkpoint says how far the ledger reaches."""
+and disclosures (R21) are public; statements (R17) and the messages sent (R22) are the family's own;
+enrollments and the day's check-ins and check-outs serve the parent's view (R11, R12) and the bureau's day
+(exercise R14, extended care R13); anomalies the auditor's console (R25); the newest checkpoint says how far
+the ledger reaches."""
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -28,6 +29,16 @@ async def record_statements(uow: PortalUoW, items: Sequence[Item]) -> None:
         (item.event.settlement_id, item.envelope.event_id, item.event.guardian_id, item.event.student_id,
          item.event.school_id, item.event.period_start, item.event.model_dump(mode="json"), item.event.settled_at)
         for item in items])
+
+
+@batch_handler
+async def record_messages(uow: PortalUoW, items: Sequence[Item]) -> None:
+    """The messages sent to guardians (R22, R23): what about, which channel, when; not their text, which
+    notification keeps to itself."""
+    rows = [(e.notification_id, e.recipient_id, e.kind, e.channel, e.student_id, e.school_id, e.sent_at)
+            for e in (item.event for item in items) if e.recipient_role == "guardian"]
+    if rows:
+        await uow.save_messages(rows)
 
 
 async def record_checkpoint(uow: PortalUoW, envelope: Envelope, event) -> None:
@@ -92,6 +103,7 @@ HANDLERS = {
     "ProgrammePublished": record_programme,
     "DisclosurePublished": record_disclosure,
     "FeeSettled": record_statements,
+    "NotificationSent": record_messages,
     "LedgerCheckpointPublished": record_checkpoint,
     "AnomalyDetected": record_anomaly,
     "StaffRegistered": record_staff,

@@ -65,11 +65,14 @@ class Upstreams:
         self.entries: dict[str, Any] = {}
         self.review: dict[str, Any] = {}
         self.export = b""
+        self.preferences: dict[str, dict[str, Any]] = {}
         self.asked: list[httpx.Request] = []
 
     def handle(self, request: httpx.Request) -> httpx.Response:
         self.asked.append(request)
         path = request.url.path
+        if path.startswith("/v1/recipients/") and path.endswith("/preferences"):
+            return self._preferences(request, path.split("/")[3])
         if request.method == "POST":
             if path.endswith("/withdraw"):
                 return httpx.Response(200, json={"application_id": path.split("/")[-2], "status": "withdrawn"})
@@ -111,6 +114,23 @@ class Upstreams:
         return httpx.Response(404)
 
 
+    def _preferences(self, request: httpx.Request, recipient: str) -> httpx.Response:
+        """Notification's preferences: a recipient's own token only; quiet hours HH:MM."""
+        from tests.tokens import verifier
+
+        principal = verifier().verify(request.headers.get("authorization", "").removeprefix("Bearer "))
+        if principal.subject != recipient:
+            return httpx.Response(403, json={"detail": "only the recipient"})
+        if request.method == "PUT":
+            body = json.loads(request.content)
+            quiet = body.get("quiet_hours") or {}
+            if any(len(v) != 5 for v in quiet.values()):
+                return httpx.Response(422, json={"detail": "quiet_hours must be HH:MM"})
+            self.preferences[recipient] = {"recipient_id": recipient, **body}
+        return httpx.Response(200, json=self.preferences.get(recipient, {
+            "recipient_id": recipient, "channels": "push_then_sms", "quiet_hours": None, "locale": None}))
+
+
 @pytest.fixture
 def upstreams() -> Upstreams:
     return Upstreams()
@@ -120,7 +140,8 @@ def upstreams() -> Upstreams:
 async def client(portal_db: Database, database_url: str, upstreams: Upstreams) -> AsyncIterator[httpx.AsyncClient]:
     app, rt = build(Settings(database_url=database_url, database_schema=SCHEMA, http_rate_per_second=0))
     rt.context.upstream = Upstream("http://audit", "http://enrollment", proof_seconds=5.0,
-                                     client=httpx.AsyncClient(transport=httpx.MockTransport(upstreams.handle)))
+                                     client=httpx.AsyncClient(transport=httpx.MockTransport(upstreams.handle)),
+                                     notification_url="http://notification")
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://portal") as c:
         yield c
     await rt.db.dispose()

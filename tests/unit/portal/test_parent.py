@@ -1,12 +1,15 @@
-"""The parent's page beyond the day (issue 18; R17, R26): the family's monthly statements from the portal's
-read model of FeeSettled, each with a Verify button and the ledger's keys, and the receipt of each asked of
-audit with the guardian's own token, never another family's."""
+"""The parent's pages beyond the day (issue 18; R17, R22, R26): the family's monthly statements from the
+portal's read model of FeeSettled, each with a Verify button and the ledger's keys, and the receipt of each
+asked of audit with the guardian's own token, never another family's; the messages sent to the guardian
+(NotificationSent) and their notification settings, read and saved at notification with their own token."""
 from __future__ import annotations
 
 import uuid
+from datetime import timedelta
 
 import httpx
 
+from shared.time import utc_now
 from tests.unit.portal.conftest import Upstreams, session
 from tests.unit.portal.test_pages import ev
 
@@ -38,3 +41,46 @@ async def test_a_parent_sees_their_statements_and_fetches_each_receipt_with_thei
     assert (await client.get(f"/me/statements/{mine}/receipt")).status_code == 403
     english = (await client.get("/me?lang=en", headers=session("guardian", f"gdn-{tag}"))).text
     assert "Verify receipt" in english and "Parent&#39;s share charged" in english
+
+
+async def test_a_parent_reads_the_messages_sent_to_them_and_no_one_elses(client: httpx.AsyncClient, feed) -> None:
+    tag = uuid.uuid4().hex[:6]
+    await feed([
+        ev("EnrollmentFiled", enrollment_id=f"enr-{tag}", student_id=f"stu-{tag}", student_name="小明",
+           guardian_id=f"gdn-{tag}"),
+        ev("NotificationSent", notification_id=f"ntf-{tag}", recipient_id=f"gdn-{tag}", student_id=f"stu-{tag}",
+           kind="pickup", channel="sms", sent_at=utc_now()),
+        ev("NotificationSent", notification_id=f"ntf-{tag}b", recipient_id=f"gdn-{tag}x", kind="fee_due",
+           sent_at=utc_now()),
+        ev("NotificationSent", notification_id=f"ntf-{tag}c", recipient_id=f"gdn-{tag}", kind="check_in",
+           sent_at=utc_now() - timedelta(days=40)),  # older than the page keeps
+        ev("NotificationSent", notification_id=f"ntf-{tag}d", recipient_id=f"aud-{tag}", recipient_role="auditor",
+           kind="anomaly_alert", sent_at=utc_now()),
+    ])
+    page = (await client.get("/me/messages", headers=session("guardian", f"gdn-{tag}"))).text
+    row = page[page.index(f'data-message="ntf-{tag}"'):]
+    assert "已接走" in row[:200] and "小明" in row[:200] and "短信" in row[:200]
+    for absent in (f"ntf-{tag}b", f"ntf-{tag}c", f"ntf-{tag}d"):
+        assert absent not in page
+    english = (await client.get("/me/messages?lang=en", headers=session("guardian", f"gdn-{tag}"))).text
+    assert "collected" in english and "SMS" in english
+    assert (await client.get("/me/messages", headers=session("city", "off-1"))).status_code == 403
+
+
+async def test_a_parent_saves_their_preferences_at_notification_with_their_own_token(
+        client: httpx.AsyncClient, upstreams: Upstreams) -> None:
+    me = session("guardian", "gdn-prefs")
+    page = (await client.get("/me/messages", headers=me)).text
+    assert '<option value="push_then_sms" selected>' in page
+    saved = await client.post("/me/preferences?lang=en", headers={**me, "Origin": "http://portal"},
+                               content="channels=sms_only&locale=en&quiet_start=21%3A30&quiet_end=07%3A00")
+    assert saved.status_code == 303 and saved.headers["location"] == "/me/messages?done=saved&lang=en"
+    assert upstreams.preferences["gdn-prefs"] == {"recipient_id": "gdn-prefs", "channels": "sms_only", "locale": "en",
+                                                  "quiet_hours": {"start": "21:30", "end": "07:00"}}
+    page = (await client.get("/me/messages?done=saved", headers=me)).text
+    assert '<option value="sms_only" selected>' in page and 'value="21:30"' in page and "设置已保存" in page
+    half = await client.post("/me/preferences", headers=me, content="channels=sms_only&quiet_start=21%3A30")
+    assert half.status_code == 422 and "设置没有被接受" in half.text
+    elsewhere = await client.post("/me/preferences", headers={**me, "Origin": "https://evil.example"},
+                                  content="channels=push_only")
+    assert elsewhere.status_code == 403 and upstreams.preferences["gdn-prefs"]["channels"] == "sms_only"
