@@ -1,9 +1,10 @@
 """The real portal app for the browser tests and the screenshots (issue 18): its read models seeded in a
 PostgreSQL schema of its own with what the events would have brought (a school's programme, the ledger
-fixture's disclosure and statement, a child collected today and the message that said so, an anomaly), and
-audit, enrollment and notification answered from the ledger fixture (the disclosure's proof, the family's
-receipt of its statement and the ledger's keys, built by audit's own code), a participation report and the
-guardian's message settings. Served without its lifespan: no broker, nothing consumed."""
+fixture's disclosure and statement, a child collected today by a pickup person and the message that said
+so, an anomaly), and audit, enrollment and notification answered from the ledger fixture (the disclosure's
+proof, the family's receipt of its statement and the ledger's keys, built by audit's own code), a
+participation report, the guardian's message settings and pickup persons. Served without its lifespan: no
+broker, nothing consumed."""
 
 from __future__ import annotations
 
@@ -62,6 +63,8 @@ async def _seed(database_url: str, fixture: dict[str, Any]) -> None:
             await uow.save_statements([(st["settlement_id"], family["event_id"], GUARDIAN, STUDENT, st["school_id"],
                                         date.fromisoformat(st["period_start"]), st,
                                         datetime.fromisoformat(st["settled_at"]))])
+            await uow.save_pickup_persons([("pku-web-0001", STUDENT, GUARDIAN, PICKUP, "外婆", "137****4321",
+                                             today + timedelta(days=120))])
             await uow.save_messages([("ntf-web-0001", GUARDIAN, "pickup", "sms", STUDENT, programme.school_id,
                                       now - timedelta(minutes=4))])
             await uow.save_anomaly({
@@ -79,6 +82,14 @@ def _answers(fixture: dict[str, Any]):
 
     def handle(request: httpx.Request) -> httpx.Response:
         path = request.url.path
+        if path.startswith(f"/v1/students/{STUDENT}/pickup-persons"):
+            if request.method == "DELETE":
+                return httpx.Response(200, json={"pickup_person_id": path.rsplit("/", 1)[1], "revoked": True})
+            body = json.loads(request.content)
+            return httpx.Response(201, json={
+                "pickup_person_id": f"pku-web-{len(body['name'])}{body['phone'][-4:]}", "student_id": STUDENT,
+                "name": body["name"], "relation": body["relation"], "valid_until": body["valid_until"],
+                "phone_masked": body["phone"][:3] + "****" + body["phone"][-4:], "revoked": False})
         if path == f"/v1/recipients/{GUARDIAN}/preferences":
             if request.method == "PUT":
                 preferences[GUARDIAN] = {"recipient_id": GUARDIAN, **json.loads(request.content)}

@@ -1,7 +1,7 @@
 """A parent on their own pages in a real browser (desktop and phone; issue 18; R17, R22, R26): a month's
 statement with its figures, Verify receipt says in words that the family's receipt is in the signed ledger and
 opens its entry; the same receipt with one flipped proof byte, or a figure shown otherwise, is refused in
-words; the messages sent to them, and their notification settings saved."""
+words; the messages sent to them, and their notification settings saved; a pickup person added."""
 
 from __future__ import annotations
 
@@ -88,3 +88,20 @@ def test_a_parent_reads_the_messages_sent_and_saves_their_settings(page: Any, si
     assert "设置已保存" in page.get_by_role("status").inner_text()
     assert page.get_by_label("接收方式").input_value() == "sms_only"
     assert page.get_by_label("开始").input_value() == "21:30"
+
+
+def test_a_parent_adds_a_pickup_person_for_their_child(page: Any, site: Any) -> None:
+    _as_parent(page, site)
+    page.get_by_role("link", name="接送人").click()
+    page.wait_for_url("**/me/pickups")
+    child = page.locator(f'section[data-student="{real_portal.STUDENT}"]')
+    assert real_portal.PICKUP in child.inner_text() and "137****4321" in child.inner_text()
+    page.get_by_label("姓名（在校门核对）").fill("王芳")
+    page.get_by_label("关系").fill("邻居")
+    page.get_by_label("手机号").fill("13912345678")
+    page.get_by_label("有效至").fill("2099-06-30")
+    page.get_by_role("button", name="授权").click()
+    page.wait_for_url("**/me/pickups?done=added")
+    assert "已授权" in page.get_by_role("status").inner_text()
+    row = child.locator("tr", has_text="王芳").inner_text()
+    assert "邻居" in row and "139****5678" in row and "2099-06-30" in row

@@ -69,7 +69,8 @@ def test_an_auditor_opens_an_anomaly_and_reads_its_evidence(page: Any, site: Any
 PAGES = {  # page type -> (path, who is signed in)
     "schools": ("/", None), "school": ("/s/sch-0042", None), "signin": ("/signin", None),
     "parent": ("/me", ("guardian", real_portal.GUARDIAN)),
-    "messages": ("/me/messages", ("guardian", real_portal.GUARDIAN)), "bureau": ("/bureau", ("city", "off-city-01")),
+    "messages": ("/me/messages", ("guardian", real_portal.GUARDIAN)),
+    "pickups": ("/me/pickups", ("guardian", real_portal.GUARDIAN)), "bureau": ("/bureau", ("city", "off-city-01")),
     "auditor": ("/auditor", ("auditor", "aud-01")),
     "anomaly": (f"/auditor/anomalies/{real_portal.ANOMALY}", ("auditor", "aud-01")),
     "ledger": ("/auditor/ledger?school_id=sch-0042", ("auditor", "aud-01")),

@@ -1,8 +1,9 @@
-"""The parent's view (issue 18; R11, R12): each of my enrolled children today, checked in or not, collected
-by whom (and in what relation), handed over by which teacher, extended care, from the portal's own read
-models; their applications with their status (R6), as enrollment answers the guardian's own token; and the
-family's monthly statements (R17), each with the receipt of its ledger entry, as audit answers that token, for
-the browser to verify (R26)."""
+"""The parent's pages (issue 18): each of my enrolled children today, checked in or not, collected by whom (and
+in what relation), handed over by which teacher, extended care (R11, R12), from the portal's own read models;
+their applications with their status (R6), as enrollment answers the guardian's own token; the family's
+monthly statements (R17), each with the receipt of its ledger entry, as audit answers that token, for the
+browser to verify (R26); the messages sent to me and my notification settings (R22, notification's); and who
+else may collect my children (R11), named and revoked at enrollment."""
 from __future__ import annotations
 
 import json
@@ -10,7 +11,7 @@ import uuid
 from collections.abc import Awaitable, Callable
 from datetime import date
 from typing import Annotated, Any
-from urllib.parse import parse_qs
+from urllib.parse import parse_qs, quote
 
 from fastapi import APIRouter, Path, Request
 from fastapi.responses import PlainTextResponse, RedirectResponse, Response
@@ -148,3 +149,51 @@ async def save_preferences(request: Request) -> Response:
             "quiet_hours": {"start": start or "", "end": end or ""} if start or end else None}
     return await _change(request, lambda token: context(request).upstream.save_preferences(person.subject, token, body),
                          "preferences_refused", "/me/messages?done=saved")
+
+
+@router.get("/me/pickups")
+async def pickups(request: Request) -> Response:
+    """Who else may collect each of my children (R11), from the portal's read model of enrollment's events."""
+    person = _guardian(request)
+    if person is None:
+        return message(request, "forbidden", 403)
+    today = local_day(utc_now())
+    async with request.app.state.runtime.uow_factory() as uow:
+        children = await uow.children_of(person.subject, today)
+        persons = await uow.pickup_persons_of(person.subject, today)
+    return render(request, "pickups.html", children=children, persons=persons, today=today.isoformat(),
+                  done=request.query_params.get("done"))
+
+
+@router.post("/me/pickups")
+async def authorise_pickup(request: Request) -> Response:
+    """Name someone who may collect my child until a day (R11): enrollment decides, with my own token (it keeps
+    only the phone's mask). Its answer goes into the read model at once; the event it publishes says the same."""
+    person = _guardian(request, posted=True)
+    if person is None:
+        return message(request, "forbidden", 403)
+    form = await _form(request)
+    student = form.get("student_id", "")
+    body = {k: form.get(k, "") for k in ("name", "relation", "phone", "valid_until")}
+
+    async def send(token: str) -> None:
+        p = await context(request).upstream.post(f"/v1/students/{quote(student, safe='')}/pickup-persons", token, body)
+        async with request.app.state.runtime.uow_factory() as uow:
+            await uow.save_pickup_persons([(p["pickup_person_id"], p["student_id"], person.subject, p["name"],
+                                            p["relation"], p["phone_masked"], date.fromisoformat(p["valid_until"]))])
+            await uow.commit()
+    return await _change(request, send, "pickup_refused", "/me/pickups?done=added")
+
+
+@router.post("/me/pickups/{student_id}/{pickup_person_id}/revoke")
+async def revoke_pickup(request: Request, student_id: IdPath, pickup_person_id: IdPath) -> Response:
+    """Revoke a pickup person (R11): enrollment decides, with my own token; attendance refuses them from then on."""
+    if _guardian(request, posted=True) is None:
+        return message(request, "forbidden", 403)
+
+    async def send(token: str) -> None:
+        await context(request).upstream.delete(f"/v1/students/{student_id}/pickup-persons/{pickup_person_id}", token)
+        async with request.app.state.runtime.uow_factory() as uow:
+            await uow.revoke_pickup_persons([(pickup_person_id, utc_now())])
+            await uow.commit()
+    return await _change(request, send, "forbidden", "/me/pickups?done=revoked")

@@ -138,6 +138,19 @@ class PortalUoW(UnitOfWork):
             "delete from messages where recipient_id = any($1::text[]) and sent_at < now() - make_interval(days => $2)",
             sorted({r[1] for r in rows}), keep_days)
 
+    async def save_pickup_persons(self, rows: Sequence[tuple]) -> None:
+        """(pickup_person_id, student_id, guardian_id, name, relation, phone_masked, valid_until) each, as
+        enrollment published them (or answered the guardian who named them)."""
+        await (await self.connection()).executemany(
+            "insert into pickup_persons values ($1::text, $2::text, $3::text, $4::text, $5::text, $6::text, "
+            "$7::date, null) on conflict (pickup_person_id) do nothing", rows)
+
+    async def revoke_pickup_persons(self, rows: Sequence[tuple[str, datetime]]) -> None:
+        """(pickup_person_id, revoked at) each."""
+        await (await self.connection()).executemany(
+            "update pickup_persons set revoked_at = coalesce(revoked_at, $2::timestamptz) "
+            "where pickup_person_id = $1::text", rows)
+
     # -- reads: the pages ----------------------------------------------------------------------------
     async def schools(self, district_id: str | None = None) -> list[dict[str, Any]]:
         """Every school with a published programme: id, district, name, programmes."""
@@ -226,3 +239,11 @@ class PortalUoW(UnitOfWork):
             "(select max(e.student_name) from enrollments e where e.student_id = m.student_id) as student_name "
             "from messages m where m.recipient_id = $1::text order by m.sent_at desc limit $2::int",
             guardian_id, limit))
+
+    async def pickup_persons_of(self, guardian_id: str, day: date) -> list[dict[str, Any]]:
+        """Who may collect the guardian's enrolled children on `day` or later: not revoked, not expired."""
+        return _rows(await (await self.connection()).fetch(
+            "select p.pickup_person_id, p.student_id, p.name, p.relation, p.phone_masked, p.valid_until "
+            "from pickup_persons p where p.revoked_at is null and p.valid_until >= $2::date and p.student_id in "
+            "(select student_id from enrollments where guardian_id = $1::text and withdrawn_on is null) "
+            "order by p.student_id, p.valid_until, p.pickup_person_id", guardian_id, day))

@@ -202,6 +202,25 @@ WORDS: dict[str, tuple[str, str]] = {
     "preferences_saved": ("设置已保存，之后的消息按新设置发送。", "Saved: messages from now on follow these settings."),
     "preferences_refused": ("设置没有被接受，请检查填写的内容。", "The settings were not accepted; please check what you "
                             "entered."),
+    "pickup_persons": ("接送人", "Pickup persons"),
+    "pickups_intro": ("除监护人外，您可以授权祖父母、亲戚或邻居在某日之前接孩子。学校在门口核对姓名；您随时可以撤销。",
+                      "Besides the guardians, you may authorise a grandparent, relative or neighbour to collect your "
+                      "child until a day. The school checks the name at the gate; you may revoke them at any time."),
+    "pickups_caption": ("现在可以接孩子的人", "Who may collect the child now"),
+    "no_pickups": ("还没有授权接送人。", "No pickup person yet."),
+    "relation": ("关系", "Relation"),
+    "phone": ("手机号", "Mobile"),
+    "valid_until": ("有效至", "Valid until"),
+    "revoke": ("撤销", "Revoke"),
+    "add_pickup": ("授权一位接送人", "Authorise a pickup person"),
+    "pickup_name": ("姓名（在校门核对）", "Name (checked at the gate)"),
+    "relation_hint": ("例如：祖父、外婆、邻居", "For example: grandfather, aunt, neighbour"),
+    "authorise": ("授权", "Authorise"),
+    "pickup_added": ("已授权，学校从现在起认可这位接送人。", "Authorised: the school accepts them from now on."),
+    "pickup_revoked": ("已撤销，学校从现在起不再让这位接送人接孩子。", "Revoked: the school no longer lets them collect the "
+                       "child."),
+    "pickup_refused": ("授权没有被接受，请检查填写的内容（手机号、日期）。", "Not accepted; please check what you entered "
+                       "(mobile number, date)."),
     "back_to_me": ("返回我的孩子", "Back to my children"),
     "language": ("English", "中文"),
     "main": ("跳到正文", "Skip to content"),

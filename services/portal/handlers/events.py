@@ -1,9 +1,9 @@
 """The read models the pages are served from, kept from the events (issue 18): a page never asks another
 service, so a city-wide burst of parents opening the same link costs the portal alone. Programmes (R4, R7)
 and disclosures (R21) are public; statements (R17) and the messages sent (R22) are the family's own;
-enrollments and the day's check-ins and check-outs serve the parent's view (R11, R12) and the bureau's day
-(exercise R14, extended care R13); anomalies the auditor's console (R25); the newest checkpoint says how far
-the ledger reaches."""
+enrollments, pickup persons and the day's check-ins and check-outs serve the parent's view (R11, R12) and the
+bureau's day (exercise R14, extended care R13); anomalies the auditor's console (R25); the newest checkpoint
+says how far the ledger reaches."""
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -39,6 +39,18 @@ async def record_messages(uow: PortalUoW, items: Sequence[Item]) -> None:
             for e in (item.event for item in items) if e.recipient_role == "guardian"]
     if rows:
         await uow.save_messages(rows)
+
+
+@batch_handler
+async def record_pickup_persons(uow: PortalUoW, items: Sequence[Item]) -> None:
+    """Who else may collect a child (R11): named by a guardian until a day, or revoked."""
+    named = [(e.pickup_person_id, e.student_id, e.guardian_id, e.name, e.relation, e.phone_masked, e.valid_until)
+             for e in (i.event for i in items if i.envelope.type == "PickupPersonAuthorised")]
+    revoked = [(i.event.pickup_person_id, i.event.decided_at) for i in items if i.envelope.type == "PickupPersonRevoked"]
+    if named:
+        await uow.save_pickup_persons(named)
+    if revoked:
+        await uow.revoke_pickup_persons(revoked)
 
 
 async def record_checkpoint(uow: PortalUoW, envelope: Envelope, event) -> None:
@@ -107,6 +119,8 @@ HANDLERS = {
     "LedgerCheckpointPublished": record_checkpoint,
     "AnomalyDetected": record_anomaly,
     "StaffRegistered": record_staff,
+    "PickupPersonAuthorised": record_pickup_persons,
+    "PickupPersonRevoked": record_pickup_persons,
     "EnrollmentFiled": record_enrollments,
     "EnrollmentWithdrawn": record_enrollments,
     "StudentCheckedIn": record_days,

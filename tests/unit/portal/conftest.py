@@ -66,6 +66,7 @@ class Upstreams:
         self.review: dict[str, Any] = {}
         self.export = b""
         self.preferences: dict[str, dict[str, Any]] = {}
+        self.pickups: list[httpx.Request] = []
         self.asked: list[httpx.Request] = []
 
     def handle(self, request: httpx.Request) -> httpx.Response:
@@ -73,6 +74,8 @@ class Upstreams:
         path = request.url.path
         if path.startswith("/v1/recipients/") and path.endswith("/preferences"):
             return self._preferences(request, path.split("/")[3])
+        if path.startswith("/v1/students/") and "/pickup-persons" in path:
+            return self._pickup(request, path.split("/")[3])
         if request.method == "POST":
             if path.endswith("/withdraw"):
                 return httpx.Response(200, json={"application_id": path.split("/")[-2], "status": "withdrawn"})
@@ -113,6 +116,24 @@ class Upstreams:
             return httpx.Response(200, json=answers[path])
         return httpx.Response(404)
 
+
+    def _pickup(self, request: httpx.Request, student: str) -> httpx.Response:
+        """Enrollment's pickup persons: a guardian of the student only (here: students named stu-<their tag>)."""
+        from tests.tokens import verifier
+
+        principal = verifier().verify(request.headers.get("authorization", "").removeprefix("Bearer "))
+        if student != "stu-" + principal.subject.removeprefix("gdn-"):
+            return httpx.Response(403, json={"detail": "only a guardian of the student"})
+        self.pickups.append(request)
+        if request.method == "DELETE":
+            return httpx.Response(200, json={"pickup_person_id": request.url.path.rsplit("/", 1)[1], "revoked": True})
+        body = json.loads(request.content)
+        if not body["phone"].isdigit() or len(body["phone"]) != 11:
+            return httpx.Response(422, json={"detail": "phone must be a mainland mobile number"})
+        return httpx.Response(201, json={"pickup_person_id": f"pku-{len(self.pickups)}-{student}", "student_id": student,
+                                         "name": body["name"], "relation": body["relation"],
+                                         "phone_masked": body["phone"][:3] + "****" + body["phone"][-4:],
+                                         "valid_until": body["valid_until"], "revoked": False})
 
     def _preferences(self, request: httpx.Request, recipient: str) -> httpx.Response:
         """Notification's preferences: a recipient's own token only; quiet hours HH:MM."""

@@ -1,7 +1,8 @@
 """The parent's pages beyond the day (issue 18; R17, R22, R26): the family's monthly statements from the
 portal's read model of FeeSettled, each with a Verify button and the ledger's keys, and the receipt of each
 asked of audit with the guardian's own token, never another family's; the messages sent to the guardian
-(NotificationSent) and their notification settings, read and saved at notification with their own token."""
+(NotificationSent) and their notification settings, read and saved at notification with their own token; the
+pickup persons of their own children, named and revoked at enrollment with their own token (R11)."""
 from __future__ import annotations
 
 import uuid
@@ -9,7 +10,7 @@ from datetime import timedelta
 
 import httpx
 
-from shared.time import utc_now
+from shared.time import local_day, utc_now
 from tests.unit.portal.conftest import Upstreams, session
 from tests.unit.portal.test_pages import ev
 
@@ -84,3 +85,45 @@ async def test_a_parent_saves_their_preferences_at_notification_with_their_own_t
     elsewhere = await client.post("/me/preferences", headers={**me, "Origin": "https://evil.example"},
                                   content="channels=push_only")
     assert elsewhere.status_code == 403 and upstreams.preferences["gdn-prefs"]["channels"] == "sms_only"
+
+
+async def test_a_parent_sees_names_and_revokes_the_pickup_persons_of_their_own_child(
+        client: httpx.AsyncClient, feed, upstreams: Upstreams) -> None:
+    tag = uuid.uuid4().hex[:6]
+    me = {**session("guardian", f"gdn-{tag}"), "Origin": "http://portal"}
+    until = (local_day(utc_now()) + timedelta(days=60)).isoformat()
+    await feed([
+        ev("EnrollmentFiled", enrollment_id=f"enr-{tag}", student_id=f"stu-{tag}", student_name="小明",
+           guardian_id=f"gdn-{tag}"),
+        ev("PickupPersonAuthorised", pickup_person_id=f"pku-{tag}", student_id=f"stu-{tag}", guardian_id=f"gdn-{tag}",
+           name="李建国", relation="祖父", valid_until=until),
+        ev("PickupPersonAuthorised", pickup_person_id=f"pku-{tag}old", student_id=f"stu-{tag}",
+           guardian_id=f"gdn-{tag}", name="过期的人", valid_until="2020-01-31"),
+        ev("PickupPersonAuthorised", pickup_person_id=f"pku-{tag}x", student_id=f"stu-{tag}x",
+           guardian_id=f"gdn-{tag}x", name="别人家的"),
+    ])
+    page = (await client.get("/me/pickups", headers=me)).text
+    assert f'data-pickup="pku-{tag}"' in page and "李建国" in page and "137****4321" in page
+    assert "过期的人" not in page and "别人家的" not in page
+
+    added = await client.post("/me/pickups", headers=me, content=(
+        f"student_id=stu-{tag}&name=%E7%8E%8B%E8%8A%B3&relation=%E9%82%BB%E5%B1%85&phone=13912345678&valid_until={until}"))
+    assert added.status_code == 303 and added.headers["location"] == "/me/pickups?done=added"
+    asked = upstreams.pickups[-1]
+    assert asked.url.path == f"/v1/students/stu-{tag}/pickup-persons" and asked.headers["authorization"].startswith("Bearer ")
+    page = (await client.get("/me/pickups?done=added", headers=me)).text
+    assert "王芳" in page and "139****5678" in page and "已授权" in page  # at once, before enrollment's event
+
+    refused = await client.post("/me/pickups", headers=me, content=f"student_id=stu-{tag}&name=x&relation=y&phone=12"
+                                                                   f"&valid_until={until}")
+    assert refused.status_code == 422 and "授权没有被接受" in refused.text
+    other = await client.post("/me/pickups", headers=me, content=f"student_id=stu-{tag}x&name=x&relation=y"
+                                                                 f"&phone=13912345678&valid_until={until}")
+    assert other.status_code == 403
+
+    revoked = await client.post(f"/me/pickups/stu-{tag}/pku-{tag}/revoke?lang=en", headers=me)
+    assert revoked.status_code == 303 and revoked.headers["location"] == "/me/pickups?done=revoked&lang=en"
+    assert upstreams.pickups[-1].method == "DELETE"
+    assert f'data-pickup="pku-{tag}"' not in (await client.get("/me/pickups", headers=me)).text
+    assert (await client.post(f"/me/pickups/stu-{tag}/pku-{tag}/revoke",
+                              headers={**me, "Origin": "https://evil.example"})).status_code == 403
