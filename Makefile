@@ -7,7 +7,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cat requirements.lock pyproject.toml | md5sum | cut -c1-8)
 
-.PHONY: run test lint unit integration deps system-deps kafka-jars witness stop schemas check-schemas bench faults screenshots clean help
+.PHONY: run test lint unit integration deps system-deps kafka-jars witness ledger-speedups stop schemas check-schemas bench faults screenshots clean help
 
 help:
 	@echo "make run    start Kafka, PostgreSQL and the five services, run a demo, leave it running (Ctrl-C stops)"
@@ -33,7 +33,7 @@ unit: deps
 integration: deps
 	$(BIN)/python -m pytest -m integration
 
-deps: system-deps $(STAMP) kafka-jars witness tests/deploy/node_modules/.installed services/portal/static/vendor/.installed
+deps: system-deps $(STAMP) kafka-jars witness ledger-speedups tests/deploy/node_modules/.installed services/portal/static/vendor/.installed
 
 system-deps:
 	@infra/local/system-deps.sh
@@ -56,6 +56,11 @@ services/portal/static/vendor/.installed: services/portal/web/package-lock.json 
 
 kafka-jars:
 	@infra/local/kafka.sh fetch
+
+# The full audit's compiled leaf hash and commitment check (services/audit/ledger/_speedups.c) with gcc;
+# without a compiler the ledger package computes the same in Python.
+ledger-speedups: $(STAMP)
+	@$(BIN)/python -m services.audit.ledger.speedups_build
 
 # litewitness and witnessctl (filippo.io/torchwood) built with Go into ~/.cache/beilei: the ledger's witnesses.
 witness:
