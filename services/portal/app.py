@@ -8,6 +8,7 @@ from fastapi.staticfiles import StaticFiles
 
 from services.portal import api
 from services.portal.api.deps import PublicPages
+from services.portal.api.oidc import OidcClient
 from services.portal.api.upstream import Upstream
 from services.portal.db import PortalUoW
 from services.portal.handlers import HANDLERS
@@ -23,8 +24,11 @@ def build(settings: Settings | None = None) -> tuple[FastAPI, Runtime]:
     rt = build_runtime(NAME, settings, PortalUoW)
     upstream = Upstream(settings.audit_url, settings.enrollment_url, proof_seconds=settings.proof_cache_seconds,
                         notification_url=settings.notification_url)
-    rt.context = Context(upstream=upstream, pages=PublicPages(settings.public_max_age_seconds))
-    app = create_app(rt, handlers=HANDLERS, routers=api.routers, title="Beilei portal", on_stop=[upstream.close],
+    oidc = OidcClient(settings.oidc_issuer_url, settings.oidc_client_id, client_secret=settings.oidc_client_secret) \
+        if settings.oidc_issuer_url and settings.oidc_client_id else None
+    rt.context = Context(upstream=upstream, pages=PublicPages(settings.public_max_age_seconds), oidc=oidc)
+    app = create_app(rt, handlers=HANDLERS, routers=api.routers, title="Beilei portal",
+                     on_stop=[upstream.close, *([oidc.close] if oidc else [])],
                      description="Beilei on the web (issue 18): public school and disclosure pages with "
                                  "verification in the browser, the parent's view, the bureau's dashboard and "
                                  "the auditor's console.")

@@ -10,6 +10,7 @@ from shared.settings import CommonSettings
 
 if TYPE_CHECKING:
     from services.portal.api.deps import PublicPages
+    from services.portal.api.oidc import OidcClient
     from services.portal.api.upstream import Upstream
 
 
@@ -35,6 +36,10 @@ class Settings(CommonSettings):
     oidc_issuer_url: str | None = Field(None, description="The city's OpenID Connect issuer; set, /signin "
                                         "redirects there (docs/portal.md).")
     oidc_client_id: str | None = Field(None, description="The portal's client id at the identity provider.")
+    oidc_client_secret: str | None = Field(None, description="The client secret, for a provider that wants one "
+                                           "beside PKCE (client_secret_post); none for a public client.")
+    oidc_redirect_url: str | None = Field(None, description="The callback URL registered at the provider "
+                                          "(`https://<host>/signin/oidc/callback`); default: this request's own.")
     cookie_secure: bool = Field(False, description="Mark the session cookie Secure (HTTPS deployments).")
 
 
@@ -44,3 +49,4 @@ class Context:
 
     upstream: Upstream  # audit's proofs and keys, enrollment's reports, asked over HTTP
     pages: PublicPages  # public pages rendered once and kept a few seconds
+    oidc: OidcClient | None = None  # the city's identity provider, when people sign in there

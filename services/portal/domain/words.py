@@ -221,6 +221,7 @@ WORDS: dict[str, tuple[str, str]] = {
                        "child."),
     "pickup_refused": ("授权没有被接受，请检查填写的内容（手机号、日期）。", "Not accepted; please check what you entered "
                        "(mobile number, date)."),
+    "signin_failed": ("登录没有完成，请重新登录。", "Sign-in did not complete; please sign in again."),
     "back_to_me": ("返回我的孩子", "Back to my children"),
     "language": ("English", "中文"),
     "main": ("跳到正文", "Skip to content"),
