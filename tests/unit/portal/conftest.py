@@ -7,6 +7,7 @@ import asyncio
 import itertools
 import json
 from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from typing import Any
 
 import httpx
@@ -29,12 +30,21 @@ SCHEMA = "portal_unit"
 _offsets = itertools.count()
 
 
+@asynccontextmanager
+async def migrated(database_url: str, schema: str) -> AsyncIterator[Database]:
+    """The portal's schema migrated into `schema` of the session's database, and a pool on it."""
+    await asyncio.to_thread(migrate.upgrade, "portal", database_url, schema)
+    db = Database(database_url, schema, pool_size=4)
+    try:
+        yield db
+    finally:
+        await db.dispose()
+
+
 @pytest.fixture(scope="session")
 async def portal_db(database_url: str) -> AsyncIterator[Database]:
-    await asyncio.to_thread(migrate.upgrade, "portal", database_url, SCHEMA)
-    db = Database(database_url, SCHEMA, pool_size=4)
-    yield db
-    await db.dispose()
+    async with migrated(database_url, SCHEMA) as db:
+        yield db
 
 
 @pytest.fixture
