@@ -1,7 +1,7 @@
 """Screenshots of the portal's pages, desktop and phone, for the docs and the README (issue 18):
 `make screenshots` writes docs/screenshots/<page>-<desktop|phone>.png from the real portal app, its read
 models seeded as in the browser tests (tests/web/real_portal.py). Chinese by default, as parents see it; the
-disclosure is shown after Verify, with its words."""
+disclosure and the parent's statement are shown after Verify, with its words."""
 
 from __future__ import annotations
 
@@ -20,6 +20,8 @@ PAGES = {  # name -> (path, who is signed in)
     "school": ("/s/sch-0042", None),
     "disclosure": (None, None),
     "parent": ("/me", ("guardian", real_portal.GUARDIAN)),
+    "messages": ("/me/messages", ("guardian", real_portal.GUARDIAN)),
+    "pickups": ("/me/pickups", ("guardian", real_portal.GUARDIAN)),
     "bureau": ("/bureau", ("city", "off-city-01")),
     "auditor": (f"/auditor/anomalies/{real_portal.ANOMALY}", ("auditor", "aud-01")),
 }
@@ -44,6 +46,9 @@ def main() -> None:
                     if name == "disclosure":
                         page.get_by_role("button", name="验证这份公示").click()
                         page.locator("#verify-result[data-verified]").wait_for(timeout=15_000)
+                    if name == "parent":
+                        page.get_by_role("button", name="验证收据").first.click()
+                        page.locator(".verify-result[data-verified]").first.wait_for(timeout=15_000)
                     if name == "bureau":
                         page.locator("#chart canvas").wait_for(timeout=15_000)
                     target = OUT / f"{name}-{viewport}.png"
