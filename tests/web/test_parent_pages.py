@@ -12,6 +12,7 @@ import pytest
 
 from tests.tokens import mint
 from tests.web import real_portal
+from tests.web.harness import axe_violations
 
 STATEMENT = "article[data-receipt-url]"
 
@@ -46,6 +47,7 @@ def test_a_parent_sees_a_statement_and_verify_says_its_receipt_is_in_the_signed_
     verified, words = _verify_receipt(page)
     assert verified == "true", words
     assert words.startswith(PROVEN[lang]) and "witness-city-archive" in words, words
+    assert axe_violations(page) == []  # the page with its verdict, as the parent reads it
 
 
 def _flip_a_proof_byte(route: Any) -> None:
