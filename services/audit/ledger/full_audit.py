@@ -6,7 +6,7 @@ school's books (R25) and every disclosure's totals (R21).
 One pass over the lines does all of it. A file is cut into stretches of whole lines that processes read
 side by side (`audit_export_file`, one per core by default); each stretch is scanned by the same function
 the single-process path uses (`_scan`), and the parent joins what the stretches say in ledger order, as
-they come in: their leaf hashes into one tree (whose subtrees the same processes hash), their books,
+they come in: their leaf hashes into one tree (hashed subtree by subtree meanwhile), their books,
 their disclosures and the amounts a disclosure sums. Export format 2 carries each entry's bytes beside its
 line (bundles.export_line), format 1 in base64 inside it; both are read. Standard library and
 `cryptography` only, like the rest of the ledger package (orjson when installed): nothing here trusts
@@ -46,7 +46,7 @@ __all__ = ["AuditReport", "audit_export", "audit_export_file"]
 _MAX_LISTED = 20
 # A stretch a process reads at once: big enough that starting it costs nothing, small enough that two
 # processes finish together (at least _STRETCHES_EACH per process).
-_STRETCH_BYTES = 4 << 20
+_STRETCH_BYTES = 16 << 20
 _STRETCHES_EACH = 8
 # Leaves whose root is hashed in one piece: a perfect subtree of the ledger's tree (RFC 9162), so the
 # roots of the tree and of every saved checkpoint are built from these roots and what follows them.
@@ -99,7 +99,8 @@ class _Scan:
     problems: list[tuple[int, str]] = field(default_factory=list)  # (k, "entry k: ..." without the prefix)
     line_problems: list[tuple[int, str]] = field(default_factory=list)  # (k, "line k+2: ..." without it)
     findings: list[tuple[int, str]] = field(default_factory=list)
-    event_ids: list[tuple[int, str]] = field(default_factory=list)
+    event_ids: list[str] = field(default_factory=list)  # each opened entry's event id, in order ...
+    event_at: array = field(default_factory=lambda: array("q"))  # ... and its k
     books: dict[str, books.SchoolBooks] = field(default_factory=dict)
     disclosures: list[tuple[int, books.Entry]] = field(default_factory=list)
     # (k, school, day, disclosed field, amount) of each entry a disclosure may sum, in ledger order
@@ -111,7 +112,7 @@ def _scan(lines: Iterable[str | bytes], beside: bool = False) -> _Scan:
     format 2) a line's entry may follow its JSON after a tab (bundles.export_line)."""
     out = _Scan()
     ledger = books.Books()
-    declared, leaves, problems, event_ids = out.declared, out.leaves, out.problems, out.event_ids
+    declared, leaves, problems, event_ids, event_at = out.declared, out.leaves, out.problems, out.event_ids, out.event_at
     for k, line in enumerate(lines):
         try:
             meta, tab, raw = line.partition(_TAB[type(line)]) if beside else (line, None, None)
@@ -147,7 +148,8 @@ def _scan(lines: Iterable[str | bytes], beside: bool = False) -> _Scan:
             problems.append((k, str(exc)))
             _amount_unopened(out, k, body)
             continue
-        event_ids.append((k, entry.event_id))
+        event_ids.append(entry.event_id)
+        event_at.append(k)
         try:
             same = _STATED(item) == _SAID(entry)  # every column there and as the entry says: the usual case
         except KeyError:
@@ -280,11 +282,11 @@ def audit_export_file(
         scans = (_scan_stretch(path, a, b, beside) for a, b in stretches)
         return _report(checkpoint, keys, saved_checkpoints, scans)
     with ProcessPoolExecutor(processes) as pool:
-        # The parent joins each stretch's scan as it comes in, while the processes read the next ones;
-        # the same processes then hash the tree's subtrees side by side.
+        # The parent joins each stretch's scan, and hashes the tree's subtrees, as the scans come in, while
+        # the processes read the next stretches.
         scans = pool.map(_scan_stretch, [path] * len(stretches), *zip(*stretches, strict=True),
                          [beside] * len(stretches))
-        return _report(checkpoint, keys, saved_checkpoints, scans, pool.map)
+        return _report(checkpoint, keys, saved_checkpoints, scans)
 
 
 def _after_header(path: str) -> int:
@@ -296,9 +298,8 @@ def _after_header(path: str) -> int:
     return 0
 
 
-def _report(checkpoint: Checkpoint, keys: list, saved_checkpoints: Sequence[str], scans: Iterable[_Scan],
-            map_: Callable[..., Iterable[Any]] = map) -> AuditReport:
-    """Join the stretches' scans, in ledger order, into the report; `map_` hashes the subtrees."""
+def _report(checkpoint: Checkpoint, keys: list, saved_checkpoints: Sequence[str], scans: Iterable[_Scan]) -> AuditReport:
+    """Join the stretches' scans, in ledger order as they come in, into the report."""
     report = AuditReport(origin=checkpoint.origin, tree_size=checkpoint.size, root_hash=checkpoint.root_hash)
     saved = _saved(report, checkpoint, keys, saved_checkpoints)
     leaves = bytearray()
@@ -306,16 +307,22 @@ def _report(checkpoint: Checkpoint, keys: list, saved_checkpoints: Sequence[str]
     ledger: dict[str, books.SchoolBooks] = {}
     disclosures: list[tuple[int, books.Entry]] = []
     amounts: list[tuple[int, str, date, str, int]] = []
+    subtrees: list[bytes] = []  # the roots of the whole subtrees of _SUBTREE leaves, in order
+    whole = _SUBTREE * HASH_SIZE
     base = 0
     for scan in scans:
         _positions(report, scan, base)
         for k, message in sorted(scan.problems + [(k, "\x00" + m) for k, m in scan.line_problems]):
             _fail(report, f"line {base + k + 2}: {message[1:]}" if message.startswith("\x00")
                   else f"entry {base + k}: {message}")
-        for k, event_id in scan.event_ids:
-            if event_id in seen:
-                _fail(report, f"entry {base + k}: event {event_id} is recorded twice")
-            seen.add(event_id)
+        ids = set(scan.event_ids)
+        if len(ids) == len(scan.event_ids) and seen.isdisjoint(ids):  # no event twice: the usual case
+            seen |= ids
+        else:
+            for k, event_id in zip(scan.event_at, scan.event_ids, strict=True):
+                if event_id in seen:
+                    _fail(report, f"entry {base + k}: event {event_id} is recorded twice")
+                seen.add(event_id)
         report.findings.extend(f"entry {base + k}{text}" for k, text in scan.findings)
         for school, part in scan.books.items():
             ledger.setdefault(school, books.SchoolBooks()).merge(part)
@@ -323,9 +330,9 @@ def _report(checkpoint: Checkpoint, keys: list, saved_checkpoints: Sequence[str]
         amounts.extend((base + k, *rest) for k, *rest in scan.amounts)
         leaves += scan.leaves
         base += scan.lines
+        while (len(subtrees) + 1) * whole <= len(leaves):  # hashed here while the processes read on
+            subtrees.append(packed_root(leaves[len(subtrees) * whole:(len(subtrees) + 1) * whole]))
     report.entries = len(leaves) // HASH_SIZE
-    whole = _SUBTREE * HASH_SIZE
-    subtrees = list(map_(packed_root, [bytes(leaves[i:i + whole]) for i in range(0, len(leaves) - whole + 1, whole)]))
     for size in sorted(s for s in saved if 0 < s <= report.entries):
         prefix_root = _prefix_root(leaves, subtrees, size)
         for cp in saved[size]:
