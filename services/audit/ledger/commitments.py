@@ -206,7 +206,8 @@ def open_entry(body: bytes, opened: Mapping[str, Any]) -> dict[str, Any]:
     commitments, payload = sealed.pop("commitments", None), sealed.get("payload")
     if type(commitments) is not dict or type(payload) is not dict:
         raise CommitmentError("a format-2 entry has an object of commitments and a payload")
-    if not isinstance(opened, Mapping) or not isinstance(opened.get("values"), Mapping):
+    values = opened.get("values") if type(opened) is dict or isinstance(opened, Mapping) else None
+    if type(values) is not dict and not isinstance(values, Mapping):
         raise CommitmentError("an opening is an object with a salt and values")
     try:
         salt = b64decode(str(opened.get("salt")))
@@ -214,7 +215,6 @@ def open_entry(body: bytes, opened: Mapping[str, Any]) -> dict[str, Any]:
         raise CommitmentError("the opening's salt is not base64") from exc
     if len(salt) != SALT_SIZE:
         raise CommitmentError(f"the opening's salt is {len(salt)} bytes, not {SALT_SIZE}")
-    values = opened["values"]
     if values.keys() != commitments.keys():
         raise CommitmentError(f"the opening names {sorted(values)} but the entry commits to {sorted(commitments)}")
     del sealed["entry_format"]
