@@ -177,8 +177,11 @@ def _leaf_hash(body: bytes) -> bytes:
     return sha256(b"\x00" + body).digest()
 
 
-try:  # the same hash without hashlib's context per call (_speedups.c, built by `make deps`)
+_packed_root = packed_root
+
+try:  # the same hashes without hashlib's context per call (_speedups.c, built by `make deps`)
     from services.audit.ledger._speedups import leaf_hash as _leaf_hash
+    from services.audit.ledger._speedups import packed_root as _packed_root
 except ImportError:  # not built: hashlib
     pass
 
@@ -325,13 +328,16 @@ def _report(checkpoint: Checkpoint, keys: list, saved_checkpoints: Sequence[str]
                 seen.add(event_id)
         report.findings.extend(f"entry {base + k}{text}" for k, text in scan.findings)
         for school, part in scan.books.items():
-            ledger.setdefault(school, books.SchoolBooks()).merge(part)
+            if school in ledger:
+                ledger[school].merge(part)
+            else:
+                ledger[school] = part
         disclosures.extend((base + k, d) for k, d in scan.disclosures)
         amounts.extend((base + k, *rest) for k, *rest in scan.amounts)
         leaves += scan.leaves
         base += scan.lines
         while (len(subtrees) + 1) * whole <= len(leaves):  # hashed here while the processes read on
-            subtrees.append(packed_root(leaves[len(subtrees) * whole:(len(subtrees) + 1) * whole]))
+            subtrees.append(_packed_root(leaves[len(subtrees) * whole:(len(subtrees) + 1) * whole]))
     report.entries = len(leaves) // HASH_SIZE
     for size in sorted(s for s in saved if 0 < s <= report.entries):
         prefix_root = _prefix_root(leaves, subtrees, size)
@@ -362,7 +368,7 @@ def _prefix_root(leaves: bytearray, subtrees: list[bytes], size: int) -> bytes:
     like the leaves themselves (merkle._mth)."""
     whole = size // _SUBTREE
     rest = leaves[whole * _SUBTREE * HASH_SIZE:size * HASH_SIZE]
-    return root(subtrees[:whole] + ([packed_root(rest)] if rest else []))
+    return root(subtrees[:whole] + ([_packed_root(rest)] if rest else []))
 
 
 def _saved(report: AuditReport, checkpoint: Checkpoint, keys: list, notes: Sequence[str]) -> dict[int, list[Checkpoint]]:

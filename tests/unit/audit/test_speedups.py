@@ -18,7 +18,7 @@ from services.audit.ledger.bundles import export_header, export_line
 from services.audit.ledger.checkpoint import Checkpoint, format_checkpoint
 from services.audit.ledger.commitments import CommitmentError, open_entry, opening, seal
 from services.audit.ledger.full_audit import audit_export
-from services.audit.ledger.merkle import MemoryTree, leaf_hash
+from services.audit.ledger.merkle import MemoryTree, leaf_hash, packed_root, root
 from shared.contracts.registry import encode
 from tests.unit.audit.exports import join_line, split_line
 from tests.unit.audit.money import School, envelope
@@ -43,8 +43,10 @@ def path(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Ite
     if request.param == "python":
         monkeypatch.setattr(commitments, "_open_values", None)
         monkeypatch.setattr(full_audit, "_leaf_hash", lambda body: sha256(b"\x00" + body).digest())
+        monkeypatch.setattr(full_audit, "_packed_root", packed_root)
     else:
         assert commitments._open_values is _speedups.open_values and full_audit._leaf_hash is _speedups.leaf_hash
+        assert full_audit._packed_root is _speedups.packed_root
     yield request.param
 
 
@@ -67,9 +69,16 @@ def _answer(body: bytes, opened: dict) -> object:
         return type(exc), str(exc)
 
 
-def test_the_compiled_leaf_hash_is_the_leaf_hash() -> None:
+def test_the_compiled_leaf_hash_and_root_are_the_leaf_hash_and_root() -> None:
     for data in (b"", b"\x00", b"a" * 55, b"a" * 56, b"a" * 64, os.urandom(1100), os.urandom(100_000)):
         assert _speedups.leaf_hash(data) == leaf_hash(data) == _speedups.leaf_hash(bytearray(data))
+    leaves = [leaf_hash(os.urandom(8)) for _ in range(1100)]
+    for size in [*range(70), 255, 256, 257, 1023, 1024, 1025, 1100]:
+        packed = b"".join(leaves[:size])
+        assert _speedups.packed_root(packed) == packed_root(packed) == root(leaves[:size])
+        assert _speedups.packed_root(bytearray(packed)) == root(leaves[:size])
+    with pytest.raises(ValueError, match="multiple of 32 bytes, not 33"):
+        _speedups.packed_root(bytes(33))
 
 
 def test_both_paths_open_every_value_alike_and_refuse_every_change_alike(monkeypatch: pytest.MonkeyPatch) -> None:
