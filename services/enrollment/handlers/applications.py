@@ -25,7 +25,7 @@ from services.enrollment.domain import (
     require_school_scope,
     step,
 )
-from services.enrollment.handlers.common import school_in_scope, today_local, utcnow, with_position
+from services.enrollment.handlers.common import Clock, school_in_scope, today_local, utcnow, with_position
 from shared.contracts.enrollment import (
     ApplicationApproved,
     ApplicationRejected,
@@ -58,7 +58,8 @@ def _digest(cmd: SubmitApplication) -> str:
     return hashlib.sha256(json.dumps(fields, sort_keys=True, default=list).encode()).hexdigest()
 
 
-async def submit_application(uow: EnrollmentUoW, actor: Actor, cmd: SubmitApplication) -> tuple[ApplicationRow, bool]:
+async def submit_application(uow: EnrollmentUoW, actor: Actor, cmd: SubmitApplication, *,
+                             clock: Clock = utcnow) -> tuple[ApplicationRow, bool]:
     """R1, R6: a guardian applies for their own child, once the programme is disclosed. School staff may
     enter it for a guardian, marked as such and with the guardian's consent on record. A retried request
     (same key, same body) returns the first result and publishes nothing new."""
@@ -76,7 +77,7 @@ async def submit_application(uow: EnrollmentUoW, actor: Actor, cmd: SubmitApplic
     programme = await uow.programme(cmd.programme_id)
     if programme is None:
         raise NotFound(f"programme {cmd.programme_id} does not exist")
-    now = utcnow()
+    now = clock()
     check_applications_open(published=programme.status == "published", open_at=programme.applications_open_at,
                             close_at=programme.applications_close_at, now=now)
     student = await uow.student(cmd.student_id)
@@ -145,8 +146,8 @@ def _approved_event(row: ApplicationRow, *, promoted: bool) -> ApplicationApprov
 
 
 async def approve_application(uow: EnrollmentUoW, actor: Actor, application_id: str, *, hardship_verified: bool = False,
-                              extended_care: bool | None = None, correlation_id: str | None = None
-                              ) -> tuple[ApplicationRow, bool]:
+                              extended_care: bool | None = None, correlation_id: str | None = None,
+                              clock: Clock = utcnow) -> tuple[ApplicationRow, bool]:
     """R6: the school approves. With the programme full, the approval waits on the waitlist and takes
     the next free place. A verified hardship status names its verifier (R9)."""
     require_role(actor, "school", doing="approve an application (R6)")
@@ -157,7 +158,7 @@ async def approve_application(uow: EnrollmentUoW, actor: Actor, application_id: 
     programme = await uow.programme(row.programme_id, lock=True)  # one capacity decision at a time
     placement = place(programme.capacity, await uow.places_taken(row.programme_id),
                       len(await uow.waitlist(row.programme_id)))
-    now = utcnow()
+    now = clock()
     row.hardship_verified, row.hardship_verified_by = hardship_status(verified=hardship_verified, verified_by=actor.subject)
     row.hardship_verified_by_role = actor.event_role if row.hardship_verified else None
     row.extended_care = row.wants_extended_care if extended_care is None else extended_care
@@ -179,7 +180,7 @@ async def approve_application(uow: EnrollmentUoW, actor: Actor, application_id: 
 
 
 async def reject_application(uow: EnrollmentUoW, actor: Actor, application_id: str, *, reason_code: str, reason: str,
-                             correlation_id: str | None = None) -> tuple[ApplicationRow, bool]:
+                             correlation_id: str | None = None, clock: Clock = utcnow) -> tuple[ApplicationRow, bool]:
     """R6: the school rejects, always with a reason the guardian is told."""
     require_role(actor, "school", doing="reject an application (R6)")
     row = await _application(uow, actor, application_id, doing="reject applications")
@@ -188,7 +189,7 @@ async def reject_application(uow: EnrollmentUoW, actor: Actor, application_id: s
             raise Conflict(f"the application was already rejected: {row.reject_reason}")
         return row, False
     actor = await with_position(uow, actor)
-    now = utcnow()
+    now = clock()
     row.status, row.reject_reason_code, row.reject_reason = "rejected", reason_code, reason
     row.decided_by, row.decided_by_role, row.decided_at = actor.subject, actor.event_role, now
     uow.add(row)
@@ -202,14 +203,14 @@ async def reject_application(uow: EnrollmentUoW, actor: Actor, application_id: s
 
 
 async def report_application(uow: EnrollmentUoW, actor: Actor, application_id: str, *,
-                             correlation_id: str | None = None) -> tuple[ApplicationRow, bool]:
+                             correlation_id: str | None = None, clock: Clock = utcnow) -> tuple[ApplicationRow, bool]:
     """R6 上报申请: the school reports the approved application to its district."""
     require_role(actor, "school", doing="report an application to the district (R6)")
     row = await _application(uow, actor, application_id, doing="report applications")
     if not step("report", row.status):
         return row, False
     actor = await with_position(uow, actor)
-    now = utcnow()
+    now = clock()
     row.status = "reported"
     row.reported_by, row.reported_by_role, row.reported_at = actor.subject, actor.event_role, now
     uow.add(row)
@@ -229,14 +230,14 @@ def enrollment_id_of(application_id: str) -> str:
 
 
 async def file_application(uow: EnrollmentUoW, actor: Actor, application_id: str, *,
-                           correlation_id: str | None = None) -> tuple[ApplicationRow, bool]:
+                           correlation_id: str | None = None, clock: Clock = utcnow) -> tuple[ApplicationRow, bool]:
     """R6 属地报备: the district files the reported application; from now the student is enrolled, and
     attendance (roster) and billing (fee account, hardship exemption R9) follow from EnrollmentFiled."""
     require_role(actor, "district", doing="file an enrollment (R6)")
     row = await _application(uow, actor, application_id, doing="file enrollments")
     if not step("file", row.status):
         return row, False
-    now = utcnow()
+    now = clock()
     class_row = await uow.class_(row.class_id) if row.class_id else None
     pickups = [g for g in await uow.guardians_of(row.student_id) if g != row.guardian_id]
     row.status, row.enrollment_id = "filed", enrollment_id_of(row.application_id)
@@ -255,8 +256,8 @@ async def file_application(uow: EnrollmentUoW, actor: Actor, application_id: str
 
 
 async def withdraw_application(uow: EnrollmentUoW, actor: Actor, application_id: str, *, reason: str | None = None,
-                               effective_on: date | None = None, correlation_id: str | None = None
-                               ) -> tuple[ApplicationRow, bool]:
+                               effective_on: date | None = None, correlation_id: str | None = None,
+                               clock: Clock = utcnow) -> tuple[ApplicationRow, bool]:
     """R1: a guardian may withdraw their child at any time, at any step, without giving a reason. The
     place it held goes to the first application on the waitlist."""
     require_role(actor, "guardian", doing="withdraw: withdrawal is the guardian's decision (R1)")
@@ -268,7 +269,7 @@ async def withdraw_application(uow: EnrollmentUoW, actor: Actor, application_id:
                       guardian_children=tuple(guardian.student_ids) if guardian else None, student_id=row.student_id)
     if not step("withdraw", row.status):
         return row, False
-    now = utcnow()
+    now = clock()
     first_day = effective_on or today_local(now)
     if first_day < today_local(now):
         raise DomainError(problems=[Problem(("body", "effective_on"), "a withdrawal cannot take effect in the past", "R17")])
@@ -289,13 +290,14 @@ async def withdraw_application(uow: EnrollmentUoW, actor: Actor, application_id:
     return row, True
 
 
-async def promote_from_waitlist(uow: EnrollmentUoW, programme: ProgrammeRow, *, correlation_id: str | None = None) -> list[ApplicationRow]:
+async def promote_from_waitlist(uow: EnrollmentUoW, programme: ProgrammeRow, *, correlation_id: str | None = None,
+                                clock: Clock = utcnow) -> list[ApplicationRow]:
     """Fill free places from the waitlist, first come first served (R7). The school's approval stands;
     the event names the approver and says the application moved up."""
     waiting = await uow.waitlist(programme.programme_id, lock=True)
     free = programme.capacity - await uow.places_taken(programme.programme_id)
     promoted = waiting[:max(free, 0)]
-    now = utcnow()
+    now = clock()
     for row in promoted:
         row.status, row.approved_at = "approved", now
         uow.add(row)

@@ -7,7 +7,7 @@ from datetime import date
 
 from services.enrollment.db import EnrollmentUoW
 from services.enrollment.domain import Actor, DomainError, Forbidden, NotFound, Problem
-from services.enrollment.handlers.common import SCHOOL_TZ, utcnow
+from services.enrollment.handlers.common import SCHOOL_TZ, Clock, utcnow
 from shared.contracts.enrollment import CoercionReported
 from shared.privacy import redact
 
@@ -20,13 +20,14 @@ def report_id_of(guardian_id: str, report_key: str) -> str:
 
 
 async def report_coercion(uow: EnrollmentUoW, actor: Actor, *, report_key: str, school_id: str,
-                          programme_id: str | None, what_happened: str, happened_on: date) -> tuple[CoercionReported, bool]:
+                          programme_id: str | None, what_happened: str, happened_on: date,
+                          clock: Clock = utcnow) -> tuple[CoercionReported, bool]:
     """Record and publish the report; (the report, whether it is new). Only a guardian reports."""
     if actor.role != "guardian":
         raise Forbidden("only a guardian reports pressure to enroll (R1)")
     if await uow.school(school_id) is None:
         raise NotFound(f"no school {school_id}")
-    now = utcnow()
+    now = clock()
     if happened_on > now.astimezone(SCHOOL_TZ).date():
         raise DomainError(problems=[Problem(("body", "happened_on"), "happened_on is in the future", "R1")])
     report_id = report_id_of(actor.subject, report_key)

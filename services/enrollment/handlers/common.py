@@ -1,12 +1,18 @@
-"""What every use case shares: the clock, the school-local calendar, and who the caller is in events."""
+"""What every use case shares: the clock, the school-local calendar, and who the caller is in events.
+
+Every command handler that needs the time takes `clock` (default: the machine's UTC clock); a test
+passes its own, so no rule depends on when the test runs."""
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date, datetime
 
 from services.enrollment.db import EnrollmentUoW, SchoolRow
 from services.enrollment.domain import Actor, NotFound, require_school_scope
 from shared.time import SCHOOL_TZ
 from shared.time import utc_now as utcnow
+
+Clock = Callable[[], datetime]
 
 
 def today_local(now: datetime | None = None) -> date:

@@ -4,14 +4,14 @@ from __future__ import annotations
 from services.enrollment.db import EnrollmentUoW, GuardianRow
 from services.enrollment.domain import Actor, Conflict, DomainError, Problem, require_role
 from services.enrollment.domain.reference import GuardianRecord
-from services.enrollment.handlers.common import school_in_scope, utcnow, with_position
+from services.enrollment.handlers.common import Clock, school_in_scope, utcnow, with_position
 from services.enrollment.handlers.reference import row_digest
 from shared.contracts.enrollment import GuardianRegistered
 from shared.privacy import Sealer, mask_phone
 
 
 async def register_guardian(uow: EnrollmentUoW, actor: Actor, record: GuardianRecord, *, sealer: Sealer, key: bytes,
-                            correlation_id: str | None = None) -> tuple[GuardianRow, bool]:
+                            correlation_id: str | None = None, clock: Clock = utcnow) -> tuple[GuardianRow, bool]:
     """The guardian–child link comes from the school's records, never from the guardian's own claim
     (R1: a guardian acts only for their own child). Returns the row and whether it was created now;
     the same registration again is a no-op, other details under the same id are refused."""
@@ -48,7 +48,7 @@ async def register_guardian(uow: EnrollmentUoW, actor: Actor, record: GuardianRe
         guardian_id=row.guardian_id, school_id=row.school_id, student_ids=row.student_ids, name=row.name,
         locale=row.locale, phone_masked=row.phone_masked, phone_sealed=row.phone_sealed,
         push_token_sealed=row.push_token_sealed, consent=row.consent, registered_by=actor.subject,
-        registered_by_role=actor.event_role, registered_at=utcnow(),
+        registered_by_role=actor.event_role, registered_at=clock(),
     ), correlation_id=correlation_id)
     await uow.commit()
     return row, True

@@ -7,7 +7,7 @@ from datetime import date
 
 from services.enrollment.db import EnrollmentUoW
 from services.enrollment.domain import Actor, DomainError, Forbidden, NotFound, Problem
-from services.enrollment.handlers.common import utcnow
+from services.enrollment.handlers.common import Clock, utcnow
 from shared.contracts.enrollment import PickupPersonAuthorised, PickupPersonRevoked
 from shared.privacy import mask_phone
 
@@ -18,23 +18,24 @@ async def _guardian_of(uow: EnrollmentUoW, actor: Actor, student_id: str) -> Non
 
 
 async def authorise_pickup(uow: EnrollmentUoW, actor: Actor, student_id: str, *, name: str, relation: str,
-                           phone: str, valid_until: date) -> PickupPersonAuthorised:
+                           phone: str, valid_until: date, clock: Clock = utcnow) -> PickupPersonAuthorised:
     await _guardian_of(uow, actor, student_id)
-    if valid_until < utcnow().date():
+    if valid_until < clock().date():
         raise DomainError(problems=[Problem(("body", "valid_until"), "valid_until is already past", "R11")])
     event = PickupPersonAuthorised(
         pickup_person_id=f"pku-{uuid.uuid4().hex[:12]}", student_id=student_id, guardian_id=actor.subject, name=name,
         relation=relation, phone_masked=mask_phone(phone), valid_until=valid_until, decided_by=actor.subject,
-        decided_by_role=actor.event_role, decided_at=utcnow())
+        decided_by_role=actor.event_role, decided_at=clock())
     await uow.add_pickup_person(event.model_dump(exclude={"decided_by", "decided_by_role"}))
     uow.publish(event)
     await uow.commit()
     return event
 
 
-async def revoke_pickup(uow: EnrollmentUoW, actor: Actor, student_id: str, pickup_person_id: str) -> PickupPersonRevoked:
+async def revoke_pickup(uow: EnrollmentUoW, actor: Actor, student_id: str, pickup_person_id: str, *,
+                        clock: Clock = utcnow) -> PickupPersonRevoked:
     await _guardian_of(uow, actor, student_id)
-    now = utcnow()
+    now = clock()
     row = await uow.revoke_pickup_person(student_id, pickup_person_id, now)
     if row is None:
         raise NotFound(f"{student_id} has no pickup person {pickup_person_id}")

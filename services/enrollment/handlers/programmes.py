@@ -16,7 +16,7 @@ from services.enrollment.domain import (
     publish_problems,
     require_role,
 )
-from services.enrollment.handlers.common import school_in_scope, today_local, utcnow, with_position
+from services.enrollment.handlers.common import Clock, school_in_scope, today_local, utcnow, with_position
 from shared.contracts.enrollment import ActivityOffer, InsuranceCover, ProgrammePublished, SessionTime
 
 
@@ -36,7 +36,7 @@ async def _off_work(uow: EnrollmentUoW, district_id: str, default: str) -> str:
     return (district.off_work_local if district and district.off_work_local else default)
 
 
-async def save_programme(uow: EnrollmentUoW, actor: Actor, cmd: SaveProgramme) -> tuple[ProgrammeRow, bool]:
+async def save_programme(uow: EnrollmentUoW, actor: Actor, cmd: SaveProgramme, *, clock: Clock = utcnow) -> tuple[ProgrammeRow, bool]:
     """A school proposes (or revises) its programme for a term; every rule is checked now, so the school
     learns every problem before it asks its parents' committee (R3, R7, R8, R28, R30)."""
     require_role(actor, "school", doing="propose a programme")
@@ -64,7 +64,7 @@ async def save_programme(uow: EnrollmentUoW, actor: Actor, cmd: SaveProgramme) -
     row.capacity = spec.capacity
     row.off_work_local = off_work
     row.updated_by = actor.subject
-    row.updated_at = utcnow()
+    row.updated_at = clock()
     uow.add(row)
     await uow.commit()
     return row, existing is None
@@ -79,7 +79,7 @@ async def _programme_in_scope(uow: EnrollmentUoW, actor: Actor, programme_id: st
 
 
 async def record_fee_agreement(uow: EnrollmentUoW, actor: Actor, programme_id: str, *, agreed_on: date,
-                               reference: str) -> ProgrammeRow:
+                               reference: str, clock: Clock = utcnow) -> ProgrammeRow:
     """R10: the school records that its parents' committee (家长委员会) agreed the fee standard as proposed."""
     require_role(actor, "school", doing="record the parents' committee agreement")
     row = await _programme_in_scope(uow, actor, programme_id, doing="record a fee agreement")
@@ -88,7 +88,7 @@ async def record_fee_agreement(uow: EnrollmentUoW, actor: Actor, programme_id: s
         return row
     if row.status == "published":
         raise Conflict("the programme is published; its fee standard can no longer change (R4, R10)")
-    if agreed_on > today_local():
+    if agreed_on > today_local(clock()):
         raise DomainError(problems=[Problem(("body", "agreed_on"), "an agreement cannot be dated in the future", "R10")])
     row.agreed_fees, row.agreed_on, row.agreement_ref, row.agreement_recorded_by = fees, agreed_on, reference, actor.subject
     uow.add(row)
@@ -96,7 +96,8 @@ async def record_fee_agreement(uow: EnrollmentUoW, actor: Actor, programme_id: s
     return row
 
 
-async def review_fees(uow: EnrollmentUoW, actor: Actor, programme_id: str, *, decision: str, note: str | None) -> ProgrammeRow:
+async def review_fees(uow: EnrollmentUoW, actor: Actor, programme_id: str, *, decision: str, note: str | None,
+                      clock: Clock = utcnow) -> ProgrammeRow:
     """R10: the district education authority reviews the fee standard its parents' committee agreed."""
     require_role(actor, "district", doing="review a fee standard")
     row = await _programme_in_scope(uow, actor, programme_id, doing="review a fee standard")
@@ -113,7 +114,7 @@ async def review_fees(uow: EnrollmentUoW, actor: Actor, programme_id: str, *, de
         return row
     actor = await with_position(uow, actor)
     row.reviewed_fees, row.review_decision, row.review_note = reviewed, decision, note
-    row.reviewed_by, row.reviewed_by_role, row.reviewed_at = actor.subject, actor.event_role, utcnow()
+    row.reviewed_by, row.reviewed_by_role, row.reviewed_at = actor.subject, actor.event_role, clock()
     uow.add(row)
     await uow.commit()
     return row
@@ -146,7 +147,7 @@ def disclosure(row: ProgrammeRow, school_name: str | None = None) -> ProgrammePu
 
 
 async def publish_programme(uow: EnrollmentUoW, actor: Actor, programme_id: str, *,
-                            correlation_id: str | None = None) -> tuple[ProgrammeRow, bool]:
+                            correlation_id: str | None = None, clock: Clock = utcnow) -> tuple[ProgrammeRow, bool]:
     """R4, R7: the school discloses its programme; applications may open from now on, not before.
     Publishing again changes nothing and announces nothing."""
     require_role(actor, "school", doing="publish a programme")
@@ -154,7 +155,7 @@ async def publish_programme(uow: EnrollmentUoW, actor: Actor, programme_id: str,
     if row.status == "published":
         return row, False
     spec = ProgrammeSpec.model_validate(row.spec)
-    now = utcnow()
+    now = clock()
     agreed = tuple(row.agreed_fees) if row.agreed_fees is not None else None
     reviewed = tuple(row.reviewed_fees) if row.reviewed_fees is not None else None
     # Staff may have been removed (R28) since the draft was checked: check everything again.

@@ -14,7 +14,7 @@ from pydantic import TypeAdapter
 from services.enrollment.db import EnrollmentUoW, StaffRow, bulk
 from services.enrollment.domain import Actor, DomainError, NotFound, Problem, require_role
 from services.enrollment.domain.reference import ID_FIELD, KINDS, GuardianRecord, Record, Unreadable, parse_records
-from services.enrollment.handlers.common import school_in_scope, utcnow, with_position
+from services.enrollment.handlers.common import Clock, school_in_scope, utcnow, with_position
 from shared.contracts.enrollment import GuardianRegistered, StaffAdmissionChanged, StaffRegistered
 from shared.privacy import Sealer, mask_phone
 
@@ -86,7 +86,8 @@ def _chunks(rows: Iterable[tuple[int, object]], size: int) -> Iterator[list[tupl
 
 async def import_records(uow_factory: Callable[[], EnrollmentUoW], actor: Actor, kind: str,
                          rows: Iterable[tuple[int, object]], *, sealer: Sealer, key: bytes, chunk_rows: int = 10_000,
-                         progress: Progress | None = None, correlation_id: str | None = None) -> ImportReport:
+                         progress: Progress | None = None, correlation_id: str | None = None,
+                         clock: Clock = utcnow) -> ImportReport:
     """Import (line, raw record) pairs of one kind. Each chunk is one transaction: a crash loses at most
     the chunk in flight, and running the import again finishes the job, because rows already written
     compare equal and are skipped. New and changed guardians are announced (GuardianRegistered, R22)."""
@@ -126,7 +127,8 @@ async def import_records(uow_factory: Callable[[], EnrollmentUoW], actor: Actor,
             records[record_id] = (line, record)
             staged.append((line, *_staged(kind, record, actor), row_digest(key, record)))
         if staged:
-            await _write_chunk(uow_factory, actor, kind, scope, staged, records, report, sealer, correlation_id)
+            await _write_chunk(uow_factory, actor, kind, scope, staged, records, report, sealer, correlation_id,
+                               clock=clock)
         report.rejected = len(report.errors)
         report.unchanged = report.received - report.rejected - report.inserted - report.updated
         report.seconds = time.perf_counter() - started
@@ -148,7 +150,7 @@ def _text(value: object) -> str | None:
 
 async def _write_chunk(uow_factory: Callable[[], EnrollmentUoW], actor: Actor, kind: str, scope: str | None,
                        staged: list[tuple], records: dict[str, tuple[int, Record]], report: ImportReport,
-                       sealer: Sealer, correlation_id: str | None) -> None:
+                       sealer: Sealer, correlation_id: str | None, *, clock: Clock = utcnow) -> None:
     async with uow_factory() as uow:
         await bulk.stage(uow, kind, staged)
         refused = await bulk.refused_lines(uow, kind, actor.role, scope)
@@ -166,7 +168,7 @@ async def _write_chunk(uow_factory: Callable[[], EnrollmentUoW], actor: Actor, k
         report.updated += len(written) - inserted
         if kind == "guardians" and written:
             by_id = {gid: (phone, push) for gid, phone, push in sealed}
-            now = utcnow()
+            now = clock()
             payloads = []
             for gid in written:
                 rec = records[gid][1]
@@ -184,7 +186,7 @@ async def _write_chunk(uow_factory: Callable[[], EnrollmentUoW], actor: Actor, k
 
 
 async def set_admission(uow: EnrollmentUoW, actor: Actor, staff_id: str, *, admission: str,
-                        checked_on: date | None, reason: str | None = None) -> StaffRow:
+                        checked_on: date | None, reason: str | None = None, clock: Clock = utcnow) -> StaffRow:
     """R28 准入和退出: districts and the city admit staff and outside providers after the check; a school
     may remove its own (exit), but never admit them itself."""
     roles = ("district", "city") if admission == "admitted" else ("school", "district", "city")
@@ -193,13 +195,13 @@ async def set_admission(uow: EnrollmentUoW, actor: Actor, staff_id: str, *, admi
     if row is None:
         raise NotFound(f"staff {staff_id} does not exist")
     await school_in_scope(uow, actor, row.school_id, doing="change staff admission")
-    if checked_on is not None and checked_on > utcnow().date():
+    if checked_on is not None and checked_on > clock().date():
         raise DomainError(problems=[Problem(("body", "checked_on"), "an admission check cannot be in the future", "R28")])
     if row.admission == admission and (checked_on is None or row.admission_checked_on == checked_on):
         return row
     row.admission, row.admission_changed_by = admission, actor.subject
     row.admission_checked_on = checked_on or row.admission_checked_on
-    row.updated_at = utcnow()
+    row.updated_at = clock()
     uow.add(row)
     # Attendance refuses a staff member who is not admitted from their next record on (R28, issue 16).
     uow.publish(StaffAdmissionChanged(
@@ -223,7 +225,7 @@ def import_admission_refusal(actor: Actor, record: Record) -> list[str]:
 
 async def register_staff_contact(uow: EnrollmentUoW, actor: Actor, staff_id: str, *, roles: list[str],
                                  class_ids: list[str], programme_ids: list[str], phone: str, push_token: str | None,
-                                 locale: str, sealer: Sealer) -> StaffRegistered:
+                                 locale: str, sealer: Sealer, clock: Clock = utcnow) -> StaffRegistered:
     """A school records how to reach its staff and what they answer for (class teacher, programme lead,
     safety contact), so notification can reach them (R11, R12, issue 16); sealed like a guardian's (R22)."""
     require_role(actor, "school", "district", "city", doing="register staff contacts")
@@ -235,7 +237,7 @@ async def register_staff_contact(uow: EnrollmentUoW, actor: Actor, staff_id: str
         staff_id=staff_id, school_id=row.school_id, name=row.name, roles=sorted(set(roles)), class_ids=class_ids,
         programme_ids=programme_ids, phone_masked=mask_phone(phone), phone_sealed=sealer.seal(phone),
         push_token_sealed=sealer.seal(push_token) if push_token else None, locale=locale,
-        registered_by=actor.subject, registered_by_role=actor.event_role, registered_at=utcnow())
+        registered_by=actor.subject, registered_by_role=actor.event_role, registered_at=clock())
     uow.publish(event)
     await uow.commit()
     return event

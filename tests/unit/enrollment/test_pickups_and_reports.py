@@ -2,7 +2,7 @@
 read them, and what is published; the contract test proves the fake answers as PostgreSQL does."""
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
@@ -77,3 +77,12 @@ async def test_a_resent_coercion_report_is_the_same_report_and_the_school_may_no
     assert [new for _, new in results] == [True, False] and results[0][0] == results[1][0]
     assert read == [results[0][0]] and w.guardians[0] not in repr(read)  # R1: the report names nobody
     assert store.types() == ["CoercionReported"]
+
+
+async def test_the_handler_judges_by_the_clock_it_is_given(world) -> None:
+    store, w = world
+    in_2030 = datetime(2030, 6, 1, 8, tzinfo=UTC)
+    with pytest.raises(DomainError):  # before the clock's day: refused, though after the machine's
+        await name_grandmother(store, w, valid_until=date(2030, 5, 31), clock=lambda: in_2030)
+    named = await name_grandmother(store, w, valid_until=date(2030, 6, 1), clock=lambda: in_2030)
+    assert named.decided_at == in_2030
