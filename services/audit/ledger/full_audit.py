@@ -16,6 +16,7 @@ the service.
 from __future__ import annotations
 
 import json
+import mmap
 import os
 from array import array
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -219,17 +220,27 @@ def _with_ledger_size(entry: books.Entry, body: bytes) -> books.Entry:
 
 
 def _scan_stretch(path: str, start: int, end: int, beside: bool = False) -> _Scan:
-    """_scan over the lines that begin in [start, end) of the file (a process's share)."""
-    with open(path, "rb") as handle:
-        if start:
-            handle.seek(start - 1)
-            handle.readline()  # the line under way at `start` (if any) belongs to the stretch before
-        chunk = handle.read(max(0, end - handle.tell()))
-        last = handle.readline() if chunk and not chunk.endswith(b"\n") else b""  # begun before `end`: ours
-    lines = chunk.split(b"\n")
-    if last:
-        lines[-1] += last.removesuffix(b"\n")
-    return _scan((line for line in lines if line and not line.isspace()), beside)
+    """_scan over the lines that begin in [start, end) of the file (a process's share), read from the page
+    cache as they are (mmap) rather than copied into one chunk first."""
+    with open(path, "rb") as handle, mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as mapped:
+        return _scan(_lines_from(mapped, start, end), beside)
+
+
+def _lines_from(mapped: mmap.mmap, start: int, end: int) -> Iterator[bytes]:
+    """The lines that are not blank and begin in [start, end), without their line ends. The line under way
+    at `start` (if any) belongs to the stretch before."""
+    size, find = len(mapped), mapped.find
+    at = 0
+    if start:
+        at = find(b"\n", start - 1) + 1 or size
+    while at < end:
+        stop = find(b"\n", at)
+        if stop < 0:
+            stop = size
+        line = mapped[at:stop]
+        if line and not line.isspace():
+            yield line
+        at = stop + 1
 
 
 def _header(first: str | None, keys: Keys, origin: str | None) -> tuple[Checkpoint, bool]:
