@@ -15,6 +15,7 @@ the service.
 
 from __future__ import annotations
 
+import gc
 import json
 import mmap
 import os
@@ -295,7 +296,11 @@ def audit_export_file(
     if processes == 1 or len(stretches) == 1:
         scans = (_scan_stretch(path, a, b, beside) for a, b in stretches)
         return _report(checkpoint, keys, saved_checkpoints, scans)
-    with ProcessPoolExecutor(processes) as pool:
+    # Each process starts by freezing the heap it inherits (gc.freeze): its collections then never walk the
+    # caller's objects, and never copy the pages they sit on. A caller holding a big heap (the bench, with
+    # its 100,000 records) made every process's full collections walk it: 1.5 s for 100,000 entries
+    # instead of 1.0, back to back.
+    with ProcessPoolExecutor(processes, initializer=gc.freeze) as pool:
         # The parent joins each stretch's scan, and hashes the tree's subtrees, as the scans come in, while
         # the processes read the next stretches.
         scans = pool.map(_scan_stretch, [path] * len(stretches), *zip(*stretches, strict=True),
