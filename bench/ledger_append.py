@@ -135,8 +135,8 @@ async def run(args: argparse.Namespace) -> None:
             await cosign()
             if ledger_workers.cosigned_size > (cosigned[-1][0] if cosigned else 0):
                 cosigned.append((ledger_workers.cosigned_size, time.perf_counter()))
-            if done.is_set() and signed and ledger_workers.cosigned_size >= signed[-1][0]:
-                return
+            if signing.done() and ledger_workers.cosigned_size >= signed[-1][0]:
+                return  # the signer has signed its last checkpoint, and the witnesses cosigned it
             await asyncio.sleep(settings.witness_interval_seconds)
 
     signing = asyncio.create_task(signer_loop())
