@@ -439,7 +439,7 @@ async def platform_run(args: argparse.Namespace, kafka: str, database: str, datn
     env = {"LOG_LEVEL": "WARNING", "QUIET_HOURS_START": "00:00", "QUIET_HOURS_END": "00:00", "PUSH_PROVIDER": "none",
            "SETTLEMENT_AUTO": "false"}
     plat = Platform(kafka, database, logs, extra_env=env)
-    print(f"[platform] starting the five services (logs in {logs})", flush=True)
+    print(f"[platform] starting the six services (logs in {logs})", flush=True)
     await asyncio.to_thread(plat.start, 240)
     db = await asyncpg.create_pool(database.replace("postgresql+asyncpg://", "postgresql://"), min_size=1, max_size=2)
     meter = Meter(db, datname, {n: plat[n].proc.pid for n in SERVICES}, args.kafka_state)
@@ -494,7 +494,7 @@ async def platform_run(args: argparse.Namespace, kafka: str, database: str, datn
         print(f"[seed] roster and contacts complete ({time.monotonic() - t0:.1f} s since seeding)", flush=True)
 
         await until(quiet, args.timeout, "every service to consume the enrollments", every=3, progress=still)
-        setup_seconds = time.monotonic() - t0  # the city's setup: its enrollments consumed by all five services
+        setup_seconds = time.monotonic() - t0  # the city's setup: its enrollments consumed by all six services
         setup_cpu = Meter.between(s0, await meter.read())
         print(f"[seed] every service has consumed the enrollments ({setup_seconds:.1f} s since seeding); CPU s: "
               + ", ".join(f"{k} {setup_cpu[k]:.1f}" for k in (*SERVICES, "kafka", "postgres_run", "loadgen")), flush=True)
