@@ -213,7 +213,8 @@ async def disclosure(disclosure_id: Annotated[str, Path(min_length=1, max_length
     return JSONResponse(DisclosureProof(**found).model_dump(), headers={"Cache-Control": SHORT_LIVED})
 
 
-@router.get("/export", summary="Every entry under a signed checkpoint, as JSON lines (auditors only).")
+@router.get("/export", summary="Every entry under a signed checkpoint, one line each (auditors only): export "
+                               "format 2, a JSON line, a tab, then the entry's bytes as recorded (docs/audit.md).")
 async def export(request: Request, size: Size = None, principal: Principal = AuditorDep) -> StreamingResponse:
     factory = request.app.state.runtime.uow_factory
     async with factory() as db:
@@ -221,5 +222,6 @@ async def export(request: Request, size: Size = None, principal: Principal = Aud
             cp = await checkpoint_for(db, size)
         except NotFound as exc:
             raise HTTPException(404, str(exc)) from exc
-    return StreamingResponse(export_lines(factory, cp.tree_size), media_type="application/x-ndjson", headers={
+    # Not application/x-ndjson: a format-2 line is JSON, a tab, then the entry's own bytes.
+    return StreamingResponse(export_lines(factory, cp.tree_size), media_type="text/plain; charset=utf-8", headers={
         "Content-Disposition": f'attachment; filename="ledger-export-{cp.tree_size}.jsonl"'})

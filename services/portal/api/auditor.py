@@ -68,7 +68,7 @@ async def export(request: Request) -> Response:
     if reply.status_code != 200:
         await reply.aclose()
         return message(request, "upstream", 503)
-    return StreamingResponse(reply.aiter_bytes(), media_type="application/x-ndjson", background=_closing(reply),
+    return StreamingResponse(reply.aiter_bytes(), media_type="text/plain; charset=utf-8", background=_closing(reply),
                              headers={"Content-Disposition": reply.headers.get("content-disposition",
                                                                                'attachment; filename="ledger-export.jsonl"'),
                                       "Cache-Control": "private, no-store"})
