@@ -14,6 +14,13 @@ RUN python -c "import tomllib; print('\\n'.join(tomllib.load(open('pyproject.tom
  && python -m venv /opt/venv \
  && /opt/venv/bin/pip install --no-cache-dir -r requirements.txt -c requirements.lock
 
+# The full audit's compiled leaf hash and commitment check (services/audit/ledger/_speedups.c), built with
+# the full image's gcc against the same Python; without it the ledger runs its Python path, same answers.
+FROM python:3.11-bookworm AS speedups
+WORKDIR /build
+COPY services/audit/ledger/_speedups.c services/audit/ledger/speedups_build.py ./
+RUN python speedups_build.py && ls _speedups*.so
+
 FROM python:3.11-slim-bookworm
 ENV PATH=/opt/venv/bin:$PATH \
     PYTHONDONTWRITEBYTECODE=1 \
@@ -29,6 +36,7 @@ WORKDIR /app
 COPY shared/ shared/
 COPY services/__init__.py services/
 COPY services/audit/ services/audit/
+COPY --from=speedups /build/_speedups*.so services/audit/ledger/
 # Compiled once here: the container's root filesystem is read-only at run time.
 RUN python -m compileall -q shared services
 USER 10001:10001
