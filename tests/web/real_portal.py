@@ -29,6 +29,7 @@ from shared.time import local_day, utc_now
 SCHEMA = "portal_web"
 # The family of the ledger fixture's statement (FeeSettled), whose receipt the parent's page verifies.
 GUARDIAN, STUDENT, CHILD_NAME, PICKUP = "gdn-000456", "stu-000123", "王小明", "李奶奶"
+MESSAGE_WORDS = f"{CHILD_NAME}已由{PICKUP}接走，交接老师张老师。"  # what notification sent, as its messages route gives it
 ANOMALY = "anm-web-0001"
 PARTICIPATION = {
     "schools": [{"school_id": "sch-0042", "district_id": "dst-07", "eligible": 600, "enrolled": 471, "rate": 0.785},
@@ -90,6 +91,8 @@ def _answers(fixture: dict[str, Any]):
                 "pickup_person_id": f"pku-web-{len(body['name'])}{body['phone'][-4:]}", "student_id": STUDENT,
                 "name": body["name"], "relation": body["relation"], "valid_until": body["valid_until"],
                 "phone_masked": body["phone"][:3] + "****" + body["phone"][-4:], "revoked": False})
+        if path == f"/v1/recipients/{GUARDIAN}/messages":
+            return httpx.Response(200, json=[{"notification_id": "ntf-web-0001", "text": MESSAGE_WORDS}])
         if path == f"/v1/recipients/{GUARDIAN}/preferences":
             if request.method == "PUT":
                 preferences[GUARDIAN] = {"recipient_id": GUARDIAN, **json.loads(request.content)}

@@ -82,6 +82,7 @@ def test_a_parent_reads_the_messages_sent_and_saves_their_settings(page: Any, si
     page.wait_for_url("**/me/messages")
     row = page.locator('[data-message="ntf-web-0001"]').inner_text()
     assert "已接走" in row and real_portal.CHILD_NAME in row and "短信" in row
+    assert real_portal.MESSAGE_WORDS in row  # the words as sent, from notification with the parent's token
     page.get_by_label("接收方式").select_option("sms_only")
     page.get_by_label("开始").fill("21:30")
     page.get_by_label("结束").fill("07:00")

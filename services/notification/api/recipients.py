@@ -1,5 +1,6 @@
-"""Notification's HTTP routes: a recipient's channel preferences and quiet hours, auditors' contacts for
-anomaly alerts, and the local delivery sink (development only: see `sink_router`)."""
+"""Notification's HTTP routes: a recipient's channel preferences and quiet hours, the messages sent to a
+recipient (for that recipient's own token), auditors' contacts for anomaly alerts, and the local delivery
+sink (development only: see `sink_router`)."""
 from __future__ import annotations
 
 import html
@@ -94,6 +95,33 @@ async def sink_page(request: Request, limit: int = Query(200, ge=1, le=2000)) ->
     )
 
 
+# -- a recipient's own messages ----------------------------------------------------------------------
+
+class RecipientMessage(BaseModel):
+    notification_id: str = Field(description="As in NotificationSent.", examples=["ntf-5f0c1d2e"])
+    kind: str = Field(description="What the message is about (R22, R23).", examples=["pickup"])
+    channel: str = Field(description="sms or app push, as sent (or planned, while waiting).", examples=["sms"])
+    status: str = Field(description="sent, waiting (quiet hours, retries) or refused.", examples=["sent"])
+    text: str | None = Field(description="The words as sent; null until a channel took it.")
+    student_id: str | None
+    school_id: str | None
+    event_at: datetime | None = Field(description="When the event the message tells of happened.")
+    sent_at: datetime | None = Field(description="When a channel took it.")
+
+
+@router.get("/v1/recipients/{recipient_id}/messages", response_model=list[RecipientMessage],
+            summary="The messages sent to a guardian or auditor, newest first, with their words: for the recipient's "
+                    "own token (the portal's messages page) or the city bureau's.")
+async def recipient_messages(recipient_id: str, request: Request, limit: int = Query(50, ge=1, le=200),
+                             principal: Principal = Depends(current_principal)) -> list[RecipientMessage]:
+    _may_manage(principal, recipient_id, "see these messages")
+    async with request.app.state.runtime.uow_factory() as uow:
+        rows = await uow.recent_messages(limit, recipient_id)
+    return [RecipientMessage(notification_id=f"ntf-{r.out_id}", kind=r.kind, channel=r.channel, status=r.status,
+                             text=r.body, student_id=r.student_id, school_id=r.school_id, event_at=r.event_at,
+                             sent_at=r.delivered_at) for r in rows]
+
+
 # -- preferences --------------------------------------------------------------------------------
 
 class QuietHours(RequestBody):
@@ -114,9 +142,9 @@ class PreferencesOut(PreferencesIn):
     recipient_id: str
 
 
-def _may_manage(principal: Principal, recipient_id: str) -> None:
+def _may_manage(principal: Principal, recipient_id: str, what: str = "see or change these preferences") -> None:
     if principal.subject != recipient_id and principal.role != "city":
-        raise HTTPException(403, "only the recipient (or the city bureau) may see or change these preferences")
+        raise HTTPException(403, f"only the recipient (or the city bureau) may {what}")
 
 
 def _out(row: PreferenceRow) -> PreferencesOut:

@@ -124,17 +124,24 @@ async def coercion_report(request: Request) -> Response:
 @router.get("/me/messages")
 async def messages(request: Request) -> Response:
     """The messages sent to me (R22, R23: what about, which child, how, from the portal's read model of
-    NotificationSent) and my notification settings (notification's answer to my own token)."""
+    NotificationSent; their words as notification sent them, asked with my own token) and my notification
+    settings (notification's answer to my own token)."""
     person = _guardian(request)
     if person is None:
         return message(request, "forbidden", 403)
     async with request.app.state.runtime.uow_factory() as uow:
         sent = await uow.messages_of(person.subject)
+    upstream, token = context(request).upstream, request.cookies[COOKIE]
     try:
-        prefs = await context(request).upstream.preferences(person.subject, request.cookies[COOKIE])
+        prefs = await upstream.preferences(person.subject, token)
     except UpstreamError:
         prefs = None
-    return render(request, "messages.html", messages=sent, prefs=prefs, done=request.query_params.get("done"))
+    try:  # the words as sent are notification's to give; without them the page still says what each was about
+        words = await upstream.message_words(person.subject, token) if sent else {}
+    except UpstreamError:
+        words = None
+    return render(request, "messages.html", messages=sent, words=words, prefs=prefs,
+                  done=request.query_params.get("done"))
 
 
 @router.post("/me/preferences")

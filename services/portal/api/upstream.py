@@ -114,6 +114,11 @@ class Upstream:
         """A guardian's message preferences (channels, quiet hours, language) at notification."""
         return await self._get(f"{self.notification_url}/v1/recipients/{recipient_id}/preferences", token=token)
 
+    async def message_words(self, recipient_id: str, token: str) -> dict[str, str]:
+        """The words of the messages notification sent a guardian, by notification id (their own token)."""
+        sent = await self._get(f"{self.notification_url}/v1/recipients/{recipient_id}/messages?limit=200", token=token)
+        return {m["notification_id"]: m["text"] for m in sent if m.get("text")}
+
     async def save_preferences(self, recipient_id: str, token: str, body: dict[str, Any]) -> dict[str, Any]:
         return await self._send("PUT", f"{self.notification_url}/v1/recipients/{recipient_id}/preferences", token,
                                 body)

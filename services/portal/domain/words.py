@@ -185,6 +185,9 @@ WORDS: dict[str, tuple[str, str]] = {
     "no_messages": ("近 30 天没有发给您的消息。", "No message was sent to you in the last 30 days."),
     "sent_at": ("发送时间", "Sent"),
     "about": ("内容", "About"),
+    "message_words": ("消息原文", "What it said"),
+    "message_words_unavailable": ("暂时取不到消息原文，稍后再看。", "The words of the messages cannot be fetched just now; "
+                                  "try again later."),
     "channel": ("方式", "Channel"),
     "preferences": ("提醒设置", "Notification settings"),
     "channels": ("接收方式", "How to reach me"),

@@ -102,3 +102,28 @@ async def test_the_sink_page_opens_from_the_link_make_run_prints_and_for_the_cit
     assert (await client.get("/sink", params={"access_token": "not-a-token"})).status_code == 401
     listed = await client.get("/v1/sink", params={"access_token": mint("off-local-sink", "city")})
     assert listed.status_code == 401  # the JSON log keeps to the header
+
+
+async def test_a_guardian_reads_the_words_of_their_own_messages_and_no_one_elses(client, db) -> None:
+    from datetime import UTC, datetime
+
+    from services.notification.db.tables import MessageRow
+
+    gid, other = f"gdn-msg-{uuid.uuid4().hex[:6]}", f"gdn-msg-{uuid.uuid4().hex[:6]}"
+    at = datetime(2026, 3, 2, 9, 40, tzinfo=UTC)
+    async with NotificationUoW(db, producer="notification") as uow:
+        for n, (who, status, body) in enumerate(((gid, "sent", "小明已由外婆接走"), (gid, "waiting", None),
+                                                 (other, "sent", "someone else's"))):
+            uow.session.add(MessageRow(event_id=uuid.uuid4(), out_id=f"{who}-{n}", recipient_id=who, kind="pickup",
+                                       template="pickup", params={}, cause_event_type="StudentCheckedOut",
+                                       event_at=at, status=status, body=body, student_id="stu-1",
+                                       delivered_at=at if body else None))
+        await uow.commit()
+
+    mine = await client.get(f"/v1/recipients/{gid}/messages", headers=bearer(gid, "guardian"))
+    assert mine.status_code == 200
+    assert [(m["notification_id"], m["status"], m["text"]) for m in mine.json()] == [
+        (f"ntf-{gid}-1", "waiting", None), (f"ntf-{gid}-0", "sent", "小明已由外婆接走")]
+    refused = await client.get(f"/v1/recipients/{other}/messages", headers=bearer(gid, "guardian"))
+    assert refused.status_code == 403 and "see these messages" in refused.json()["detail"]
+    assert (await client.get(f"/v1/recipients/{gid}/messages")).status_code == 401

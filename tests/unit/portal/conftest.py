@@ -76,6 +76,7 @@ class Upstreams:
         self.review: dict[str, Any] = {}
         self.export = b""
         self.preferences: dict[str, dict[str, Any]] = {}
+        self.messages: dict[str, list[dict[str, Any]]] = {}
         self.pickups: list[httpx.Request] = []
         self.asked: list[httpx.Request] = []
 
@@ -84,6 +85,8 @@ class Upstreams:
         path = request.url.path
         if path.startswith("/v1/recipients/") and path.endswith("/preferences"):
             return self._preferences(request, path.split("/")[3])
+        if path.startswith("/v1/recipients/") and path.endswith("/messages"):
+            return self._messages(request, path.split("/")[3])
         if path.startswith("/v1/students/") and "/pickup-persons" in path:
             return self._pickup(request, path.split("/")[3])
         if request.method == "POST":
@@ -144,6 +147,15 @@ class Upstreams:
                                          "name": body["name"], "relation": body["relation"],
                                          "phone_masked": body["phone"][:3] + "****" + body["phone"][-4:],
                                          "valid_until": body["valid_until"], "revoked": False})
+
+    def _messages(self, request: httpx.Request, recipient: str) -> httpx.Response:
+        """Notification's messages of a recipient, with their words: the recipient's own token only."""
+        from tests.tokens import verifier
+
+        principal = verifier().verify(request.headers.get("authorization", "").removeprefix("Bearer "))
+        if principal.subject != recipient:
+            return httpx.Response(403, json={"detail": "only the recipient"})
+        return httpx.Response(200, json=self.messages.get(recipient, []))
 
     def _preferences(self, request: httpx.Request, recipient: str) -> httpx.Response:
         """Notification's preferences: a recipient's own token only; quiet hours HH:MM."""

@@ -44,8 +44,11 @@ async def test_a_parent_sees_their_statements_and_fetches_each_receipt_with_thei
     assert "Verify receipt" in english and "Parent&#39;s share charged" in english
 
 
-async def test_a_parent_reads_the_messages_sent_to_them_and_no_one_elses(client: httpx.AsyncClient, feed) -> None:
+async def test_a_parent_reads_the_messages_sent_to_them_and_no_one_elses(client: httpx.AsyncClient, feed,
+                                                                          upstreams: Upstreams) -> None:
     tag = uuid.uuid4().hex[:6]
+    upstreams.messages[f"gdn-{tag}"] = [{"notification_id": f"ntf-{tag}", "text": "小明已由外婆接走 17:42"},
+                                       {"notification_id": f"ntf-{tag}c", "text": "older than the page keeps"}]
     await feed([
         ev("EnrollmentFiled", enrollment_id=f"enr-{tag}", student_id=f"stu-{tag}", student_name="小明",
            guardian_id=f"gdn-{tag}"),
@@ -61,6 +64,9 @@ async def test_a_parent_reads_the_messages_sent_to_them_and_no_one_elses(client:
     page = (await client.get("/me/messages", headers=session("guardian", f"gdn-{tag}"))).text
     row = page[page.index(f'data-message="ntf-{tag}"'):]
     assert "已接走" in row[:200] and "小明" in row[:200] and "短信" in row[:200]
+    assert '<td class="words">小明已由外婆接走 17:42</td>' in row[:400]
+    (asked,) = [r for r in upstreams.asked if r.url.path.endswith("/messages")]
+    assert asked.url.path == f"/v1/recipients/gdn-{tag}/messages"
     for absent in (f"ntf-{tag}b", f"ntf-{tag}c", f"ntf-{tag}d"):
         assert absent not in page
     english = (await client.get("/me/messages?lang=en", headers=session("guardian", f"gdn-{tag}"))).text
