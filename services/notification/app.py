@@ -7,14 +7,15 @@ from datetime import datetime
 
 from fastapi import FastAPI
 
-from services.notification import broadcast
 from services.notification.api import broadcasts, recipients
 from services.notification.channels import aliyun, jpush, tencent
 from services.notification.channels.base import Channel
 from services.notification.channels.sink import SinkChannel
 from services.notification.db import NotificationUoW, SenderUoW
 from services.notification.domain.policy import Preferences, Retry
+from services.notification.fan_out import FanOut
 from services.notification.handlers import Delivery, handler_table, parse_hhmm
+from services.notification.handlers.broadcasts import learning_districts
 from services.notification.sender import NotificationMetrics, Sender, SenderConfig
 from services.notification.settings import Context, Settings
 from shared.messaging.runtime import Runtime, build_runtime, create_app
@@ -83,7 +84,7 @@ def build(settings: Settings | None = None, *, clock: Callable[[], datetime] = u
                           loops=settings.send_loops,
                           retry=Retry(settings.send_max_attempts, settings.retry_base_seconds, settings.retry_max_seconds))
     sender = Sender(lambda: unit_of_work(SenderUoW), channels, sealer, config, metrics)  # type: ignore[arg-type,return-value]
-    fan_out = broadcast.FanOut(unit_of_work, chunk=max(1, settings.send_batch_size // 2), delivery=delivery)
+    fan_out = FanOut(unit_of_work, chunk=max(1, settings.send_batch_size // 2), delivery=delivery)
     rt.uow_factory = unit_of_work
     rt.context = Context(sealer=sealer, delivery=delivery, fan_out=fan_out)
 
@@ -93,7 +94,7 @@ def build(settings: Settings | None = None, *, clock: Callable[[], datetime] = u
 
     # The sender starts after the kit (migrations, relay, consumer) and stops before it drains, so the
     # receipts of its last round are still published by the relay.
-    app = create_app(rt, handlers=broadcast.learning_districts(handler_table(delivery)),
+    app = create_app(rt, handlers=learning_districts(handler_table(delivery)),
                      routers=[recipients.router, broadcasts.router, *([recipients.sink_router] if sink_only(settings) else [])],
                      title="Beilei notification",
                      description="Messages to guardians by SMS and app push (R22, R23).",

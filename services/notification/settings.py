@@ -11,7 +11,7 @@ from pydantic import Field
 from shared.settings import CommonSettings
 
 if TYPE_CHECKING:  # what the context carries is built from these settings, not imported by them
-    from services.notification.broadcast import FanOut
+    from services.notification.fan_out import FanOut
     from services.notification.handlers import Delivery
     from shared.privacy import Sealer
 

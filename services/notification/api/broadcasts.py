@@ -1,5 +1,5 @@
 """HTTP routes of emergency broadcasts (issue 16): send one to a school, a district or the city, list those
-the caller may see, and read one's delivery report; recording and fan-out are services/notification/broadcast."""
+the caller may see, and read one's delivery report; recording and fan-out are services/notification/handlers/broadcasts.py."""
 from __future__ import annotations
 
 import uuid
@@ -9,8 +9,9 @@ from typing import Literal
 from fastapi import APIRouter, Depends, Header, HTTPException, Query, Request, Response
 from pydantic import BaseModel, Field, model_validator
 
-from services.notification import broadcast
-from services.notification.broadcast import BroadcastRow, KeyReused, NotAllowed, Notice
+from services.notification.db import BroadcastRow
+from services.notification.handlers import broadcasts as broadcast
+from services.notification.handlers.broadcasts import KeyReused, NotAllowed, Notice
 from services.notification.settings import Context
 from shared.auth import Principal, current_principal
 from shared.messaging.http import RequestBody
@@ -87,7 +88,7 @@ async def send_broadcast(body: BroadcastIn, request: Request, response: Response
     key = idempotency_key or (str(body.broadcast_id) if body.broadcast_id else str(uuid.uuid4()))
     rt = request.app.state.runtime
     async with rt.uow_factory() as uow:
-        district = await broadcast.district_of(uow, body.scope_id) if body.scope == "school" and body.scope_id else None
+        district = await uow.district_of(body.scope_id) if body.scope == "school" and body.scope_id else None
         try:
             broadcast.authorise(principal, body.scope, body.scope_id, district)
             row, created = await broadcast.issue(uow, principal, notice, key, body.broadcast_id, correlation_id.get(),

@@ -1,5 +1,6 @@
 """Notification's database room: its tables and rows (db/tables.py) and its units of work (db/uow.py)."""
 from services.notification.db.tables import (
+    BroadcastRow,
     Claimed,
     Contact,
     ContactRow,
@@ -9,11 +10,13 @@ from services.notification.db.tables import (
     NewContact,
     NotificationTable,
     PreferenceRow,
+    SchoolDistrictRow,
     Waiting,
 )
 from services.notification.db.uow import NotificationUoW, SenderUoW
 
 __all__ = [
+    "BroadcastRow",
     "Claimed",
     "Contact",
     "ContactRow",
@@ -24,6 +27,7 @@ __all__ = [
     "NotificationTable",
     "NotificationUoW",
     "PreferenceRow",
+    "SchoolDistrictRow",
     "SenderUoW",
     "Waiting",
 ]

@@ -1,6 +1,7 @@
 """Notification's tables (contacts, student links, students, preferences, the message log that doubles as the
-local delivery sink, staff and programme names, per-number daily counts) and the rows its unit of work hands
-out (intents, contacts, names known, claimed messages)."""
+local delivery sink, staff and programme names, per-number daily counts, emergency broadcasts and which
+district each school is in) and the rows its unit of work hands out (intents, contacts, names known, claimed
+messages)."""
 from __future__ import annotations
 
 import uuid
@@ -288,3 +289,36 @@ COLUMN_TYPES = {"event_id": "uuid", "event_at": "timestamptz", "urgent": "boolea
                  "next_attempt_at": "timestamptz"}
 
 
+class BroadcastRow(NotificationTable, table=True):
+    """One emergency notice: who sent it with which role, to whom, why; and how far its fan-out has come
+    (recipients after `cursor`, by id, are still to be queued; `fanned_out_at` once all are)."""
+
+    __tablename__ = "broadcasts"
+    __table_args__ = (UniqueConstraint("issued_by", "idempotency_key"),)
+
+    broadcast_id: uuid.UUID = Field(sa_column=Column(UUID(as_uuid=True), primary_key=True))
+    idempotency_key: str
+    scope: str
+    scope_id: str | None = None
+    title: str
+    body: str
+    reason: str
+    issued_by: str
+    issued_by_role: str
+    issuer_school_id: str | None = None
+    issuer_district_id: str | None = None
+    issued_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+    correlation_id: str | None = None
+    cursor: str | None = Field(default=None, sa_column=Column(Text))
+    fanned_out: int = Field(default=0, sa_column=Column(Integer, nullable=False, server_default="0"))
+    fanned_out_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))
+
+
+class SchoolDistrictRow(NotificationTable, table=True):
+    """Which district a school belongs to, as enrollment's events state it: a district's broadcast reaches
+    its schools' families, and a district officer may reach one of its schools."""
+
+    __tablename__ = "school_districts"
+
+    school_id: str = Field(primary_key=True)
+    district_id: str

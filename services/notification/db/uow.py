@@ -10,6 +10,7 @@ from datetime import date, datetime
 from sqlalchemy import text
 from sqlmodel import select
 
+from services.notification.db.broadcasts import BroadcastStore
 from services.notification.db.tables import (
     CLAIMED_COLUMNS,
     COLUMN_TYPES,
@@ -32,7 +33,7 @@ from shared.messaging.db import Database
 from shared.messaging.uow import UnitOfWork
 
 
-class NotificationUoW(UnitOfWork):
+class NotificationUoW(BroadcastStore, UnitOfWork):
     """Repository methods over the tables above, in the one transaction of the unit of work."""
 
     def __init__(self, db: Database, *, producer: str, on_commit: Callable[[int], None] | None = None,

@@ -12,10 +12,11 @@ import pytest
 from fastapi import FastAPI
 from sqlalchemy import text
 
-from services.notification import broadcast
 from services.notification.api import broadcasts as broadcast_api
-from services.notification.broadcast import NotAllowed, Notice, authorise
 from services.notification.db import ContactRow, PreferenceRow
+from services.notification.fan_out import FanOut
+from services.notification.handlers import broadcasts as broadcast
+from services.notification.handlers.broadcasts import NotAllowed, Notice, authorise
 from services.notification.settings import Context
 from shared.auth import Principal
 from shared.contracts.notification import NotificationFailedV2, NotificationSentV2
@@ -226,7 +227,7 @@ async def test_a_district_broadcast_reaches_the_schools_enrollment_placed_in_the
     await _contact(rig, f"{outside}-g", outside)
     bid = await _issue(rig, Principal("usr-d", "district", district_id=district), "district", district)
     async with rig.uow() as uow:
-        assert await broadcast.district_of(uow, inside) == district
+        assert await uow.district_of(inside) == district
         assert await broadcast.fan_out_chunk(uow, bid, 100, rig.delivery) == 1
         await uow.commit()
     assert await _count(db, "select count(*) from messages where event_id = :b", b=bid) == 1
@@ -241,7 +242,7 @@ async def test_the_fan_out_waits_while_urgent_messages_fill_the_queue_so_pickups
     for i in range(4):
         await _contact(rig, f"{school}-g{i}", school)
     bid = await _issue(rig, Principal("usr-c", "city"), "school", school)
-    fan_out = broadcast.FanOut(rig.uow, chunk=2, delivery=rig.delivery)
+    fan_out = FanOut(rig.uow, chunk=2, delivery=rig.delivery)
 
     assert await fan_out.run_once() == "queued"  # two: the queue now holds a chunk of urgent due messages
     assert await fan_out.run_once() == "full"
@@ -259,7 +260,7 @@ async def test_a_pickup_message_goes_out_in_the_first_round_while_a_large_broadc
         await _contact(rig, f"{school}-g{i:03d}", school)
     await rig.consume(guardian(parent, [student], phone="13900000123", school=unique("sch")))
     bid = await _issue(rig, Principal("usr-c", "city"), "school", school)
-    fan_out = broadcast.FanOut(rig.uow, chunk=50, delivery=rig.delivery)
+    fan_out = FanOut(rig.uow, chunk=50, delivery=rig.delivery)
     assert await fan_out.run_once() == "queued"
     await rig.consume(checkout(student))  # the evening's pickup, behind 50 urgent notices
 
