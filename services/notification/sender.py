@@ -13,13 +13,13 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
 
 from services.notification.channels.base import Channel, Outgoing, Result, failure
 from services.notification.db import Claimed, SenderUoW
-from services.notification.domain.policy import SHANGHAI, Decision, Retry, actor_role, addressed_as, decide
+from services.notification.domain.policy import Decision, Retry, actor_role, addressed_as, decide
 from services.notification.domain.ratelimit import under_daily_limit
 from services.notification.domain.templates import values
 from services.notification.handlers import EVENT_IDS
@@ -31,6 +31,7 @@ from shared.contracts.notification import (
     NotificationSentV2,
 )
 from shared.privacy import Sealer
+from shared.time import local_day, utc_now
 
 log = logging.getLogger(__name__)
 
@@ -82,8 +83,10 @@ class Sender:
     """One per process; several replicas share the work through SKIP LOCKED claims."""
 
     def __init__(self, uow_factory: Callable[[], SenderUoW], channels: dict[str, Channel], sealer: Sealer,
-                 config: SenderConfig, metrics: NotificationMetrics) -> None:
+                 config: SenderConfig, metrics: NotificationMetrics, *,
+                 clock: Callable[[], datetime] = utc_now) -> None:
         self.uow_factory = uow_factory
+        self.clock = clock  # the one time source of a round: the day's SMS counts, claims, receipts
         self.channels = channels
         self.sealer = sealer
         self.config = config
@@ -136,7 +139,7 @@ class Sender:
     async def run_once(self) -> int:
         """Claim, send, mark. Returns how many messages were claimed."""
         token = uuid.uuid4()
-        today = datetime.now(SHANGHAI).date()
+        today = local_day(self.clock())
         async with self.uow_factory() as uow:
             # One statement claims the messages with their recipients' addresses and today's SMS counts.
             rows = await uow.claim(self.config.batch_size, self.config.lease_seconds, token, today)
@@ -205,7 +208,7 @@ class Sender:
         except (ValueError, KeyError) as exc:
             return _Job(row, channel, None, failure("rejected", "other", f"cannot prepare the message: {exc}"))
         outgoing = Outgoing(row.id, row.out_id, row.channel, row.kind, row.template, row.locale, fields, row.body or "",
-                            address, row.to_masked or "", row.claimed_at or datetime.now(UTC), row.push_cid,
+                            address, row.to_masked or "", row.claimed_at or self.clock(), row.push_cid,
                             row.in_doubt)
         return _Job(row, channel, outgoing)
 
@@ -253,7 +256,7 @@ class Sender:
         return results
 
     async def _mark(self, token: uuid.UUID, jobs: list[_Job], today: date) -> None:
-        now = datetime.now(UTC)
+        now = self.clock()
         updates, plans = [], {}
         for job in jobs:
             row, result = job.row, job.result

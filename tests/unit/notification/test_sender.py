@@ -404,3 +404,18 @@ async def test_every_consumed_event_becomes_its_kind_of_message(db) -> None:
     }
     assert all(r.status == "sent" and r.body for r in rows), [(r.kind, r.status) for r in rows if r.status != "sent"]
     assert template(next(r.template for r in rows if r.kind == "anomaly_alert")).kind == "anomaly_alert"
+
+
+async def test_the_sender_stamps_what_it_hands_over_with_the_clock_it_is_given(db) -> None:
+    rig = Rig(db)
+    handed = datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=5)
+    rig.sender.clock = lambda: handed
+    student, parent = unique("stu"), unique("gdn")
+    await rig.consume(guardian(parent, [student], phone="13900000009"))
+    await rig.consume(checkout(student))
+    await rig.drain()
+
+    (receipt,) = await rig.receipts(parent)
+    assert receipt.sent_at == handed
+    (msg,) = await rig.messages(parent)
+    assert msg["delivered_at"] == handed
